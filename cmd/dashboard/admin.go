@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/account"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
+)
+
+// adminCreate creates a workspace and its first admin, for scripts and
+// tests. The password is read from BLNK_ADMIN_PASSWORD or the first line
+// of standard input: a flag would show it in the process list.
+func adminCreate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbPath := dbFlag(fs)
+	workspace := fs.String("workspace", "", "workspace name (required)")
+	email := fs.String("email", "", "admin email (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ws, err := account.CleanWorkspaceName(*workspace)
+	if err != nil {
+		return fmt.Errorf("--workspace: %v", err)
+	}
+	addr, err := account.CleanEmail(*email)
+	if err != nil {
+		return fmt.Errorf("--email: %v", err)
+	}
+	password, ok := os.LookupEnv("BLNK_ADMIN_PASSWORD")
+	if !ok {
+		if password, err = firstLine(stdin); err != nil {
+			return fmt.Errorf("read password from standard input: %w", err)
+		}
+	}
+	if err := account.CheckPassword(password); err != nil {
+		return fmt.Errorf("password: %v", err)
+	}
+	hash, err := account.DefaultHasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	store, err := db.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	w, u, err := store.CreateWorkspaceAdmin(ctx, ws, addr, hash, time.Now())
+	if errors.Is(err, db.ErrEmailTaken) {
+		return fmt.Errorf("%s is already registered", addr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created workspace %d %q with admin %s (user %d)\n", w.ID, w.Name, u.Email, u.ID)
+	return nil
+}
+
+// keysVerify checks a key read from standard input, as the API would, and
+// exits 0 if it is valid (and holds --scope), 1 if not.
+func keysVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("keys verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbPath := dbFlag(fs)
+	scope := fs.String("scope", "", "scope the key must allow, e.g. mcp:read")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	token, err := firstLine(stdin)
+	if err != nil {
+		return fmt.Errorf("read the key from standard input: %w", err)
+	}
+	store, err := db.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	// No Run: this check records no use.
+	auth, err := keyauth.New(ctx, keyauth.Config{}, store, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer auth.Close()
+	var id keyauth.Identity
+	if *scope == "" {
+		id, err = auth.Authenticate(ctx, token, "cli")
+	} else {
+		id, err = auth.Authorize(ctx, token, "cli", apikey.Scope(*scope))
+	}
+	if err != nil {
+		p := keyauth.ProblemOf(err, apikey.Scope(*scope))
+		fmt.Fprintf(stdout, "refused: %s (%d): %s\n", p.Code, p.Status, p.Message)
+		return exitCode(1)
+	}
+	expires := "never"
+	if !id.ExpiresAt.IsZero() {
+		expires = id.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(stdout, "valid: %s %q (%s...) in workspace %d %q\nscopes: %s\nexpires: %s\n",
+		id.KeyID, id.Name, id.Prefix, id.WorkspaceID, id.Workspace, id.Scopes, expires)
+	return nil
+}
+
+// keysRevoke revokes a key of any workspace by id or display prefix, and
+// tells running servers at once.
+func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbPath := dbFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: dashboard keys revoke ID_OR_PREFIX (e.g. key_... or blnk_fdb796a5)")
+	}
+	target := strings.TrimSuffix(strings.TrimSpace(fs.Arg(0)), "...")
+	store, err := db.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	k, err := store.FindKey(ctx, target)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return fmt.Errorf("no key has the id or prefix %q", target)
+	case errors.Is(err, db.ErrAmbiguous):
+		return fmt.Errorf("several keys have the prefix %q: revoke by id", target)
+	case err != nil:
+		return err
+	}
+	if !k.RevokedAt.IsZero() {
+		fmt.Fprintf(stdout, "%s (%s...) %q was already revoked at %s\n", k.ID, k.Prefix, k.Name, k.RevokedAt.Format(time.RFC3339))
+		return nil
+	}
+	k, err = store.RevokeKey(ctx, k.WorkspaceID, k.ID, 0, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := keyauth.NotifyChanged(*dbPath); err != nil {
+		fmt.Fprintf(stderr, "warning: running servers will notice within their poll interval: %v\n", err)
+	}
+	fmt.Fprintf(stdout, "revoked %s (%s...) %q in workspace %d at %s\n", k.ID, k.Prefix, k.Name, k.WorkspaceID, k.RevokedAt.Format(time.RFC3339))
+	return nil
+}
+
+// firstLine reads one line, without its line ending.
+func firstLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

@@ -1,0 +1,124 @@
+// Command dashboard serves the Blnk Cloud API keys dashboard and its API,
+// and administers it from a terminal.
+//
+//	dashboard [serve] [flags]                 serve the dashboard (the default)
+//	dashboard admin create --workspace NAME --email EMAIL
+//	                                          create a workspace and its admin; the
+//	                                          password comes from BLNK_ADMIN_PASSWORD
+//	                                          or standard input, never from a flag
+//	dashboard keys verify [--scope S]         check a key read from standard input
+//	dashboard keys revoke ID_OR_PREFIX        revoke a key at once, for incidents
+//
+// Every flag has an environment variable; run a command with -h for them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ec exitCode
+		if errors.As(err, &ec) {
+			os.Exit(int(ec))
+		}
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "dashboard:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// exitCode ends the program with a status and no message, for commands
+// whose output already says what happened.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+const usage = `usage:
+  dashboard [serve] [flags]
+  dashboard admin create --workspace NAME --email EMAIL   (password: BLNK_ADMIN_PASSWORD or stdin)
+  dashboard keys verify [--scope SCOPE]                   (key: stdin)
+  dashboard keys revoke ID_OR_PREFIX`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	sub := ""
+	if (cmd == "admin" || cmd == "keys") && len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	switch cmd + " " + sub {
+	case "serve ":
+		return serve(ctx, args, stderr)
+	case "admin create":
+		return adminCreate(ctx, args, stdin, stdout, stderr)
+	case "keys verify":
+		return keysVerify(ctx, args, stdin, stdout, stderr)
+	case "keys revoke":
+		return keysRevoke(ctx, args, stdout, stderr)
+	case "help ", "-h ", "--help ":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return exitCode(2)
+}
+
+// env returns the environment variable name, or def when it is unset.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// envDuration is env for durations; a malformed value is reported.
+func envDuration(name string, def time.Duration) (time.Duration, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return d, nil
+}
+
+// dbFlag adds the database flag every command shares.
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", env("BLNK_DB", "data/dashboard.db"), "SQLite database file, created if missing (env BLNK_DB)")
+}
+
+// newLogger returns a logger writing to w at level ("debug", "info",
+// "warn", "error") in format ("text" or "json").
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", format)
+}

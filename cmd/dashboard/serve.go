@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/throttle"
+	"github.com/blnk-cloud/apikeys/web"
+)
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", env("BLNK_LISTEN", "127.0.0.1:8080"), "address to listen on; port 0 picks a free one (env BLNK_LISTEN)")
+	dbPath := dbFlag(fs)
+	secret := fs.String("session-secret", env("BLNK_SESSION_SECRET", ""), "secret of at least 32 characters that signs cookies; prefer the env var; empty: generate one and keep it in the database (env BLNK_SESSION_SECRET)")
+	logLevel := fs.String("log-level", env("BLNK_LOG_LEVEL", "info"), "debug, info, warn or error (env BLNK_LOG_LEVEL)")
+	logFormat := fs.String("log-format", env("BLNK_LOG_FORMAT", "text"), "text or json (env BLNK_LOG_FORMAT)")
+	trustProxy := fs.Bool("trust-proxy", env("BLNK_TRUST_PROXY", "") == "true", "trust X-Forwarded-For/-Proto from a proxy on a loopback or private address (env BLNK_TRUST_PROXY=true)")
+	origins := fs.String("trusted-origins", env("BLNK_TRUSTED_ORIGINS", ""), "comma-separated extra origins allowed to post forms, e.g. https://dash.example.com (env BLNK_TRUSTED_ORIGINS)")
+	var idle, lifetime, flush, poll, failEvery time.Duration
+	var err error
+	durations := []struct {
+		p         *time.Duration
+		name, env string
+		def       time.Duration
+		help      string
+	}{
+		{&idle, "session-idle", "BLNK_SESSION_IDLE", 2 * time.Hour, "sign out sessions idle this long"},
+		{&lifetime, "session-lifetime", "BLNK_SESSION_LIFETIME", 24 * time.Hour, "sign out sessions this old"},
+		{&flush, "usage-flush", "BLNK_USAGE_FLUSH", 2 * time.Second, "how often last-used times are written"},
+		{&poll, "key-poll", "BLNK_KEY_POLL", time.Second, "how often key changes of other processes are read, as a safety net"},
+		{&failEvery, "auth-fail-every", "BLNK_AUTH_FAIL_EVERY", 500 * time.Millisecond, "after the burst, one more failed API authentication per client address per this long"},
+	}
+	for _, d := range durations {
+		def, err := envDuration(d.env, d.def)
+		if err != nil {
+			return err
+		}
+		fs.DurationVar(d.p, d.name, def, d.help+" (env "+d.env+")")
+	}
+	failBurst := fs.Int("auth-fail-burst", envInt("BLNK_AUTH_FAIL_BURST", 20), "failed API authentications a client address may make in a row (env BLNK_AUTH_FAIL_BURST)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+
+	store, err := db.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	key, err := sessionSecret(ctx, store, *secret)
+	if err != nil {
+		return err
+	}
+	auth, err := keyauth.New(ctx, keyauth.Config{
+		FlushEvery: flush,
+		PollEvery:  poll,
+		Failures:   throttle.Config{Burst: *failBurst, Every: failEvery},
+		SignalPath: keyauth.SignalPath(*dbPath),
+	}, store, log)
+	if err != nil {
+		return fmt.Errorf("load keys: %w", err)
+	}
+	defer auth.Close()
+
+	var trusted []string
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			trusted = append(trusted, o)
+		}
+	}
+	srv, err := web.New(web.Config{
+		SessionSecret:   key,
+		SessionIdle:     idle,
+		SessionLifetime: lifetime,
+		TrustProxy:      *trustProxy,
+		TrustedOrigins:  trusted,
+	}, store, auth, log)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	abs, _ := filepath.Abs(store.Path())
+	log.Info("listening", "url", "http://"+ln.Addr().String(), "db", abs, "keys", auth.Len())
+
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { auth.Run(bg) })
+	wg.Go(func() { srv.CleanSessions(bg, 10*time.Minute) })
+
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = httpSrv.Shutdown(shutdown)
+		cancel()
+	}
+	stopBG()
+	wg.Wait() // the last flush of last-used times
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+// sessionSecret returns the configured secret, or the one generated and
+// stored in the database on first start, so restarts keep sessions.
+func sessionSecret(ctx context.Context, store *db.DB, configured string) ([]byte, error) {
+	if configured != "" {
+		if len(configured) < 32 {
+			return nil, errors.New("session secret: use at least 32 characters (openssl rand -hex 32)")
+		}
+		return []byte(configured), nil
+	}
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	return store.EnsureSetting(ctx, "session_secret", fresh)
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(env(name, "")); err == nil {
+		return n
+	}
+	return def
+}

@@ -1,0 +1,185 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/blnk-cloud/apikeys/internal/account"
+)
+
+// HasAdmin reports whether any user exists, i.e. whether first-run setup
+// is over.
+func (d *DB) HasAdmin(ctx context.Context) (bool, error) {
+	var n int
+	err := d.sql.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&n)
+	return n == 1, err
+}
+
+// SetupFirstAdmin creates the first workspace and its admin, in one
+// transaction, only if no user exists yet; else it returns ErrAlreadySet.
+// Two concurrent setups cannot both succeed: the transaction takes the
+// write lock before it looks.
+func (d *DB) SetupFirstAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time) (account.Workspace, account.User, error) {
+	return d.createAdmin(ctx, workspace, email, passwordHash, now, true)
+}
+
+// CreateWorkspaceAdmin creates a workspace and its admin in one
+// transaction. It returns ErrEmailTaken if the email is registered.
+func (d *DB) CreateWorkspaceAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time) (account.Workspace, account.User, error) {
+	return d.createAdmin(ctx, workspace, email, passwordHash, now, false)
+}
+
+func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time, firstOnly bool) (account.Workspace, account.User, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return account.Workspace{}, account.User{}, err
+	}
+	defer tx.Rollback()
+
+	if firstOnly {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&n); err != nil {
+			return account.Workspace{}, account.User{}, err
+		}
+		if n == 1 {
+			return account.Workspace{}, account.User{}, ErrAlreadySet
+		}
+	}
+
+	ws := account.Workspace{Name: workspace, CreatedAt: now.UTC().Truncate(time.Millisecond)}
+	err = tx.QueryRowContext(ctx, `INSERT INTO workspaces (name, created_at) VALUES (?, ?) RETURNING id`,
+		ws.Name, ms(now)).Scan(&ws.ID)
+	if err != nil {
+		return account.Workspace{}, account.User{}, fmt.Errorf("insert workspace: %w", err)
+	}
+	u := account.User{Email: email, CreatedAt: ws.CreatedAt}
+	err = tx.QueryRowContext(ctx, `INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id`,
+		email, passwordHash, ms(now)).Scan(&u.ID)
+	if isUniqueViolation(err) {
+		return account.Workspace{}, account.User{}, ErrEmailTaken
+	}
+	if err != nil {
+		return account.Workspace{}, account.User{}, fmt.Errorf("insert user: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, 'admin', ?)`,
+		ws.ID, u.ID, ms(now)); err != nil {
+		return account.Workspace{}, account.User{}, fmt.Errorf("insert membership: %w", err)
+	}
+	return ws, u, tx.Commit()
+}
+
+// Login is what signing in needs to know about an email address.
+type Login struct {
+	User         account.User
+	Workspace    account.Workspace
+	PasswordHash string
+}
+
+// LoginByEmail finds a user by email (case-insensitive) with the first
+// workspace they administer.
+func (d *DB) LoginByEmail(ctx context.Context, email string) (Login, error) {
+	var l Login
+	var uc, wc int64
+	err := d.sql.QueryRowContext(ctx, `
+		SELECT u.id, u.email, u.created_at, u.password_hash, w.id, w.name, w.created_at
+		FROM users u
+		JOIN memberships m ON m.user_id = u.id
+		JOIN workspaces w ON w.id = m.workspace_id
+		WHERE u.email = ?
+		ORDER BY m.created_at, w.id
+		LIMIT 1`, email).Scan(&l.User.ID, &l.User.Email, &uc, &l.PasswordHash, &l.Workspace.ID, &l.Workspace.Name, &wc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Login{}, ErrNotFound
+	}
+	if err != nil {
+		return Login{}, err
+	}
+	l.User.CreatedAt = time.UnixMilli(uc).UTC()
+	l.Workspace.CreatedAt = time.UnixMilli(wc).UTC()
+	return l, nil
+}
+
+// Session is a signed-in browser session.
+type Session struct {
+	User       account.User
+	Workspace  account.Workspace
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// CreateSession records a new session under the hash of its token.
+func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, workspaceID int64, now time.Time) error {
+	_, err := d.sql.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`,
+		tokenHash, userID, workspaceID, ms(now), ms(now))
+	return err
+}
+
+// SessionByToken finds the session stored under tokenHash.
+func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (Session, error) {
+	var s Session
+	var created, seen, uc, wc int64
+	err := d.sql.QueryRowContext(ctx, `
+		SELECT s.created_at, s.last_seen_at, u.id, u.email, u.created_at, w.id, w.name, w.created_at
+		FROM sessions s
+		JOIN users u ON u.id = s.user_id
+		JOIN workspaces w ON w.id = s.workspace_id
+		WHERE s.token_hash = ?`, tokenHash).Scan(&created, &seen, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrNotFound
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	s.CreatedAt = time.UnixMilli(created).UTC()
+	s.LastSeenAt = time.UnixMilli(seen).UTC()
+	s.User.CreatedAt = time.UnixMilli(uc).UTC()
+	s.Workspace.CreatedAt = time.UnixMilli(wc).UTC()
+	return s, nil
+}
+
+// TouchSession records activity on a session, for the idle timeout.
+func (d *DB) TouchSession(ctx context.Context, tokenHash []byte, now time.Time) error {
+	_, err := d.sql.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?`, ms(now), tokenHash)
+	return err
+}
+
+// DeleteSession ends a session for good: its cookie no longer signs in.
+func (d *DB) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	_, err := d.sql.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
+	return err
+}
+
+// DeleteStaleSessions deletes sessions idle since before idleBefore or
+// created before createdBefore, and returns how many it deleted.
+func (d *DB) DeleteStaleSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error) {
+	res, err := d.sql.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?`, ms(idleBefore), ms(createdBefore))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// EnsureSetting returns the value of setting name, storing value first if
+// the setting does not exist yet. Concurrent callers, even in other
+// processes, all get the value stored first.
+func (d *DB) EnsureSetting(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if _, err := d.sql.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
+		return nil, err
+	}
+	var got []byte
+	err := d.sql.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&got)
+	return got, err
+}
+
+// isUniqueViolation reports whether err is SQLite's UNIQUE constraint
+// failure.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}

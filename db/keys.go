@@ -1,0 +1,187 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// NewKey is what CreateKey stores: a key's metadata, the hash of its
+// token, and the one-time token of the form that created it.
+type NewKey struct {
+	Key         apikey.Key // ID, WorkspaceID, Name, Prefix, Scopes, ExpiresAt, CreatedAt
+	Hash        apikey.Hash
+	CreatedBy   int64 // user id
+	CreateToken string
+}
+
+// keyColumns are the columns scanKey reads, in its order.
+const keyColumns = `k.id, k.workspace_id, k.name, k.prefix, k.scopes, k.expires_at, k.created_at,
+	COALESCE(cu.email, ''), k.revoked_at, COALESCE(ru.email, ''), k.last_used_at, COALESCE(k.last_used_ip, '')
+	FROM api_keys k
+	LEFT JOIN users cu ON cu.id = k.created_by
+	LEFT JOIN users ru ON ru.id = k.revoked_by`
+
+type scanner interface{ Scan(...any) error }
+
+func scanKey(row scanner) (apikey.Key, error) {
+	var k apikey.Key
+	var scopes string
+	var created int64
+	var expires, revoked, used sql.NullInt64
+	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &scopes, &expires, &created,
+		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP)
+	if errors.Is(err, sql.ErrNoRows) {
+		return apikey.Key{}, ErrNotFound
+	}
+	if err != nil {
+		return apikey.Key{}, err
+	}
+	if k.Scopes, err = apikey.ParseScopeList(scopes); err != nil {
+		return apikey.Key{}, fmt.Errorf("key %s: stored scopes %q: %v", k.ID, scopes, err)
+	}
+	k.CreatedAt = time.UnixMilli(created).UTC()
+	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = fromMS(expires), fromMS(revoked), fromMS(used)
+	return k, nil
+}
+
+// CreateKey stores a new key. If the workspace already has a key made by
+// the same form token (a form submitted twice), it stores nothing and
+// returns that key with created false.
+func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bool, err error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return apikey.Key{}, false, err
+	}
+	defer tx.Rollback()
+
+	key := nk.Key
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, expires_at, created_at, created_by, create_token)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (workspace_id, create_token) DO NOTHING`,
+		key.ID, key.WorkspaceID, key.Name, key.Prefix, nk.Hash[:], key.Scopes.String(),
+		nullMS(key.ExpiresAt), ms(key.CreatedAt), nk.CreatedBy, nk.CreateToken)
+	if err != nil {
+		return apikey.Key{}, false, fmt.Errorf("insert key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = ? AND k.create_token = ?`,
+			key.WorkspaceID, nk.CreateToken))
+		return k, false, err
+	}
+	if err := recordChange(ctx, tx, key.ID); err != nil {
+		return apikey.Key{}, false, err
+	}
+	k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = ?`, key.ID))
+	if err != nil {
+		return apikey.Key{}, false, err
+	}
+	return k, true, tx.Commit()
+}
+
+func recordChange(ctx context.Context, tx *sql.Tx, keyID string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO api_key_changes (key_id) VALUES (?)`, keyID)
+	if err != nil {
+		return fmt.Errorf("record key change: %w", err)
+	}
+	return nil
+}
+
+// Keys lists a workspace's keys, newest first.
+func (d *DB) Keys(ctx context.Context, workspaceID int64) ([]apikey.Key, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+`
+		WHERE k.workspace_id = ?
+		ORDER BY k.created_at DESC, k.rowid DESC`, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []apikey.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// Key returns one of a workspace's keys. A key of another workspace is
+// ErrNotFound, like a key that does not exist.
+func (d *DB) Key(ctx context.Context, workspaceID int64, id string) (apikey.Key, error) {
+	return scanKey(d.sql.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = ? AND k.id = ?`, workspaceID, id))
+}
+
+// MarkRevealed records that key id's one-time reveal is used up. It
+// reports whether this call was the first to do so: only the first may
+// show the token.
+func (d *DB) MarkRevealed(ctx context.Context, workspaceID int64, id string, now time.Time) (bool, error) {
+	res, err := d.sql.ExecContext(ctx, `UPDATE api_keys SET revealed_at = ? WHERE workspace_id = ? AND id = ? AND revealed_at IS NULL`,
+		ms(now), workspaceID, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RevokeKey revokes one of a workspace's keys on behalf of user byUserID
+// (0: the admin command line) and returns the key. Revoking a revoked key
+// changes nothing and is not an error.
+func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, byUserID int64, now time.Time) (apikey.Key, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return apikey.Key{}, err
+	}
+	defer tx.Rollback()
+	by := sql.NullInt64{Int64: byUserID, Valid: byUserID != 0}
+	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_by = ?
+		WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL`, ms(now), by, workspaceID, id)
+	if err != nil {
+		return apikey.Key{}, fmt.Errorf("revoke key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		if err := recordChange(ctx, tx, id); err != nil {
+			return apikey.Key{}, err
+		}
+	}
+	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = ? AND k.id = ?`, workspaceID, id))
+	if err != nil {
+		return apikey.Key{}, err
+	}
+	return k, tx.Commit()
+}
+
+// FindKey finds a key of any workspace by id or by display prefix, for the
+// admin command line. A prefix two keys share is ErrAmbiguous.
+func (d *DB) FindKey(ctx context.Context, idOrPrefix string) (apikey.Key, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+` WHERE k.id = ? OR k.prefix = ? LIMIT 2`, idOrPrefix, idOrPrefix)
+	if err != nil {
+		return apikey.Key{}, err
+	}
+	defer rows.Close()
+	var found []apikey.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return apikey.Key{}, err
+		}
+		found = append(found, k)
+	}
+	if err := rows.Err(); err != nil {
+		return apikey.Key{}, err
+	}
+	switch len(found) {
+	case 0:
+		return apikey.Key{}, ErrNotFound
+	case 1:
+		return found[0], nil
+	}
+	return apikey.Key{}, ErrAmbiguous
+}

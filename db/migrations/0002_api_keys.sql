@@ -1,0 +1,30 @@
+-- API keys. The token itself is never stored: only its SHA-256 (hash) and
+-- its public prefix ("blnk_" and 8 hex characters).
+
+CREATE TABLE api_keys (
+    id           TEXT    PRIMARY KEY,
+    workspace_id INTEGER NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    name         TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 400),
+    prefix       TEXT    NOT NULL CHECK (length(prefix) = 13),
+    hash         BLOB    NOT NULL UNIQUE CHECK (length(hash) = 32),
+    scopes       TEXT    NOT NULL,
+    expires_at   INTEGER,            -- first instant the key no longer works; NULL: never
+    created_at   INTEGER NOT NULL,
+    created_by   INTEGER REFERENCES users (id) ON DELETE SET NULL,
+    create_token TEXT    NOT NULL,   -- the create form's one-time token: a resubmitted form finds its key
+    revealed_at  INTEGER,            -- when the one-time reveal page was shown (or could no longer be)
+    revoked_at   INTEGER,
+    revoked_by   INTEGER REFERENCES users (id) ON DELETE SET NULL,
+    last_used_at INTEGER,
+    last_used_ip TEXT,
+    UNIQUE (workspace_id, create_token)
+);
+CREATE INDEX api_keys_workspace_created ON api_keys (workspace_id, created_at);
+CREATE INDEX api_keys_prefix ON api_keys (prefix);
+
+-- Every creation and revocation appends a row, in commit order, so that
+-- other processes sharing this database can follow the changes.
+CREATE TABLE api_key_changes (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_id TEXT    NOT NULL
+);

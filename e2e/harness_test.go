@@ -1,0 +1,314 @@
+// Browser tests: the real dashboard binary, started per test on a free
+// port with a fresh database, driven by playwright-go in Debian's Chromium.
+// `make test` (or e2e/setup.sh) installs Chromium and the driver first.
+// These tests never skip: without a browser they fail.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/playwright-community/playwright-go"
+)
+
+var (
+	binPath string
+	pw      *playwright.Playwright
+	browser playwright.Browser
+	expect  playwright.PlaywrightAssertions
+)
+
+// artifacts is where screenshots go (git-ignored).
+const artifacts = "artifacts"
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "dashboard-e2e-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	binPath = filepath.Join(dir, "dashboard")
+	build := exec.Command("go", "build", "-o", binPath, "../cmd/dashboard")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("build dashboard: %v\n%s", err, out)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		return 0, err
+	}
+
+	pw, err = playwright.Run(&playwright.RunOptions{SkipInstallBrowsers: true, Verbose: false})
+	if err != nil {
+		return 0, fmt.Errorf("start playwright (run e2e/setup.sh first): %w", err)
+	}
+	defer pw.Stop()
+	chromium := os.Getenv("CHROMIUM_PATH")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	browser, err = pw.Chromium.Launch(playwright.BrowserTypeLaunchOptions{
+		ExecutablePath:  playwright.String(chromium),
+		Headless:        playwright.Bool(true),
+		ChromiumSandbox: playwright.Bool(false),
+		Args: []string{"--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+			"--disable-background-networking", "--disable-component-update",
+			"--disable-sync", "--no-first-run", "--disable-extensions",
+			// Every host but 127.0.0.1 fails to resolve: an accidental CDN
+			// reference fails loudly.
+			"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("launch %s (run e2e/setup.sh first): %w", chromium, err)
+	}
+	defer browser.Close()
+	expect = playwright.NewPlaywrightAssertions(10_000)
+	return m.Run(), nil
+}
+
+// app is a running dashboard with its own database.
+type app struct {
+	URL  string
+	DB   string
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listening = regexp.MustCompile(`msg=listening url=(http://\S+)`)
+
+// startApp starts the dashboard on a free port with a fresh database and
+// stops it when the test ends.
+func startApp(t *testing.T, args ...string) *app {
+	t.Helper()
+	dir := t.TempDir()
+	a := &app{DB: filepath.Join(dir, "data", "dashboard.db"), logs: &syncBuffer{}}
+	cmd := exec.Command(binPath, append([]string{"serve", "--listen", "127.0.0.1:0", "--db", a.DB, "--log-level", "debug"}, args...)...)
+	cmd.Env = append(os.Environ(), "BLNK_SESSION_SECRET=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(a.logs, line)
+			if m := listening.FindStringSubmatch(line); m != nil {
+				found <- m[1]
+			}
+		}
+		io.Copy(a.logs, stderr)
+	}()
+	select {
+	case a.URL = <-found:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("dashboard did not start:\n%s", a.logs)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dashboard exited with %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("dashboard did not stop on SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("dashboard log:\n%s", a.logs)
+		}
+	})
+	return a
+}
+
+// createAdmin creates a workspace and its admin with the admin command.
+func (a *app) createAdmin(t *testing.T, workspace, email, password string) {
+	t.Helper()
+	cmd := exec.Command(binPath, "admin", "create", "--db", a.DB, "--workspace", workspace, "--email", email)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	cmd.Env = os.Environ()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("admin create: %v\n%s", err, out)
+	}
+}
+
+// cli runs "dashboard CMD SUB --db DB ARGS..." and returns its output.
+func (a *app) cli(t *testing.T, stdin, cmd, sub string, args ...string) (string, error) {
+	t.Helper()
+	c := exec.Command(binPath, append([]string{cmd, sub, "--db", a.DB}, args...)...)
+	c.Stdin = strings.NewReader(stdin)
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+type pageOptions struct {
+	noJS   bool
+	mobile bool
+}
+
+// newPage opens a page in a fresh browser context (no shared cookies).
+// The test fails on any console error, uncaught exception or failed
+// request of that page.
+func newPage(t *testing.T, a *app, o pageOptions) playwright.Page {
+	t.Helper()
+	opts := playwright.BrowserNewContextOptions{
+		BaseURL:           playwright.String(a.URL),
+		JavaScriptEnabled: playwright.Bool(!o.noJS),
+		Viewport:          &playwright.Size{Width: 1360, Height: 860},
+		Permissions:       []string{"clipboard-read", "clipboard-write"},
+	}
+	if o.mobile {
+		opts.Viewport = &playwright.Size{Width: 390, Height: 844}
+		opts.IsMobile = playwright.Bool(true)
+		opts.HasTouch = playwright.Bool(true)
+		opts.DeviceScaleFactor = playwright.Float(2)
+	}
+	ctx, err := browser.NewContext(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx.SetDefaultTimeout(10_000)
+	page, err := ctx.NewPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var problems []string
+	report := func(s string) {
+		mu.Lock()
+		problems = append(problems, s)
+		mu.Unlock()
+	}
+	page.OnConsole(func(m playwright.ConsoleMessage) {
+		if m := httpStatusMessage.FindStringSubmatch(m.Text()); m != nil && allowedStatus(page, m[1]) {
+			return // an answer the test asked for, such as a 422 form
+		}
+		if m.Type() == "error" || m.Type() == "warning" {
+			report(fmt.Sprintf("console %s: %s", m.Type(), m.Text()))
+		}
+	})
+	page.OnPageError(func(err error) { report("page error: " + err.Error()) })
+	page.OnRequestFailed(func(r playwright.Request) {
+		report(fmt.Sprintf("request failed: %s %s: %v", r.Method(), r.URL(), r.Failure()))
+	})
+	t.Cleanup(func() {
+		ctx.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Error(p)
+		}
+	})
+	return page
+}
+
+// Chrome logs every 4xx/5xx answer as a console error; tests declare the
+// statuses they expect with allowStatus.
+var (
+	httpStatusMessage = regexp.MustCompile(`^Failed to load resource: the server responded with a status of (\d+)`)
+	allowedStatuses   sync.Map // playwright.Page -> *sync.Map of status strings
+)
+
+// allowStatus lets page receive these HTTP error statuses without failing
+// the test (the status itself is asserted by the test).
+func allowStatus(page playwright.Page, statuses ...int) {
+	set, _ := allowedStatuses.LoadOrStore(page, &sync.Map{})
+	for _, s := range statuses {
+		set.(*sync.Map).Store(fmt.Sprint(s), true)
+	}
+}
+
+func allowedStatus(page playwright.Page, status string) bool {
+	set, ok := allowedStatuses.Load(page)
+	if !ok {
+		return false
+	}
+	_, ok = set.(*sync.Map).Load(status)
+	return ok
+}
+
+// shot saves a full-page screenshot as artifacts/NAME.png.
+func shot(t *testing.T, page playwright.Page, name string) {
+	t.Helper()
+	if _, err := page.Screenshot(playwright.PageScreenshotOptions{
+		Path:     playwright.String(filepath.Join(artifacts, name+".png")),
+		FullPage: playwright.Bool(true),
+	}); err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// must fails the test on err.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func goTo(t *testing.T, page playwright.Page, path string) playwright.Response {
+	t.Helper()
+	resp, err := page.Goto(path)
+	if err != nil {
+		t.Fatalf("goto %s: %v", path, err)
+	}
+	return resp
+}
+
+// signIn signs in through the sign-in page and waits for the keys page.
+func signIn(t *testing.T, page playwright.Page, email, password string) {
+	t.Helper()
+	goTo(t, page, "/login")
+	must(t, page.GetByLabel("Email").Fill(email))
+	must(t, page.GetByLabel("Password").Fill(password))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in"}).Click())
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
+}
+
+// uniq returns s with a suffix unique in this test run.
+func uniq(s string) string {
+	return fmt.Sprintf("%s %d", s, time.Now().UnixNano()%1_000_000)
+}

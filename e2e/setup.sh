@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what the browser tests need, idempotently, from package
+# registries only (see ../shared/E2E.md):
+#   - Debian's chromium (apt), launched by the tests with ExecutablePath;
+#   - the Playwright driver: the npm package playwright-core at exactly the
+#     version playwright-go pins, plus a link to the system node, in the
+#     directory playwright-go looks in (~/.cache/ms-playwright-go/VERSION).
+# A second run does nothing and takes well under a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "e2e/setup: $*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# 1. Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || {
+    as_root apt-get update -qq
+    as_root apt-get install -y --no-install-recommends chromium >/dev/null
+  }
+fi
+
+# 2. Node, for the driver.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "installing nodejs and npm (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y --no-install-recommends nodejs npm >/dev/null 2>&1 || {
+    as_root apt-get update -qq
+    as_root apt-get install -y --no-install-recommends nodejs npm >/dev/null
+  }
+fi
+
+# 3. The driver, at the version the Go module pins.
+mod_dir=$(go list -m -f '{{.Dir}}' github.com/playwright-community/playwright-go)
+version=$(sed -n 's/^const playwrightCliVersion = "\(.*\)"$/\1/p' "$mod_dir/run.go")
+[ -n "$version" ] || { log "cannot read playwrightCliVersion from $mod_dir/run.go"; exit 1; }
+dest="${PLAYWRIGHT_DRIVER_PATH:-$HOME/.cache/ms-playwright-go/$version}"
+if [ -x "$dest/node" ] && [ "$("$dest/node" "$dest/package/cli.js" --version 2>/dev/null)" = "Version $version" ]; then
+  exit 0
+fi
+log "installing playwright-core@$version into $dest (npm)"
+mkdir -p "$(dirname "$dest")"
+tmp=$(mktemp -d "$(dirname "$dest")/.driver.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+npm install --prefix "$tmp" --no-save --no-package-lock --ignore-scripts --no-audit --no-fund \
+  "playwright-core@$version" >/dev/null
+ln -s node_modules/playwright-core "$tmp/package"
+ln -s "$(command -v node)" "$tmp/node"
+rm -rf "$dest"
+mv "$tmp" "$dest"
+trap - EXIT
+log "driver ready: $("$dest/node" "$dest/package/cli.js" --version)"

@@ -1,0 +1,94 @@
+// Package account holds the people side of the dashboard: workspaces, the
+// users who administer them, and their passwords.
+package account
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Workspace is a tenant: it owns API keys, and its users see only its keys.
+type Workspace struct {
+	ID        int64
+	Name      string
+	CreatedAt time.Time
+}
+
+// User is a person who signs in to the dashboard.
+type User struct {
+	ID        int64
+	Email     string
+	CreatedAt time.Time
+}
+
+// Limits on what people type.
+const (
+	MaxWorkspaceName = 100
+	MaxEmail         = 254
+	MinPassword      = 12
+	MaxPassword      = 256
+)
+
+// CleanWorkspaceName trims name and checks it: 1 to 100 characters, no
+// control characters. Its errors, like the others of this package, are
+// sentences for people.
+func CleanWorkspaceName(name string) (string, error) {
+	if !utf8.ValidString(name) {
+		return "", errors.New("Workspace name must be valid text.")
+	}
+	name = strings.TrimSpace(name)
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return "", errors.New("Enter a workspace name.")
+	case n > MaxWorkspaceName:
+		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxWorkspaceName, n)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 {
+			return "", errors.New("Workspace name cannot contain control characters.")
+		}
+	}
+	return name, nil
+}
+
+// CleanEmail trims and lowercases an email address and checks that it is
+// a plain address (no display name, no spaces, at most 254 characters).
+func CleanEmail(email string) (string, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" {
+		return "", errors.New("Enter an email address.")
+	}
+	if len(email) > MaxEmail || !utf8.ValidString(email) {
+		return "", errors.New("Enter a valid email address.")
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" || strings.ContainsFunc(email, unicode.IsControl) {
+		return "", errors.New("Enter a valid email address, like name@example.com.")
+	}
+	at := strings.LastIndexByte(email, '@')
+	if at < 1 || !strings.Contains(email[at:], ".") {
+		return "", errors.New("Enter a valid email address, like name@example.com.")
+	}
+	return email, nil
+}
+
+// CheckPassword applies the password policy to a new password.
+func CheckPassword(pw string) error {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case n < MinPassword:
+		return fmt.Errorf("Use at least %d characters.", MinPassword)
+	case n > MaxPassword:
+		return fmt.Errorf("Use at most %d characters.", MaxPassword)
+	case !utf8.ValidString(pw) || strings.ContainsFunc(pw, unicode.IsControl):
+		return errors.New("Password cannot contain control characters.")
+	case strings.TrimSpace(pw) == "":
+		return errors.New("Password cannot be only spaces.")
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package apikey
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Role is the role a key acts with. Every key is a Member; the type exists
+// so that the API and the pages name it in one way.
+type Role string
+
+// Member is the one role a key can have.
+const Member Role = "member"
+
+// Status is where a key is in its life.
+type Status string
+
+// The statuses of a key. Revoked wins over Expired.
+const (
+	Active  Status = "active"
+	Expired Status = "expired"
+	Revoked Status = "revoked"
+)
+
+// Key is everything stored about an API key but its hash. The token itself
+// is never stored.
+type Key struct {
+	ID          string
+	WorkspaceID int64
+	Name        string
+	Prefix      string // "blnk_" and 8 hex characters
+	Scopes      Set
+	ExpiresAt   time.Time // zero: never expires; else the first instant it no longer works
+	CreatedAt   time.Time
+	CreatedBy   string // email of the user who created it, "" if unknown
+	RevokedAt   time.Time
+	RevokedBy   string
+	LastUsedAt  time.Time
+	LastUsedIP  string
+}
+
+// Role returns the key's role, always Member.
+func (k Key) Role() Role { return Member }
+
+// Status returns the key's status at now.
+func (k Key) Status(now time.Time) Status {
+	switch {
+	case !k.RevokedAt.IsZero():
+		return Revoked
+	case IsExpired(k.ExpiresAt, now):
+		return Expired
+	}
+	return Active
+}
+
+// IsExpired reports whether a key expiring at expiresAt (zero: never) no
+// longer works at now. The expiry instant itself is already expired.
+func IsExpired(expiresAt, now time.Time) bool {
+	return !expiresAt.IsZero() && !now.Before(expiresAt)
+}
+
+// NewID returns a random key id such as "key_3kq9x0c1m7f2a8d4w6e5": 100
+// random bits in lowercase base32, safe in URLs and HTML ids.
+func NewID() string {
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz" // Crockford's base32
+	var b [20]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[b[i]&31]
+	}
+	return "key_" + string(b[:])
+}
+
+// ValidID reports whether s has the shape of an id made by NewID, so that
+// handlers can answer 404 to anything else without a query.
+func ValidID(s string) bool {
+	if len(s) != 24 || !strings.HasPrefix(s, "key_") {
+		return false
+	}
+	for _, c := range []byte(s[4:]) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxNameLen is the longest name a key may have, in characters.
+const MaxNameLen = 100
+
+// CleanName trims name and checks that it can name a key: 1 to 100
+// characters, valid UTF-8, no control characters and no bidirectional
+// overrides (which can make a name display as something else).
+func CleanName(name string) (string, error) {
+	if !utf8.ValidString(name) {
+		return "", errors.New("Name must be valid text.")
+	}
+	name = strings.TrimSpace(name)
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return "", errors.New("Enter a name for the key.")
+	case n > MaxNameLen:
+		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxNameLen, n)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || isBidiControl(r) || r == utf8.RuneError {
+			return "", errors.New("Name cannot contain control characters such as tabs or line breaks.")
+		}
+	}
+	return name, nil
+}
+
+func isBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
+// The expiry choices of the create form.
+const (
+	Expires30d   = "30d"
+	Expires60d   = "60d"
+	Expires90d   = "90d"
+	ExpiresDate  = "date"
+	ExpiresNever = "never"
+)
+
+// DateLayout is how expiry dates are written in forms.
+const DateLayout = "2006-01-02"
+
+// MaxExpiry is how far ahead an expiry date may be.
+const MaxExpiry = 10 // years
+
+// Expiry turns an expiry choice into the instant the key stops working,
+// or the zero time for Never. A key is valid through the end of its expiry
+// date in UTC; the date must be after today (UTC) and at most ten years
+// ahead. date is read only for the "date" choice.
+func Expiry(choice, date string, now time.Time) (time.Time, error) {
+	today := now.UTC().Truncate(24 * time.Hour)
+	var day time.Time
+	switch choice {
+	case ExpiresNever:
+		return time.Time{}, nil
+	case Expires30d:
+		day = today.AddDate(0, 0, 30)
+	case Expires60d:
+		day = today.AddDate(0, 0, 60)
+	case Expires90d:
+		day = today.AddDate(0, 0, 90)
+	case ExpiresDate:
+		date = strings.TrimSpace(date)
+		if date == "" {
+			return time.Time{}, errors.New("Choose an expiry date, or Never.")
+		}
+		d, err := time.Parse(DateLayout, date)
+		if err != nil {
+			return time.Time{}, errors.New("Enter the date as YYYY-MM-DD, for example 2027-01-31.")
+		}
+		if !d.After(today) {
+			return time.Time{}, errors.New("Choose a date after today.")
+		}
+		if d.After(today.AddDate(MaxExpiry, 0, 0)) {
+			return time.Time{}, fmt.Errorf("Choose a date at most %d years ahead, or Never.", MaxExpiry)
+		}
+		day = d
+	default:
+		return time.Time{}, errors.New("Choose when the key expires.")
+	}
+	return day.AddDate(0, 0, 1), nil
+}
+
+// LastValidDay returns the last date on which a key expiring at expiresAt
+// works (the date people chose), in UTC.
+func LastValidDay(expiresAt time.Time) time.Time {
+	return expiresAt.UTC().Add(-time.Nanosecond).Truncate(24 * time.Hour)
+}

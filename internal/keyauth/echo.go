@@ -1,0 +1,124 @@
+package keyauth
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// Token returns the API key of a request: the token of an
+// "Authorization: Bearer" header, else the X-Blnk-Key header. Keys are
+// read from nowhere else; a key in the URL is ignored.
+func Token(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return strings.TrimSpace(r.Header.Get("X-Blnk-Key"))
+}
+
+// identityKey is where the middleware leaves the identity in the context.
+const identityKey = "keyauth.identity"
+
+// RequireScope returns middleware that lets a request through only with a
+// valid key that allows scope, and answers the JSON error otherwise.
+// Handlers behind it find the key with IdentityFrom.
+func (a *Authenticator) RequireScope(scope apikey.Scope) echo.MiddlewareFunc {
+	if !apikey.KnownScope(string(scope)) {
+		panic("keyauth: RequireScope of unknown scope " + string(scope)) // a programming error
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			id, err := a.Authorize(r.Context(), Token(r), c.RealIP(), scope)
+			if err != nil {
+				return WriteError(c, err, scope)
+			}
+			c.Set(identityKey, id)
+			return next(c)
+		}
+	}
+}
+
+// RequireKey is RequireScope without a scope: any valid key gets in.
+func (a *Authenticator) RequireKey() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			id, err := a.Authenticate(r.Context(), Token(r), c.RealIP())
+			if err != nil {
+				return WriteError(c, err, "")
+			}
+			c.Set(identityKey, id)
+			return next(c)
+		}
+	}
+}
+
+// IdentityFrom returns the key that RequireScope or RequireKey let in.
+func IdentityFrom(c echo.Context) (Identity, bool) {
+	id, ok := c.Get(identityKey).(Identity)
+	return id, ok
+}
+
+// Problem is an error as the API reports it.
+type Problem struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+// ProblemOf maps an error of Authenticate or Authorize to its status, code
+// and message. want is the scope that was asked for, if any.
+func ProblemOf(err error, want apikey.Scope) Problem {
+	var rl *RateLimitedError
+	switch {
+	case errors.As(err, &rl):
+		return Problem{http.StatusTooManyRequests, "rate_limited", "Too many failed attempts from this address. Try again later."}
+	case errors.Is(err, ErrMissing):
+		return Problem{http.StatusUnauthorized, "missing_key", "Send an API key in an Authorization: Bearer header or an X-Blnk-Key header."}
+	case errors.Is(err, ErrInvalid):
+		return Problem{http.StatusUnauthorized, "invalid_key", "The API key is not valid."}
+	case errors.Is(err, ErrExpired):
+		return Problem{http.StatusUnauthorized, "expired_key", "The API key has expired."}
+	case errors.Is(err, ErrRevoked):
+		return Problem{http.StatusUnauthorized, "revoked_key", "The API key has been revoked."}
+	case errors.Is(err, ErrInsufficientScope):
+		return Problem{http.StatusForbidden, "insufficient_scope", "The API key does not have the " + string(want) + " scope."}
+	case errors.Is(err, ErrUnknownScope):
+		return Problem{http.StatusBadRequest, "unknown_scope", "Unknown scope. Use one of: " + knownScopes() + "."}
+	}
+	return Problem{http.StatusInternalServerError, "internal_error", "Something went wrong. Try again."}
+}
+
+func knownScopes() string {
+	var names []string
+	for _, s := range apikey.Scopes() {
+		names = append(names, string(s.Scope))
+	}
+	return strings.Join(names, ", ")
+}
+
+// WriteError answers err as JSON: {"error": {"code": ..., "message": ...}},
+// with WWW-Authenticate on 401 and 403 and Retry-After on 429.
+func WriteError(c echo.Context, err error, want apikey.Scope) error {
+	p := ProblemOf(err, want)
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	switch p.Status {
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", `Bearer realm="blnk", error="invalid_token"`)
+	case http.StatusForbidden:
+		h.Set("WWW-Authenticate", `Bearer realm="blnk", error="insufficient_scope", scope="`+string(want)+`"`)
+	case http.StatusTooManyRequests:
+		var rl *RateLimitedError
+		errors.As(err, &rl)
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
+	}
+	return c.JSON(p.Status, map[string]map[string]string{"error": {"code": p.Code, "message": p.Message}})
+}

@@ -1,0 +1,121 @@
+// Package throttle slows down repeated failures (sign-ins, API keys) per
+// client or account, with a token bucket of failures: a client may fail
+// Burst times in a row, then once per Every, and successes cost nothing.
+package throttle
+
+import (
+	"sync"
+	"time"
+)
+
+// Config is a limiter's allowance of failures.
+type Config struct {
+	Burst int           // failures allowed in a row
+	Every time.Duration // one more failure allowed per Every
+}
+
+// maxEntries bounds the memory of a limiter under a flood of distinct
+// keys; past it, the entries that have recovered fully are dropped first.
+const maxEntries = 100_000
+
+// Limiter counts failures per key (an email, an IP address).
+type Limiter struct {
+	cfg Config
+	now func() time.Time
+
+	mu sync.Mutex
+	m  map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64   // failures still allowed
+	at     time.Time // when tokens was computed
+}
+
+// New returns a Limiter. now is the clock.
+func New(cfg Config, now func() time.Time) *Limiter {
+	if cfg.Burst < 1 {
+		cfg.Burst = 1
+	}
+	if cfg.Every <= 0 {
+		cfg.Every = time.Second
+	}
+	return &Limiter{cfg: cfg, now: now, m: make(map[string]*bucket)}
+}
+
+// refill brings b up to date at now and returns it.
+func (l *Limiter) refill(b *bucket, now time.Time) {
+	if el := now.Sub(b.at); el > 0 {
+		b.tokens = min(float64(l.cfg.Burst), b.tokens+float64(el)/float64(l.cfg.Every))
+		b.at = now
+	}
+}
+
+// Wait returns how long key must wait before its next attempt; zero when
+// it may try now.
+func (l *Limiter) Wait(key string) time.Duration {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.m[key]
+	if !ok {
+		return 0
+	}
+	l.refill(b, now)
+	return l.wait(b)
+}
+
+func (l *Limiter) wait(b *bucket) time.Duration {
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) * float64(l.cfg.Every))
+}
+
+// Fail records a failure of key and returns how long it must now wait
+// before its next attempt (zero if it may still try at once).
+func (l *Limiter) Fail(key string) time.Duration {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.m[key]
+	if !ok {
+		if len(l.m) >= maxEntries {
+			l.prune(now)
+		}
+		b = &bucket{tokens: float64(l.cfg.Burst), at: now}
+		l.m[key] = b
+	}
+	l.refill(b, now)
+	b.tokens = max(b.tokens-1, -1) // at most one failure in debt
+	return l.wait(b)
+}
+
+// Reset forgets key's failures, after a success that proves the caller
+// (a correct password).
+func (l *Limiter) Reset(key string) {
+	l.mu.Lock()
+	delete(l.m, key)
+	l.mu.Unlock()
+}
+
+// prune drops entries that have fully recovered; if none has, it drops
+// all, since a flood of distinct keys is not a client to slow down.
+func (l *Limiter) prune(now time.Time) {
+	for k, b := range l.m {
+		l.refill(b, now)
+		if b.tokens >= float64(l.cfg.Burst) {
+			delete(l.m, k)
+		}
+	}
+	if len(l.m) >= maxEntries {
+		clear(l.m)
+	}
+}
+
+// Len returns the number of keys with failures on record.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}

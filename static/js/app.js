@@ -1,0 +1,175 @@
+// Blnk Cloud dashboard: the few behaviours htmx does not cover. Every page
+// works without this file; it only makes dialogs, copying and the create
+// form nicer. No inline scripts anywhere (Content-Security-Policy).
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("js");
+
+  // The element that opened a dialog, to give focus back when it closes.
+  var opener = null;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var elt = e.detail.elt;
+    if (elt && elt.getAttribute("hx-target") === "#modal-root") {
+      opener = elt;
+    }
+  });
+
+  // A dialog swapped into the page opens as a modal: the browser traps
+  // focus inside it and closes it on Esc. Closed dialogs leave the page.
+  function openDialogs(root) {
+    var dialogs = root.querySelectorAll ? root.querySelectorAll("dialog[data-modal]:not([open])") : [];
+    dialogs.forEach(function (d) {
+      d.returnFocusTo = opener;
+      opener = null;
+      d.addEventListener("close", function () {
+        var back = d.returnFocusTo;
+        d.remove();
+        if (back && document.contains(back)) {
+          back.focus();
+        } else {
+          var open = document.querySelector("dialog[open]");
+          if (open) { open.focus(); }
+        }
+      });
+      // A click on the backdrop (the dialog box itself, outside its content) closes it.
+      d.addEventListener("click", function (e) {
+        if (e.target !== d) { return; }
+        var r = d.getBoundingClientRect();
+        if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) {
+          d.close();
+        }
+      });
+      d.showModal();
+      var focus = d.querySelector("[autofocus]") || d.querySelector("input:not([type=hidden]), button, a[href]");
+      if (focus) { focus.focus(); }
+    });
+  }
+
+  document.addEventListener("htmx:load", function (e) {
+    openDialogs(e.detail.elt.parentNode || document);
+    initForms(e.detail.elt);
+  });
+
+  // Links and buttons marked data-close close their dialog; without
+  // JavaScript (or outside a dialog) they are plain links.
+  document.addEventListener("click", function (e) {
+    var t = e.target.closest("[data-close]");
+    if (!t) { return; }
+    var d = t.closest("dialog");
+    if (d) {
+      e.preventDefault();
+      d.close();
+    }
+  });
+
+  // A form marked data-dismiss-on-success closes its dialog once the
+  // server accepted it (the revoke confirmation).
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var elt = e.detail.elt;
+    if (!e.detail.successful || !elt.hasAttribute || !elt.hasAttribute("data-dismiss-on-success")) { return; }
+    var d = elt.closest("dialog");
+    if (d) {
+      d.returnFocusTo = null;
+      d.close();
+    }
+  });
+
+  // Errors htmx does not swap (404, 500, network) become a notice.
+  function toast(message, kind) {
+    var box = document.getElementById("toasts");
+    if (!box) { return; }
+    var t = document.createElement("div");
+    t.className = "toast" + (kind ? " toast-" + kind : "");
+    t.setAttribute("role", kind === "error" ? "alert" : "status");
+    t.textContent = message;
+    box.appendChild(t);
+    setTimeout(function () { t.remove(); }, 6000);
+  }
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail.xhr;
+    if (xhr.status === 401) {
+      window.location.href = "/login";
+      return;
+    }
+    var msg = "Something went wrong (" + xhr.status + "). Please try again.";
+    if (xhr.status === 404) { msg = "That key no longer exists, or is not in this workspace."; }
+    if (xhr.status === 403) { msg = "The request was refused. Reload the page and try again."; }
+    if (xhr.status === 429) { msg = "Too many requests. Wait a moment and try again."; }
+    toast(msg, "error");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("The server could not be reached. Check your connection and try again.", "error");
+  });
+  document.addEventListener("toast", function (e) {
+    toast(e.detail.value || e.detail.message || "", "");
+  });
+
+  // The copy button of the reveal page.
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-copy]");
+    if (!b) { return; }
+    var input = document.getElementById(b.getAttribute("data-copy"));
+    var status = document.getElementById("copy-status");
+    if (!input) { return; }
+    function done(ok) {
+      b.textContent = ok ? "Copied" : "Copy";
+      if (status) {
+        status.textContent = ok ? "Copied to the clipboard." : "Could not copy: select the key and copy it by hand.";
+      }
+      if (ok) { setTimeout(function () { b.textContent = "Copy"; }, 2500); }
+    }
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(input.value).then(function () { done(true); }, function () {
+        input.select();
+        done(false);
+      });
+    } else {
+      input.select();
+      done(false);
+    }
+  });
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("[data-select-on-focus]")) { e.target.select(); }
+  });
+
+  function initForms(root) {
+    var scope = root.querySelectorAll ? root : document;
+    // The copy button needs JavaScript, so it is hidden until now.
+    scope.querySelectorAll("[data-copy][hidden]").forEach(function (b) { b.hidden = false; });
+
+    // Scopes: "All permissions" and specific scopes exclude each other.
+    scope.querySelectorAll("[data-scopes]:not([data-bound])").forEach(function (box) {
+      box.setAttribute("data-bound", "");
+      var all = box.querySelector('input[value="*"]');
+      var specific = box.querySelectorAll('input:not([value="*"])');
+      if (!all) { return; }
+      function sync() {
+        specific.forEach(function (c) {
+          c.disabled = all.checked;
+          if (all.checked) { c.checked = false; }
+        });
+      }
+      all.addEventListener("change", sync);
+      sync();
+    });
+
+    // Expiry: the date field is used only with "A date".
+    scope.querySelectorAll("[data-expiry]:not([data-bound])").forEach(function (box) {
+      box.setAttribute("data-bound", "");
+      var form = box.closest("form");
+      var date = form.querySelector(".expiry-date");
+      var input = date && date.querySelector("input");
+      if (!date) { return; }
+      function sync() {
+        var chosen = form.querySelector('input[name="expires"]:checked');
+        date.hidden = !(chosen && chosen.value === "date");
+      }
+      box.addEventListener("change", function (e) {
+        sync();
+        if (e.target.value === "date" && input) { input.focus(); }
+      });
+      sync();
+    });
+  }
+})();

@@ -1,0 +1,126 @@
+// Package views holds the dashboard's templ components. Pages and the
+// fragments htmx swaps in are built from the same components, so a flow
+// looks the same with and without JavaScript.
+package views
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// Page is what the page shell needs around every signed-in page.
+type Page struct {
+	Title     string
+	Email     string // the signed-in user
+	Workspace string
+	Flash     string // a one-time notice at the top of the page
+	Now       time.Time
+}
+
+// Date formats a day the way the tables show it: "Nov 26, 2026" (UTC).
+func Date(t time.Time) string {
+	return t.UTC().Format("Jan 2, 2006")
+}
+
+// Exact formats an instant in full, for tooltips and details.
+func Exact(t time.Time) string {
+	return t.UTC().Format("Jan 2, 2006 15:04:05 UTC")
+}
+
+// ISO formats an instant for <time datetime>.
+func ISO(t time.Time) string {
+	return t.UTC().Format(time.RFC3339)
+}
+
+// Ago describes how long before now t was, in the largest whole unit.
+func Ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "just now" // clocks of two processes may disagree by a little
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	case d < 24*time.Hour:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	case d < 30*24*time.Hour:
+		return plural(int(d/(24*time.Hour)), "day") + " ago"
+	}
+	return "on " + Date(t)
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// ExpiresText is what the Expires column says: the last day the key works,
+// or Never.
+func ExpiresText(k apikey.Key) string {
+	if k.ExpiresAt.IsZero() {
+		return "Never"
+	}
+	return Date(apikey.LastValidDay(k.ExpiresAt))
+}
+
+// StatusLabel is a status as people read it.
+func StatusLabel(s apikey.Status) string {
+	switch s {
+	case apikey.Active:
+		return "Active"
+	case apikey.Expired:
+		return "Expired"
+	case apikey.Revoked:
+		return "Revoked"
+	}
+	return string(s)
+}
+
+// ScopeLabel is the short label of a scope ("All permissions" for *).
+func ScopeLabel(s apikey.Scope) string {
+	if info, ok := apikey.Info(s); ok {
+		return info.Label
+	}
+	return string(s)
+}
+
+// ScopeDescription is the one-line explanation of a scope.
+func ScopeDescription(s apikey.Scope) string {
+	info, _ := apikey.Info(s)
+	return info.Description
+}
+
+// KeyURL is the address of a key's page, or of one of its sub-pages.
+func KeyURL(id string, sub ...string) string {
+	u := "/settings/api-keys/" + id
+	for _, s := range sub {
+		u += "/" + s
+	}
+	return u
+}
+
+// RowID is the HTML id of a key's table row, the target of in-place updates.
+func RowID(id string) string { return "key-row-" + id }
+
+// DetailsID is the HTML id of a key's details, swapped after a revoke.
+func DetailsID(id string) string { return "key-details-" + id }
+
+// initial is the first letter of s, upper-cased, for avatars.
+func initial(s string) string {
+	for _, r := range s {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
+}
+
+// statusText is "404 · Not Found" for an error page's eyebrow.
+func statusText(status int) string {
+	return fmt.Sprintf("%d · %s", status, http.StatusText(status))
+}

@@ -1,0 +1,196 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+const requestIDKey = "request_id"
+
+// requestID gives every request an id, in the X-Request-Id response header
+// and in every log line about it. An id sent by a proxy is kept if it is
+// short and plain.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !plainID(id) {
+			var b [8]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Set(requestIDKey, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func plainID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func requestIDOf(c echo.Context) string {
+	id, _ := c.Get(requestIDKey).(string)
+	return id
+}
+
+// logRequests writes one line per request. It logs the path without the
+// query string, and never headers or bodies: keys, cookies and passwords
+// stay out of the logs. Health probes log at debug level.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // writes the error response, so the status below is final
+		}
+		r := c.Request()
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return nil
+		}
+		s.log.LogAttrs(r.Context(), level, "request",
+			slog.String("request_id", requestIDOf(c)),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", c.Response().Status),
+			slog.Int64("bytes", c.Response().Size),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("ip", c.RealIP()),
+		)
+		return nil
+	}
+}
+
+// recoverPanics turns a panic into a 500 and a log line with the stack.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+			}
+		}()
+		return next(c)
+	}
+}
+
+// csp allows scripts, styles and requests to this origin only: no inline
+// script or style, no framing, forms post only here.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders sets the headers every response carries. Pages are
+// never stored by caches (they show workspace data); static files set
+// their own caching.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+		if s.isTLS(c.Request()) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
+// crossOrigin refuses state-changing requests sent by other sites, with
+// Go's CrossOriginProtection: browsers say where a request comes from in
+// Sec-Fetch-Site (or Origin), and a POST from another origin is refused.
+// Safe methods (GET, HEAD, OPTIONS) are never state-changing here. Clients
+// that are not browsers send neither header and are let through: they
+// cannot carry a victim's cookies anyway.
+func crossOrigin(cop *http.CrossOriginProtection) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := cop.Check(c.Request()); err != nil {
+				return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.").SetInternal(err)
+			}
+			return next(c)
+		}
+	}
+}
+
+// requireSetup sends every page to first-run setup until an admin exists.
+func (s *Server) requireSetup(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		done, err := s.isSetUp(c)
+		if err != nil {
+			return err
+		}
+		if !done {
+			return redirect(c, "/setup")
+		}
+		return next(c)
+	}
+}
+
+// isSetUp reports whether an admin exists. Once true it stays true, so
+// only a fresh install asks the database on every request.
+func (s *Server) isSetUp(c echo.Context) (bool, error) {
+	if s.setupDone.Load() {
+		return true, nil
+	}
+	done, err := s.db.HasAdmin(c.Request().Context())
+	if done {
+		s.setupDone.Store(true)
+	}
+	return done, err
+}
+
+// requireSession lets only signed-in requests through; others go to the
+// sign-in page (and come back after it, for a page they asked for).
+func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		cur, err := s.currentSession(c)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			target := "/login"
+			if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/" && isFullPage(c) {
+				target += "?next=" + r.URL.EscapedPath()
+			}
+			return redirect(c, target)
+		}
+		return next(c)
+	}
+}
+
+// redirect answers 303 See Other, or, to htmx, a full-page redirect.
+func redirect(c echo.Context, to string) error {
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", to)
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}

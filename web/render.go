@@ -1,0 +1,122 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/views"
+)
+
+// render writes a component as an HTML response.
+func render(c echo.Context, status int, comp templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return comp.Render(c.Request().Context(), c.Response())
+}
+
+// isFullPage decides between a whole page and an htmx fragment: htmx asks
+// with HX-Request, except when it restores history, which needs the page.
+// Responses vary on it, so caches keep the two apart.
+func isFullPage(c echo.Context) bool {
+	c.Response().Header().Add("Vary", "HX-Request")
+	h := c.Request().Header
+	return h.Get("HX-Request") != "true" || h.Get("HX-History-Restore-Request") == "true"
+}
+
+// renderPage renders page for a full-page request and fragment for htmx.
+// Both are built from the same components.
+func renderPage(c echo.Context, status int, page, fragment templ.Component) error {
+	if isFullPage(c) {
+		return render(c, status, page)
+	}
+	return render(c, status, fragment)
+}
+
+// page returns the shell data of a signed-in page, taking the pending
+// one-time notice.
+func (s *Server) page(c echo.Context, title string) (views.Page, error) {
+	cur := mustSession(c)
+	flash, err := s.popFlash(c)
+	if err != nil {
+		return views.Page{}, err
+	}
+	return views.Page{
+		Title:     title,
+		Email:     cur.User.Email,
+		Workspace: cur.Workspace.Name,
+		Flash:     flash,
+		Now:       s.cfg.Now(),
+	}, nil
+}
+
+// handleError turns a handler's error into a response: the JSON error of
+// the API under /api/, an error page for browsers, a short fragment for
+// htmx (which app.js shows as a notice). Internal errors are logged with
+// the request id, and people see only that id.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		s.log.Error("error after response started", "request_id", requestIDOf(c), "err", err)
+		return
+	}
+	status, message := http.StatusInternalServerError, ""
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		status = he.Code
+		if m, ok := he.Message.(string); ok && status != http.StatusNotFound {
+			message = m
+		}
+		if he.Internal != nil {
+			s.log.Warn("request refused", "request_id", requestIDOf(c), "status", status, "err", he.Internal)
+		}
+	case errors.Is(err, db.ErrNotFound):
+		status = http.StatusNotFound
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "request_id", requestIDOf(c), "method", c.Request().Method,
+			"path", c.Request().URL.Path, "err", err)
+		message = ""
+	}
+	title := http.StatusText(status)
+	switch status {
+	case http.StatusNotFound:
+		title, message = "Page not found", "There is nothing at this address, or it belongs to another workspace."
+	case http.StatusMethodNotAllowed:
+		message = "This address does not accept that kind of request."
+	case http.StatusRequestEntityTooLarge:
+		message = "What you sent is too large."
+	case http.StatusInternalServerError:
+		title, message = "Something went wrong", "We could not complete your request. Please try again; if it keeps happening, contact support with the request ID below."
+	}
+	if message == "" {
+		message = title + "."
+	}
+
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		code := strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+		if status == http.StatusInternalServerError {
+			code = "internal_error"
+		}
+		werr := c.JSON(status, map[string]map[string]string{"error": {"code": code, "message": message}})
+		if werr != nil {
+			s.log.Error("write error", "request_id", requestIDOf(c), "err", werr)
+		}
+		return
+	}
+	var werr error
+	if c.Request().Method == http.MethodHead {
+		werr = c.NoContent(status)
+	} else if isFullPage(c) {
+		werr = render(c, status, views.ErrorPage(status, title, message, requestIDOf(c)))
+	} else {
+		werr = render(c, status, views.ErrorFragment(message))
+	}
+	if werr != nil {
+		s.log.Error("write error page", "request_id", requestIDOf(c), "err", werr)
+	}
+}

@@ -1,0 +1,62 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// routes lists every route of the server.
+func (s *Server) routes(e *echo.Echo) {
+	// Probes and assets: no session, no setup.
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	assets := newAssets()
+	e.GET("/favicon.ico", assets.favicon)
+	e.GET("/static/*", assets.serve)
+
+	// The JSON API, for clients holding a key.
+	api := e.Group("/api/v1")
+	api.GET("/whoami", s.whoami, s.keys.RequireKey())
+	api.GET("/verify", s.verify)
+	api.GET("/examples/mcp", s.exampleMCP, s.keys.RequireScope(apikey.MCPRead))
+
+	// Pages. Forms are small: 64 KiB is plenty and bounds what a request
+	// can make the server parse.
+	forms := middleware.BodyLimit("64K")
+	e.GET("/setup", s.setupForm)
+	e.POST("/setup", s.setup, forms)
+
+	pages := e.Group("", s.requireSetup, forms)
+	pages.GET("/login", s.loginForm)
+	pages.POST("/login", s.login)
+	pages.POST("/logout", s.logout)
+
+	app := pages.Group("", s.requireSession)
+	app.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/api-keys") })
+	app.GET("/settings/api-keys", s.keyList)
+	app.GET("/settings/api-keys/new", s.keyNew)
+	app.POST("/settings/api-keys", s.keyCreate)
+	app.GET("/settings/api-keys/:id", s.keyShow)
+	app.GET("/settings/api-keys/:id/reveal", s.keyReveal)
+	app.GET("/settings/api-keys/:id/revoke", s.keyRevokeConfirm)
+	app.POST("/settings/api-keys/:id/revoke", s.keyRevoke)
+}
+
+// healthz answers 200 while the process serves requests. It does no work:
+// it is the liveness probe, and the baseline of `make bench`.
+func (s *Server) healthz(c echo.Context) error {
+	return c.String(http.StatusOK, "ok\n")
+}
+
+// readyz answers 200 when the database answers, for load balancers.
+func (s *Server) readyz(c echo.Context) error {
+	if err := s.db.Ping(c.Request().Context()); err != nil {
+		s.log.Error("readiness: database", "err", err)
+		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+	return c.String(http.StatusOK, "ready\n")
+}

@@ -1,0 +1,153 @@
+// Package web serves the dashboard: the pages admins use in a browser and
+// the JSON API that API clients and gateways call with a key.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/account"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/throttle"
+)
+
+// Config is how a Server behaves. The zero value of each field but
+// SessionSecret has a sensible default.
+type Config struct {
+	// SessionSecret signs and encrypts cookies; at least 32 bytes.
+	SessionSecret []byte
+	// SessionIdle signs out a session unused for this long (default 2h).
+	SessionIdle time.Duration
+	// SessionLifetime signs out any session this old (default 24h).
+	SessionLifetime time.Duration
+	// TrustProxy trusts X-Forwarded-For and X-Forwarded-Proto from a
+	// reverse proxy on a loopback or private address.
+	TrustProxy bool
+	// TrustedOrigins are origins besides the server's own allowed to send
+	// state-changing requests, e.g. "https://dashboard.example.com" when a
+	// proxy rewrites the Host header.
+	TrustedOrigins []string
+	// Passwords hashes new passwords (default account.DefaultHasher).
+	Passwords account.Hasher
+	// LoginLimit slows down repeated failed sign-ins, per email and per
+	// client address.
+	LoginLimit throttle.Config
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = 2 * time.Hour
+	}
+	if c.SessionLifetime <= 0 {
+		c.SessionLifetime = 24 * time.Hour
+	}
+	if c.Passwords == (account.Hasher{}) {
+		c.Passwords = account.DefaultHasher
+	}
+	if c.LoginLimit == (throttle.Config{}) {
+		// Five failures in a row, then one more try every 20 seconds.
+		c.LoginLimit = throttle.Config{Burst: 5, Every: 20 * time.Second}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is the dashboard's HTTP server.
+type Server struct {
+	cfg       Config
+	db        *db.DB
+	keys      *keyauth.Authenticator
+	log       *slog.Logger
+	cookies   *sessions.CookieStore
+	dummyHash string // verified against when an email is unknown
+	setupDone atomic.Bool
+	// Failed sign-ins, per email and per client address.
+	loginByEmail, loginByIP *throttle.Limiter
+	echo                    *echo.Echo
+}
+
+// New returns a Server on store. keys authenticates API calls and learns of
+// keys created and revoked through the dashboard.
+func New(cfg Config, store *db.DB, keys *keyauth.Authenticator, log *slog.Logger) (*Server, error) {
+	if len(cfg.SessionSecret) < 32 {
+		return nil, errors.New("web: session secret must be at least 32 bytes")
+	}
+	cfg.setDefaults()
+	s := &Server{
+		cfg:          cfg,
+		db:           store,
+		keys:         keys,
+		log:          log,
+		cookies:      newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
+		dummyHash:    cfg.Passwords.DummyHash(),
+		loginByEmail: throttle.New(cfg.LoginLimit, cfg.Now),
+		loginByIP:    throttle.New(throttle.Config{Burst: cfg.LoginLimit.Burst * 4, Every: cfg.LoginLimit.Every / 4}, cfg.Now),
+	}
+	e, err := s.newEcho()
+	if err != nil {
+		return nil, err
+	}
+	s.echo = e
+	return s, nil
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// CleanSessions deletes expired sessions from the database every interval
+// until ctx ends.
+func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := s.cfg.Now()
+			n, err := s.db.DeleteStaleSessions(ctx, now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionLifetime))
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("clean sessions", "err", err)
+			} else if n > 0 {
+				s.log.Debug("cleaned sessions", "deleted", n)
+			}
+		}
+	}
+}
+
+func (s *Server) newEcho() (*echo.Echo, error) {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = ipExtractor(s.cfg.TrustProxy)
+	cop := http.NewCrossOriginProtection()
+	for _, o := range s.cfg.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
+		}
+	}
+	e.Use(s.requestID, s.logRequests, s.recoverPanics, s.securityHeaders, crossOrigin(cop))
+	s.routes(e)
+	return e, nil
+}
+
+// ipExtractor reads the client's address from the connection, or, behind
+// a trusted proxy, from X-Forwarded-For as far as trusted hops go.
+func ipExtractor(trustProxy bool) echo.IPExtractor {
+	if !trustProxy {
+		return echo.ExtractIPDirect()
+	}
+	return echo.ExtractIPFromXFFHeader(echo.TrustLoopback(true), echo.TrustPrivateNet(true), echo.TrustLinkLocal(false))
+}

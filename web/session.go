@@ -1,0 +1,213 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/db"
+)
+
+// Cookies. The session cookie holds a random token whose SHA-256 keys the
+// server-side session row, plus one-time notices (flashes); signing out
+// deletes the row, so a copy of an old cookie no longer signs in. The
+// reveal cookie carries a new key's token, encrypted, from the create
+// request to the one-time reveal page, scoped to that page's path.
+const (
+	sessionCookie = "blnk_session"
+	revealCookie  = "blnk_reveal"
+	tokenValue    = "token"
+)
+
+// revealTTL is how long a new key's token may wait for its reveal page.
+const revealTTL = 10 * time.Minute
+
+// touchEvery limits how often a session's last activity is written.
+const touchEvery = time.Minute
+
+// newCookieStore returns a store whose cookies are signed (HMAC-SHA256)
+// and encrypted (AES-256), with keys derived from the session secret.
+func newCookieStore(secret []byte, lifetime time.Duration) *sessions.CookieStore {
+	derive := func(purpose string) []byte {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(purpose))
+		return m.Sum(nil)
+	}
+	st := sessions.NewCookieStore(derive("blnk session cookie: hmac"), derive("blnk session cookie: aes"))
+	st.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   int(lifetime / time.Second),
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+	st.MaxAge(int(lifetime / time.Second))
+	return st
+}
+
+// session is a signed-in request's session.
+type session struct {
+	db.Session
+	tokenHash []byte
+}
+
+const sessionKey = "session"
+
+// currentSession returns the request's session, or nil if it is not
+// signed in. Expired sessions are deleted on the way.
+func (s *Server) currentSession(c echo.Context) (*session, error) {
+	if cur, ok := c.Get(sessionKey).(*session); ok {
+		return cur, nil
+	}
+	cs, _ := s.cookies.Get(c.Request(), sessionCookie) // a bad cookie is no session
+	token, _ := cs.Values[tokenValue].(string)
+	if token == "" {
+		return nil, nil
+	}
+	sum := sha256.Sum256([]byte(token))
+	hash := sum[:]
+	ctx := c.Request().Context()
+	ds, err := s.db.SessionByToken(ctx, hash)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	if now.Sub(ds.LastSeenAt) > s.cfg.SessionIdle || now.Sub(ds.CreatedAt) > s.cfg.SessionLifetime {
+		if err := s.db.DeleteSession(ctx, hash); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	if now.Sub(ds.LastSeenAt) > touchEvery {
+		if err := s.db.TouchSession(ctx, hash, now); err != nil {
+			return nil, err
+		}
+	}
+	cur := &session{Session: ds, tokenHash: hash}
+	c.Set(sessionKey, cur)
+	return cur, nil
+}
+
+// mustSession returns the session that requireSession found.
+func mustSession(c echo.Context) *session {
+	return c.Get(sessionKey).(*session)
+}
+
+// startSession signs userID in to workspaceID with a new token and a new
+// cookie: whatever session the browser had before is ended, so a session
+// id planted before sign-in is worthless after it.
+func (s *Server) startSession(c echo.Context, userID, workspaceID int64) error {
+	r := c.Request()
+	if old, _ := s.cookies.Get(r, sessionCookie); old != nil {
+		if t, _ := old.Values[tokenValue].(string); t != "" {
+			oldSum := sha256.Sum256([]byte(t))
+			if err := s.db.DeleteSession(r.Context(), oldSum[:]); err != nil {
+				return err
+			}
+		}
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw[:])
+	sum := sha256.Sum256([]byte(token))
+	if err := s.db.CreateSession(r.Context(), sum[:], userID, workspaceID, s.cfg.Now()); err != nil {
+		return err
+	}
+	// The request's own session object, so that later changes in this
+	// request (a flash) keep the new token; its old values are dropped.
+	cs, _ := s.cookies.Get(r, sessionCookie)
+	cs.Values = map[any]any{tokenValue: token}
+	cs.Options.MaxAge = s.cookies.Options.MaxAge
+	return s.saveCookie(c, cs)
+}
+
+// endSession signs the request's session out for good.
+func (s *Server) endSession(c echo.Context) error {
+	r := c.Request()
+	cs, _ := s.cookies.Get(r, sessionCookie)
+	if t, _ := cs.Values[tokenValue].(string); t != "" {
+		sum := sha256.Sum256([]byte(t))
+		if err := s.db.DeleteSession(r.Context(), sum[:]); err != nil {
+			return err
+		}
+	}
+	delete(cs.Values, tokenValue)
+	return s.saveCookie(c, cs)
+}
+
+// saveCookie writes a cookie, Secure when the request came over TLS.
+func (s *Server) saveCookie(c echo.Context, cs *sessions.Session) error {
+	cs.Options.Secure = s.isTLS(c.Request())
+	return cs.Save(c.Request(), c.Response())
+}
+
+// isTLS reports whether the browser reached us over HTTPS, directly or
+// through a trusted proxy that says so.
+func (s *Server) isTLS(r *http.Request) bool {
+	return r.TLS != nil || s.cfg.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+// addFlash leaves a one-time notice for the next page.
+func (s *Server) addFlash(c echo.Context, msg string) error {
+	cs, _ := s.cookies.Get(c.Request(), sessionCookie)
+	cs.AddFlash(msg)
+	return s.saveCookie(c, cs)
+}
+
+// popFlash returns and forgets the pending notice, if any.
+func (s *Server) popFlash(c echo.Context) (string, error) {
+	cs, _ := s.cookies.Get(c.Request(), sessionCookie)
+	fl := cs.Flashes()
+	if len(fl) == 0 {
+		return "", nil
+	}
+	msg, _ := fl[len(fl)-1].(string)
+	return msg, s.saveCookie(c, cs)
+}
+
+// setReveal hands a new key's token to its reveal page, in an encrypted
+// cookie only that page's path receives, for ten minutes at most.
+func (s *Server) setReveal(c echo.Context, keyID, token string) error {
+	cs := sessions.NewSession(s.cookies, revealCookie)
+	cs.Options = &sessions.Options{
+		Path:     revealPath(keyID),
+		MaxAge:   int(revealTTL / time.Second),
+		HttpOnly: true,
+		SameSite: http.SameSiteStrictMode,
+	}
+	cs.IsNew = true
+	cs.Values["id"] = keyID
+	cs.Values[tokenValue] = token
+	return s.saveCookie(c, cs)
+}
+
+// takeReveal returns the token the reveal cookie carries for keyID ("" if
+// none) and deletes the cookie.
+func (s *Server) takeReveal(c echo.Context, keyID string) (string, error) {
+	cs, _ := s.cookies.Get(c.Request(), revealCookie)
+	token, _ := cs.Values[tokenValue].(string)
+	if id, _ := cs.Values["id"].(string); id != keyID {
+		token = ""
+	}
+	if cs.IsNew {
+		return token, nil // no cookie to delete
+	}
+	cs.Options = &sessions.Options{Path: revealPath(keyID), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode}
+	cs.Values = map[any]any{}
+	return token, s.saveCookie(c, cs)
+}
+
+func revealPath(keyID string) string {
+	return "/settings/api-keys/" + keyID + "/reveal"
+}
