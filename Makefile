@@ -60,7 +60,7 @@ fuzz: ## fuzz the key parser for 30 seconds
 .PHONY: bench
 bench: ## load-test /api/v1/verify against /healthz on a 100,000-key database
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/apikey/ ./internal/keyauth/
-	$(GO) run ./cmd/loadtest
+	$(GO) run ./cmd/bench
 
 .PHONY: clean
 clean:

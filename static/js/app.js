@@ -51,6 +51,29 @@
     initForms(e.detail.elt);
   });
 
+  // Tab and Shift+Tab cycle within an open dialog: a modal dialog makes the
+  // page behind it inert, but browsers would still let focus leave for
+  // their own toolbar.
+  var focusable = 'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Tab") { return; }
+    var open = document.querySelectorAll("dialog[open]");
+    var d = open[open.length - 1];
+    if (!d) { return; }
+    var items = Array.prototype.filter.call(d.querySelectorAll(focusable), function (el) {
+      return el.offsetParent !== null || el === document.activeElement;
+    });
+    if (items.length === 0) { return; }
+    var first = items[0], last = items[items.length - 1];
+    if (e.shiftKey && (document.activeElement === first || !d.contains(document.activeElement))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && (document.activeElement === last || !d.contains(document.activeElement))) {
+      e.preventDefault();
+      first.focus();
+    }
+  });
+
   // Links and buttons marked data-close close their dialog; without
   // JavaScript (or outside a dialog) they are plain links.
   document.addEventListener("click", function (e) {
