@@ -15,7 +15,7 @@ import (
 type NewKey struct {
 	Key         apikey.Key // ID, WorkspaceID, Name, Prefix, Scopes, ExpiresAt, CreatedAt
 	Hash        apikey.Hash
-	CreatedBy   int64 // user id
+	CreatedBy   int64 // user id; 0: unknown (the admin command line)
 	CreateToken string
 }
 
@@ -60,12 +60,13 @@ func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bo
 	defer tx.Rollback()
 
 	key := nk.Key
+	by := sql.NullInt64{Int64: nk.CreatedBy, Valid: nk.CreatedBy != 0}
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, expires_at, created_at, created_by, create_token)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (workspace_id, create_token) DO NOTHING`,
 		key.ID, key.WorkspaceID, key.Name, key.Prefix, nk.Hash[:], key.Scopes.String(),
-		nullMS(key.ExpiresAt), ms(key.CreatedAt), nk.CreatedBy, nk.CreateToken)
+		nullMS(key.ExpiresAt), ms(key.CreatedAt), by, nk.CreateToken)
 	if err != nil {
 		return apikey.Key{}, false, fmt.Errorf("insert key: %w", err)
 	}

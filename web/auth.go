@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -63,9 +64,13 @@ func (s *Server) setup(c echo.Context) error {
 	if gone, err := s.setupGone(c); gone || err != nil {
 		return err
 	}
+	if _, err := c.FormParams(); err != nil {
+		return formError(err)
+	}
 	f := views.SetupForm{Workspace: c.FormValue("workspace"), Email: c.FormValue("email")}
 	in, ok := validateSetup(&f, c.FormValue("password"), c.FormValue("confirm"))
 	if !ok {
+		f.Workspace, f.Email = shown(f.Workspace), shown(f.Email)
 		return render(c, http.StatusUnprocessableEntity, views.SetupPage(f))
 	}
 	hash, err := s.cfg.Passwords.Hash(in.password)
@@ -111,11 +116,20 @@ func (s *Server) loginForm(c echo.Context) error {
 const badLogin = "The email or password is not right."
 
 func (s *Server) login(c echo.Context) error {
+	if _, err := c.FormParams(); err != nil {
+		return formError(err)
+	}
 	f := views.LoginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: localPath(c.FormValue("next"))}
 	password := c.FormValue("password")
 	if len(f.Email) > account.MaxEmail {
-		f.Email = f.Email[:account.MaxEmail]
+		// Cut on a character boundary: the email is shown again.
+		cut := account.MaxEmail
+		for cut > 0 && !utf8.RuneStart(f.Email[cut]) {
+			cut--
+		}
+		f.Email = f.Email[:cut]
 	}
+	f.Email = shown(f.Email)
 	email := strings.ToLower(f.Email)
 	ipKey, emailKey := "ip:"+c.RealIP(), "email:"+email
 
@@ -136,10 +150,10 @@ func (s *Server) login(c echo.Context) error {
 	}
 	if !account.Verify(hash, password) || err != nil {
 		s.log.Info("sign-in failed", "request_id", requestIDOf(c), "ip", c.RealIP())
-		wait := max(s.loginByEmail.Fail(emailKey), s.loginByIP.Fail(ipKey))
-		if wait > 0 {
-			return s.loginThrottled(c, f, wait)
-		}
+		// Each failure within the allowance is told as such; once it is
+		// used up, the check above makes the next attempt wait.
+		s.loginByEmail.Fail(emailKey)
+		s.loginByIP.Fail(ipKey)
 		f.Problem = badLogin
 		return render(c, http.StatusUnauthorized, views.LoginPage(f))
 	}
@@ -179,6 +193,10 @@ func (s *Server) logout(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
+
+// shown makes text typed into a form fit to be shown again: bytes that
+// are not UTF-8 become U+FFFD (the form refused them already).
+func shown(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 // localPath returns p if it is a path on this site, else "": the
 // destination after sign-in must not lead elsewhere.

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -101,7 +102,7 @@ func (s *Server) validateKeyForm(f *views.KeyForm) (keyInput, bool) {
 func (s *Server) keyCreate(c echo.Context) error {
 	form, err := c.FormParams()
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
+		return formError(err)
 	}
 	f := views.KeyForm{
 		Name:      form.Get("name"),
@@ -119,6 +120,7 @@ func (s *Server) keyCreate(c echo.Context) error {
 	}
 	in, ok := s.validateKeyForm(&f)
 	if !ok {
+		f.Name, f.ExpiresOn = shown(f.Name), shown(f.ExpiresOn)
 		return s.renderKeyForm(c, http.StatusUnprocessableEntity, f)
 	}
 
@@ -158,6 +160,17 @@ func (s *Server) keyCreate(c echo.Context) error {
 		s.log.Info("api key form resubmitted", "request_id", requestIDOf(c), "key_id", stored.ID)
 	}
 	return redirect(c, revealPath(stored.ID))
+}
+
+// formError is the answer to a form that could not be read: BodyLimit's
+// 413 for a body over the limit (found while reading when the request has
+// no Content-Length), else 400.
+func formError(err error) error {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return err
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
 }
 
 // workspaceKey loads the key named by the :id parameter from the signed-in

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 )
 
 const requestIDKey = "request_id"
@@ -50,8 +52,9 @@ func requestIDOf(c echo.Context) string {
 }
 
 // logRequests writes one line per request. It logs the path without the
-// query string, and never headers or bodies: keys, cookies and passwords
-// stay out of the logs. Health probes log at debug level.
+// query string, with anything shaped like a key redacted, and never
+// headers or bodies: keys, cookies and passwords stay out of the logs.
+// Health probes log at debug level.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -70,7 +73,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", apikey.Redact(r.URL.Path)),
 			slog.Int("status", c.Response().Status),
 			slog.Int64("bytes", c.Response().Size),
 			slog.Duration("duration", time.Since(start)),
@@ -177,7 +180,8 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if cur == nil {
 			target := "/login"
-			if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/" && isFullPage(c) {
+			if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/" && isFullPage(c) &&
+				apikey.Redact(r.URL.Path) == r.URL.Path {
 				target += "?next=" + r.URL.EscapedPath()
 			}
 			return redirect(c, target)

@@ -30,20 +30,24 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/setup", s.setupForm)
 	e.POST("/setup", s.setup, forms)
 
-	pages := e.Group("", s.requireSetup, forms)
-	pages.GET("/login", s.loginForm)
-	pages.POST("/login", s.login)
-	pages.POST("/logout", s.logout)
+	// Middleware is given per route, not to groups: an Echo group with
+	// middleware registers a catch-all under its prefix, and a catch-all
+	// at "/" would answer every unknown path and wrong method (405) with
+	// the sign-in redirect, API paths included.
+	pages := []echo.MiddlewareFunc{s.requireSetup, forms}
+	app := []echo.MiddlewareFunc{s.requireSetup, forms, s.requireSession}
+	e.GET("/login", s.loginForm, pages...)
+	e.POST("/login", s.login, pages...)
+	e.POST("/logout", s.logout, pages...)
 
-	app := pages.Group("", s.requireSession)
-	app.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/api-keys") })
-	app.GET("/settings/api-keys", s.keyList)
-	app.GET("/settings/api-keys/new", s.keyNew)
-	app.POST("/settings/api-keys", s.keyCreate)
-	app.GET("/settings/api-keys/:id", s.keyShow)
-	app.GET("/settings/api-keys/:id/reveal", s.keyReveal)
-	app.GET("/settings/api-keys/:id/revoke", s.keyRevokeConfirm)
-	app.POST("/settings/api-keys/:id/revoke", s.keyRevoke)
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/api-keys") }, app...)
+	e.GET("/settings/api-keys", s.keyList, app...)
+	e.GET("/settings/api-keys/new", s.keyNew, app...)
+	e.POST("/settings/api-keys", s.keyCreate, app...)
+	e.GET("/settings/api-keys/:id", s.keyShow, app...)
+	e.GET("/settings/api-keys/:id/reveal", s.keyReveal, app...)
+	e.GET("/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)
+	e.POST("/settings/api-keys/:id/revoke", s.keyRevoke, app...)
 }
 
 // healthz answers 200 while the process serves requests. It does no work:

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -153,9 +154,20 @@ func (s *Server) saveCookie(c echo.Context, cs *sessions.Session) error {
 }
 
 // isTLS reports whether the browser reached us over HTTPS, directly or
-// through a trusted proxy that says so.
+// through a trusted proxy (on a loopback or private address) that says so.
 func (s *Server) isTLS(r *http.Request) bool {
-	return r.TLS != nil || s.cfg.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https"
+	if r.TLS != nil {
+		return true
+	}
+	if !s.cfg.TrustProxy || r.Header.Get("X-Forwarded-Proto") != "https" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
 // addFlash leaves a one-time notice for the next page.
@@ -189,6 +201,9 @@ func (s *Server) setReveal(c echo.Context, keyID, token string) error {
 	cs.IsNew = true
 	cs.Values["id"] = keyID
 	cs.Values[tokenValue] = token
+	// The cookie codec accepts cookies as old as a session, so the ten
+	// minutes are checked here too, not left to the browser.
+	cs.Values["until"] = s.cfg.Now().Add(revealTTL).UnixMilli()
 	return s.saveCookie(c, cs)
 }
 
@@ -198,6 +213,9 @@ func (s *Server) takeReveal(c echo.Context, keyID string) (string, error) {
 	cs, _ := s.cookies.Get(c.Request(), revealCookie)
 	token, _ := cs.Values[tokenValue].(string)
 	if id, _ := cs.Values["id"].(string); id != keyID {
+		token = ""
+	}
+	if until, _ := cs.Values["until"].(int64); s.cfg.Now().UnixMilli() >= until {
 		token = ""
 	}
 	if cs.IsNew {

@@ -49,7 +49,7 @@ func CleanWorkspaceName(name string) (string, error) {
 		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxWorkspaceName, n)
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 {
+		if isControl(r) {
 			return "", errors.New("Workspace name cannot contain control characters.")
 		}
 	}
@@ -57,17 +57,21 @@ func CleanWorkspaceName(name string) (string, error) {
 }
 
 // CleanEmail trims and lowercases an email address and checks that it is
-// a plain address (no display name, no spaces, at most 254 characters).
+// a plain address (no display name, no spaces, no control characters or
+// bidirectional overrides, at most 254 characters).
 func CleanEmail(email string) (string, error) {
+	// Check UTF-8 before lowercasing: strings.ToLower turns invalid bytes
+	// into U+FFFD, so that different inputs would become one address.
+	valid := utf8.ValidString(email)
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
 		return "", errors.New("Enter an email address.")
 	}
-	if len(email) > MaxEmail || !utf8.ValidString(email) {
+	if len(email) > MaxEmail || !valid {
 		return "", errors.New("Enter a valid email address.")
 	}
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" || strings.ContainsFunc(email, unicode.IsControl) {
+	if err != nil || a.Address != email || a.Name != "" || strings.ContainsFunc(email, isControl) {
 		return "", errors.New("Enter a valid email address, like name@example.com.")
 	}
 	at := strings.LastIndexByte(email, '@')
@@ -75,6 +79,12 @@ func CleanEmail(email string) (string, error) {
 		return "", errors.New("Enter a valid email address, like name@example.com.")
 	}
 	return email, nil
+}
+
+// isControl reports whether r is a control character or a bidirectional
+// control, which can make an address display as another one.
+func isControl(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // CheckPassword applies the password policy to a new password.

@@ -42,16 +42,20 @@ func (h Hasher) Hash(pw string) (string, error) {
 // they differ. A malformed hash matches nothing.
 func Verify(encoded, pw string) bool {
 	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return false
 	}
+	// Sscanf ignores what follows the last number and accepts signs, so
+	// each part must also read back exactly as Hash writes it.
 	var version int
 	var m, t uint32
 	var p uint8
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version ||
+		parts[2] != fmt.Sprintf("v=%d", version) {
 		return false
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 {
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 ||
+		parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", m, t, p) {
 		return false
 	}
 	b64 := base64.RawStdEncoding

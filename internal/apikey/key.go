@@ -108,15 +108,11 @@ func CleanName(name string) (string, error) {
 		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxNameLen, n)
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) || isBidiControl(r) || r == utf8.RuneError {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == utf8.RuneError {
 			return "", errors.New("Name cannot contain control characters such as tabs or line breaks.")
 		}
 	}
 	return name, nil
-}
-
-func isBidiControl(r rune) bool {
-	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
 // The expiry choices of the create form.

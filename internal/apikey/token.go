@@ -24,6 +24,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"strings"
 )
 
 // Lengths of the parts of a token.
@@ -58,6 +59,12 @@ type Hash [sha256.Size]byte
 
 // HashOf returns the hash under which token is stored.
 func HashOf(token string) Hash {
+	// Copying a token into an array keeps this free of allocations: the
+	// compiler puts a []byte(token) of more than 32 bytes on the heap.
+	var buf [TokenLen]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], token)])
+	}
 	return sha256.Sum256([]byte(token))
 }
 
@@ -105,7 +112,7 @@ func generate(r io.Reader) (string, error) {
 
 // putChecksum writes the base62 CRC-32 of body into dst (6 bytes).
 func putChecksum(dst, body []byte) {
-	sum := crc32.ChecksumIEEE(body)
+	sum := crcIEEE(body)
 	for i := checksumLen - 1; i >= 0; i-- {
 		dst[i] = base62[sum%62]
 		sum /= 62
@@ -120,7 +127,7 @@ func Parse(s string) (prefix string, err error) {
 		return "", ErrMalformed
 	}
 	for i := len(literal); i < PrefixLen; i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+		if !isHex(s[i]) {
 			return "", ErrMalformed
 		}
 	}
@@ -129,7 +136,7 @@ func Parse(s string) (prefix string, err error) {
 			return "", ErrMalformed
 		}
 	}
-	sum := crc32.ChecksumIEEE([]byte(s[:TokenLen-checksumLen]))
+	sum := crcIEEE(s[:TokenLen-checksumLen])
 	for i := TokenLen - 1; i >= TokenLen-checksumLen; i-- {
 		if s[i] != base62[sum%62] {
 			return "", ErrMalformed
@@ -139,6 +146,54 @@ func Parse(s string) (prefix string, err error) {
 	return s[:PrefixLen], nil
 }
 
+// crcIEEE is crc32.ChecksumIEEE of a string or bytes, computed a byte at a
+// time with crc32's table. crc32.ChecksumIEEE([]byte(s)) would copy s to
+// the heap (crc32 hands its argument to assembly through a function
+// variable), and Parse runs on every API request, on any input.
+func crcIEEE[T string | []byte](b T) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(b); i++ {
+		crc = crc32.IEEETable[byte(crc)^b[i]] ^ crc>>8
+	}
+	return ^crc
+}
+
 func isBase62(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
+
+// Redact replaces anything in s that looks like a token (the literal and
+// hex prefix followed by at least 10 base62 characters) with its display
+// prefix and "[redacted]", for text that is logged or echoed, such as a
+// URL path a client pasted a key into.
+func Redact(s string) string {
+	i := strings.Index(s, literal)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i >= 0 {
+		j := i + len(literal)
+		for j < len(s) && j < i+PrefixLen && isHex(s[j]) {
+			j++
+		}
+		k := j
+		for k < len(s) && isBase62(s[k]) {
+			k++
+		}
+		end := i + len(literal)
+		if j == i+PrefixLen && k-j >= 10 {
+			b.WriteString(s[:j])
+			b.WriteString("[redacted]")
+			end = k
+		} else {
+			b.WriteString(s[:end])
+		}
+		s = s[end:]
+		i = strings.Index(s, literal)
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }

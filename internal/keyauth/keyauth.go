@@ -48,17 +48,13 @@ var (
 	ErrUnknownScope      = errors.New("keyauth: unknown scope")
 )
 
-// RateLimitedError is returned instead of another error once a client has
+// RateLimitedError is returned, whatever the token, to an address that
 // failed too often; it may try again after RetryAfter.
 type RateLimitedError struct {
 	RetryAfter time.Duration
-	Cause      error
 }
 
 func (e *RateLimitedError) Error() string { return "keyauth: too many failed attempts" }
-
-// Unwrap returns the error the client would have had.
-func (e *RateLimitedError) Unwrap() error { return e.Cause }
 
 // Identity is who a valid key is: what handlers behind the check see.
 type Identity struct {
@@ -237,9 +233,12 @@ func (a *Authenticator) Revoked(id string, at time.Time) {
 
 func (a *Authenticator) bump() {
 	if a.signal != nil {
-		// Our own index is already up to date: remember the new value so
-		// this process does not re-read its own change.
-		a.seenSig.Store(a.signal.bump())
+		// Our own index is already up to date, so when ours is the only
+		// change we have not seen (the counter was one below its new
+		// value), skip re-reading it. Otherwise another process changed a
+		// key too: leave seenSig behind so the next check reads that.
+		v := a.signal.bump()
+		a.seenSig.CompareAndSwap(v-1, v)
 	}
 }
 
@@ -263,18 +262,32 @@ func (a *Authenticator) LastUsed(id string) (at time.Time, ip string, ok bool) {
 }
 
 // Authenticate checks token, sent by the client at address ip, and returns
-// the key's identity. Malformed and unknown tokens are both ErrInvalid. A
-// client that failed too often gets a *RateLimitedError instead; valid
-// keys are never slowed down.
+// the key's identity. Malformed and unknown tokens are both ErrInvalid.
+//
+// Failures are counted per address: an address may fail Failures.Burst
+// times in a row and be told why, then it is blocked (a *RateLimitedError,
+// 429) until its allowance refills. While it is blocked, a key is judged
+// only if its last use came from this same address; any other token is
+// refused without saying whether it was valid, so guessing gains nothing,
+// while clients already working from a shared address (an office, a NAT)
+// keep working. Successes are never counted, and when no address is
+// blocked the limiter costs a valid request one atomic load.
 func (a *Authenticator) Authenticate(ctx context.Context, token, ip string) (Identity, error) {
-	id, err := a.check(ctx, token, ip)
-	if err == nil {
-		return id, nil
+	now := a.cfg.Now()
+	e, err := a.check(ctx, token, now)
+	if wait := a.fails.WaitAt(ip, now); wait > 0 {
+		if err == nil && e.usedFrom(ip) {
+			a.touch(e, now, ip)
+			return e.identity(), nil
+		}
+		return Identity{}, &RateLimitedError{RetryAfter: wait}
 	}
-	if wait := a.fails.Fail(ip); wait > 0 {
-		return Identity{}, &RateLimitedError{RetryAfter: wait, Cause: err}
+	if err != nil {
+		a.fails.FailAt(ip, now)
+		return Identity{}, err
 	}
-	return Identity{}, err
+	a.touch(e, now, ip)
+	return e.identity(), nil
 }
 
 // Authorize is Authenticate followed by a check that the key allows scope.
@@ -292,12 +305,13 @@ func (a *Authenticator) Authorize(ctx context.Context, token, ip string, scope a
 	return id, nil
 }
 
-func (a *Authenticator) check(ctx context.Context, token, ip string) (Identity, error) {
+// check finds the key of token and checks its status at now.
+func (a *Authenticator) check(ctx context.Context, token string, now time.Time) (*entry, error) {
 	if token == "" {
-		return Identity{}, ErrMissing
+		return nil, ErrMissing
 	}
 	if _, err := apikey.Parse(token); err != nil {
-		return Identity{}, ErrInvalid
+		return nil, ErrInvalid
 	}
 	if a.signal != nil && a.signal.load() != a.seenSig.Load() {
 		a.catchUp(ctx)
@@ -307,16 +321,18 @@ func (a *Authenticator) check(ctx context.Context, token, ip string) (Identity, 
 	e := a.byHash[h]
 	a.mu.RUnlock()
 	if e == nil {
-		return Identity{}, ErrInvalid
+		return nil, ErrInvalid
 	}
 	if e.revokedAt.Load() != 0 {
-		return Identity{}, ErrRevoked
+		return nil, ErrRevoked
 	}
-	now := a.cfg.Now()
 	if apikey.IsExpired(e.expiresAt, now) {
-		return Identity{}, ErrExpired
+		return nil, ErrExpired
 	}
-	a.touch(e, now, ip)
+	return e, nil
+}
+
+func (e *entry) identity() Identity {
 	return Identity{
 		KeyID:       e.id,
 		Name:        e.name,
@@ -326,7 +342,13 @@ func (a *Authenticator) check(ctx context.Context, token, ip string) (Identity, 
 		Scopes:      e.scopes,
 		CreatedAt:   e.createdAt,
 		ExpiresAt:   e.expiresAt,
-	}, nil
+	}
+}
+
+// usedFrom reports whether the key's last use came from ip.
+func (e *entry) usedFrom(ip string) bool {
+	p := e.lastIP.Load()
+	return p != nil && *p == ip
 }
 
 // touch records a use of e. Busy keys write their timestamp at most once
@@ -343,7 +365,10 @@ func (a *Authenticator) touch(e *entry, now time.Time, ip string) {
 		return // another request just recorded a use
 	}
 	if p := e.lastIP.Load(); p == nil || *p != ip {
-		e.lastIP.Store(&ip)
+		// A copy, so that only this branch allocates: storing &ip would
+		// move the parameter to the heap on every call.
+		ipCopy := ip
+		e.lastIP.Store(&ipCopy)
 	}
 	if !e.dirty.Load() && e.dirty.CompareAndSwap(false, true) {
 		a.dirtyMu.Lock()

@@ -5,6 +5,7 @@ package throttle
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,10 @@ type Limiter struct {
 
 	mu sync.Mutex
 	m  map[string]*bucket
+	// blockedUntil is the latest instant (Unix ns) until which some key
+	// may have to wait: past it nobody waits, and WaitAt answers without
+	// taking the lock.
+	blockedUntil atomic.Int64
 }
 
 type bucket struct {
@@ -54,7 +59,14 @@ func (l *Limiter) refill(b *bucket, now time.Time) {
 // Wait returns how long key must wait before its next attempt; zero when
 // it may try now.
 func (l *Limiter) Wait(key string) time.Duration {
-	now := l.now()
+	return l.WaitAt(key, l.now())
+}
+
+// WaitAt is Wait at the instant now, for callers that have read the clock.
+func (l *Limiter) WaitAt(key string, now time.Time) time.Duration {
+	if now.UnixNano() >= l.blockedUntil.Load() {
+		return 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.m[key]
@@ -75,7 +87,11 @@ func (l *Limiter) wait(b *bucket) time.Duration {
 // Fail records a failure of key and returns how long it must now wait
 // before its next attempt (zero if it may still try at once).
 func (l *Limiter) Fail(key string) time.Duration {
-	now := l.now()
+	return l.FailAt(key, l.now())
+}
+
+// FailAt is Fail at the instant now.
+func (l *Limiter) FailAt(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.m[key]
@@ -88,7 +104,11 @@ func (l *Limiter) Fail(key string) time.Duration {
 	}
 	l.refill(b, now)
 	b.tokens = max(b.tokens-1, -1) // at most one failure in debt
-	return l.wait(b)
+	wait := l.wait(b)
+	if until := now.Add(wait).UnixNano(); wait > 0 && until > l.blockedUntil.Load() {
+		l.blockedUntil.Store(until) // under mu: no lost update
+	}
+	return wait
 }
 
 // Reset forgets key's failures, after a success that proves the caller

@@ -1,0 +1,138 @@
+package db
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// testNow is the fixed instant the tests of this package start from.
+var testNow = time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
+
+// openTestDB opens a new database in a fresh directory under t.TempDir,
+// and closes it at the end of the test. It returns the database and its
+// path.
+func openTestDB(t testing.TB) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "data", "dashboard.db")
+	d, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, path
+}
+
+// count returns the number of rows of table.
+func count(t testing.TB, d *DB, table string) int {
+	t.Helper()
+	var n int
+	if err := d.sql.QueryRowContext(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+func migrationFiles(t *testing.T) []string {
+	t.Helper()
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("embedded migrations: %v, %d files", err, len(names))
+	}
+	return names
+}
+
+func TestOpenCreatesFileAndDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", "dashboard.db")
+	d, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer d.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database file: %v", err)
+	}
+	if got, want := d.Path(), path; got != want {
+		t.Errorf("Path() = %q, want %q", got, want)
+	}
+	if err := d.Ping(context.Background()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	for _, table := range []string{"workspaces", "users", "memberships", "sessions", "settings", "api_keys", "api_key_changes"} {
+		if got := count(t, d, table); got != 0 {
+			t.Errorf("%s has %d rows in a new database, want 0", table, got)
+		}
+	}
+}
+
+func TestOpenTwiceIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTestDB(t)
+	if _, _, err := d.SetupFirstAdmin(ctx, "Acme", "admin@acme.io", "hash", testNow); err != nil {
+		t.Fatalf("SetupFirstAdmin: %v", err)
+	}
+	d.Close()
+
+	d2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("second Open: %v", err)
+	}
+	defer d2.Close()
+	want := len(migrationFiles(t))
+	if got := count(t, d2, "schema_migrations"); got != want {
+		t.Errorf("schema_migrations has %d rows, want %d (one per migration)", got, want)
+	}
+	var distinct int
+	if err := d2.sql.QueryRowContext(ctx, `SELECT count(DISTINCT version) FROM schema_migrations`).Scan(&distinct); err != nil {
+		t.Fatal(err)
+	}
+	if got := distinct; got != want {
+		t.Errorf("schema_migrations has %d distinct versions, want %d", got, want)
+	}
+	if got, want := count(t, d2, "users"), 1; got != want {
+		t.Errorf("users after reopening = %d, want %d (data kept)", got, want)
+	}
+}
+
+func TestOpenSetsPragmasOnEveryConnection(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	// Hold several connections at once so that the pool has to open new
+	// ones: each must have the pragmas of the DSN.
+	for i := range 3 {
+		conn, err := d.sql.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		tests := []struct {
+			pragma string
+			want   string
+		}{
+			{"journal_mode", "wal"},
+			{"foreign_keys", "1"},
+			{"busy_timeout", "5000"},
+			{"synchronous", "1"}, // NORMAL
+		}
+		for _, tt := range tests {
+			var got string
+			if err := conn.QueryRowContext(ctx, `PRAGMA `+tt.pragma).Scan(&got); err != nil {
+				t.Fatalf("connection %d: PRAGMA %s: %v", i, tt.pragma, err)
+			}
+			if got != tt.want {
+				t.Errorf("connection %d: PRAGMA %s = %q, want %q", i, tt.pragma, got, tt.want)
+			}
+		}
+	}
+}
+
+func TestForeignKeysEnforced(t *testing.T) {
+	d, _ := openTestDB(t)
+	err := d.CreateSession(context.Background(), make([]byte, 32), 42, 42, testNow)
+	if err == nil {
+		t.Fatal("CreateSession for a user and workspace that do not exist succeeded, want a foreign key error")
+	}
+}

@@ -1,0 +1,206 @@
+package db
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// authKeys returns every key AuthKeys reports, by id, and its sequence
+// number.
+func authKeys(t *testing.T, d *DB) (map[string]AuthKey, int64) {
+	t.Helper()
+	keys := make(map[string]AuthKey)
+	seq, err := d.AuthKeys(context.Background(), func(a AuthKey) { keys[a.Key.ID] = a })
+	if err != nil {
+		t.Fatalf("AuthKeys: %v", err)
+	}
+	return keys, seq
+}
+
+func TestAuthKeys(t *testing.T) {
+	d, _ := openTestDB(t)
+	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
+
+	keys, seq := authKeys(t, d)
+	if len(keys) != 0 || seq != 0 {
+		t.Errorf("AuthKeys of an empty database = %d keys, seq %d; want 0, 0", len(keys), seq)
+	}
+
+	nk, _ := newKey(t, w.ID, u.ID, "acme key", testNow)
+	nk.Key.ExpiresAt = testNow.Add(24 * time.Hour)
+	k := createKey(t, d, nk)
+	nk2, _ := newKey(t, w.ID, u.ID, "revoked key", testNow)
+	k2 := createKey(t, d, nk2)
+	if _, err := d.RevokeKey(context.Background(), w.ID, k2.ID, u.ID, testNow); err != nil {
+		t.Fatal(err)
+	}
+
+	keys, seq2 := authKeys(t, d)
+	if got, want := len(keys), 2; got != want {
+		t.Fatalf("AuthKeys reported %d keys, want %d", got, want)
+	}
+	if seq2 <= seq {
+		t.Errorf("seq after changes = %d, want more than %d", seq2, seq)
+	}
+	a := keys[k.ID]
+	if got, want := a.Hash, nk.Hash; got != want {
+		t.Errorf("hash = %x, want %x", got, want)
+	}
+	if got, want := a.WorkspaceName, "Acme"; got != want {
+		t.Errorf("workspace name = %q, want %q", got, want)
+	}
+	if got, want := a.Key.Scopes, nk.Key.Scopes; got != want {
+		t.Errorf("scopes = %v, want %v", got, want)
+	}
+	if got, want := a.Key.ExpiresAt, nk.Key.ExpiresAt.Truncate(time.Millisecond); !got.Equal(want) {
+		t.Errorf("expires at = %v, want %v", got, want)
+	}
+	if !a.Key.RevokedAt.IsZero() {
+		t.Errorf("active key revoked at %v", a.Key.RevokedAt)
+	}
+	if got := keys[k2.ID].Key.RevokedAt; got.IsZero() {
+		t.Errorf("revoked key has no revocation time")
+	}
+}
+
+func TestKeyChangesSince(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
+	before, _ := newKey(t, w.ID, u.ID, "before", testNow)
+	createKey(t, d, before)
+	_, seq := authKeys(t, d)
+
+	changesSince := func(seq int64) ([]AuthKey, int64) {
+		t.Helper()
+		changed, next, err := d.KeyChangesSince(ctx, seq)
+		if err != nil {
+			t.Fatalf("KeyChangesSince(%d): %v", seq, err)
+		}
+		return changed, next
+	}
+
+	changed, next := changesSince(seq)
+	if len(changed) != 0 || next != seq {
+		t.Errorf("KeyChangesSince with no change = %d keys, seq %d; want 0, %d", len(changed), next, seq)
+	}
+
+	nk, _ := newKey(t, w.ID, u.ID, "new", testNow)
+	k := createKey(t, d, nk)
+	changed, next = changesSince(seq)
+	if len(changed) != 1 || changed[0].Key.ID != k.ID {
+		t.Fatalf("KeyChangesSince after create = %v, want key %s", ids(changed), k.ID)
+	}
+	if got, want := changed[0].Hash, nk.Hash; got != want {
+		t.Errorf("changed key hash = %x, want %x", got, want)
+	}
+	if next <= seq {
+		t.Errorf("seq after create = %d, want more than %d", next, seq)
+	}
+	seq = next
+
+	if changed, next := changesSince(seq); len(changed) != 0 || next != seq {
+		t.Errorf("KeyChangesSince again = %v, seq %d; want nothing, %d", ids(changed), next, seq)
+	}
+
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow); err != nil {
+		t.Fatal(err)
+	}
+	changed, next = changesSince(seq)
+	if len(changed) != 1 || changed[0].Key.ID != k.ID {
+		t.Fatalf("KeyChangesSince after revoke = %v, want key %s", ids(changed), k.ID)
+	}
+	if changed[0].Key.RevokedAt.IsZero() {
+		t.Errorf("revoked key reported without revocation time")
+	}
+	if next <= seq {
+		t.Errorf("seq after revoke = %d, want more than %d", next, seq)
+	}
+	seq = next
+
+	// Revoking again changes nothing, so reports nothing.
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if changed, next := changesSince(seq); len(changed) != 0 || next != seq {
+		t.Errorf("KeyChangesSince after a second revoke = %v, seq %d; want nothing, %d", ids(changed), next, seq)
+	}
+
+	// From the start: each key once, however often it changed.
+	changed, _ = changesSince(0)
+	if got, want := len(changed), 2; got != want {
+		t.Errorf("KeyChangesSince(0) = %v, want %d keys", ids(changed), want)
+	}
+}
+
+func ids(keys []AuthKey) []string {
+	var out []string
+	for _, k := range keys {
+		out = append(out, k.Key.ID)
+	}
+	return out
+}
+
+func TestRecordUsage(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
+	nk, _ := newKey(t, w.ID, u.ID, "k1", testNow)
+	k1 := createKey(t, d, nk)
+	nk, _ = newKey(t, w.ID, u.ID, "k2", testNow)
+	k2 := createKey(t, d, nk)
+
+	if err := d.RecordUsage(ctx, nil); err != nil {
+		t.Errorf("RecordUsage(nil): %v", err)
+	}
+
+	t1 := testNow.Add(time.Minute)
+	steps := []struct {
+		name   string
+		uses   []Usage
+		wantAt map[string]time.Time
+		wantIP map[string]string
+	}{
+		{
+			name:   "first uses",
+			uses:   []Usage{{k1.ID, t1, "192.0.2.1"}, {k2.ID, t1, "192.0.2.2"}},
+			wantAt: map[string]time.Time{k1.ID: t1, k2.ID: t1},
+			wantIP: map[string]string{k1.ID: "192.0.2.1", k2.ID: "192.0.2.2"},
+		},
+		{
+			name:   "newer wins",
+			uses:   []Usage{{k1.ID, t1.Add(time.Second), "192.0.2.3"}},
+			wantAt: map[string]time.Time{k1.ID: t1.Add(time.Second), k2.ID: t1},
+			wantIP: map[string]string{k1.ID: "192.0.2.3", k2.ID: "192.0.2.2"},
+		},
+		{
+			name:   "older is ignored",
+			uses:   []Usage{{k1.ID, t1, "192.0.2.9"}, {k2.ID, t1.Add(-time.Hour), "192.0.2.9"}},
+			wantAt: map[string]time.Time{k1.ID: t1.Add(time.Second), k2.ID: t1},
+			wantIP: map[string]string{k1.ID: "192.0.2.3", k2.ID: "192.0.2.2"},
+		},
+		{
+			name:   "unknown key is ignored",
+			uses:   []Usage{{apikey.NewID(), t1.Add(time.Hour), "192.0.2.9"}},
+			wantAt: map[string]time.Time{k1.ID: t1.Add(time.Second), k2.ID: t1},
+			wantIP: map[string]string{k1.ID: "192.0.2.3", k2.ID: "192.0.2.2"},
+		},
+	}
+	for _, s := range steps {
+		if err := d.RecordUsage(ctx, s.uses); err != nil {
+			t.Fatalf("%s: RecordUsage: %v", s.name, err)
+		}
+		for id, want := range s.wantAt {
+			k := mustKey(t, d, w.ID, id)
+			if got, want := k.LastUsedAt, want.Truncate(time.Millisecond); !got.Equal(want) {
+				t.Errorf("%s: key %s last used at %v, want %v", s.name, id, got, want)
+			}
+			if got, want := k.LastUsedIP, s.wantIP[id]; got != want {
+				t.Errorf("%s: key %s last used from %q, want %q", s.name, id, got, want)
+			}
+		}
+	}
+}

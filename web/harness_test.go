@@ -1,0 +1,637 @@
+package web_test
+
+// The harness of the HTTP tests: a real Server on a real SQLite file, an
+// injectable clock, a log buffer, and a client that keeps cookies like a
+// browser. Everything goes through Server.ServeHTTP with httptest, so the
+// tests exercise the real router and middleware.
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/account"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/web"
+)
+
+// origin is where the test server pretends to live.
+const (
+	origin = "http://dash.test"
+	host   = "dash.test"
+)
+
+// The first admin that setup creates by default.
+const (
+	adminWorkspace = "Acme Corp"
+	adminEmail     = "admin@example.com"
+	adminPassword  = "correct horse battery staple"
+)
+
+// start is the clock's starting point: a fixed instant, so dates in pages
+// are predictable.
+var start = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+// clock is the server's injectable clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// logBuffer collects the server's log lines; handlers may log from
+// several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serverOpts changes the test server's configuration.
+type serverOpts struct {
+	trustProxy bool
+	keyauth    keyauth.Config
+	config     func(*web.Config) // applied last
+}
+
+// testServer is a Server with everything a test may want to look at.
+type testServer struct {
+	t      *testing.T
+	srv    *web.Server
+	db     *db.DB
+	auth   *keyauth.Authenticator
+	clock  *clock
+	logs   *logBuffer
+	dir    string
+	dbPath string
+	raw    *sql.DB // a second connection, for counting rows
+
+	mu        sync.Mutex
+	responses []*response // every response any client got, in order
+}
+
+// newTestServer returns a server on a fresh database, with no admin yet.
+func newTestServer(t *testing.T, opts serverOpts) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dashboard.db")
+	store, err := db.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("db.Open: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+
+	clk := &clock{now: start}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	kcfg := opts.keyauth
+	if kcfg.Now == nil {
+		kcfg.Now = clk.Now
+	}
+	auth, err := keyauth.New(ctx, kcfg, store, log)
+	if err != nil {
+		t.Fatalf("keyauth.New: %v", err)
+	}
+	t.Cleanup(func() { auth.Close() })
+
+	cfg := web.Config{
+		SessionSecret: []byte("0123456789abcdef0123456789abcdef-test-secret"),
+		Passwords:     account.FastHasher,
+		Now:           clk.Now,
+		TrustProxy:    opts.trustProxy,
+	}
+	if opts.config != nil {
+		opts.config(&cfg)
+	}
+	srv, err := web.New(cfg, store, auth, log)
+	if err != nil {
+		t.Fatalf("web.New: %v", err)
+	}
+
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatalf("open second connection: %v", err)
+	}
+	t.Cleanup(func() { raw.Close() })
+
+	return &testServer{t: t, srv: srv, db: store, auth: auth, clock: clk, logs: logs, dir: dir, dbPath: path, raw: raw}
+}
+
+// newSignedIn returns a server whose first admin was created through
+// /setup, and that admin's signed-in client.
+func newSignedIn(t *testing.T, opts serverOpts) (*testServer, *client) {
+	t.Helper()
+	ts := newTestServer(t, opts)
+	c := ts.client()
+	c.setup(adminWorkspace, adminEmail, adminPassword)
+	return ts, c
+}
+
+// count returns the number of rows of table.
+func (ts *testServer) count(table string) int {
+	ts.t.Helper()
+	var n int
+	if err := ts.raw.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		ts.t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+// sessionHashes returns the ids (token hashes) of the stored sessions.
+func (ts *testServer) sessionHashes() map[string]bool {
+	ts.t.Helper()
+	rows, err := ts.raw.Query(`SELECT hex(token_hash) FROM sessions`)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			ts.t.Fatal(err)
+		}
+		out[h] = true
+	}
+	return out
+}
+
+// counts returns the row counts of the tables a form could write to.
+func (ts *testServer) counts() map[string]int {
+	ts.t.Helper()
+	m := map[string]int{}
+	for _, table := range []string{"workspaces", "users", "memberships", "api_keys", "api_key_changes"} {
+		m[table] = ts.count(table)
+	}
+	return m
+}
+
+// checkCounts fails if any table's row count differs from before.
+func (ts *testServer) checkCounts(t *testing.T, before map[string]int) {
+	t.Helper()
+	after := ts.counts()
+	for table, n := range before {
+		if after[table] != n {
+			t.Errorf("rows in %s: got %d, want %d (nothing written)", table, after[table], n)
+		}
+	}
+}
+
+// addWorkspace creates another workspace and its admin directly in the
+// database, and returns that admin's signed-in client.
+func (ts *testServer) addWorkspace(name, email, password string) *client {
+	ts.t.Helper()
+	hash, err := account.FastHasher.Hash(password)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	if _, _, err := ts.db.CreateWorkspaceAdmin(context.Background(), name, email, hash, ts.clock.Now()); err != nil {
+		ts.t.Fatalf("CreateWorkspaceAdmin: %v", err)
+	}
+	c := ts.client()
+	c.signIn(email, password)
+	return c
+}
+
+// record keeps a response for the scans for leaked secrets.
+func (ts *testServer) record(r *response) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.responses = append(ts.responses, r)
+}
+
+// mark returns the number of responses so far: responses from mark on
+// are those after it.
+func (ts *testServer) mark() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return len(ts.responses)
+}
+
+// responsesSince returns the responses recorded from mark on.
+func (ts *testServer) responsesSince(mark int) []*response {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return append([]*response(nil), ts.responses[mark:]...)
+}
+
+// dbFiles returns the bytes of the database and its WAL and shared-memory
+// files, whichever exist.
+func (ts *testServer) dbFiles() map[string][]byte {
+	ts.t.Helper()
+	out := map[string][]byte{}
+	matches, _ := filepath.Glob(ts.dbPath + "*")
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			ts.t.Fatalf("read %s: %v", m, err)
+		}
+		out[filepath.Base(m)] = b
+	}
+	return out
+}
+
+// client is a browser: it keeps cookies, and sends Sec-Fetch-Site:
+// same-origin with POSTs as browsers do.
+type client struct {
+	t          *testing.T
+	ts         *testServer
+	jar        *cookiejar.Jar
+	remoteAddr string
+}
+
+func (ts *testServer) client() *client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return &client{t: ts.t, ts: ts, jar: jar, remoteAddr: "192.0.2.10:40000"}
+}
+
+// response is what a request got back.
+type response struct {
+	Code    int
+	Header  http.Header
+	Body    string
+	Cookies []*http.Cookie
+	Method  string
+	Target  string
+}
+
+// cookie returns the Set-Cookie of the response named name, or nil.
+func (r *response) cookie(name string) *http.Cookie {
+	for _, c := range r.Cookies {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// String is everything a response sends: status, headers and body.
+func (r *response) String() string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(r.Code) + " " + http.StatusText(r.Code) + "\n")
+	r.Header.Write(&b)
+	b.WriteString("\n")
+	b.WriteString(r.Body)
+	return b.String()
+}
+
+// req is one request's options.
+type req struct {
+	header     http.Header
+	unset      []string       // headers to remove (e.g. the default Sec-Fetch-Site)
+	cookies    []*http.Cookie // sent instead of the jar's cookies, when set
+	noCookies  bool           // send no cookie at all
+	tls        bool
+	remoteAddr string
+	body       io.Reader // a raw body instead of the form
+	ctype      string
+}
+
+type opt func(*req)
+
+// header sets a request header.
+func header(k, v string) opt {
+	return func(r *req) { r.header.Set(k, v) }
+}
+
+// without removes a header the client would send by default.
+func without(k string) opt { return func(r *req) { r.unset = append(r.unset, k) } }
+
+// htmx marks the request as made by htmx.
+func htmx() opt { return header("HX-Request", "true") }
+
+// withCookies sends these cookies instead of the jar's (a replay).
+func withCookies(cs []*http.Cookie) opt { return func(r *req) { r.cookies = cs } }
+
+// noCookies sends no cookie.
+func noCookies() opt { return func(r *req) { r.noCookies = true } }
+
+// overTLS makes the request arrive over TLS.
+func overTLS() opt { return func(r *req) { r.tls = true } }
+
+// fromAddr sets the client's address.
+func fromAddr(addr string) opt { return func(r *req) { r.remoteAddr = addr } }
+
+// rawBody sends body as the request body.
+func rawBody(body io.Reader, ctype string) opt {
+	return func(r *req) { r.body, r.ctype = body, ctype }
+}
+
+// do sends a request to the server and returns its response. A form is
+// sent URL-encoded.
+func (c *client) do(method, target string, form url.Values, opts ...opt) *response {
+	c.t.Helper()
+	o := &req{header: http.Header{}}
+	for _, f := range opts {
+		f(o)
+	}
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	if o.body != nil {
+		body = o.body
+	}
+	r := httptest.NewRequest(method, origin+target, body)
+	r.RemoteAddr = c.remoteAddr
+	if o.remoteAddr != "" {
+		r.RemoteAddr = o.remoteAddr
+	}
+	if form != nil {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if o.ctype != "" {
+		r.Header.Set("Content-Type", o.ctype)
+	}
+	if method == http.MethodPost {
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	for k, vs := range o.header {
+		r.Header[k] = vs
+	}
+	for _, k := range o.unset {
+		r.Header.Del(k)
+	}
+	if o.tls {
+		r.TLS = &tls.ConnectionState{}
+	}
+	u := r.URL
+	switch {
+	case o.noCookies:
+	case o.cookies != nil:
+		for _, ck := range o.cookies {
+			r.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+		}
+	default:
+		for _, ck := range c.jar.Cookies(u) {
+			r.AddCookie(ck)
+		}
+	}
+
+	w := httptest.NewRecorder()
+	c.ts.srv.ServeHTTP(w, r)
+	res := w.Result()
+	b, _ := io.ReadAll(res.Body)
+	out := &response{Code: res.StatusCode, Header: res.Header, Body: string(b), Cookies: res.Cookies(), Method: method, Target: target}
+	if !o.noCookies && o.cookies == nil {
+		c.jar.SetCookies(u, res.Cookies())
+	}
+	c.ts.record(out)
+	return out
+}
+
+func (c *client) get(target string, opts ...opt) *response {
+	c.t.Helper()
+	return c.do(http.MethodGet, target, nil, opts...)
+}
+
+func (c *client) post(target string, form url.Values, opts ...opt) *response {
+	c.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	return c.do(http.MethodPost, target, form, opts...)
+}
+
+// follow GETs the Location of a redirect.
+func (c *client) follow(r *response, opts ...opt) *response {
+	c.t.Helper()
+	loc := r.Header.Get("Location")
+	if loc == "" {
+		loc = r.Header.Get("HX-Redirect")
+	}
+	if loc == "" {
+		c.t.Fatalf("%s %s: no Location to follow (status %d)", r.Method, r.Target, r.Code)
+	}
+	return c.get(loc, opts...)
+}
+
+// cookiesFor returns the cookies the client would send to path.
+func (c *client) cookiesFor(path string) []*http.Cookie {
+	u, _ := url.Parse(origin + path)
+	return c.jar.Cookies(u)
+}
+
+// sessionCookie returns the value of the client's session cookie.
+func (c *client) sessionCookie() string {
+	for _, ck := range c.cookiesFor("/") {
+		if ck.Name == "blnk_session" {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// setup creates the first admin through /setup; the client is then
+// signed in.
+func (c *client) setup(workspace, email, password string) {
+	c.t.Helper()
+	r := c.post("/setup", url.Values{"workspace": {workspace}, "email": {email}, "password": {password}, "confirm": {password}})
+	if r.Code != http.StatusSeeOther || r.Header.Get("Location") != "/settings/api-keys" {
+		c.t.Fatalf("POST /setup: got %d Location %q, want 303 to /settings/api-keys\n%s", r.Code, r.Header.Get("Location"), r.Body)
+	}
+}
+
+// signIn signs the client in, failing the test if that does not work.
+func (c *client) signIn(email, password string) {
+	c.t.Helper()
+	r := c.post("/login", url.Values{"email": {email}, "password": {password}})
+	if r.Code != http.StatusSeeOther {
+		c.t.Fatalf("POST /login: got %d, want 303\n%s", r.Code, r.Body)
+	}
+}
+
+// newKey is a key created through the dashboard.
+type newKey struct {
+	ID     string
+	Token  string
+	Prefix string
+	Reveal *response // the reveal page that showed the token
+}
+
+// keyForm returns a create form with a fresh form token.
+func keyForm(name string, expires string, scopes ...string) url.Values {
+	if len(scopes) == 0 {
+		scopes = []string{"*"}
+	}
+	return url.Values{"name": {name}, "scopes": scopes, "expires": {expires}, "form_token": {formToken()}}
+}
+
+var formTokenN struct {
+	sync.Mutex
+	n int
+}
+
+// formToken returns a form token unique in the test binary.
+func formToken() string {
+	formTokenN.Lock()
+	defer formTokenN.Unlock()
+	formTokenN.n++
+	return fmt.Sprintf("%032x", formTokenN.n)
+}
+
+// createKey creates a key with form, follows the redirect to the reveal
+// page, and returns the key with its token.
+func (c *client) createKey(form url.Values) newKey {
+	c.t.Helper()
+	r := c.post("/settings/api-keys", form)
+	if r.Code != http.StatusSeeOther {
+		c.t.Fatalf("POST /settings/api-keys: got %d, want 303\n%s", r.Code, r.Body)
+	}
+	loc := r.Header.Get("Location")
+	m := revealPathRE.FindStringSubmatch(loc)
+	if m == nil {
+		c.t.Fatalf("POST /settings/api-keys: Location %q, want /settings/api-keys/{id}/reveal", loc)
+	}
+	page := c.get(loc)
+	if page.Code != http.StatusOK {
+		c.t.Fatalf("GET %s: got %d, want 200", loc, page.Code)
+	}
+	token := revealedToken(page.Body)
+	if token == "" {
+		c.t.Fatalf("GET %s: no token on the reveal page\n%s", loc, page.Body)
+	}
+	prefix, err := apikey.Parse(token)
+	if err != nil {
+		c.t.Fatalf("revealed token %q does not parse: %v", token, err)
+	}
+	return newKey{ID: m[1], Token: token, Prefix: prefix, Reveal: page}
+}
+
+// create is createKey with a simple form.
+func (c *client) create(name string, scopes ...string) newKey {
+	c.t.Helper()
+	return c.createKey(keyForm(name, "never", scopes...))
+}
+
+var (
+	revealPathRE = regexp.MustCompile(`^/settings/api-keys/(key_[0-9a-z]{20})/reveal$`)
+	revealKeyRE  = regexp.MustCompile(`<input[^>]*\bid="reveal-key"[^>]*>`)
+	valueRE      = regexp.MustCompile(`\bvalue="([^"]*)"`)
+)
+
+// revealedToken returns the token of a reveal page, or "".
+func revealedToken(body string) string {
+	tag := revealKeyRE.FindString(body)
+	if tag == "" {
+		return ""
+	}
+	m := valueRE.FindStringSubmatch(tag)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// inputValue returns the (unescaped) value of the input with HTML id id,
+// and whether there is one.
+func inputValue(body, id string) (string, bool) {
+	re := regexp.MustCompile(`<input[^>]*\bid="` + regexp.QuoteMeta(id) + `"[^>]*>`)
+	tag := re.FindString(body)
+	if tag == "" {
+		return "", false
+	}
+	m := valueRE.FindStringSubmatch(tag)
+	if m == nil {
+		return "", true
+	}
+	return html.UnescapeString(m[1]), true
+}
+
+var problemRE = regexp.MustCompile(`(?s)<p class="problem" id="f-([a-z_]+)-problem">.*?<span>(.*?)</span>`)
+
+// problems returns the field problems shown in a form, by field name.
+func problems(body string) map[string]string {
+	out := map[string]string{}
+	for _, m := range problemRE.FindAllStringSubmatch(body, -1) {
+		out[m[1]] = html.UnescapeString(m[2])
+	}
+	return out
+}
+
+// api calls the JSON API with token (none if empty) in an Authorization:
+// Bearer header.
+func (c *client) api(target, token string, opts ...opt) *response {
+	c.t.Helper()
+	if token != "" {
+		opts = append([]opt{header("Authorization", "Bearer "+token)}, opts...)
+	}
+	return c.get(target, append(opts, noCookies())...)
+}
+
+// isFullPage reports whether body is a whole HTML document.
+func isFullPage(body string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(body)), "<!doctype html>")
+}
+
+var formProblemRE = regexp.MustCompile(`(?s)<div class="alert alert-error" role="alert">.*?<span>(.*?)</span>`)
+
+// problemText returns the problem a form shows about itself as a whole.
+func problemText(body string) string {
+	m := formProblemRE.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// inputValueByName returns the (unescaped) value of the first input named
+// name, and whether there is one.
+func inputValueByName(body, name string) (string, bool) {
+	re := regexp.MustCompile(`<input[^>]*\bname="` + regexp.QuoteMeta(name) + `"[^>]*>`)
+	tag := re.FindString(body)
+	if tag == "" {
+		return "", false
+	}
+	m := valueRE.FindStringSubmatch(tag)
+	if m == nil {
+		return "", true
+	}
+	return html.UnescapeString(m[1]), true
+}

@@ -1,0 +1,874 @@
+package web_test
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// row returns the table row of key id in body, or "".
+func row(body, id string) string {
+	m := regexp.MustCompile(`(?s)<tr id="key-row-` + regexp.QuoteMeta(id) + `"[^>]*>.*?</tr>`).FindString(body)
+	return m
+}
+
+// cell returns the text inside the cell labelled label of a row.
+func cell(row, label string) string {
+	m := regexp.MustCompile(`(?s)<td data-label="` + label + `"[^>]*>(.*?)</td>`).FindStringSubmatch(row)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// revokedAt returns the stored revocation time of a key (0: none).
+func (ts *testServer) revokedAt(id string) int64 {
+	ts.t.Helper()
+	var at sql.NullInt64
+	if err := ts.raw.QueryRow(`SELECT revoked_at FROM api_keys WHERE id = ?`, id).Scan(&at); err != nil {
+		ts.t.Fatalf("revoked_at of %s: %v", id, err)
+	}
+	return at.Int64
+}
+
+func TestKeyListEmpty(t *testing.T) {
+	t.Parallel()
+	_, c := newSignedIn(t, serverOpts{})
+	for _, opts := range [][]opt{nil, {htmx()}} {
+		r := c.get("/settings/api-keys", opts...)
+		if r.Code != http.StatusOK {
+			t.Fatalf("status: got %d, want 200", r.Code)
+		}
+		for _, want := range []string{"No API keys yet", `href="/settings/api-keys/new"`, "Create API Key"} {
+			if !strings.Contains(r.Body, want) {
+				t.Errorf("empty list: want %q in it", want)
+			}
+		}
+		if strings.Contains(r.Body, "<table") {
+			t.Errorf("empty list: has a table")
+		}
+	}
+}
+
+func TestKeyList(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	// Valid through Mar 11, 2026 (UTC): expired from Mar 12, 00:00.
+	expiring := c.createKey(url.Values{"name": {"Expiring"}, "scopes": {"mcp:read", "mcp:write"}, "expires": {"date"}, "expires_on": {"2026-03-11"}, "form_token": {formToken()}})
+	ts.clock.Advance(time.Minute)
+	forever := c.createKey(keyForm("Forever", "never", "data:read"))
+	ts.clock.Advance(time.Minute)
+	thirty := c.createKey(keyForm("Thirty days", "30d", "*"))
+	ts.clock.Advance(time.Minute)
+	revoked := c.create("Revoked one", "proxy:write")
+	if r := c.post("/settings/api-keys/"+revoked.ID+"/revoke", nil); r.Code != http.StatusSeeOther {
+		t.Fatalf("revoke: got %d, want 303", r.Code)
+	}
+
+	check := func(t *testing.T, body string, wantStatus map[string]string) {
+		t.Helper()
+		// Newest first.
+		order := []newKey{revoked, thirty, forever, expiring}
+		last := -1
+		for _, k := range order {
+			i := strings.Index(body, `id="key-row-`+k.ID+`"`)
+			if i < 0 {
+				t.Fatalf("no row for %s", k.ID)
+			}
+			if i < last {
+				t.Errorf("row of %s is out of order (want newest first)", k.ID)
+			}
+			last = i
+		}
+		for _, col := range []string{"Name", "Key", "Scopes", "Role", "Expires", "Last used", "Created", "Status"} {
+			if !strings.Contains(body, `<th scope="col">`+col+`</th>`) {
+				t.Errorf("no %q column", col)
+			}
+		}
+		for _, k := range order {
+			rw := row(body, k.ID)
+			if got, want := strings.TrimSpace(stripTags(cell(rw, "Key"))), k.Prefix+"..."; got != want {
+				t.Errorf("%s Key cell: got %q, want %q", k.ID, got, want)
+			}
+			if got := cell(rw, "Role"); got != "Member" {
+				t.Errorf("%s Role cell: got %q, want Member", k.ID, got)
+			}
+			if got := strings.TrimSpace(stripTags(cell(rw, "Last used"))); got != "Never" {
+				t.Errorf("%s Last used: got %q, want Never", k.ID, got)
+			}
+			if !strings.Contains(cell(rw, "Name"), `href="/settings/api-keys/`+k.ID+`"`) {
+				t.Errorf("%s Name is not a link to the details", k.ID)
+			}
+			if got, want := strings.TrimSpace(stripTags(cell(rw, "Status"))), wantStatus[k.ID]; got != want {
+				t.Errorf("%s Status: got %q, want %q", k.ID, got, want)
+			}
+			if strings.Contains(body, k.Token) {
+				t.Errorf("the list shows the token of %s", k.ID)
+			}
+		}
+		if got := cell(row(body, forever.ID), "Expires"); got != "Never" {
+			t.Errorf("Expires of a key without expiry: got %q, want Never", got)
+		}
+		if got := cell(row(body, expiring.ID), "Expires"); got != "Mar 11, 2026" {
+			t.Errorf("Expires of the dated key: got %q, want Mar 11, 2026", got)
+		}
+		if got := cell(row(body, thirty.ID), "Expires"); got != "Apr 9, 2026" {
+			t.Errorf("Expires of a 30-day key: got %q, want Apr 9, 2026", got)
+		}
+		if got := stripTags(cell(row(body, forever.ID), "Created")); got != "Mar 10, 2026" {
+			t.Errorf("Created: got %q, want Mar 10, 2026", got)
+		}
+		if got := stripTags(cell(row(body, thirty.ID), "Scopes")); !strings.Contains(got, "*") {
+			t.Errorf("Scopes of the * key: got %q", got)
+		}
+		if got := stripTags(cell(row(body, expiring.ID), "Scopes")); !strings.Contains(got, "mcp:read") || !strings.Contains(got, "mcp:write") {
+			t.Errorf("Scopes of the MCP key: got %q", got)
+		}
+	}
+
+	for _, mode := range []string{"page", "htmx"} {
+		t.Run("now/"+mode, func(t *testing.T) {
+			var opts []opt
+			if mode == "htmx" {
+				opts = append(opts, htmx())
+			}
+			r := c.get("/settings/api-keys", opts...)
+			if r.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", r.Code)
+			}
+			check(t, r.Body, map[string]string{revoked.ID: "Revoked", thirty.ID: "Active", forever.ID: "Active", expiring.ID: "Active"})
+		})
+	}
+
+	t.Run("after the dated key expires", func(t *testing.T) {
+		ts.clock.Advance(36 * time.Hour) // Mar 12, 00:03 UTC
+		c.signIn(adminEmail, adminPassword)
+		r := c.get("/settings/api-keys")
+		check(t, r.Body, map[string]string{revoked.ID: "Revoked", thirty.ID: "Active", forever.ID: "Active", expiring.ID: "Expired"})
+	})
+}
+
+var tagRE = regexp.MustCompile(`<[^>]*>`)
+
+// stripTags returns the text of an HTML fragment, tags removed, spaces
+// collapsed.
+func stripTags(s string) string {
+	return strings.Join(strings.Fields(tagRE.ReplaceAllString(s, " ")), " ")
+}
+
+func TestNewKeyForm(t *testing.T) {
+	t.Parallel()
+	_, c := newSignedIn(t, serverOpts{})
+	tests := []struct {
+		name     string
+		opts     []opt
+		wantPage bool
+		wantHead string // how the body starts
+	}{
+		{"page", nil, true, "<!doctype html>"},
+		{"htmx", []opt{htmx()}, false, `<dialog class="modal" data-modal`},
+		{"htmx history restore", []opt{htmx(), header("HX-History-Restore-Request", "true")}, true, "<!doctype html>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.get("/settings/api-keys/new", tt.opts...)
+			if r.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", r.Code)
+			}
+			if !strings.HasPrefix(strings.ToLower(r.Body), strings.ToLower(tt.wantHead)) {
+				t.Errorf("body starts %.60q, want %q", r.Body, tt.wantHead)
+			}
+			if got := isFullPage(r.Body); got != tt.wantPage {
+				t.Errorf("whole page: got %v, want %v", got, tt.wantPage)
+			}
+			if tt.wantPage && !strings.Contains(r.Body, `<body class="app">`) {
+				t.Errorf("page without the signed-in layout")
+			}
+			if !strings.Contains(strings.Join(r.Header.Values("Vary"), ","), "HX-Request") {
+				t.Errorf("Vary: got %q, want HX-Request in it", r.Header.Values("Vary"))
+			}
+			for _, want := range []string{`id="create-key-form"`, `action="/settings/api-keys"`, `hx-post="/settings/api-keys"`, `<select id="f-role" disabled`, "<option selected>Member</option>"} {
+				if !strings.Contains(r.Body, want) {
+					t.Errorf("form: want %q in it", want)
+				}
+			}
+			tok, _ := inputValueByName(r.Body, "form_token")
+			if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(tok) {
+				t.Errorf("form token: got %q, want 32 hex characters", tok)
+			}
+			if !regexp.MustCompile(`<input type="radio" name="expires" value="30d" checked`).MatchString(r.Body) {
+				t.Errorf("the 30-day expiry is not the default")
+			}
+			if got := checkedScopes(r.Body); len(got) != 0 {
+				t.Errorf("scopes ticked by default: %q", got)
+			}
+		})
+	}
+	t.Run("two forms have different tokens", func(t *testing.T) {
+		a, _ := inputValueByName(c.get("/settings/api-keys/new").Body, "form_token")
+		b, _ := inputValueByName(c.get("/settings/api-keys/new").Body, "form_token")
+		if a == b {
+			t.Errorf("form tokens: both %q", a)
+		}
+	})
+}
+
+func TestCreateKey(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	t.Run("without htmx: 303 to the reveal page", func(t *testing.T) {
+		r := c.post("/settings/api-keys", keyForm("Plain", "never"))
+		if r.Code != http.StatusSeeOther {
+			t.Fatalf("status: got %d, want 303", r.Code)
+		}
+		loc := r.Header.Get("Location")
+		if !revealPathRE.MatchString(loc) {
+			t.Fatalf("Location: got %q, want /settings/api-keys/{id}/reveal", loc)
+		}
+		ck := r.cookie("blnk_reveal")
+		if ck == nil {
+			t.Fatalf("no reveal cookie")
+		}
+		if ck.Path != loc {
+			t.Errorf("reveal cookie Path: got %q, want %q", ck.Path, loc)
+		}
+		if !ck.HttpOnly {
+			t.Errorf("reveal cookie HttpOnly: got false, want true")
+		}
+		if ck.MaxAge <= 0 || ck.MaxAge > 3600 {
+			t.Errorf("reveal cookie MaxAge: got %d, want a few minutes", ck.MaxAge)
+		}
+		if ck.SameSite != http.SameSiteStrictMode && ck.SameSite != http.SameSiteLaxMode {
+			t.Errorf("reveal cookie SameSite: got %v, want Strict or Lax", ck.SameSite)
+		}
+		if len(c.cookiesFor("/settings/api-keys")) != 1 {
+			t.Errorf("the reveal cookie is sent to other pages than the reveal page")
+		}
+	})
+	t.Run("with htmx: HX-Redirect to the reveal page", func(t *testing.T) {
+		r := c.post("/settings/api-keys", keyForm("htmx", "never"), htmx())
+		if r.Code != http.StatusOK {
+			t.Fatalf("status: got %d, want 200", r.Code)
+		}
+		if !revealPathRE.MatchString(r.Header.Get("HX-Redirect")) {
+			t.Errorf("HX-Redirect: got %q, want /settings/api-keys/{id}/reveal", r.Header.Get("HX-Redirect"))
+		}
+		if r.cookie("blnk_reveal") == nil {
+			t.Errorf("no reveal cookie")
+		}
+		page := c.follow(r)
+		if tok := revealedToken(page.Body); tok == "" {
+			t.Errorf("the reveal page after an htmx create shows no token")
+		}
+	})
+	t.Run("the stored key is what was asked", func(t *testing.T) {
+		k := c.createKey(url.Values{"name": {"  Trimmed name  "}, "scopes": {"data:write", "mcp:read", "mcp:read"}, "expires": {"90d"}, "form_token": {formToken()}})
+		var name, scopes string
+		var expires sql.NullInt64
+		if err := ts.raw.QueryRow(`SELECT name, scopes, expires_at FROM api_keys WHERE id = ?`, k.ID).Scan(&name, &scopes, &expires); err != nil {
+			t.Fatal(err)
+		}
+		if name != "Trimmed name" {
+			t.Errorf("name: got %q, want %q", name, "Trimmed name")
+		}
+		if scopes != "mcp:read data:write" {
+			t.Errorf("scopes: got %q, want %q", scopes, "mcp:read data:write")
+		}
+		if got, want := time.UnixMilli(expires.Int64).UTC(), time.Date(2026, 6, 9, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
+			t.Errorf("expires_at: got %v, want %v", got, want)
+		}
+	})
+	t.Run("a date without the date choice", func(t *testing.T) {
+		// A client without JavaScript may send only the date.
+		r := c.post("/settings/api-keys", url.Values{"name": {"Dated"}, "scopes": {"*"}, "expires_on": {"2027-01-31"}, "form_token": {formToken()}})
+		if r.Code != http.StatusSeeOther {
+			t.Errorf("status: got %d, want 303", r.Code)
+		}
+	})
+}
+
+func TestCreateKeyDoubleSubmit(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"page", "htmx", "concurrent"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			ts, c := newSignedIn(t, serverOpts{})
+			form := keyForm("Double", "never")
+			var opts []opt
+			if mode == "htmx" {
+				opts = append(opts, htmx())
+			}
+			n := 2
+			if mode == "concurrent" {
+				n = 6
+			}
+			rs := make([]*response, n)
+			var wg sync.WaitGroup
+			for i := range rs {
+				if mode == "concurrent" {
+					wg.Go(func() { rs[i] = c.post("/settings/api-keys", form, opts...) })
+				} else {
+					rs[i] = c.post("/settings/api-keys", form, opts...)
+				}
+			}
+			wg.Wait()
+			if got := ts.count("api_keys"); got != 1 {
+				t.Fatalf("api_keys: got %d, want 1", got)
+			}
+			target := func(r *response) string { return r.Header.Get("Location") + r.Header.Get("HX-Redirect") }
+			reveals := 0
+			for i, r := range rs {
+				if r.Code != http.StatusSeeOther && r.Code != http.StatusOK {
+					t.Errorf("response %d: got %d, want a redirect", i, r.Code)
+				}
+				if !revealPathRE.MatchString(target(r)) {
+					t.Errorf("response %d: redirect %q, want the reveal page", i, target(r))
+				}
+				if target(r) != target(rs[0]) {
+					t.Errorf("response %d: redirect %q, want the same as the first, %q", i, target(r), target(rs[0]))
+				}
+				if r.cookie("blnk_reveal") != nil {
+					reveals++
+				}
+			}
+			if reveals != 1 {
+				t.Errorf("responses with a reveal cookie: got %d, want 1", reveals)
+			}
+		})
+	}
+}
+
+func TestRevealOnce(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	r := c.post("/settings/api-keys", keyForm("Reveal me", "never"))
+	loc := r.Header.Get("Location")
+	original := c.cookiesFor(loc) // the session and the reveal cookie
+	if len(original) != 2 {
+		t.Fatalf("cookies for the reveal page: got %d, want 2 (session and reveal)", len(original))
+	}
+
+	first := c.get(loc)
+	token := revealedToken(first.Body)
+	if len(token) != 51 {
+		t.Fatalf("revealed token: got %q (%d characters), want 51 characters", token, len(token))
+	}
+	prefix, err := apikey.Parse(token)
+	if err != nil {
+		t.Fatalf("revealed token does not parse: %v", err)
+	}
+	for _, want := range []string{"Save your API key", "This is the only time the key will be shown.", `data-copy="reveal-key"`, prefix + "..."} {
+		if !strings.Contains(first.Body, want) {
+			t.Errorf("reveal page: want %q in it", want)
+		}
+	}
+	if got := first.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control: got %q, want no-store", got)
+	}
+	if ck := first.cookie("blnk_reveal"); ck == nil || ck.MaxAge >= 0 || ck.Path != loc {
+		t.Errorf("the reveal page does not delete its cookie: %v", ck)
+	}
+
+	other := ts.client()
+	other.signIn(adminEmail, adminPassword)
+	tests := []struct {
+		name string
+		do   func() *response
+	}{
+		{"reload", func() *response { return c.get(loc) }},
+		{"replay of the original cookies", func() *response { return c.get(loc, withCookies(original)) }},
+		{"another session of the workspace", func() *response { return other.get(loc) }},
+		{"htmx", func() *response { return c.get(loc, htmx(), withCookies(original)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.do()
+			if r.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", r.Code)
+			}
+			if !strings.Contains(r.Body, "This key can no longer be displayed") {
+				t.Errorf("body: want the key gone")
+			}
+			if !strings.Contains(r.Body, prefix+"...") {
+				t.Errorf("body: want the prefix %s... in it", prefix)
+			}
+			if strings.Contains(r.Body, token) || strings.Contains(r.Body, token[13:45]) || strings.Contains(r.Body, `id="reveal-key"`) {
+				t.Errorf("body shows the token again")
+			}
+			if got := r.Header.Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control: got %q, want no-store", got)
+			}
+			if got := r.Header.Get("Referrer-Policy"); got != "no-referrer" {
+				t.Errorf("Referrer-Policy: got %q, want no-referrer", got)
+			}
+		})
+	}
+
+	t.Run("another session first does not use up the reveal", func(t *testing.T) {
+		r := c.post("/settings/api-keys", keyForm("Second", "never"))
+		loc := r.Header.Get("Location")
+		if got := other.get(loc); revealedToken(got.Body) != "" {
+			t.Fatalf("another session sees the token")
+		}
+		if got := c.get(loc); revealedToken(got.Body) == "" {
+			t.Errorf("the creating browser does not see its token after another session looked")
+		}
+	})
+	t.Run("the reveal waits ten minutes at most", func(t *testing.T) {
+		// The browser drops the cookie after ten minutes; a copy of it
+		// must not work later either.
+		r := c.post("/settings/api-keys", keyForm("Late", "never"))
+		loc := r.Header.Get("Location")
+		ts.clock.Advance(10*time.Minute + time.Second)
+		got := c.get(loc)
+		if revealedToken(got.Body) != "" {
+			t.Errorf("the reveal page shows the token after more than ten minutes")
+		}
+		if !strings.Contains(got.Body, "This key can no longer be displayed") {
+			t.Errorf("body: want the key gone")
+		}
+		r = c.post("/settings/api-keys", keyForm("Just in time", "never"))
+		ts.clock.Advance(10*time.Minute - time.Second)
+		if got := c.follow(r); revealedToken(got.Body) == "" {
+			t.Errorf("the reveal page shows no token after 9m59s")
+		}
+	})
+	t.Run("a reveal cookie of one key does not reveal another", func(t *testing.T) {
+		a := c.post("/settings/api-keys", keyForm("A", "never"))
+		b := c.post("/settings/api-keys", keyForm("B", "never"))
+		aLoc, bLoc := a.Header.Get("Location"), b.Header.Get("Location")
+		var aCookie *http.Cookie
+		for _, ck := range c.cookiesFor(aLoc) {
+			if ck.Name == "blnk_reveal" {
+				aCookie = ck
+			}
+		}
+		cookies := []*http.Cookie{aCookie}
+		for _, ck := range c.cookiesFor("/") {
+			cookies = append(cookies, ck)
+		}
+		if got := c.get(bLoc, withCookies(cookies)); revealedToken(got.Body) != "" {
+			t.Errorf("key B's reveal page shows a token with key A's cookie")
+		}
+		if got := c.get(bLoc); revealedToken(got.Body) == "" {
+			t.Errorf("key B's own cookie no longer reveals it")
+		}
+	})
+}
+
+func TestTokenNeverLeaksAfterTheReveal(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	before := ts.mark()
+	k := c.create("Secret holder", "mcp:write")
+	shown := ts.mark() - 1 // the reveal page
+
+	anon := ts.client()
+	c.get("/settings/api-keys")
+	c.get("/settings/api-keys", htmx())
+	c.get("/settings/api-keys/" + k.ID)
+	c.get("/settings/api-keys/"+k.ID, htmx())
+	c.get("/settings/api-keys/" + k.ID + "/reveal")
+	c.get("/settings/api-keys/" + k.ID + "/revoke")
+	for _, p := range []string{"/api/v1/whoami", "/api/v1/verify?scope=mcp:read", "/api/v1/examples/mcp", "/api/v1/verify?scope=data:read"} {
+		anon.api(p, k.Token)
+		anon.get(p, header("X-Blnk-Key", k.Token), noCookies())
+	}
+	anon.get("/api/v1/whoami?key="+k.Token, noCookies())
+	anon.get("/api/v1/verify?api_key="+k.Token, noCookies())
+	anon.get("/api/v1/whoami", header("Authorization", "Bearer "+k.Token+"x"), noCookies())
+	pasted := ts.mark() // the user pastes the key into a form: the form shows what was typed
+	c.post("/settings/api-keys", url.Values{"name": {k.Token}, "scopes": {"nope"}})
+	c.post("/settings/api-keys/"+k.ID+"/revoke", nil, htmx(), header("HX-Current-URL", origin+"/settings/api-keys"))
+	c.post("/settings/api-keys/"+k.ID+"/revoke", nil)
+	c.get("/settings/api-keys/" + k.ID)
+	anon.api("/api/v1/whoami", k.Token)
+	anon.api("/api/v1/verify", k.Token)
+	if err := ts.auth.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	secret := k.Token[apikey.PrefixLen : apikey.PrefixLen+32]
+	if got := ts.responsesSince(shown)[0]; !strings.Contains(got.Body, secret) {
+		t.Fatalf("response %d (%s %s) is not the reveal page", shown, got.Method, got.Target)
+	}
+	for i, r := range ts.responsesSince(before) {
+		all := r.String()
+		switch before + i {
+		case shown:
+			continue
+		case pasted:
+			var hb strings.Builder
+			r.Header.Write(&hb)
+			all = hb.String()
+		}
+		if strings.Contains(all, secret) {
+			t.Errorf("%s %.60s (%d): response contains the token", r.Method, r.Target, r.Code)
+		}
+	}
+	logs := ts.logs.String()
+	if !strings.Contains(logs, k.ID) {
+		t.Errorf("the log does not mention the key at all; is it being written?")
+	}
+	if strings.Contains(logs, secret) {
+		t.Errorf("the log contains the token")
+	}
+	for name, b := range ts.dbFiles() {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("database file %s contains the token", name)
+		}
+	}
+}
+
+func TestKeyDetails(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	k := c.createKey(url.Values{"name": {"Details key"}, "scopes": {"mcp:write", "data:read"}, "expires": {"date"}, "expires_on": {"2026-12-31"}, "form_token": {formToken()}})
+	tests := []struct {
+		name     string
+		opts     []opt
+		wantPage bool
+		wantHead string
+	}{
+		{"page", nil, true, "<!doctype html>"},
+		{"htmx", []opt{htmx()}, false, `<dialog class="panel"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.get("/settings/api-keys/"+k.ID, tt.opts...)
+			if r.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", r.Code)
+			}
+			if !strings.HasPrefix(strings.ToLower(r.Body), strings.ToLower(tt.wantHead)) {
+				t.Errorf("body starts %.60q, want %q", r.Body, tt.wantHead)
+			}
+			if got := isFullPage(r.Body); got != tt.wantPage {
+				t.Errorf("whole page: got %v, want %v", got, tt.wantPage)
+			}
+			if !strings.Contains(strings.Join(r.Header.Values("Vary"), ","), "HX-Request") {
+				t.Errorf("Vary: got %q, want HX-Request in it", r.Header.Values("Vary"))
+			}
+			text := stripTags(r.Body)
+			for _, want := range []string{
+				"Details key",
+				k.Prefix + "...",
+				"mcp:write Let AI agents create and change data through the MCP server. Includes MCP read.",
+				"data:read Read ledgers, balances and transactions.",
+				"Role Member",
+				"by " + adminEmail,
+				"Created Mar 10, 2026 12:00:00 UTC",
+				"Expires Dec 31, 2026 (end of day, UTC)",
+				"Last used Never",
+				"Status Active",
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("details: want %q in the text", want)
+				}
+			}
+			if !strings.Contains(r.Body, `href="/settings/api-keys/`+k.ID+`/revoke"`) {
+				t.Errorf("details of an active key: no Revoke Key link")
+			}
+			if strings.Contains(r.Body, k.Token) {
+				t.Errorf("details show the token")
+			}
+		})
+	}
+
+	t.Run("last use shows up at once", func(t *testing.T) {
+		ts.clock.Advance(10 * time.Minute)
+		if r := c.api("/api/v1/whoami", k.Token, fromAddr("198.51.100.7:4321")); r.Code != http.StatusOK {
+			t.Fatalf("whoami: got %d", r.Code)
+		}
+		text := stripTags(c.get("/settings/api-keys/"+k.ID, htmx()).Body)
+		if !strings.Contains(text, "Last used just now from 198.51.100.7") {
+			t.Errorf("details: want the last use, got %q", text)
+		}
+	})
+
+	t.Run("no Revoke Key for revoked or expired keys", func(t *testing.T) {
+		rk := c.create("To revoke")
+		c.post("/settings/api-keys/"+rk.ID+"/revoke", nil)
+		ek := c.createKey(url.Values{"name": {"To expire"}, "scopes": {"*"}, "expires": {"date"}, "expires_on": {"2026-03-11"}, "form_token": {formToken()}})
+		ts.clock.Advance(48 * time.Hour)
+		c.signIn(adminEmail, adminPassword)
+		for id, want := range map[string]string{rk.ID: "This key is revoked", ek.ID: "This key has expired"} {
+			for _, opts := range [][]opt{nil, {htmx()}} {
+				r := c.get("/settings/api-keys/"+id, opts...)
+				if strings.Contains(r.Body, "/revoke\"") || strings.Contains(r.Body, ">Revoke Key<") {
+					t.Errorf("details of %s: has a Revoke Key link", id)
+				}
+				if !strings.Contains(r.Body, want) {
+					t.Errorf("details of %s: want %q", id, want)
+				}
+			}
+		}
+		text := stripTags(c.get("/settings/api-keys/" + rk.ID).Body)
+		if !strings.Contains(text, "Revoked Mar 10, 2026") || !strings.Contains(text, "by "+adminEmail) {
+			t.Errorf("details of a revoked key: want when and by whom, got %q", text)
+		}
+	})
+}
+
+func TestRevoke(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+
+	t.Run("confirmation", func(t *testing.T) {
+		k := c.create("Confirm me")
+		tests := []struct {
+			name     string
+			opts     []opt
+			wantPage bool
+			want     []string
+		}{
+			{"page", nil, true, []string{`<form method="post" action="/settings/api-keys/` + k.ID + `/revoke"`}},
+			{"htmx", []opt{htmx()}, false, []string{`<dialog class="modal modal-sm" data-modal role="alertdialog"`, `hx-post="/settings/api-keys/` + k.ID + `/revoke"`, `hx-target="#key-details-` + k.ID + `"`}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := c.get("/settings/api-keys/"+k.ID+"/revoke", tt.opts...)
+				if r.Code != http.StatusOK {
+					t.Fatalf("status: got %d, want 200", r.Code)
+				}
+				if got := isFullPage(r.Body); got != tt.wantPage {
+					t.Errorf("whole page: got %v, want %v", got, tt.wantPage)
+				}
+				if !strings.Contains(strings.Join(r.Header.Values("Vary"), ","), "HX-Request") {
+					t.Errorf("Vary: got %q, want HX-Request in it", r.Header.Values("Vary"))
+				}
+				if !strings.Contains(r.Body, "Revoke “Confirm me”?") || !strings.Contains(r.Body, k.Prefix+"...") {
+					t.Errorf("confirmation does not name the key")
+				}
+				for _, want := range tt.want {
+					if !strings.Contains(r.Body, want) {
+						t.Errorf("confirmation: want %q in it", want)
+					}
+				}
+				if ts.revokedAt(k.ID) != 0 {
+					t.Errorf("GET of the confirmation revoked the key")
+				}
+			})
+		}
+	})
+
+	t.Run("without htmx", func(t *testing.T) {
+		k := c.create("Plain revoke")
+		r := c.post("/settings/api-keys/"+k.ID+"/revoke", nil)
+		if r.Code != http.StatusSeeOther || r.Header.Get("Location") != "/settings/api-keys/"+k.ID {
+			t.Fatalf("POST revoke: got %d to %q, want 303 to the key", r.Code, r.Header.Get("Location"))
+		}
+		// Refused from the very next request.
+		checkAPIError(t, c.api("/api/v1/whoami", k.Token), http.StatusUnauthorized, "revoked_key")
+		page := c.follow(r)
+		text := stripTags(page.Body)
+		if !strings.Contains(text, "Status Revoked") {
+			t.Errorf("key page after revoke: want Status Revoked")
+		}
+		if !strings.Contains(page.Body, "The key “Plain revoke” was revoked.") {
+			t.Errorf("key page after revoke: no notice")
+		}
+		if got := stripTags(cell(row(c.get("/settings/api-keys").Body, k.ID), "Status")); got != "Revoked" {
+			t.Errorf("list status: got %q, want Revoked", got)
+		}
+		first := ts.revokedAt(k.ID)
+		ts.clock.Advance(time.Minute)
+		r = c.post("/settings/api-keys/"+k.ID+"/revoke", nil)
+		if r.Code != http.StatusSeeOther {
+			t.Errorf("second revoke: got %d, want 303", r.Code)
+		}
+		if got := ts.revokedAt(k.ID); got != first {
+			t.Errorf("revoked_at after a second revoke: got %d, want %d (unchanged)", got, first)
+		}
+		if got := c.get("/settings/api-keys/" + k.ID + "/revoke"); !strings.Contains(got.Body, "is already revoked") {
+			t.Errorf("confirmation of a revoked key: want 'is already revoked'")
+		}
+	})
+
+	t.Run("with htmx from the list", func(t *testing.T) {
+		k := c.create("List revoke")
+		r := c.post("/settings/api-keys/"+k.ID+"/revoke", nil, htmx(), header("HX-Current-URL", origin+"/settings/api-keys"))
+		if r.Code != http.StatusOK {
+			t.Fatalf("status: got %d, want 200", r.Code)
+		}
+		checkAPIError(t, c.api("/api/v1/verify", k.Token), http.StatusUnauthorized, "revoked_key")
+		if !strings.HasPrefix(r.Body, `<div class="details" id="key-details-`+k.ID+`"`) {
+			t.Errorf("body: want the details first, got %.100q", r.Body)
+		}
+		if !strings.Contains(stripTags(r.Body), "Status Revoked") {
+			t.Errorf("details: want Status Revoked")
+		}
+		oob := regexp.MustCompile(`(?s)<tr id="key-row-` + k.ID + `" hx-swap-oob="true"[^>]*>.*?</tr>`).FindString(r.Body)
+		if oob == "" {
+			t.Fatalf("no out-of-band row for the key in %q", r.Body)
+		}
+		if got := stripTags(cell(oob, "Status")); got != "Revoked" {
+			t.Errorf("out-of-band row status: got %q, want Revoked", got)
+		}
+		if got := r.Header.Get("HX-Trigger"); !strings.Contains(got, "toast") {
+			t.Errorf("HX-Trigger: got %q, want a toast", got)
+		}
+		if strings.Contains(r.Body, ">Revoke Key<") {
+			t.Errorf("the swapped details still offer Revoke Key")
+		}
+		// Again: harmless.
+		first := ts.revokedAt(k.ID)
+		ts.clock.Advance(time.Minute)
+		r = c.post("/settings/api-keys/"+k.ID+"/revoke", nil, htmx(), header("HX-Current-URL", origin+"/settings/api-keys/"))
+		if r.Code != http.StatusOK || !strings.Contains(r.Body, "hx-swap-oob") {
+			t.Errorf("second htmx revoke: got %d, want 200 with the row", r.Code)
+		}
+		if got := ts.revokedAt(k.ID); got != first {
+			t.Errorf("revoked_at after a second revoke: got %d, want %d", got, first)
+		}
+	})
+
+	t.Run("with htmx from the details page", func(t *testing.T) {
+		k := c.create("Page revoke")
+		for _, current := range []string{origin + "/settings/api-keys/" + k.ID, "", "::not a url"} {
+			r := c.post("/settings/api-keys/"+k.ID+"/revoke", nil, htmx(), header("HX-Current-URL", current))
+			if r.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", r.Code)
+			}
+			if strings.Contains(r.Body, "hx-swap-oob") {
+				t.Errorf("HX-Current-URL %q: an out-of-band row where there is no list", current)
+			}
+			if !strings.Contains(stripTags(r.Body), "Status Revoked") {
+				t.Errorf("details: want Status Revoked")
+			}
+		}
+	})
+}
+
+func TestWorkspaceIsolation(t *testing.T) {
+	t.Parallel()
+	ts, a := newSignedIn(t, serverOpts{})
+	mine := a.create("Mine")
+	b := ts.addWorkspace("Other Inc", "b@example.com", "another long password")
+	theirs := b.create("Theirs")
+
+	paths := []struct {
+		method, path string
+	}{
+		{"GET", "/settings/api-keys/" + theirs.ID},
+		{"GET", "/settings/api-keys/" + theirs.ID + "/reveal"},
+		{"GET", "/settings/api-keys/" + theirs.ID + "/revoke"},
+		{"POST", "/settings/api-keys/" + theirs.ID + "/revoke"},
+	}
+	for _, p := range paths {
+		for _, mode := range []string{"page", "htmx"} {
+			t.Run(p.method+" "+p.path+"/"+mode, func(t *testing.T) {
+				opts := []opt{}
+				if mode == "htmx" {
+					opts = append(opts, htmx(), header("HX-Current-URL", origin+"/settings/api-keys"))
+				}
+				var form url.Values
+				if p.method == "POST" {
+					form = url.Values{}
+				}
+				r := a.do(p.method, p.path, form, opts...)
+				if r.Code != http.StatusNotFound {
+					t.Errorf("status: got %d, want 404", r.Code)
+				}
+				if strings.Contains(r.Body, "Theirs") || strings.Contains(r.Body, theirs.Prefix) {
+					t.Errorf("the 404 names the other workspace's key")
+				}
+			})
+		}
+	}
+	if ts.revokedAt(theirs.ID) != 0 {
+		t.Errorf("the other workspace's key was revoked")
+	}
+	if r := a.api("/api/v1/whoami", theirs.Token); r.Code != http.StatusOK {
+		t.Errorf("the other workspace's key: whoami got %d, want 200", r.Code)
+	}
+	list := a.get("/settings/api-keys").Body
+	if strings.Contains(list, theirs.ID) || strings.Contains(list, theirs.Prefix) || strings.Contains(list, "Theirs") {
+		t.Errorf("the list shows the other workspace's key")
+	}
+	if !strings.Contains(list, mine.ID) {
+		t.Errorf("the list does not show my key")
+	}
+	if strings.Contains(b.get("/settings/api-keys").Body, mine.ID) {
+		t.Errorf("the other workspace's list shows my key")
+	}
+
+	bad := []string{
+		"..%2Fetc",
+		"..%2F..%2Fetc%2Fpasswd",
+		strings.Repeat("a", 10_000),
+		"key_" + strings.Repeat("A", 20),
+		"key_" + strings.ToUpper(theirs.ID[4:]),
+		strings.ToUpper(mine.ID),
+		"key_0000000000000000000",   // 19
+		"key_000000000000000000000", // 21
+		"key_00000000000000000000",  // the right shape, no such key
+		"%3Cscript%3E",
+		"key_0000000000000000000%00",
+	}
+	for _, id := range bad {
+		for _, sub := range []string{"", "/reveal", "/revoke"} {
+			path := "/settings/api-keys/" + id + sub
+			if r := a.get(path); r.Code != http.StatusNotFound {
+				t.Errorf("GET %.60s: got %d, want 404", path, r.Code)
+			}
+		}
+		path := "/settings/api-keys/" + id + "/revoke"
+		if r := a.post(path, nil); r.Code != http.StatusNotFound {
+			t.Errorf("POST %.60s: got %d, want 404", path, r.Code)
+		}
+	}
+}
+
+func TestNamesAreEscaped(t *testing.T) {
+	t.Parallel()
+	_, c := newSignedIn(t, serverOpts{})
+	name := `<img src=x onerror=alert(1)> & "q" 'a' 🔑🚀`
+	escaped := `&lt;img src=x onerror=alert(1)&gt; &amp;`
+	r := c.post("/settings/api-keys", keyForm(name, "never"))
+	loc := r.Header.Get("Location")
+	id := revealPathRE.FindStringSubmatch(loc)[1]
+	pages := []struct {
+		name string
+		do   func() *response
+	}{
+		{"reveal page", func() *response { return c.get(loc) }},
+		{"reveal page, gone", func() *response { return c.get(loc) }},
+		{"list", func() *response { return c.get("/settings/api-keys") }},
+		{"details page", func() *response { return c.get("/settings/api-keys/" + id) }},
+		{"panel", func() *response { return c.get("/settings/api-keys/"+id, htmx()) }},
+		{"revoke confirmation", func() *response { return c.get("/settings/api-keys/" + id + "/revoke") }},
+		{"revoke modal", func() *response { return c.get("/settings/api-keys/"+id+"/revoke", htmx()) }},
+		{"revoke with the row", func() *response {
+			return c.post("/settings/api-keys/"+id+"/revoke", nil, htmx(), header("HX-Current-URL", origin+"/settings/api-keys"))
+		}},
+		{"key page with the notice", func() *response {
+			c.post("/settings/api-keys/"+id+"/revoke", nil)
+			return c.get("/settings/api-keys/" + id)
+		}},
+	}
+	for _, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			r := p.do()
+			if r.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", r.Code)
+			}
+			if strings.Contains(r.Body, "<img src=x") {
+				t.Errorf("the name is not escaped")
+			}
+			if !strings.Contains(r.Body, escaped) {
+				t.Errorf("the escaped name %q is not in the page", escaped)
+			}
+			if !strings.Contains(r.Body, "🔑🚀") {
+				t.Errorf("the emoji of the name are not in the page")
+			}
+		})
+	}
+}
