@@ -46,6 +46,16 @@
     });
   }
 
+  // A form that comes back with problems puts the cursor on the first one.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (!e.detail.xhr || e.detail.xhr.status !== 422) { return; }
+    var bad = document.querySelector(".field-invalid input:not([type=hidden]):not([disabled])");
+    if (bad) {
+      bad.focus();
+      bad.scrollIntoView({ block: "center" });
+    }
+  });
+
   document.addEventListener("htmx:load", function (e) {
     openDialogs(e.detail.elt.parentNode || document);
     initForms(e.detail.elt);
