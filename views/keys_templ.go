@@ -1324,20 +1324,20 @@ func RevealPage(p Page, r Reveal) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 91, "<span><strong>This is the only time the key will be shown.</strong> Copy it now and keep it somewhere safe, such as a secrets manager. If you lose it, revoke it and create a new one.</span></div><label class=\"label\" for=\"reveal-key\">Your new API key</label><div class=\"copy-field\"><input id=\"reveal-key\" class=\"mono\" type=\"text\" readonly value=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 91, "<span><strong>This is the only time the key will be shown.</strong> Copy it now and keep it somewhere safe, such as a secrets manager. If you lose it, revoke it and create a new one.</span></div><label class=\"label\" for=\"reveal-key\">Your new API key</label><div class=\"copy-field\"><textarea id=\"reveal-key\" class=\"mono reveal-key\" rows=\"2\" readonly autocomplete=\"off\" spellcheck=\"false\" data-select-on-focus>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var60 string
-				templ_7745c5c3_Var60, templ_7745c5c3_Err = templruntime.NewAttributeExpression(r.Token).Resolve(ctx)
+				templ_7745c5c3_Var60, templ_7745c5c3_Err = templ.JoinStringErrs(r.Token)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `keys.templ`, Line: 306, Col: 77}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `keys.templ`, Line: 306, Col: 141}
 				}
-				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var60)
+				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var60))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, "\" autocomplete=\"off\" spellcheck=\"false\" data-select-on-focus> <button type=\"button\" class=\"button button-primary copy-button\" data-copy=\"reveal-key\" hidden>Copy</button></div><p class=\"copy-status\" id=\"copy-status\" role=\"status\" aria-live=\"polite\"></p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, "</textarea> <button type=\"button\" class=\"button button-primary copy-button\" data-copy=\"reveal-key\" hidden>Copy</button></div><p class=\"copy-status\" id=\"copy-status\" role=\"status\" aria-live=\"polite\"></p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -552,17 +552,13 @@ func (c *client) create(name string, scopes ...string) newKey {
 
 var (
 	revealPathRE = regexp.MustCompile(`^/settings/api-keys/(key_[0-9a-z]{20})/reveal$`)
-	revealKeyRE  = regexp.MustCompile(`<input[^>]*\bid="reveal-key"[^>]*>`)
+	revealKeyRE  = regexp.MustCompile(`<textarea[^>]*\bid="reveal-key"[^>]*>([^<]*)</textarea>`)
 	valueRE      = regexp.MustCompile(`\bvalue="([^"]*)"`)
 )
 
 // revealedToken returns the token of a reveal page, or "".
 func revealedToken(body string) string {
-	tag := revealKeyRE.FindString(body)
-	if tag == "" {
-		return ""
-	}
-	m := valueRE.FindStringSubmatch(tag)
+	m := revealKeyRE.FindStringSubmatch(body)
 	if m == nil {
 		return ""
 	}
