@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The goals of the issue.
+const (
+	goalOneKey    = 0.85  // verify with one valid key, of /healthz's req/s
+	goalRandom    = 0.75  // verify with keys drawn from 10,000, of /healthz's req/s
+	goalP99       = 1.5   // verify's p99 at most this times /healthz's p99
+	goalRSS       = 100e6 // bytes of resident memory under load
+	invalidMargin = 0.03  // "invalid no slower than valid", within this noise
+)
+
+// Indexes of report.scenarios.
+const (
+	scHealthz = iota
+	scOneKey
+	scRandom
+	scUnknown
+	scMalformed
+)
+
+type report struct {
+	cfg           config
+	wrk           string
+	scenarios     []scenario
+	results       [][]result // [scenario][round]
+	limited       scenario
+	limitedResult result
+	limitedBase   result // /healthz on the same server, just before
+	idleRSS       int64  // kB
+	rssMax, hwm   int64  // kB
+	problems      []string
+	elapsed       time.Duration
+	loadStart     string // /proc/loadavg when the bench started
+}
+
+// summary is a scenario's medians over the rounds. The ratios are the
+// medians of each round's ratio to the same round's /healthz run: paired,
+// so that a slow moment of the machine touches both sides of a ratio.
+type summary struct {
+	reqPerSec, ratio float64
+	p50, p99         time.Duration
+	p99Ratio         float64
+	cpuPerReq        time.Duration // the server's, median
+	cpuRatio         float64       // to /healthz's, median of the rounds' ratios
+	others           float64       // share of the machine other processes took, median
+	othersMax        float64
+	unexpected       int64
+	statuses         map[int]int64
+}
+
+func (rp report) summarize(i int) summary {
+	var s summary
+	s.statuses = map[int]int64{}
+	var rps, ratios, p99Ratios []float64
+	var p50s, p99s, cpus []time.Duration
+	var others, cpuRatios []float64
+	for round, r := range rp.results[i] {
+		cpuRatios = append(cpuRatios, float64(r.serverCPUPerReq())/float64(rp.results[scHealthz][round].serverCPUPerReq()))
+		cpus = append(cpus, r.serverCPUPerReq())
+		others = append(others, r.cpu.otherShare())
+		s.othersMax = max(s.othersMax, r.cpu.otherShare())
+		base := rp.results[scHealthz][round]
+		rps = append(rps, r.reqPerSec)
+		ratios = append(ratios, r.reqPerSec/base.reqPerSec)
+		p50s = append(p50s, r.p50)
+		p99s = append(p99s, r.p99)
+		p99Ratios = append(p99Ratios, float64(r.p99)/float64(base.p99))
+		s.unexpected += r.unexpected
+		for c, n := range r.statuses {
+			s.statuses[c] += n
+		}
+	}
+	s.reqPerSec, s.ratio, s.p99Ratio = median(rps), median(ratios), median(p99Ratios)
+	s.p50, s.p99 = median(p50s), median(p99s)
+	s.cpuPerReq, s.cpuRatio, s.others = median(cpus), median(cpuRatios), median(others)
+	return s
+}
+
+func median[T int64 | float64 | time.Duration](v []T) T {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func (rp report) write(ctx context.Context, w io.Writer) {
+	cfg := rp.cfg
+	sums := make([]summary, len(rp.scenarios))
+	for i := range rp.scenarios {
+		sums[i] = rp.summarize(i)
+	}
+	base := sums[scHealthz]
+
+	fmt.Fprintf(w, "\n## make bench: /api/v1/verify against the bare /healthz handler\n\n")
+	fmt.Fprintf(w, "Real server (`dashboard serve`, CGO_ENABLED=0, --log-level warn) on 127.0.0.1 with %s keys in SQLite; "+
+		"wrk -t%d -c%d --latency, %s per run after a %s warm-up, %d rounds with the scenarios interleaved; "+
+		"verify asks `%s`. Values are medians over the rounds; ratios are medians of per-round ratios to that round's /healthz.\n\n",
+		thousands(float64(cfg.keys)), cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, verifyPath(cfg))
+
+	fmt.Fprintln(w, "| scenario | req/s | ratio to /healthz | p50 | p99 | p99 ratio | server CPU/req ² | others' CPU ³ | status check |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	for i, sc := range rp.scenarios {
+		s := sums[i]
+		fmt.Fprintf(w, "| %s | %s | %.2f | %s | %s | %.2f | %.1f µs (%.2f×) | %.0f%% | %s |\n",
+			sc.name, thousands(s.reqPerSec), s.ratio, fmtDur(s.p50), fmtDur(s.p99), s.p99Ratio,
+			us(s.cpuPerReq), s.cpuRatio, 100*s.others, statusCheck(sc.expect, s.unexpected, s.statuses))
+	}
+	lr, lb := rp.limitedResult, rp.limitedBase
+	fmt.Fprintf(w, "| %s ¹ | %s | %.2f | %s | %s | %.2f | %.1f µs (%.2f×) | %.0f%% | %s |\n",
+		rp.limited.name, thousands(lr.reqPerSec), lr.reqPerSec/lb.reqPerSec, fmtDur(lr.p50), fmtDur(lr.p99),
+		float64(lr.p99)/float64(lb.p99), us(lr.serverCPUPerReq()), float64(lr.serverCPUPerReq())/float64(lb.serverCPUPerReq()),
+		100*lr.cpu.otherShare(), statusCheck(rp.limited.expect, lr.unexpected, lr.statuses))
+	fmt.Fprintf(w, "\n¹ One run on a second server started without --auth-fail-burst (default limiter: 20 failures in a row, "+
+		"then 2 a second per client address), compared with a /healthz run on that server just before it (%s req/s, p99 %s). The other rows use "+
+		"--auth-fail-burst 1000000000 so that invalid keys measure the 401 path.\n", thousands(lb.reqPerSec), fmtDur(lb.p99))
+	fmt.Fprintf(w, "² The server process's CPU time (user + system, /proc/PID/stat) during the run divided by its requests, "+
+		"and its ratio to /healthz's: what a request costs, steadier than req/s when other processes share the cores.\n")
+	fmt.Fprintf(w, "³ Share of the machine (%d CPUs × run time) used by processes other than the server and wrk during the run: "+
+		"above a few percent, the run was disturbed.\n", runtime.NumCPU())
+
+	fmt.Fprintf(w, "\nreq/s, server CPU/req and others' CPU per round (run order rotates each round):\n\n| scenario |")
+	for r := range cfg.rounds {
+		fmt.Fprintf(w, " round %d |", r+1)
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---:|", cfg.rounds))
+	for i, sc := range rp.scenarios {
+		fmt.Fprintf(w, "| %s |", sc.name)
+		for _, r := range rp.results[i] {
+			fmt.Fprintf(w, " %s, %.1f µs, %.0f%% |", thousands(r.reqPerSec), us(r.serverCPUPerReq()), 100*r.cpu.otherShare())
+		}
+		fmt.Fprintln(w)
+	}
+
+	var disturbed float64
+	for _, s := range sums {
+		disturbed = max(disturbed, s.othersMax)
+	}
+	if disturbed > 0.10 {
+		fmt.Fprintf(w, "\n**Warning**: other processes took up to %.0f%% of the machine during some runs (per-round table above): "+
+			"req/s, latencies and their ratios are unreliable; server CPU/req is the steadier measure. Run again on a quiet machine.\n",
+			100*disturbed)
+	}
+
+	peak := max(rp.rssMax, rp.hwm) * 1024
+	fmt.Fprintf(w, "\nServer resident memory: %s after start with the keys loaded; under load, highest VmRSS sampled every 100 ms %s, VmHWM (kernel's peak) %s.\n",
+		mb(rp.idleRSS*1024), mb(rp.rssMax*1024), mb(rp.hwm*1024))
+
+	fmt.Fprintf(w, "\n### Goals\n\n")
+	goal := func(ok bool, text string) {
+		mark := "PASS  "
+		if !ok {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(w, "- **%s** %s\n", mark, text)
+	}
+	one, rnd := sums[scOneKey], sums[scRandom]
+	goal(one.ratio >= goalOneKey, fmt.Sprintf("verify, one valid key: %.3f of /healthz's throughput (goal >= %.2f)", one.ratio, goalOneKey))
+	goal(rnd.ratio >= goalRandom, fmt.Sprintf("verify, keys drawn from %s: %.3f of /healthz's throughput (goal >= %.2f)",
+		thousands(float64(cfg.sample)), rnd.ratio, goalRandom))
+	for _, i := range []int{scOneKey, scRandom, scUnknown, scMalformed} {
+		goal(sums[i].p99Ratio <= goalP99, fmt.Sprintf("%s: p99 %s = %.3f × /healthz's %s (goal <= %.1f×)",
+			rp.scenarios[i].name, fmtDur(sums[i].p99), sums[i].p99Ratio, fmtDur(base.p99), goalP99))
+	}
+	for _, i := range []int{scUnknown, scMalformed} {
+		s := sums[i]
+		goal(s.ratio >= rnd.ratio-invalidMargin && s.p50 <= rnd.p50+rnd.p50*3/100,
+			fmt.Sprintf("%s no slower than valid keys drawn from %s: throughput ratio %.3f vs %.3f, p50 %s vs %s (within %.0f%% noise)",
+				rp.scenarios[i].name, thousands(float64(cfg.sample)), s.ratio, rnd.ratio, fmtDur(s.p50), fmtDur(rnd.p50), invalidMargin*100))
+	}
+	goal(float64(peak) < goalRSS, fmt.Sprintf("server resident memory under load: peak %s (goal < 100 MB)", mb(peak)))
+
+	if len(rp.problems) > 0 {
+		fmt.Fprintf(w, "\n### Problems: the measurement is not valid\n\n")
+		for _, p := range rp.problems {
+			fmt.Fprintf(w, "- %s\n", p)
+		}
+	}
+
+	model, cpus := cpuInfo()
+	goVersion := "unknown"
+	if out, err := exec.CommandContext(ctx, "go", "version").Output(); err == nil {
+		goVersion = strings.TrimSpace(string(out))
+	}
+	wrkVersion := "unknown"
+	if out, _ := exec.CommandContext(ctx, rp.wrk, "--version").CombinedOutput(); len(out) > 0 {
+		wrkVersion, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
+		wrkVersion, _, _ = strings.Cut(wrkVersion, " Copyright")
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(w, "\n### Environment\n\n")
+	fmt.Fprintf(w, "- date: %s\n", time.Now().Format("2006-01-02 15:04:05 MST"))
+	fmt.Fprintf(w, "- %s\n", goVersion)
+	fmt.Fprintf(w, "- CPU: %s, %d cores (/proc/cpuinfo), runtime.NumCPU %d, GOMAXPROCS left to the runtime\n", model, cpus, runtime.NumCPU())
+	fmt.Fprintf(w, "- Linux %s; /proc/loadavg at the start %s, at the end %s (other work on the machine skews the numbers)\n",
+		strings.TrimSpace(string(kernel)), rp.loadStart, strings.TrimSpace(string(load)))
+	fmt.Fprintf(w, "- load generator: %s (%s)\n", wrkVersion, rp.wrk)
+	fmt.Fprintf(w, "- whole run: %s\n", rp.elapsed.Round(time.Second))
+}
+
+func verifyPath(cfg config) string {
+	if cfg.scope == "" {
+		return "GET /api/v1/verify"
+	}
+	return "GET /api/v1/verify?scope=" + cfg.scope
+}
+
+func statusCheck(expect string, unexpected int64, statuses map[int]int64) string {
+	r := result{statuses: statuses}
+	if unexpected > 0 {
+		return fmt.Sprintf("**FAIL**: %d unexpected (want %s): %s", unexpected, expect, r.statusSummary())
+	}
+	return "ok: " + r.statusSummary()
+}
+
+// us returns d in microseconds.
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// fmtDur writes a latency with three significant digits, in µs or ms.
+func fmtDur(d time.Duration) string {
+	us := float64(d) / float64(time.Microsecond)
+	switch {
+	case us < 1000:
+		return fmt.Sprintf("%.0f µs", us)
+	case us < 10_000:
+		return fmt.Sprintf("%.2f ms", us/1000)
+	default:
+		return fmt.Sprintf("%.1f ms", us/1000)
+	}
+}
+
+// thousands writes a number rounded to a whole, with thousands separators.
+func thousands(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// mb writes bytes in MB (10^6 bytes), the unit of the goal.
+func mb(bytes int64) string {
+	return fmt.Sprintf("%.1f MB", float64(bytes)/1e6)
+}

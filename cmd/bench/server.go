@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// buildServer builds the dashboard binary, as `make build` does, into dir.
+func buildServer(ctx context.Context, moduleDir, dir string) (string, error) {
+	bin := filepath.Join(dir, "dashboard")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/dashboard")
+	cmd.Dir = moduleDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/dashboard: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// server is a running dashboard process.
+type server struct {
+	cmd    *exec.Cmd
+	url    string // http://127.0.0.1:PORT
+	stderr *tail
+	exited chan struct{}
+	err    error // of Wait, once exited is closed
+
+	mu           sync.Mutex
+	rssMax, hwm  int64 // kB, highest seen
+	stopSampling chan struct{}
+	stopOnce     sync.Once
+}
+
+// startServer starts bin serving the database at dbPath on a free
+// loopback port, waits until /healthz answers and starts sampling its
+// resident memory.
+func startServer(ctx context.Context, bin, dbPath string, extra ...string) (*server, error) {
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--db", dbPath, "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
+	// The session secret is generated and kept in the database; make sure
+	// no BLNK_* variable of the caller's shell changes the server.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BLNK_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	s := &server{
+		cmd:          cmd,
+		stderr:       &tail{},
+		exited:       make(chan struct{}),
+		stopSampling: make(chan struct{}),
+	}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+	url, err := s.waitListening(ctx, 2*time.Minute)
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	s.url = url
+	if err := s.waitHealthy(ctx, 30*time.Second); err != nil {
+		s.stop()
+		return nil, err
+	}
+	go s.sample()
+	return s, nil
+}
+
+var listeningURL = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)`)
+
+// waitListening finds the server's address: from its "listening" log line
+// when the log level shows it, else from the listening socket the process
+// holds (with --log-level warn the info-level line is not written).
+func (s *server) waitListening(ctx context.Context, limit time.Duration) (string, error) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if m := listeningURL.FindStringSubmatch(s.stderr.String()); m != nil {
+			return m[1], nil
+		}
+		if port, err := listeningPort(s.cmd.Process.Pid); err == nil {
+			return "http://127.0.0.1:" + strconv.Itoa(port), nil
+		}
+		select {
+		case <-s.exited:
+			return "", fmt.Errorf("server exited before listening: %v\n%s", s.err, s.stderr.String())
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return "", fmt.Errorf("server not listening after %s\n%s", limit, s.stderr.String())
+}
+
+func (s *server) waitHealthy(ctx context.Context, limit time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("server exited: %v\n%s", s.err, s.stderr.String())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s/healthz not answering 200 after %s", s.url, limit)
+}
+
+// listeningPort returns the port of the IPv4 TCP socket pid listens on,
+// by matching the socket inodes of its descriptors with /proc/PID/net/tcp.
+func listeningPort(pid int) (int, error) {
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(fdDir)
+	if err != nil {
+		return 0, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
+		if err == nil && strings.HasPrefix(target, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")] = true
+		}
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 10 || fields[3] != "0A" || !inodes[fields[9]] { // 0A: LISTEN
+			continue
+		}
+		_, hexPort, ok := strings.Cut(fields[1], ":")
+		if !ok {
+			continue
+		}
+		port, err := strconv.ParseInt(hexPort, 16, 32)
+		if err == nil && port > 0 {
+			return int(port), nil
+		}
+	}
+	return 0, errors.New("no listening socket yet")
+}
+
+// sample reads the server's resident memory every 100 ms until stopped.
+func (s *server) sample() {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.readMemory()
+		select {
+		case <-s.stopSampling:
+			return
+		case <-s.exited:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *server) readMemory() {
+	rss, hwm, err := procMemory(s.cmd.Process.Pid)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.rssMax = max(s.rssMax, rss)
+	s.hwm = max(s.hwm, hwm)
+	s.mu.Unlock()
+}
+
+// memory returns the highest VmRSS sampled and the kernel's VmHWM (peak
+// resident set) last read, in kB, reading them once more first.
+func (s *server) memory() (rssMax, hwm int64) {
+	s.readMemory()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rssMax, s.hwm
+}
+
+// currentRSS returns VmRSS now, in kB.
+func (s *server) currentRSS() int64 {
+	rss, _, _ := procMemory(s.cmd.Process.Pid)
+	return rss
+}
+
+func procMemory(pid int) (rss, hwm int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		name, val, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmRSS" && name != "VmHWM") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %q: %w", name, val, err)
+		}
+		if name == "VmRSS" {
+			rss = kb
+		} else {
+			hwm = kb
+		}
+	}
+	return rss, hwm, nil
+}
+
+// stop ends the server with SIGTERM, as a service manager would, and
+// kills it if it has not exited after 15 s. It returns the exit error.
+func (s *server) stop() error {
+	select {
+	case <-s.exited:
+		return s.err
+	default:
+	}
+	s.stopOnce.Do(func() { close(s.stopSampling) })
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		return s.err
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("server did not stop within 15 s of SIGTERM; killed")
+	}
+}
+
+// tail keeps what a process writes to stderr, the last 1 MiB of it.
+type tail struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf.Write(p)
+	if t.buf.Len() > 2<<20 {
+		keep := append([]byte(nil), t.buf.Bytes()[t.buf.Len()-1<<20:]...)
+		t.buf.Reset()
+		t.buf.Write(keep)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.buf.String()
+}
