@@ -17,8 +17,9 @@ type AuthKey struct {
 }
 
 const authKeyQuery = `SELECT k.hash, k.id, k.workspace_id, w.name, k.name, k.prefix, k.scopes,
-	k.expires_at, k.created_at, k.revoked_at, k.last_used_at, COALESCE(k.last_used_ip, '')
-	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id`
+	k.expires_at, k.created_at, k.revoked_at, u.at, COALESCE(u.ip, '')
+	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+	LEFT JOIN api_key_usage u ON u.key_id = k.id`
 
 func scanAuthKey(rows *sql.Rows) (AuthKey, error) {
 	var a AuthKey
@@ -125,8 +126,8 @@ func (d *DB) RecordUsage(ctx context.Context, uses []Usage) error {
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE api_keys SET last_used_at = ?1, last_used_ip = ?2
-		WHERE id = ?3 AND (last_used_at IS NULL OR last_used_at < ?1)`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES (?3, ?1, ?2)
+		ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, ip = excluded.ip WHERE excluded.at > api_key_usage.at`)
 	if err != nil {
 		return err
 	}

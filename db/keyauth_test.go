@@ -204,3 +204,40 @@ func TestRecordUsage(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRecordUsage flushes the last use of 10,000 keys, as a busy
+// server does every flush interval.
+func BenchmarkRecordUsage(b *testing.B) {
+	d, err := Open(context.Background(), b.TempDir()+"/bench.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	w, u, err := d.CreateWorkspaceAdmin(context.Background(), "Bench", "bench@example.com", "x", testNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	uses := make([]Usage, 10_000)
+	for i := range uses {
+		tok, _ := apikey.Generate()
+		prefix, _ := apikey.Parse(tok)
+		k, _, err := d.CreateKey(context.Background(), NewKey{
+			Key:  apikey.Key{ID: apikey.NewID(), WorkspaceID: w.ID, Name: "k", Prefix: prefix, Scopes: 1, CreatedAt: testNow},
+			Hash: apikey.HashOf(tok), CreatedBy: u.ID, CreateToken: apikey.NewID(),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		uses[i] = Usage{KeyID: k.ID, IP: "203.0.113.7"}
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		at := testNow.Add(time.Duration(i+1) * time.Second)
+		for j := range uses {
+			uses[j].At = at
+		}
+		if err := d.RecordUsage(context.Background(), uses); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -21,10 +21,11 @@ type NewKey struct {
 
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `k.id, k.workspace_id, k.name, k.prefix, k.scopes, k.expires_at, k.created_at,
-	COALESCE(cu.email, ''), k.revoked_at, COALESCE(ru.email, ''), k.last_used_at, COALESCE(k.last_used_ip, '')
+	COALESCE(cu.email, ''), k.revoked_at, COALESCE(ru.email, ''), u.at, COALESCE(u.ip, '')
 	FROM api_keys k
 	LEFT JOIN users cu ON cu.id = k.created_by
-	LEFT JOIN users ru ON ru.id = k.revoked_by`
+	LEFT JOIN users ru ON ru.id = k.revoked_by
+	LEFT JOIN api_key_usage u ON u.key_id = k.id`
 
 type scanner interface{ Scan(...any) error }
 

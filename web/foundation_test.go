@@ -333,17 +333,46 @@ func TestSecurityHeaders(t *testing.T) {
 		{"redirect", func() *response { return anon.get("/settings/api-keys") }, 303},
 		{"404 page", func() *response { return c.get("/no/such/page") }, 404},
 		{"404 fragment", func() *response { return c.get("/no/such/page", htmx()) }, 404},
-		{"405", func() *response { return c.post("/healthz", nil) }, 405},
+		{"405", func() *response { return c.do(http.MethodPut, "/settings/api-keys", nil) }, 405},
 		{"403 cross-site", func() *response { return c.post("/logout", nil, header("Sec-Fetch-Site", "cross-site")) }, 403},
 		{"static css", func() *response { return anon.get("/static/css/app.css") }, 200},
 		{"static js", func() *response { return anon.get("/static/js/app.js") }, 200},
 		{"favicon", func() *response { return anon.get("/favicon.ico") }, 200},
 		{"static 404", func() *response { return anon.get("/static/nope.js") }, 404},
+	}
+	// Responses for programs carry the subset that matters outside a page.
+	machines := []struct {
+		name     string
+		do       func() *response
+		wantCode int
+	}{
 		{"healthz", func() *response { return anon.get("/healthz") }, 200},
 		{"readyz", func() *response { return anon.get("/readyz") }, 200},
+		{"405 on a probe", func() *response { return c.post("/healthz", nil) }, 405},
 		{"API 200", func() *response { return anon.api("/api/v1/whoami", k.Token) }, 200},
+		{"API verify 200", func() *response { return anon.api("/api/v1/verify?scope=*", k.Token) }, 200},
 		{"API 401", func() *response { return anon.api("/api/v1/whoami", "") }, 401},
 		{"API 404", func() *response { return anon.api("/api/v1/nope", "") }, 404},
+	}
+	for _, tt := range machines {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.do()
+			if r.Code != tt.wantCode {
+				t.Errorf("status: got %d, want %d", r.Code, tt.wantCode)
+			}
+			csp := r.Header.Get("Content-Security-Policy")
+			for _, want := range []string{"frame-ancestors 'none'", "default-src 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("Content-Security-Policy %q: want %q in it", csp, want)
+				}
+			}
+			if got, want := r.Header.Get("X-Content-Type-Options"), "nosniff"; got != want {
+				t.Errorf("X-Content-Type-Options: got %q, want %q", got, want)
+			}
+			if got, want := r.Header.Get("Cache-Control"), "no-store"; got != want {
+				t.Errorf("Cache-Control: got %q, want %q", got, want)
+			}
+		})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

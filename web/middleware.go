@@ -103,27 +103,44 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// machineCSP is the policy of responses meant for programs (JSON, probes):
+// nothing may load, nothing may frame them.
+const machineCSP = "default-src 'none'; frame-ancestors 'none'"
+
 // securityHeaders sets the headers every response carries. Pages are
 // never stored by caches (they show workspace data); static files set
-// their own caching.
+// their own caching. Responses for programs (the API and the probes) get
+// the subset that matters outside a browser page, as OWASP's REST
+// guidance lists it: fewer bytes on the hot path.
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", csp)
+		path := c.Request().URL.Path
 		h.Set("X-Content-Type-Options", "nosniff")
+		if s.isTLS(c.Request()) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if forMachines(path) {
+			h.Set("Content-Security-Policy", machineCSP)
+			h.Set("Cache-Control", "no-store")
+			return next(c)
+		}
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
-		if s.isTLS(c.Request()) {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+		if !strings.HasPrefix(path, "/static/") {
 			h.Set("Cache-Control", "no-store")
 		}
 		return next(c)
 	}
+}
+
+// forMachines reports whether path serves programs rather than pages.
+func forMachines(path string) bool {
+	return strings.HasPrefix(path, "/api/") || path == "/healthz" || path == "/readyz"
 }
 
 // crossOrigin refuses state-changing requests sent by other sites, with

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,12 +67,14 @@ func (c *Config) setDefaults() {
 
 // Server is the dashboard's HTTP server.
 type Server struct {
-	cfg       Config
-	db        *db.DB
-	keys      *keyauth.Authenticator
-	log       *slog.Logger
-	cookies   *sessions.CookieStore
-	dummyHash string // verified against when an email is unknown
+	cfg     Config
+	db      *db.DB
+	keys    *keyauth.Authenticator
+	log     *slog.Logger
+	cookies *sessions.CookieStore
+	// dummyHash is verified against when an email is unknown. Made on the
+	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
+	dummyHash func() string
 	setupDone atomic.Bool
 	// Failed sign-ins, per email and per client address.
 	loginByEmail, loginByIP *throttle.Limiter
@@ -91,7 +94,7 @@ func New(cfg Config, store *db.DB, keys *keyauth.Authenticator, log *slog.Logger
 		keys:         keys,
 		log:          log,
 		cookies:      newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
-		dummyHash:    cfg.Passwords.DummyHash(),
+		dummyHash:    sync.OnceValue(cfg.Passwords.DummyHash),
 		loginByEmail: throttle.New(cfg.LoginLimit, cfg.Now),
 		loginByIP:    throttle.New(throttle.Config{Burst: cfg.LoginLimit.Burst * 4, Every: cfg.LoginLimit.Every / 4}, cfg.Now),
 	}

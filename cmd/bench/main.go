@@ -49,15 +49,16 @@ type config struct {
 	keys, sample     int
 	scope            string
 	keep, verbose    bool
+	serverArgs       string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured time of each run (whole seconds)")
-	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured load before each run (whole seconds; 0: none)")
-	fs.IntVar(&c.rounds, "rounds", 3, "rounds of all scenarios, interleaved; the table shows medians")
+	fs.DurationVar(&c.duration, "duration", 3*time.Second, "measured time of each run (whole seconds)")
+	fs.DurationVar(&c.warmup, "warmup", 1*time.Second, "unmeasured load before each run (whole seconds; 0: none)")
+	fs.IntVar(&c.rounds, "rounds", 5, "rounds of all scenarios, interleaved; the table shows medians")
 	fs.IntVar(&c.connections, "connections", 32, "wrk connections (-c)")
 	fs.IntVar(&c.threads, "threads", 1, "wrk threads (-t); 1 leaves the server most of a 2-core machine")
 	fs.IntVar(&c.keys, "keys", 100_000, "keys in the database")
@@ -65,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.scope, "scope", "mcp:read", "scope asked of /api/v1/verify, as a gateway would; empty: none")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (database, binary, key files)")
 	fs.BoolVar(&c.verbose, "v", false, "print wrk's own output of every run to stderr")
+	fs.StringVar(&c.serverArgs, "server-args", "", "extra flags for the server, space-separated (experiments, e.g. \"--usage-flush 1h\")")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -181,7 +183,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// The failed-authentication limiter would turn the invalid scenarios
 	// into 429s after 20 requests: lift it to measure the 401 path.
-	srv, err := startServer(ctx, b.bin, dbPath, "--auth-fail-burst", "1000000000")
+	srv, err := startServer(ctx, b.bin, dbPath, append([]string{"--auth-fail-burst", "1000000000"}, strings.Fields(cfg.serverArgs)...)...)
 	if err != nil {
 		return err
 	}
@@ -246,7 +248,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// (20 failures in a row, then 2 a second per client address): after
 	// the first few, every answer is a 429.
 	limited := scenario{"verify, unknown keys, default limiter (429)", verify, unknownFile, "401,429"}
-	srv2, err := startServer(ctx, b.bin, dbPath)
+	srv2, err := startServer(ctx, b.bin, dbPath, strings.Fields(cfg.serverArgs)...)
 	if err != nil {
 		return err
 	}

@@ -169,3 +169,22 @@ func BenchmarkAuthenticateParallel(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkFlush10k writes the last use of 10,000 keys of a 100,000-key
+// index, as a server under load from many keys does every flush interval.
+func BenchmarkFlush10k(b *testing.B) {
+	a, tokens := benchIndex(b, benchKeys)
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		for _, i := range drawn(10_000) {
+			if _, err := a.Authenticate(ctx, tokens[i], "198.51.100.7"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		if err := a.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -120,5 +120,30 @@ func WriteError(c echo.Context, err error, want apikey.Scope) error {
 		errors.As(err, &rl)
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
 	}
-	return c.JSON(p.Status, map[string]map[string]string{"error": {"code": p.Code, "message": p.Message}})
+	// Written by hand rather than with encoding/json: refusals are a hot
+	// path too (a client with a bad key retries), and the shape is fixed.
+	body := make([]byte, 0, 160)
+	body = append(body, `{"error":{"code":`...)
+	body = appendJSONString(body, p.Code)
+	body = append(body, `,"message":`...)
+	body = appendJSONString(body, p.Message)
+	body = append(body, "}}\n"...)
+	return c.JSONBlob(p.Status, body)
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }

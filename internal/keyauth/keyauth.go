@@ -93,9 +93,9 @@ type Authenticator struct {
 	fails  *throttle.Limiter
 	signal *changeSignal // nil: none
 
-	mu     sync.RWMutex
-	byHash map[apikey.Hash]*entry
-	byID   map[string]*entry
+	mu  sync.RWMutex // guards idx
+	idx *index
+	ips ipLocks
 
 	syncMu  sync.Mutex // one reader of changes at a time
 	seq     int64      // last key change applied; under syncMu
@@ -103,23 +103,6 @@ type Authenticator struct {
 	dirtyMu sync.Mutex
 	dirty   []*entry // keys used since the last flush
 	flushMu sync.Mutex
-}
-
-// entry is a key in the index. Everything but the atomics is immutable.
-type entry struct {
-	id          string
-	workspaceID int64
-	workspace   string
-	name        string
-	prefix      string
-	scopes      apikey.Set
-	createdAt   time.Time
-	expiresAt   time.Time
-
-	revokedAt atomic.Int64 // Unix ms; 0: not revoked
-	lastUsed  atomic.Int64 // Unix ms
-	lastIP    atomic.Pointer[string]
-	dirty     atomic.Bool // used since the last flush
 }
 
 // New loads every key of store into a new Authenticator.
@@ -137,12 +120,11 @@ func New(ctx context.Context, cfg Config, store *db.DB, log *slog.Logger) (*Auth
 		cfg.Now = time.Now
 	}
 	a := &Authenticator{
-		cfg:    cfg,
-		db:     store,
-		log:    log,
-		fails:  throttle.New(cfg.Failures, cfg.Now),
-		byHash: make(map[apikey.Hash]*entry),
-		byID:   make(map[string]*entry),
+		cfg:   cfg,
+		db:    store,
+		log:   log,
+		fails: throttle.New(cfg.Failures, cfg.Now),
+		idx:   newIndex(),
 	}
 	if cfg.SignalPath != "" {
 		sig, err := openSignal(cfg.SignalPath)
@@ -176,39 +158,41 @@ func (a *Authenticator) Close() error {
 func (a *Authenticator) Len() int {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return len(a.byHash)
+	return len(a.idx.byHash)
 }
 
 // put adds a key to the index, or updates the revocation of a key it has.
 func (a *Authenticator) put(k db.AuthKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if e, ok := a.byHash[k.Hash]; ok {
+	if slot, ok := a.idx.byHash[k.Hash]; ok {
 		if !k.Key.RevokedAt.IsZero() {
-			e.revokedAt.CompareAndSwap(0, k.Key.RevokedAt.UnixMilli())
+			a.idx.at(slot).revokedAt.CompareAndSwap(0, k.Key.RevokedAt.UnixMilli())
 		}
 		return
 	}
-	e := &entry{
-		id:          k.Key.ID,
-		workspaceID: k.Key.WorkspaceID,
-		workspace:   k.WorkspaceName,
-		name:        k.Key.Name,
-		prefix:      k.Key.Prefix,
-		scopes:      k.Key.Scopes,
-		createdAt:   k.Key.CreatedAt,
-		expiresAt:   k.Key.ExpiresAt,
-	}
+	e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
 	if !k.Key.RevokedAt.IsZero() {
 		e.revokedAt.Store(k.Key.RevokedAt.UnixMilli())
 	}
 	if !k.Key.LastUsedAt.IsZero() {
 		e.lastUsed.Store(k.Key.LastUsedAt.UnixMilli())
-		ip := k.Key.LastUsedIP
-		e.lastIP.Store(&ip)
+		a.setIP(e, k.Key.LastUsedIP)
 	}
-	a.byHash[k.Hash] = e
-	a.byID[e.id] = e
+}
+
+// byID returns the entry of key id, or nil.
+func (a *Authenticator) byID(id string) *entry {
+	k, ok := toID(id)
+	if !ok {
+		return nil
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if slot, ok := a.idx.byID[k]; ok {
+		return a.idx.at(slot)
+	}
+	return nil
 }
 
 // Created adds a key just stored by this process and tells other
@@ -222,10 +206,7 @@ func (a *Authenticator) Created(k apikey.Key, hash apikey.Hash, workspace string
 // Call it after the revocation committed and before answering: from then
 // on the key is refused.
 func (a *Authenticator) Revoked(id string, at time.Time) {
-	a.mu.RLock()
-	e := a.byID[id]
-	a.mu.RUnlock()
-	if e != nil {
+	if e := a.byID(id); e != nil {
 		e.revokedAt.CompareAndSwap(0, at.UnixMilli())
 	}
 	a.bump()
@@ -245,9 +226,7 @@ func (a *Authenticator) bump() {
 // LastUsed returns the freshest known last use of a key, which may be
 // newer than the database's until the next flush.
 func (a *Authenticator) LastUsed(id string) (at time.Time, ip string, ok bool) {
-	a.mu.RLock()
-	e := a.byID[id]
-	a.mu.RUnlock()
+	e := a.byID(id)
 	if e == nil {
 		return time.Time{}, "", false
 	}
@@ -255,10 +234,7 @@ func (a *Authenticator) LastUsed(id string) (at time.Time, ip string, ok bool) {
 	if ms == 0 {
 		return time.Time{}, "", false
 	}
-	if p := e.lastIP.Load(); p != nil {
-		ip = *p
-	}
-	return time.UnixMilli(ms).UTC(), ip, true
+	return time.UnixMilli(ms).UTC(), a.ips.get(e), true
 }
 
 // Authenticate checks token, sent by the client at address ip, and returns
@@ -276,9 +252,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, token, ip string) (Ide
 	now := a.cfg.Now()
 	e, err := a.check(ctx, token, now)
 	if wait := a.fails.WaitAt(ip, now); wait > 0 {
-		if err == nil && e.usedFrom(ip) {
+		if err == nil && a.ips.is(e, ip) {
 			a.touch(e, now, ip)
-			return e.identity(), nil
+			return a.identity(e), nil
 		}
 		return Identity{}, &RateLimitedError{RetryAfter: wait}
 	}
@@ -287,7 +263,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token, ip string) (Ide
 		return Identity{}, err
 	}
 	a.touch(e, now, ip)
-	return e.identity(), nil
+	return a.identity(e), nil
 }
 
 // Authorize is Authenticate followed by a check that the key allows scope.
@@ -318,7 +294,11 @@ func (a *Authenticator) check(ctx context.Context, token string, now time.Time) 
 	}
 	h := apikey.HashOf(token)
 	a.mu.RLock()
-	e := a.byHash[h]
+	slot, ok := a.idx.byHash[h]
+	var e *entry
+	if ok {
+		e = a.idx.at(slot)
+	}
 	a.mu.RUnlock()
 	if e == nil {
 		return nil, ErrInvalid
@@ -326,55 +306,66 @@ func (a *Authenticator) check(ctx context.Context, token string, now time.Time) 
 	if e.revokedAt.Load() != 0 {
 		return nil, ErrRevoked
 	}
-	if apikey.IsExpired(e.expiresAt, now) {
-		return nil, ErrExpired
+	if e.expiresAt != 0 && now.UnixMilli() >= e.expiresAt {
+		return nil, ErrExpired // the expiry instant itself is expired, as apikey.IsExpired says
 	}
 	return e, nil
 }
 
-func (e *entry) identity() Identity {
+// identity is what handlers see of e.
+func (a *Authenticator) identity(e *entry) Identity {
+	a.mu.RLock()
+	id, prefix, name, workspace := a.idx.strings(e)
+	a.mu.RUnlock()
 	return Identity{
-		KeyID:       e.id,
-		Name:        e.name,
-		Prefix:      e.prefix,
+		KeyID:       id,
+		Name:        name,
+		Prefix:      prefix,
 		WorkspaceID: e.workspaceID,
-		Workspace:   e.workspace,
+		Workspace:   workspace,
 		Scopes:      e.scopes,
-		CreatedAt:   e.createdAt,
-		ExpiresAt:   e.expiresAt,
+		CreatedAt:   time.UnixMilli(e.createdAt).UTC(),
+		ExpiresAt:   e.expiresTime(),
 	}
 }
 
-// usedFrom reports whether the key's last use came from ip.
-func (e *entry) usedFrom(ip string) bool {
-	p := e.lastIP.Load()
-	return p != nil && *p == ip
-}
-
 // touch records a use of e. Busy keys write their timestamp at most once
-// a second, so that cores do not fight over one cache line.
+// a second, so that cores do not fight over one cache line; a change of
+// address is recorded at once.
 func (a *Authenticator) touch(e *entry, now time.Time, ip string) {
 	ms := now.UnixMilli()
 	last := e.lastUsed.Load()
-	if ms-last < 1000 {
-		if p := e.lastIP.Load(); p != nil && *p == ip {
-			return
-		}
+	h := ipHash(ip)
+	if ms-last < 1000 && e.ipHash.Load() == h {
+		return
 	}
 	if !e.lastUsed.CompareAndSwap(last, ms) {
 		return // another request just recorded a use
 	}
-	if p := e.lastIP.Load(); p == nil || *p != ip {
-		// A copy, so that only this branch allocates: storing &ip would
-		// move the parameter to the heap on every call.
-		ipCopy := ip
-		e.lastIP.Store(&ipCopy)
+	if e.ipHash.Swap(h) != h {
+		a.ips.set(e, ip)
 	}
 	if !e.dirty.Load() && e.dirty.CompareAndSwap(false, true) {
 		a.dirtyMu.Lock()
 		a.dirty = append(a.dirty, e)
 		a.dirtyMu.Unlock()
 	}
+}
+
+// setIP records the address of a use loaded from the database.
+func (a *Authenticator) setIP(e *entry, ip string) {
+	e.ipHash.Store(ipHash(ip))
+	a.ips.set(e, ip)
+}
+
+// ipHash is FNV-1a of an address, to tell cheaply whether it changed.
+func ipHash(ip string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(ip); i++ {
+		h ^= uint64(ip[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // catchUp reads the key changes other processes made. Requests arriving
@@ -429,11 +420,10 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		// Clear the flag before reading, so a use racing with this flush
 		// queues the key again rather than being lost.
 		e.dirty.Store(false)
-		u := db.Usage{KeyID: e.id, At: time.UnixMilli(e.lastUsed.Load())}
-		if p := e.lastIP.Load(); p != nil {
-			u.IP = *p
-		}
-		uses = append(uses, u)
+		a.mu.RLock()
+		id, _, _, _ := a.idx.strings(e)
+		a.mu.RUnlock()
+		uses = append(uses, db.Usage{KeyID: id, At: time.UnixMilli(e.lastUsed.Load()), IP: a.ips.get(e)})
 	}
 	if err := a.db.RecordUsage(ctx, uses); err != nil {
 		for _, e := range batch {

@@ -683,7 +683,7 @@ func TestLastUsed(t *testing.T) {
 	// Make the stored value older behind the Authenticator's back: a
 	// second Flush with no new use must not write it again.
 	raw := rawDB(t, f.path)
-	if _, err := raw.ExecContext(ctx, `UPDATE api_keys SET last_used_at = 1000, last_used_ip = 'marker' WHERE id = ?`, k.ID); err != nil {
+	if _, err := raw.ExecContext(ctx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES (?, 1000, 'marker') ON CONFLICT (key_id) DO UPDATE SET at = 1000, ip = 'marker'`, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Flush(ctx); err != nil {
