@@ -7,6 +7,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,9 @@ import (
 	"time"
 
 	"github.com/playwright-community/playwright-go"
+
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 )
 
 var (
@@ -311,4 +315,29 @@ func signIn(t *testing.T, page playwright.Page, email, password string) {
 // uniq returns s with a suffix unique in this test run.
 func uniq(s string) string {
 	return fmt.Sprintf("%s %d", s, time.Now().UnixNano()%1_000_000)
+}
+
+// addExpiredKey stores a key that expired on Jan 31, 2026 straight into
+// the app's database, as the dashboard would have when it was created.
+func addExpiredKey(t *testing.T, a *app, name string) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := db.Open(ctx, a.DB)
+	must(t, err)
+	defer store.Close()
+	login, err := store.LoginByEmail(ctx, "ada@acme.test")
+	must(t, err)
+	token, err := apikey.Generate()
+	must(t, err)
+	prefix, err := apikey.Parse(token)
+	must(t, err)
+	scopes, err := apikey.ParseScopes([]string{"data:read", "proxy:read"})
+	must(t, err)
+	created := time.Date(2025, 11, 3, 9, 30, 0, 0, time.UTC)
+	_, _, err = store.CreateKey(ctx, db.NewKey{
+		Key: apikey.Key{ID: apikey.NewID(), WorkspaceID: login.Workspace.ID, Name: name, Prefix: prefix, Scopes: scopes,
+			ExpiresAt: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), CreatedAt: created},
+		Hash: apikey.HashOf(token), CreatedBy: login.User.ID, CreateToken: apikey.NewID(),
+	})
+	must(t, err)
 }

@@ -389,3 +389,49 @@ func TestPhoneScreens(t *testing.T) {
 	must(t, expect.Locator(page.GetByRole("alertdialog")).ToBeVisible())
 	shot(t, page, "phone-revoke-confirm")
 }
+
+// TestStatusesInTheList shows every status at once: active keys with
+// different scopes and expiries, one used through the API, one revoked in
+// the dashboard and one that expired (written to the database directly,
+// since the form refuses past dates).
+func TestStatusesInTheList(t *testing.T) {
+	t.Parallel()
+	a, page := signedIn(t, pageOptions{})
+	addExpiredKey(t, a, "Staging (2025)")
+	var prod string
+	for _, k := range []struct {
+		name    string
+		scopes  []string
+		expires string
+	}{
+		{"Old CI runner", []string{"proxy:write"}, "60 days"},
+		{"MCP agent", []string{"mcp:read", "mcp:write"}, "30 days"},
+		{"Alerts Integration", []string{"data:read"}, "90 days"},
+		{"Production API Key", []string{"*"}, "Never"},
+	} {
+		prod = createKey(t, page, k.name, k.scopes, k.expires, "")
+		must(t, role(page, "link", "Done").Click())
+	}
+
+	if status, v := call(t, a, "/api/v1/whoami", "Authorization", prod); status != 200 {
+		t.Fatalf("whoami: %d %v", status, v)
+	}
+	goTo(t, page, "/settings/api-keys")
+	must(t, exactRole(page, "link", "Old CI runner").Click())
+	must(t, role(page, "link", "Revoke Key").Click())
+	must(t, page.GetByRole("alertdialog").GetByRole("button", playwright.LocatorGetByRoleOptions{Name: "Revoke Key"}).Click())
+	must(t, page.Keyboard().Press("Escape"))
+
+	for name, status := range map[string]string{
+		"Production API Key": "Active", "Alerts Integration": "Active", "MCP agent": "Active",
+		"Old CI runner": "Revoked", "Staging (2025)": "Expired",
+	} {
+		must(t, expect.Locator(keyRow(page, name).Locator(".badge")).ToHaveText(status))
+		must(t, expect.Locator(keyRow(page, name).Locator(".badge")).ToHaveClass(regexp.MustCompile(`badge-` + strings.ToLower(status))))
+	}
+	_, err := page.Reload()
+	must(t, err)
+	must(t, expect.Locator(keyRow(page, "Production API Key").Locator("td[data-label='Last used']")).ToHaveText("just now"))
+	must(t, expect.Locator(keyRow(page, "Staging (2025)").Locator("td[data-label='Expires']")).ToHaveText("Jan 31, 2026"))
+	shot(t, page, "keys-list-statuses")
+}
