@@ -33,7 +33,10 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 
 # 3. The driver, at the version the Go module pins.
-mod_dir=$(go list -m -f '{{.Dir}}' github.com/playwright-community/playwright-go)
+# go mod download fetches the module on a fresh machine (go list -m would
+# only report it if it were already in the module cache).
+mod_dir=$(go mod download -json github.com/playwright-community/playwright-go | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[ -d "$mod_dir" ] || { log "cannot find the playwright-go module source"; exit 1; }
 version=$(sed -n 's/^const playwrightCliVersion = "\(.*\)"$/\1/p' "$mod_dir/run.go")
 [ -n "$version" ] || { log "cannot read playwrightCliVersion from $mod_dir/run.go"; exit 1; }
 dest="${PLAYWRIGHT_DRIVER_PATH:-$HOME/.cache/ms-playwright-go/$version}"
