@@ -427,7 +427,7 @@ func TestStatusesInTheList(t *testing.T) {
 		"Old CI runner": "Revoked", "Staging (2025)": "Expired",
 	} {
 		must(t, expect.Locator(keyRow(page, name).Locator(".badge")).ToHaveText(status))
-		must(t, expect.Locator(keyRow(page, name).Locator(".badge")).ToHaveClass(regexp.MustCompile(`badge-` + strings.ToLower(status))))
+		must(t, expect.Locator(keyRow(page, name).Locator(".badge")).ToHaveClass(regexp.MustCompile(`badge-`+strings.ToLower(status))))
 	}
 	_, err := page.Reload()
 	must(t, err)
