@@ -136,3 +136,26 @@ func TestForeignKeysEnforced(t *testing.T) {
 		t.Fatal("CreateSession for a user and workspace that do not exist succeeded, want a foreign key error")
 	}
 }
+
+// TestOpenCreatesPrivateFiles: the database holds password hashes and the
+// session secret, so only its owner may read it, and its WAL files too.
+func TestOpenCreatesPrivateFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "private", "dashboard.db")
+	d, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.EnsureSetting(context.Background(), "probe", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", filepath.Dir(path)} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s: mode %v, want no access for group and others", filepath.Base(p), perm)
+		}
+	}
+}
