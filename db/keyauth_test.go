@@ -34,7 +34,7 @@ func TestAuthKeys(t *testing.T) {
 	k := createKey(t, d, nk)
 	nk2, _ := newKey(t, w.ID, u.ID, "revoked key", testNow)
 	k2 := createKey(t, d, nk2)
-	if _, err := d.RevokeKey(context.Background(), w.ID, k2.ID, u.ID, testNow); err != nil {
+	if _, _, err := d.RevokeKey(context.Background(), w.ID, k2.ID, u.ID, testNow); err != nil {
 		t.Fatal(err)
 	}
 
@@ -106,7 +106,7 @@ func TestKeyChangesSince(t *testing.T) {
 		t.Errorf("KeyChangesSince again = %v, seq %d; want nothing, %d", ids(changed), next, seq)
 	}
 
-	if _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow); err != nil {
+	if _, _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow); err != nil {
 		t.Fatal(err)
 	}
 	changed, next = changesSince(seq)
@@ -122,7 +122,7 @@ func TestKeyChangesSince(t *testing.T) {
 	seq = next
 
 	// Revoking again changes nothing, so reports nothing.
-	if _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow.Add(time.Hour)); err != nil {
+	if _, _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if changed, next := changesSince(seq); len(changed) != 0 || next != seq {

@@ -134,30 +134,31 @@ func (d *DB) MarkRevealed(ctx context.Context, workspaceID int64, id string, now
 }
 
 // RevokeKey revokes one of a workspace's keys on behalf of user byUserID
-// (0: the admin command line) and returns the key. Revoking a revoked key
-// changes nothing and is not an error.
-func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, byUserID int64, now time.Time) (apikey.Key, error) {
+// (0: the admin command line) and returns the key, and whether this call
+// revoked it. Revoking a revoked key changes nothing and is not an error.
+func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, byUserID int64, now time.Time) (k apikey.Key, revoked bool, err error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return apikey.Key{}, err
+		return apikey.Key{}, false, err
 	}
 	defer tx.Rollback()
 	by := sql.NullInt64{Int64: byUserID, Valid: byUserID != 0}
 	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_by = ?
 		WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL`, ms(now), by, workspaceID, id)
 	if err != nil {
-		return apikey.Key{}, fmt.Errorf("revoke key: %w", err)
+		return apikey.Key{}, false, fmt.Errorf("revoke key: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
+		revoked = true
 		if err := recordChange(ctx, tx, id); err != nil {
-			return apikey.Key{}, err
+			return apikey.Key{}, false, err
 		}
 	}
-	k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = ? AND k.id = ?`, workspaceID, id))
+	k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = ? AND k.id = ?`, workspaceID, id))
 	if err != nil {
-		return apikey.Key{}, err
+		return apikey.Key{}, false, err
 	}
-	return k, tx.Commit()
+	return k, revoked, tx.Commit()
 }
 
 // FindKey finds a key of any workspace by id or by display prefix, for the

@@ -358,7 +358,7 @@ func TestRevokeKey(t *testing.T) {
 	changes := count(t, d, "api_key_changes")
 
 	// Another workspace's admin cannot revoke it, and changes nothing.
-	if _, err := d.RevokeKey(ctx, w2.ID, k.ID, u2.ID, testNow); !errors.Is(err, ErrNotFound) {
+	if _, _, err := d.RevokeKey(ctx, w2.ID, k.ID, u2.ID, testNow); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RevokeKey from another workspace error = %v, want %v", err, ErrNotFound)
 	}
 	if got := mustKey(t, d, w1.ID, k.ID); !got.RevokedAt.IsZero() {
@@ -369,9 +369,12 @@ func TestRevokeKey(t *testing.T) {
 	}
 
 	at := testNow.Add(time.Hour)
-	r, err := d.RevokeKey(ctx, w1.ID, k.ID, u1.ID, at)
+	r, revoked, err := d.RevokeKey(ctx, w1.ID, k.ID, u1.ID, at)
 	if err != nil {
 		t.Fatalf("RevokeKey: %v", err)
+	}
+	if !revoked {
+		t.Error("RevokeKey of an active key: revoked = false, want true")
 	}
 	if got, want := r.RevokedAt, at.Truncate(time.Millisecond); !got.Equal(want) {
 		t.Errorf("revoked at = %v, want %v", got, want)
@@ -387,9 +390,12 @@ func TestRevokeKey(t *testing.T) {
 	}
 
 	// Again, later and by someone else (the command line): nothing changes.
-	r2, err := d.RevokeKey(ctx, w1.ID, k.ID, 0, at.Add(time.Hour))
+	r2, revoked2, err := d.RevokeKey(ctx, w1.ID, k.ID, 0, at.Add(time.Hour))
 	if err != nil {
 		t.Fatalf("second RevokeKey: %v", err)
+	}
+	if revoked2 {
+		t.Error("second RevokeKey: revoked = true, want false")
 	}
 	if got, want := r2.RevokedAt, r.RevokedAt; !got.Equal(want) {
 		t.Errorf("revoked at after second revoke = %v, want %v (unchanged)", got, want)
@@ -401,7 +407,7 @@ func TestRevokeKey(t *testing.T) {
 		t.Errorf("api_key_changes after second revoke = %d, want %d", got, want)
 	}
 
-	if _, err := d.RevokeKey(ctx, w1.ID, apikey.NewID(), u1.ID, at); !errors.Is(err, ErrNotFound) {
+	if _, _, err := d.RevokeKey(ctx, w1.ID, apikey.NewID(), u1.ID, at); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RevokeKey(unknown) error = %v, want %v", err, ErrNotFound)
 	}
 }
@@ -411,7 +417,7 @@ func TestRevokeKeyFromCommandLine(t *testing.T) {
 	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
 	nk, _ := newKey(t, w.ID, u.ID, "acme key", testNow)
 	k := createKey(t, d, nk)
-	r, err := d.RevokeKey(context.Background(), w.ID, k.ID, 0, testNow)
+	r, _, err := d.RevokeKey(context.Background(), w.ID, k.ID, 0, testNow)
 	if err != nil {
 		t.Fatalf("RevokeKey by user 0: %v", err)
 	}

@@ -83,6 +83,14 @@ func StatusLabel(s apikey.Status) string {
 	return string(s)
 }
 
+// RoleLabel is a key's role as people read it.
+func RoleLabel(r apikey.Role) string {
+	if r == apikey.Member {
+		return "Member"
+	}
+	return string(r)
+}
+
 // ScopeLabel is the short label of a scope ("All permissions" for *).
 func ScopeLabel(s apikey.Scope) string {
 	if info, ok := apikey.Info(s); ok {

@@ -46,7 +46,6 @@ func (s *Server) whoami(c echo.Context) error {
 		t := id.ExpiresAt.UTC()
 		resp.ExpiresAt = &t
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, resp)
 }
 
@@ -112,6 +111,5 @@ func queryValue(raw, name string) string {
 // this server's own API routes are protected.
 func (s *Server) exampleMCP(c echo.Context) error {
 	id, _ := keyauth.IdentityFrom(c)
-	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "key_id": id.KeyID, "scope": apikey.MCPRead})
 }

@@ -86,10 +86,7 @@ func (s *Server) setup(c echo.Context) error {
 	}
 	s.setupDone.Store(true)
 	s.log.Info("first admin created", "request_id", requestIDOf(c), "workspace_id", ws.ID, "user_id", u.ID)
-	if err := s.startSession(c, u.ID, ws.ID); err != nil {
-		return err
-	}
-	if err := s.addFlash(c, "Welcome! Your workspace is ready."); err != nil {
+	if err := s.startSession(c, u.ID, ws.ID, "Welcome! Your workspace is ready."); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/api-keys")
@@ -158,7 +155,7 @@ func (s *Server) login(c echo.Context) error {
 		return render(c, http.StatusUnauthorized, views.LoginPage(f))
 	}
 	s.loginByEmail.Reset(emailKey)
-	if err := s.startSession(c, l.User.ID, l.Workspace.ID); err != nil {
+	if err := s.startSession(c, l.User.ID, l.Workspace.ID, ""); err != nil {
 		return err
 	}
 	s.log.Info("signed in", "request_id", requestIDOf(c), "user_id", l.User.ID)
@@ -182,14 +179,15 @@ func (s *Server) logout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.endSession(c); err != nil {
+	flash := ""
+	if cur != nil {
+		flash = "You have been signed out."
+	}
+	if err := s.endSession(c, flash); err != nil {
 		return err
 	}
 	if cur != nil {
 		s.log.Info("signed out", "request_id", requestIDOf(c), "user_id", cur.User.ID)
-		if err := s.addFlash(c, "You have been signed out."); err != nil {
-			return err
-		}
 	}
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

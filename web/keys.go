@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -76,13 +77,13 @@ func (s *Server) renderKeyForm(c echo.Context, status int, f views.KeyForm) erro
 
 // keyInput is the validated create form.
 type keyInput struct {
-	name   string
-	scopes apikey.Set
-	key    apikey.Key
+	name      string
+	scopes    apikey.Set
+	expiresAt time.Time // zero: never
 }
 
 // validateKeyForm checks the create form; f collects the problems.
-func (s *Server) validateKeyForm(f *views.KeyForm) (keyInput, bool) {
+func validateKeyForm(f *views.KeyForm) (keyInput, bool) {
 	p := views.Problems{}
 	var in keyInput
 	var err error
@@ -92,7 +93,7 @@ func (s *Server) validateKeyForm(f *views.KeyForm) (keyInput, bool) {
 	if in.scopes, err = apikey.ParseScopes(f.Scopes); err != nil {
 		p["scopes"] = err.Error()
 	}
-	if in.key.ExpiresAt, err = apikey.Expiry(f.Expires, f.ExpiresOn, f.Now); err != nil {
+	if in.expiresAt, err = apikey.Expiry(f.Expires, f.ExpiresOn, f.Now); err != nil {
 		p["expires"] = err.Error()
 	}
 	f.Problems = p
@@ -118,7 +119,7 @@ func (s *Server) keyCreate(c echo.Context) error {
 	if !validFormToken(f.Token) {
 		f.Token = newFormToken() // a client without the form: no resubmission to recognise
 	}
-	in, ok := s.validateKeyForm(&f)
+	in, ok := validateKeyForm(&f)
 	if !ok {
 		f.Name, f.ExpiresOn = shown(f.Name), shown(f.ExpiresOn)
 		return s.renderKeyForm(c, http.StatusUnprocessableEntity, f)
@@ -128,18 +129,14 @@ func (s *Server) keyCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	prefix, err := apikey.Parse(token)
-	if err != nil {
-		return err // a generated token always parses
-	}
 	cur := mustSession(c)
 	k := apikey.Key{
 		ID:          apikey.NewID(),
 		WorkspaceID: cur.Workspace.ID,
 		Name:        in.name,
-		Prefix:      prefix,
+		Prefix:      token[:apikey.PrefixLen],
 		Scopes:      in.scopes,
-		ExpiresAt:   in.key.ExpiresAt,
+		ExpiresAt:   in.expiresAt,
 		CreatedAt:   f.Now,
 	}
 	hash := apikey.HashOf(token)
@@ -257,14 +254,16 @@ func (s *Server) keyRevoke(c echo.Context) error {
 	}
 	cur := mustSession(c)
 	now := s.cfg.Now()
-	k, err := s.db.RevokeKey(c.Request().Context(), cur.Workspace.ID, id, cur.User.ID, now)
+	k, revoked, err := s.db.RevokeKey(c.Request().Context(), cur.Workspace.ID, id, cur.User.ID, now)
 	if err != nil {
 		return err
 	}
-	// Before answering: from the moment the answer is sent, the key is refused.
-	s.keys.Revoked(k.ID, k.RevokedAt)
-	s.log.Info("api key revoked", "request_id", requestIDOf(c), "key_id", k.ID, "prefix", k.Prefix,
-		"workspace_id", cur.Workspace.ID, "user_id", cur.User.ID)
+	if revoked {
+		// Before answering: from the moment the answer is sent, the key is refused.
+		s.keys.Revoked(k.ID, k.RevokedAt)
+		s.log.Info("api key revoked", "request_id", requestIDOf(c), "key_id", k.ID, "prefix", k.Prefix,
+			"workspace_id", cur.Workspace.ID, "user_id", cur.User.ID)
+	}
 	s.freshLastUsed(&k)
 
 	if isFullPage(c) {

@@ -687,6 +687,9 @@ func TestRevoke(t *testing.T) {
 		if got := ts.revokedAt(k.ID); got != first {
 			t.Errorf("revoked_at after a second revoke: got %d, want %d (unchanged)", got, first)
 		}
+		if n := strings.Count(ts.logs.String(), "key_id="+k.ID+" "); n != 2 { // created, revoked
+			t.Errorf("log lines about the key: got %d, want 2 (a second revoke changes nothing)", n)
+		}
 		if got := c.get("/settings/api-keys/" + k.ID + "/revoke"); !strings.Contains(got.Body, "is already revoked") {
 			t.Errorf("confirmation of a revoked key: want 'is already revoked'")
 		}

@@ -54,7 +54,7 @@ func requestIDOf(c echo.Context) string {
 // logRequests writes one line per request. It logs the path without the
 // query string, with anything shaped like a key redacted, and never
 // headers or bodies: keys, cookies and passwords stay out of the logs.
-// Health probes log at debug level.
+// API calls and health probes log at debug level, but for server errors.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -64,7 +64,11 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		r := c.Request()
 		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if forMachines(r.URL.Path) && c.Response().Status < 500 {
+			// The API and the probes answer thousands of requests a
+			// second: a line each would cost more than the check itself.
+			// Failed authentications are counted by the limiter, which
+			// logs a warning when it blocks an address.
 			level = slog.LevelDebug
 		}
 		if !s.log.Enabled(r.Context(), level) {

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -26,15 +27,6 @@ func isFullPage(c echo.Context) bool {
 	c.Response().Header().Add("Vary", "HX-Request")
 	h := c.Request().Header
 	return h.Get("HX-Request") != "true" || h.Get("HX-History-Restore-Request") == "true"
-}
-
-// renderPage renders page for a full-page request and fragment for htmx.
-// Both are built from the same components.
-func renderPage(c echo.Context, status int, page, fragment templ.Component) error {
-	if isFullPage(c) {
-		return render(c, status, page)
-	}
-	return render(c, status, fragment)
 }
 
 // page returns the shell data of a signed-in page, taking the pending
@@ -79,7 +71,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", requestIDOf(c), "method", c.Request().Method,
-			"path", c.Request().URL.Path, "err", err)
+			"path", apikey.Redact(c.Request().URL.Path), "err", err)
 		message = ""
 	}
 	title := http.StatusText(status)

@@ -52,18 +52,18 @@ func newCookieStore(secret []byte, lifetime time.Duration) *sessions.CookieStore
 	return st
 }
 
-// session is a signed-in request's session.
-type session struct {
-	db.Session
-	tokenHash []byte
-}
-
 const sessionKey = "session"
+
+// tokenHash is what the database stores of a session token.
+func tokenHash(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
 
 // currentSession returns the request's session, or nil if it is not
 // signed in. Expired sessions are deleted on the way.
-func (s *Server) currentSession(c echo.Context) (*session, error) {
-	if cur, ok := c.Get(sessionKey).(*session); ok {
+func (s *Server) currentSession(c echo.Context) (*db.Session, error) {
+	if cur, ok := c.Get(sessionKey).(*db.Session); ok {
 		return cur, nil
 	}
 	cs, _ := s.cookies.Get(c.Request(), sessionCookie) // a bad cookie is no session
@@ -71,8 +71,7 @@ func (s *Server) currentSession(c echo.Context) (*session, error) {
 	if token == "" {
 		return nil, nil
 	}
-	sum := sha256.Sum256([]byte(token))
-	hash := sum[:]
+	hash := tokenHash(token)
 	ctx := c.Request().Context()
 	ds, err := s.db.SessionByToken(ctx, hash)
 	if errors.Is(err, db.ErrNotFound) {
@@ -93,27 +92,27 @@ func (s *Server) currentSession(c echo.Context) (*session, error) {
 			return nil, err
 		}
 	}
-	cur := &session{Session: ds, tokenHash: hash}
-	c.Set(sessionKey, cur)
-	return cur, nil
+	c.Set(sessionKey, &ds)
+	return &ds, nil
 }
 
 // mustSession returns the session that requireSession found.
-func mustSession(c echo.Context) *session {
-	return c.Get(sessionKey).(*session)
+func mustSession(c echo.Context) *db.Session {
+	return c.Get(sessionKey).(*db.Session)
 }
 
 // startSession signs userID in to workspaceID with a new token and a new
-// cookie: whatever session the browser had before is ended, so a session
-// id planted before sign-in is worthless after it.
-func (s *Server) startSession(c echo.Context, userID, workspaceID int64) error {
+// cookie, which also carries flash if it is not empty: whatever session
+// the browser had before is ended, so a session id planted before sign-in
+// is worthless after it.
+func (s *Server) startSession(c echo.Context, userID, workspaceID int64, flash string) error {
 	r := c.Request()
-	if old, _ := s.cookies.Get(r, sessionCookie); old != nil {
-		if t, _ := old.Values[tokenValue].(string); t != "" {
-			oldSum := sha256.Sum256([]byte(t))
-			if err := s.db.DeleteSession(r.Context(), oldSum[:]); err != nil {
-				return err
-			}
+	// The request's own session object, so that anything else this
+	// request writes to it keeps the new token.
+	cs, _ := s.cookies.Get(r, sessionCookie)
+	if old, _ := cs.Values[tokenValue].(string); old != "" {
+		if err := s.db.DeleteSession(r.Context(), tokenHash(old)); err != nil {
+			return err
 		}
 	}
 	var raw [32]byte
@@ -121,29 +120,31 @@ func (s *Server) startSession(c echo.Context, userID, workspaceID int64) error {
 		return err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
-	sum := sha256.Sum256([]byte(token))
-	if err := s.db.CreateSession(r.Context(), sum[:], userID, workspaceID, s.cfg.Now()); err != nil {
+	if err := s.db.CreateSession(r.Context(), tokenHash(token), userID, workspaceID, s.cfg.Now()); err != nil {
 		return err
 	}
-	// The request's own session object, so that later changes in this
-	// request (a flash) keep the new token; its old values are dropped.
-	cs, _ := s.cookies.Get(r, sessionCookie)
 	cs.Values = map[any]any{tokenValue: token}
+	if flash != "" {
+		cs.AddFlash(flash)
+	}
 	cs.Options.MaxAge = s.cookies.Options.MaxAge
 	return s.saveCookie(c, cs)
 }
 
-// endSession signs the request's session out for good.
-func (s *Server) endSession(c echo.Context) error {
+// endSession signs the request's session out for good, leaving flash (if
+// not empty) for the next page.
+func (s *Server) endSession(c echo.Context, flash string) error {
 	r := c.Request()
 	cs, _ := s.cookies.Get(r, sessionCookie)
 	if t, _ := cs.Values[tokenValue].(string); t != "" {
-		sum := sha256.Sum256([]byte(t))
-		if err := s.db.DeleteSession(r.Context(), sum[:]); err != nil {
+		if err := s.db.DeleteSession(r.Context(), tokenHash(t)); err != nil {
 			return err
 		}
 	}
 	delete(cs.Values, tokenValue)
+	if flash != "" {
+		cs.AddFlash(flash)
+	}
 	return s.saveCookie(c, cs)
 }
 

@@ -6,7 +6,7 @@
 // prints a markdown table of the medians, the server's peak resident
 // memory and the goals, each with PASS or MISSED.
 //
-//	go run ./cmd/bench [-duration 5s] [-warmup 2s] [-rounds 3] [-connections 32]
+//	go run ./cmd/bench [-duration 3s] [-warmup 1s] [-rounds 5] [-connections 32] [-server-args "..."]
 //
 // It exits non-zero only when it could not measure (build, server, wrk,
 // or responses with an unexpected status), never for a missed goal.

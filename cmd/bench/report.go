@@ -107,7 +107,7 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 	base := sums[scHealthz]
 
 	fmt.Fprintf(w, "\n## make bench: /api/v1/verify against the bare /healthz handler\n\n")
-	fmt.Fprintf(w, "Real server (`dashboard serve`, CGO_ENABLED=0, --log-level warn) on 127.0.0.1 with %s keys in SQLite; "+
+	fmt.Fprintf(w, "Real server (`dashboard serve`, CGO_ENABLED=0, default log level) on 127.0.0.1 with %s keys in SQLite; "+
 		"wrk -t%d -c%d --latency, %s per run after a %s warm-up, %d rounds with the scenarios interleaved; "+
 		"verify asks `%s`. Values are medians over the rounds; ratios are medians of per-round ratios to that round's /healthz.\n\n",
 		thousands(float64(cfg.keys)), cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, verifyPath(cfg))

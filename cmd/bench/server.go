@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -48,7 +46,7 @@ type server struct {
 // loopback port, waits until /healthz answers and starts sampling its
 // resident memory.
 func startServer(ctx context.Context, bin, dbPath string, extra ...string) (*server, error) {
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--db", dbPath, "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--db", dbPath}, extra...) // default log level, as make run
 	cmd := exec.Command(bin, args...)
 	// The session secret is generated and kept in the database; make sure
 	// no BLNK_* variable of the caller's shell changes the server.
@@ -87,17 +85,13 @@ func startServer(ctx context.Context, bin, dbPath string, extra ...string) (*ser
 
 var listeningURL = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)`)
 
-// waitListening finds the server's address: from its "listening" log line
-// when the log level shows it, else from the listening socket the process
-// holds (with --log-level warn the info-level line is not written).
+// waitListening finds the server's address in its "listening" log line,
+// which it writes at any log level.
 func (s *server) waitListening(ctx context.Context, limit time.Duration) (string, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		if m := listeningURL.FindStringSubmatch(s.stderr.String()); m != nil {
 			return m[1], nil
-		}
-		if port, err := listeningPort(s.cmd.Process.Pid); err == nil {
-			return "http://127.0.0.1:" + strconv.Itoa(port), nil
 		}
 		select {
 		case <-s.exited:
@@ -130,45 +124,6 @@ func (s *server) waitHealthy(ctx context.Context, limit time.Duration) error {
 		}
 	}
 	return fmt.Errorf("%s/healthz not answering 200 after %s", s.url, limit)
-}
-
-// listeningPort returns the port of the IPv4 TCP socket pid listens on,
-// by matching the socket inodes of its descriptors with /proc/PID/net/tcp.
-func listeningPort(pid int) (int, error) {
-	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
-	fds, err := os.ReadDir(fdDir)
-	if err != nil {
-		return 0, err
-	}
-	inodes := map[string]bool{}
-	for _, fd := range fds {
-		target, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
-		if err == nil && strings.HasPrefix(target, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")] = true
-		}
-	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/net/tcp", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 10 || fields[3] != "0A" || !inodes[fields[9]] { // 0A: LISTEN
-			continue
-		}
-		_, hexPort, ok := strings.Cut(fields[1], ":")
-		if !ok {
-			continue
-		}
-		port, err := strconv.ParseInt(hexPort, 16, 32)
-		if err == nil && port > 0 {
-			return int(port), nil
-		}
-	}
-	return 0, errors.New("no listening socket yet")
 }
 
 // sample reads the server's resident memory every 100 ms until stopped.

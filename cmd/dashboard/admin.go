@@ -139,13 +139,13 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case err != nil:
 		return err
 	}
-	if !k.RevokedAt.IsZero() {
-		fmt.Fprintf(stdout, "%s (%s...) %q was already revoked at %s\n", k.ID, k.Prefix, k.Name, k.RevokedAt.Format(time.RFC3339))
-		return nil
-	}
-	k, err = store.RevokeKey(ctx, k.WorkspaceID, k.ID, 0, time.Now())
+	k, revoked, err := store.RevokeKey(ctx, k.WorkspaceID, k.ID, 0, time.Now())
 	if err != nil {
 		return err
+	}
+	if !revoked {
+		fmt.Fprintf(stdout, "%s (%s...) %q was already revoked at %s\n", k.ID, k.Prefix, k.Name, k.RevokedAt.Format(time.RFC3339))
+		return nil
 	}
 	if err := keyauth.NotifyChanged(*dbPath); err != nil {
 		fmt.Fprintf(stderr, "warning: running servers will notice within their poll interval: %v\n", err)

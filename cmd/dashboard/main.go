@@ -55,6 +55,10 @@ const usage = `usage:
   dashboard keys revoke ID_OR_PREFIX`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -72,9 +76,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return keysVerify(ctx, args, stdin, stdout, stderr)
 	case "keys revoke":
 		return keysRevoke(ctx, args, stdout, stderr)
-	case "help ", "-h ", "--help ":
-		fmt.Fprintln(stdout, usage)
-		return nil
 	}
 	fmt.Fprintln(stderr, usage)
 	return exitCode(2)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -53,7 +54,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		fs.DurationVar(d.p, d.name, def, d.help+" (env "+d.env+")")
 	}
-	failBurst := fs.Int("auth-fail-burst", envInt("BLNK_AUTH_FAIL_BURST", 20), "failed API authentications a client address may make in a row (env BLNK_AUTH_FAIL_BURST)")
+	burst, err := envInt("BLNK_AUTH_FAIL_BURST", 20)
+	if err != nil {
+		return err
+	}
+	failBurst := fs.Int("auth-fail-burst", burst, "failed API authentications a client address may make in a row (env BLNK_AUTH_FAIL_BURST)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -165,9 +170,15 @@ func sessionSecret(ctx context.Context, store *db.DB, configured string) ([]byte
 	return store.EnsureSetting(ctx, "session_secret", fresh)
 }
 
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(env(name, "")); err == nil {
-		return n
+// envInt is env for whole numbers; a malformed value is reported.
+func envInt(name string, def int) (int, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def, nil
 	}
-	return def
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return n, nil
 }

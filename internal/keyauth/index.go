@@ -192,23 +192,3 @@ func (l *ipLocks) get(e *entry) string {
 	}
 	return ""
 }
-
-// is reports whether the entry's last address is addr.
-func (l *ipLocks) is(e *entry, addr string) bool {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	mu := l.of(e)
-	mu.Lock()
-	ip := e.ip
-	mu.Unlock()
-	switch {
-	case ip.kind == 4 && a.Is4():
-		return a.As4() == [4]byte(ip.addr[:4])
-	case ip.kind == 6 && a.Is6():
-		return a.As16() == ip.addr
-	}
-	return false
-}

@@ -126,7 +126,7 @@ func (f *fixture) addKey(t testing.TB, s keySpec) (apikey.Key, string) {
 // revoke revokes key id in the database only.
 func (f *fixture) revoke(t testing.TB, store *db.DB, id string) apikey.Key {
 	t.Helper()
-	k, err := store.RevokeKey(context.Background(), f.ws.ID, id, f.user.ID, time.Now())
+	k, _, err := store.RevokeKey(context.Background(), f.ws.ID, id, f.user.ID, time.Now())
 	if err != nil {
 		t.Fatalf("RevokeKey: %v", err)
 	}
@@ -413,12 +413,12 @@ func TestRateLimit(t *testing.T) {
 		{"4th failure", bad, limited, true, nil},
 		{"5th failure, malformed", "junk", limited, true, nil},
 		{"missing key", "", limited, true, nil},
-		// A valid key never used from this address is not judged: a
-		// guesser learns nothing from a blocked address.
-		{"valid key new to the limited address", fresh, limited, true, nil},
 		{"other address", bad, other, false, keyauth.ErrInvalid},
-		// The client that was already working keeps working.
+		// Valid keys are never refused by the limiter, whether or not
+		// they were used from this address before (a gateway's address
+		// is every client's).
 		{"valid key already used from the limited address", valid, limited, false, nil},
+		{"valid key new to the limited address", fresh, limited, false, nil},
 		{"failure after the valid key", bad, limited, true, nil},
 	}
 	for _, s := range steps {
