@@ -278,8 +278,9 @@ func allowedStatus(page playwright.Page, status string) bool {
 func shot(t *testing.T, page playwright.Page, name string) {
 	t.Helper()
 	if _, err := page.Screenshot(playwright.PageScreenshotOptions{
-		Path:     playwright.String(filepath.Join(artifacts, name+".png")),
-		FullPage: playwright.Bool(true),
+		Path:       playwright.String(filepath.Join(artifacts, name+".png")),
+		FullPage:   playwright.Bool(true),
+		Animations: playwright.ScreenshotAnimationsDisabled, // finished, not caught half way
 	}); err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the browser tests need, idempotently, from package
 # registries only (see ../shared/E2E.md):
-#   - Debian's chromium (apt), launched by the tests with ExecutablePath;
+#   - Debian's chromium (apt), launched by the tests with ExecutablePath,
+#     and an emoji font for its screenshots;
 #   - the Playwright driver: the npm package playwright-core at exactly the
 #     version playwright-go pins, plus a link to the system node, in the
 #     directory playwright-go looks in (~/.cache/ms-playwright-go/VERSION).
@@ -19,6 +20,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   as_root apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || {
     as_root apt-get update -qq
     as_root apt-get install -y --no-install-recommends chromium >/dev/null
+  }
+fi
+
+# 1b. An emoji font, so that screenshots of names with emoji show them
+# (the tests compare text, not pixels; this is for people looking).
+if ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then
+  log "installing fonts-noto-color-emoji (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y --no-install-recommends fonts-noto-color-emoji >/dev/null 2>&1 || {
+    as_root apt-get update -qq
+    as_root apt-get install -y --no-install-recommends fonts-noto-color-emoji >/dev/null
   }
 fi
 
