@@ -568,7 +568,13 @@ func revealedToken(body string) string {
 // inputValue returns the (unescaped) value of the input with HTML id id,
 // and whether there is one.
 func inputValue(body, id string) (string, bool) {
-	re := regexp.MustCompile(`<input[^>]*\bid="` + regexp.QuoteMeta(id) + `"[^>]*>`)
+	return inputAttrValue(body, "id", id)
+}
+
+// inputAttrValue returns the (unescaped) value of the first input whose
+// attribute attr is v, and whether there is one.
+func inputAttrValue(body, attr, v string) (string, bool) {
+	re := regexp.MustCompile(`<input[^>]*\b` + attr + `="` + regexp.QuoteMeta(v) + `"[^>]*>`)
 	tag := re.FindString(body)
 	if tag == "" {
 		return "", false
@@ -620,14 +626,5 @@ func problemText(body string) string {
 // inputValueByName returns the (unescaped) value of the first input named
 // name, and whether there is one.
 func inputValueByName(body, name string) (string, bool) {
-	re := regexp.MustCompile(`<input[^>]*\bname="` + regexp.QuoteMeta(name) + `"[^>]*>`)
-	tag := re.FindString(body)
-	if tag == "" {
-		return "", false
-	}
-	m := valueRE.FindStringSubmatch(tag)
-	if m == nil {
-		return "", true
-	}
-	return html.UnescapeString(m[1]), true
+	return inputAttrValue(body, "name", name)
 }
