@@ -23,7 +23,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 )
 
 func main() {
@@ -89,17 +88,19 @@ func env(name, def string) string {
 	return def
 }
 
-// envDuration is env for durations; a malformed value is reported.
-func envDuration(name string, def time.Duration) (time.Duration, error) {
+// envParse is env for values that must parse (durations, numbers): a
+// malformed value is reported rather than silently replaced by def.
+func envParse[T any](name string, def T, parse func(string) (T, error)) (T, error) {
 	v, ok := os.LookupEnv(name)
 	if !ok {
 		return def, nil
 	}
-	d, err := time.ParseDuration(v)
+	x, err := parse(v)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
+		var zero T
+		return zero, fmt.Errorf("%s: %w", name, err)
 	}
-	return d, nil
+	return x, nil
 }
 
 // dbFlag adds the database flag every command shares.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -48,13 +47,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{&failEvery, "auth-fail-every", "BLNK_AUTH_FAIL_EVERY", 500 * time.Millisecond, "after the burst, one more failed API authentication per client address per this long"},
 	}
 	for _, d := range durations {
-		def, err := envDuration(d.env, d.def)
+		def, err := envParse(d.env, d.def, time.ParseDuration)
 		if err != nil {
 			return err
 		}
 		fs.DurationVar(d.p, d.name, def, d.help+" (env "+d.env+")")
 	}
-	burst, err := envInt("BLNK_AUTH_FAIL_BURST", 20)
+	burst, err := envParse("BLNK_AUTH_FAIL_BURST", 20, strconv.Atoi)
 	if err != nil {
 		return err
 	}
@@ -168,17 +167,4 @@ func sessionSecret(ctx context.Context, store *db.DB, configured string) ([]byte
 		return nil, err
 	}
 	return store.EnsureSetting(ctx, "session_secret", fresh)
-}
-
-// envInt is env for whole numbers; a malformed value is reported.
-func envInt(name string, def int) (int, error) {
-	v, ok := os.LookupEnv(name)
-	if !ok {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	return n, nil
 }
