@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
@@ -35,7 +36,7 @@ func TestAuthKeys(t *testing.T) {
 	k := createKey(t, d, nk)
 	nk2, _ := newKey(t, w.ID, u.ID, "revoked key", testNow)
 	k2 := createKey(t, d, nk2)
-	if _, err := d.RevokeKey(context.Background(), w.ID, k2.ID, u.ID, testNow); err != nil {
+	if _, err := d.RevokeKey(context.Background(), w.ID, k2.ID, audit.Actor{UserID: u.ID, Kind: audit.User}, testNow); err != nil {
 		t.Fatal(err)
 	}
 
@@ -107,7 +108,7 @@ func TestKeyChangesSince(t *testing.T) {
 		t.Errorf("KeyChangesSince again = %v, seq %d; want nothing, %d", ids(changed), next, seq)
 	}
 
-	if _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow); err != nil {
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, audit.Actor{UserID: u.ID, Kind: audit.User}, testNow); err != nil {
 		t.Fatal(err)
 	}
 	changed, next = changesSince(seq)
@@ -123,7 +124,7 @@ func TestKeyChangesSince(t *testing.T) {
 	seq = next
 
 	// Revoking again changes nothing, so reports nothing.
-	if _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow.Add(time.Hour)); err != nil {
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, audit.Actor{UserID: u.ID, Kind: audit.User}, testNow.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if changed, next := changesSince(seq); len(changed) != 0 || next != seq {

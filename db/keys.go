@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
 // NewKey is what CreateKey stores: a key's metadata, the hash of its
@@ -17,6 +18,10 @@ type NewKey struct {
 	Hash        apikey.Hash
 	CreatedBy   int64 // user id; 0: unknown (the admin command line)
 	CreateToken string
+	// Actor made the key: the key.created event of the audit log names
+	// it, with Details (the key's id, prefix and workspace are filled in).
+	Actor   audit.Actor
+	Details map[string]any
 }
 
 // keyColumns are the columns scanKey reads, in its order.
@@ -88,6 +93,12 @@ func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bo
 	if _, err := d.recordChange(ctx, tx, key.ID, key.CreatedAt); err != nil {
 		return apikey.Key{}, false, err
 	}
+	if err := recordEvent(ctx, tx, audit.Event{
+		WorkspaceID: key.WorkspaceID, At: key.CreatedAt, Action: audit.KeyCreated, Actor: nk.Actor,
+		KeyID: key.ID, KeyPrefix: key.Prefix, Details: nk.Details,
+	}); err != nil {
+		return apikey.Key{}, false, err
+	}
 	k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, key.ID))
 	if err != nil {
 		return apikey.Key{}, false, err
@@ -145,19 +156,25 @@ type Revocation struct {
 	Seq     int64 // the key change that revoked it, when Revoked
 }
 
-// RevokeKey revokes one of a workspace's keys on behalf of user byUserID
-// (0: the admin command line). Revoking a revoked key changes nothing and
-// is not an error. Other processes are told when this returns.
-func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, byUserID int64, now time.Time) (Revocation, error) {
+// RevokeKey revokes one of a workspace's keys on behalf of by, and records
+// it in the audit log (action key.revoked unless by says otherwise, e.g.
+// key.leaked, with details). Revoking a revoked key changes nothing, is
+// not an error and records nothing. Other processes are told when this
+// returns.
+func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (Revocation, error) {
+	return d.revokeKey(ctx, workspaceID, id, by, now, audit.KeyRevoked, nil)
+}
+
+func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time, action audit.Action, details map[string]any) (Revocation, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return Revocation{}, err
 	}
 	defer tx.Rollback()
 	var r Revocation
-	by := sql.NullInt64{Int64: byUserID, Valid: byUserID != 0}
+	byUser := sql.NullInt64{Int64: by.UserID, Valid: by.UserID != 0}
 	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1, revoked_by = $2
-		WHERE workspace_id = $3 AND id = $4 AND revoked_at IS NULL`, ms(now), by, workspaceID, id)
+		WHERE workspace_id = $3 AND id = $4 AND revoked_at IS NULL`, ms(now), byUser, workspaceID, id)
 	if err != nil {
 		return Revocation{}, fmt.Errorf("revoke key: %w", err)
 	}
@@ -170,6 +187,14 @@ func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, byUser
 	r.Key, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
 	if err != nil {
 		return Revocation{}, err
+	}
+	if r.Revoked {
+		if err := recordEvent(ctx, tx, audit.Event{
+			WorkspaceID: workspaceID, At: now, Action: action, Actor: by,
+			KeyID: r.Key.ID, KeyPrefix: r.Key.Prefix, Details: details,
+		}); err != nil {
+			return Revocation{}, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return Revocation{}, err

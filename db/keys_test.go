@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
 // newKey returns a NewKey for a fresh token, ready for CreateKey, and the
@@ -371,7 +372,7 @@ func TestRevokeKey(t *testing.T) {
 	changes := count(t, d, "api_key_changes")
 
 	// Another workspace's admin cannot revoke it, and changes nothing.
-	if _, err := d.RevokeKey(ctx, w2.ID, k.ID, u2.ID, testNow); !errors.Is(err, ErrNotFound) {
+	if _, err := d.RevokeKey(ctx, w2.ID, k.ID, audit.Actor{UserID: u2.ID, Kind: audit.User}, testNow); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RevokeKey from another workspace error = %v, want %v", err, ErrNotFound)
 	}
 	if got := mustKey(t, d, w1.ID, k.ID); !got.RevokedAt.IsZero() {
@@ -382,7 +383,7 @@ func TestRevokeKey(t *testing.T) {
 	}
 
 	at := testNow.Add(time.Hour)
-	rev, err := d.RevokeKey(ctx, w1.ID, k.ID, u1.ID, at)
+	rev, err := d.RevokeKey(ctx, w1.ID, k.ID, audit.Actor{UserID: u1.ID, Kind: audit.User}, at)
 	if err != nil {
 		t.Fatalf("RevokeKey: %v", err)
 	}
@@ -407,7 +408,7 @@ func TestRevokeKey(t *testing.T) {
 	}
 
 	// Again, later and by someone else (the command line): nothing changes.
-	rev2, err := d.RevokeKey(ctx, w1.ID, k.ID, 0, at.Add(time.Hour))
+	rev2, err := d.RevokeKey(ctx, w1.ID, k.ID, audit.Actor{Kind: audit.CommandLine}, at.Add(time.Hour))
 	if err != nil {
 		t.Fatalf("second RevokeKey: %v", err)
 	}
@@ -425,7 +426,7 @@ func TestRevokeKey(t *testing.T) {
 		t.Errorf("api_key_changes after second revoke = %d, want %d", got, want)
 	}
 
-	if _, err := d.RevokeKey(ctx, w1.ID, apikey.NewID(), u1.ID, at); !errors.Is(err, ErrNotFound) {
+	if _, err := d.RevokeKey(ctx, w1.ID, apikey.NewID(), audit.Actor{UserID: u1.ID, Kind: audit.User}, at); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RevokeKey(unknown) error = %v, want %v", err, ErrNotFound)
 	}
 }
@@ -435,7 +436,7 @@ func TestRevokeKeyFromCommandLine(t *testing.T) {
 	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
 	nk, _ := newKey(t, w.ID, u.ID, "acme key", testNow)
 	k := createKey(t, d, nk)
-	rev, err := d.RevokeKey(context.Background(), w.ID, k.ID, 0, testNow)
+	rev, err := d.RevokeKey(context.Background(), w.ID, k.ID, audit.Actor{Kind: audit.CommandLine}, testNow)
 	if err != nil {
 		t.Fatalf("RevokeKey by user 0: %v", err)
 	}
@@ -484,5 +485,47 @@ func TestFindKey(t *testing.T) {
 				t.Errorf("FindKey(%q) = %q, want %q", tt.arg, got, want)
 			}
 		})
+	}
+}
+
+// TestKeyChangesAreAudited: creating and revoking a key each write one
+// audit event in their transaction; a revoke that changes nothing writes
+// none.
+func TestKeyChangesAreAudited(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
+	nk, _ := newKey(t, w.ID, u.ID, "audited", testNow)
+	nk.Actor = audit.Actor{UserID: u.ID, Email: "admin@acme.io", Kind: audit.User, IP: "192.0.2.1"}
+	k := createKey(t, d, nk)
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, audit.Actor{Kind: audit.CommandLine}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, audit.Actor{Kind: audit.CommandLine}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := d.sql.QueryContext(ctx, `SELECT workspace_id, action, actor, actor_kind, ip, key_id, key_prefix FROM audit_events ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	type row struct {
+		ws                                   int64
+		action, actor, kind, ip, key, prefix string
+	}
+	var got []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.ws, &r.action, &r.actor, &r.kind, &r.ip, &r.key, &r.prefix); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	want := []row{
+		{w.ID, "key.created", "admin@acme.io", "user", "192.0.2.1", k.ID, k.Prefix},
+		{w.ID, "key.revoked", "command line", "command line", "", k.ID, k.Prefix},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit events = %+v, want %+v", got, want)
 	}
 }

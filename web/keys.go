@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -146,9 +147,9 @@ func (s *Server) keyCreate(c echo.Context) error {
 }
 
 // actor is who makes a change through this request: the signed-in user.
-func (s *Server) actor(c echo.Context) keys.Actor {
+func (s *Server) actor(c echo.Context) audit.Actor {
 	cur := mustSession(c)
-	return keys.Actor{UserID: cur.User.ID, Email: cur.User.Email, Kind: keys.User, IP: c.RealIP(), Request: requestIDOf(c)}
+	return audit.Actor{UserID: cur.User.ID, Email: cur.User.Email, Kind: audit.User, IP: c.RealIP(), Request: requestIDOf(c)}
 }
 
 // formError is the answer to a form that could not be read: BodyLimit's

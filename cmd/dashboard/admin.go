@@ -16,6 +16,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -145,7 +146,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	svc := keys.New(keys.Config{RevokeWait: *wait, MaxStaleness: *maxStale}, store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	r, err := svc.Revoke(ctx, keys.Actor{Kind: keys.CommandLine}, k.WorkspaceID, k.ID)
+	r, err := svc.Revoke(ctx, audit.Actor{Kind: audit.CommandLine}, k.WorkspaceID, k.ID)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
@@ -132,7 +133,7 @@ func (f *fixture) revoke(t testing.TB, store *db.DB, id string) apikey.Key {
 // revokeSeq is revoke, returning the key change too.
 func (f *fixture) revokeSeq(t testing.TB, store *db.DB, id string) db.Revocation {
 	t.Helper()
-	r, err := store.RevokeKey(context.Background(), f.ws.ID, id, f.user.ID, time.Now())
+	r, err := store.RevokeKey(context.Background(), f.ws.ID, id, audit.Actor{UserID: f.user.ID, Kind: audit.User}, time.Now())
 	if err != nil {
 		t.Fatalf("RevokeKey: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
@@ -59,35 +60,6 @@ func New(cfg Config, store *db.DB, index *keyauth.Authenticator, log *slog.Logge
 	return &Service{cfg: cfg, store: store, index: index, log: log}
 }
 
-// Actor is who asks for a change, for the logs (and the audit log).
-type Actor struct {
-	UserID int64  // 0: not a signed-in user
-	Email  string // the user's, if one
-	Kind   ActorKind
-	IP     string // the client's address, if any
-	// Request is the id of the request that asked, for the logs.
-	Request string
-}
-
-// ActorKind says what kind of actor made a change.
-type ActorKind string
-
-// The kinds of actors.
-const (
-	User        ActorKind = "user"
-	CommandLine ActorKind = "command line"
-	LeakReport  ActorKind = "leak report"
-	System      ActorKind = "system"
-)
-
-// Name is how the actor is shown: the user's email, else its kind.
-func (a Actor) Name() string {
-	if a.Email != "" {
-		return a.Email
-	}
-	return string(a.Kind)
-}
-
 // Spec is a valid new key: what the create form asked for, validated.
 type Spec struct {
 	WorkspaceID int64
@@ -109,7 +81,7 @@ type Created struct {
 }
 
 // Create makes a new key.
-func (s *Service) Create(ctx context.Context, by Actor, spec Spec) (Created, error) {
+func (s *Service) Create(ctx context.Context, by audit.Actor, spec Spec) (Created, error) {
 	if spec.Scopes == 0 || spec.WorkspaceID == 0 || spec.FormToken == "" {
 		return Created{}, errors.New("keys: incomplete key spec") // a programming error
 	}
@@ -128,7 +100,10 @@ func (s *Service) Create(ctx context.Context, by Actor, spec Spec) (Created, err
 		CreatedAt:   now,
 	}
 	hash := apikey.HashOf(token)
-	stored, created, err := s.store.CreateKey(ctx, db.NewKey{Key: k, Hash: hash, CreatedBy: by.UserID, CreateToken: spec.FormToken})
+	stored, created, err := s.store.CreateKey(ctx, db.NewKey{
+		Key: k, Hash: hash, CreatedBy: by.UserID, CreateToken: spec.FormToken,
+		Actor: by, Details: map[string]any{"name": k.Name, "scopes": k.Scopes.String(), "expires_at": expiresJSON(k.ExpiresAt)},
+	})
 	if err != nil {
 		return Created{}, fmt.Errorf("create key: %w", err)
 	}
@@ -171,8 +146,8 @@ type Revocation struct {
 // seen alive within MaxStaleness has applied the revocation, or after
 // RevokeWait; the Confirmation says which. Revoking a revoked key changes
 // nothing. A key of another workspace is db.ErrNotFound.
-func (s *Service) Revoke(ctx context.Context, by Actor, workspaceID int64, id string) (Revocation, error) {
-	r, err := s.store.RevokeKey(ctx, workspaceID, id, by.UserID, s.cfg.Now())
+func (s *Service) Revoke(ctx context.Context, by audit.Actor, workspaceID int64, id string) (Revocation, error) {
+	r, err := s.store.RevokeKey(ctx, workspaceID, id, by, s.cfg.Now())
 	if err != nil {
 		return Revocation{}, err
 	}
@@ -229,4 +204,13 @@ func (s *Service) confirm(ctx context.Context, seq int64, start time.Time) apike
 		}
 		time.Sleep(confirmPoll)
 	}
+}
+
+// expiresJSON is an expiry as the audit log writes it: RFC 3339, or nil
+// for never.
+func expiresJSON(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
 }
