@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
@@ -121,18 +119,18 @@ func (d *DB) WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
 
 // authKeyQuery reads what checking a key needs.
 const authKeyQuery = `SELECT k.hash, k.id, k.workspace_id, w.name, k.name, k.prefix, k.scopes,
-	k.expires_at, k.created_at, k.revoked_at, u.at, COALESCE(u.ip, '')
+	k.expires_at, k.created_at, k.revoked_at, u.at, COALESCE(u.ip, ''), k.allowlist
 	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
 	LEFT JOIN api_key_usage u ON u.key_id = k.id`
 
 func scanAuthKey(rows *sql.Rows) (keyauth.Record, error) {
 	var a keyauth.Record
 	var hash []byte
-	var scopes string
+	var scopes, allowlist string
 	var created int64
 	var expires, revoked, used sql.NullInt64
 	err := rows.Scan(&hash, &a.Key.ID, &a.Key.WorkspaceID, &a.WorkspaceName, &a.Key.Name, &a.Key.Prefix, &scopes,
-		&expires, &created, &revoked, &used, &a.Key.LastUsedIP)
+		&expires, &created, &revoked, &used, &a.Key.LastUsedIP, &allowlist)
 	if err != nil {
 		return keyauth.Record{}, err
 	}
@@ -142,6 +140,9 @@ func scanAuthKey(rows *sql.Rows) (keyauth.Record, error) {
 	copy(a.Hash[:], hash)
 	if a.Key.Scopes, err = apikey.ParseScopeList(scopes); err != nil {
 		return keyauth.Record{}, fmt.Errorf("key %s: stored scopes %q: %v", a.Key.ID, scopes, err)
+	}
+	if a.Key.Allowlist, err = apikey.ParseStoredAllowlist(allowlist); err != nil {
+		return keyauth.Record{}, fmt.Errorf("key %s: %v", a.Key.ID, err)
 	}
 	a.Key.CreatedAt = time.UnixMilli(created).UTC()
 	a.Key.ExpiresAt, a.Key.RevokedAt, a.Key.LastUsedAt = fromMS(expires), fromMS(revoked), fromMS(used)
@@ -216,34 +217,4 @@ func (d *DB) LastChange(ctx context.Context) (int64, error) {
 	var seq int64
 	err := d.sql.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM api_key_changes`).Scan(&seq)
 	return seq, err
-}
-
-// RecordUsage stores the last use of several keys in one transaction. A
-// use older than the one stored is ignored, so flushes from several
-// processes can interleave.
-func (d *DB) RecordUsage(ctx context.Context, uses []keyauth.Use) error {
-	if len(uses) == 0 {
-		return nil
-	}
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES ($1, $2, $3)
-		ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, ip = excluded.ip WHERE excluded.at > api_key_usage.at`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	// One order for every writer: two servers flushing the same keys in
-	// opposite orders would deadlock on PostgreSQL's row locks.
-	uses = slices.Clone(uses)
-	slices.SortFunc(uses, func(a, b keyauth.Use) int { return strings.Compare(a.KeyID, b.KeyID) })
-	for _, u := range uses {
-		if _, err := stmt.ExecContext(ctx, u.KeyID, ms(u.At), u.IP); err != nil {
-			return fmt.Errorf("record usage of %s: %w", u.KeyID, err)
-		}
-	}
-	return tx.Commit()
 }

@@ -155,8 +155,8 @@ func TestRecordUsage(t *testing.T) {
 	nk, _ = newKey(t, w.ID, u.ID, "k2", testNow)
 	k2 := createKey(t, d, nk)
 
-	if err := d.RecordUsage(ctx, nil); err != nil {
-		t.Errorf("RecordUsage(nil): %v", err)
+	if err := d.RecordUsage(ctx, keyauth.Usage{}); err != nil {
+		t.Errorf("RecordUsage of nothing: %v", err)
 	}
 
 	t1 := testNow.Add(time.Minute)
@@ -192,7 +192,7 @@ func TestRecordUsage(t *testing.T) {
 		},
 	}
 	for _, s := range steps {
-		if err := d.RecordUsage(ctx, s.uses); err != nil {
+		if err := d.RecordUsage(ctx, keyauth.Usage{Uses: s.uses}); err != nil {
 			t.Fatalf("%s: RecordUsage: %v", s.name, err)
 		}
 		for id, want := range s.wantAt {
@@ -207,8 +207,8 @@ func TestRecordUsage(t *testing.T) {
 	}
 }
 
-// BenchmarkRecordUsage flushes the last use of 10,000 keys, as a busy
-// server does every flush interval.
+// BenchmarkRecordUsage flushes the usage of 10,000 keys, as a busy server
+// does every flush interval: last use, address and the hour's counts.
 func BenchmarkRecordUsage(b *testing.B) {
 	d, err := Open(context.Background(), b.TempDir()+"/bench.db")
 	if err != nil {
@@ -238,7 +238,11 @@ func BenchmarkRecordUsage(b *testing.B) {
 		for j := range uses {
 			uses[j].At = at
 		}
-		if err := d.RecordUsage(context.Background(), uses); err != nil {
+		hours := make([]keyauth.HourCount, len(uses))
+		for j, u := range uses {
+			hours[j] = keyauth.HourCount{KeyID: u.KeyID, Hour: at.Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 3, Scope: 1}}
+		}
+		if err := d.RecordUsage(context.Background(), keyauth.Usage{Uses: uses, Addresses: uses, Hours: hours}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -73,6 +73,8 @@ type DB struct {
 	schema  string        // PostgreSQL: the schema the tables live in
 	channel string        // PostgreSQL: the LISTEN/NOTIFY channel of key changes
 	feed    *pgFeed       // PostgreSQL: notifications of key changes, once Watch is called
+
+	queued chan struct{} // this process queued webhook deliveries, see DeliveriesQueued
 }
 
 // Open opens the database named by dsn (a SQLite file path, created if
@@ -89,6 +91,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.queued = make(chan struct{}, 1)
 	if err := d.migrate(ctx); err != nil {
 		d.Close()
 		return nil, err

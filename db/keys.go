@@ -9,12 +9,13 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
 // NewKey is what CreateKey stores: a key's metadata, the hash of its
 // token, and the one-time token of the form that created it.
 type NewKey struct {
-	Key         apikey.Key // ID, WorkspaceID, Name, Prefix, Scopes, ExpiresAt, CreatedAt
+	Key         apikey.Key // ID, WorkspaceID, Name, Prefix, Scopes, ExpiresAt, CreatedAt, Allowlist
 	Hash        apikey.Hash
 	CreatedBy   int64 // user id; 0: unknown (the admin command line)
 	CreateToken string
@@ -27,7 +28,8 @@ type NewKey struct {
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `k.id, k.workspace_id, k.name, k.prefix, k.scopes, k.expires_at, k.created_at,
 	COALESCE(cu.email, ''), k.revoked_at, COALESCE(ru.email, ''), u.at, COALESCE(u.ip, ''),
-	k.revoke_confirmed, k.revoke_servers, k.revoke_confirm_ms
+	k.revoke_confirmed, k.revoke_servers, k.revoke_confirm_ms,
+	k.allowlist, k.exposed_at, COALESCE(k.exposed_url, ''), COALESCE(k.exposed_source, '')
 	FROM api_keys k
 	LEFT JOIN users cu ON cu.id = k.created_by
 	LEFT JOIN users ru ON ru.id = k.revoked_by
@@ -37,11 +39,12 @@ type scanner interface{ Scan(...any) error }
 
 func scanKey(row scanner) (apikey.Key, error) {
 	var k apikey.Key
-	var scopes string
+	var scopes, allowlist string
 	var created int64
-	var expires, revoked, used, confirmed, servers, took sql.NullInt64
+	var expires, revoked, used, confirmed, servers, took, exposed sql.NullInt64
 	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &scopes, &expires, &created,
-		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP, &confirmed, &servers, &took)
+		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP, &confirmed, &servers, &took,
+		&allowlist, &exposed, &k.Exposure.URL, &k.Exposure.Source)
 	if errors.Is(err, sql.ErrNoRows) {
 		return apikey.Key{}, ErrNotFound
 	}
@@ -51,8 +54,12 @@ func scanKey(row scanner) (apikey.Key, error) {
 	if k.Scopes, err = apikey.ParseScopeList(scopes); err != nil {
 		return apikey.Key{}, fmt.Errorf("key %s: stored scopes %q: %v", k.ID, scopes, err)
 	}
+	if k.Allowlist, err = apikey.ParseStoredAllowlist(allowlist); err != nil {
+		return apikey.Key{}, fmt.Errorf("key %s: %v", k.ID, err)
+	}
 	k.CreatedAt = time.UnixMilli(created).UTC()
 	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = fromMS(expires), fromMS(revoked), fromMS(used)
+	k.Exposure.At = fromMS(exposed)
 	if servers.Valid {
 		k.RevokeConfirmation = apikey.Confirmation{
 			Confirmed: int(confirmed.Int64),
@@ -77,11 +84,11 @@ func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bo
 	key := nk.Key
 	by := sql.NullInt64{Int64: nk.CreatedBy, Valid: nk.CreatedBy != 0}
 	res, err := tx.ExecContext(ctx, `
-		INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, expires_at, created_at, created_by, create_token)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, expires_at, created_at, created_by, create_token, allowlist)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (workspace_id, create_token) DO NOTHING`,
 		key.ID, key.WorkspaceID, key.Name, key.Prefix, nk.Hash[:], key.Scopes.String(),
-		nullMS(key.ExpiresAt), ms(key.CreatedAt), by, nk.CreateToken)
+		nullMS(key.ExpiresAt), ms(key.CreatedAt), by, nk.CreateToken, apikey.FormatAllowlist(key.Allowlist))
 	if err != nil {
 		return apikey.Key{}, false, fmt.Errorf("insert key: %w", err)
 	}
@@ -103,10 +110,15 @@ func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bo
 	if err != nil {
 		return apikey.Key{}, false, err
 	}
+	if err := d.enqueueEvent(ctx, tx, k.WorkspaceID, webhook.KeyCreated, key.CreatedAt,
+		webhook.KeyEvent(webhook.KeyCreated, key.CreatedAt, k, nk.Actor.Name(), nil)); err != nil {
+		return apikey.Key{}, false, err
+	}
 	if err := tx.Commit(); err != nil {
 		return apikey.Key{}, false, err
 	}
 	d.announce()
+	d.wakeDeliveries()
 	return k, true, nil
 }
 
@@ -195,12 +207,17 @@ func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by aud
 		}); err != nil {
 			return Revocation{}, err
 		}
+		event := webhook.EventType(action)
+		if err := d.enqueueEvent(ctx, tx, workspaceID, event, now, webhook.KeyEvent(event, now, r.Key, by.Name(), details)); err != nil {
+			return Revocation{}, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return Revocation{}, err
 	}
 	if r.Revoked {
 		d.announce()
+		d.wakeDeliveries()
 	}
 	return r, nil
 }

@@ -19,7 +19,11 @@ type Page struct {
 	Workspace string
 	Flash     string // a one-time notice at the top of the page
 	Now       time.Time
+	Section   string // which settings page: "" (API keys) or SectionWebhooks
 }
+
+// SectionWebhooks is Page.Section on the webhook pages.
+const SectionWebhooks = "webhooks"
 
 // Date formats a day the way the tables show it: "Nov 26, 2026" (UTC).
 func Date(t time.Time) string {

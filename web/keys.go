@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -81,6 +82,7 @@ type keyInput struct {
 	name      string
 	scopes    apikey.Set
 	expiresAt time.Time // zero: never
+	allowlist []netip.Prefix
 }
 
 // validateKeyForm checks the create form; f collects the problems.
@@ -97,6 +99,9 @@ func validateKeyForm(f *views.KeyForm) (keyInput, bool) {
 	if in.expiresAt, err = apikey.Expiry(f.Expires, f.ExpiresOn, f.Now); err != nil {
 		p["expires"] = err.Error()
 	}
+	if in.allowlist, err = apikey.ParseAllowlist(f.Allowlist); err != nil {
+		p["allowlist"] = err.Error()
+	}
 	f.Problems = p
 	return in, len(p) == 0
 }
@@ -111,6 +116,7 @@ func (s *Server) keyCreate(c echo.Context) error {
 		Scopes:    form["scopes"],
 		Expires:   form.Get("expires"),
 		ExpiresOn: form.Get("expires_on"),
+		Allowlist: form.Get("allowlist"),
 		Token:     form.Get("form_token"),
 		Now:       s.cfg.Now(),
 	}
@@ -122,7 +128,7 @@ func (s *Server) keyCreate(c echo.Context) error {
 	}
 	in, ok := validateKeyForm(&f)
 	if !ok {
-		f.Name, f.ExpiresOn = shown(f.Name), shown(f.ExpiresOn)
+		f.Name, f.ExpiresOn, f.Allowlist = shown(f.Name), shown(f.ExpiresOn), shown(f.Allowlist)
 		return s.renderKeyForm(c, http.StatusUnprocessableEntity, f)
 	}
 
@@ -133,6 +139,7 @@ func (s *Server) keyCreate(c echo.Context) error {
 		Name:        in.name,
 		Scopes:      in.scopes,
 		ExpiresAt:   in.expiresAt,
+		Allowlist:   in.allowlist,
 		FormToken:   f.Token,
 	})
 	if err != nil {
@@ -213,7 +220,10 @@ func (s *Server) keyShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := views.KeyDetails{Key: k, Now: s.cfg.Now()}
+	d, err := s.keyDetails(c, k)
+	if err != nil {
+		return err
+	}
 	if !isFullPage(c) {
 		return render(c, http.StatusOK, views.KeyPanel(d))
 	}
@@ -259,7 +269,10 @@ func (s *Server) keyRevoke(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, views.KeyURL(k.ID))
 	}
-	d := views.KeyDetails{Key: k, Now: now}
+	d, err := s.keyDetails(c, k)
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("HX-Trigger", `{"toast":"API key revoked."}`)
 	if err := render(c, http.StatusOK, views.KeyDetailsBody(d)); err != nil {
 		return err

@@ -24,6 +24,7 @@ func (s *Server) routes(e *echo.Echo) {
 	api.GET("/whoami", s.whoami, s.auth.RequireKey())
 	api.GET("/verify", s.verify)
 	api.GET("/examples/mcp", s.exampleMCP, s.auth.RequireScope(apikey.MCPRead))
+	api.POST("/keys/leaked", s.leakReport) // unauthenticated: anyone who finds a key reports it
 
 	// Pages. Forms are small: 64 KiB is plenty and bounds what a request
 	// can make the server parse.
@@ -49,6 +50,19 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/settings/api-keys/:id/reveal", s.keyReveal, app...)
 	e.GET("/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)
 	e.POST("/settings/api-keys/:id/revoke", s.keyRevoke, app...)
+
+	e.GET("/settings/webhooks", s.webhookList, app...)
+	e.GET("/settings/webhooks/new", s.webhookNew, app...)
+	e.POST("/settings/webhooks", s.webhookCreate, app...)
+	e.GET("/settings/webhooks/:id", s.webhookShow, app...)
+	e.GET("/settings/webhooks/:id/secret", s.webhookSecret, app...)
+	e.GET("/settings/webhooks/:id/deliveries", s.webhookDeliveries, app...)
+	e.POST("/settings/webhooks/:id/test", s.webhookTest, app...)
+	e.POST("/settings/webhooks/:id/disable", s.webhookDisable, app...)
+	e.POST("/settings/webhooks/:id/enable", s.webhookEnable, app...)
+	e.GET("/settings/webhooks/:id/delete", s.webhookDeleteConfirm, app...)
+	e.POST("/settings/webhooks/:id/delete", s.webhookDelete, app...)
+	e.POST("/settings/webhooks/:id/deliveries/:delivery/resend", s.webhookResend, app...)
 }
 
 // healthz answers 200 while the process serves requests. It does no work:

@@ -20,6 +20,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
+	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
 // Config is how a Server behaves. The zero value of each field but
@@ -43,6 +44,11 @@ type Config struct {
 	// LoginLimit slows down repeated failed sign-ins, per email and per
 	// client address.
 	LoginLimit throttle.Config
+	// LeakLimit bounds the leak reports one client address may send
+	// (default: 10 in a row, then one every 6 seconds).
+	LeakLimit throttle.Config
+	// Webhooks is how webhooks are checked and sent.
+	Webhooks WebhookConfig
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -61,9 +67,18 @@ func (c *Config) setDefaults() {
 		// Five failures in a row, then one more try every 20 seconds.
 		c.LoginLimit = throttle.Config{Burst: 5, Every: 20 * time.Second}
 	}
+	if c.LeakLimit == (throttle.Config{}) {
+		c.LeakLimit = throttle.Config{Burst: 10, Every: 6 * time.Second}
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+}
+
+// WebhookConfig is what the webhook pages need to know.
+type WebhookConfig struct {
+	// Guard refuses endpoint URLs that reach this server; nil: none.
+	Guard *webhook.Guard
 }
 
 // Server is the dashboard's HTTP server.
@@ -80,6 +95,7 @@ type Server struct {
 	setupDone atomic.Bool
 	// Failed sign-ins, per email and per client address.
 	loginByEmail, loginByIP *throttle.Limiter
+	leakLimit               *throttle.Limiter
 	echo                    *echo.Echo
 }
 
@@ -100,6 +116,7 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		dummyHash:    sync.OnceValue(cfg.Passwords.DummyHash),
 		loginByEmail: throttle.New(cfg.LoginLimit, cfg.Now),
 		loginByIP:    throttle.New(throttle.Config{Burst: cfg.LoginLimit.Burst * 4, Every: cfg.LoginLimit.Every / 4}, cfg.Now),
+		leakLimit:    throttle.New(cfg.LeakLimit, cfg.Now),
 	}
 	e, err := s.newEcho()
 	if err != nil {

@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/delivery"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
+	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -34,7 +36,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logFormat := fs.String("log-format", env("BLNK_LOG_FORMAT", "text"), "text or json (env BLNK_LOG_FORMAT)")
 	trustProxy := fs.Bool("trust-proxy", env("BLNK_TRUST_PROXY", "") == "true", "trust X-Forwarded-For/-Proto from a proxy on a loopback or private address (env BLNK_TRUST_PROXY=true)")
 	origins := fs.String("trusted-origins", env("BLNK_TRUSTED_ORIGINS", ""), "comma-separated extra origins allowed to post forms, e.g. https://dash.example.com (env BLNK_TRUSTED_ORIGINS)")
-	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale time.Duration
+	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale, hookRetry, hookPoll, sweep time.Duration
 	var err error
 	durations := []struct {
 		p         *time.Duration
@@ -49,6 +51,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{&failEvery, "auth-fail-every", "BLNK_AUTH_FAIL_EVERY", 500 * time.Millisecond, "after the burst, one more failed API authentication per client address per this long"},
 		{&revokeWait, "revoke-wait", "BLNK_REVOKE_WAIT", 2 * time.Second, "how long a revoke waits for every live server to apply it before answering"},
 		{&maxStale, "max-staleness", "BLNK_MAX_STALENESS", 10 * time.Second, "a server that cannot confirm its view of the keys with the database for this long fails closed (503); servers not heard from for this long are not waited for"},
+		{&hookRetry, "webhook-retry", "BLNK_WEBHOOK_RETRY", 10 * time.Second, "first wait after a failed webhook delivery; doubles each time, retries for 24h"},
+		{&hookPoll, "webhook-poll", "BLNK_WEBHOOK_POLL", time.Second, "how often the webhook queue is read for deliveries other servers queued"},
+		{&sweep, "sweep-every", "BLNK_SWEEP_EVERY", time.Minute, "how often expiry notices are looked for, and usage older than 30 days deleted"},
 	}
 	for _, d := range durations {
 		def, err := envParse(d.env, d.def, time.ParseDuration)
@@ -62,6 +67,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	failBurst := fs.Int("auth-fail-burst", burst, "failed API authentications a client address may make in a row (env BLNK_AUTH_FAIL_BURST)")
+	counts := fs.Bool("usage-counts", env("BLNK_USAGE_COUNTS", "true") != "false", "count calls per key per hour; false only to measure what counting costs (env BLNK_USAGE_COUNTS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,13 +106,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	url := "http://" + ln.Addr().String()
 	serverID := newServerID()
 	auth, err := keyauth.New(ctx, keyauth.Config{
-		FlushEvery:   flush,
-		PollEvery:    poll,
-		TrustFor:     revokeWait - revokeWait/10,
-		MaxStaleness: maxStale,
-		Failures:     throttle.Config{Burst: *failBurst, Every: failEvery},
-		ServerID:     serverID,
-		Address:      url,
+		FlushEvery:         flush,
+		PollEvery:          poll,
+		TrustFor:           revokeWait - revokeWait/10,
+		MaxStaleness:       maxStale,
+		Failures:           throttle.Config{Burst: *failBurst, Every: failEvery},
+		ServerID:           serverID,
+		Address:            url,
+		DisableUsageCounts: !*counts,
 	}, store, log)
 	if err != nil {
 		ln.Close()
@@ -114,6 +121,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer auth.Close()
 	keyring := keys.New(keys.Config{RevokeWait: revokeWait, MaxStaleness: maxStale}, store, auth, log)
+	guard, err := webhook.NewGuard(ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	sender := delivery.New(delivery.Config{ServerID: serverID, RetryBase: hookRetry, PollEvery: hookPoll, Guard: guard}, store, log)
 
 	var trusted []string
 	for _, o := range strings.Split(*origins, ",") {
@@ -127,6 +140,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SessionLifetime: lifetime,
 		TrustProxy:      *trustProxy,
 		TrustedOrigins:  trusted,
+		Webhooks:        web.WebhookConfig{Guard: guard},
 	}, store, auth, keyring, log)
 	if err != nil {
 		ln.Close()
@@ -154,6 +168,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { auth.Run(bg) })
 	wg.Go(func() { srv.CleanSessions(bg, 10*time.Minute) })
+	wg.Go(func() { sender.Run(bg) })
+	wg.Go(func() { keyring.RunSweeps(bg, sweep) })
 
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode"
@@ -45,7 +46,24 @@ type Key struct {
 	// RevokeConfirmation says how the running servers confirmed the
 	// revocation; zero if the key is not revoked or it was not measured.
 	RevokeConfirmation Confirmation
+	// Allowlist limits the client addresses the key works from; empty:
+	// any address.
+	Allowlist []netip.Prefix
+	// Exposure says where the key was reported leaked; zero if never.
+	Exposure Exposure
 }
+
+// Exposure is a report that a key leaked (see POST /api/v1/keys/leaked):
+// when it came, and where and by what the key was found, as the reporter
+// says (untrusted text).
+type Exposure struct {
+	At     time.Time
+	URL    string
+	Source string
+}
+
+// Exposed reports whether the key was reported leaked.
+func (k Key) Exposed() bool { return !k.Exposure.At.IsZero() }
 
 // Confirmation is how the servers running when a change was made
 // confirmed that they had applied it: Confirmed of Servers had, Took

@@ -41,6 +41,12 @@ const (
 	TokenLen = PrefixLen + secretLen + checksumLen
 )
 
+// Pattern is a regular expression (RE2 and PCRE syntax alike) that
+// matches a token in text, for secret scanners such as gitleaks: the
+// literal, 8 lowercase hex characters and 38 base62 characters, not part
+// of a longer word. It cannot check the checksum; Parse does.
+const Pattern = `\bblnk_[0-9a-f]{8}[0-9A-Za-z]{38}\b`
+
 // base62 is the alphabet of the secret and the checksum, in ASCII order.
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

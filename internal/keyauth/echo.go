@@ -88,6 +88,8 @@ func ProblemOf(err error, want apikey.Scope) Problem {
 		return Problem{http.StatusUnauthorized, "expired_key", "The API key has expired."}
 	case errors.Is(err, ErrRevoked):
 		return Problem{http.StatusUnauthorized, "revoked_key", "The API key has been revoked."}
+	case errors.Is(err, ErrIPNotAllowed):
+		return Problem{http.StatusForbidden, "ip_not_allowed", "This API key may not be used from this address."}
 	case errors.Is(err, ErrInsufficientScope):
 		return Problem{http.StatusForbidden, "insufficient_scope", "The API key does not have the " + string(want) + " scope."}
 	case errors.Is(err, ErrUnavailable):
@@ -116,6 +118,9 @@ func WriteError(c echo.Context, err error, want apikey.Scope) error {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="blnk", error="invalid_token"`)
 	case http.StatusForbidden:
+		if errors.Is(err, ErrIPNotAllowed) {
+			break // not a matter of the token (RFC 6750 has no code for it)
+		}
 		h.Set("WWW-Authenticate", `Bearer realm="blnk", error="insufficient_scope", scope="`+string(want)+`"`)
 	case http.StatusTooManyRequests:
 		var rl *RateLimitedError

@@ -1,6 +1,7 @@
 package keyauth
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,10 @@ type index struct {
 	entries []*[entryChunk]entry // never moved: atomics stay where they are
 	n       uint32
 	text    [][]byte // each of textChunk bytes, filled up, never moved
+	// allow holds the IP allowlists of the keys that have one, each in
+	// one chunk, one after the other (an entry's allowOff and allowN).
+	allow  []*[allowChunk]cidr
+	allowN uint32
 }
 
 type keyID [idLen]byte
@@ -31,6 +36,7 @@ const (
 	idLen      = 24 // "key_" and 20 characters, see apikey.NewID
 	entryChunk = 4096
 	textChunk  = 64 << 10
+	allowChunk = 4096 // CIDRs; at least apikey.MaxAllowlist
 )
 
 // entry is a key in the index.
@@ -43,12 +49,72 @@ type entry struct {
 	nameLen     uint16
 	wsLen       uint16
 	scopes      apikey.Set
+	slot        uint32 // the entry's own number in the index
+	allowOff    uint32 // its allowlist in index.allow, if allowN > 0
+	allowN      uint8
 
 	revokedAt atomic.Int64  // Unix ms; 0: not revoked
 	lastUsed  atomic.Int64  // Unix ms; 0: never
 	dirty     atomic.Bool   // used since the last flush
 	ipHash    atomic.Uint64 // of the last address, see ipHash
 	ip        lastIP        // the last address, under ipLocks
+
+	// Calls since the last flush, by outcome, during the hour starting at
+	// usageHour (Unix ms). See Authenticator.count.
+	usageHour atomic.Int64
+	usage     [nOutcomes]atomic.Uint32
+}
+
+// cidr is an allowlist entry in the form the check compares fastest: the
+// network's 16-byte address (IPv4 as IPv4-mapped IPv6) and its mask, as
+// two 64-bit halves each, and whether it is an IPv4 network (which only
+// IPv4 clients match, and IPv6 networks only IPv6 clients, even ::/0).
+type cidr struct {
+	hi, lo, maskHi, maskLo uint64
+	v4                     bool
+}
+
+func cidrOf(p netip.Prefix) cidr {
+	a := p.Addr().As16()
+	bits := p.Bits()
+	v4 := p.Addr().Is4()
+	if v4 {
+		bits += 96
+	}
+	// Shifts by 64 or more give 0 in Go, so these hold for 0 and 128 too.
+	maskHi := ^(^uint64(0) >> min(bits, 64))
+	var maskLo uint64
+	if bits > 64 {
+		maskLo = ^(^uint64(0) >> (bits - 64))
+	}
+	return cidr{
+		hi:     binary.BigEndian.Uint64(a[:8]) & maskHi,
+		lo:     binary.BigEndian.Uint64(a[8:]) & maskLo,
+		maskHi: maskHi,
+		maskLo: maskLo,
+		v4:     v4,
+	}
+}
+
+// allows reports whether the client address ip is in one of list's
+// networks. It allocates nothing: an address without a zone parses in
+// place.
+func allows(list []cidr, ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	v4 := a.Is4()
+	b := a.As16()
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	for i := range list {
+		c := &list[i]
+		if c.v4 == v4 && hi&c.maskHi == c.hi && lo&c.maskLo == c.lo {
+			return true
+		}
+	}
+	return false
 }
 
 // lastIP is the address of a key's last use: v4 or v6, or none.
@@ -57,12 +123,45 @@ type lastIP struct {
 	kind uint8 // 0: none, 4, 6
 }
 
-// ipLocks guard the lastIP of entries, striped by address: a use records
-// its address at most once a second per key, so contention is rare.
-type ipLocks [64]sync.Mutex
+// ipLocks guard the lastIP of entries, striped by entry: a use records
+// its address at most once a second per key unless the address changed,
+// so contention is rare. Each stripe also keeps a ring of the addresses
+// its keys were used from before their last one, since the last flush:
+// a key used from three addresses between two flushes has all three
+// written, not only the last (see Authenticator.Flush). A ring that
+// overflows drops its oldest addresses; the last one of every key is in
+// its entry anyway.
+type ipLocks [64]ipStripe
 
-func (l *ipLocks) of(e *entry) *sync.Mutex {
+type ipStripe struct {
+	mu   sync.Mutex
+	seen [seenRing]seenAddr
+	n    uint64 // addresses ever written to seen
+	read uint64 // how many of them a flush has taken
+}
+
+const seenRing = 64
+
+// seenAddr is an address an entry was last used from at at (Unix ms).
+type seenAddr struct {
+	slot uint32
+	ip   lastIP
+	at   int64
+}
+
+func (l *ipLocks) of(e *entry) *ipStripe {
 	return &l[(uintptr(unsafe.Pointer(e))/unsafe.Sizeof(entry{}))%uintptr(len(l))]
+}
+
+// String writes the address, "" if none.
+func (ip lastIP) String() string {
+	switch ip.kind {
+	case 4:
+		return netip.AddrFrom4([4]byte(ip.addr[:4])).String()
+	case 6:
+		return netip.AddrFrom16(ip.addr).String()
+	}
+	return ""
 }
 
 func newIndex() *index {
@@ -96,6 +195,7 @@ func (x *index) add(hash apikey.Hash, k apikey.Key, workspace string) *entry {
 	slot := x.n
 	x.n++
 	e := x.at(slot)
+	e.slot = slot
 	e.workspaceID = k.WorkspaceID
 	e.createdAt = k.CreatedAt.UnixMilli()
 	if !k.ExpiresAt.IsZero() {
@@ -105,6 +205,10 @@ func (x *index) add(hash apikey.Hash, k apikey.Key, workspace string) *entry {
 	name, ws := truncate16(k.Name), truncate16(workspace)
 	e.nameLen, e.wsLen = uint16(len(name)), uint16(len(ws))
 	e.textChunk, e.textOff = x.write(k.ID, k.Prefix, name, ws)
+	if n := min(len(k.Allowlist), apikey.MaxAllowlist); n > 0 {
+		e.allowOff = x.writeAllow(k.Allowlist[:n])
+		e.allowN = uint8(n)
+	}
 	x.byHash[hash] = slot
 	x.byID[id] = slot
 	return e
@@ -130,6 +234,36 @@ func (x *index) write(ss ...string) (chunk, off uint32) {
 	return uint32(last), off
 }
 
+// writeAllow appends an allowlist to the allow chunks, in one chunk, and
+// returns where it starts.
+func (x *index) writeAllow(list []netip.Prefix) uint32 {
+	n := uint32(len(list))
+	if x.allowN%allowChunk+n > allowChunk {
+		x.allowN = (x.allowN/allowChunk + 1) * allowChunk // the rest of this chunk stays empty
+	}
+	if x.allowN/allowChunk >= uint32(len(x.allow)) {
+		x.allow = append(x.allow, new([allowChunk]cidr))
+	}
+	off := x.allowN
+	chunk := x.allow[off/allowChunk]
+	for i, p := range list {
+		chunk[off%allowChunk+uint32(i)] = cidrOf(p)
+	}
+	x.allowN += n
+	return off
+}
+
+// allowlist returns e's allowlist, nil if it has none; the caller holds
+// the lock (the chunk list may grow), the CIDRs themselves never change.
+func (x *index) allowlist(e *entry) []cidr {
+	if e.allowN == 0 {
+		return nil
+	}
+	chunk := x.allow[e.allowOff/allowChunk]
+	off := e.allowOff % allowChunk
+	return chunk[off : off+uint32(e.allowN)]
+}
+
 // strings returns an entry's id, prefix, name and workspace name. They
 // point into the text chunks, which never change, so no copy is made.
 func (x *index) strings(e *entry) (id, prefix, name, workspace string) {
@@ -153,8 +287,9 @@ func (e *entry) expiresTime() time.Time {
 	return time.UnixMilli(e.expiresAt).UTC()
 }
 
-// setIP records addr as the entry's last address.
-func (l *ipLocks) set(e *entry, addr string) {
+// set records addr as the entry's last address. The address it replaces,
+// last used at prevAt (Unix ms, 0: unknown), goes to the stripe's ring.
+func (l *ipLocks) set(e *entry, addr string, prevAt int64) {
 	var ip lastIP
 	if a, err := netip.ParseAddr(addr); err == nil {
 		a = a.Unmap()
@@ -166,25 +301,44 @@ func (l *ipLocks) set(e *entry, addr string) {
 			ip.addr, ip.kind = a.As16(), 6
 		}
 	}
-	mu := l.of(e)
-	mu.Lock()
+	st := l.of(e)
+	st.mu.Lock()
+	old := e.ip
 	e.ip = ip
-	mu.Unlock()
+	if old.kind != 0 && old != ip && prevAt != 0 {
+		st.seen[st.n%seenRing] = seenAddr{slot: e.slot, ip: old, at: prevAt}
+		st.n++
+	}
+	st.mu.Unlock()
 }
 
 // get returns the entry's last address, "" if none.
 func (l *ipLocks) get(e *entry) string {
-	mu := l.of(e)
-	mu.Lock()
+	st := l.of(e)
+	st.mu.Lock()
 	ip := e.ip
-	mu.Unlock()
-	switch ip.kind {
-	case 4:
-		return netip.AddrFrom4([4]byte(ip.addr[:4])).String()
-	case 6:
-		return netip.AddrFrom16(ip.addr).String()
+	st.mu.Unlock()
+	return ip.String()
+}
+
+// drain calls fn for the addresses the rings took since the last drain.
+func (l *ipLocks) drain(fn func(seenAddr)) {
+	var buf [seenRing]seenAddr
+	for i := range l {
+		st := &l[i]
+		st.mu.Lock()
+		from := max(st.read, st.n-min(st.n, seenRing))
+		k := 0
+		for j := from; j < st.n; j++ {
+			buf[k] = st.seen[j%seenRing]
+			k++
+		}
+		st.read = st.n
+		st.mu.Unlock()
+		for _, a := range buf[:k] {
+			fn(a)
+		}
 	}
-	return ""
 }
 
 // same reports whether e holds what k and workspace say, apart from what
@@ -195,8 +349,20 @@ func (x *index) same(e *entry, k apikey.Key, workspace string) bool {
 		expires = k.ExpiresAt.UnixMilli()
 	}
 	_, _, name, ws := x.strings(e)
-	return e.expiresAt == expires && e.scopes == k.Scopes && e.workspaceID == k.WorkspaceID &&
-		name == truncate16(k.Name) && ws == truncate16(workspace)
+	if e.expiresAt != expires || e.scopes != k.Scopes || e.workspaceID != k.WorkspaceID ||
+		name != truncate16(k.Name) || ws != truncate16(workspace) {
+		return false
+	}
+	list := x.allowlist(e)
+	if len(list) != min(len(k.Allowlist), apikey.MaxAllowlist) {
+		return false
+	}
+	for i, c := range list {
+		if c != cidrOf(k.Allowlist[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // truncate16 cuts s to what an entry's 16-bit length can hold.

@@ -29,9 +29,18 @@
 //
 // Expiry is checked against the clock at each request, never cached.
 //
-// Last use (time and client address) is recorded in memory and written to
-// the database in batches by Run, every flush interval and at shutdown: a
-// crash loses at most one interval of last-used times, and nothing else.
+// A key may carry an IP allowlist: the check compares the client's
+// address with its CIDRs, kept in a pointer-free side table of the index,
+// without allocating. A call from elsewhere is ErrIPNotAllowed.
+//
+// Usage is recorded in memory and written to the database in batches by
+// Run, every flush interval and at shutdown: the last use of each key
+// (time and client address), the addresses it was used from, and how many
+// calls it got per hour, accepted or refused by reason (revoked, expired,
+// scope, address). Counting costs a call one atomic add on its key's
+// entry, no lock and no allocation; the counts are added to the
+// database's (additive upserts), so those of several servers add up. A
+// crash loses at most one interval of usage, and nothing else.
 package keyauth
 
 import (
@@ -54,8 +63,10 @@ type Store interface {
 	// KeyChangesSince returns the keys changed after change seq, as they
 	// are now, and the last change included.
 	KeyChangesSince(ctx context.Context, seq int64) ([]Record, int64, error)
-	// RecordUsage stores last uses.
-	RecordUsage(ctx context.Context, uses []Use) error
+	// RecordUsage stores a batch of usage: it sets last uses and
+	// addresses' last times (unless the stored ones are newer) and adds
+	// the hourly counts to the stored ones.
+	RecordUsage(ctx context.Context, u Usage) error
 	// ChangeVersion moves whenever another process may have committed a
 	// key change. It is read before every check: an atomic load at most.
 	ChangeVersion() uint64
@@ -73,12 +84,65 @@ type Record struct {
 	WorkspaceName string
 }
 
-// Use is one key's most recent use.
+// Use is one key's most recent use, or its most recent use from one
+// address.
 type Use struct {
 	KeyID string
 	At    time.Time
 	IP    string
 }
+
+// Counts is how many calls a key got: accepted, and refused because the
+// key was revoked, expired, lacked the scope asked for, or the client's
+// address is not on its allowlist.
+type Counts struct {
+	Accepted                         int64
+	Revoked, Expired, Scope, Address int64
+}
+
+// Refused returns the refused calls, whatever the reason.
+func (c Counts) Refused() int64 { return c.Revoked + c.Expired + c.Scope + c.Address }
+
+// Total returns every call.
+func (c Counts) Total() int64 { return c.Accepted + c.Refused() }
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Accepted += o.Accepted
+	c.Revoked += o.Revoked
+	c.Expired += o.Expired
+	c.Scope += o.Scope
+	c.Address += o.Address
+}
+
+// HourCount is a key's calls during the hour starting at Hour.
+type HourCount struct {
+	KeyID string
+	Hour  time.Time
+	Counts
+}
+
+// Usage is what a flush writes.
+type Usage struct {
+	Uses      []Use       // the last use of each key
+	Addresses []Use       // addresses keys were used from, with the last time
+	Hours     []HourCount // calls to add to the stored counts
+}
+
+// outcome is what became of a call with a known key, for the counts.
+type outcome uint8
+
+const (
+	accepted outcome = iota
+	refusedRevoked
+	refusedExpired
+	refusedScope
+	refusedAddress
+	nOutcomes
+)
+
+// hourMS is an hour in milliseconds.
+const hourMS = int64(time.Hour / time.Millisecond)
 
 // Heartbeat says that server ServerID (listening at Address since
 // Started) is alive at At and has applied the key changes up to Applied.
@@ -98,6 +162,7 @@ var (
 	ErrRevoked           = errors.New("keyauth: API key revoked")
 	ErrInsufficientScope = errors.New("keyauth: API key lacks the scope")
 	ErrUnknownScope      = errors.New("keyauth: unknown scope")
+	ErrIPNotAllowed      = errors.New("keyauth: client address not on the key's allowlist")
 	// ErrUnavailable: this server could not confirm its view of the keys
 	// with the database for longer than MaxStaleness, so it trusts no key.
 	ErrUnavailable = errors.New("keyauth: key view too stale to trust")
@@ -146,6 +211,9 @@ type Config struct {
 	// ServerID and Address name this server in its heartbeats; without
 	// ServerID, Run records none (a command line process).
 	ServerID, Address string
+	// DisableUsageCounts turns off the hourly counts of calls (last use
+	// is still recorded): for measuring what counting costs.
+	DisableUsageCounts bool
 	// Now is the clock (default time.Now). Staleness is measured with
 	// the monotonic clock instead, so that tests can move Now freely.
 	Now func() time.Time
@@ -172,9 +240,20 @@ type Authenticator struct {
 	appliedSeq atomic.Int64  // seq, for readers outside syncMu
 	dirtyMu    sync.Mutex
 	dirty      []*entry // keys used since the last flush
+	rolledMu   sync.Mutex
+	rolled     []rolledCounts // counts of past hours, taken off their entries
 	flushMu    sync.Mutex
+	spare      []*entry    // a drained dirty list, reused; under flushMu
+	pending    Usage       // what the last flush could not write; under flushMu
 	beatMu     sync.Mutex
 	beatSeq    int64 // the applied change of the last heartbeat; under beatMu
+}
+
+// rolledCounts are an entry's counts of a past hour, awaiting the flush.
+type rolledCounts struct {
+	e    *entry
+	hour int64
+	c    Counts
 }
 
 // New loads every key of store into a new Authenticator.
@@ -182,6 +261,9 @@ func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Authe
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = 2 * time.Second
 	}
+	// Unflushed counts live in memory: an interval of hours would put
+	// much of a day at the mercy of a crash.
+	cfg.FlushEvery = min(cfg.FlushEvery, 10*time.Minute)
 	if cfg.PollEvery <= 0 {
 		cfg.PollEvery = time.Second
 	}
@@ -274,15 +356,17 @@ func (a *Authenticator) put(k Record) {
 		e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
 		e.revokedAt.Store(old.revokedAt.Load())
 		e.lastUsed.Store(old.lastUsed.Load())
-		mu := a.ips.of(old)
-		mu.Lock()
+		st := a.ips.of(old)
+		st.mu.Lock()
 		ip := old.ip
-		mu.Unlock()
+		st.mu.Unlock()
 		e.ipHash.Store(old.ipHash.Load())
-		mu = a.ips.of(e)
-		mu.Lock()
+		st = a.ips.of(e)
+		st.mu.Lock()
 		e.ip = ip
-		mu.Unlock()
+		st.mu.Unlock()
+		// The old entry keeps its unflushed counts: it is still queued
+		// if it has any, and the flush writes them under the same id.
 		return
 	}
 	e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
@@ -335,6 +419,21 @@ func (a *Authenticator) LastUsed(id string) (at time.Time, ip string, ok bool) {
 	return time.UnixMilli(ms).UTC(), a.ips.get(e), true
 }
 
+// Unflushed returns the calls to key id counted in memory and not written
+// yet, and the hour they belong to (zero if none): what a page adds to the
+// stored counts to be current.
+func (a *Authenticator) Unflushed(id string) (hour time.Time, c Counts) {
+	e := a.byID(id)
+	if e == nil {
+		return time.Time{}, Counts{}
+	}
+	h := e.usageHour.Load()
+	if h == 0 {
+		return time.Time{}, Counts{}
+	}
+	return time.UnixMilli(h).UTC(), e.peekCounts()
+}
+
 // Authenticate checks token, sent by the client at address ip, and returns
 // the key's identity. Malformed and unknown tokens are both ErrInvalid.
 //
@@ -348,14 +447,46 @@ func (a *Authenticator) LastUsed(id string) (at time.Time, ip string, ok bool) {
 // risk to trade that for. Successes are never counted, and when no
 // address is blocked the limiter costs nothing on the way in.
 func (a *Authenticator) Authenticate(ctx context.Context, token, ip string) (Identity, error) {
-	now := a.cfg.Now()
-	e, err := a.check(ctx, token, now)
-	if err == nil {
-		a.touch(e, now, ip)
-		return a.identity(e), nil
+	return a.authorize(ctx, token, ip, "")
+}
+
+// Authorize is Authenticate followed by a check that the key allows scope.
+func (a *Authenticator) Authorize(ctx context.Context, token, ip string, scope apikey.Scope) (Identity, error) {
+	if !apikey.KnownScope(string(scope)) {
+		return Identity{}, ErrUnknownScope
 	}
-	if err == ErrUnavailable {
+	return a.authorize(ctx, token, ip, scope)
+}
+
+// authorize checks token, then the client's address against the key's
+// allowlist, then scope unless it is empty; it counts the outcome for
+// the key's usage.
+func (a *Authenticator) authorize(ctx context.Context, token, ip string, scope apikey.Scope) (Identity, error) {
+	now := a.cfg.Now()
+	e, allow, err := a.check(ctx, token, now)
+	if err == nil {
+		// A refused call from a valid key is a use too: an address the key
+		// is used from but should not be is what its owner wants to see.
+		a.touch(e, now, ip)
+		if allow != nil && !allows(allow, ip) {
+			a.count(e, now, refusedAddress)
+			return Identity{}, ErrIPNotAllowed
+		}
+		id := a.identity(e)
+		if scope != "" && !e.scopes.Allows(scope) {
+			a.count(e, now, refusedScope)
+			return id, ErrInsufficientScope
+		}
+		a.count(e, now, accepted)
+		return id, nil
+	}
+	switch err {
+	case ErrUnavailable:
 		return Identity{}, err // our failure, not the client's
+	case ErrRevoked:
+		a.count(e, now, refusedRevoked)
+	case ErrExpired:
+		a.count(e, now, refusedExpired)
 	}
 	if wait := a.fails.WaitAt(ip, now); wait > 0 {
 		return Identity{}, &RateLimitedError{RetryAfter: wait}
@@ -366,52 +497,41 @@ func (a *Authenticator) Authenticate(ctx context.Context, token, ip string) (Ide
 	return Identity{}, err
 }
 
-// Authorize is Authenticate followed by a check that the key allows scope.
-func (a *Authenticator) Authorize(ctx context.Context, token, ip string, scope apikey.Scope) (Identity, error) {
-	if !apikey.KnownScope(string(scope)) {
-		return Identity{}, ErrUnknownScope
-	}
-	id, err := a.Authenticate(ctx, token, ip)
-	if err != nil {
-		return id, err
-	}
-	if !id.Scopes.Allows(scope) {
-		return id, ErrInsufficientScope
-	}
-	return id, nil
-}
-
-// check finds the key of token and checks its status at now.
-func (a *Authenticator) check(ctx context.Context, token string, now time.Time) (*entry, error) {
+// check finds the key of token and checks its status at now. It returns
+// the key's entry when there is one, refused or not, and its allowlist
+// (nil: none).
+func (a *Authenticator) check(ctx context.Context, token string, now time.Time) (*entry, []cidr, error) {
 	if token == "" {
-		return nil, ErrMissing
+		return nil, nil, ErrMissing
 	}
 	if _, err := apikey.Parse(token); err != nil {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
 	if a.store.ChangeVersion() != a.seenVer.Load() || a.Staleness() >= a.trustFor() {
 		if err := a.catchUp(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	h := apikey.HashOf(token)
 	a.mu.RLock()
 	slot, ok := a.idx.byHash[h]
 	var e *entry
+	var allow []cidr
 	if ok {
 		e = a.idx.at(slot)
+		allow = a.idx.allowlist(e)
 	}
 	a.mu.RUnlock()
 	if e == nil {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
 	if e.revokedAt.Load() != 0 {
-		return nil, ErrRevoked
+		return e, nil, ErrRevoked
 	}
 	if e.expiresAt != 0 && now.UnixMilli() >= e.expiresAt {
-		return nil, ErrExpired // the expiry instant itself is expired, as apikey.IsExpired says
+		return e, nil, ErrExpired // the expiry instant itself is expired, as apikey.IsExpired says
 	}
-	return e, nil
+	return e, allow, nil
 }
 
 // identity is what handlers see of e.
@@ -445,8 +565,13 @@ func (a *Authenticator) touch(e *entry, now time.Time, ip string) {
 		return // another request just recorded a use
 	}
 	if e.ipHash.Swap(h) != h {
-		a.ips.set(e, ip)
+		a.ips.set(e, ip, last)
 	}
+	a.queue(e)
+}
+
+// queue puts e on the list of entries the next flush writes, once.
+func (a *Authenticator) queue(e *entry) {
 	if !e.dirty.Load() && e.dirty.CompareAndSwap(false, true) {
 		a.dirtyMu.Lock()
 		a.dirty = append(a.dirty, e)
@@ -454,10 +579,69 @@ func (a *Authenticator) touch(e *entry, now time.Time, ip string) {
 	}
 }
 
+// count adds a call to e's counts for the hour of now. The counters are
+// e's own atomics: concurrent calls never wait for each other, and a busy
+// key costs one atomic add per call. They are for one hour at a time: the
+// first call of a new hour moves the past hour's counts aside (rollHour),
+// once per key and hour. A call racing with that move may land in the
+// neighbouring hour; a clock that steps back counts in the current one.
+func (a *Authenticator) count(e *entry, now time.Time, o outcome) {
+	if a.cfg.DisableUsageCounts {
+		return
+	}
+	ms := now.UnixMilli()
+	if h := ms - ms%hourMS; h > e.usageHour.Load() {
+		a.rollHour(e, h)
+	}
+	e.usage[o].Add(1)
+	a.queue(e)
+}
+
+// rollHour starts hour h on e's counters, setting the past hour's counts
+// aside for the next flush.
+func (a *Authenticator) rollHour(e *entry, h int64) {
+	st := a.ips.of(e)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cur := e.usageHour.Load()
+	if cur >= h {
+		return // another call rolled it
+	}
+	c := e.takeCounts()
+	e.usageHour.Store(h)
+	if cur != 0 && c.Total() > 0 {
+		a.rolledMu.Lock()
+		a.rolled = append(a.rolled, rolledCounts{e: e, hour: cur, c: c})
+		a.rolledMu.Unlock()
+	}
+}
+
+// takeCounts returns e's counts and sets them to zero.
+func (e *entry) takeCounts() Counts {
+	return Counts{
+		Accepted: int64(e.usage[accepted].Swap(0)),
+		Revoked:  int64(e.usage[refusedRevoked].Swap(0)),
+		Expired:  int64(e.usage[refusedExpired].Swap(0)),
+		Scope:    int64(e.usage[refusedScope].Swap(0)),
+		Address:  int64(e.usage[refusedAddress].Swap(0)),
+	}
+}
+
+// peekCounts returns e's counts.
+func (e *entry) peekCounts() Counts {
+	return Counts{
+		Accepted: int64(e.usage[accepted].Load()),
+		Revoked:  int64(e.usage[refusedRevoked].Load()),
+		Expired:  int64(e.usage[refusedExpired].Load()),
+		Scope:    int64(e.usage[refusedScope].Load()),
+		Address:  int64(e.usage[refusedAddress].Load()),
+	}
+}
+
 // setIP records the address of a use loaded from the database.
 func (a *Authenticator) setIP(e *entry, ip string) {
 	e.ipHash.Store(ipHash(ip))
-	a.ips.set(e, ip)
+	a.ips.set(e, ip, 0)
 }
 
 // ipHash is FNV-1a of an address, to tell cheaply whether it changed.
@@ -574,38 +758,88 @@ func (a *Authenticator) heartbeat(ctx context.Context, always bool) error {
 	return err
 }
 
-// Flush writes the last uses recorded since the previous flush.
+// maxPending bounds the usage kept in memory while the database cannot
+// be written: hourly counts and addresses past it are dropped (and
+// logged), last uses are not (they are one per key anyway).
+const maxPending = 1 << 20
+
+// Flush writes the usage recorded since the previous flush: last uses,
+// addresses, hourly counts. What could not be written is kept for the
+// next flush.
 func (a *Authenticator) Flush(ctx context.Context) error {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
 	a.dirtyMu.Lock()
 	batch := a.dirty
-	a.dirty = nil
+	a.dirty = a.spare[:0]
 	a.dirtyMu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	uses := make([]Use, 0, len(batch))
+	defer func() {
+		// The next flush swaps this list in: entries still queued are in
+		// a.dirty by now.
+		clear(batch)
+		a.spare = batch[:0]
+	}()
+	a.rolledMu.Lock()
+	rolled := a.rolled
+	a.rolled = nil
+	a.rolledMu.Unlock()
+
+	u := a.pending
+	a.pending = Usage{}
+	u.Uses = nil // last uses are taken from the entries again
 	for _, e := range batch {
 		// Clear the flag before reading, so a use racing with this flush
 		// queues the key again rather than being lost.
 		e.dirty.Store(false)
-		a.mu.RLock()
-		id, _, _, _ := a.idx.strings(e)
-		a.mu.RUnlock()
-		uses = append(uses, Use{KeyID: id, At: time.UnixMilli(e.lastUsed.Load()), IP: a.ips.get(e)})
-	}
-	if err := a.store.RecordUsage(ctx, uses); err != nil {
-		for _, e := range batch {
-			if e.dirty.CompareAndSwap(false, true) {
-				a.dirtyMu.Lock()
-				a.dirty = append(a.dirty, e)
-				a.dirtyMu.Unlock()
+		st := a.ips.of(e)
+		st.mu.Lock()
+		hour, c, ip := e.usageHour.Load(), e.takeCounts(), e.ip
+		st.mu.Unlock()
+		id := a.idOf(e)
+		if ms := e.lastUsed.Load(); ms != 0 {
+			use := Use{KeyID: id, At: time.UnixMilli(ms).UTC(), IP: ip.String()}
+			u.Uses = append(u.Uses, use)
+			if use.IP != "" {
+				u.Addresses = append(u.Addresses, use)
 			}
 		}
+		if c.Total() > 0 {
+			u.Hours = append(u.Hours, HourCount{KeyID: id, Hour: time.UnixMilli(hour).UTC(), Counts: c})
+		}
+	}
+	for _, r := range rolled {
+		u.Hours = append(u.Hours, HourCount{KeyID: a.idOf(r.e), Hour: time.UnixMilli(r.hour).UTC(), Counts: r.c})
+	}
+	a.ips.drain(func(s seenAddr) {
+		a.mu.RLock()
+		e := a.idx.at(s.slot)
+		a.mu.RUnlock()
+		u.Addresses = append(u.Addresses, Use{KeyID: a.idOf(e), At: time.UnixMilli(s.at).UTC(), IP: s.ip.String()})
+	})
+	if len(u.Uses)+len(u.Addresses)+len(u.Hours) == 0 {
+		return nil
+	}
+	if err := a.store.RecordUsage(ctx, u); err != nil {
+		for _, e := range batch {
+			a.queue(e)
+		}
+		if n := len(u.Hours) + len(u.Addresses); n > maxPending {
+			a.log.Error("usage kept in memory while the database cannot be written: dropping some", "dropped", n-maxPending)
+			u.Hours = u.Hours[max(0, len(u.Hours)-maxPending/2):]
+			u.Addresses = u.Addresses[max(0, len(u.Addresses)-maxPending/2):]
+		}
+		a.pending = Usage{Hours: u.Hours, Addresses: u.Addresses}
 		return err
 	}
 	return nil
+}
+
+// idOf returns the id of the key of e.
+func (a *Authenticator) idOf(e *entry) string {
+	a.mu.RLock()
+	id, _, _, _ := a.idx.strings(e)
+	a.mu.RUnlock()
+	return id
 }
 
 // Run follows the database until ctx ends: it reads the key changes

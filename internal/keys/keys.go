@@ -1,5 +1,7 @@
-// Package keys owns what happens to API keys: creating and revoking them
-// (and, as the product grows, editing, rolling and reporting them). Each
+// Package keys owns what happens to API keys: creating and revoking them,
+// revoking those reported leaked, and the periodic sweep that sends
+// expiry notices and drops old usage (and, as the product grows, editing
+// and rolling them). Each
 // operation is one call that stores the change in one transaction,
 // applies it to this process's key index before it returns, has every
 // other server told (the store announces it), waits where the contract
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
@@ -66,7 +69,8 @@ type Spec struct {
 	Workspace   string // its name, for the index
 	Name        string
 	Scopes      apikey.Set
-	ExpiresAt   time.Time // zero: never
+	ExpiresAt   time.Time      // zero: never
+	Allowlist   []netip.Prefix // normalised (apikey.ParseAllowlist); empty: any address
 	// FormToken is the create form's one-time token: the same form
 	// submitted twice creates one key.
 	FormToken string
@@ -98,11 +102,12 @@ func (s *Service) Create(ctx context.Context, by audit.Actor, spec Spec) (Create
 		Scopes:      spec.Scopes,
 		ExpiresAt:   spec.ExpiresAt,
 		CreatedAt:   now,
+		Allowlist:   spec.Allowlist,
 	}
 	hash := apikey.HashOf(token)
 	stored, created, err := s.store.CreateKey(ctx, db.NewKey{
 		Key: k, Hash: hash, CreatedBy: by.UserID, CreateToken: spec.FormToken,
-		Actor: by, Details: map[string]any{"name": k.Name, "scopes": k.Scopes.String(), "expires_at": expiresJSON(k.ExpiresAt)},
+		Actor: by, Details: createDetails(k),
 	})
 	if err != nil {
 		return Created{}, fmt.Errorf("create key: %w", err)
@@ -156,22 +161,34 @@ func (s *Service) Revoke(ctx context.Context, by audit.Actor, workspaceID int64,
 	if !r.Revoked {
 		return out, nil
 	}
-	if s.index != nil {
-		// Before anything else: from now on this process refuses the key.
-		s.index.Revoked(r.Key.ID, r.Key.RevokedAt)
-		if err := s.index.Sync(ctx); err != nil {
-			s.log.Warn("read key changes after a revoke", "err", err)
-		}
-	}
-	out.Confirmation = s.confirm(ctx, r.Seq, committed)
+	out.Confirmation = s.revoked(ctx, []apikey.Key{r.Key}, r.Seq, committed)
 	out.Key.RevokeConfirmation = out.Confirmation
-	if err := s.store.SetRevokeConfirmation(context.WithoutCancel(ctx), r.Key.ID, out.Confirmation); err != nil {
-		s.log.Warn("record revoke confirmation", "key_id", r.Key.ID, "err", err)
-	}
 	s.log.Info("api key revoked", "key_id", r.Key.ID, "prefix", r.Key.Prefix, "workspace_id", r.Key.WorkspaceID,
 		"actor", by.Name(), "ip", by.IP, "request_id", by.Request, "confirmed", out.Confirmation.Confirmed, "servers", out.Confirmation.Servers,
 		"confirm_ms", out.Confirmation.Took.Milliseconds())
 	return out, nil
+}
+
+// revoked makes revocations just committed (up to key change seq, at
+// committed) exact: this process's index refuses the keys before anything
+// else, then the live servers are waited for, and the confirmation is
+// recorded on each key.
+func (s *Service) revoked(ctx context.Context, keys []apikey.Key, seq int64, committed time.Time) apikey.Confirmation {
+	if s.index != nil {
+		for _, k := range keys {
+			s.index.Revoked(k.ID, k.RevokedAt)
+		}
+		if err := s.index.Sync(ctx); err != nil {
+			s.log.Warn("read key changes after a revoke", "err", err)
+		}
+	}
+	c := s.confirm(ctx, seq, committed)
+	for _, k := range keys {
+		if err := s.store.SetRevokeConfirmation(context.WithoutCancel(ctx), k.ID, c); err != nil {
+			s.log.Warn("record revoke confirmation", "key_id", k.ID, "err", err)
+		}
+	}
+	return c
 }
 
 // confirmPoll is how often confirm reads the servers' heartbeats.
@@ -204,6 +221,15 @@ func (s *Service) confirm(ctx context.Context, seq int64, start time.Time) apike
 		}
 		time.Sleep(confirmPoll)
 	}
+}
+
+// createDetails is what the audit log says about a new key.
+func createDetails(k apikey.Key) map[string]any {
+	d := map[string]any{"name": k.Name, "scopes": k.Scopes.String(), "expires_at": expiresJSON(k.ExpiresAt)}
+	if len(k.Allowlist) > 0 {
+		d["allowlist"] = apikey.FormatAllowlist(k.Allowlist)
+	}
+	return d
 }
 
 // expiresJSON is an expiry as the audit log writes it: RFC 3339, or nil

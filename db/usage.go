@@ -1,0 +1,211 @@
+package db
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
+)
+
+// Usage. A server counts calls in memory (internal/keyauth) and writes
+// them here in batches: the last use of each key (api_key_usage), the
+// addresses each key was used from (api_key_addresses) and the calls per
+// key per hour (api_key_usage_hours). Every write is an upsert that keeps
+// the newest time or adds the counts, so several servers writing the same
+// keys add up, in any order. Rows older than the retention are deleted
+// (PruneUsage): the chart shows 30 days, and hours before that are gone.
+
+// upsertRows is how many rows one INSERT of a batch writes: a few
+// statements for thousands of rows, well below both databases' limits on
+// parameters.
+const upsertRows = 250
+
+// RecordUsage writes a batch of usage in one transaction.
+func (d *DB) RecordUsage(ctx context.Context, u keyauth.Usage) error {
+	uses, addrs, hours := latestUses(u.Uses, false), latestUses(u.Addresses, true), sumHours(u.Hours)
+	if len(uses)+len(addrs)+len(hours) == 0 {
+		return nil
+	}
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// Rows are written sorted, one order for every writer: two servers
+	// writing the same keys in opposite orders would deadlock on
+	// PostgreSQL's row locks.
+	err = upsert(ctx, tx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES `,
+		` ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, ip = excluded.ip WHERE excluded.at > api_key_usage.at`,
+		3, len(uses), func(i int) []any { return []any{uses[i].KeyID, ms(uses[i].At), uses[i].IP} })
+	if err != nil {
+		return fmt.Errorf("record last uses: %w", err)
+	}
+	err = upsert(ctx, tx, `INSERT INTO api_key_addresses (key_id, ip, last_at) VALUES `,
+		` ON CONFLICT (key_id, ip) DO UPDATE SET last_at = excluded.last_at WHERE excluded.last_at > api_key_addresses.last_at`,
+		3, len(addrs), func(i int) []any { return []any{addrs[i].KeyID, addrs[i].IP, ms(addrs[i].At)} })
+	if err != nil {
+		return fmt.Errorf("record addresses: %w", err)
+	}
+	err = upsert(ctx, tx, `INSERT INTO api_key_usage_hours (key_id, hour, accepted, refused_revoked, refused_expired, refused_scope, refused_address) VALUES `,
+		` ON CONFLICT (key_id, hour) DO UPDATE SET
+			accepted = api_key_usage_hours.accepted + excluded.accepted,
+			refused_revoked = api_key_usage_hours.refused_revoked + excluded.refused_revoked,
+			refused_expired = api_key_usage_hours.refused_expired + excluded.refused_expired,
+			refused_scope = api_key_usage_hours.refused_scope + excluded.refused_scope,
+			refused_address = api_key_usage_hours.refused_address + excluded.refused_address`,
+		7, len(hours), func(i int) []any {
+			h := hours[i]
+			return []any{h.KeyID, ms(h.Hour), h.Accepted, h.Revoked, h.Expired, h.Scope, h.Address}
+		})
+	if err != nil {
+		return fmt.Errorf("record hourly counts: %w", err)
+	}
+	return tx.Commit()
+}
+
+// upsert writes n rows of cols values each with multi-row INSERTs of at
+// most upsertRows rows: head, then "($1, $2), ($3, $4)...", then tail.
+func upsert(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, row func(i int) []any) error {
+	for start := 0; start < n; start += upsertRows {
+		end := min(n, start+upsertRows)
+		var q strings.Builder
+		q.WriteString(head)
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			if i > start {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for c := range cols {
+				if c > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteByte('$')
+				q.WriteString(strconv.Itoa(len(args) + c + 1))
+			}
+			q.WriteByte(')')
+			args = append(args, row(i)...)
+		}
+		q.WriteString(tail)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// latestUses keeps the newest use of each key (or of each key and
+// address, byIP), sorted: one INSERT cannot update a row twice.
+func latestUses(uses []keyauth.Use, byIP bool) []keyauth.Use {
+	type k struct{ id, ip string }
+	latest := make(map[k]keyauth.Use, len(uses))
+	for _, u := range uses {
+		key := k{u.KeyID, ""}
+		if byIP {
+			key.ip = u.IP
+		}
+		if old, ok := latest[key]; !ok || u.At.After(old.At) {
+			latest[key] = u
+		}
+	}
+	out := make([]keyauth.Use, 0, len(latest))
+	for _, u := range latest {
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b keyauth.Use) int {
+		return cmp.Or(strings.Compare(a.KeyID, b.KeyID), strings.Compare(a.IP, b.IP))
+	})
+	return out
+}
+
+// sumHours adds up the counts of the same key and hour, sorted.
+func sumHours(hours []keyauth.HourCount) []keyauth.HourCount {
+	type k struct {
+		id   string
+		hour int64
+	}
+	sum := make(map[k]keyauth.Counts, len(hours))
+	for _, h := range hours {
+		key := k{h.KeyID, ms(h.Hour)}
+		c := sum[key]
+		c.Add(h.Counts)
+		sum[key] = c
+	}
+	out := make([]keyauth.HourCount, 0, len(sum))
+	for key, c := range sum {
+		out = append(out, keyauth.HourCount{KeyID: key.id, Hour: time.UnixMilli(key.hour).UTC(), Counts: c})
+	}
+	slices.SortFunc(out, func(a, b keyauth.HourCount) int {
+		return cmp.Or(strings.Compare(a.KeyID, b.KeyID), a.Hour.Compare(b.Hour))
+	})
+	return out
+}
+
+// KeyUsage returns the calls to key id per hour, for the hours from since
+// on that had any, oldest first.
+func (d *DB) KeyUsage(ctx context.Context, id string, since time.Time) ([]keyauth.HourCount, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT hour, accepted, refused_revoked, refused_expired, refused_scope, refused_address
+		FROM api_key_usage_hours WHERE key_id = $1 AND hour >= $2 ORDER BY hour`, id, ms(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []keyauth.HourCount
+	for rows.Next() {
+		h := keyauth.HourCount{KeyID: id}
+		var hour int64
+		if err := rows.Scan(&hour, &h.Accepted, &h.Revoked, &h.Expired, &h.Scope, &h.Address); err != nil {
+			return nil, err
+		}
+		h.Hour = time.UnixMilli(hour).UTC()
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// KeyAddresses returns the n client addresses key id was used from most
+// lately, newest first, with the last time of each.
+func (d *DB) KeyAddresses(ctx context.Context, id string, n int) ([]keyauth.Use, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT ip, last_at FROM api_key_addresses
+		WHERE key_id = $1 ORDER BY last_at DESC, ip LIMIT $2`, id, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []keyauth.Use
+	for rows.Next() {
+		u := keyauth.Use{KeyID: id}
+		var at int64
+		if err := rows.Scan(&u.IP, &at); err != nil {
+			return nil, err
+		}
+		u.At = time.UnixMilli(at).UTC()
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// PruneUsage deletes the hourly counts of hours that started before
+// before, and the addresses last used before it. It returns how many rows
+// went.
+func (d *DB) PruneUsage(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM api_key_usage_hours WHERE hour < $1`,
+		`DELETE FROM api_key_addresses WHERE last_at < $1`,
+	} {
+		res, err := d.sql.ExecContext(ctx, q, ms(before))
+		if err != nil {
+			return total, err
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}

@@ -1,0 +1,85 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/keys"
+)
+
+// leakReportLimit bounds a leak report's body: a hundred items of a
+// token, a URL and a source fit with room to spare.
+const leakReportLimit = 256 << 10
+
+// leakItem is one item of a leak report, in the shape of GitHub's
+// credential revocation API (other fields, such as type, are ignored).
+type leakItem struct {
+	Token  *string `json:"token"`
+	URL    string  `json:"url"`
+	Source string  `json:"source"`
+}
+
+// leakReceived is the answer to every report that could be read: the same
+// whether or not any token was a key, so that the endpoint tells nothing.
+type leakReceived struct {
+	Status string `json:"status"`
+	Items  int    `json:"items"`
+}
+
+// leakReport is POST /api/v1/keys/leaked: anyone who finds a key where it
+// should not be (a secret scanner, a person) reports it, unauthenticated,
+// as a JSON array of {token, url, source}, up to 100 items. Every listed
+// token that is a key is revoked at once, through the keys service, before
+// the answer, and marked exposed. The answer is 202 and the same body
+// whatever the tokens were; 400 for a body that is not such an array, 413
+// for one over the size limit, 429 for an address that reports too often.
+func (s *Server) leakReport(c echo.Context) error {
+	ip, now := c.RealIP(), s.cfg.Now()
+	if wait := s.leakLimit.WaitAt(ip, now); wait > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return apiError(c, http.StatusTooManyRequests, "rate_limited", "Too many leak reports from this address. Try again later.")
+	}
+	s.leakLimit.FailAt(ip, now) // every report counts, whatever it holds
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, leakReportLimit)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return apiError(c, http.StatusRequestEntityTooLarge, "too_large", "A leak report may be at most 256 KiB.")
+		}
+		return apiError(c, http.StatusBadRequest, "invalid_json", "The body could not be read.")
+	}
+	var items []leakItem
+	if err := json.Unmarshal(body, &items); err != nil || items == nil {
+		return apiError(c, http.StatusBadRequest, "invalid_json",
+			`Send a JSON array of {"token": "...", "url": "...", "source": "..."} objects.`)
+	}
+	if len(items) > keys.MaxLeakReports {
+		return apiError(c, http.StatusBadRequest, "too_many_items", "Send at most 100 items in one report.")
+	}
+	reports := make([]keys.LeakReport, 0, len(items))
+	for _, it := range items {
+		if it.Token == nil {
+			return apiError(c, http.StatusBadRequest, "invalid_json", `Every item needs a "token" string.`)
+		}
+		reports = append(reports, keys.LeakReport{Token: *it.Token, URL: it.URL, Source: it.Source})
+	}
+	by := audit.Actor{Kind: audit.LeakReport, IP: ip, Request: requestIDOf(c)}
+	if _, err := s.keys.ReportLeaks(r.Context(), by, reports); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, leakReceived{Status: "received", Items: len(items)})
+}
+
+// apiError answers the JSON error of the API.
+func apiError(c echo.Context, status int, code, message string) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(status, map[string]map[string]string{"error": {"code": code, "message": message}})
+}

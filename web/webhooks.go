@@ -1,0 +1,351 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/webhook"
+	"github.com/blnk-cloud/apikeys/views"
+)
+
+// recentDeliveries is how many deliveries an endpoint's page lists.
+const recentDeliveries = 50
+
+// maxWebhookDescription is the longest description, in characters.
+const maxWebhookDescription = 500
+
+// secretCookie lets the browser that added an endpoint see its signing
+// secret once, on the secret page (whose path scopes it). It carries no
+// secret: the page takes it from the database, which shows it once.
+const secretCookie = "blnk_whsecret"
+
+func (s *Server) webhookPage(c echo.Context, title string) (views.Page, error) {
+	p, err := s.page(c, title)
+	p.Section = views.SectionWebhooks
+	return p, err
+}
+
+func (s *Server) webhookList(c echo.Context) error {
+	p, err := s.webhookPage(c, "Webhooks")
+	if err != nil {
+		return err
+	}
+	list, err := s.db.Webhooks(c.Request().Context(), mustSession(c).Workspace.ID)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.WebhooksPage(p, views.WebhookList{Endpoints: list, Now: p.Now}))
+}
+
+func (s *Server) webhookNew(c echo.Context) error {
+	return s.renderWebhookForm(c, http.StatusOK, views.WebhookForm{Token: newFormToken()})
+}
+
+func (s *Server) renderWebhookForm(c echo.Context, status int, f views.WebhookForm) error {
+	if !isFullPage(c) {
+		if c.Request().Method == http.MethodPost {
+			return render(c, status, views.WebhookFormBody(f))
+		}
+		return render(c, status, views.NewWebhookModal(f))
+	}
+	p, err := s.webhookPage(c, "Add endpoint")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.NewWebhookPage(p, f))
+}
+
+// webhookInput is the validated add form.
+type webhookInput struct {
+	url         string
+	events      []webhook.EventType
+	description string
+}
+
+// validateWebhookForm checks the add form; f collects the problems.
+func (s *Server) validateWebhookForm(c echo.Context, f *views.WebhookForm) (webhookInput, bool) {
+	p := views.Problems{}
+	var in webhookInput
+	var err error
+	if in.url, err = webhook.CheckURL(f.URL); err != nil {
+		p["url"] = err.Error()
+	} else if err := s.cfg.Webhooks.Guard.CheckURL(c.Request().Context(), in.url); err != nil {
+		p["url"] = "This URL points at this dashboard itself: use your receiver's address."
+	}
+	seen := map[string]bool{}
+	for _, e := range f.Events {
+		switch {
+		case !webhook.Subscribable(e):
+			p["events"] = "Choose among the events listed."
+		case !seen[e]:
+			seen[e] = true
+		}
+	}
+	if p["events"] == "" {
+		for _, info := range webhook.Events() {
+			if seen[string(info.Type)] {
+				in.events = append(in.events, info.Type)
+			}
+		}
+		if len(in.events) == 0 {
+			p["events"] = "Choose at least one event."
+		}
+	}
+	in.description = strings.TrimSpace(f.Description)
+	switch {
+	case !utf8.ValidString(in.description):
+		p["description"] = "Description must be valid text."
+	case utf8.RuneCountInString(in.description) > maxWebhookDescription:
+		p["description"] = "Use at most 500 characters (this one has " + strconv.Itoa(utf8.RuneCountInString(in.description)) + ")."
+	case strings.IndexFunc(in.description, func(r rune) bool {
+		return r != '\n' && r != '\r' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r))
+	}) >= 0:
+		p["description"] = "Description cannot contain control characters."
+	}
+	f.Problems = p
+	return in, len(p) == 0
+}
+
+func (s *Server) webhookCreate(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return formError(err)
+	}
+	f := views.WebhookForm{
+		URL:         form.Get("url"),
+		Events:      form["events"],
+		Description: form.Get("description"),
+		Token:       form.Get("form_token"),
+	}
+	if !validFormToken(f.Token) {
+		f.Token = newFormToken()
+	}
+	in, ok := s.validateWebhookForm(c, &f)
+	if !ok {
+		f.URL, f.Description = shown(f.URL), shown(f.Description)
+		return s.renderWebhookForm(c, http.StatusUnprocessableEntity, f)
+	}
+	cur := mustSession(c)
+	ep, created, err := s.db.CreateWebhook(c.Request().Context(), db.NewWebhook{
+		Endpoint: webhook.Endpoint{
+			ID: webhook.NewID(), WorkspaceID: cur.Workspace.ID, URL: in.url, Description: in.description,
+			Events: in.events, CreatedAt: s.cfg.Now(),
+		},
+		Secret:      webhook.NewSecret(),
+		CreatedBy:   cur.User.ID,
+		CreateToken: f.Token,
+		Actor:       s.actor(c),
+	})
+	if err != nil {
+		return err
+	}
+	if created {
+		s.log.Info("webhook created", "webhook_id", ep.ID, "workspace_id", ep.WorkspaceID, "actor", cur.User.Email, "request_id", requestIDOf(c))
+		if err := s.setSecretCookie(c, ep.ID); err != nil {
+			return err
+		}
+	}
+	return redirect(c, views.WebhookURL(ep.ID, "secret"))
+}
+
+func (s *Server) setSecretCookie(c echo.Context, id string) error {
+	cs := sessions.NewSession(s.cookies, secretCookie)
+	cs.Options = &sessions.Options{Path: views.WebhookURL(id, "secret"), MaxAge: int(revealTTL / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode}
+	cs.IsNew = true
+	cs.Values["id"] = id
+	cs.Values["until"] = s.cfg.Now().Add(revealTTL).UnixMilli()
+	return s.saveCookie(c, cs)
+}
+
+// takeSecretCookie reports whether the request carries the cookie of the
+// browser that added endpoint id, and deletes it.
+func (s *Server) takeSecretCookie(c echo.Context, id string) (bool, error) {
+	cs, _ := s.cookies.Get(c.Request(), secretCookie)
+	cid, _ := cs.Values["id"].(string)
+	until, _ := cs.Values["until"].(int64)
+	ok := cid == id && s.cfg.Now().UnixMilli() < until
+	if cs.IsNew {
+		return false, nil
+	}
+	cs.Options = &sessions.Options{Path: views.WebhookURL(id, "secret"), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode}
+	cs.Values = map[any]any{}
+	return ok, s.saveCookie(c, cs)
+}
+
+// workspaceWebhook loads the endpoint named by :id from the signed-in
+// workspace; another workspace's, or an id that cannot exist, is 404.
+func (s *Server) workspaceWebhook(c echo.Context) (webhook.Endpoint, error) {
+	id := c.Param("id")
+	if !webhook.ValidID(id) {
+		return webhook.Endpoint{}, echo.ErrNotFound
+	}
+	return s.db.Webhook(c.Request().Context(), mustSession(c).Workspace.ID, id)
+}
+
+func (s *Server) webhookSecret(c echo.Context) error {
+	ep, err := s.workspaceWebhook(c)
+	if err != nil {
+		return err
+	}
+	mine, err := s.takeSecretCookie(c, ep.ID)
+	if err != nil {
+		return err
+	}
+	var secret string
+	if mine {
+		if secret, err = s.db.TakeWebhookSecret(c.Request().Context(), ep.WorkspaceID, ep.ID, s.cfg.Now()); err != nil {
+			return err
+		}
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	p, err := s.webhookPage(c, "Signing secret")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.WebhookSecretPage(p, views.WebhookSecret{Endpoint: ep, Secret: secret}))
+}
+
+func (s *Server) webhookDetails(c echo.Context, ep webhook.Endpoint) (views.WebhookDetails, error) {
+	list, err := s.db.WebhookDeliveries(c.Request().Context(), ep.WorkspaceID, ep.ID, recentDeliveries)
+	return views.WebhookDetails{Endpoint: ep, Deliveries: list, Now: s.cfg.Now()}, err
+}
+
+func (s *Server) webhookShow(c echo.Context) error {
+	ep, err := s.workspaceWebhook(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.webhookDetails(c, ep)
+	if err != nil {
+		return err
+	}
+	p, err := s.webhookPage(c, "Webhook endpoint")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.WebhookPage(p, d))
+}
+
+// webhookDeliveries is the deliveries list alone, for htmx's refresh; a
+// browser asking for it as a page goes to the endpoint's page.
+func (s *Server) webhookDeliveries(c echo.Context) error {
+	ep, err := s.workspaceWebhook(c)
+	if err != nil {
+		return err
+	}
+	if isFullPage(c) {
+		return c.Redirect(http.StatusSeeOther, views.WebhookURL(ep.ID))
+	}
+	d, err := s.webhookDetails(c, ep)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.DeliveriesSection(d))
+}
+
+// afterDeliveryChange answers a change to the deliveries: the fresh list
+// for htmx, else a redirect to the endpoint's page with a notice.
+func (s *Server) afterDeliveryChange(c echo.Context, ep webhook.Endpoint, notice string) error {
+	if isFullPage(c) {
+		if err := s.addFlash(c, notice); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, views.WebhookURL(ep.ID))
+	}
+	d, err := s.webhookDetails(c, ep)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("HX-Trigger", `{"toast":"`+notice+`"}`)
+	return render(c, http.StatusOK, views.DeliveriesSection(d))
+}
+
+func (s *Server) webhookTest(c echo.Context) error {
+	ep, err := s.workspaceWebhook(c)
+	if err != nil {
+		return err
+	}
+	err = s.db.SendTestEvent(c.Request().Context(), ep.WorkspaceID, ep.ID, s.actor(c).Name(), s.cfg.Now())
+	if errors.Is(err, db.ErrDisabled) {
+		return echo.NewHTTPError(http.StatusConflict, "This endpoint is disabled: enable it to send a test event.")
+	}
+	if err != nil {
+		return err
+	}
+	return s.afterDeliveryChange(c, ep, "Test event queued.")
+}
+
+func (s *Server) webhookResend(c echo.Context) error {
+	ep, err := s.workspaceWebhook(c)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(c.Param("delivery"), 10, 64)
+	if err != nil || id <= 0 {
+		return echo.ErrNotFound
+	}
+	if err := s.db.ResendDelivery(c.Request().Context(), ep.WorkspaceID, ep.ID, id, s.cfg.Now()); err != nil {
+		return err
+	}
+	return s.afterDeliveryChange(c, ep, "Delivery queued again.")
+}
+
+func (s *Server) webhookDisable(c echo.Context) error { return s.setWebhookEnabled(c, false) }
+func (s *Server) webhookEnable(c echo.Context) error  { return s.setWebhookEnabled(c, true) }
+
+func (s *Server) setWebhookEnabled(c echo.Context, enabled bool) error {
+	ep, err := s.workspaceWebhook(c)
+	if err != nil {
+		return err
+	}
+	if err := s.db.SetWebhookEnabled(c.Request().Context(), ep.WorkspaceID, ep.ID, enabled, s.cfg.Now()); err != nil {
+		return err
+	}
+	notice := "The endpoint is disabled: it receives no events until you enable it."
+	if enabled {
+		notice = "The endpoint is enabled."
+	}
+	if err := s.addFlash(c, notice); err != nil {
+		return err
+	}
+	return redirect(c, views.WebhookURL(ep.ID))
+}
+
+func (s *Server) webhookDeleteConfirm(c echo.Context) error {
+	ep, err := s.workspaceWebhook(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.webhookPage(c, "Delete endpoint")
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.WebhookDeletePage(p, ep))
+}
+
+func (s *Server) webhookDelete(c echo.Context) error {
+	id := c.Param("id")
+	if !webhook.ValidID(id) {
+		return echo.ErrNotFound
+	}
+	ep, err := s.db.DeleteWebhook(c.Request().Context(), mustSession(c).Workspace.ID, id, s.actor(c), s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	s.log.Info("webhook deleted", "webhook_id", ep.ID, "workspace_id", ep.WorkspaceID, "actor", s.actor(c).Name(), "request_id", requestIDOf(c))
+	if err := s.addFlash(c, "The endpoint "+ep.URL+" was deleted."); err != nil {
+		return err
+	}
+	return redirect(c, "/settings/webhooks")
+}
