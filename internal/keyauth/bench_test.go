@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
@@ -21,6 +23,13 @@ const benchKeys = 100_000
 // transaction, in hash order and with ids in the same order, so that the
 // indexes grow at their ends instead of splitting pages at random.
 func benchIndex(b *testing.B, n int) (*keyauth.Authenticator, []string) {
+	b.Helper()
+	a, tokens, _ := benchIndexStore(b, n)
+	return a, tokens
+}
+
+// benchIndexStore is benchIndex, returning the database too.
+func benchIndexStore(b *testing.B, n int) (*keyauth.Authenticator, []string, *db.DB) {
 	b.Helper()
 	ctx := context.Background()
 	f := newFixture(b)
@@ -73,7 +82,7 @@ func benchIndex(b *testing.B, n int) (*keyauth.Authenticator, []string) {
 	// The tokens in hash order are in random order: shuffle them anyway,
 	// so that nothing depends on it.
 	rand.New(rand.NewPCG(3, 4)).Shuffle(len(tokens), func(i, j int) { tokens[i], tokens[j] = tokens[j], tokens[i] })
-	return a, tokens
+	return a, tokens, f.store
 }
 
 // BenchmarkAuthenticateValid checks one valid key again and again, from
@@ -187,6 +196,41 @@ func BenchmarkFlush10k(b *testing.B) {
 		}
 		b.StartTimer()
 		if err := a.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthenticateAllowlist50 checks one valid key whose allowlist
+// holds 50 networks, from an address in the last of them (every network
+// compared), with usage counted: the hot path with all its checks.
+func BenchmarkAuthenticateAllowlist50(b *testing.B) {
+	_, tokens, store := benchIndexStore(b, 10_000)
+	ctx := context.Background()
+	token := tokens[len(tokens)/2]
+	var list []string
+	for i := range 49 {
+		list = append(list, fmt.Sprintf("10.%d.0.0/16", i))
+	}
+	list = append(list, "192.0.2.0/24")
+	allow, err := apikey.ParseAllowlist(strings.Join(list, ","))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := apikey.HashOf(token)
+	if _, err := store.SQL().ExecContext(ctx, `UPDATE api_keys SET allowlist = $1 WHERE hash = $2`, apikey.FormatAllowlist(allow), h[:]); err != nil {
+		b.Fatal(err)
+	}
+	a := newAuth(b, store, keyauth.Config{}) // loads the allowlist
+	if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, token, "192.0.3.1"); err != keyauth.ErrIPNotAllowed {
+		b.Fatalf("outside the allowlist: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -72,6 +72,7 @@ type keySpec struct {
 	name    string
 	scopes  []string  // default mcp:write
 	expires time.Time // zero: never
+	allow   string    // IP allowlist as typed; "": none
 }
 
 // newKey returns a NewKey for a fresh token in the fixture's workspace,
@@ -96,6 +97,10 @@ func (f *fixture) newKey(t testing.TB, s keySpec) (db.NewKey, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	allow, err := apikey.ParseAllowlist(s.allow)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return db.NewKey{
 		Key: apikey.Key{
 			ID:          apikey.NewID(),
@@ -105,6 +110,7 @@ func (f *fixture) newKey(t testing.TB, s keySpec) (db.NewKey, string) {
 			Scopes:      scopes,
 			ExpiresAt:   s.expires,
 			CreatedAt:   start,
+			Allowlist:   allow,
 		},
 		Hash:        apikey.HashOf(token),
 		CreatedBy:   f.user.ID,

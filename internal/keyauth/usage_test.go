@@ -1,0 +1,368 @@
+package keyauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
+)
+
+func TestAllowlist(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	_, listed := f.addKey(t, keySpec{name: "listed", scopes: []string{"mcp:read"}, allow: "203.0.113.0/24\n2001:db8::/32, 198.51.100.7"})
+	_, open := f.addKey(t, keySpec{name: "open"})
+	_, v6all := f.addKey(t, keySpec{name: "every IPv6", allow: "::/0"})
+	_, v4all := f.addKey(t, keySpec{name: "every IPv4", allow: "0.0.0.0/0"})
+	var fifty []string
+	for i := range 49 {
+		fifty = append(fifty, fmt.Sprintf("10.%d.0.0/16", i))
+	}
+	_, many := f.addKey(t, keySpec{name: "fifty", allow: strings.Join(append(fifty, "192.0.2.77/32"), ",")})
+	a := newAuth(t, f.store, keyauth.Config{})
+
+	tests := []struct {
+		name, token, ip string
+		scope           apikey.Scope
+		want            error
+	}{
+		{"in an IPv4 network", listed, "203.0.113.9", "", nil},
+		{"IPv4 network boundary low", listed, "203.0.113.0", "", nil},
+		{"IPv4 network boundary high", listed, "203.0.113.255", "", nil},
+		{"next IPv4 network", listed, "203.0.114.0", "", keyauth.ErrIPNotAllowed},
+		{"single address", listed, "198.51.100.7", "", nil},
+		{"next to the single address", listed, "198.51.100.8", "", keyauth.ErrIPNotAllowed},
+		{"in the IPv6 network", listed, "2001:db8:1234::5", "", nil},
+		{"outside the IPv6 network", listed, "2001:db9::1", "", keyauth.ErrIPNotAllowed},
+		{"IPv4-mapped IPv6 of an allowed address", listed, "::ffff:203.0.113.9", "", nil},
+		{"no address", listed, "", "", keyauth.ErrIPNotAllowed},
+		{"not an address", listed, "example.com", "", keyauth.ErrIPNotAllowed},
+		{"address with a zone", listed, "fe80::1%eth0", "", keyauth.ErrIPNotAllowed},
+		{"address checked before scope", listed, "192.0.2.1", apikey.MCPWrite, keyauth.ErrIPNotAllowed},
+		{"scope still checked", listed, "203.0.113.9", apikey.MCPWrite, keyauth.ErrInsufficientScope},
+		{"allowed with the scope", listed, "203.0.113.9", apikey.MCPRead, nil},
+		{"no allowlist, any address", open, "192.0.2.1", "", nil},
+		{"no allowlist, no address", open, "", "", nil},
+		{"::/0 lets IPv6 in", v6all, "2001:db8::1", "", nil},
+		{"::/0 is not IPv4", v6all, "192.0.2.1", "", keyauth.ErrIPNotAllowed},
+		{"0.0.0.0/0 lets IPv4 in", v4all, "192.0.2.1", "", nil},
+		{"0.0.0.0/0 is not IPv6", v4all, "2001:db8::1", "", keyauth.ErrIPNotAllowed},
+		{"50th network of 50", many, "192.0.2.77", "", nil},
+		{"first network of 50", many, "10.0.3.4", "", nil},
+		{"none of 50", many, "192.0.2.78", "", keyauth.ErrIPNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			var id keyauth.Identity
+			if tt.scope == "" {
+				id, err = a.Authenticate(ctx, tt.token, tt.ip)
+			} else {
+				id, err = a.Authorize(ctx, tt.token, tt.ip, tt.scope)
+			}
+			if err != tt.want {
+				t.Fatalf("error = %v, want %v", err, tt.want)
+			}
+			if err == keyauth.ErrIPNotAllowed && id != (keyauth.Identity{}) {
+				t.Errorf("refused by address, but identity %+v returned", id)
+			}
+		})
+	}
+}
+
+// TestAllowlistFollowsEdits: a key whose allowlist changes in the
+// database is checked against the new one once the change is read.
+func TestAllowlistFollowsEdits(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k, token := f.addKey(t, keySpec{allow: "192.0.2.0/24"})
+	a := newAuth(t, f.store, keyauth.Config{})
+	if _, err := a.Authenticate(ctx, token, "198.51.100.1"); err != keyauth.ErrIPNotAllowed {
+		t.Fatalf("before the edit: %v, want %v", err, keyauth.ErrIPNotAllowed)
+	}
+	list, _ := apikey.ParseAllowlist("198.51.100.0/24")
+	k.Allowlist = list
+	a.Put(keyauth.Record{Hash: apikey.HashOf(token), Key: k, WorkspaceName: f.ws.Name})
+	if _, err := a.Authenticate(ctx, token, "198.51.100.1"); err != nil {
+		t.Errorf("after the edit, from the new network: %v", err)
+	}
+	if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != keyauth.ErrIPNotAllowed {
+		t.Errorf("after the edit, from the old network: %v, want %v", err, keyauth.ErrIPNotAllowed)
+	}
+	k.Allowlist = nil
+	a.Put(keyauth.Record{Hash: apikey.HashOf(token), Key: k, WorkspaceName: f.ws.Name})
+	if _, err := a.Authenticate(ctx, token, "203.0.113.1"); err != nil {
+		t.Errorf("allowlist removed: %v", err)
+	}
+}
+
+// TestUsageCounts: calls are counted per key and hour, accepted or refused
+// by reason, in memory, and written by Flush with every address used.
+func TestUsageCounts(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	clk := newClock(start)
+	k, token := f.addKey(t, keySpec{name: "counted", scopes: []string{"mcp:read"}, allow: "192.0.2.0/24"})
+	rk, revokedToken := f.addKey(t, keySpec{name: "revoked"})
+	ek, expiredToken := f.addKey(t, keySpec{name: "expired", expires: start.Add(-time.Hour)})
+	f.revoke(t, f.store, rk.ID)
+	a := newAuth(t, f.store, keyauth.Config{Now: clk.Now})
+
+	const n = 9
+	for i := range n {
+		clk.Add(time.Second)
+		if _, err := a.Authenticate(ctx, token, fmt.Sprintf("192.0.2.%d", i%3+1)); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	clk.Add(time.Second)
+	for range 2 {
+		if _, err := a.Authorize(ctx, token, "192.0.2.1", apikey.DataRead); err != keyauth.ErrInsufficientScope {
+			t.Fatalf("scope: %v", err)
+		}
+	}
+	clk.Add(time.Second)
+	for range 3 {
+		if _, err := a.Authenticate(ctx, token, "198.51.100.1"); err != keyauth.ErrIPNotAllowed {
+			t.Fatalf("address: %v", err)
+		}
+	}
+	for range 4 {
+		if _, err := a.Authenticate(ctx, revokedToken, "192.0.2.9"); err != keyauth.ErrRevoked {
+			t.Fatalf("revoked: %v", err)
+		}
+	}
+	if _, err := a.Authenticate(ctx, expiredToken, "192.0.2.9"); err != keyauth.ErrExpired {
+		t.Fatalf("expired: %v", err)
+	}
+	if _, err := a.Authenticate(ctx, unknownToken(t), "192.0.2.9"); err != keyauth.ErrInvalid {
+		t.Fatalf("unknown: %v", err)
+	}
+
+	hour := start.Truncate(time.Hour)
+	want := keyauth.Counts{Accepted: n, Scope: 2, Address: 3}
+	if h, c := a.Unflushed(k.ID); !h.Equal(hour) || c != want {
+		t.Errorf("Unflushed = %v %+v, want %v %+v", h, c, hour, want)
+	}
+	if got := dbHours(t, f, k.ID); len(got) != 0 {
+		t.Errorf("counts in the database before a flush: %+v (no write per call)", got)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, c := a.Unflushed(k.ID); c != (keyauth.Counts{}) {
+		t.Errorf("Unflushed after the flush = %v %+v, want none", h, c)
+	}
+	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{hour: want})
+	checkHours(t, f, rk.ID, map[time.Time]keyauth.Counts{hour: {Revoked: 4}})
+	checkHours(t, f, ek.ID, map[time.Time]keyauth.Counts{hour: {Expired: 1}})
+	// The three addresses the calls came from, and the refused one: a key
+	// used from where it should not be is worth seeing.
+	checkAddresses(t, f, k.ID, "198.51.100.1", "192.0.2.1", "192.0.2.3", "192.0.2.2")
+
+	// The next hour is a row of its own; a flush adds to what is stored.
+	clk.Set(hour.Add(time.Hour + time.Minute))
+	for range 2 {
+		if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Set(hour.Add(30 * time.Minute)) // a clock that steps back counts in the current hour
+	if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{hour: want, hour.Add(time.Hour): {Accepted: 3}})
+}
+
+// TestUsageHourRollover: calls on both sides of an hour, with no flush
+// between them, land in their own hours.
+func TestUsageHourRollover(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	eleven := time.Date(2026, 3, 14, 11, 0, 0, 0, time.UTC)
+	clk := newClock(eleven.Add(-time.Second))
+	k, token := f.addKey(t, keySpec{})
+	a := newAuth(t, f.store, keyauth.Config{Now: clk.Now})
+	for range 3 {
+		if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Set(eleven.Add(time.Second))
+	for range 2 {
+		if _, err := a.Authorize(ctx, token, "192.0.2.1", apikey.DataWrite); err != keyauth.ErrInsufficientScope {
+			t.Fatal(err)
+		}
+	}
+	clk.Set(eleven.Add(5 * time.Hour)) // hours with no calls have no row
+	if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{
+		eleven.Add(-time.Hour):    {Accepted: 3},
+		eleven:                    {Scope: 2},
+		eleven.Add(5 * time.Hour): {Accepted: 1},
+	})
+}
+
+// TestUsageAddsUpAcrossServers: two servers on one database count the
+// same key in the same hour; the stored counts are the sum.
+func TestUsageAddsUpAcrossServers(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	clk := newClock(start)
+	k, token := f.addKey(t, keySpec{})
+	a := newAuth(t, f.store, keyauth.Config{Now: clk.Now})
+	b := newAuth(t, openStore(t, f.dsn), keyauth.Config{Now: clk.Now})
+	for i := range 10 {
+		srv := a
+		if i%2 == 1 {
+			srv = b
+		}
+		if _, err := srv.Authenticate(ctx, token, fmt.Sprintf("192.0.2.%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 4 {
+			if err := a.Flush(ctx); err != nil { // flushes interleave
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, srv := range []*keyauth.Authenticator{b, a} {
+		if err := srv.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{start.Truncate(time.Hour): {Accepted: 10}})
+	addrs, err := f.store.KeyAddresses(ctx, k.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(addrs) != 10 {
+		t.Errorf("addresses = %v, want the 10 used", addrs)
+	}
+}
+
+// failing is a store whose RecordUsage fails while down.
+type failing struct {
+	keyauth.Store
+	down  atomic.Bool
+	calls atomic.Int32
+}
+
+func (s *failing) RecordUsage(ctx context.Context, u keyauth.Usage) error {
+	s.calls.Add(1)
+	if s.down.Load() {
+		return errors.New("database unreachable (test)")
+	}
+	return s.Store.RecordUsage(ctx, u)
+}
+
+// TestUsageSurvivesFailedFlush: counts a flush could not write are
+// written by the next one, once.
+func TestUsageSurvivesFailedFlush(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	clk := newClock(start)
+	k, token := f.addKey(t, keySpec{})
+	store := &failing{Store: f.store}
+	a := newAuth(t, store, keyauth.Config{Now: clk.Now})
+	call := func(ip string) {
+		t.Helper()
+		if _, err := a.Authenticate(ctx, token, ip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call("192.0.2.1")
+	clk.Add(time.Second)
+	call("192.0.2.2")
+	store.down.Store(true)
+	if err := a.Flush(ctx); err == nil {
+		t.Fatal("Flush with the database down: no error")
+	}
+	clk.Add(time.Hour) // the failed counts belong to the first hour still
+	call("192.0.2.3")
+	store.down.Store(false)
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hour := start.Truncate(time.Hour)
+	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{hour: {Accepted: 2}, hour.Add(time.Hour): {Accepted: 1}})
+	checkAddresses(t, f, k.ID, "192.0.2.3", "192.0.2.2", "192.0.2.1")
+}
+
+// TestUsageCountsOff: with DisableUsageCounts, last use is recorded and
+// nothing is counted.
+func TestUsageCountsOff(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k, token := f.addKey(t, keySpec{})
+	a := newAuth(t, f.store, keyauth.Config{DisableUsageCounts: true})
+	if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{})
+	if got := dbLastUsed(t, f, k.ID); got.ip != "192.0.2.1" {
+		t.Errorf("last used = %v, want recorded", got)
+	}
+}
+
+func dbHours(t *testing.T, f *fixture, id string) map[time.Time]keyauth.Counts {
+	t.Helper()
+	rows, err := f.store.KeyUsage(context.Background(), id, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[time.Time]keyauth.Counts{}
+	for _, r := range rows {
+		out[r.Hour] = r.Counts
+	}
+	return out
+}
+
+func checkHours(t *testing.T, f *fixture, id string, want map[time.Time]keyauth.Counts) {
+	t.Helper()
+	got := dbHours(t, f, id)
+	if len(got) != len(want) {
+		t.Errorf("key %s: hours stored %v, want %v", id, got, want)
+		return
+	}
+	for h, c := range want {
+		if got[h] != c {
+			t.Errorf("key %s, hour %v: %+v, want %+v", id, h, got[h], c)
+		}
+	}
+}
+
+func checkAddresses(t *testing.T, f *fixture, id string, want ...string) {
+	t.Helper()
+	got, err := f.store.KeyAddresses(context.Background(), id, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ips []string
+	for _, u := range got {
+		ips = append(ips, u.IP)
+	}
+	if strings.Join(ips, " ") != strings.Join(want, " ") {
+		t.Errorf("key %s: addresses, newest first = %v, want %v", id, ips, want)
+	}
+}
