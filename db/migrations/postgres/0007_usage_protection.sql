@@ -105,7 +105,7 @@ CREATE TABLE webhook_deliveries (
     last_error       TEXT    NOT NULL DEFAULT '',
     last_duration_ms BIGINT,
     last_response    TEXT    NOT NULL DEFAULT '', -- at most 1 KB of the response body
-    delivered_at     INTEGER
+    delivered_at     BIGINT
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id);
