@@ -1,0 +1,450 @@
+package delivery_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/delivery"
+	"github.com/blnk-cloud/apikeys/internal/testkit"
+	"github.com/blnk-cloud/apikeys/internal/webhook"
+)
+
+// fixture is a database with a workspace, and a receiver: a real HTTP
+// server on loopback that records what it gets and answers as told.
+type fixture struct {
+	dsn    string
+	store  *db.DB
+	ws     int64
+	user   int64
+	recv   *receiver
+	hook   webhook.Endpoint
+	secret string
+	logs   *testkit.LogBuffer
+}
+
+// request is what the receiver got.
+type request struct {
+	id, timestamp, signature, ctype string
+	body                            []byte
+}
+
+type receiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []request
+	answer func(n int, r *http.Request) int // status for the n-th request (1-based)
+}
+
+func newReceiver(t *testing.T, answer func(n int, r *http.Request) int) *receiver {
+	rc := &receiver{answer: answer}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.got = append(rc.got, request{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"),
+			r.Header.Get("webhook-signature"), r.Header.Get("Content-Type"), body})
+		n := len(rc.got)
+		rc.mu.Unlock()
+		status := http.StatusOK
+		if rc.answer != nil {
+			status = rc.answer(n, r)
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "answer %d", n)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) requests() []request {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]request(nil), rc.got...)
+}
+
+func newFixture(t *testing.T, answer func(n int, r *http.Request) int) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{dsn: testkit.DSN(t), logs: &testkit.LogBuffer{}}
+	f.store = open(t, f.dsn)
+	w, u, err := f.store.CreateWorkspaceAdmin(ctx, "Acme", "admin@acme.io", "x", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ws, f.user = w.ID, u.ID
+	f.recv = newReceiver(t, answer)
+	f.hook = f.addHook(t, f.recv.URL+"/hooks")
+	return f
+}
+
+func (f *fixture) addHook(t *testing.T, url string) webhook.Endpoint {
+	t.Helper()
+	ctx := context.Background()
+	e, _, err := f.store.CreateWebhook(ctx, db.NewWebhook{
+		Endpoint: webhook.Endpoint{ID: webhook.NewID(), WorkspaceID: f.ws, URL: url,
+			Events: []webhook.EventType{webhook.KeyCreated, webhook.KeyRevoked}, CreatedAt: time.Now()},
+		Secret: webhook.NewSecret(), CreateToken: apikey.NewID(), Actor: audit.Actor{Kind: audit.System},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.secret == "" {
+		if f.secret, err = f.store.TakeWebhookSecret(ctx, f.ws, e.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func open(t *testing.T, dsn string) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// createKey makes a key, which queues key.created.
+func (f *fixture) createKey(t *testing.T) apikey.Key {
+	t.Helper()
+	token, _ := apikey.Generate()
+	prefix, _ := apikey.Parse(token)
+	k, _, err := f.store.CreateKey(context.Background(), db.NewKey{
+		Key:  apikey.Key{ID: apikey.NewID(), WorkspaceID: f.ws, Name: "k", Prefix: prefix, Scopes: 1, CreatedAt: time.Now()},
+		Hash: apikey.HashOf(token), CreatedBy: f.user, CreateToken: apikey.NewID(), Actor: audit.Actor{Kind: audit.CommandLine},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// run starts a worker on store until the returned stop is called (or the
+// test ends).
+func (f *fixture) run(t *testing.T, store *db.DB, cfg delivery.Config) (stop func()) {
+	t.Helper()
+	if cfg.RetryBase == 0 {
+		cfg.RetryBase = 50 * time.Millisecond
+	}
+	if cfg.PollEvery == 0 {
+		cfg.PollEvery = 20 * time.Millisecond
+	}
+	if cfg.ServerID == "" {
+		cfg.ServerID = "test"
+	}
+	w := delivery.New(cfg, store, slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// deliveries returns the endpoint's deliveries, newest first.
+func (f *fixture) deliveries(t *testing.T, hook webhook.Endpoint) []webhook.Delivery {
+	t.Helper()
+	dl, err := f.store.WebhookDeliveries(context.Background(), f.ws, hook.ID, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dl
+}
+
+// waitFor waits until cond holds, failing the test after 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// verifies is a receiver's check of the signature, written from the
+// Standard Webhooks specification, independently of package webhook.
+func verifies(secret string, r request) bool {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%s.%s", r.id, r.timestamp, r.body)
+	v, sig, _ := strings.Cut(r.signature, ",")
+	got, err := base64.StdEncoding.DecodeString(sig)
+	return v == "v1" && err == nil && hmac.Equal(got, mac.Sum(nil))
+}
+
+func TestDeliveredAndSigned(t *testing.T) {
+	f := newFixture(t, nil)
+	f.run(t, f.store, delivery.Config{})
+	before := time.Now().Unix()
+	k := f.createKey(t)
+	waitFor(t, "the delivery", func() bool { return len(f.recv.requests()) == 1 })
+	r := f.recv.requests()[0]
+	if !verifies(f.secret, r) {
+		t.Errorf("signature %q does not verify with the endpoint's secret", r.signature)
+	}
+	if !strings.HasPrefix(r.id, "msg_") || r.ctype != "application/json" {
+		t.Errorf("webhook-id %q, Content-Type %q", r.id, r.ctype)
+	}
+	if ts, err := strconv.ParseInt(r.timestamp, 10, 64); err != nil || ts < before-1 || ts > time.Now().Unix()+1 {
+		t.Errorf("webhook-timestamp %q is not now", r.timestamp)
+	}
+	if !strings.Contains(string(r.body), `"type":"key.created"`) || !strings.Contains(string(r.body), k.ID) {
+		t.Errorf("body = %s", r.body)
+	}
+	waitFor(t, "the attempt recorded", func() bool {
+		dl := f.deliveries(t, f.hook)
+		return len(dl) == 1 && dl[0].State == webhook.Delivered
+	})
+	dl := f.deliveries(t, f.hook)[0]
+	if dl.Attempts != 1 || dl.LastStatus != 200 || dl.LastResponse != "answer 1" || dl.EventID != r.id || !dl.NextAttempt.IsZero() {
+		t.Errorf("delivery = %+v", dl)
+	}
+}
+
+func TestFailsTwiceThenSucceeds(t *testing.T) {
+	f := newFixture(t, func(n int, _ *http.Request) int {
+		if n <= 2 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusNoContent
+	})
+	f.run(t, f.store, delivery.Config{})
+	f.createKey(t)
+	waitFor(t, "delivered", func() bool {
+		dl := f.deliveries(t, f.hook)
+		return len(dl) == 1 && dl[0].State == webhook.Delivered
+	})
+	got := f.recv.requests()
+	if len(got) != 3 {
+		t.Fatalf("%d requests, want 3", len(got))
+	}
+	for _, r := range got {
+		if r.id != got[0].id || !verifies(f.secret, r) {
+			t.Errorf("attempt with webhook-id %q (first %q), signature valid %v", r.id, got[0].id, verifies(f.secret, r))
+		}
+	}
+	if dl := f.deliveries(t, f.hook)[0]; dl.Attempts != 3 || dl.LastStatus != 204 {
+		t.Errorf("delivery = %+v, want 3 attempts ending in 204", dl)
+	}
+	if !strings.Contains(f.logs.String(), "status=503") {
+		t.Errorf("failed attempts not logged:\n%s", f.logs)
+	}
+}
+
+// TestRestartWithPending: deliveries queued while no server sends, or
+// retrying when a server stops, are delivered by the next server, once.
+func TestRestartWithPending(t *testing.T) {
+	var mu sync.Mutex
+	down := true
+	f := newFixture(t, func(int, *http.Request) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return http.StatusBadGateway
+		}
+		return http.StatusOK
+	})
+	const n = 5
+	for range n {
+		f.createKey(t)
+	}
+	// A server tries once each, fails, and stops.
+	stop := f.run(t, f.store, delivery.Config{ServerID: "first", RetryBase: time.Hour})
+	waitFor(t, "first attempts", func() bool {
+		for _, dl := range f.deliveries(t, f.hook) {
+			if dl.Attempts == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	// The next server starts with the queue as the database holds it; the
+	// retries are due.
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	next := open(t, f.dsn)
+	if _, err := next.SQL().Exec(`UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE next_attempt_at IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, next, delivery.Config{ServerID: "second"})
+	waitFor(t, "delivered after the restart", func() bool {
+		for _, dl := range f.deliveries(t, f.hook) {
+			if dl.State != webhook.Delivered {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(100 * time.Millisecond) // room for a duplicate to show
+	ok := map[string]int{}
+	for _, r := range f.recv.requests()[n:] {
+		ok[r.id]++
+	}
+	if len(ok) != n {
+		t.Errorf("%d events delivered after the restart, want %d", len(ok), n)
+	}
+	for id, c := range ok {
+		if c != 1 {
+			t.Errorf("event %s delivered %d times after the restart", id, c)
+		}
+	}
+}
+
+func TestHangingEndpointTimesOut(t *testing.T) {
+	f := newFixture(t, func(n int, r *http.Request) int {
+		if n == 1 {
+			select { // hang until the sender gives up
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		}
+		return http.StatusOK
+	})
+	f.run(t, f.store, delivery.Config{Timeout: 300 * time.Millisecond})
+	f.createKey(t)
+	var retried webhook.Delivery
+	waitFor(t, "the timed out attempt", func() bool {
+		dl := f.deliveries(t, f.hook)
+		if len(dl) == 1 && dl[0].Attempts == 1 {
+			retried = dl[0]
+			return true
+		}
+		return dl[0].Attempts > 1
+	})
+	if retried.Attempts == 1 && (retried.LastStatus != 0 || !strings.Contains(retried.LastError, "timed out") || retried.State != webhook.Pending) {
+		t.Errorf("after the hang: %+v", retried)
+	}
+	waitFor(t, "the retry delivered", func() bool { return f.deliveries(t, f.hook)[0].State == webhook.Delivered })
+	if dl := f.deliveries(t, f.hook)[0]; dl.Attempts != 2 {
+		t.Errorf("delivered after %d attempts, want 2", dl.Attempts)
+	}
+}
+
+func TestRedirectNotFollowed(t *testing.T) {
+	f := newFixture(t, nil)
+	target := newReceiver(t, nil)
+	redirector := httptest.NewServer(http.RedirectHandler(target.URL+"/elsewhere", http.StatusFound))
+	t.Cleanup(redirector.Close)
+	hook := f.addHook(t, redirector.URL+"/hooks")
+	f.run(t, f.store, delivery.Config{RetryBase: time.Hour})
+	f.createKey(t)
+	waitFor(t, "the attempt at the redirector", func() bool {
+		dl := f.deliveries(t, hook)
+		return len(dl) == 1 && dl[0].Attempts == 1
+	})
+	dl := f.deliveries(t, hook)[0]
+	if dl.State != webhook.Pending || dl.LastStatus != http.StatusFound || !strings.Contains(dl.LastError, "not followed") {
+		t.Errorf("delivery = %+v, want a failed 302 to retry", dl)
+	}
+	if got := target.requests(); len(got) != 0 {
+		t.Errorf("the redirect's target got %d requests", len(got))
+	}
+}
+
+func TestOwnAddressRefused(t *testing.T) {
+	f := newFixture(t, nil)
+	guard, err := webhook.NewGuard(strings.TrimPrefix(f.recv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The endpoint is named by a host name that resolves to the guarded
+	// address: the check is on the address dialled.
+	hook := f.addHook(t, strings.Replace(f.recv.URL, "127.0.0.1", "localhost", 1)+"/self")
+	f.run(t, f.store, delivery.Config{Guard: guard, RetryBase: time.Hour})
+	f.createKey(t)
+	waitFor(t, "the refused attempt", func() bool {
+		dl := f.deliveries(t, hook)
+		return len(dl) == 1 && dl[0].Attempts == 1
+	})
+	if dl := f.deliveries(t, hook)[0]; !strings.Contains(dl.LastError, "points at this server") {
+		t.Errorf("delivery = %+v", dl)
+	}
+	for _, r := range f.recv.requests() {
+		t.Errorf("the guarded server got a request: %+v", r)
+	}
+}
+
+func TestLongResponseKept1KB(t *testing.T) {
+	big := newReceiver(t, nil)
+	big.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, strings.Repeat("é", 5000))
+	})
+	f := newFixture(t, nil)
+	hook := f.addHook(t, big.URL)
+	f.run(t, f.store, delivery.Config{RetryBase: time.Hour})
+	f.createKey(t)
+	waitFor(t, "the attempt", func() bool {
+		dl := f.deliveries(t, hook)
+		return len(dl) == 1 && dl[0].Attempts == 1
+	})
+	if dl := f.deliveries(t, hook)[0]; len(dl.LastResponse) > webhook.MaxResponse || len(dl.LastResponse) < 1000 || dl.LastStatus != 500 {
+		t.Errorf("kept %d bytes of the response (status %d), want at most %d", len(dl.LastResponse), dl.LastStatus, webhook.MaxResponse)
+	}
+}
+
+// TestSeveralServersDeliverOnce: three servers share the queue; every
+// event reaches the endpoint once.
+func TestSeveralServersDeliverOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	for i := range 3 {
+		f.run(t, open(t, f.dsn), delivery.Config{ServerID: fmt.Sprint("server-", i)})
+	}
+	const n = 60
+	for range n {
+		f.createKey(t)
+	}
+	waitFor(t, "every delivery", func() bool {
+		for _, dl := range f.deliveries(t, f.hook) {
+			if dl.State != webhook.Delivered {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(100 * time.Millisecond)
+	seen := map[string]int{}
+	for _, r := range f.recv.requests() {
+		seen[r.id]++
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct events received, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("event %s received %d times", id, c)
+		}
+	}
+}
