@@ -1,0 +1,355 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/throttle"
+	"github.com/blnk-cloud/apikeys/web"
+)
+
+// withAllowlist is keyForm with an allowlist.
+func withAllowlist(name, allowlist string) url.Values {
+	f := keyForm(name, "never", "mcp:read")
+	f.Set("allowlist", allowlist)
+	return f
+}
+
+func TestCreateKeyAllowlistRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	var fiftyOne []string
+	for i := range 51 {
+		fiftyOne = append(fiftyOne, fmt.Sprintf("10.%d.0.0/16", i))
+	}
+	tests := []struct {
+		name, allowlist, want string
+	}{
+		{"not a CIDR", "203.0.113.0/24\nexample.com", "example.com is not an IP address or CIDR"},
+		{"prefix too long", "203.0.113.0/40", "203.0.113.0/40 is not"},
+		{"bad IPv6", "2001:db8::/200", "is not"},
+		{"semicolons", "10.0.0.0/8; 192.0.2.0/24", "is not"},
+		{"too many", strings.Join(fiftyOne, "\n"), "at most 50 networks (this list has 51)"},
+		{"duplicate", "10.0.0.0/8, 10.0.0.0/8", "10.0.0.0/8 is listed twice"},
+		{"duplicate after normalising", "10.0.0.0/8\n10.1.2.3/8", "the same network (10.0.0.0/8)"},
+		{"script", "<script>alert(1)</script>", "is not an IP address"},
+	}
+	for _, tt := range tests {
+		for _, mode := range []string{"page", "htmx"} {
+			t.Run(tt.name+"/"+mode, func(t *testing.T) {
+				before := ts.counts()
+				var opts []opt
+				if mode == "htmx" {
+					opts = append(opts, htmx())
+				}
+				r := c.post("/settings/api-keys", withAllowlist("Locked key", tt.allowlist), opts...)
+				if r.Code != http.StatusUnprocessableEntity {
+					t.Fatalf("status %d, want 422", r.Code)
+				}
+				got := problems(r.Body)
+				if !strings.Contains(got["allowlist"], tt.want) || len(got) != 1 {
+					t.Errorf("problems = %q, want the allowlist's with %q", got, tt.want)
+				}
+				// The input is kept as typed, escaped.
+				if !strings.Contains(r.Body, `name="allowlist"`) || !strings.Contains(r.Body, strings.ReplaceAll(strings.ReplaceAll(tt.allowlist, "<", "&lt;"), ">", "&gt;")) {
+					t.Errorf("the allowlist typed is not kept in the form")
+				}
+				checkEscaped(t, r.Body, tt.allowlist)
+				ts.checkCounts(t, before)
+			})
+		}
+	}
+}
+
+func TestAllowlistedKey(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	k := c.createKey(withAllowlist("Office only", " 203.0.113.9/24,\r\n2001:DB8::/32 "))
+	open := c.create("Anywhere", "mcp:read")
+
+	panel := stripTags(c.get("/settings/api-keys/"+k.ID, htmx()).Body)
+	if !strings.Contains(panel, "IP allowlist 203.0.113.0/24 2001:db8::/32") {
+		t.Errorf("details: want the normalised allowlist, got %q", panel)
+	}
+	if panel := stripTags(c.get("/settings/api-keys/" + open.ID).Body); !strings.Contains(panel, "IP allowlist Any address") {
+		t.Errorf("details of a key without allowlist: %q", panel)
+	}
+
+	tests := []struct {
+		name, path, addr string
+		token            string
+		want             int
+	}{
+		{"whoami from the network", "/api/v1/whoami", "203.0.113.50:1000", k.Token, 200},
+		{"verify from the network", "/api/v1/verify?scope=mcp:read", "203.0.113.50:1000", k.Token, 200},
+		{"whoami from elsewhere", "/api/v1/whoami", "198.51.100.1:1000", k.Token, 403},
+		{"verify from elsewhere", "/api/v1/verify?scope=mcp:read", "198.51.100.1:1000", k.Token, 403},
+		{"verify without scope from elsewhere", "/api/v1/verify", "198.51.100.1:1000", k.Token, 403},
+		{"elsewhere, even without the scope", "/api/v1/verify?scope=data:write", "198.51.100.1:1000", k.Token, 403},
+		{"IPv6 in the network", "/api/v1/whoami", "[2001:db8:42::1]:1000", k.Token, 200},
+		{"IPv6 elsewhere", "/api/v1/whoami", "[2001:db9::1]:1000", k.Token, 403},
+		{"IPv4-mapped IPv6", "/api/v1/verify", "[::ffff:203.0.113.7]:1000", k.Token, 200},
+		{"no allowlist, anywhere", "/api/v1/whoami", "198.51.100.1:1000", open.Token, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.api(tt.path, tt.token, fromAddr(tt.addr))
+			if r.Code != tt.want {
+				t.Fatalf("status %d, want %d\n%s", r.Code, tt.want, r.Body)
+			}
+			if tt.want == 403 {
+				checkAPIError(t, r, 403, "ip_not_allowed")
+			}
+		})
+	}
+	// Refusals count as refused calls of the key.
+	if err := ts.auth.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hours, err := ts.db.KeyUsage(context.Background(), k.ID, time.Time{})
+	if err != nil || len(hours) != 1 {
+		t.Fatalf("usage = %+v, %v", hours, err)
+	}
+	if got, want := hours[0].Counts, (keyauth.Counts{Accepted: 4, Address: 5}); got != want {
+		t.Errorf("counts = %+v, want %+v", got, want)
+	}
+}
+
+// TestAllowlistBehindAProxy: with --trust-proxy the client address is the
+// one the proxy reports in X-Forwarded-For; without it, the header is
+// ignored and the connection's address counts.
+func TestAllowlistBehindAProxy(t *testing.T) {
+	t.Parallel()
+	proxy := fromAddr("10.0.0.2:4000")
+	xff := func(v string) opt { return header("X-Forwarded-For", v) }
+	tests := []struct {
+		name  string
+		trust bool
+		opts  []opt
+		want  int
+	}{
+		{"trusted: the client behind the proxy is allowed", true, []opt{proxy, xff("203.0.113.7")}, 200},
+		{"trusted: the client behind the proxy is elsewhere", true, []opt{proxy, xff("198.51.100.1")}, 403},
+		{"trusted: a chain ending at an allowed client", true, []opt{proxy, xff("198.51.100.1, 203.0.113.7")}, 200},
+		{"trusted, but not from a proxy: the header is not believed", true, []opt{fromAddr("198.51.100.9:1"), xff("203.0.113.7")}, 403},
+		{"not trusted: the proxy's address counts", false, []opt{proxy, xff("203.0.113.7")}, 403},
+		{"not trusted: a forged header changes nothing", false, []opt{fromAddr("203.0.113.7:1"), xff("198.51.100.1")}, 200},
+		{"not trusted: a forged header does not let in", false, []opt{fromAddr("198.51.100.1:1"), xff("203.0.113.7")}, 403},
+	}
+	servers := map[bool]*client{}
+	keys := map[bool]newKey{}
+	for _, trust := range []bool{true, false} {
+		_, c := newSignedIn(t, serverOpts{trustProxy: trust})
+		servers[trust] = c
+		keys[trust] = c.createKey(withAllowlist("Behind the gateway", "203.0.113.0/24"))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, path := range []string{"/api/v1/whoami", "/api/v1/verify?scope=mcp:read"} {
+				r := servers[tt.trust].api(path, keys[tt.trust].Token, tt.opts...)
+				if r.Code != tt.want {
+					t.Errorf("%s: status %d, want %d", path, r.Code, tt.want)
+				}
+			}
+		})
+	}
+}
+
+type leakAnswer struct {
+	code int
+	body string
+}
+
+func leak(c *client, body string, opts ...opt) *response {
+	return c.do(http.MethodPost, "/api/v1/keys/leaked", nil, append([]opt{rawBody(strings.NewReader(body), "application/json"), noCookies(), without("Sec-Fetch-Site")}, opts...)...)
+}
+
+func TestLeakReport(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	hook := addWebhook(t, c, "https://hooks.example/blnk", "key.leaked")
+	k := c.create("Pasted in a gist", "mcp:read")
+	if r := c.api("/api/v1/whoami", k.Token); r.Code != 200 {
+		t.Fatalf("whoami before: %d", r.Code)
+	}
+	revoked := c.create("Revoked already")
+	c.post("/settings/api-keys/"+revoked.ID+"/revoke", nil)
+	unknown, err := apikey.Generate() // well-formed, checksum and all, of no key
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	answers := map[string]leakAnswer{}
+	for name, items := range map[string]string{
+		"malformed": `[{"token":"blnk_notakey","url":"https://x","source":"s"}]`,
+		"unknown":   `[{"token":"` + unknown + `","url":"https://x","source":"s"}]`,
+		"revoked":   `[{"token":"` + revoked.Token + `","url":"https://x","source":"s"}]`,
+		"empty":     `[{"token":"","url":"","source":""}]`,
+		"valid":     `[{"token":"` + k.Token + `","url":"https://gist.example/abc","source":"Gist scanner","type":"blnk_api_key"}]`,
+	} {
+		r := leak(c, items)
+		answers[name] = leakAnswer{r.Code, r.Body}
+	}
+	for name, a := range answers {
+		if a != answers["valid"] {
+			t.Errorf("%s token: answer %+v, want the same as for a valid key %+v", name, a, answers["valid"])
+		}
+	}
+	if answers["valid"].code != http.StatusAccepted {
+		t.Fatalf("status %d, want 202", answers["valid"].code)
+	}
+
+	// The very next call is refused.
+	checkAPIError(t, c.api("/api/v1/whoami", k.Token), http.StatusUnauthorized, "revoked_key")
+	// Shown exposed in the list and the details.
+	if got := stripTags(cell(row(c.get("/settings/api-keys").Body, k.ID), "Status")); got != "Revoked · exposed" {
+		t.Errorf("list status = %q, want Revoked · exposed", got)
+	}
+	panel := stripTags(c.get("/settings/api-keys/"+k.ID, htmx()).Body)
+	for _, want := range []string{"Revoked · exposed", "Reported leaked on", "by Gist scanner", "found at https://gist.example/abc", "by a leak report"} {
+		if !strings.Contains(panel, want) {
+			t.Errorf("details: want %q in %q", want, panel)
+		}
+	}
+	var actor, details string
+	if err := ts.raw.QueryRow(`SELECT actor, details FROM audit_events WHERE action = 'key.leaked' AND key_id = $1`, k.ID).Scan(&actor, &details); err != nil {
+		t.Fatalf("audit event: %v", err)
+	}
+	if actor != "leak report" || !strings.Contains(details, "gist.example") {
+		t.Errorf("audit event = %q %s", actor, details)
+	}
+	var n int
+	if err := ts.raw.QueryRow(`SELECT count(*) FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+		WHERE d.webhook_id = $1 AND e.type = 'key.leaked' AND e.payload LIKE $2`, hook, "%"+k.ID+"%").Scan(&n); err != nil || n != 1 {
+		t.Errorf("key.leaked deliveries = %d, %v; want 1", n, err)
+	}
+	// The token is nowhere in what was stored.
+	for name, b := range ts.dbFiles() {
+		if strings.Contains(string(b), k.Token) {
+			t.Errorf("the reported token is stored in %s", name)
+		}
+	}
+}
+
+func TestLeakReportRefusesBadRequests(t *testing.T) {
+	t.Parallel()
+	_, c := newSignedIn(t, serverOpts{config: func(cfg *web.Config) { cfg.LeakLimit = throttle.Config{Burst: 1000, Every: time.Second} }})
+	many := "[" + strings.TrimSuffix(strings.Repeat(`{"token":"x"},`, 101), ",") + "]"
+	tests := []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"empty body", "", 400, "invalid_json"},
+		{"not JSON", "token=blnk_x", 400, "invalid_json"},
+		{"truncated", `[{"token":"x"`, 400, "invalid_json"},
+		{"an object, not an array", `{"token":"x"}`, 400, "invalid_json"},
+		{"null", `null`, 400, "invalid_json"},
+		{"array of numbers", `[1, 2]`, 400, "invalid_json"},
+		{"token not a string", `[{"token": 5}]`, 400, "invalid_json"},
+		{"item without a token", `[{"url": "https://x"}]`, 400, "invalid_json"},
+		{"101 items", many, 400, "too_many_items"},
+		{"over 256 KiB", `[{"token":"` + strings.Repeat("a", 300<<10) + `"}]`, 413, "too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkAPIError(t, leak(c, tt.body), tt.status, tt.code)
+		})
+	}
+	ok := "[" + strings.TrimSuffix(strings.Repeat(`{"token":"x"},`, 100), ",") + "]"
+	if r := leak(c, ok); r.Code != http.StatusAccepted {
+		t.Errorf("100 items: status %d, want 202", r.Code)
+	}
+	if r := leak(c, "[]"); r.Code != http.StatusAccepted {
+		t.Errorf("no items: status %d, want 202", r.Code)
+	}
+	if r := c.get("/api/v1/keys/leaked", noCookies()); r.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET: status %d, want 405", r.Code)
+	}
+}
+
+func TestLeakReportRateLimit(t *testing.T) {
+	t.Parallel()
+	_, c := newSignedIn(t, serverOpts{config: func(cfg *web.Config) { cfg.LeakLimit = throttle.Config{Burst: 3, Every: time.Minute} }})
+	for i := range 3 {
+		if r := leak(c, "[]", fromAddr("203.0.113.1:1")); r.Code != http.StatusAccepted {
+			t.Fatalf("report %d: status %d", i, r.Code)
+		}
+	}
+	r := leak(c, "[]", fromAddr("203.0.113.1:1"))
+	checkAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// Bad requests count too, and other addresses are not affected.
+	if r := leak(c, "nope", fromAddr("203.0.113.1:1")); r.Code != http.StatusTooManyRequests {
+		t.Errorf("bad request from a limited address: %d, want 429", r.Code)
+	}
+	if r := leak(c, "[]", fromAddr("203.0.113.2:1")); r.Code != http.StatusAccepted {
+		t.Errorf("another address: status %d, want 202", r.Code)
+	}
+}
+
+// TestUsagePanel: calls from three addresses show in the details after a
+// flush, in the chart's data, its table and the address list.
+func TestUsagePanel(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	k := c.create("Busy key", "mcp:read")
+	const n = 12
+	for i := range n {
+		addr := fmt.Sprintf("198.51.100.%d:1000", i%3+1)
+		if r := c.api("/api/v1/verify?scope=mcp:read", k.Token, fromAddr(addr)); r.Code != 200 {
+			t.Fatalf("call %d: %d", i, r.Code)
+		}
+		ts.clock.Advance(time.Second)
+	}
+	for range 2 {
+		if r := c.api("/api/v1/verify?scope=data:write", k.Token, fromAddr("198.51.100.1:1000")); r.Code != 403 {
+			t.Fatalf("scope refusal: %d", r.Code)
+		}
+	}
+	if err := ts.auth.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hours, err := ts.db.KeyUsage(context.Background(), k.ID, time.Time{})
+	if err != nil || len(hours) != 1 || hours[0].Counts != (keyauth.Counts{Accepted: n, Scope: 2}) {
+		t.Fatalf("stored usage = %+v, %v", hours, err)
+	}
+	for _, opts := range [][]opt{nil, {htmx()}} {
+		body := c.get("/settings/api-keys/"+k.ID, opts...).Body
+		text := stripTags(body)
+		for _, want := range []string{
+			"Calls 14 Accepted 12 Refused 2",
+			"Refused: 2 lacked the scope.",
+			"Mar 10, 2026 12 2 (2 lacked the scope)", // today's row of the table
+			"Feb 9, 2026 0 0",                        // the first of 30 days
+			"198.51.100.1", "198.51.100.2", "198.51.100.3",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("details: want %q in %q", want, text)
+			}
+		}
+		if !strings.Contains(body, "<title>Mar 10, 2026: 12 accepted, 2 refused</title>") {
+			t.Errorf("chart: no bar for today's calls")
+		}
+		if got := strings.Count(body, `class="chart-day"`); got != 30 {
+			t.Errorf("chart has %d days, want 30", got)
+		}
+		if !strings.Contains(body, `role="img" aria-label="Calls per day over the last 30 days: 12 accepted, 2 refused.`) {
+			t.Errorf("chart: no text alternative")
+		}
+	}
+	// Calls not flushed yet show too.
+	c.api("/api/v1/whoami", k.Token, fromAddr("192.0.2.200:1"))
+	if text := stripTags(c.get("/settings/api-keys/" + k.ID).Body); !strings.Contains(text, "Calls 15") || !strings.Contains(text, "192.0.2.200") {
+		t.Errorf("details before the next flush: want 15 calls and the new address, got %q", text)
+	}
+}

@@ -1,0 +1,291 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/blnk-cloud/apikeys/internal/webhook"
+	"github.com/blnk-cloud/apikeys/web"
+)
+
+// webhookForm is the add form.
+func webhookForm(u string, events ...string) url.Values {
+	return url.Values{"url": {u}, "events": events, "description": {"Alerts"}, "form_token": {formToken()}}
+}
+
+var secretPathRE = regexp.MustCompile(`^/settings/webhooks/(wh_[0-9a-z]{20})/secret$`)
+
+// addWebhook adds an endpoint through the form and returns its id.
+func addWebhook(t *testing.T, c *client, u string, events ...string) string {
+	t.Helper()
+	r := c.post("/settings/webhooks", webhookForm(u, events...))
+	if r.Code != http.StatusSeeOther {
+		t.Fatalf("POST /settings/webhooks: %d\n%.500s", r.Code, r.Body)
+	}
+	m := secretPathRE.FindStringSubmatch(r.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("Location %q, want the secret page", r.Header.Get("Location"))
+	}
+	return m[1]
+}
+
+var secretRE = regexp.MustCompile(`<textarea[^>]*id="webhook-secret"[^>]*>(whsec_[A-Za-z0-9+/=]+)</textarea>`)
+
+func TestWebhookPages(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	list := c.get("/settings/webhooks")
+	if list.Code != 200 || !strings.Contains(list.Body, "No webhook endpoints yet") {
+		t.Fatalf("empty list: %d", list.Code)
+	}
+	if !strings.Contains(list.Body, `href="/settings/webhooks" aria-current="page"`) {
+		t.Errorf("the sidebar does not mark Webhooks as the current page")
+	}
+	if r := c.get("/settings/webhooks/new", htmx()); r.Code != 200 || !strings.HasPrefix(r.Body, `<dialog class="modal"`) {
+		t.Errorf("htmx form: %d %.60q", r.Code, r.Body)
+	}
+	if r := c.get("/settings/webhooks/new"); r.Code != 200 || !isFullPage(r.Body) || !strings.Contains(r.Body, `name="events" value="key.leaked"`) {
+		t.Errorf("form page: %d", r.Code)
+	}
+
+	form := webhookForm("https://hooks.example/blnk", "key.revoked", "key.created", "key.revoked")
+	r := c.post("/settings/webhooks", form)
+	if r.Code != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", r.Code, r.Body)
+	}
+	m := secretPathRE.FindStringSubmatch(r.Header.Get("Location"))
+	if m == nil {
+		t.Fatalf("Location %q", r.Header.Get("Location"))
+	}
+	id := m[1]
+	// The same form again: the same endpoint.
+	if again := c.post("/settings/webhooks", form); again.Header.Get("Location") != r.Header.Get("Location") {
+		t.Errorf("resubmitted form went to %q", again.Header.Get("Location"))
+	}
+	if n := ts.count("webhooks"); n != 1 {
+		t.Errorf("%d endpoints after a double submit, want 1", n)
+	}
+	page := c.follow(r)
+	s := secretRE.FindStringSubmatch(page.Body)
+	if s == nil {
+		t.Fatalf("secret page shows no secret:\n%s", page.Body)
+	}
+	if page.Header.Get("Cache-Control") != "no-store" || page.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("secret page headers: %v", page.Header)
+	}
+	if again := c.follow(r); secretRE.MatchString(again.Body) || !strings.Contains(again.Body, "can no longer be displayed") {
+		t.Errorf("the secret is shown twice")
+	}
+	// Another browser of the same workspace never sees it.
+	other := ts.client()
+	other.signIn(adminEmail, adminPassword)
+	if strings.Contains(other.get("/settings/webhooks/"+id+"/secret").Body, s[1]) {
+		t.Errorf("the secret is shown to another session")
+	}
+
+	list = c.get("/settings/webhooks")
+	text := stripTags(list.Body)
+	if !strings.Contains(text, "https://hooks.example/blnk Alerts key.created key.revoked") || !strings.Contains(text, "Enabled") {
+		t.Errorf("list: %q", text)
+	}
+	details := c.get("/settings/webhooks/" + id)
+	if !strings.Contains(stripTags(details.Body), "No deliveries yet") || strings.Contains(details.Body, s[1]) {
+		t.Errorf("details page: %q", stripTags(details.Body))
+	}
+
+	// A test event, without and with JavaScript.
+	r = c.post("/settings/webhooks/"+id+"/test", nil)
+	if r.Code != http.StatusSeeOther || r.Header.Get("Location") != "/settings/webhooks/"+id {
+		t.Errorf("test event: %d %q", r.Code, r.Header.Get("Location"))
+	}
+	r = c.post("/settings/webhooks/"+id+"/test", nil, htmx())
+	if r.Code != 200 || !strings.HasPrefix(r.Body, `<section id="deliveries"`) || !strings.Contains(r.Header.Get("HX-Trigger"), "Test event queued") {
+		t.Errorf("htmx test event: %d %.80q %q", r.Code, r.Body, r.Header.Get("HX-Trigger"))
+	}
+	if got := strings.Count(r.Body, `<tr class="delivery">`); got != 2 {
+		t.Errorf("%d deliveries listed, want 2", got)
+	}
+	if !strings.Contains(r.Body, `hx-trigger="every 2s"`) {
+		t.Errorf("pending deliveries: the list does not refresh itself")
+	}
+	if frag := c.get("/settings/webhooks/"+id+"/deliveries", htmx()); frag.Code != 200 || !strings.Contains(frag.Body, "webhook.test") {
+		t.Errorf("deliveries fragment: %d", frag.Code)
+	}
+	if full := c.get("/settings/webhooks/" + id + "/deliveries"); full.Code != http.StatusSeeOther {
+		t.Errorf("deliveries as a page: %d, want a redirect", full.Code)
+	}
+	dls, err := ts.db.WebhookDeliveries(context.Background(), 1, id, 10)
+	if err != nil || len(dls) != 2 {
+		t.Fatalf("deliveries = %v, %v", dls, err)
+	}
+	if r := c.post("/settings/webhooks/"+id+"/deliveries/"+itoa(dls[0].ID)+"/resend", nil); r.Code != http.StatusSeeOther {
+		t.Errorf("resend: %d", r.Code)
+	}
+	if r := c.post("/settings/webhooks/"+id+"/deliveries/999999/resend", nil); r.Code != http.StatusNotFound {
+		t.Errorf("resend of an unknown delivery: %d", r.Code)
+	}
+
+	// Disable, enable.
+	if r := c.post("/settings/webhooks/"+id+"/disable", nil); r.Code != http.StatusSeeOther {
+		t.Errorf("disable: %d", r.Code)
+	}
+	if text := stripTags(c.get("/settings/webhooks/" + id).Body); !strings.Contains(text, "Disabled") || strings.Contains(text, "Send test event") {
+		t.Errorf("disabled endpoint page: %q", text)
+	}
+	if r := c.post("/settings/webhooks/"+id+"/test", nil); r.Code != http.StatusConflict {
+		t.Errorf("test event to a disabled endpoint: %d, want 409", r.Code)
+	}
+	if r := c.post("/settings/webhooks/"+id+"/enable", nil); r.Code != http.StatusSeeOther {
+		t.Errorf("enable: %d", r.Code)
+	}
+
+	// Delete, after a confirmation.
+	if r := c.get("/settings/webhooks/" + id + "/delete"); r.Code != 200 || !strings.Contains(r.Body, "Delete this endpoint?") {
+		t.Errorf("delete confirmation: %d", r.Code)
+	}
+	r = c.post("/settings/webhooks/"+id+"/delete", nil)
+	if r.Code != http.StatusSeeOther || r.Header.Get("Location") != "/settings/webhooks" {
+		t.Errorf("delete: %d %q", r.Code, r.Header.Get("Location"))
+	}
+	if r := c.get("/settings/webhooks/" + id); r.Code != http.StatusNotFound {
+		t.Errorf("deleted endpoint: %d, want 404", r.Code)
+	}
+	rows, err := ts.raw.Query(`SELECT action FROM audit_events WHERE action LIKE 'webhook.%' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audited []string
+	for rows.Next() {
+		var a string
+		rows.Scan(&a)
+		audited = append(audited, a)
+	}
+	rows.Close()
+	actions := strings.Join(audited, ",")
+	if actions != "webhook.created,webhook.deleted" {
+		t.Errorf("audit = %q", actions)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestWebhookFormRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{config: func(cfg *web.Config) {
+		g, err := webhook.NewGuard("127.0.0.1:8080")
+		if err != nil {
+			panic(err)
+		}
+		cfg.Webhooks.Guard = g
+	}})
+	ok := "https://hooks.example/h"
+	tests := []struct {
+		name string
+		form url.Values
+		want map[string]string
+	}{
+		{"no URL", webhookForm("", "key.created"), map[string]string{"url": "Enter the URL"}},
+		{"not http", webhookForm("ftp://hooks.example/h", "key.created"), map[string]string{"url": "http:// or https://"}},
+		{"javascript", webhookForm("javascript:alert(1)", "key.created"), map[string]string{"url": "http:// or https://"}},
+		{"no host", webhookForm("https:///h", "key.created"), map[string]string{"url": "with a host"}},
+		{"credentials", webhookForm("https://u:p@hooks.example/h", "key.created"), map[string]string{"url": "credentials"}},
+		{"this server", webhookForm("http://127.0.0.1:8080/api/v1/whoami", "key.created"), map[string]string{"url": "points at this dashboard"}},
+		{"this server by name", webhookForm("http://localhost:8080/x", "key.created"), map[string]string{"url": "points at this dashboard"}},
+		{"no events", webhookForm(ok), map[string]string{"events": "Choose at least one event."}},
+		{"unknown event", webhookForm(ok, "key.created", "user.deleted"), map[string]string{"events": "Choose among the events listed."}},
+		{"the test event", webhookForm(ok, "webhook.test"), map[string]string{"events": "Choose among the events listed."}},
+		{"long description", func() url.Values {
+			f := webhookForm(ok, "key.created")
+			f.Set("description", strings.Repeat("é", 501))
+			return f
+		}(), map[string]string{"description": "at most 500 characters"}},
+		{"control characters", func() url.Values { f := webhookForm(ok, "key.created"); f.Set("description", "a\x1b[2Jb"); return f }(), map[string]string{"description": "control characters"}},
+		{"everything wrong", url.Values{"url": {"nope"}, "events": {"x"}, "form_token": {formToken()}}, map[string]string{"url": "http://", "events": "Choose among"}},
+	}
+	for _, tt := range tests {
+		for _, mode := range []string{"page", "htmx"} {
+			t.Run(tt.name+"/"+mode, func(t *testing.T) {
+				var opts []opt
+				if mode == "htmx" {
+					opts = append(opts, htmx())
+				}
+				r := c.post("/settings/webhooks", tt.form, opts...)
+				if r.Code != http.StatusUnprocessableEntity {
+					t.Fatalf("status %d, want 422", r.Code)
+				}
+				got := problems(r.Body)
+				for field, want := range tt.want {
+					if !strings.Contains(got[field], want) {
+						t.Errorf("problem of %s = %q, want %q in it", field, got[field], want)
+					}
+				}
+				if len(got) != len(tt.want) {
+					t.Errorf("problems = %q, want only %v", got, tt.want)
+				}
+				if mode == "htmx" && !strings.HasPrefix(r.Body, `<form id="webhook-form"`) {
+					t.Errorf("htmx answer is not the form alone: %.60q", r.Body)
+				}
+				if v, _ := inputValue(r.Body, "f-url"); v != tt.form.Get("url") {
+					t.Errorf("URL input = %q, want it kept", v)
+				}
+				checkEscaped(t, r.Body, tt.form.Get("url"), tt.form.Get("description"))
+				if n := ts.count("webhooks"); n != 0 {
+					t.Errorf("%d endpoints stored", n)
+				}
+			})
+		}
+	}
+}
+
+func TestWebhookWorkspaceIsolation(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	id := addWebhook(t, c, "https://hooks.example/a", "key.created")
+	c.post("/settings/webhooks/"+id+"/test", nil)
+	eve := ts.addWorkspace("Eve Inc", "eve@example.com", "correct horse battery staple 2")
+	if strings.Contains(eve.get("/settings/webhooks").Body, "hooks.example") {
+		t.Errorf("another workspace lists the endpoint")
+	}
+	for _, path := range []string{"", "/secret", "/deliveries", "/delete"} {
+		if r := eve.get("/settings/webhooks/" + id + path); r.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, r.Code)
+		}
+	}
+	for _, path := range []string{"/test", "/disable", "/enable", "/delete", "/deliveries/1/resend"} {
+		if r := eve.post("/settings/webhooks/"+id+path, nil); r.Code != http.StatusNotFound {
+			t.Errorf("POST %s: %d, want 404", path, r.Code)
+		}
+	}
+	if r := c.get("/settings/webhooks/" + id); r.Code != 200 || strings.Contains(r.Body, "Disabled") {
+		t.Errorf("the owner's endpoint changed: %d", r.Code)
+	}
+	for _, bad := range []string{"wh_nope", "../api-keys", "wh_0123456789ABCDEFGHJK"} {
+		if r := c.get("/settings/webhooks/" + bad); r.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", bad, r.Code)
+		}
+	}
+}
+
+func TestWebhookFormsAreProtected(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	id := addWebhook(t, c, "https://hooks.example/a", "key.created")
+	for _, path := range []string{"/settings/webhooks", "/settings/webhooks/" + id + "/delete", "/settings/webhooks/" + id + "/test"} {
+		r := c.post(path, webhookForm("https://evil.example/", "key.created"), header("Sec-Fetch-Site", "cross-site"))
+		if r.Code != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d, want 403", path, r.Code)
+		}
+	}
+	if n := ts.count("webhooks"); n != 1 {
+		t.Errorf("%d endpoints after cross-site posts, want 1", n)
+	}
+	anon := ts.client()
+	if r := anon.get("/settings/webhooks"); r.Code != http.StatusSeeOther {
+		t.Errorf("signed out: %d, want the sign-in redirect", r.Code)
+	}
+}
