@@ -30,8 +30,13 @@ const (
 // revealTTL is how long a new key's token may wait for its reveal page.
 const revealTTL = 10 * time.Minute
 
-// touchEvery limits how often a session's last activity is written.
-const touchEvery = time.Minute
+// touchInterval is how old a session's recorded last activity may get
+// before a request writes it again: at most once a minute, and often
+// enough for any idle timeout (a quarter of it), so that an active
+// session is never taken for an idle one.
+func touchInterval(idle time.Duration) time.Duration {
+	return min(time.Minute, idle/4)
+}
 
 // newCookieStore returns a store whose cookies are signed (HMAC-SHA256)
 // and encrypted (AES-256), with keys derived from the session secret.
@@ -87,7 +92,7 @@ func (s *Server) currentSession(c echo.Context) (*db.Session, error) {
 		}
 		return nil, nil
 	}
-	if now.Sub(ds.LastSeenAt) > touchEvery {
+	if now.Sub(ds.LastSeenAt) > touchInterval(s.cfg.SessionIdle) {
 		if err := s.db.TouchSession(ctx, hash, now); err != nil {
 			return nil, err
 		}
