@@ -130,7 +130,7 @@ func (s *Server) startSession(c echo.Context, userID, workspaceID int64, flash s
 	}
 	cs.Values = map[any]any{tokenValue: token}
 	if flash != "" {
-		cs.AddFlash(flash)
+		setFlash(cs, flash)
 	}
 	cs.Options.MaxAge = s.cookies.Options.MaxAge
 	return s.saveCookie(c, cs)
@@ -148,7 +148,7 @@ func (s *Server) endSession(c echo.Context, flash string) error {
 	}
 	delete(cs.Values, tokenValue)
 	if flash != "" {
-		cs.AddFlash(flash)
+		setFlash(cs, flash)
 	}
 	return s.saveCookie(c, cs)
 }
@@ -176,10 +176,19 @@ func (s *Server) isTLS(r *http.Request) bool {
 	return ip != nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
-// addFlash leaves a one-time notice for the next page.
+// setFlash makes msg the one pending notice of cs. A page shows only the
+// last notice anyway, and notices that piled up (a script revoking keys
+// without loading a page between) would outgrow the cookie.
+func setFlash(cs *sessions.Session, msg string) {
+	cs.Flashes() // takes the earlier ones out
+	cs.AddFlash(msg)
+}
+
+// addFlash leaves a one-time notice for the next page, in place of any
+// pending one.
 func (s *Server) addFlash(c echo.Context, msg string) error {
 	cs, _ := s.cookies.Get(c.Request(), sessionCookie)
-	cs.AddFlash(msg)
+	setFlash(cs, msg)
 	return s.saveCookie(c, cs)
 }
 
