@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 )
 
 var flashRE = regexp.MustCompile(`<div class="flash" role="status">([^<]*)</div>`)
@@ -60,5 +62,55 @@ func TestRepeatedRevokesKeepOneNotice(t *testing.T) {
 	}
 	if got := flashes(c.get("/settings/api-keys").Body); len(got) != 0 {
 		t.Errorf("notices on the next page: got %q, want none", got)
+	}
+}
+
+// TestRequestIDIsNeverAKey: an id sent in X-Request-Id is echoed and
+// logged, so one that is, or holds, an API key is replaced by a fresh one.
+func TestRequestIDIsNeverAKey(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	k := c.create("Sent as a request id", "mcp:read")
+	anon := ts.client()
+	before := ts.mark()
+	ids := []string{
+		k.Token,
+		"req-" + k.Token,
+		k.Token + ".1",
+		k.Token[:apikey.PrefixLen+20], // a part of the secret is a secret too
+	}
+	paths := []string{"/healthz", "/readyz", "/api/v1/verify?scope=mcp:read", "/api/v1/whoami", "/login", "/settings/api-keys", "/nope"}
+	for _, id := range ids {
+		for _, p := range paths {
+			for _, cl := range []*client{c, anon} {
+				r := cl.get(p, header("X-Request-Id", id), bearer(k.Token))
+				got := r.Header.Get("X-Request-Id")
+				if got == id || !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(got) {
+					t.Errorf("GET %s with a key as X-Request-Id: echoed %q, want a fresh id", p, got)
+				}
+			}
+		}
+	}
+	// Plain ids from a proxy are still kept.
+	for _, id := range []string{"abc-123", "0f8fad5b-d9cb-469f-a165-70867728950e", "blnk_fdb796a5", "req.blnk_"} {
+		if got := anon.get("/healthz", header("X-Request-Id", id)).Header.Get("X-Request-Id"); got != id {
+			t.Errorf("X-Request-Id %q: echoed %q, want it kept", id, got)
+		}
+	}
+
+	secret := k.Token[apikey.PrefixLen : apikey.PrefixLen+20]
+	for _, r := range ts.responsesSince(before) {
+		var h strings.Builder
+		r.Header.Write(&h)
+		if strings.Contains(h.String(), secret) || strings.Contains(r.Body, secret) {
+			t.Errorf("%s %s (%d): response contains the key", r.Method, r.Target, r.Code)
+		}
+	}
+	logs := ts.logs.String()
+	if !strings.Contains(logs, `path=/settings/api-keys`) {
+		t.Errorf("the requests were not logged; is the log being written?")
+	}
+	if strings.Contains(logs, secret) {
+		t.Errorf("the log contains the key")
 	}
 }
