@@ -1,5 +1,7 @@
 package web
 
+import "github.com/labstack/echo/v4"
+
 // What the tests of package web_test may reach inside a Server.
 
 // SetVerifyPassword replaces the password check (account.Verify), so that
@@ -21,3 +23,6 @@ func OccupyPasswordChecks(s *Server) (release func()) {
 		}
 	}
 }
+
+// Routes returns the server's routes.
+func Routes(s *Server) []*echo.Route { return s.echo.Routes() }

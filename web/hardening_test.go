@@ -2,7 +2,9 @@ package web_test
 
 import (
 	"html"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/web"
 )
 
 var flashRE = regexp.MustCompile(`<div class="flash" role="status">([^<]*)</div>`)
@@ -113,4 +116,104 @@ func TestRequestIDIsNeverAKey(t *testing.T) {
 	if strings.Contains(logs, secret) {
 		t.Errorf("the log contains the key")
 	}
+}
+
+// TestHEADEveryGETRoute: load balancers and monitors probe with HEAD; every
+// GET route answers it as GET would, without a body.
+func TestHEADEveryGETRoute(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	k := c.create("Headed", "mcp:read")
+
+	heads := map[string]bool{}
+	var gets []string
+	for _, r := range web.Routes(ts.srv) {
+		switch r.Method {
+		case http.MethodGet:
+			gets = append(gets, r.Path)
+		case http.MethodHead:
+			heads[r.Path] = true
+		}
+	}
+	if len(gets) < 10 {
+		t.Fatalf("only %d GET routes: %v", len(gets), gets)
+	}
+	for _, p := range gets {
+		if !heads[p] {
+			t.Errorf("GET %s has no HEAD route", p)
+		}
+	}
+
+	anon := ts.client()
+	tests := []struct {
+		path string
+		cl   *client
+		opts []opt
+	}{
+		{"/healthz", anon, nil},
+		{"/readyz", anon, nil},
+		{"/favicon.ico", anon, nil},
+		{"/static/css/app.css", anon, nil},
+		{"/setup", anon, nil},
+		{"/login", anon, nil},
+		{"/login", c, nil},
+		{"/", c, nil},
+		{"/settings/api-keys", c, nil},
+		{"/settings/api-keys", anon, nil},
+		{"/settings/api-keys", c, []opt{htmx()}},
+		{"/settings/api-keys/new", c, nil},
+		{"/settings/api-keys/" + k.ID, c, nil},
+		{"/settings/api-keys/" + k.ID + "/revoke", c, nil},
+		{"/settings/api-keys/key_00000000000000000000", c, nil},
+		{"/api/v1/whoami", anon, []opt{bearer(k.Token), noCookies()}},
+		{"/api/v1/whoami", anon, []opt{noCookies()}},
+		{"/api/v1/verify?scope=mcp:read", anon, []opt{bearer(k.Token), noCookies()}},
+		{"/api/v1/verify?scope=mcp:write", anon, []opt{bearer(k.Token), noCookies()}},
+		{"/api/v1/examples/mcp", anon, []opt{bearer(k.Token), noCookies()}},
+	}
+	for _, tt := range tests {
+		get := tt.cl.do(http.MethodGet, tt.path, nil, tt.opts...)
+		head := tt.cl.do(http.MethodHead, tt.path, nil, tt.opts...)
+		if head.Code != get.Code {
+			t.Errorf("HEAD %s: got %d, want %d as GET", tt.path, head.Code, get.Code)
+		}
+		for _, h := range []string{"Content-Type", "Location", "Cache-Control", "Content-Security-Policy", "WWW-Authenticate", "X-Blnk-Key-Id"} {
+			if got, want := head.Header.Get(h), get.Header.Get(h); got != want {
+				t.Errorf("HEAD %s: %s got %q, want %q as GET", tt.path, h, got, want)
+			}
+		}
+	}
+
+	// Over a real connection, HEAD has no body.
+	hs := httptest.NewServer(ts.srv)
+	defer hs.Close()
+	for _, p := range []string{"/healthz", "/readyz", "/login"} {
+		res, err := http.Head(hs.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || len(b) != 0 {
+			t.Errorf("HEAD %s over HTTP: got %d with %d bytes, want 200 without a body", p, res.StatusCode, len(b))
+		}
+	}
+
+	t.Run("HEAD of a reveal page does not use it up", func(t *testing.T) {
+		r := c.post("/settings/api-keys", keyForm("Revealed after a HEAD", "never"))
+		loc := r.Header.Get("Location")
+		if r := c.do(http.MethodHead, loc, nil); r.Code != http.StatusOK {
+			t.Fatalf("HEAD %s: got %d, want 200", loc, r.Code)
+		}
+		if token := revealedToken(c.get(loc).Body); token == "" {
+			t.Errorf("GET after HEAD: the key is no longer shown")
+		}
+	})
+	t.Run("HEAD leaves the pending notice", func(t *testing.T) {
+		c.post("/settings/api-keys/"+k.ID+"/revoke", nil)
+		c.do(http.MethodHead, "/settings/api-keys/"+k.ID, nil)
+		if got := flashes(c.get("/settings/api-keys/" + k.ID).Body); len(got) != 1 {
+			t.Errorf("notices after HEAD then GET: got %q, want the revoke notice", got)
+		}
+	})
 }

@@ -202,7 +202,7 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if cur == nil {
 			target := "/login"
-			if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/" && isFullPage(c) &&
+			if r := c.Request(); (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path != "/" && isFullPage(c) &&
 				apikey.Redact(r.URL.Path) == r.URL.Path {
 				target += "?next=" + r.URL.EscapedPath()
 			}

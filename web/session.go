@@ -192,8 +192,12 @@ func (s *Server) addFlash(c echo.Context, msg string) error {
 	return s.saveCookie(c, cs)
 }
 
-// popFlash returns and forgets the pending notice, if any.
+// popFlash returns and forgets the pending notice, if any. A HEAD
+// request changes nothing: the notice waits for the GET.
 func (s *Server) popFlash(c echo.Context) (string, error) {
+	if c.Request().Method == http.MethodHead {
+		return "", nil
+	}
 	cs, _ := s.cookies.Get(c.Request(), sessionCookie)
 	fl := cs.Flashes()
 	if len(fl) == 0 {
