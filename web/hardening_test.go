@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"html"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
@@ -216,4 +218,49 @@ func TestHEADEveryGETRoute(t *testing.T) {
 			t.Errorf("notices after HEAD then GET: got %q, want the revoke notice", got)
 		}
 	})
+}
+
+// TestReadyzNeedsAWritableDatabase: /readyz is 503 while the database
+// cannot be written (here: another connection holds SQLite's write lock),
+// within its timeout, and 200 again once it can.
+func TestReadyzNeedsAWritableDatabase(t *testing.T) {
+	t.Parallel()
+	ts, _ := newSignedIn(t, serverOpts{config: func(cfg *web.Config) { cfg.ReadyTimeout = 300 * time.Millisecond }})
+	anon := ts.client()
+	if r := anon.get("/readyz"); r.Code != http.StatusOK {
+		t.Fatalf("/readyz: got %d, want 200", r.Code)
+	}
+	ctx := context.Background()
+	conn, err := ts.raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	r := anon.get("/readyz")
+	el := time.Since(t0)
+	if r.Code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the write lock held elsewhere: got %d, want 503", r.Code)
+	}
+	if el > 2*time.Second {
+		t.Errorf("/readyz took %v, want about its 300ms timeout", el)
+	}
+	if r := anon.do(http.MethodHead, "/readyz", nil); r.Code != http.StatusServiceUnavailable {
+		t.Errorf("HEAD /readyz with the write lock held elsewhere: got %d, want 503", r.Code)
+	}
+	if r := anon.get("/healthz"); r.Code != http.StatusOK {
+		t.Errorf("/healthz with the write lock held elsewhere: got %d, want 200 (alive)", r.Code)
+	}
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if r := anon.get("/readyz"); r.Code != http.StatusOK {
+		t.Errorf("/readyz after the lock is released: got %d, want 200", r.Code)
+	}
+	if !strings.Contains(ts.logs.String(), "readiness: the database cannot be written") {
+		t.Errorf("the failed readiness check was not logged")
+	}
 }

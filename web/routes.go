@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -70,10 +71,14 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// readyz answers 200 when the database answers, for load balancers.
+// readyz answers 200 when the database takes a write, for load
+// balancers: a database that answers queries but cannot be written (disk
+// full, locked for seconds) cannot sign anyone in or revoke a key.
 func (s *Server) readyz(c echo.Context) error {
-	if err := s.db.Ping(c.Request().Context()); err != nil {
-		s.log.Error("readiness: database", "err", err)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadyTimeout)
+	defer cancel()
+	if err := s.db.TouchReadiness(ctx, s.cfg.Now()); err != nil {
+		s.log.Error("readiness: the database cannot be written", "err", err)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")

@@ -57,6 +57,9 @@ type Config struct {
 	// PasswordWait is how long a sign-in waits for its turn to hash
 	// before it is answered 503 with Retry-After (default 2s).
 	PasswordWait time.Duration
+	// ReadyTimeout bounds the write /readyz makes (default 2s): a
+	// database that takes longer is not ready.
+	ReadyTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -91,6 +94,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PasswordWait <= 0 {
 		c.PasswordWait = 2 * time.Second
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = 2 * time.Second
 	}
 }
 
