@@ -278,13 +278,10 @@ func (s *Server) keyRevoke(c echo.Context) error {
 	}
 	d := views.KeyDetails{Key: k, Now: now}
 	c.Response().Header().Set("HX-Trigger", `{"toast":"API key revoked."}`)
-	if err := render(c, http.StatusOK, views.KeyDetailsBody(d)); err != nil {
-		return err
-	}
 	if fromList(c) {
-		return views.KeyRowOOB(k, now).Render(c.Request().Context(), c.Response())
+		return render(c, http.StatusOK, views.KeyDetailsBody(d), views.KeyRowOOB(k, now))
 	}
-	return nil
+	return render(c, http.StatusOK, views.KeyDetailsBody(d))
 }
 
 // fromList reports whether an htmx request came from the keys list, whose
