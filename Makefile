@@ -2,6 +2,7 @@
 #   make run    build and serve on http://127.0.0.1:8080 (data in ./data)
 #   make test   install test dependencies, check, run every test
 #   make bench  measure the API hot path against the bare handler
+#   make bench-signin  sign-in storms against the real server
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -62,6 +63,10 @@ fuzz: ## fuzz the key parser for 30 seconds
 bench: ## load-test /api/v1/verify against /healthz on a 100,000-key database
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/apikey/ ./internal/keyauth/
 	$(GO) run ./cmd/bench
+
+.PHONY: bench-signin
+bench-signin: ## sign-in storms (128, then 2,000 wrong passwords at once): hashes, peak memory, /healthz
+	$(GO) run ./cmd/bench -signin
 
 .PHONY: clean
 clean:
