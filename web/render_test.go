@@ -33,7 +33,9 @@ func TestRenderFailureIsAnErrorPage(t *testing.T) {
 	})
 	e.GET("/fails", func(c echo.Context) error { return render(c, http.StatusOK, failing) })
 	e.GET("/fails-second", func(c echo.Context) error { return render(c, http.StatusOK, text("<p>first</p>"), failing) })
-	e.GET("/works", func(c echo.Context) error { return render(c, http.StatusCreated, text("<p>one</p>"), text("<p>two</p>")) })
+	e.GET("/works", func(c echo.Context) error {
+		return render(c, http.StatusCreated, text("<p>one</p>"), text("<p>two</p>"))
+	})
 
 	for _, path := range []string{"/fails", "/fails-second"} {
 		rec := httptest.NewRecorder()
