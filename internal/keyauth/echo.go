@@ -76,9 +76,9 @@ type Problem struct {
 // ProblemOf maps an error of Authenticate or Authorize to its status, code
 // and message. want is the scope that was asked for, if any.
 func ProblemOf(err error, want apikey.Scope) Problem {
-	var rl *RateLimitedError
+	_, limited := errors.AsType[*RateLimitedError](err)
 	switch {
-	case errors.As(err, &rl):
+	case limited:
 		return Problem{http.StatusTooManyRequests, "rate_limited", "Too many failed attempts from this address. Try again later."}
 	case errors.Is(err, ErrMissing):
 		return Problem{http.StatusUnauthorized, "missing_key", "Send an API key in an Authorization: Bearer header or an X-Blnk-Key header."}
@@ -129,8 +129,8 @@ func writeError(c echo.Context, err error, want apikey.Scope, gateway bool) erro
 	p := ProblemOf(err, want)
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
-	var rl *RateLimitedError
-	if errors.As(err, &rl) {
+	rl, limited := errors.AsType[*RateLimitedError](err)
+	if limited {
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
 		if gateway {
 			p.Status = http.StatusUnauthorized
@@ -138,7 +138,7 @@ func writeError(c echo.Context, err error, want apikey.Scope, gateway bool) erro
 	}
 	switch p.Status {
 	case http.StatusUnauthorized:
-		if errors.Is(err, ErrMissing) || rl != nil && Token(c.Request()) == "" {
+		if errors.Is(err, ErrMissing) || limited && Token(c.Request()) == "" {
 			h.Set("WWW-Authenticate", challengeNoKey)
 		} else {
 			h.Set("WWW-Authenticate", challengeInvalid)
