@@ -7,15 +7,30 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/testkit"
 )
 
 // testNow is the fixed instant the tests of this package start from.
 var testNow = time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
 
-// openTestDB opens a new database in a fresh directory under t.TempDir,
-// and closes it at the end of the test. It returns the database and its
-// path.
+// openTestDB opens a fresh database of the kind the tests run on (see
+// testkit), and closes it at the end of the test. It returns the database
+// and its DSN.
 func openTestDB(t testing.TB) (*DB, string) {
+	t.Helper()
+	dsn := testkit.DSN(t)
+	d, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, dsn
+}
+
+// openSQLiteDB opens a fresh SQLite database, whatever kind the other
+// tests run on: for what is SQLite's own (files, pragmas).
+func openSQLiteDB(t testing.TB) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "data", "dashboard.db")
 	d, err := Open(context.Background(), path)
@@ -38,7 +53,7 @@ func count(t testing.TB, d *DB, table string) int {
 
 func migrationFiles(t *testing.T) []string {
 	t.Helper()
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := fs.Glob(migrations, "migrations/"+testkit.Kind()+"/*.sql")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("embedded migrations: %v, %d files", err, len(names))
 	}
@@ -99,7 +114,7 @@ func TestOpenTwiceIsIdempotent(t *testing.T) {
 
 func TestOpenSetsPragmasOnEveryConnection(t *testing.T) {
 	ctx := context.Background()
-	d, _ := openTestDB(t)
+	d, _ := openSQLiteDB(t)
 	// Hold several connections at once so that the pool has to open new
 	// ones: each must have the pragmas of the DSN.
 	for i := range 3 {

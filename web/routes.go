@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -21,9 +22,9 @@ func (s *Server) routes(e *echo.Echo) {
 
 	// The JSON API, for clients holding a key.
 	api := e.Group("/api/v1")
-	get(api, "/whoami", s.whoami, s.keys.RequireKey())
+	get(api, "/whoami", s.whoami, s.auth.RequireKey())
 	get(api, "/verify", s.verify)
-	get(api, "/examples/mcp", s.exampleMCP, s.keys.RequireScope(apikey.MCPRead))
+	get(api, "/examples/mcp", s.exampleMCP, s.auth.RequireScope(apikey.MCPRead))
 
 	// Pages. Forms are small: 64 KiB is plenty and bounds what a request
 	// can make the server parse.
@@ -71,10 +72,15 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// readyz answers 200 when the database takes a write, for load
-// balancers: a database that answers queries but cannot be written (disk
-// full, locked for seconds) cannot sign anyone in or revoke a key.
+// readyz answers 200 when this server trusts its view of the keys and
+// the database takes a write, for load balancers: a database that
+// answers queries but cannot be written (disk full, locked for seconds)
+// cannot sign anyone in or revoke a key.
 func (s *Server) readyz(c echo.Context) error {
+	if s.auth.Unavailable() {
+		c.Response().Header().Set("Retry-After", "1")
+		return c.String(http.StatusServiceUnavailable, "failing closed: key view not confirmed with the database for "+s.auth.Staleness().Round(time.Millisecond).String()+"\n")
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadyTimeout)
 	defer cancel()
 	if err := s.db.TouchReadiness(ctx, s.cfg.Now()); err != nil {

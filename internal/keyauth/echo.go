@@ -90,6 +90,8 @@ func ProblemOf(err error, want apikey.Scope) Problem {
 		return Problem{http.StatusUnauthorized, "revoked_key", "The API key has been revoked."}
 	case errors.Is(err, ErrInsufficientScope):
 		return Problem{http.StatusForbidden, "insufficient_scope", "The API key does not have the " + string(want) + " scope."}
+	case errors.Is(err, ErrUnavailable):
+		return Problem{http.StatusServiceUnavailable, "unavailable", "This server cannot confirm its view of the keys with the database. Try again shortly."}
 	case errors.Is(err, ErrUnknownScope):
 		return Problem{http.StatusBadRequest, "unknown_scope", "Unknown scope. Use one of: " + knownScopes() + "."}
 	}
@@ -105,7 +107,8 @@ func knownScopes() string {
 }
 
 // WriteError answers err as JSON: {"error": {"code": ..., "message": ...}},
-// with WWW-Authenticate on 401 and 403 (RFC 6750) and Retry-After on 429.
+// with WWW-Authenticate on 401 and 403 (RFC 6750) and Retry-After on 429
+// and 503.
 func WriteError(c echo.Context, err error, want apikey.Scope) error {
 	return writeError(c, err, want, false)
 }
@@ -145,6 +148,8 @@ func writeError(c echo.Context, err error, want apikey.Scope, gateway bool) erro
 		}
 	case http.StatusForbidden:
 		h.Set("WWW-Authenticate", `Bearer realm="blnk", error="insufficient_scope", scope="`+string(want)+`"`)
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
 	}
 	// Written by hand rather than with encoding/json: refusals are a hot
 	// path too (a client with a bad key retries), and the shape is fixed.
