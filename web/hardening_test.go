@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -221,8 +222,8 @@ func TestHEADEveryGETRoute(t *testing.T) {
 }
 
 // TestReadyzNeedsAWritableDatabase: /readyz is 503 while the database
-// cannot be written (here: another connection holds SQLite's write lock),
-// within its timeout, and 200 again once it can.
+// cannot be written (here: another connection holds the lock a write
+// needs), within its timeout, and 200 again once it can.
 func TestReadyzNeedsAWritableDatabase(t *testing.T) {
 	t.Parallel()
 	ts, _ := newSignedIn(t, serverOpts{config: func(cfg *web.Config) { cfg.ReadyTimeout = 300 * time.Millisecond }})
@@ -236,8 +237,15 @@ func TestReadyzNeedsAWritableDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
+	// Take the lock a write of settings needs, from another connection.
+	lock := []string{`BEGIN IMMEDIATE`}
+	if ts.db.Kind() == db.Postgres {
+		lock = []string{`BEGIN`, `LOCK TABLE settings IN EXCLUSIVE MODE`}
+	}
+	for _, q := range lock {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t0 := time.Now()
 	r := anon.get("/readyz")
