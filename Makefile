@@ -1,6 +1,6 @@
 # Blnk Cloud API keys dashboard.
 #   make run    build and serve on http://127.0.0.1:8080 (data in ./data)
-#   make test   install test dependencies, check, run every test
+#   make test   install test dependencies (Chromium, nginx, Caddy), check, run every test
 #   make bench  measure the API hot path against the bare handler
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -13,7 +13,7 @@ HTMX_SHA256 := d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717
 
 .PHONY: help
 help:
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## build bin/dashboard (pure Go, CGO_ENABLED=0)
@@ -28,7 +28,7 @@ generate: ## regenerate templ components (views/*_templ.go)
 	$(GO) tool templ generate -path views
 
 .PHONY: test-deps
-test-deps: ## install Chromium and the Playwright driver (idempotent)
+test-deps: ## install Chromium, nginx, Caddy and the Playwright driver (idempotent)
 	bash e2e/setup.sh
 
 .PHONY: check
@@ -42,12 +42,16 @@ check: ## gofmt, go vet, generated code up to date, vendored htmx intact
 	CGO_ENABLED=0 $(GO) build ./...
 
 .PHONY: test
-test: test-deps check ## everything: checks, unit, HTTP and browser tests (race detector on)
+test: test-deps check ## everything: checks, unit, HTTP, gateway and browser tests (race detector on)
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 .PHONY: test-unit
-test-unit: ## unit and HTTP tests only (no browser)
+test-unit: ## unit and HTTP tests only (no browser, no gateways)
 	CGO_ENABLED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+.PHONY: test-gateways
+test-gateways: test-deps ## the README's nginx and Caddy configurations, run in front of the dashboard
+	$(GO) test -count=1 -v ./e2e/gateways/
 
 .PHONY: test-e2e
 test-e2e: test-deps ## browser tests only; screenshots in e2e/artifacts/
