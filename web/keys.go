@@ -190,9 +190,13 @@ func (s *Server) keyReveal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	token, err := s.takeReveal(c, k.ID)
-	if err != nil {
-		return err
+	// HEAD asks about the page without showing it: it must not use up
+	// the one time the key can be shown.
+	token := ""
+	if c.Request().Method != http.MethodHead {
+		if token, err = s.takeReveal(c, k.ID); err != nil {
+			return err
+		}
 	}
 	if token != "" {
 		// Only the first request to claim the reveal shows the token: a

@@ -100,10 +100,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 		return
 	}
+	// HEAD gets the same answer as GET: net/http leaves the body out.
 	var werr error
-	if c.Request().Method == http.MethodHead {
-		werr = c.NoContent(status)
-	} else if isFullPage(c) {
+	if isFullPage(c) {
 		werr = render(c, status, views.ErrorPage(status, title, message, requestIDOf(c)))
 	} else {
 		werr = render(c, status, views.ErrorFragment(message))
