@@ -196,9 +196,13 @@ func (s *Server) webhookSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	mine, err := s.takeSecretCookie(c, ep.ID)
-	if err != nil {
-		return err
+	// A HEAD request (a monitor, a link preview) must not use up the one
+	// showing: only a GET takes the secret.
+	mine := false
+	if c.Request().Method == http.MethodGet {
+		if mine, err = s.takeSecretCookie(c, ep.ID); err != nil {
+			return err
+		}
 	}
 	var secret string
 	if mine {

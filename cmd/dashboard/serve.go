@@ -140,6 +140,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SessionLifetime: lifetime,
 		TrustProxy:      *trustProxy,
 		TrustedOrigins:  trusted,
+		SharedLogins:    store, // failed sign-ins count across every server on this database
 		Webhooks:        web.WebhookConfig{Guard: guard},
 	}, store, auth, keyring, log)
 	if err != nil {

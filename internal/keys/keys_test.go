@@ -2,8 +2,9 @@ package keys_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,119 +16,206 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/testkit"
 )
 
-var start = time.Date(2026, 3, 14, 15, 0, 0, 0, time.UTC)
+var user = audit.Actor{UserID: 0, Email: "admin@acme.io", Kind: audit.User, IP: "192.0.2.1"}
 
 type fixture struct {
+	dsn   string
 	store *db.DB
-	auth  *keyauth.Authenticator
-	svc   *keys.Service
-	clock *testkit.Clock
-	ws    int64
-	wsNm  string
+	wsID  int64
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	store, err := db.Open(ctx, testkit.DSN(t))
+	dsn := testkit.DSN(t)
+	store := open(t, dsn)
+	ws, _, err := store.CreateWorkspaceAdmin(context.Background(), "Acme", "admin@acme.io", "x", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{dsn: dsn, store: store, wsID: ws.ID}
+}
+
+func open(t *testing.T, dsn string) *db.DB {
+	t.Helper()
+	store, err := db.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	clk := testkit.NewClock(start)
-	log := slog.New(slog.DiscardHandler)
-	a, err := keyauth.New(ctx, keyauth.Config{Now: clk.Now}, store, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, _, err := store.CreateWorkspaceAdmin(ctx, "Acme", "admin@acme.io", "x", start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{store: store, auth: a, svc: keys.New(keys.Config{Now: clk.Now}, store, a, log), clock: clk, ws: w.ID, wsNm: w.Name}
+	return store
 }
 
-func (f *fixture) create(t *testing.T, name string, expires time.Time) (apikey.Key, string) {
+// server starts an Authenticator on its own connection to the database,
+// as a server process would, following changes and sending heartbeats.
+func (f *fixture) server(t *testing.T, id string) *keyauth.Authenticator {
 	t.Helper()
-	c, err := f.svc.Create(context.Background(), audit.Actor{Kind: audit.CommandLine}, keys.Spec{
-		WorkspaceID: f.ws, Workspace: f.wsNm, Name: name, Scopes: 1, ExpiresAt: expires, FormToken: apikey.NewID(),
+	store := open(t, f.dsn)
+	a, err := keyauth.New(context.Background(), keyauth.Config{PollEvery: 50 * time.Millisecond, ServerID: id, Address: "test:" + id},
+		store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	// Running once its first heartbeat is in.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		servers, err := f.store.ServersSeenSince(context.Background(), time.Now().Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range servers {
+			if s.ID == id {
+				return a
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server %s sent no heartbeat", id)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (f *fixture) create(t *testing.T, svc *keys.Service, name string) keys.Created {
+	t.Helper()
+	c, err := svc.Create(context.Background(), user, keys.Spec{
+		WorkspaceID: f.wsID, Workspace: "Acme", Name: name,
+		Scopes: mustScopes(t, "mcp:read"), FormToken: apikey.NewID(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Key, c.Token
+	return c
 }
 
-func TestReportLeaks(t *testing.T) {
+func TestRevokeWaitsForEveryLiveServer(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	k, token := f.create(t, "leaked", time.Time{})
-	_, other := f.create(t, "not reported", time.Time{})
-	if _, err := f.auth.Authenticate(ctx, token, "192.0.2.1"); err != nil {
-		t.Fatal(err)
-	}
-	by := audit.Actor{Kind: audit.LeakReport, IP: "203.0.113.9"}
-	unknown, _ := apikey.Generate()
-	out, err := f.svc.ReportLeaks(ctx, by, []keys.LeakReport{
-		{Token: "blnk_nope", URL: "https://x", Source: "s"},
-		{Token: unknown, URL: "https://x", Source: "s"},
-		{Token: " " + token + "\n", URL: "https://gist.example/abc\x00\u202e", Source: strings.Repeat("s", 500)},
-		{Token: token, URL: "https://again", Source: "s"},
-	})
+	a, b := f.server(t, "a"), f.server(t, "b")
+	svc := keys.New(keys.Config{RevokeWait: 2 * time.Second}, f.store, a, slog.New(slog.DiscardHandler))
+	c := f.create(t, svc, "k1")
+
+	r, err := svc.Revoke(ctx, user, f.wsID, c.Key.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Revoked != 1 || out.Recorded != 1 || out.Ignored != 3 {
-		t.Errorf("outcome = %+v, want 1 revoked, 1 recorded, 3 ignored", out)
+	if got, want := r.Confirmation, (apikey.Confirmation{Confirmed: 2, Servers: 2}); got.Confirmed != want.Confirmed || got.Servers != want.Servers {
+		t.Fatalf("confirmation = %+v, want 2 of 2", got)
 	}
-	// Refused from the very next call, in this process.
-	if _, err := f.auth.Authenticate(ctx, token, "192.0.2.1"); err != keyauth.ErrRevoked {
-		t.Errorf("next call with the leaked key: %v, want %v", err, keyauth.ErrRevoked)
+	if r.Confirmation.Took >= 2*time.Second {
+		t.Errorf("confirmation took %v: waited for the whole RevokeWait with every server up", r.Confirmation.Took)
 	}
-	if _, err := f.auth.Authenticate(ctx, other, "192.0.2.1"); err != nil {
-		t.Errorf("a key not reported: %v", err)
+	// Every server refuses the key now, without waiting for anything.
+	for name, auth := range map[string]*keyauth.Authenticator{"a": a, "b": b} {
+		if _, err := auth.Authenticate(ctx, c.Token, "192.0.2.9"); !errors.Is(err, keyauth.ErrRevoked) {
+			t.Errorf("server %s after the revoke answered: error = %v, want %v", name, err, keyauth.ErrRevoked)
+		}
 	}
-	got, err := f.store.Key(ctx, f.ws, k.ID)
+	// What the panel shows is stored.
+	k, err := f.store.Key(ctx, f.wsID, c.Key.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Exposed() || got.Exposure.URL != "https://gist.example/abc" || len(got.Exposure.Source) != 200 {
-		t.Errorf("exposure = %+v, want the URL cleaned and the source cut to 200 bytes", got.Exposure)
+	if k.RevokeConfirmation.Confirmed != 2 || k.RevokeConfirmation.Servers != 2 {
+		t.Errorf("stored confirmation = %+v, want 2 of 2", k.RevokeConfirmation)
 	}
-	if _, err := f.svc.ReportLeaks(ctx, by, make([]keys.LeakReport, keys.MaxLeakReports+1)); err == nil {
-		t.Error("a report of 101 items was handled")
+	// Revoking again changes nothing and waits for nothing.
+	again, err := svc.Revoke(ctx, user, f.wsID, c.Key.ID)
+	if err != nil || again.Revoked {
+		t.Errorf("second revoke = %+v, %v; want not revoked again", again, err)
 	}
 }
 
-func TestSweep(t *testing.T) {
+func TestRevokeWithAStoppedServer(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	soon, _ := f.create(t, "soon", start.Add(3*24*time.Hour))
-	f.create(t, "later", start.Add(90*24*time.Hour))
-	f.create(t, "never", time.Time{})
-	// Usage older than the retention goes.
-	if err := f.store.RecordUsage(ctx, keyauth.Usage{Hours: []keyauth.HourCount{
-		{KeyID: soon.ID, Hour: start.Add(-31 * 24 * time.Hour).Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 1}},
-		{KeyID: soon.ID, Hour: start.Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 2}},
-	}}); err != nil {
+	a := f.server(t, "a")
+	// A server that stopped answering: its last heartbeat is recent, but
+	// it applies nothing any more.
+	last, err := f.store.LastChange(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := f.svc.Sweep(ctx); err != nil || n != 1 {
-		t.Errorf("first sweep sent %d notices, %v; want 1 (7 days)", n, err)
+	if err := f.store.Heartbeat(ctx, keyauth.Heartbeat{ServerID: "stopped", Address: "test:stopped", Started: time.Now(), At: time.Now(), Applied: last}); err != nil {
+		t.Fatal(err)
 	}
-	if n, err := f.svc.Sweep(ctx); err != nil || n != 0 {
-		t.Errorf("second sweep sent %d notices, %v; want none", n, err)
+	// And one not heard from for longer than MaxStaleness: not waited for.
+	if err := f.store.Heartbeat(ctx, keyauth.Heartbeat{ServerID: "gone", Address: "test:gone", Started: time.Now().Add(-time.Hour), At: time.Now().Add(-time.Minute), Applied: 0}); err != nil {
+		t.Fatal(err)
 	}
-	f.clock.Set(start.Add(2*24*time.Hour + time.Hour))
-	if n, err := f.svc.Sweep(ctx); err != nil || n != 1 {
-		t.Errorf("sweep a day before expiry sent %d, %v; want 1", n, err)
+	const wait = 300 * time.Millisecond
+	svc := keys.New(keys.Config{RevokeWait: wait, MaxStaleness: 10 * time.Second}, f.store, a, slog.New(slog.DiscardHandler))
+	c := f.create(t, svc, "k2")
+	start := time.Now()
+	r, err := svc.Revoke(ctx, user, f.wsID, c.Key.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.clock.Set(start.Add(3*24*time.Hour + time.Minute))
-	if n, err := f.svc.Sweep(ctx); err != nil || n != 1 {
-		t.Errorf("sweep after expiry sent %d, %v; want 1", n, err)
+	took := time.Since(start)
+	if r.Confirmation.Confirmed != 1 || r.Confirmation.Servers != 2 {
+		t.Errorf("confirmation = %+v, want 1 of 2 (the gone server not counted)", r.Confirmation)
 	}
-	hours, err := f.store.KeyUsage(ctx, soon.ID, time.Time{})
-	if err != nil || len(hours) != 1 || hours[0].Accepted != 2 {
-		t.Errorf("usage after the sweeps = %+v, %v; want the recent hour only", hours, err)
+	if took < wait || took > wait+2*time.Second {
+		t.Errorf("revoke answered after %v, want about RevokeWait (%v)", took, wait)
 	}
+	if r.Confirmation.Complete() {
+		t.Error("Complete() with a server that did not confirm")
+	}
+}
+
+// TestRevokeFromTheCommandLine: a process without an index (the CLI)
+// revokes, and the running servers confirm.
+func TestRevokeFromTheCommandLine(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a := f.server(t, "a")
+	svcA := keys.New(keys.Config{}, f.store, a, slog.New(slog.DiscardHandler))
+	c := f.create(t, svcA, "k3")
+	if _, err := a.Authenticate(ctx, c.Token, "192.0.2.9"); err != nil {
+		t.Fatal(err)
+	}
+	cli := keys.New(keys.Config{RevokeWait: 5 * time.Second}, open(t, f.dsn), nil, slog.New(slog.DiscardHandler))
+	r, err := cli.Revoke(ctx, audit.Actor{Kind: audit.CommandLine}, f.wsID, c.Key.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Confirmation.Complete() || r.Confirmation.Servers != 1 {
+		t.Fatalf("confirmation = %+v, want 1 of 1", r.Confirmation)
+	}
+	if _, err := a.Authenticate(ctx, c.Token, "192.0.2.9"); !errors.Is(err, keyauth.ErrRevoked) {
+		t.Errorf("server after the CLI's revoke: error = %v, want %v", err, keyauth.ErrRevoked)
+	}
+}
+
+func TestCreateTwiceWithOneFormToken(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a := f.server(t, "a")
+	svc := keys.New(keys.Config{}, f.store, a, slog.New(slog.DiscardHandler))
+	spec := keys.Spec{WorkspaceID: f.wsID, Workspace: "Acme", Name: "once", Scopes: mustScopes(t, "*"), FormToken: apikey.NewID()}
+	first, err := svc.Create(ctx, user, spec)
+	if err != nil || first.Token == "" {
+		t.Fatalf("first Create = %+v, %v", first, err)
+	}
+	second, err := svc.Create(ctx, user, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Token != "" || second.Key.ID != first.Key.ID {
+		t.Errorf("second Create = key %s with a token: %v; want the first key, no token", second.Key.ID, second.Token != "")
+	}
+	if _, err := a.Authenticate(ctx, first.Token, "192.0.2.9"); err != nil {
+		t.Errorf("the created key: %v", err)
+	}
+}
+
+func mustScopes(t *testing.T, names ...string) apikey.Set {
+	t.Helper()
+	s, err := apikey.ParseScopes(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -1,9 +1,18 @@
 // Package throttle slows down repeated failures (sign-ins, API keys) per
 // client or account, with a token bucket of failures: a client may fail
 // Burst times in a row, then once per Every, and successes cost nothing.
+//
+// Failures can be counted in two ways. Wait then Fail, after the outcome,
+// costs nothing to a success (the API key check: valid keys must never
+// wait for the limiter); but requests that arrive together all pass the
+// Wait before any records its failure. Take charges an attempt before the
+// work, in one step with the check, and Refund gives it back when the
+// attempt was not a failure: requests arriving together cannot exceed
+// the allowance (sign-ins, whose work is a password hash).
 package throttle
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,16 +34,11 @@ type Limiter struct {
 	now func() time.Time
 
 	mu sync.Mutex
-	m  map[string]*bucket
+	m  map[string]*Bucket
 	// blockedUntil is the latest instant (Unix ns) until which some key
 	// may have to wait: past it nobody waits, and WaitAt answers without
 	// taking the lock.
 	blockedUntil atomic.Int64
-}
-
-type bucket struct {
-	tokens float64   // failures still allowed
-	at     time.Time // when tokens was computed
 }
 
 // New returns a Limiter. now is the clock.
@@ -45,16 +49,11 @@ func New(cfg Config, now func() time.Time) *Limiter {
 	if cfg.Every <= 0 {
 		cfg.Every = time.Second
 	}
-	return &Limiter{cfg: cfg, now: now, m: make(map[string]*bucket)}
+	return &Limiter{cfg: cfg, now: now, m: make(map[string]*Bucket)}
 }
 
-// refill brings b up to date at now and returns it.
-func (l *Limiter) refill(b *bucket, now time.Time) {
-	if el := now.Sub(b.at); el > 0 {
-		b.tokens = min(float64(l.cfg.Burst), b.tokens+float64(el)/float64(l.cfg.Every))
-		b.at = now
-	}
-}
+// refill brings b up to date at now.
+func (l *Limiter) refill(b *Bucket, now time.Time) { *b = l.cfg.refill(*b, now) }
 
 // Wait returns how long key must wait before its next attempt; zero when
 // it may try now.
@@ -77,12 +76,7 @@ func (l *Limiter) WaitAt(key string, now time.Time) time.Duration {
 	return l.wait(b)
 }
 
-func (l *Limiter) wait(b *bucket) time.Duration {
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) * float64(l.cfg.Every))
-}
+func (l *Limiter) wait(b *Bucket) time.Duration { return l.cfg.wait(*b) }
 
 // Fail records a failure of key and returns how long it must now wait
 // before its next attempt (zero if it may still try at once).
@@ -99,11 +93,11 @@ func (l *Limiter) FailAt(key string, now time.Time) time.Duration {
 		if len(l.m) >= maxEntries {
 			l.prune(now)
 		}
-		b = &bucket{tokens: float64(l.cfg.Burst), at: now}
+		b = &Bucket{Tokens: float64(l.cfg.Burst), At: now}
 		l.m[key] = b
 	}
 	l.refill(b, now)
-	b.tokens = max(b.tokens-1, -1) // at most one failure in debt
+	b.Tokens = max(b.Tokens-1, -1) // at most one failure in debt
 	wait := l.wait(b)
 	if until := now.Add(wait).UnixNano(); wait > 0 && until > l.blockedUntil.Load() {
 		l.blockedUntil.Store(until) // under mu: no lost update
@@ -111,12 +105,60 @@ func (l *Limiter) FailAt(key string, now time.Time) time.Duration {
 	return wait
 }
 
+// Take charges one attempt to key if it has one left, and returns zero;
+// otherwise it charges nothing and returns how long key must wait. The
+// check and the charge are one step, so that of attempts arriving
+// together at most the allowance gets through. It never fails; the
+// context and the error are those of throttles kept in a database.
+func (l *Limiter) Take(_ context.Context, key string) (time.Duration, error) {
+	return l.TakeAt(key, l.now()), nil
+}
+
+// TakeAt is Take at the instant now.
+func (l *Limiter) TakeAt(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.m[key]
+	if !ok {
+		if len(l.m) >= maxEntries {
+			l.prune(now)
+		}
+		b = &Bucket{Tokens: float64(l.cfg.Burst), At: now}
+		l.m[key] = b
+	}
+	l.refill(b, now)
+	if wait := l.wait(b); wait > 0 {
+		return wait
+	}
+	b.Tokens--
+	if wait := l.wait(b); wait > 0 {
+		if until := now.Add(wait).UnixNano(); until > l.blockedUntil.Load() {
+			l.blockedUntil.Store(until) // under mu: no lost update
+		}
+	}
+	return 0
+}
+
+// Refund gives back an attempt that Take charged and that turned out not
+// to be a failure (the password was right, or it could not be checked).
+func (l *Limiter) Refund(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.m[key]; ok {
+		l.refill(b, l.now())
+		b.Tokens = min(float64(l.cfg.Burst), b.Tokens+1)
+	}
+	return nil
+}
+
 // Reset forgets key's failures, after a success that proves the caller
-// (a correct password).
-func (l *Limiter) Reset(key string) {
+// (a correct password). It never fails; the context and the error are
+// those of throttles kept in a database.
+func (l *Limiter) Reset(_ context.Context, key string) error {
 	l.mu.Lock()
 	delete(l.m, key)
 	l.mu.Unlock()
+	return nil
 }
 
 // prune drops entries that have fully recovered; if none has, it drops
@@ -124,7 +166,7 @@ func (l *Limiter) Reset(key string) {
 func (l *Limiter) prune(now time.Time) {
 	for k, b := range l.m {
 		l.refill(b, now)
-		if b.tokens >= float64(l.cfg.Burst) {
+		if b.Tokens >= float64(l.cfg.Burst) {
 			delete(l.m, k)
 		}
 	}
