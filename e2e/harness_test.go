@@ -106,6 +106,7 @@ func (a *app) cli(t *testing.T, stdin, cmd, sub string, args ...string) (string,
 type pageOptions struct {
 	noJS   bool
 	mobile bool
+	dark   bool // the system prefers a dark colour scheme
 }
 
 // newPage opens a page in a fresh browser context (no shared cookies).
@@ -118,6 +119,9 @@ func newPage(t *testing.T, a *app, o pageOptions) playwright.Page {
 		JavaScriptEnabled: playwright.Bool(!o.noJS),
 		Viewport:          &playwright.Size{Width: 1360, Height: 860},
 		Permissions:       []string{"clipboard-read", "clipboard-write"},
+	}
+	if o.dark {
+		opts.ColorScheme = playwright.ColorSchemeDark
 	}
 	if o.mobile {
 		opts.Viewport = &playwright.Size{Width: 390, Height: 844}
