@@ -75,6 +75,7 @@ fuzz: ## fuzz the key parser for 30 seconds
 bench: ## load-test /api/v1/verify against /healthz on a 100,000-key database
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/apikey/ ./internal/keyauth/
 	$(GO) run ./cmd/bench
+	$(GO) run ./cmd/bench -usage
 
 .PHONY: bench-signin
 bench-signin: ## sign-in storms (128, then 2,000 wrong passwords at once): hashes, peak memory, /healthz

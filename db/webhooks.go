@@ -464,6 +464,23 @@ type Attempt struct {
 	Next      time.Time
 }
 
+// ReleaseDeliveries gives back the claims of deliveries not sent, so that
+// another server (or this one, restarted) sends them at once.
+func (d *DB) ReleaseDeliveries(ctx context.Context, jobs []Job) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, j := range jobs {
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL
+			WHERE id = $1 AND claimed_by = $2`, j.ID, j.Claim); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // RecordAttempts records attempts in one transaction and releases their
 // claims.
 func (d *DB) RecordAttempts(ctx context.Context, attempts []Attempt) error {

@@ -13,6 +13,10 @@
 // of passwords it hashed, its peak resident memory and whether /healthz
 // kept answering.
 //
+// With -usage it measures usage and protection instead (usage.go): verify
+// with usage counted and a 50-CIDR allowlist against the plain check, and
+// a burst of 10,000 webhook events delivered to a local receiver.
+//
 // It exits non-zero only when it could not measure (build, server, wrk,
 // or responses with an unexpected status), never for a missed goal.
 package main
@@ -56,6 +60,7 @@ type config struct {
 	keep, verbose    bool
 	serverArgs       string
 	signin           bool
+	usage            bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -73,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (database, binary, key files)")
 	fs.BoolVar(&c.verbose, "v", false, "print wrk's own output of every run to stderr")
 	fs.StringVar(&c.serverArgs, "server-args", "", "extra flags for the server, space-separated (experiments, e.g. \"--usage-flush 1h\")")
+	fs.BoolVar(&c.usage, "usage", false, "measure usage counting with a 50-CIDR allowlist against the plain check, and a burst of 10,000 webhook events, instead")
 	fs.BoolVar(&c.signin, "signin", false, "measure sign-in storms instead (128 and 2,000 wrong passwords at once): passwords hashed, peak memory, /healthz")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -105,6 +111,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.signin {
 		return runSignin(ctx, cfg, stdout, stderr)
+	}
+	if cfg.usage {
+		return runUsage(ctx, cfg, stdout, stderr)
 	}
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)

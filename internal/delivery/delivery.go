@@ -108,45 +108,66 @@ func New(cfg Config, store *db.DB, log *slog.Logger) *Worker {
 	return &Worker{cfg: cfg, store: store, log: log, client: client}
 }
 
-// lease is how long a claim holds: longer than an attempt, and the time
-// to record it.
+// lease is how long a claim holds: a claimed delivery may wait behind a
+// full round of attempts before its own, then take one, and be recorded.
 func (w *Worker) lease() time.Duration { return 3*w.cfg.Timeout + 10*time.Second }
 
 // Run sends deliveries until ctx ends, then lets the attempts in flight
-// finish and records them.
+// finish, records them, and gives back the claims of deliveries it had
+// not started.
+//
+// It keeps up to twice Concurrency deliveries claimed: Concurrency
+// senders work on them while the next ones wait, and it claims again,
+// in one transaction for many, once half have been sent.
 func (w *Worker) Run(ctx context.Context) {
-	results := make(chan db.Attempt, 4*w.cfg.Concurrency)
+	conc := w.cfg.Concurrency
+	results := make(chan db.Attempt, 4*conc)
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
 		w.record(results)
 	}()
-	done := make(chan struct{}, w.cfg.Concurrency)
-	var inflight sync.WaitGroup
-	busy := 0
+	jobs := make(chan db.Job, 2*conc)
+	done := make(chan struct{}, 2*conc)
+	var unsent []db.Job
+	var mu sync.Mutex
+	var senders sync.WaitGroup
+	for range conc {
+		senders.Go(func() {
+			for j := range jobs {
+				if ctx.Err() != nil {
+					mu.Lock()
+					unsent = append(unsent, j)
+					mu.Unlock()
+				} else {
+					// An attempt begun finishes, on its own timeout, even
+					// when the server is stopping.
+					results <- w.send(context.WithoutCancel(ctx), j)
+				}
+				done <- struct{}{}
+			}
+		})
+	}
+	outstanding := 0 // claimed and not yet sent
 	poll := time.NewTicker(w.cfg.PollEvery)
 	defer poll.Stop()
 	for {
-		if free := w.cfg.Concurrency - busy; free > 0 && ctx.Err() == nil {
-			jobs, err := w.store.ClaimDeliveries(ctx, w.cfg.ServerID, w.cfg.Now(), w.lease(), free)
+		if outstanding <= conc && ctx.Err() == nil {
+			want := 2*conc - outstanding
+			claimed, err := w.store.ClaimDeliveries(ctx, w.cfg.ServerID, w.cfg.Now(), w.lease(), want)
 			if err != nil && ctx.Err() == nil {
 				w.log.Error("claim webhook deliveries", "err", err)
 			}
-			for _, j := range jobs {
-				busy++
-				inflight.Add(1)
-				go func() {
-					defer inflight.Done()
-					results <- w.send(context.WithoutCancel(ctx), j)
-					done <- struct{}{}
-				}()
+			for _, j := range claimed {
+				outstanding++
+				jobs <- j // never blocks: outstanding <= cap(jobs)
 			}
-			if len(jobs) == free {
-				// The queue may hold more: claim again as soon as a slot
-				// frees.
+			if len(claimed) == want {
+				// The queue may hold more: claim again as soon as some
+				// are sent.
 				select {
 				case <-done:
-					busy--
+					outstanding--
 					continue
 				case <-ctx.Done():
 				}
@@ -154,12 +175,20 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			inflight.Wait()
+			close(jobs)
+			senders.Wait()
 			close(results)
 			<-recorded
+			if len(unsent) > 0 {
+				release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				if err := w.store.ReleaseDeliveries(release, unsent); err != nil {
+					w.log.Warn("give back unsent webhook deliveries (their claims run out instead)", "err", err)
+				}
+				cancel()
+			}
 			return
 		case <-done:
-			busy--
+			outstanding--
 		case <-w.store.DeliveriesQueued():
 		case <-poll.C:
 		}

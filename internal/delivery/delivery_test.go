@@ -448,3 +448,41 @@ func TestSeveralServersDeliverOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestStopGivesBackUnsent: a worker that stops gives back the claims of
+// the deliveries it had not started, so the next server need not wait
+// for them to run out.
+func TestStopGivesBackUnsent(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(int, *http.Request) int {
+		<-release
+		return http.StatusOK
+	})
+	for range 4 {
+		f.createKey(t)
+	}
+	stop := f.run(t, f.store, delivery.Config{Concurrency: 1})
+	waitFor(t, "one delivery in flight", func() bool { return len(f.recv.requests()) == 1 })
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		close(release) // the attempt in flight finishes
+	}()
+	stop()
+	var claimed int
+	if err := f.store.SQL().QueryRow(`SELECT count(*) FROM webhook_deliveries WHERE claimed_by IS NOT NULL`).Scan(&claimed); err != nil {
+		t.Fatal(err)
+	}
+	if claimed != 0 {
+		t.Errorf("%d deliveries still claimed by the stopped worker", claimed)
+	}
+	dl := f.deliveries(t, f.hook)
+	delivered := 0
+	for _, d := range dl {
+		if d.State == webhook.Delivered {
+			delivered++
+		}
+	}
+	if delivered != 1 || len(f.recv.requests()) != 1 {
+		t.Errorf("%d delivered, %d sent; want the one in flight only", delivered, len(f.recv.requests()))
+	}
+}
