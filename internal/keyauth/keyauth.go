@@ -243,8 +243,8 @@ type Authenticator struct {
 	rolledMu   sync.Mutex
 	rolled     []rolledCounts // counts of past hours, taken off their entries
 	flushMu    sync.Mutex
-	spare      []*entry    // a drained dirty list, reused; under flushMu
-	pending    Usage       // what the last flush could not write; under flushMu
+	spare      []*entry // a drained dirty list, reused; under flushMu
+	pending    Usage    // what the last flush could not write; under flushMu
 	beatMu     sync.Mutex
 	beatSeq    int64 // the applied change of the last heartbeat; under beatMu
 }
