@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,5 +64,24 @@ func TestPatternNearMisses(t *testing.T) {
 				t.Errorf("Pattern matched %q in %q", got, m.text)
 			}
 		})
+	}
+}
+
+// TestREADMEShowsThePattern keeps the README's regular expression and
+// gitleaks rule equal to Pattern.
+func TestREADMEShowsThePattern(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, want := range []string{
+		"```\n" + Pattern + "\n```",
+		"regex = '''" + Pattern + "'''",
+		`keywords = ["blnk_"]`,
+	} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md does not contain %s", want)
+		}
 	}
 }
