@@ -48,6 +48,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/settings/api-keys/:id/reveal", s.keyReveal, app...)
 	e.GET("/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)
 	e.POST("/settings/api-keys/:id/revoke", s.keyRevoke, app...)
+	e.POST("/settings/theme", s.themeSet, app...)
 }
 
 // healthz answers 200 while the process serves requests. It does no work:

@@ -138,6 +138,46 @@
     toast(e.detail.value || e.detail.message || "", "");
   });
 
+  // The theme switch of the account menu: the choice shows at once; htmx
+  // posts it so the server draws the next pages in it (without JavaScript,
+  // the form posts and the page reloads).
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-theme-form] button[name=theme]");
+    if (!b) { return; }
+    var theme = b.value, root = document.documentElement;
+    if (theme === "light" || theme === "dark") {
+      root.setAttribute("data-theme", theme);
+    } else {
+      root.removeAttribute("data-theme");
+    }
+    var meta = document.querySelector('meta[name="color-scheme"]');
+    if (meta) { meta.setAttribute("content", theme === "system" ? "light dark" : theme); }
+    b.closest("form").querySelectorAll("button[name=theme]").forEach(function (o) {
+      o.setAttribute("aria-pressed", o === b ? "true" : "false");
+    });
+  });
+
+  // The account menu (a <details>) closes on Esc, giving focus back to its
+  // summary, and when focus or a click goes elsewhere.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    var menu = e.target.closest && e.target.closest("details[open]");
+    if (!menu || menu.closest("dialog")) { return; }
+    e.preventDefault();
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+  document.addEventListener("click", function (e) {
+    document.querySelectorAll("details.user-menu[open]").forEach(function (m) {
+      if (!m.contains(e.target)) { m.open = false; }
+    });
+  });
+  document.addEventListener("focusin", function (e) {
+    document.querySelectorAll("details.user-menu[open]").forEach(function (m) {
+      if (!m.contains(e.target)) { m.open = false; }
+    });
+  });
+
   // The copy button of the reveal page.
   document.addEventListener("click", function (e) {
     var b = e.target.closest("[data-copy]");
