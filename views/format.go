@@ -19,6 +19,9 @@ type Page struct {
 	Workspace string
 	Flash     string // a one-time notice at the top of the page
 	Now       time.Time
+	// NotInNav marks a page that is none of the navigation's entries (an
+	// error page): no entry is shown as the current page.
+	NotInNav bool
 }
 
 // Date formats a day the way the tables show it: "Nov 26, 2026" (UTC).

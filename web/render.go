@@ -104,7 +104,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Request().Method == http.MethodHead {
 		werr = c.NoContent(status)
 	} else if isFullPage(c) {
-		werr = render(c, status, views.ErrorPage(status, title, message, requestIDOf(c)))
+		werr = render(c, status, s.errorPage(c, status, title, message))
 	} else {
 		werr = render(c, status, views.ErrorFragment(message))
 	}

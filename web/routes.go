@@ -43,6 +43,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/api-keys") }, app...)
 	e.GET("/settings/api-keys", s.keyList, app...)
 	e.GET("/settings/api-keys/new", s.keyNew, app...)
+	e.GET("/settings/api-keys/name-check", s.keyNameCheck, app...)
 	e.POST("/settings/api-keys", s.keyCreate, app...)
 	e.GET("/settings/api-keys/:id", s.keyShow, app...)
 	e.GET("/settings/api-keys/:id/reveal", s.keyReveal, app...)
