@@ -28,8 +28,14 @@ generate: ## regenerate templ components (views/*_templ.go)
 	$(GO) tool templ generate -path views
 
 .PHONY: test-deps
-test-deps: ## install Chromium and the Playwright driver (idempotent)
+test-deps: ## install Chromium, the Playwright driver and PostgreSQL if none runs (idempotent)
 	bash e2e/setup.sh
+	bash e2e/setup-postgres.sh >/dev/null
+
+# The packages whose tests run against a database, run once per engine.
+DB_PKGS := ./db/... ./internal/... ./web/...
+# The tests' PostgreSQL (e2e/setup-postgres.sh prints its URL).
+PG = export BLNK_TEST_POSTGRES=$$(bash e2e/setup-postgres.sh);
 
 .PHONY: check
 check: ## gofmt, go vet, generated code up to date, vendored htmx intact
@@ -42,12 +48,14 @@ check: ## gofmt, go vet, generated code up to date, vendored htmx intact
 	CGO_ENABLED=0 $(GO) build ./...
 
 .PHONY: test
-test: test-deps check ## everything: checks, unit, HTTP and browser tests (race detector on)
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+test: test-deps check ## everything: checks, unit, HTTP and browser tests on SQLite, then the database tests on PostgreSQL (race detector on)
+	$(PG) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	$(PG) BLNK_TEST_DB=postgres CGO_ENABLED=1 $(GO) test -race -count=1 $(DB_PKGS)
 
 .PHONY: test-unit
-test-unit: ## unit and HTTP tests only (no browser)
-	CGO_ENABLED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+test-unit: ## unit and HTTP tests only (no browser), on SQLite and on PostgreSQL
+	$(PG) CGO_ENABLED=1 $(GO) test -race -count=1 $(DB_PKGS) ./cmd/...
+	$(PG) BLNK_TEST_DB=postgres CGO_ENABLED=1 $(GO) test -race -count=1 $(DB_PKGS)
 
 .PHONY: test-e2e
 test-e2e: test-deps ## browser tests only; screenshots in e2e/artifacts/

@@ -7,18 +7,15 @@ import (
 	"fmt"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/blnk-cloud/apikeys/internal/account"
 )
 
 // HasAdmin reports whether any user exists, i.e. whether first-run setup
 // is over.
 func (d *DB) HasAdmin(ctx context.Context) (bool, error) {
-	var n int
-	err := d.sql.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&n)
-	return n == 1, err
+	var exists bool
+	err := d.sql.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists)
+	return exists, err
 }
 
 // SetupFirstAdmin creates the first workspace and its admin, in one
@@ -43,23 +40,28 @@ func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash str
 	defer tx.Rollback()
 
 	if firstOnly {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&n); err != nil {
+		// Two setups at once must not both find no user: SQLite's write
+		// lock, taken at BEGIN, orders them; PostgreSQL needs a lock.
+		if err := d.lock(ctx, tx, "blnk first admin"); err != nil {
 			return account.Workspace{}, account.User{}, err
 		}
-		if n == 1 {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists); err != nil {
+			return account.Workspace{}, account.User{}, err
+		}
+		if exists {
 			return account.Workspace{}, account.User{}, ErrAlreadySet
 		}
 	}
 
 	ws := account.Workspace{Name: workspace, CreatedAt: now.UTC().Truncate(time.Millisecond)}
-	err = tx.QueryRowContext(ctx, `INSERT INTO workspaces (name, created_at) VALUES (?, ?) RETURNING id`,
+	err = tx.QueryRowContext(ctx, `INSERT INTO workspaces (name, created_at) VALUES ($1, $2) RETURNING id`,
 		ws.Name, ms(now)).Scan(&ws.ID)
 	if err != nil {
 		return account.Workspace{}, account.User{}, fmt.Errorf("insert workspace: %w", err)
 	}
 	u := account.User{Email: email, CreatedAt: ws.CreatedAt}
-	err = tx.QueryRowContext(ctx, `INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id`,
+	err = tx.QueryRowContext(ctx, `INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id`,
 		email, passwordHash, ms(now)).Scan(&u.ID)
 	if isUniqueViolation(err) {
 		return account.Workspace{}, account.User{}, ErrEmailTaken
@@ -67,7 +69,7 @@ func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash str
 	if err != nil {
 		return account.Workspace{}, account.User{}, fmt.Errorf("insert user: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, 'admin', ?)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'admin', $3)`,
 		ws.ID, u.ID, ms(now)); err != nil {
 		return account.Workspace{}, account.User{}, fmt.Errorf("insert membership: %w", err)
 	}
@@ -84,6 +86,9 @@ type Login struct {
 // LoginByEmail finds a user by email (case-insensitive) with the first
 // workspace they administer.
 func (d *DB) LoginByEmail(ctx context.Context, email string) (Login, error) {
+	if !storable(email) {
+		return Login{}, ErrNotFound // no stored email is like it; PostgreSQL would refuse to compare
+	}
 	var l Login
 	var uc, wc int64
 	err := d.sql.QueryRowContext(ctx, `
@@ -91,7 +96,7 @@ func (d *DB) LoginByEmail(ctx context.Context, email string) (Login, error) {
 		FROM users u
 		JOIN memberships m ON m.user_id = u.id
 		JOIN workspaces w ON w.id = m.workspace_id
-		WHERE u.email = ?
+		WHERE lower(u.email) = lower($1)
 		ORDER BY m.created_at, w.id
 		LIMIT 1`, email).Scan(&l.User.ID, &l.User.Email, &uc, &l.PasswordHash, &l.Workspace.ID, &l.Workspace.Name, &wc)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -115,7 +120,7 @@ type Session struct {
 
 // CreateSession records a new session under the hash of its token.
 func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, workspaceID int64, now time.Time) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := d.sql.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)`,
 		tokenHash, userID, workspaceID, ms(now), ms(now))
 	return err
 }
@@ -129,7 +134,7 @@ func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (Session, err
 		FROM sessions s
 		JOIN users u ON u.id = s.user_id
 		JOIN workspaces w ON w.id = s.workspace_id
-		WHERE s.token_hash = ?`, tokenHash).Scan(&created, &seen, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc)
+		WHERE s.token_hash = $1`, tokenHash).Scan(&created, &seen, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	}
@@ -145,20 +150,20 @@ func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (Session, err
 
 // TouchSession records activity on a session, for the idle timeout.
 func (d *DB) TouchSession(ctx context.Context, tokenHash []byte, now time.Time) error {
-	_, err := d.sql.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?`, ms(now), tokenHash)
+	_, err := d.sql.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2`, ms(now), tokenHash)
 	return err
 }
 
 // DeleteSession ends a session for good: its cookie no longer signs in.
 func (d *DB) DeleteSession(ctx context.Context, tokenHash []byte) error {
-	_, err := d.sql.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
+	_, err := d.sql.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash)
 	return err
 }
 
 // DeleteStaleSessions deletes sessions idle since before idleBefore or
 // created before createdBefore, and returns how many it deleted.
 func (d *DB) DeleteStaleSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error) {
-	res, err := d.sql.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?`, ms(idleBefore), ms(createdBefore))
+	res, err := d.sql.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2`, ms(idleBefore), ms(createdBefore))
 	if err != nil {
 		return 0, err
 	}
@@ -169,17 +174,10 @@ func (d *DB) DeleteStaleSessions(ctx context.Context, idleBefore, createdBefore 
 // the setting does not exist yet. Concurrent callers, even in other
 // processes, all get the value stored first.
 func (d *DB) EnsureSetting(ctx context.Context, name string, value []byte) ([]byte, error) {
-	if _, err := d.sql.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
+	if _, err := d.sql.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
 		return nil, err
 	}
 	var got []byte
-	err := d.sql.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&got)
+	err := d.sql.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&got)
 	return got, err
-}
-
-// isUniqueViolation reports whether err is SQLite's UNIQUE constraint
-// failure.
-func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }

@@ -1,8 +1,14 @@
-// Package db stores the dashboard's data in SQLite, through the pure-Go
-// driver modernc.org/sqlite. It opens the database, applies the embedded
-// migrations in order, and holds every query, each next to the method that
-// runs it. Driver errors become the errors of this package (ErrNotFound,
-// ...) here, at the boundary.
+// Package db stores the dashboard's data in SQLite (the embedded default,
+// through the pure-Go driver modernc.org/sqlite) or in PostgreSQL (through
+// pgx, for several servers sharing one database). It opens the database,
+// applies the embedded migrations of its dialect in order, and holds every
+// query, each next to the method that runs it.
+//
+// Queries are written once for both dialects: placeholders are $1, $2, ...
+// (modernc's SQLite binds them by position), times are BIGINT Unix
+// milliseconds, and where the two differ (schema, locking, notification)
+// the dialect decides. Driver errors become the errors of this package
+// (ErrNotFound, ...) here, at the boundary.
 package db
 
 import (
@@ -12,15 +18,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver (also imported by name in accounts.go)
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Errors returned by the queries.
@@ -32,69 +40,98 @@ var (
 	errNoMigration = errors.New("db: no migrations found")
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
+
+// Kind is a database engine.
+type Kind string
+
+// The engines the dashboard runs on.
+const (
+	SQLite   Kind = "sqlite"
+	Postgres Kind = "postgres"
+)
+
+// KindOf tells which engine a --db value names: a postgres:// or
+// postgresql:// URL is PostgreSQL, anything else a SQLite file path.
+func KindOf(dsn string) Kind {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return Postgres
+	}
+	return SQLite
+}
 
 // DB is the dashboard's database.
 type DB struct {
 	sql  *sql.DB
-	path string
+	kind Kind
+
+	path   string        // SQLite: the database file, symbolic links resolved
+	signal *changeSignal // SQLite: the shared-memory change counter; nil if it could not be mapped
+
+	pool    *pgxpool.Pool // PostgreSQL
+	schema  string        // PostgreSQL: the schema the tables live in
+	channel string        // PostgreSQL: the LISTEN/NOTIFY channel of key changes
+	feed    *pgFeed       // PostgreSQL: notifications of key changes, once Watch is called
 }
 
-// Open opens (creating if needed) the SQLite database at path and brings
-// its schema up to date.
-//
-// The pragmas, set on every pooled connection through the DSN:
-//   - journal_mode(WAL): readers never block the writer and vice versa;
-//   - synchronous(NORMAL): durable at each checkpoint, safe against
-//     corruption; with WAL a power cut can lose only the last commits;
-//   - busy_timeout(5000): wait up to 5 s for the write lock instead of
-//     failing with SQLITE_BUSY when two writers meet;
-//   - foreign_keys(1): SQLite leaves them off by default;
-//   - _txlock=immediate: write transactions take the write lock at BEGIN,
-//     so a transaction that reads then writes never fails half way.
-func Open(ctx context.Context, path string) (*DB, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create data directory: %w", err)
-		}
+// Open opens the database named by dsn (a SQLite file path, created if
+// needed, or a postgres:// URL) and brings its schema up to date.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var d *DB
+	var err error
+	switch KindOf(dsn) {
+	case Postgres:
+		d, err = openPostgres(ctx, dsn)
+	default:
+		d, err = openSQLite(ctx, dsn)
 	}
-	// The database holds password hashes and the session secret: create it
-	// readable by its owner only. SQLite gives its -wal and -shm files the
-	// same mode.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, err
 	}
-	f.Close()
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(5000)", "foreign_keys(1)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
-	sqlDB, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	// Enough connections for concurrent readers; writers queue on SQLite's
-	// lock (busy_timeout), not on the pool.
-	sqlDB.SetMaxOpenConns(8)
-	sqlDB.SetMaxIdleConns(8)
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	d := &DB{sql: sqlDB, path: path}
 	if err := d.migrate(ctx); err != nil {
-		sqlDB.Close()
+		d.Close()
 		return nil, err
 	}
 	return d, nil
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.sql.Close() }
+func (d *DB) Close() error {
+	if d.feed != nil {
+		d.feed.stop()
+	}
+	if d.signal != nil {
+		d.signal.close()
+	}
+	err := d.sql.Close()
+	if d.pool != nil {
+		d.pool.Close()
+	}
+	return err
+}
 
-// Path returns the file the database lives in.
+// Kind returns the database's engine.
+func (d *DB) Kind() Kind { return d.kind }
+
+// Path returns the file a SQLite database lives in (links resolved), ""
+// for PostgreSQL.
 func (d *DB) Path() string { return d.path }
+
+// Describe names the database for logs and messages without secrets: the
+// SQLite file, or the PostgreSQL host, database and schema.
+func (d *DB) Describe() string {
+	if d.kind == SQLite {
+		return d.path
+	}
+	cfg := d.pool.Config().ConnConfig
+	return fmt.Sprintf("postgres://%s@%s:%d/%s (schema %s)", cfg.User, cfg.Host, cfg.Port, cfg.Database, d.schema)
+}
+
+// SQL returns the underlying connection pool, for tests and tools that
+// inspect the database. The application's queries all live in this
+// package.
+func (d *DB) SQL() *sql.DB { return d.sql }
 
 // Ping checks that the database answers a query.
 func (d *DB) Ping(ctx context.Context) error {
@@ -103,16 +140,30 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // migrate applies, in order and each in its own transaction, the embedded
-// migrations not yet recorded in schema_migrations.
+// migrations of the dialect not yet recorded in schema_migrations. On
+// PostgreSQL it holds an advisory lock meanwhile, so that servers starting
+// together on a fresh database apply each migration once.
 func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	conn, err := d.sql.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if d.kind == Postgres {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext('blnk migrations ' || current_schema()))`); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('blnk migrations ' || current_schema()))`)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL
+		applied_at BIGINT  NOT NULL
 	)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	dir := "migrations/" + string(d.kind)
+	names, err := fs.Glob(migrations, dir+"/*.sql")
 	if err != nil {
 		return err
 	}
@@ -121,30 +172,30 @@ func (d *DB) migrate(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		base := filepath.Base(name)
+		base := path.Base(name)
 		num, _, ok := strings.Cut(base, "_")
 		version, err := strconv.Atoi(num)
 		if !ok || err != nil {
 			return fmt.Errorf("migration %s: name must start with a number and _", base)
 		}
-		if err := d.apply(ctx, version, name); err != nil {
-			return fmt.Errorf("migration %s: %w", base, err)
+		if err := d.apply(ctx, conn, version, name); err != nil {
+			return fmt.Errorf("migration %s/%s: %w", d.kind, base, err)
 		}
 	}
 	return nil
 }
 
-func (d *DB) apply(ctx context.Context, version int, name string) error {
-	tx, err := d.sql.BeginTx(ctx, nil)
+func (d *DB) apply(ctx context.Context, conn *sql.Conn, version int, name string) error {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var done int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&done); err != nil {
+	var done bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&done); err != nil {
 		return err
 	}
-	if done > 0 {
+	if done {
 		return nil
 	}
 	body, err := migrations.ReadFile(name)
@@ -154,11 +205,43 @@ func (d *DB) apply(ctx context.Context, version int, name string) error {
 	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		version, filepath.Base(name), ms(time.Now())); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		version, path.Base(name), ms(time.Now())); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// lock serialises the transactions that take the same named lock until
+// they end. SQLite needs nothing: every write transaction takes the
+// database's write lock at BEGIN (_txlock=immediate). PostgreSQL takes a
+// transaction-scoped advisory lock, per schema.
+func (d *DB) lock(ctx context.Context, tx *sql.Tx, name string) error {
+	if d.kind != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1 || current_schema()))`, name)
+	return err
+}
+
+// snapshot is the options of a read-only transaction whose queries all see
+// one snapshot: SQLite's transactions always do; PostgreSQL's default
+// (READ COMMITTED) takes a snapshot per statement.
+func (d *DB) snapshot() *sql.TxOptions {
+	if d.kind == Postgres {
+		return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	return &sql.TxOptions{ReadOnly: true}
+}
+
+// isUniqueViolation reports whether err is a UNIQUE constraint failure.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // ms turns a time into Unix milliseconds, the unit of every time column.
@@ -178,4 +261,10 @@ func fromMS(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(n.Int64).UTC()
+}
+
+// storable reports whether text can be stored and compared by both
+// databases: valid UTF-8 without NUL (PostgreSQL refuses both).
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
 func TestCountActiveKeysNamed(t *testing.T) {
@@ -15,7 +17,7 @@ func TestCountActiveKeysNamed(t *testing.T) {
 	createKey(t, d, mustNewKey(t, w1.ID, u1.ID, "Production API Key", nil))
 	createKey(t, d, mustNewKey(t, w1.ID, u1.ID, "production api key", nil))
 	revoked := createKey(t, d, mustNewKey(t, w1.ID, u1.ID, "Production API Key", nil))
-	if _, _, err := d.RevokeKey(ctx, w1.ID, revoked.ID, u1.ID, testNow); err != nil {
+	if _, err := d.RevokeKey(ctx, w1.ID, revoked.ID, audit.Actor{UserID: u1.ID, Kind: audit.User}, testNow); err != nil {
 		t.Fatal(err)
 	}
 	expires := testNow.Add(time.Hour)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
 // NewKey is what CreateKey stores: a key's metadata, the hash of its
@@ -17,11 +18,16 @@ type NewKey struct {
 	Hash        apikey.Hash
 	CreatedBy   int64 // user id; 0: unknown (the admin command line)
 	CreateToken string
+	// Actor made the key: the key.created event of the audit log names
+	// it, with Details (the key's id, prefix and workspace are filled in).
+	Actor   audit.Actor
+	Details map[string]any
 }
 
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `k.id, k.workspace_id, k.name, k.prefix, k.scopes, k.expires_at, k.created_at,
-	COALESCE(cu.email, ''), k.revoked_at, COALESCE(ru.email, ''), u.at, COALESCE(u.ip, '')
+	COALESCE(cu.email, ''), k.revoked_at, COALESCE(ru.email, ''), u.at, COALESCE(u.ip, ''),
+	k.revoke_confirmed, k.revoke_servers, k.revoke_confirm_ms
 	FROM api_keys k
 	LEFT JOIN users cu ON cu.id = k.created_by
 	LEFT JOIN users ru ON ru.id = k.revoked_by
@@ -33,9 +39,9 @@ func scanKey(row scanner) (apikey.Key, error) {
 	var k apikey.Key
 	var scopes string
 	var created int64
-	var expires, revoked, used sql.NullInt64
+	var expires, revoked, used, confirmed, servers, took sql.NullInt64
 	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &scopes, &expires, &created,
-		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP)
+		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP, &confirmed, &servers, &took)
 	if errors.Is(err, sql.ErrNoRows) {
 		return apikey.Key{}, ErrNotFound
 	}
@@ -47,12 +53,20 @@ func scanKey(row scanner) (apikey.Key, error) {
 	}
 	k.CreatedAt = time.UnixMilli(created).UTC()
 	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = fromMS(expires), fromMS(revoked), fromMS(used)
+	if servers.Valid {
+		k.RevokeConfirmation = apikey.Confirmation{
+			Confirmed: int(confirmed.Int64),
+			Servers:   int(servers.Int64),
+			Took:      time.Duration(took.Int64) * time.Millisecond,
+		}
+	}
 	return k, nil
 }
 
 // CreateKey stores a new key. If the workspace already has a key made by
 // the same form token (a form submitted twice), it stores nothing and
-// returns that key with created false.
+// returns that key with created false. Other processes are told of a new
+// key when this returns.
 func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bool, err error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -64,7 +78,7 @@ func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bo
 	by := sql.NullInt64{Int64: nk.CreatedBy, Valid: nk.CreatedBy != 0}
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, expires_at, created_at, created_by, create_token)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (workspace_id, create_token) DO NOTHING`,
 		key.ID, key.WorkspaceID, key.Name, key.Prefix, nk.Hash[:], key.Scopes.String(),
 		nullMS(key.ExpiresAt), ms(key.CreatedAt), by, nk.CreateToken)
@@ -72,33 +86,35 @@ func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bo
 		return apikey.Key{}, false, fmt.Errorf("insert key: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = ? AND k.create_token = ?`,
+		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.create_token = $2`,
 			key.WorkspaceID, nk.CreateToken))
 		return k, false, err
 	}
-	if err := recordChange(ctx, tx, key.ID); err != nil {
+	if _, err := d.recordChange(ctx, tx, key.ID, key.CreatedAt); err != nil {
 		return apikey.Key{}, false, err
 	}
-	k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = ?`, key.ID))
+	if err := recordEvent(ctx, tx, audit.Event{
+		WorkspaceID: key.WorkspaceID, At: key.CreatedAt, Action: audit.KeyCreated, Actor: nk.Actor,
+		KeyID: key.ID, KeyPrefix: key.Prefix, Details: nk.Details,
+	}); err != nil {
+		return apikey.Key{}, false, err
+	}
+	k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, key.ID))
 	if err != nil {
 		return apikey.Key{}, false, err
 	}
-	return k, true, tx.Commit()
-}
-
-func recordChange(ctx context.Context, tx *sql.Tx, keyID string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO api_key_changes (key_id) VALUES (?)`, keyID)
-	if err != nil {
-		return fmt.Errorf("record key change: %w", err)
+	if err := tx.Commit(); err != nil {
+		return apikey.Key{}, false, err
 	}
-	return nil
+	d.announce()
+	return k, true, nil
 }
 
 // Keys lists a workspace's keys, newest first.
 func (d *DB) Keys(ctx context.Context, workspaceID int64) ([]apikey.Key, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+`
-		WHERE k.workspace_id = ?
-		ORDER BY k.created_at DESC, k.rowid DESC`, workspaceID)
+		WHERE k.workspace_id = $1
+		ORDER BY k.created_at DESC, k.id DESC`, workspaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -117,14 +133,14 @@ func (d *DB) Keys(ctx context.Context, workspaceID int64) ([]apikey.Key, error) 
 // Key returns one of a workspace's keys. A key of another workspace is
 // ErrNotFound, like a key that does not exist.
 func (d *DB) Key(ctx context.Context, workspaceID int64, id string) (apikey.Key, error) {
-	return scanKey(d.sql.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = ? AND k.id = ?`, workspaceID, id))
+	return scanKey(d.sql.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
 }
 
 // MarkRevealed records that key id's one-time reveal is used up. It
 // reports whether this call was the first to do so: only the first may
 // show the token.
 func (d *DB) MarkRevealed(ctx context.Context, workspaceID int64, id string, now time.Time) (bool, error) {
-	res, err := d.sql.ExecContext(ctx, `UPDATE api_keys SET revealed_at = ? WHERE workspace_id = ? AND id = ? AND revealed_at IS NULL`,
+	res, err := d.sql.ExecContext(ctx, `UPDATE api_keys SET revealed_at = $1 WHERE workspace_id = $2 AND id = $3 AND revealed_at IS NULL`,
 		ms(now), workspaceID, id)
 	if err != nil {
 		return false, err
@@ -133,38 +149,74 @@ func (d *DB) MarkRevealed(ctx context.Context, workspaceID int64, id string, now
 	return n == 1, err
 }
 
-// RevokeKey revokes one of a workspace's keys on behalf of user byUserID
-// (0: the admin command line) and returns the key, and whether this call
-// revoked it. Revoking a revoked key changes nothing and is not an error.
-func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, byUserID int64, now time.Time) (k apikey.Key, revoked bool, err error) {
+// Revocation is what RevokeKey did.
+type Revocation struct {
+	Key     apikey.Key
+	Revoked bool  // false: the key was revoked already, nothing changed
+	Seq     int64 // the key change that revoked it, when Revoked
+}
+
+// RevokeKey revokes one of a workspace's keys on behalf of by, and records
+// it in the audit log (action key.revoked unless by says otherwise, e.g.
+// key.leaked, with details). Revoking a revoked key changes nothing, is
+// not an error and records nothing. Other processes are told when this
+// returns.
+func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (Revocation, error) {
+	return d.revokeKey(ctx, workspaceID, id, by, now, audit.KeyRevoked, nil)
+}
+
+func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time, action audit.Action, details map[string]any) (Revocation, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return apikey.Key{}, false, err
+		return Revocation{}, err
 	}
 	defer tx.Rollback()
-	by := sql.NullInt64{Int64: byUserID, Valid: byUserID != 0}
-	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?, revoked_by = ?
-		WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL`, ms(now), by, workspaceID, id)
+	var r Revocation
+	byUser := sql.NullInt64{Int64: by.UserID, Valid: by.UserID != 0}
+	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1, revoked_by = $2
+		WHERE workspace_id = $3 AND id = $4 AND revoked_at IS NULL`, ms(now), byUser, workspaceID, id)
 	if err != nil {
-		return apikey.Key{}, false, fmt.Errorf("revoke key: %w", err)
+		return Revocation{}, fmt.Errorf("revoke key: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
-		revoked = true
-		if err := recordChange(ctx, tx, id); err != nil {
-			return apikey.Key{}, false, err
+		r.Revoked = true
+		if r.Seq, err = d.recordChange(ctx, tx, id, now); err != nil {
+			return Revocation{}, err
 		}
 	}
-	k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = ? AND k.id = ?`, workspaceID, id))
+	r.Key, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
 	if err != nil {
-		return apikey.Key{}, false, err
+		return Revocation{}, err
 	}
-	return k, revoked, tx.Commit()
+	if r.Revoked {
+		if err := recordEvent(ctx, tx, audit.Event{
+			WorkspaceID: workspaceID, At: now, Action: action, Actor: by,
+			KeyID: r.Key.ID, KeyPrefix: r.Key.Prefix, Details: details,
+		}); err != nil {
+			return Revocation{}, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return Revocation{}, err
+	}
+	if r.Revoked {
+		d.announce()
+	}
+	return r, nil
+}
+
+// SetRevokeConfirmation records how the running servers confirmed the
+// revocation of key id: confirmed of servers applied it within took.
+func (d *DB) SetRevokeConfirmation(ctx context.Context, id string, c apikey.Confirmation) error {
+	_, err := d.sql.ExecContext(ctx, `UPDATE api_keys SET revoke_confirmed = $1, revoke_servers = $2, revoke_confirm_ms = $3
+		WHERE id = $4 AND revoked_at IS NOT NULL`, c.Confirmed, c.Servers, c.Took.Milliseconds(), id)
+	return err
 }
 
 // FindKey finds a key of any workspace by id or by display prefix, for the
 // admin command line. A prefix two keys share is ErrAmbiguous.
 func (d *DB) FindKey(ctx context.Context, idOrPrefix string) (apikey.Key, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+` WHERE k.id = ? OR k.prefix = ? LIMIT 2`, idOrPrefix, idOrPrefix)
+	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1 OR k.prefix = $1 LIMIT 2`, idOrPrefix)
 	if err != nil {
 		return apikey.Key{}, err
 	}

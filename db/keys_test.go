@@ -6,10 +6,13 @@ import (
 	"database/sql"
 	"errors"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
 // newKey returns a NewKey for a fresh token, ready for CreateKey, and the
@@ -106,7 +109,7 @@ func TestCreateKey(t *testing.T) {
 
 			var expires sql.NullInt64
 			var hash []byte
-			if err := d.sql.QueryRowContext(ctx, `SELECT expires_at, hash FROM api_keys WHERE id = ?`, k.ID).Scan(&expires, &hash); err != nil {
+			if err := d.sql.QueryRowContext(ctx, `SELECT expires_at, hash FROM api_keys WHERE id = $1`, k.ID).Scan(&expires, &hash); err != nil {
 				t.Fatal(err)
 			}
 			if got, want := expires.Valid, !tt.expires.IsZero(); got != want {
@@ -185,7 +188,7 @@ func TestCreateKeyTwiceWithOneFormToken(t *testing.T) {
 
 func TestTokenNeverStored(t *testing.T) {
 	ctx := context.Background()
-	d, path := openTestDB(t)
+	d, path := openSQLiteDB(t) // its files can be read whole; PostgreSQL gets the same rows
 	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
 	var tokens []string
 	for range 5 {
@@ -238,11 +241,10 @@ func TestKeysNewestFirstPerWorkspace(t *testing.T) {
 	w1, u1 := newWorkspace(t, d, "Acme", "admin@acme.io")
 	w2, u2 := newWorkspace(t, d, "Other", "admin@other.io")
 
-	var want []string
+	var created []apikey.Key
 	for i, at := range []time.Time{testNow, testNow.Add(time.Minute), testNow.Add(time.Minute), testNow.Add(time.Hour)} {
 		nk, _ := newKey(t, w1.ID, u1.ID, "acme key", at)
-		k := createKey(t, d, nk)
-		want = append([]string{k.ID}, want...) // newest first; equal times: last created first
+		created = append(created, createKey(t, d, nk))
 		if i == 1 {
 			nk, _ := newKey(t, w2.ID, u2.ID, "other key", at)
 			createKey(t, d, nk)
@@ -275,6 +277,18 @@ func TestKeysNewestFirstPerWorkspace(t *testing.T) {
 		})
 	}
 
+	// Newest first; equal times by id, descending (an order every database
+	// gives the same way, which keyset paging needs).
+	slices.SortFunc(created, func(a, b apikey.Key) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	var want []string
+	for _, k := range created {
+		want = append(want, k.ID)
+	}
 	keys, err := d.Keys(ctx, w1.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +372,7 @@ func TestRevokeKey(t *testing.T) {
 	changes := count(t, d, "api_key_changes")
 
 	// Another workspace's admin cannot revoke it, and changes nothing.
-	if _, _, err := d.RevokeKey(ctx, w2.ID, k.ID, u2.ID, testNow); !errors.Is(err, ErrNotFound) {
+	if _, err := d.RevokeKey(ctx, w2.ID, k.ID, audit.Actor{UserID: u2.ID, Kind: audit.User}, testNow); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RevokeKey from another workspace error = %v, want %v", err, ErrNotFound)
 	}
 	if got := mustKey(t, d, w1.ID, k.ID); !got.RevokedAt.IsZero() {
@@ -369,11 +383,12 @@ func TestRevokeKey(t *testing.T) {
 	}
 
 	at := testNow.Add(time.Hour)
-	r, revoked, err := d.RevokeKey(ctx, w1.ID, k.ID, u1.ID, at)
+	rev, err := d.RevokeKey(ctx, w1.ID, k.ID, audit.Actor{UserID: u1.ID, Kind: audit.User}, at)
 	if err != nil {
 		t.Fatalf("RevokeKey: %v", err)
 	}
-	if !revoked {
+	r := rev.Key
+	if !rev.Revoked {
 		t.Error("RevokeKey of an active key: revoked = false, want true")
 	}
 	if got, want := r.RevokedAt, at.Truncate(time.Millisecond); !got.Equal(want) {
@@ -388,13 +403,17 @@ func TestRevokeKey(t *testing.T) {
 	if got, want := count(t, d, "api_key_changes"), changes+1; got != want {
 		t.Errorf("api_key_changes after revoke = %d, want %d", got, want)
 	}
+	if last, err := d.LastChange(ctx); err != nil || last != rev.Seq {
+		t.Errorf("LastChange = %d, %v; want the revoke's change %d", last, err, rev.Seq)
+	}
 
 	// Again, later and by someone else (the command line): nothing changes.
-	r2, revoked2, err := d.RevokeKey(ctx, w1.ID, k.ID, 0, at.Add(time.Hour))
+	rev2, err := d.RevokeKey(ctx, w1.ID, k.ID, audit.Actor{Kind: audit.CommandLine}, at.Add(time.Hour))
 	if err != nil {
 		t.Fatalf("second RevokeKey: %v", err)
 	}
-	if revoked2 {
+	r2 := rev2.Key
+	if rev2.Revoked {
 		t.Error("second RevokeKey: revoked = true, want false")
 	}
 	if got, want := r2.RevokedAt, r.RevokedAt; !got.Equal(want) {
@@ -407,7 +426,7 @@ func TestRevokeKey(t *testing.T) {
 		t.Errorf("api_key_changes after second revoke = %d, want %d", got, want)
 	}
 
-	if _, _, err := d.RevokeKey(ctx, w1.ID, apikey.NewID(), u1.ID, at); !errors.Is(err, ErrNotFound) {
+	if _, err := d.RevokeKey(ctx, w1.ID, apikey.NewID(), audit.Actor{UserID: u1.ID, Kind: audit.User}, at); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RevokeKey(unknown) error = %v, want %v", err, ErrNotFound)
 	}
 }
@@ -417,10 +436,11 @@ func TestRevokeKeyFromCommandLine(t *testing.T) {
 	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
 	nk, _ := newKey(t, w.ID, u.ID, "acme key", testNow)
 	k := createKey(t, d, nk)
-	r, _, err := d.RevokeKey(context.Background(), w.ID, k.ID, 0, testNow)
+	rev, err := d.RevokeKey(context.Background(), w.ID, k.ID, audit.Actor{Kind: audit.CommandLine}, testNow)
 	if err != nil {
 		t.Fatalf("RevokeKey by user 0: %v", err)
 	}
+	r := rev.Key
 	if r.RevokedAt.IsZero() || r.RevokedBy != "" {
 		t.Errorf("revoked at %v by %q, want revoked by nobody", r.RevokedAt, r.RevokedBy)
 	}
@@ -465,5 +485,47 @@ func TestFindKey(t *testing.T) {
 				t.Errorf("FindKey(%q) = %q, want %q", tt.arg, got, want)
 			}
 		})
+	}
+}
+
+// TestKeyChangesAreAudited: creating and revoking a key each write one
+// audit event in their transaction; a revoke that changes nothing writes
+// none.
+func TestKeyChangesAreAudited(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
+	nk, _ := newKey(t, w.ID, u.ID, "audited", testNow)
+	nk.Actor = audit.Actor{UserID: u.ID, Email: "admin@acme.io", Kind: audit.User, IP: "192.0.2.1"}
+	k := createKey(t, d, nk)
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, audit.Actor{Kind: audit.CommandLine}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, audit.Actor{Kind: audit.CommandLine}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := d.sql.QueryContext(ctx, `SELECT workspace_id, action, actor, actor_kind, ip, key_id, key_prefix FROM audit_events ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	type row struct {
+		ws                                   int64
+		action, actor, kind, ip, key, prefix string
+	}
+	var got []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.ws, &r.action, &r.actor, &r.kind, &r.ip, &r.key, &r.prefix); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	want := []row{
+		{w.ID, "key.created", "admin@acme.io", "user", "192.0.2.1", k.ID, k.Prefix},
+		{w.ID, "key.revoked", "command line", "command line", "", k.ID, k.Prefix},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit events = %+v, want %+v", got, want)
 	}
 }

@@ -135,3 +135,21 @@ func initial(s string) string {
 func statusText(status int) string {
 	return fmt.Sprintf("%d · %s", status, http.StatusText(status))
 }
+
+// ConfirmationText says how the servers confirmed a revocation: "Revoked ·
+// confirmed by 3 of 3 servers in 14 ms".
+func ConfirmationText(c apikey.Confirmation) string {
+	servers := "servers"
+	if c.Servers == 1 {
+		servers = "server"
+	}
+	return fmt.Sprintf("Revoked · confirmed by %d of %d %s in %s", c.Confirmed, c.Servers, servers, Duration(c.Took))
+}
+
+// Duration writes a short duration for people: "14 ms", "2.0 s".
+func Duration(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}

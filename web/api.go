@@ -62,9 +62,9 @@ func (s *Server) verify(c echo.Context) error {
 	var id keyauth.Identity
 	var err error
 	if scope == "" {
-		id, err = s.keys.Authenticate(r.Context(), keyauth.Token(r), c.RealIP())
+		id, err = s.auth.Authenticate(r.Context(), keyauth.Token(r), c.RealIP())
 	} else {
-		id, err = s.keys.Authorize(r.Context(), keyauth.Token(r), c.RealIP(), scope)
+		id, err = s.auth.Authorize(r.Context(), keyauth.Token(r), c.RealIP(), scope)
 	}
 	if err != nil {
 		return keyauth.WriteError(c, err, scope)

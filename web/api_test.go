@@ -396,7 +396,7 @@ func TestLastUsed(t *testing.T) {
 		t.Helper()
 		var at sql.NullInt64
 		var ip sql.NullString
-		err := ts.raw.QueryRow(`SELECT at, ip FROM api_key_usage WHERE key_id = ?`, k.ID).Scan(&at, &ip)
+		err := ts.raw.QueryRow(`SELECT at, ip FROM api_key_usage WHERE key_id = $1`, k.ID).Scan(&at, &ip)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -39,7 +40,7 @@ func BenchmarkHandlers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := web.New(web.Config{SessionSecret: make([]byte, 32), Passwords: account.FastHasher}, store, auth, log)
+	srv, err := web.New(web.Config{SessionSecret: make([]byte, 32), Passwords: account.FastHasher}, store, auth, keys.New(keys.Config{}, store, auth, log), log)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func BenchmarkHandlers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth.Created(k, apikey.HashOf(token), ws.Name)
+	auth.Put(keyauth.Record{Hash: apikey.HashOf(token), Key: k, WorkspaceName: ws.Name})
 
 	for _, bc := range []struct{ name, target, key string }{
 		{"healthz", "/healthz", ""},

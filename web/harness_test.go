@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"html"
 	"io"
@@ -31,6 +32,8 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/testkit"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -116,7 +119,7 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	path := filepath.Join(dir, "dashboard.db")
+	path := testkit.DSN(t)
 	store, err := db.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("db.Open: %v", err)
@@ -146,17 +149,13 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	if opts.config != nil {
 		opts.config(&cfg)
 	}
-	srv, err := web.New(cfg, store, auth, log)
+	keyring := keys.New(keys.Config{Now: clk.Now}, store, auth, log)
+	srv, err := web.New(cfg, store, auth, keyring, log)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
 
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatalf("open second connection: %v", err)
-	}
-	t.Cleanup(func() { raw.Close() })
-
+	raw := store.SQL()
 	return &testServer{t: t, srv: srv, db: store, auth: auth, clock: clk, logs: logs, dir: dir, dbPath: path, raw: raw}
 }
 
@@ -183,18 +182,18 @@ func (ts *testServer) count(table string) int {
 // sessionHashes returns the ids (token hashes) of the stored sessions.
 func (ts *testServer) sessionHashes() map[string]bool {
 	ts.t.Helper()
-	rows, err := ts.raw.Query(`SELECT hex(token_hash) FROM sessions`)
+	rows, err := ts.raw.Query(`SELECT token_hash FROM sessions`)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
 	defer rows.Close()
 	out := map[string]bool{}
 	for rows.Next() {
-		var h string
+		var h []byte
 		if err := rows.Scan(&h); err != nil {
 			ts.t.Fatal(err)
 		}
-		out[h] = true
+		out[strings.ToUpper(hex.EncodeToString(h))] = true
 	}
 	return out
 }
@@ -258,11 +257,35 @@ func (ts *testServer) responsesSince(mark int) []*response {
 	return append([]*response(nil), ts.responses[mark:]...)
 }
 
-// dbFiles returns the bytes of the database and its WAL and shared-memory
-// files, whichever exist.
+// dbFiles returns what the database holds, as bytes to scan for secrets:
+// for SQLite the database file and its WAL and shared-memory files,
+// whichever exist; for PostgreSQL every row of every table, as text.
 func (ts *testServer) dbFiles() map[string][]byte {
 	ts.t.Helper()
 	out := map[string][]byte{}
+	if ts.db.Kind() == db.Postgres {
+		tables, err := ts.raw.Query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		var names []string
+		for tables.Next() {
+			var n string
+			if err := tables.Scan(&n); err != nil {
+				ts.t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		tables.Close()
+		for _, n := range names {
+			var dump []byte
+			if err := ts.raw.QueryRow(`SELECT COALESCE(string_agg(t::text, E'\n'), '') FROM ` + n + ` t`).Scan(&dump); err != nil {
+				ts.t.Fatalf("dump %s: %v", n, err)
+			}
+			out[n] = dump
+		}
+		return out
+	}
 	matches, _ := filepath.Glob(ts.dbPath + "*")
 	for _, m := range matches {
 		b, err := os.ReadFile(m)

@@ -11,8 +11,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -23,20 +24,20 @@ func (s *Server) keyList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := s.db.Keys(c.Request().Context(), mustSession(c).Workspace.ID)
+	list, err := s.db.Keys(c.Request().Context(), mustSession(c).Workspace.ID)
 	if err != nil {
 		return err
 	}
-	for i := range keys {
-		s.freshLastUsed(&keys[i])
+	for i := range list {
+		s.freshLastUsed(&list[i])
 	}
-	return render(c, http.StatusOK, views.KeysPage(p, views.KeyList{Keys: keys, Now: p.Now}))
+	return render(c, http.StatusOK, views.KeysPage(p, views.KeyList{Keys: list, Now: p.Now}))
 }
 
 // freshLastUsed replaces a key's last use with the one in memory, which is
 // newer than the database's until the next flush.
 func (s *Server) freshLastUsed(k *apikey.Key) {
-	if at, ip, ok := s.keys.LastUsed(k.ID); ok && at.After(k.LastUsedAt) {
+	if at, ip, ok := s.auth.LastUsed(k.ID); ok && at.After(k.LastUsedAt) {
 		k.LastUsedAt, k.LastUsedIP = at, ip
 	}
 }
@@ -128,38 +129,30 @@ func (s *Server) keyCreate(c echo.Context) error {
 		return s.renderKeyForm(c, http.StatusUnprocessableEntity, f)
 	}
 
-	token, err := apikey.Generate()
-	if err != nil {
-		return err
-	}
 	cur := mustSession(c)
-	k := apikey.Key{
-		ID:          apikey.NewID(),
+	created, err := s.keys.Create(c.Request().Context(), s.actor(c), keys.Spec{
 		WorkspaceID: cur.Workspace.ID,
+		Workspace:   cur.Workspace.Name,
 		Name:        in.name,
-		Prefix:      token[:apikey.PrefixLen],
 		Scopes:      in.scopes,
 		ExpiresAt:   in.expiresAt,
-		CreatedAt:   f.Now,
-	}
-	hash := apikey.HashOf(token)
-	stored, created, err := s.db.CreateKey(c.Request().Context(), db.NewKey{Key: k, Hash: hash, CreatedBy: cur.User.ID, CreateToken: f.Token})
+		FormToken:   f.Token,
+	})
 	if err != nil {
 		return err
 	}
-	if created {
-		s.keys.Created(stored, hash, cur.Workspace.Name)
-		if err := s.setReveal(c, stored.ID, token); err != nil {
+	if created.Token != "" {
+		if err := s.setReveal(c, created.Key.ID, created.Token); err != nil {
 			return err
 		}
-		s.log.Info("api key created", "request_id", requestIDOf(c), "key_id", stored.ID, "prefix", stored.Prefix,
-			"workspace_id", cur.Workspace.ID, "user_id", cur.User.ID)
-	} else {
-		// The same form again (a double click, a resent request): one key,
-		// whose token went with the first answer.
-		s.log.Info("api key form resubmitted", "request_id", requestIDOf(c), "key_id", stored.ID)
 	}
-	return redirect(c, revealPath(stored.ID))
+	return redirect(c, revealPath(created.Key.ID))
+}
+
+// actor is who makes a change through this request: the signed-in user.
+func (s *Server) actor(c echo.Context) audit.Actor {
+	cur := mustSession(c)
+	return audit.Actor{UserID: cur.User.ID, Email: cur.User.Email, Kind: audit.User, IP: c.RealIP(), Request: requestIDOf(c)}
 }
 
 // formError is the answer to a form that could not be read: BodyLimit's
@@ -263,18 +256,12 @@ func (s *Server) keyRevoke(c echo.Context) error {
 	if !apikey.ValidID(id) {
 		return echo.ErrNotFound
 	}
-	cur := mustSession(c)
 	now := s.cfg.Now()
-	k, revoked, err := s.db.RevokeKey(c.Request().Context(), cur.Workspace.ID, id, cur.User.ID, now)
+	r, err := s.keys.Revoke(c.Request().Context(), s.actor(c), mustSession(c).Workspace.ID, id)
 	if err != nil {
 		return err
 	}
-	if revoked {
-		// Before answering: from the moment the answer is sent, the key is refused.
-		s.keys.Revoked(k.ID, k.RevokedAt)
-		s.log.Info("api key revoked", "request_id", requestIDOf(c), "key_id", k.ID, "prefix", k.Prefix,
-			"workspace_id", cur.Workspace.ID, "user_id", cur.User.ID)
-	}
+	k := r.Key
 	s.freshLastUsed(&k)
 
 	if isFullPage(c) {

@@ -33,7 +33,7 @@ func cell(row, label string) string {
 func (ts *testServer) revokedAt(id string) int64 {
 	ts.t.Helper()
 	var at sql.NullInt64
-	if err := ts.raw.QueryRow(`SELECT revoked_at FROM api_keys WHERE id = ?`, id).Scan(&at); err != nil {
+	if err := ts.raw.QueryRow(`SELECT revoked_at FROM api_keys WHERE id = $1`, id).Scan(&at); err != nil {
 		ts.t.Fatalf("revoked_at of %s: %v", id, err)
 	}
 	return at.Int64
@@ -273,7 +273,7 @@ func TestCreateKey(t *testing.T) {
 		k := c.createKey(url.Values{"name": {"  Trimmed name  "}, "scopes": {"data:write", "mcp:read", "mcp:read"}, "expires": {"90d"}, "form_token": {formToken()}})
 		var name, scopes string
 		var expires sql.NullInt64
-		if err := ts.raw.QueryRow(`SELECT name, scopes, expires_at FROM api_keys WHERE id = ?`, k.ID).Scan(&name, &scopes, &expires); err != nil {
+		if err := ts.raw.QueryRow(`SELECT name, scopes, expires_at FROM api_keys WHERE id = $1`, k.ID).Scan(&name, &scopes, &expires); err != nil {
 			t.Fatal(err)
 		}
 		if name != "Trimmed name" {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -20,9 +21,9 @@ func (s *Server) routes(e *echo.Echo) {
 
 	// The JSON API, for clients holding a key.
 	api := e.Group("/api/v1")
-	api.GET("/whoami", s.whoami, s.keys.RequireKey())
+	api.GET("/whoami", s.whoami, s.auth.RequireKey())
 	api.GET("/verify", s.verify)
-	api.GET("/examples/mcp", s.exampleMCP, s.keys.RequireScope(apikey.MCPRead))
+	api.GET("/examples/mcp", s.exampleMCP, s.auth.RequireScope(apikey.MCPRead))
 
 	// Pages. Forms are small: 64 KiB is plenty and bounds what a request
 	// can make the server parse.
@@ -58,8 +59,13 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// readyz answers 200 when the database answers, for load balancers.
+// readyz answers 200 when the database answers and this server trusts
+// its view of the keys, for load balancers.
 func (s *Server) readyz(c echo.Context) error {
+	if s.auth.Unavailable() {
+		c.Response().Header().Set("Retry-After", "1")
+		return c.String(http.StatusServiceUnavailable, "failing closed: key view not confirmed with the database for "+s.auth.Staleness().Round(time.Millisecond).String()+"\n")
+	}
 	if err := s.db.Ping(c.Request().Context()); err != nil {
 		s.log.Error("readiness: database", "err", err)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")

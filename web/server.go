@@ -18,6 +18,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 )
 
@@ -69,7 +70,8 @@ func (c *Config) setDefaults() {
 type Server struct {
 	cfg     Config
 	db      *db.DB
-	keys    *keyauth.Authenticator
+	auth    *keyauth.Authenticator // checks API keys
+	keys    *keys.Service          // creates and revokes them
 	log     *slog.Logger
 	cookies *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
@@ -81,9 +83,9 @@ type Server struct {
 	echo                    *echo.Echo
 }
 
-// New returns a Server on store. keys authenticates API calls and learns of
-// keys created and revoked through the dashboard.
-func New(cfg Config, store *db.DB, keys *keyauth.Authenticator, log *slog.Logger) (*Server, error) {
+// New returns a Server on store. auth authenticates API calls; keyring
+// creates and revokes keys (and keeps auth up to date).
+func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Service, log *slog.Logger) (*Server, error) {
 	if len(cfg.SessionSecret) < 32 {
 		return nil, errors.New("web: session secret must be at least 32 bytes")
 	}
@@ -91,7 +93,8 @@ func New(cfg Config, store *db.DB, keys *keyauth.Authenticator, log *slog.Logger
 	s := &Server{
 		cfg:          cfg,
 		db:           store,
-		keys:         keys,
+		auth:         auth,
+		keys:         keyring,
 		log:          log,
 		cookies:      newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
 		dummyHash:    sync.OnceValue(cfg.Passwords.DummyHash),

@@ -16,6 +16,9 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/views"
 )
 
 // adminCreate creates a workspace and its first admin, for scripts and
@@ -113,11 +116,14 @@ func keysVerify(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 // keysRevoke revokes a key of any workspace by id or display prefix, and
-// tells running servers at once.
+// waits until the running servers have applied it; it says how many did
+// (exit status 3 if not all of them within --revoke-wait).
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbPath := dbFlag(fs)
+	wait := fs.Duration("revoke-wait", 2*time.Second, "how long to wait for the running servers to apply the revocation")
+	maxStale := fs.Duration("max-staleness", 10*time.Second, "servers not heard from for this long are not waited for (the servers' --max-staleness)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -139,19 +145,37 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case err != nil:
 		return err
 	}
-	k, revoked, err := store.RevokeKey(ctx, k.WorkspaceID, k.ID, 0, time.Now())
+	svc := keys.New(keys.Config{RevokeWait: *wait, MaxStaleness: *maxStale}, store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := svc.Revoke(ctx, audit.Actor{Kind: audit.CommandLine}, k.WorkspaceID, k.ID)
 	if err != nil {
 		return err
 	}
-	if !revoked {
+	k = r.Key
+	if !r.Revoked {
 		fmt.Fprintf(stdout, "%s (%s...) %q was already revoked at %s\n", k.ID, k.Prefix, k.Name, k.RevokedAt.Format(time.RFC3339))
 		return nil
 	}
-	if err := keyauth.NotifyChanged(*dbPath); err != nil {
-		fmt.Fprintf(stderr, "warning: running servers will notice within their poll interval: %v\n", err)
-	}
 	fmt.Fprintf(stdout, "revoked %s (%s...) %q in workspace %d at %s\n", k.ID, k.Prefix, k.Name, k.WorkspaceID, k.RevokedAt.Format(time.RFC3339))
+	fmt.Fprintln(stdout, confirmationLine(store, r.Confirmation, *maxStale))
+	if !r.Confirmation.Complete() {
+		return exitCode(3)
+	}
 	return nil
+}
+
+// confirmationLine says how the running servers confirmed a revocation.
+func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duration) string {
+	switch {
+	case c.Servers == 0:
+		how := "they read it when they start"
+		if store.Kind() == db.SQLite {
+			how = "a server started later reads it at start"
+		}
+		return fmt.Sprintf("no running server has been seen in the last %v: %s", maxStale, how)
+	case c.Complete():
+		return fmt.Sprintf("confirmed by %d of %d running servers in %s: each refuses the key from its next request", c.Confirmed, c.Servers, views.Duration(c.Took))
+	}
+	return fmt.Sprintf("WARNING: confirmed by only %d of %d running servers within %s; the others refresh their view of the keys before answering again, or fail closed (503) once their view is older than --max-staleness", c.Confirmed, c.Servers, views.Duration(c.Took))
 }
 
 // firstLine reads one line, without its line ending.

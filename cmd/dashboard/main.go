@@ -105,7 +105,7 @@ func envParse[T any](name string, def T, parse func(string) (T, error)) (T, erro
 
 // dbFlag adds the database flag every command shares.
 func dbFlag(fs *flag.FlagSet) *string {
-	return fs.String("db", env("BLNK_DB", "data/dashboard.db"), "SQLite database file, created if missing (env BLNK_DB)")
+	return fs.String("db", env("BLNK_DB", "data/dashboard.db"), "SQLite database file (created if missing) or PostgreSQL URL postgres://user@host:5432/name (env BLNK_DB)")
 }
 
 // newLogger returns a logger writing to w at level ("debug", "info",

@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -32,7 +34,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logFormat := fs.String("log-format", env("BLNK_LOG_FORMAT", "text"), "text or json (env BLNK_LOG_FORMAT)")
 	trustProxy := fs.Bool("trust-proxy", env("BLNK_TRUST_PROXY", "") == "true", "trust X-Forwarded-For/-Proto from a proxy on a loopback or private address (env BLNK_TRUST_PROXY=true)")
 	origins := fs.String("trusted-origins", env("BLNK_TRUSTED_ORIGINS", ""), "comma-separated extra origins allowed to post forms, e.g. https://dash.example.com (env BLNK_TRUSTED_ORIGINS)")
-	var idle, lifetime, flush, poll, failEvery time.Duration
+	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale time.Duration
 	var err error
 	durations := []struct {
 		p         *time.Duration
@@ -45,6 +47,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{&flush, "usage-flush", "BLNK_USAGE_FLUSH", 2 * time.Second, "how often last-used times are written"},
 		{&poll, "key-poll", "BLNK_KEY_POLL", time.Second, "how often key changes of other processes are read, as a safety net"},
 		{&failEvery, "auth-fail-every", "BLNK_AUTH_FAIL_EVERY", 500 * time.Millisecond, "after the burst, one more failed API authentication per client address per this long"},
+		{&revokeWait, "revoke-wait", "BLNK_REVOKE_WAIT", 2 * time.Second, "how long a revoke waits for every live server to apply it before answering"},
+		{&maxStale, "max-staleness", "BLNK_MAX_STALENESS", 10 * time.Second, "a server that cannot confirm its view of the keys with the database for this long fails closed (503); servers not heard from for this long are not waited for"},
 	}
 	for _, d := range durations {
 		def, err := envParse(d.env, d.def, time.ParseDuration)
@@ -68,6 +72,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A server that missed a revoke's wait must refresh its view before it
+	// answers again (keyauth.Config.TrustFor): that view must be able to
+	// stay fresh between two polls, and the wait end before the server is
+	// given up on.
+	if revokeWait < 2*poll {
+		return fmt.Errorf("--revoke-wait (%v) must be at least twice --key-poll (%v)", revokeWait, poll)
+	}
+	if maxStale < revokeWait {
+		return fmt.Errorf("--max-staleness (%v) must be at least --revoke-wait (%v)", maxStale, revokeWait)
+	}
 
 	store, err := db.Open(ctx, *dbPath)
 	if err != nil {
@@ -79,16 +93,27 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	serverID := newServerID()
 	auth, err := keyauth.New(ctx, keyauth.Config{
-		FlushEvery: flush,
-		PollEvery:  poll,
-		Failures:   throttle.Config{Burst: *failBurst, Every: failEvery},
-		SignalPath: keyauth.SignalPath(*dbPath),
+		FlushEvery:   flush,
+		PollEvery:    poll,
+		TrustFor:     revokeWait - revokeWait/10,
+		MaxStaleness: maxStale,
+		Failures:     throttle.Config{Burst: *failBurst, Every: failEvery},
+		ServerID:     serverID,
+		Address:      url,
 	}, store, log)
 	if err != nil {
+		ln.Close()
 		return fmt.Errorf("load keys: %w", err)
 	}
 	defer auth.Close()
+	keyring := keys.New(keys.Config{RevokeWait: revokeWait, MaxStaleness: maxStale}, store, auth, log)
 
 	var trusted []string
 	for _, o := range strings.Split(*origins, ",") {
@@ -102,8 +127,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SessionLifetime: lifetime,
 		TrustProxy:      *trustProxy,
 		TrustedOrigins:  trusted,
-	}, store, auth, log)
+	}, store, auth, keyring, log)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 
@@ -111,15 +137,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// before serving, so the resident size reflects what is kept.
 	debug.FreeOSMemory()
 
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
-	abs, _ := filepath.Abs(store.Path())
 	// Said whatever the log level: scripts (and the tests) read the URL
 	// from this line when they ask for port 0.
 	startup, _ := newLogger(stderr, "info", *logFormat)
-	startup.Info("listening", "url", "http://"+ln.Addr().String(), "db", abs, "keys", auth.Len())
+	startup.Info("listening", "url", url, "db", store.Describe(), "keys", auth.Len(), "server", serverID)
 
 	httpSrv := &http.Server{
 		Handler:           srv,
@@ -146,11 +167,28 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	stopBG()
 	wg.Wait() // the last flush of last-used times
+	// Leave the servers' table: no revoke should wait for this one now.
+	gone, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	if err := store.RemoveServer(gone, serverID, time.Now().Add(-24*time.Hour)); err != nil {
+		log.Warn("remove this server's heartbeat", "err", err)
+	}
+	cancel()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	log.Info("stopped")
 	return err
+}
+
+// newServerID names this process in the servers' heartbeats.
+func newServerID() string {
+	var b [6]byte
+	rand.Read(b[:])
+	host, _ := os.Hostname()
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	return host + "-" + hex.EncodeToString(b[:])
 }
 
 // sessionSecret returns the configured secret, or the one generated and

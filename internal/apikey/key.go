@@ -42,7 +42,23 @@ type Key struct {
 	RevokedBy   string
 	LastUsedAt  time.Time
 	LastUsedIP  string
+	// RevokeConfirmation says how the running servers confirmed the
+	// revocation; zero if the key is not revoked or it was not measured.
+	RevokeConfirmation Confirmation
 }
+
+// Confirmation is how the servers running when a change was made
+// confirmed that they had applied it: Confirmed of Servers had, Took
+// after the change committed (as long as the slowest of them took, or
+// the time waited for them).
+type Confirmation struct {
+	Confirmed int
+	Servers   int
+	Took      time.Duration
+}
+
+// Complete reports whether every running server confirmed.
+func (c Confirmation) Complete() bool { return c.Confirmed >= c.Servers }
 
 // Role returns the key's role, always Member.
 func (k Key) Role() Role { return Member }

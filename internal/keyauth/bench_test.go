@@ -42,14 +42,14 @@ func benchIndex(b *testing.B, n int) (*keyauth.Authenticator, []string) {
 	}
 	slices.SortFunc(rows, func(x, y row) int { return bytes.Compare(x.hash[:], y.hash[:]) })
 
-	raw := rawDB(b, f.path)
+	raw := f.store.SQL()
 	tx, err := raw.BeginTx(ctx, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, created_at, created_by, create_token)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func benchIndex(b *testing.B, n int) (*keyauth.Authenticator, []string) {
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
 	}
-	a := newAuth(b, f.store, keyauth.Config{SignalPath: keyauth.SignalPath(f.path)})
+	a := newAuth(b, f.store, keyauth.Config{})
 	if got := a.Len(); got != n {
 		b.Fatalf("index holds %d keys, want %d", got, n)
 	}

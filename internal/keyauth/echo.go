@@ -90,6 +90,8 @@ func ProblemOf(err error, want apikey.Scope) Problem {
 		return Problem{http.StatusUnauthorized, "revoked_key", "The API key has been revoked."}
 	case errors.Is(err, ErrInsufficientScope):
 		return Problem{http.StatusForbidden, "insufficient_scope", "The API key does not have the " + string(want) + " scope."}
+	case errors.Is(err, ErrUnavailable):
+		return Problem{http.StatusServiceUnavailable, "unavailable", "This server cannot confirm its view of the keys with the database. Try again shortly."}
 	case errors.Is(err, ErrUnknownScope):
 		return Problem{http.StatusBadRequest, "unknown_scope", "Unknown scope. Use one of: " + knownScopes() + "."}
 	}
@@ -119,6 +121,8 @@ func WriteError(c echo.Context, err error, want apikey.Scope) error {
 		var rl *RateLimitedError
 		errors.As(err, &rl)
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
 	}
 	// Written by hand rather than with encoding/json: refusals are a hot
 	// path too (a client with a bad key retries), and the shape is fixed.

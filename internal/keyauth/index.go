@@ -102,13 +102,7 @@ func (x *index) add(hash apikey.Hash, k apikey.Key, workspace string) *entry {
 		e.expiresAt = k.ExpiresAt.UnixMilli()
 	}
 	e.scopes = k.Scopes
-	name, ws := k.Name, workspace
-	if len(name) > 1<<16-1 {
-		name = name[:1<<16-1]
-	}
-	if len(ws) > 1<<16-1 {
-		ws = ws[:1<<16-1]
-	}
+	name, ws := truncate16(k.Name), truncate16(workspace)
 	e.nameLen, e.wsLen = uint16(len(name)), uint16(len(ws))
 	e.textChunk, e.textOff = x.write(k.ID, k.Prefix, name, ws)
 	x.byHash[hash] = slot
@@ -191,4 +185,24 @@ func (l *ipLocks) get(e *entry) string {
 		return netip.AddrFrom16(ip.addr).String()
 	}
 	return ""
+}
+
+// same reports whether e holds what k and workspace say, apart from what
+// changes in place (revocation, use).
+func (x *index) same(e *entry, k apikey.Key, workspace string) bool {
+	var expires int64
+	if !k.ExpiresAt.IsZero() {
+		expires = k.ExpiresAt.UnixMilli()
+	}
+	_, _, name, ws := x.strings(e)
+	return e.expiresAt == expires && e.scopes == k.Scopes && e.workspaceID == k.WorkspaceID &&
+		name == truncate16(k.Name) && ws == truncate16(workspace)
+}
+
+// truncate16 cuts s to what an entry's 16-bit length can hold.
+func truncate16(s string) string {
+	if len(s) > 1<<16-1 {
+		return s[:1<<16-1]
+	}
+	return s
 }

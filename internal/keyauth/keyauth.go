@@ -8,16 +8,24 @@
 // no allocation, and takes the same path for an unknown key as for a
 // malformed one after the checksum.
 //
-// The index follows the database:
-//   - in this process, Created and Revoked update it before the dashboard
-//     answers, so a revoked key is refused from the very next request;
-//   - other processes on the same database (a second server, the admin
-//     command line) bump a counter in a small shared-memory file next to
-//     the database after each change; every check reads it (one atomic
-//     load) and, when it moved, reads the changes before answering. So a
-//     revocation is exact across processes too;
-//   - a background poll every second catches anything else (a process
-//     that died between its commit and its bump): that is the bound.
+// The index follows the database (a Store, declared here: the db package
+// provides it for SQLite and PostgreSQL):
+//   - in this process, the keys service (internal/keys) applies a change
+//     before the dashboard answers, so a revoked key is refused from the
+//     very next request;
+//   - changes by other processes are announced by the store (a counter in
+//     shared memory next to a SQLite file, LISTEN/NOTIFY on PostgreSQL):
+//     every check compares the store's ChangeVersion (one atomic load)
+//     with the one it last applied and, when it moved, reads the changes
+//     before answering; Run also wakes on them;
+//   - Run polls every PollEvery as a safety net, and records a heartbeat
+//     with the last change applied, which revokes wait for (see
+//     internal/keys);
+//   - the view of the keys is trusted for TrustFor after it was last
+//     confirmed with the database; an older view is refreshed before a
+//     check, and one older than MaxStaleness that cannot be refreshed is
+//     not trusted at all: checks fail with ErrUnavailable (fail closed)
+//     until the database answers again.
 //
 // Expiry is checked against the clock at each request, never cached.
 //
@@ -34,10 +42,53 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 )
+
+// Store is what the Authenticator needs of the database.
+type Store interface {
+	// AuthKeys calls fn for every key and returns the last change it
+	// includes.
+	AuthKeys(ctx context.Context, fn func(Record)) (seq int64, err error)
+	// KeyChangesSince returns the keys changed after change seq, as they
+	// are now, and the last change included.
+	KeyChangesSince(ctx context.Context, seq int64) ([]Record, int64, error)
+	// RecordUsage stores last uses.
+	RecordUsage(ctx context.Context, uses []Use) error
+	// ChangeVersion moves whenever another process may have committed a
+	// key change. It is read before every check: an atomic load at most.
+	ChangeVersion() uint64
+	// WatchChanges returns a channel that receives soon after another
+	// process may have committed a key change, until ctx ends.
+	WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
+	// Heartbeat records that a server is alive and what it has applied.
+	Heartbeat(ctx context.Context, hb Heartbeat) error
+}
+
+// Record is a key as the store holds it: what checking it needs.
+type Record struct {
+	Hash          apikey.Hash
+	Key           apikey.Key
+	WorkspaceName string
+}
+
+// Use is one key's most recent use.
+type Use struct {
+	KeyID string
+	At    time.Time
+	IP    string
+}
+
+// Heartbeat says that server ServerID (listening at Address since
+// Started) is alive at At and has applied the key changes up to Applied.
+type Heartbeat struct {
+	ServerID string
+	Address  string
+	Started  time.Time
+	At       time.Time
+	Applied  int64
+}
 
 // Why a key is refused.
 var (
@@ -47,6 +98,9 @@ var (
 	ErrRevoked           = errors.New("keyauth: API key revoked")
 	ErrInsufficientScope = errors.New("keyauth: API key lacks the scope")
 	ErrUnknownScope      = errors.New("keyauth: unknown scope")
+	// ErrUnavailable: this server could not confirm its view of the keys
+	// with the database for longer than MaxStaleness, so it trusts no key.
+	ErrUnavailable = errors.New("keyauth: key view too stale to trust")
 )
 
 // RateLimitedError is returned, whatever the token, to an address that
@@ -74,40 +128,57 @@ type Config struct {
 	// FlushEvery is how often last-used times are written (default 2s).
 	FlushEvery time.Duration
 	// PollEvery is how often the database is read for changes made by
-	// other processes, as a safety net behind the change signal (default 1s).
+	// other processes, as a safety net behind the store's announcements,
+	// and how often Run records a heartbeat (default 1s).
 	PollEvery time.Duration
+	// TrustFor is how long after it was last confirmed with the database
+	// the view of the keys is used as it is; after that a check reads the
+	// changes first (default: forever). A revoke waits at most this long
+	// for a server to confirm it (internal/keys), so that a server that
+	// did not confirm refreshes before it answers again.
+	TrustFor time.Duration
+	// MaxStaleness: a view older than this that cannot be refreshed is
+	// not trusted; checks fail with ErrUnavailable (default: never).
+	MaxStaleness time.Duration
 	// Failures limits failed authentications per client address (default:
 	// 20 in a row, then 2 a second). Valid keys never touch it.
 	Failures throttle.Config
-	// SignalPath is the shared-memory change counter's file; empty
-	// disables it and leaves only the poll.
-	SignalPath string
-	// Now is the clock (default time.Now).
+	// ServerID and Address name this server in its heartbeats; without
+	// ServerID, Run records none (a command line process).
+	ServerID, Address string
+	// Now is the clock (default time.Now). Staleness is measured with
+	// the monotonic clock instead, so that tests can move Now freely.
 	Now func() time.Time
 }
 
 // Authenticator checks API keys against an in-memory index of all keys.
 type Authenticator struct {
-	cfg    Config
-	db     *db.DB
-	log    *slog.Logger
-	fails  *throttle.Limiter
-	signal *changeSignal // nil: none
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	fails   *throttle.Limiter
+	born    time.Time // the monotonic clock's origin, see mono
+	started time.Time
 
 	mu  sync.RWMutex // guards idx
 	idx *index
 	ips ipLocks
 
-	syncMu  sync.Mutex // one reader of changes at a time
-	seq     int64      // last key change applied; under syncMu
-	seenSig atomic.Uint64
-	dirtyMu sync.Mutex
-	dirty   []*entry // keys used since the last flush
-	flushMu sync.Mutex
+	syncMu     sync.Mutex    // one reader of changes at a time
+	seq        int64         // last key change applied; under syncMu
+	failedAt   time.Duration // mono of the last failed read; under syncMu
+	seenVer    atomic.Uint64 // the store's ChangeVersion when the last read began
+	confirmed  atomic.Int64  // mono (ns) when the last successful read began
+	appliedSeq atomic.Int64  // seq, for readers outside syncMu
+	dirtyMu    sync.Mutex
+	dirty      []*entry // keys used since the last flush
+	flushMu    sync.Mutex
+	beatMu     sync.Mutex
+	beatSeq    int64 // the applied change of the last heartbeat; under beatMu
 }
 
 // New loads every key of store into a new Authenticator.
-func New(ctx context.Context, cfg Config, store *db.DB, log *slog.Logger) (*Authenticator, error) {
+func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Authenticator, error) {
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = 2 * time.Second
 	}
@@ -121,38 +192,55 @@ func New(ctx context.Context, cfg Config, store *db.DB, log *slog.Logger) (*Auth
 		cfg.Now = time.Now
 	}
 	a := &Authenticator{
-		cfg:   cfg,
-		db:    store,
-		log:   log,
-		fails: throttle.New(cfg.Failures, cfg.Now),
-		idx:   newIndex(),
-	}
-	if cfg.SignalPath != "" {
-		sig, err := openSignal(cfg.SignalPath)
-		if err != nil {
-			log.Warn("no shared change signal: changes from other processes take up to the poll interval",
-				"path", cfg.SignalPath, "poll", cfg.PollEvery, "err", err)
-		} else {
-			a.signal = sig
-			a.seenSig.Store(sig.load())
-		}
+		cfg:     cfg,
+		store:   store,
+		log:     log,
+		fails:   throttle.New(cfg.Failures, cfg.Now),
+		idx:     newIndex(),
+		born:    time.Now(),
+		started: cfg.Now(),
 	}
 	a.syncMu.Lock()
 	defer a.syncMu.Unlock()
-	seq, err := store.AuthKeys(ctx, func(k db.AuthKey) { a.put(k) })
+	ver, at := store.ChangeVersion(), a.mono()
+	seq, err := store.AuthKeys(ctx, func(k Record) { a.put(k) })
 	if err != nil {
 		return nil, err
 	}
-	a.seq = seq
+	a.applied(seq, ver, at)
 	return a, nil
 }
 
-// Close releases the change signal.
-func (a *Authenticator) Close() error {
-	if a.signal != nil {
-		return a.signal.close()
-	}
-	return nil
+// Close releases what the Authenticator holds. (Nothing today: Run's
+// context ends its background work.)
+func (a *Authenticator) Close() error { return nil }
+
+// mono returns the time since the Authenticator was made, on the
+// monotonic clock.
+func (a *Authenticator) mono() time.Duration { return time.Since(a.born) }
+
+// applied records a successful read of the changes up to seq, begun at
+// mono at when the store's version was ver. The caller holds syncMu.
+func (a *Authenticator) applied(seq int64, ver uint64, at time.Duration) {
+	a.seq = seq
+	a.appliedSeq.Store(seq)
+	a.seenVer.Store(ver)
+	a.confirmed.Store(int64(at))
+}
+
+// Applied returns the last key change this Authenticator has applied.
+func (a *Authenticator) Applied() int64 { return a.appliedSeq.Load() }
+
+// Staleness returns how long ago the view of the keys was last confirmed
+// with the database.
+func (a *Authenticator) Staleness() time.Duration {
+	return a.mono() - time.Duration(a.confirmed.Load())
+}
+
+// Unavailable reports whether checks fail closed now: the view is older
+// than MaxStaleness.
+func (a *Authenticator) Unavailable() bool {
+	return a.cfg.MaxStaleness > 0 && a.Staleness() > a.cfg.MaxStaleness
 }
 
 // Len returns the number of keys in the index.
@@ -162,20 +250,43 @@ func (a *Authenticator) Len() int {
 	return len(a.idx.byHash)
 }
 
-// put adds a key to the index, or updates the revocation of a key it has.
-func (a *Authenticator) put(k db.AuthKey) {
+// put adds a key to the index, or brings the entry of a key it has up to
+// date. A revocation is never undone. An entry's other fields never change
+// once published (checks read them without locks), so a key whose name,
+// scopes or expiry changed gets a new entry, which carries its use over;
+// the old one stays unreachable until the process restarts (changes of
+// that kind are rare: people editing keys).
+func (a *Authenticator) put(k Record) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	revoked := int64(0)
+	if !k.Key.RevokedAt.IsZero() {
+		revoked = k.Key.RevokedAt.UnixMilli()
+	}
 	if slot, ok := a.idx.byHash[k.Hash]; ok {
-		if !k.Key.RevokedAt.IsZero() {
-			a.idx.at(slot).revokedAt.CompareAndSwap(0, k.Key.RevokedAt.UnixMilli())
+		old := a.idx.at(slot)
+		if revoked != 0 {
+			old.revokedAt.CompareAndSwap(0, revoked)
 		}
+		if a.idx.same(old, k.Key, k.WorkspaceName) {
+			return
+		}
+		e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
+		e.revokedAt.Store(old.revokedAt.Load())
+		e.lastUsed.Store(old.lastUsed.Load())
+		mu := a.ips.of(old)
+		mu.Lock()
+		ip := old.ip
+		mu.Unlock()
+		e.ipHash.Store(old.ipHash.Load())
+		mu = a.ips.of(e)
+		mu.Lock()
+		e.ip = ip
+		mu.Unlock()
 		return
 	}
 	e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
-	if !k.Key.RevokedAt.IsZero() {
-		e.revokedAt.Store(k.Key.RevokedAt.UnixMilli())
-	}
+	e.revokedAt.Store(revoked)
 	if !k.Key.LastUsedAt.IsZero() {
 		e.lastUsed.Store(k.Key.LastUsedAt.UnixMilli())
 		a.setIP(e, k.Key.LastUsedIP)
@@ -196,31 +307,17 @@ func (a *Authenticator) byID(id string) *entry {
 	return nil
 }
 
-// Created adds a key just stored by this process and tells other
-// processes. Call it after the key's transaction committed.
-func (a *Authenticator) Created(k apikey.Key, hash apikey.Hash, workspace string) {
-	a.put(db.AuthKey{Hash: hash, Key: k, WorkspaceName: workspace})
-	a.bump()
-}
+// Put adds or updates a key that this process just changed in the
+// database, before the change is answered. Call it after the commit; the
+// change also reaches the index through the store (Sync), this only makes
+// it immediate.
+func (a *Authenticator) Put(r Record) { a.put(r) }
 
-// Revoked marks a key revoked in the index and tells other processes.
-// Call it after the revocation committed and before answering: from then
-// on the key is refused.
+// Revoked marks a key revoked in the index, before the revocation is
+// answered: from then on the key is refused. Call it after the commit.
 func (a *Authenticator) Revoked(id string, at time.Time) {
 	if e := a.byID(id); e != nil {
 		e.revokedAt.CompareAndSwap(0, at.UnixMilli())
-	}
-	a.bump()
-}
-
-func (a *Authenticator) bump() {
-	if a.signal != nil {
-		// Our own index is already up to date, so when ours is the only
-		// change we have not seen (the counter was one below its new
-		// value), skip re-reading it. Otherwise another process changed a
-		// key too: leave seenSig behind so the next check reads that.
-		v := a.signal.bump()
-		a.seenSig.CompareAndSwap(v-1, v)
 	}
 }
 
@@ -257,6 +354,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, token, ip string) (Ide
 		a.touch(e, now, ip)
 		return a.identity(e), nil
 	}
+	if err == ErrUnavailable {
+		return Identity{}, err // our failure, not the client's
+	}
 	if wait := a.fails.WaitAt(ip, now); wait > 0 {
 		return Identity{}, &RateLimitedError{RetryAfter: wait}
 	}
@@ -289,8 +389,10 @@ func (a *Authenticator) check(ctx context.Context, token string, now time.Time) 
 	if _, err := apikey.Parse(token); err != nil {
 		return nil, ErrInvalid
 	}
-	if a.signal != nil && a.signal.load() != a.seenSig.Load() {
-		a.catchUp(ctx)
+	if a.store.ChangeVersion() != a.seenVer.Load() || a.Staleness() >= a.trustFor() {
+		if err := a.catchUp(ctx); err != nil {
+			return nil, err
+		}
 	}
 	h := apikey.HashOf(token)
 	a.mu.RLock()
@@ -368,32 +470,61 @@ func ipHash(ip string) uint64 {
 	return h
 }
 
-// catchUp reads the key changes other processes made. Requests arriving
-// meanwhile wait for it, so none is answered from a stale index.
-func (a *Authenticator) catchUp(ctx context.Context) {
+// trustFor is TrustFor, forever when unset.
+func (a *Authenticator) trustFor() time.Duration {
+	if a.cfg.TrustFor <= 0 {
+		return 1<<63 - 1
+	}
+	return a.cfg.TrustFor
+}
+
+// retryRead is how long after a failed read of the changes checks go on
+// without trying again (within MaxStaleness): a database that is down
+// must not cost every request a timeout.
+const retryRead = 250 * time.Millisecond
+
+// readTimeout bounds a read of the changes made for a check.
+const readTimeout = time.Second
+
+// catchUp reads the key changes made elsewhere before a check goes on:
+// when the store announced one, or when the view is older than TrustFor.
+// Requests arriving meanwhile wait for it, so none is answered from a view
+// that is known to be behind. It returns ErrUnavailable when the view
+// could not be refreshed and is older than MaxStaleness.
+func (a *Authenticator) catchUp(ctx context.Context) error {
 	a.syncMu.Lock()
 	defer a.syncMu.Unlock()
-	sig := a.signal.load()
-	if sig == a.seenSig.Load() {
-		return // another request caught up already
+	if a.store.ChangeVersion() == a.seenVer.Load() && a.Staleness() < a.trustFor() {
+		return nil // another request caught up already
 	}
-	if err := a.readChanges(ctx); err != nil {
-		a.log.Error("read key changes", "err", err)
-		return // try again on the next request
+	if a.failedAt == 0 || a.mono()-a.failedAt >= retryRead {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
+		err := a.readChanges(rctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		a.failedAt = a.mono()
+		a.log.Error("read key changes", "err", err, "stale_for", a.Staleness())
 	}
-	a.seenSig.Store(sig)
+	if a.Unavailable() {
+		return ErrUnavailable
+	}
+	return nil // the view is not known to be behind for longer than allowed
 }
 
 // readChanges applies the changes after a.seq; the caller holds syncMu.
 func (a *Authenticator) readChanges(ctx context.Context) error {
-	changed, seq, err := a.db.KeyChangesSince(context.WithoutCancel(ctx), a.seq)
+	ver, at := a.store.ChangeVersion(), a.mono()
+	changed, seq, err := a.store.KeyChangesSince(ctx, a.seq)
 	if err != nil {
 		return err
 	}
 	for _, k := range changed {
 		a.put(k)
 	}
-	a.seq = seq
+	a.failedAt = 0
+	a.applied(seq, ver, at)
 	return nil
 }
 
@@ -401,7 +532,46 @@ func (a *Authenticator) readChanges(ctx context.Context) error {
 func (a *Authenticator) Poll(ctx context.Context) error {
 	a.syncMu.Lock()
 	defer a.syncMu.Unlock()
-	return a.readChanges(ctx)
+	err := a.readChanges(ctx)
+	if err != nil {
+		a.failedAt = a.mono()
+	}
+	return err
+}
+
+// Sync reads the key changes up to now, and records a heartbeat if that
+// applied new ones: after this process changed a key, so that the change
+// counts as applied here when a revoke waits for the servers.
+func (a *Authenticator) Sync(ctx context.Context) error {
+	if err := a.Poll(ctx); err != nil {
+		return err
+	}
+	return a.heartbeat(ctx, false)
+}
+
+// heartbeat records that this server is alive and what it has applied;
+// unless always, only when it has applied changes since the last one.
+func (a *Authenticator) heartbeat(ctx context.Context, always bool) error {
+	if a.cfg.ServerID == "" {
+		return nil
+	}
+	a.beatMu.Lock()
+	defer a.beatMu.Unlock()
+	seq := a.Applied()
+	if !always && seq == a.beatSeq {
+		return nil
+	}
+	err := a.store.Heartbeat(ctx, Heartbeat{
+		ServerID: a.cfg.ServerID,
+		Address:  a.cfg.Address,
+		Started:  a.started,
+		At:       a.cfg.Now(),
+		Applied:  seq,
+	})
+	if err == nil {
+		a.beatSeq = seq
+	}
+	return err
 }
 
 // Flush writes the last uses recorded since the previous flush.
@@ -415,7 +585,7 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	uses := make([]db.Usage, 0, len(batch))
+	uses := make([]Use, 0, len(batch))
 	for _, e := range batch {
 		// Clear the flag before reading, so a use racing with this flush
 		// queues the key again rather than being lost.
@@ -423,9 +593,9 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		a.mu.RLock()
 		id, _, _, _ := a.idx.strings(e)
 		a.mu.RUnlock()
-		uses = append(uses, db.Usage{KeyID: id, At: time.UnixMilli(e.lastUsed.Load()), IP: a.ips.get(e)})
+		uses = append(uses, Use{KeyID: id, At: time.UnixMilli(e.lastUsed.Load()), IP: a.ips.get(e)})
 	}
-	if err := a.db.RecordUsage(ctx, uses); err != nil {
+	if err := a.store.RecordUsage(ctx, uses); err != nil {
 		for _, e := range batch {
 			if e.dirty.CompareAndSwap(false, true) {
 				a.dirtyMu.Lock()
@@ -438,13 +608,19 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Run flushes last uses and polls for changes until ctx ends, then
+// Run follows the database until ctx ends: it reads the key changes
+// other processes announce, polls for them every PollEvery and records a
+// heartbeat then, and flushes last uses every FlushEvery; at the end it
 // flushes one last time.
 func (a *Authenticator) Run(ctx context.Context) {
+	wake := a.store.WatchChanges(ctx, a.log)
 	flush := time.NewTicker(a.cfg.FlushEvery)
 	poll := time.NewTicker(a.cfg.PollEvery)
 	defer flush.Stop()
 	defer poll.Stop()
+	if err := a.heartbeat(ctx, true); err != nil {
+		a.log.Error("heartbeat", "err", err)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -454,29 +630,22 @@ func (a *Authenticator) Run(ctx context.Context) {
 			}
 			cancel()
 			return
+		case <-wake:
+			if err := a.Sync(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("read key changes", "err", err)
+			}
+		case <-poll.C:
+			if err := a.Poll(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("poll key changes", "err", err, "stale_for", a.Staleness())
+				continue
+			}
+			if err := a.heartbeat(ctx, true); err != nil && ctx.Err() == nil {
+				a.log.Error("heartbeat", "err", err)
+			}
 		case <-flush.C:
 			if err := a.Flush(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("flush last used", "err", err)
 			}
-		case <-poll.C:
-			if err := a.Poll(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("poll key changes", "err", err)
-			}
 		}
 	}
-}
-
-// SignalPath returns the change signal's file for the database at dbPath.
-func SignalPath(dbPath string) string { return dbPath + "-keysignal" }
-
-// NotifyChanged tells the servers sharing the database at dbPath that a
-// key changed, for processes such as the admin command line that change
-// keys without an Authenticator. Call it after the change committed.
-func NotifyChanged(dbPath string) error {
-	sig, err := openSignal(SignalPath(dbPath))
-	if err != nil {
-		return err
-	}
-	sig.bump()
-	return sig.close()
 }

@@ -2,11 +2,9 @@ package keyauth_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +13,9 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/testkit"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 )
 
@@ -35,9 +35,10 @@ func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
 func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 
-// fixture is a database in t.TempDir with one workspace and its admin.
+// fixture is a fresh database (of the kind the tests run on, see
+// testkit) with one workspace and its admin.
 type fixture struct {
-	path  string
+	dsn   string
 	store *db.DB
 	ws    account.Workspace
 	user  account.User
@@ -45,20 +46,20 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "dashboard.db")
-	store := openStore(t, path)
+	dsn := testkit.DSN(t)
+	store := openStore(t, dsn)
 	ws, u, err := store.CreateWorkspaceAdmin(context.Background(), "Acme", "admin@acme.io", "pwhash", start)
 	if err != nil {
 		t.Fatalf("CreateWorkspaceAdmin: %v", err)
 	}
-	return &fixture{path: path, store: store, ws: ws, user: u}
+	return &fixture{dsn: dsn, store: store, ws: ws, user: u}
 }
 
-// openStore opens the database at path, as another process would, and
+// openStore opens the database of dsn, as another process would, and
 // closes it at the end of the test.
-func openStore(t testing.TB, path string) *db.DB {
+func openStore(t testing.TB, dsn string) *db.DB {
 	t.Helper()
-	store, err := db.Open(context.Background(), path)
+	store, err := db.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatalf("db.Open: %v", err)
 	}
@@ -126,17 +127,34 @@ func (f *fixture) addKey(t testing.TB, s keySpec) (apikey.Key, string) {
 // revoke revokes key id in the database only.
 func (f *fixture) revoke(t testing.TB, store *db.DB, id string) apikey.Key {
 	t.Helper()
-	k, _, err := store.RevokeKey(context.Background(), f.ws.ID, id, f.user.ID, time.Now())
+	return f.revokeSeq(t, store, id).Key
+}
+
+// revokeSeq is revoke, returning the key change too.
+func (f *fixture) revokeSeq(t testing.TB, store *db.DB, id string) db.Revocation {
+	t.Helper()
+	r, err := store.RevokeKey(context.Background(), f.ws.ID, id, audit.Actor{UserID: f.user.ID, Kind: audit.User}, time.Now())
 	if err != nil {
 		t.Fatalf("RevokeKey: %v", err)
 	}
-	return k
+	return r
+}
+
+// deaf is a store whose changes are never announced: an Authenticator on
+// it learns of changes made elsewhere only when told (Put, Revoked) or
+// when it polls.
+type deaf struct{ keyauth.Store }
+
+func (deaf) ChangeVersion() uint64 { return 0 }
+
+func (d deaf) WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{} {
+	return make(chan struct{})
 }
 
 // newAuth returns an Authenticator of store, closed at the end of the
 // test. Unless cfg says otherwise, failures are not rate limited, and
 // nothing but Poll reads changes.
-func newAuth(t testing.TB, store *db.DB, cfg keyauth.Config) *keyauth.Authenticator {
+func newAuth(t testing.TB, store keyauth.Store, cfg keyauth.Config) *keyauth.Authenticator {
 	t.Helper()
 	if cfg.Failures == (throttle.Config{}) {
 		cfg.Failures = throttle.Config{Burst: 1 << 30, Every: time.Nanosecond}
@@ -155,16 +173,10 @@ func newAuth(t testing.TB, store *db.DB, cfg keyauth.Config) *keyauth.Authentica
 	return a
 }
 
-// rawDB opens the database at path with database/sql alone, for what the
-// db package does not offer (tampering with rows, bulk inserts).
-func rawDB(t testing.TB, path string) *sql.DB {
-	t.Helper()
-	r, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+// created tells a of a key made in the database, as the keys service
+// does after a commit.
+func created(a *keyauth.Authenticator, k apikey.Key, hash apikey.Hash, workspace string) {
+	a.Put(keyauth.Record{Hash: hash, Key: k, WorkspaceName: workspace})
 }
 
 // unknownToken returns a well-formed token, checksum included, that is
@@ -196,7 +208,7 @@ func TestAuthenticate(t *testing.T) {
 	valid, validToken := f.addKey(t, keySpec{name: "valid", scopes: []string{"mcp:write", "data:read"}, expires: expiresAt})
 	_, revokedToken := f.addKey(t, keySpec{name: "revoked"})
 	_, polledToken := f.addKey(t, keySpec{name: "revoked, then polled"})
-	a := newAuth(t, f.store, keyauth.Config{Now: clk.Now})
+	a := newAuth(t, deaf{f.store}, keyauth.Config{Now: clk.Now})
 
 	revoked := f.revoke(t, f.store, mustID(t, a, revokedToken))
 	a.Revoked(revoked.ID, revoked.RevokedAt)
@@ -259,7 +271,7 @@ func TestAuthenticate(t *testing.T) {
 		clk.Set(start)
 		id := mustID(t, a, polledToken)
 		f.revoke(t, f.store, id)
-		// No signal, no Revoked: only Poll tells this Authenticator.
+		// No announcement, no Revoked: only Poll tells this Authenticator.
 		if _, err := a.Authenticate(ctx, polledToken, "192.0.2.200"); err != nil {
 			t.Fatalf("before Poll: Authenticate error = %v, want nil (nothing told it yet)", err)
 		}
@@ -279,16 +291,16 @@ func TestAuthenticate(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := a.Authenticate(ctx, token, "192.0.2.201"); !errors.Is(err, keyauth.ErrInvalid) {
-			t.Fatalf("before Created: error = %v, want %v", err, keyauth.ErrInvalid)
+			t.Fatalf("before Put: error = %v, want %v", err, keyauth.ErrInvalid)
 		}
 		n := a.Len()
-		a.Created(k, nk.Hash, "Acme")
+		created(a, k, nk.Hash, "Acme")
 		if got, want := a.Len(), n+1; got != want {
-			t.Errorf("Len after Created = %d, want %d", got, want)
+			t.Errorf("Len after Put = %d, want %d", got, want)
 		}
 		id, err := a.Authenticate(ctx, token, "192.0.2.201")
 		if err != nil {
-			t.Fatalf("after Created: error = %v, want nil", err)
+			t.Fatalf("after Put: error = %v, want nil", err)
 		}
 		if got, want := id.KeyID, k.ID; got != want {
 			t.Errorf("key id = %s, want %s", got, want)
@@ -337,7 +349,7 @@ func TestAuthorize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.Created(k, nk.Hash, f.ws.Name)
+		created(a, k, nk.Hash, f.ws.Name)
 		tokens[name] = token
 	}
 	add("all", "*")
@@ -516,25 +528,46 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // TestCrossProcess runs two Authenticators, as two server processes would,
-// on one database file: with the shared change signal, each sees the
-// other's changes at its very next check, with no poll.
+// on one database. On SQLite, the shared change signal makes each see the
+// other's changes at its very next check, with no wait. On PostgreSQL,
+// NOTIFY wakes the other, which applies the change within milliseconds
+// (a revoke waits for that, see internal/keys).
 func TestCrossProcess(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	storeA, storeB := openStore(t, f.path), openStore(t, f.path)
-	sig := keyauth.SignalPath(f.path)
-	a := newAuth(t, storeA, keyauth.Config{SignalPath: sig, PollEvery: time.Hour})
-	b := newAuth(t, storeB, keyauth.Config{SignalPath: sig, PollEvery: time.Hour})
+	storeA, storeB := openStore(t, f.dsn), openStore(t, f.dsn)
+	a := newAuth(t, storeA, keyauth.Config{PollEvery: time.Hour})
+	b := newAuth(t, storeB, keyauth.Config{PollEvery: time.Hour})
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Run(runCtx) })
+	wg.Go(func() { b.Run(runCtx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	const ip = "192.0.2.7"
+	exact := storeA.Kind() == db.SQLite
+
+	// applied waits, on PostgreSQL, until auth has applied change seq.
+	applied := func(t *testing.T, auth *keyauth.Authenticator, seq int64) {
+		t.Helper()
+		if exact {
+			return // nothing to wait for: the next check reads the signal
+		}
+		waitFor(t, func() bool { return auth.Applied() >= seq })
+	}
 
 	t.Run("revoked in A", func(t *testing.T) {
 		k, token := f.addKey(t, keySpec{})
-		a.Created(k, apikey.HashOf(token), f.ws.Name)
+		seq, err := storeA.LastChange(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied(t, b, seq)
 		if _, err := b.Authenticate(ctx, token, ip); err != nil {
 			t.Fatalf("B before revoke: %v", err)
 		}
-		r := f.revoke(t, storeA, k.ID)
-		a.Revoked(r.ID, r.RevokedAt)
+		r := f.revokeSeq(t, storeA, k.ID)
+		a.Revoked(r.Key.ID, r.Key.RevokedAt)
+		applied(t, b, r.Seq)
 		if _, err := b.Authenticate(ctx, token, ip); !errors.Is(err, keyauth.ErrRevoked) {
 			t.Errorf("B after A revoked: error = %v, want %v", err, keyauth.ErrRevoked)
 		}
@@ -549,7 +582,12 @@ func TestCrossProcess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.Created(k, nk.Hash, f.ws.Name)
+		created(a, k, nk.Hash, f.ws.Name)
+		seq, err := storeA.LastChange(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied(t, b, seq)
 		id, err := b.Authenticate(ctx, token, ip)
 		if err != nil {
 			t.Fatalf("B after A created: error = %v, want nil", err)
@@ -562,22 +600,19 @@ func TestCrossProcess(t *testing.T) {
 		}
 	})
 
-	t.Run("revoked by the command line", func(t *testing.T) {
+	t.Run("revoked by another process", func(t *testing.T) {
 		k, token := f.addKey(t, keySpec{})
-		if err := keyauth.NotifyChanged(f.path); err != nil {
-			t.Fatal(err)
-		}
+		seq, _ := f.store.LastChange(ctx)
+		applied(t, b, seq)
 		if _, err := b.Authenticate(ctx, token, ip); err != nil {
 			t.Fatalf("B before revoke: %v", err)
 		}
-		cli := openStore(t, f.path)
-		f.revoke(t, cli, k.ID)
-		if err := keyauth.NotifyChanged(f.path); err != nil {
-			t.Fatalf("NotifyChanged: %v", err)
-		}
+		cli := openStore(t, f.dsn)
+		r := f.revokeSeq(t, cli, k.ID)
 		for name, auth := range map[string]*keyauth.Authenticator{"A": a, "B": b} {
+			applied(t, auth, r.Seq)
 			if _, err := auth.Authenticate(ctx, token, ip); !errors.Is(err, keyauth.ErrRevoked) {
-				t.Errorf("%s after the command line revoked: error = %v, want %v", name, err, keyauth.ErrRevoked)
+				t.Errorf("%s after another process revoked: error = %v, want %v", name, err, keyauth.ErrRevoked)
 			}
 		}
 	})
@@ -587,44 +622,28 @@ func TestCrossProcess(t *testing.T) {
 	t.Run("own change after another's", func(t *testing.T) {
 		k1, token1 := f.addKey(t, keySpec{})
 		k2, token2 := f.addKey(t, keySpec{})
-		if err := keyauth.NotifyChanged(f.path); err != nil {
-			t.Fatal(err)
-		}
+		seq, _ := f.store.LastChange(ctx)
+		applied(t, b, seq)
 		for _, tok := range []string{token1, token2} {
 			if _, err := b.Authenticate(ctx, tok, ip); err != nil {
 				t.Fatalf("B before revoke: %v", err)
 			}
 		}
-		r := f.revoke(t, storeA, k1.ID) // A revokes k1 ...
-		a.Revoked(r.ID, r.RevokedAt)
-		r = f.revoke(t, storeB, k2.ID) // ... and B revokes k2 before its next check
-		b.Revoked(r.ID, r.RevokedAt)
+		r := f.revokeSeq(t, storeA, k1.ID) // A revokes k1 ...
+		a.Revoked(r.Key.ID, r.Key.RevokedAt)
+		r2 := f.revokeSeq(t, storeB, k2.ID) // ... and B revokes k2 before its next check
+		b.Revoked(r2.Key.ID, r2.Key.RevokedAt)
+		applied(t, b, r.Seq)
 		for _, tok := range []string{token1, token2} {
 			if _, err := b.Authenticate(ctx, tok, ip); !errors.Is(err, keyauth.ErrRevoked) {
 				t.Errorf("B: key %s... error = %v, want %v", tok[:apikey.PrefixLen], err, keyauth.ErrRevoked)
 			}
 		}
-
-		// The same with a creation.
-		k3, token3 := f.addKey(t, keySpec{})
-		a.Created(k3, apikey.HashOf(token3), f.ws.Name)
-		nk, token4 := f.newKey(t, keySpec{})
-		k4, _, err := storeB.CreateKey(ctx, nk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Created(k4, nk.Hash, f.ws.Name)
-		for _, tok := range []string{token3, token4} {
-			if _, err := b.Authenticate(ctx, tok, ip); err != nil {
-				t.Errorf("B: key %s... error = %v, want nil", tok[:apikey.PrefixLen], err)
-			}
-		}
 	})
 
-	t.Run("no signal: only the poll", func(t *testing.T) {
-		c := newAuth(t, openStore(t, f.path), keyauth.Config{PollEvery: time.Hour}) // no SignalPath
+	t.Run("not announced: only the poll", func(t *testing.T) {
+		c := newAuth(t, deaf{openStore(t, f.dsn)}, keyauth.Config{PollEvery: time.Hour})
 		k, token := f.addKey(t, keySpec{})
-		a.Created(k, apikey.HashOf(token), f.ws.Name)
 		if _, err := c.Authenticate(ctx, token, ip); !errors.Is(err, keyauth.ErrInvalid) {
 			t.Errorf("C before Poll, created key: error = %v, want %v", err, keyauth.ErrInvalid)
 		}
@@ -634,8 +653,7 @@ func TestCrossProcess(t *testing.T) {
 		if _, err := c.Authenticate(ctx, token, ip); err != nil {
 			t.Fatalf("C after Poll, created key: %v", err)
 		}
-		r := f.revoke(t, storeA, k.ID)
-		a.Revoked(r.ID, r.RevokedAt)
+		f.revoke(t, storeA, k.ID)
 		if _, err := c.Authenticate(ctx, token, ip); err != nil {
 			t.Errorf("C before Poll, revoked key: error = %v, want nil (not told yet)", err)
 		}
@@ -682,8 +700,8 @@ func TestLastUsed(t *testing.T) {
 
 	// Make the stored value older behind the Authenticator's back: a
 	// second Flush with no new use must not write it again.
-	raw := rawDB(t, f.path)
-	if _, err := raw.ExecContext(ctx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES (?, 1000, 'marker') ON CONFLICT (key_id) DO UPDATE SET at = 1000, ip = 'marker'`, k.ID); err != nil {
+	raw := f.store.SQL()
+	if _, err := raw.ExecContext(ctx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES ($1, 1000, 'marker') ON CONFLICT (key_id) DO UPDATE SET at = 1000, ip = 'marker'`, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Flush(ctx); err != nil {
@@ -807,7 +825,7 @@ func TestRunFlushesAtShutdown(t *testing.T) {
 func TestRunPollsAndFlushes(t *testing.T) {
 	f := newFixture(t)
 	k, token := f.addKey(t, keySpec{})
-	a := newAuth(t, f.store, keyauth.Config{FlushEvery: 5 * time.Millisecond, PollEvery: 5 * time.Millisecond})
+	a := newAuth(t, deaf{f.store}, keyauth.Config{FlushEvery: 5 * time.Millisecond, PollEvery: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
@@ -821,7 +839,7 @@ func TestRunPollsAndFlushes(t *testing.T) {
 	}
 	waitFor(t, func() bool { return !dbLastUsed(t, f, k.ID).at.IsZero() })
 
-	f.revoke(t, f.store, k.ID) // no Revoked, no signal: the poll finds it
+	f.revoke(t, f.store, k.ID) // no Revoked, no announcement: the poll finds it
 	waitFor(t, func() bool {
 		_, err := a.Authenticate(ctx, token, "192.0.2.9")
 		return errors.Is(err, keyauth.ErrRevoked)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package keyauth
+package db
 
 import (
 	"fmt"

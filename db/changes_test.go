@@ -6,14 +6,16 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
 // authKeys returns every key AuthKeys reports, by id, and its sequence
 // number.
-func authKeys(t *testing.T, d *DB) (map[string]AuthKey, int64) {
+func authKeys(t *testing.T, d *DB) (map[string]keyauth.Record, int64) {
 	t.Helper()
-	keys := make(map[string]AuthKey)
-	seq, err := d.AuthKeys(context.Background(), func(a AuthKey) { keys[a.Key.ID] = a })
+	keys := make(map[string]keyauth.Record)
+	seq, err := d.AuthKeys(context.Background(), func(a keyauth.Record) { keys[a.Key.ID] = a })
 	if err != nil {
 		t.Fatalf("AuthKeys: %v", err)
 	}
@@ -34,7 +36,7 @@ func TestAuthKeys(t *testing.T) {
 	k := createKey(t, d, nk)
 	nk2, _ := newKey(t, w.ID, u.ID, "revoked key", testNow)
 	k2 := createKey(t, d, nk2)
-	if _, _, err := d.RevokeKey(context.Background(), w.ID, k2.ID, u.ID, testNow); err != nil {
+	if _, err := d.RevokeKey(context.Background(), w.ID, k2.ID, audit.Actor{UserID: u.ID, Kind: audit.User}, testNow); err != nil {
 		t.Fatal(err)
 	}
 
@@ -74,7 +76,7 @@ func TestKeyChangesSince(t *testing.T) {
 	createKey(t, d, before)
 	_, seq := authKeys(t, d)
 
-	changesSince := func(seq int64) ([]AuthKey, int64) {
+	changesSince := func(seq int64) ([]keyauth.Record, int64) {
 		t.Helper()
 		changed, next, err := d.KeyChangesSince(ctx, seq)
 		if err != nil {
@@ -106,7 +108,7 @@ func TestKeyChangesSince(t *testing.T) {
 		t.Errorf("KeyChangesSince again = %v, seq %d; want nothing, %d", ids(changed), next, seq)
 	}
 
-	if _, _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow); err != nil {
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, audit.Actor{UserID: u.ID, Kind: audit.User}, testNow); err != nil {
 		t.Fatal(err)
 	}
 	changed, next = changesSince(seq)
@@ -122,7 +124,7 @@ func TestKeyChangesSince(t *testing.T) {
 	seq = next
 
 	// Revoking again changes nothing, so reports nothing.
-	if _, _, err := d.RevokeKey(ctx, w.ID, k.ID, u.ID, testNow.Add(time.Hour)); err != nil {
+	if _, err := d.RevokeKey(ctx, w.ID, k.ID, audit.Actor{UserID: u.ID, Kind: audit.User}, testNow.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if changed, next := changesSince(seq); len(changed) != 0 || next != seq {
@@ -136,7 +138,7 @@ func TestKeyChangesSince(t *testing.T) {
 	}
 }
 
-func ids(keys []AuthKey) []string {
+func ids(keys []keyauth.Record) []string {
 	var out []string
 	for _, k := range keys {
 		out = append(out, k.Key.ID)
@@ -160,31 +162,31 @@ func TestRecordUsage(t *testing.T) {
 	t1 := testNow.Add(time.Minute)
 	steps := []struct {
 		name   string
-		uses   []Usage
+		uses   []keyauth.Use
 		wantAt map[string]time.Time
 		wantIP map[string]string
 	}{
 		{
 			name:   "first uses",
-			uses:   []Usage{{k1.ID, t1, "192.0.2.1"}, {k2.ID, t1, "192.0.2.2"}},
+			uses:   []keyauth.Use{{KeyID: k1.ID, At: t1, IP: "192.0.2.1"}, {KeyID: k2.ID, At: t1, IP: "192.0.2.2"}},
 			wantAt: map[string]time.Time{k1.ID: t1, k2.ID: t1},
 			wantIP: map[string]string{k1.ID: "192.0.2.1", k2.ID: "192.0.2.2"},
 		},
 		{
 			name:   "newer wins",
-			uses:   []Usage{{k1.ID, t1.Add(time.Second), "192.0.2.3"}},
+			uses:   []keyauth.Use{{KeyID: k1.ID, At: t1.Add(time.Second), IP: "192.0.2.3"}},
 			wantAt: map[string]time.Time{k1.ID: t1.Add(time.Second), k2.ID: t1},
 			wantIP: map[string]string{k1.ID: "192.0.2.3", k2.ID: "192.0.2.2"},
 		},
 		{
 			name:   "older is ignored",
-			uses:   []Usage{{k1.ID, t1, "192.0.2.9"}, {k2.ID, t1.Add(-time.Hour), "192.0.2.9"}},
+			uses:   []keyauth.Use{{KeyID: k1.ID, At: t1, IP: "192.0.2.9"}, {KeyID: k2.ID, At: t1.Add(-time.Hour), IP: "192.0.2.9"}},
 			wantAt: map[string]time.Time{k1.ID: t1.Add(time.Second), k2.ID: t1},
 			wantIP: map[string]string{k1.ID: "192.0.2.3", k2.ID: "192.0.2.2"},
 		},
 		{
 			name:   "unknown key is ignored",
-			uses:   []Usage{{apikey.NewID(), t1.Add(time.Hour), "192.0.2.9"}},
+			uses:   []keyauth.Use{{KeyID: apikey.NewID(), At: t1.Add(time.Hour), IP: "192.0.2.9"}},
 			wantAt: map[string]time.Time{k1.ID: t1.Add(time.Second), k2.ID: t1},
 			wantIP: map[string]string{k1.ID: "192.0.2.3", k2.ID: "192.0.2.2"},
 		},
@@ -217,7 +219,7 @@ func BenchmarkRecordUsage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	uses := make([]Usage, 10_000)
+	uses := make([]keyauth.Use, 10_000)
 	for i := range uses {
 		tok, _ := apikey.Generate()
 		prefix, _ := apikey.Parse(tok)
@@ -228,7 +230,7 @@ func BenchmarkRecordUsage(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		uses[i] = Usage{KeyID: k.ID, IP: "203.0.113.7"}
+		uses[i] = keyauth.Use{KeyID: k.ID, IP: "203.0.113.7"}
 	}
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {

@@ -1,0 +1,249 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
+)
+
+// Key changes. Every transaction that creates a key or changes what
+// checking it needs to know (revocation, expiry, name, scopes) appends a
+// row to api_key_changes, whose seq orders the changes as they commit:
+// a process that has applied the changes up to seq N reads "seq > N" to
+// catch up, and can say which changes it has applied (servers.applied_seq).
+//
+// Commit order matters: on PostgreSQL a sequence value taken by one
+// transaction may commit after a larger one taken by another, and a reader
+// between the two would skip the first for good. So the transactions that
+// record changes take one advisory lock first (see lock): each takes its
+// seq after the previous one committed. They are rare (people creating and
+// revoking keys), so this costs nothing that matters. SQLite's write lock
+// orders them already.
+//
+// After the commit, the other processes are told: on SQLite through a
+// counter in shared memory (signal_unix.go), which every check reads, on
+// PostgreSQL through NOTIFY, sent by the transaction itself (delivered at
+// commit), which every server LISTENs to (postgres.go). Both are a wake-up
+// only: readers always read "seq > last applied", so a missed signal costs
+// time (until the next poll), never a change.
+
+// recordChange appends a change of key keyID to the log and returns its
+// sequence number. tx must commit before the change is announced with
+// announce.
+func (d *DB) recordChange(ctx context.Context, tx *sql.Tx, keyID string, now time.Time) (int64, error) {
+	if err := d.lock(ctx, tx, "blnk key changes"); err != nil {
+		return 0, fmt.Errorf("lock key changes: %w", err)
+	}
+	var seq int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO api_key_changes (key_id, at) VALUES ($1, $2) RETURNING seq`, keyID, ms(now)).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("record key change: %w", err)
+	}
+	if d.kind == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, d.channel, fmt.Sprint(seq)); err != nil {
+			return 0, fmt.Errorf("notify key change: %w", err)
+		}
+	}
+	return seq, nil
+}
+
+// announce tells the processes sharing a SQLite database that a key
+// change committed. (PostgreSQL's NOTIFY went out with the commit.)
+func (d *DB) announce() {
+	if d.signal != nil {
+		d.signal.bump()
+	}
+}
+
+// ChangeVersion returns a number that moves whenever a key change may
+// have committed in another process: the shared counter on SQLite, a count
+// of notifications (and reconnections) on PostgreSQL once WatchChanges
+// runs. It costs one atomic load: the key check reads it every time.
+func (d *DB) ChangeVersion() uint64 {
+	switch {
+	case d.signal != nil:
+		return d.signal.load()
+	case d.feed != nil:
+		return d.feed.version.Load()
+	}
+	return 0
+}
+
+// sqliteWatchEvery is how often WatchChanges looks at the shared counter
+// of a SQLite database: a load and a compare, so frequent is cheap.
+const sqliteWatchEvery = 10 * time.Millisecond
+
+// WatchChanges returns a channel that receives soon after a key change may
+// have committed in another process, until ctx ends. A change that
+// happens while nobody reads the channel is kept as one pending wake-up.
+// Call it once per DB; log says when notifications are lost.
+func (d *DB) WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{} {
+	wake := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	switch d.kind {
+	case Postgres:
+		d.feed.start(ctx, notify, log)
+	default:
+		if d.signal == nil {
+			return wake // only the poll, then
+		}
+		go func() {
+			t := time.NewTicker(sqliteWatchEvery)
+			defer t.Stop()
+			last := d.signal.load()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if v := d.signal.load(); v != last {
+						last = v
+						notify()
+					}
+				}
+			}
+		}()
+	}
+	return wake
+}
+
+// authKeyQuery reads what checking a key needs.
+const authKeyQuery = `SELECT k.hash, k.id, k.workspace_id, w.name, k.name, k.prefix, k.scopes,
+	k.expires_at, k.created_at, k.revoked_at, u.at, COALESCE(u.ip, '')
+	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+	LEFT JOIN api_key_usage u ON u.key_id = k.id`
+
+func scanAuthKey(rows *sql.Rows) (keyauth.Record, error) {
+	var a keyauth.Record
+	var hash []byte
+	var scopes string
+	var created int64
+	var expires, revoked, used sql.NullInt64
+	err := rows.Scan(&hash, &a.Key.ID, &a.Key.WorkspaceID, &a.WorkspaceName, &a.Key.Name, &a.Key.Prefix, &scopes,
+		&expires, &created, &revoked, &used, &a.Key.LastUsedIP)
+	if err != nil {
+		return keyauth.Record{}, err
+	}
+	if len(hash) != len(a.Hash) {
+		return keyauth.Record{}, fmt.Errorf("key %s: stored hash has %d bytes", a.Key.ID, len(hash))
+	}
+	copy(a.Hash[:], hash)
+	if a.Key.Scopes, err = apikey.ParseScopeList(scopes); err != nil {
+		return keyauth.Record{}, fmt.Errorf("key %s: stored scopes %q: %v", a.Key.ID, scopes, err)
+	}
+	a.Key.CreatedAt = time.UnixMilli(created).UTC()
+	a.Key.ExpiresAt, a.Key.RevokedAt, a.Key.LastUsedAt = fromMS(expires), fromMS(revoked), fromMS(used)
+	return a, nil
+}
+
+// AuthKeys calls fn for every key of every workspace, and returns the
+// sequence number of the last key change it includes: pass it to
+// KeyChangesSince to follow later changes.
+func (d *DB) AuthKeys(ctx context.Context, fn func(keyauth.Record)) (seq int64, err error) {
+	// One snapshot: the keys and the sequence number agree, so no change
+	// falls between them.
+	tx, err := d.sql.BeginTx(ctx, d.snapshot())
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM api_key_changes`).Scan(&seq); err != nil {
+		return 0, err
+	}
+	rows, err := tx.QueryContext(ctx, authKeyQuery)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAuthKey(rows)
+		if err != nil {
+			return 0, err
+		}
+		fn(a)
+	}
+	return seq, rows.Err()
+}
+
+// KeyChangesSince returns the keys changed after change seq, as they are
+// now, and the sequence number of the last change included.
+func (d *DB) KeyChangesSince(ctx context.Context, seq int64) ([]keyauth.Record, int64, error) {
+	tx, err := d.sql.BeginTx(ctx, d.snapshot())
+	if err != nil {
+		return nil, seq, err
+	}
+	defer tx.Rollback()
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM api_key_changes`).Scan(&last); err != nil {
+		return nil, seq, err
+	}
+	if last <= seq {
+		return nil, seq, nil
+	}
+	rows, err := tx.QueryContext(ctx, authKeyQuery+` WHERE k.id IN (SELECT key_id FROM api_key_changes WHERE seq > $1 AND seq <= $2)`, seq, last)
+	if err != nil {
+		return nil, seq, err
+	}
+	defer rows.Close()
+	var out []keyauth.Record
+	for rows.Next() {
+		a, err := scanAuthKey(rows)
+		if err != nil {
+			return nil, seq, err
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, seq, err
+	}
+	return out, last, nil
+}
+
+// LastChange returns the sequence number of the last key change.
+func (d *DB) LastChange(ctx context.Context) (int64, error) {
+	var seq int64
+	err := d.sql.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM api_key_changes`).Scan(&seq)
+	return seq, err
+}
+
+// RecordUsage stores the last use of several keys in one transaction. A
+// use older than the one stored is ignored, so flushes from several
+// processes can interleave.
+func (d *DB) RecordUsage(ctx context.Context, uses []keyauth.Use) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES ($1, $2, $3)
+		ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, ip = excluded.ip WHERE excluded.at > api_key_usage.at`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	// One order for every writer: two servers flushing the same keys in
+	// opposite orders would deadlock on PostgreSQL's row locks.
+	uses = slices.Clone(uses)
+	slices.SortFunc(uses, func(a, b keyauth.Use) int { return strings.Compare(a.KeyID, b.KeyID) })
+	for _, u := range uses {
+		if _, err := stmt.ExecContext(ctx, u.KeyID, ms(u.At), u.IP); err != nil {
+			return fmt.Errorf("record usage of %s: %w", u.KeyID, err)
+		}
+	}
+	return tx.Commit()
+}

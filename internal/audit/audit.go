@@ -1,0 +1,86 @@
+// Package audit describes the workspace's audit log: who did what to which
+// key, when and from where. Events are written by the db package in the
+// same transaction as the change they record, so that neither exists
+// without the other, and are never updated or deleted (only retention
+// removes old ones). Standard library only.
+package audit
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Action is what an event records.
+type Action string
+
+// The actions of SPEC's list.
+const (
+	KeyCreated       Action = "key.created"
+	KeyRevealed      Action = "key.revealed"
+	KeyEdited        Action = "key.edited"
+	KeyRolled        Action = "key.rolled"
+	KeyRevoked       Action = "key.revoked"
+	KeyLeaked        Action = "key.leaked"
+	KeyExpired       Action = "key.expired"
+	WebhookCreated   Action = "webhook.created"
+	WebhookDeleted   Action = "webhook.deleted"
+	UserSignedIn     Action = "user.signed_in"
+	UserSignInFailed Action = "user.sign_in_failed"
+	UserSignedOut    Action = "user.signed_out"
+)
+
+// Actor is who made a change.
+type Actor struct {
+	UserID int64  // 0: not a signed-in user
+	Email  string // the user's, if one
+	Kind   ActorKind
+	IP     string // the client's address, if any
+	// Request is the id of the request that asked, for the logs; it is
+	// not stored.
+	Request string
+}
+
+// ActorKind says what kind of actor made a change.
+type ActorKind string
+
+// The kinds of actors.
+const (
+	User        ActorKind = "user"
+	CommandLine ActorKind = "command line"
+	LeakReport  ActorKind = "leak report"
+	System      ActorKind = "system"
+)
+
+// Name is how the actor is shown: the user's email, else its kind.
+func (a Actor) Name() string {
+	if a.Email != "" {
+		return a.Email
+	}
+	return string(a.Kind)
+}
+
+// Event is one entry of the audit log.
+type Event struct {
+	ID          int64 // assigned when stored; orders events
+	WorkspaceID int64 // 0: none (a failed sign-in with an unknown email)
+	At          time.Time
+	Action      Action
+	Actor       Actor
+	KeyID       string // "" if the event is not about a key
+	KeyPrefix   string
+	// Details says what changed: before/after for edits, the overlap of a
+	// roll, where a leak was reported. Never a secret.
+	Details map[string]any
+}
+
+// DetailsJSON returns the event's details as stored: a JSON object.
+func (e Event) DetailsJSON() string {
+	if len(e.Details) == 0 {
+		return "{}"
+	}
+	b, err := json.Marshal(e.Details)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}
