@@ -24,6 +24,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
 var (
@@ -366,7 +367,9 @@ func addKey(t *testing.T, a *app, name string, scopes []string) {
 	storeKey(t, a, name, scopes, time.Now().Add(-time.Hour), time.Time{})
 }
 
-func storeKey(t *testing.T, a *app, name string, scopeNames []string, created, expires time.Time) {
+// storeKey stores a key straight into the app's database and returns its
+// token and id.
+func storeKey(t *testing.T, a *app, name string, scopeNames []string, created, expires time.Time) (token, id string) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := db.Open(ctx, a.DB)
@@ -374,16 +377,32 @@ func storeKey(t *testing.T, a *app, name string, scopeNames []string, created, e
 	defer store.Close()
 	login, err := store.LoginByEmail(ctx, "ada@acme.test")
 	must(t, err)
-	token, err := apikey.Generate()
+	token, err = apikey.Generate()
 	must(t, err)
 	prefix, err := apikey.Parse(token)
 	must(t, err)
 	scopes, err := apikey.ParseScopes(scopeNames)
 	must(t, err)
+	id = apikey.NewID()
 	_, _, err = store.CreateKey(ctx, db.NewKey{
-		Key: apikey.Key{ID: apikey.NewID(), WorkspaceID: login.Workspace.ID, Name: name, Prefix: prefix, Scopes: scopes,
+		Key: apikey.Key{ID: id, WorkspaceID: login.Workspace.ID, Name: name, Prefix: prefix, Scopes: scopes,
 			ExpiresAt: expires, CreatedAt: created},
 		Hash: apikey.HashOf(token), CreatedBy: login.User.ID, CreateToken: apikey.NewID(),
 	})
+	must(t, err)
+	return token, id
+}
+
+// revokeStoredKey revokes a key straight in the app's database, as the
+// admin did at the given time.
+func revokeStoredKey(t *testing.T, a *app, id string, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := db.Open(ctx, a.DB)
+	must(t, err)
+	defer store.Close()
+	login, err := store.LoginByEmail(ctx, "ada@acme.test")
+	must(t, err)
+	_, err = store.RevokeKey(ctx, login.Workspace.ID, id, audit.Actor{UserID: login.User.ID, Kind: audit.User}, at)
 	must(t, err)
 }
