@@ -12,6 +12,9 @@ import (
 // not look like being thrown out; on its own otherwise. It never pops the
 // pending one-time notice: that belongs to the next real page.
 func (s *Server) errorPage(c echo.Context, status int, title, message string) templ.Component {
+	if _, err := c.Cookie(sessionCookie); err != nil {
+		return views.ErrorPage(status, title, message, requestIDOf(c)) // never signed in: no session to look up
+	}
 	cur, err := s.currentSession(c)
 	if err != nil || cur == nil {
 		// Signed out, or the database that finds sessions is what failed.
