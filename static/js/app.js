@@ -17,8 +17,6 @@
     }
   });
 
-  // A dialog swapped into the page opens as a modal: the browser traps
-  // focus inside it and closes it on Esc. Closed dialogs leave the page.
   // finder returns a function that finds el again later, even if htmx
   // replaced it in the meantime (a key's row after a revoke): by the id of
   // its nearest ancestor with one, and its href.
@@ -41,10 +39,14 @@
 
   // focusIn puts the focus on the first control of box, or on box itself.
   function focusIn(box) {
-    var target = box.querySelector("[data-focus-first]") || box.querySelector(focusable);
+    var target = box.querySelector(focusable);
     if (target) { target.focus(); } else { box.focus(); }
   }
 
+  // A dialog swapped into the page opens as a modal: the browser traps
+  // focus inside it and closes it on Esc. Closed dialogs leave the page,
+  // and the focus goes back to what opened them (found again if htmx
+  // replaced it meanwhile), else into the dialog still open below.
   function openDialogs(root) {
     var dialogs = root.querySelectorAll ? root.querySelectorAll("dialog[data-modal]:not([open])") : [];
     dialogs.forEach(function (d) {
