@@ -96,6 +96,9 @@ type serverOpts struct {
 	trustProxy bool
 	keyauth    keyauth.Config
 	config     func(*web.Config) // applied last
+	// sharedLogins keeps the sign-in throttle in the database, as serve
+	// does, instead of in memory.
+	sharedLogins bool
 }
 
 // testServer is a Server with everything a test may want to look at.
@@ -145,6 +148,9 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 		Passwords:     account.FastHasher,
 		Now:           clk.Now,
 		TrustProxy:    opts.trustProxy,
+	}
+	if opts.sharedLogins {
+		cfg.SharedLogins = store
 	}
 	if opts.config != nil {
 		opts.config(&cfg)
