@@ -58,7 +58,7 @@ func TestAccessibility(t *testing.T) {
 			must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
 			must(t, expect.Locator(page.GetByText("No API keys yet")).ToBeVisible())
 			check(page, "list-empty")
-			must(t, page.Locator(".user-menu summary").Click())
+			must(t, accountMenu(page).Click())
 			must(t, expect.Locator(button("Sign out")).ToBeVisible())
 			check(page, "account-menu")
 			must(t, page.Keyboard().Press("Escape"))
@@ -119,7 +119,7 @@ func TestAccessibility(t *testing.T) {
 			check(page, "not-found")
 
 			// Signed out: sign-in, and a failed sign-in.
-			must(t, page.Locator(".user-menu summary").Click())
+			must(t, accountMenu(page).Click())
 			must(t, button("Sign out").Click())
 			must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login$`)))
 			check(page, "sign-in")

@@ -71,13 +71,13 @@ func TestFirstRunSetupSignOutSignIn(t *testing.T) {
 	must(t, expect.Locator(page.GetByRole("heading", playwright.PageGetByRoleOptions{Name: "Page not found"})).ToBeVisible())
 	// Signed in, inside the app: its navigation and account menu stay.
 	must(t, expect.Locator(page.GetByRole("navigation", playwright.PageGetByRoleOptions{Name: "Settings"})).ToBeVisible())
-	must(t, expect.Locator(page.Locator(".user-menu summary")).ToBeVisible())
+	must(t, expect.Locator(accountMenu(page)).ToBeVisible())
 	must(t, expect.Locator(page.Locator(".nav-link[aria-current]")).ToHaveCount(0))
 	shot(t, page, "not-found")
 
 	// Sign out from the user menu.
 	goTo(t, page, "/settings/api-keys")
-	must(t, page.Locator(".user-menu summary").Click())
+	must(t, accountMenu(page).Click())
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign out"}).Click())
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login$`)))
 	must(t, expect.Locator(page.GetByText("You have been signed out.")).ToBeVisible())

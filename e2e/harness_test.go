@@ -321,3 +321,10 @@ func revokeStoredKey(t *testing.T, a *app, id string, at time.Time) {
 	_, err = store.RevokeKey(ctx, login.Workspace.ID, id, audit.Actor{UserID: login.User.ID, Kind: audit.User}, at)
 	must(t, err)
 }
+
+// accountMenu is the summary of the account menu (a <details>); its
+// accessible name begins with the email it shows (see
+// TestFocusAfterRevokeAndMenus).
+func accountMenu(page playwright.Page) playwright.Locator {
+	return page.Locator("header details.user-menu > summary")
+}

@@ -85,7 +85,7 @@ func TestFocusIsVisible(t *testing.T) {
 			ring(role(page, "link", "Create API Key"), "Create API Key")
 			ring(exactRole(page, "link", "Billing export"), "a key's name link")
 			ring(page.Locator(".nav-link"), "the navigation link")
-			summary := page.Locator(".user-menu summary")
+			summary := accountMenu(page)
 			ring(summary, "the account menu")
 			must(t, page.Keyboard().Press("Enter"))
 			ring(role(page, "button", "Dark"), "a theme button")
@@ -140,7 +140,9 @@ func TestFocusAfterRevokeAndMenus(t *testing.T) {
 	goTo(t, page, "/settings/api-keys")
 
 	// Esc closes the account menu and gives the focus back to it.
-	summary := page.Locator(".user-menu summary")
+	summary := accountMenu(page)
+	// Its name holds what it shows (WCAG 2.5.3, axe's label-content-name-mismatch).
+	must(t, expect.Locator(summary).ToHaveAccessibleName("ada@acme.test account menu"))
 	tabTo(t, page, summary, "the account menu")
 	must(t, page.Keyboard().Press("Enter"))
 	must(t, expect.Locator(role(page, "button", "Sign out")).ToBeVisible())
@@ -197,7 +199,7 @@ func TestThemeSwitch(t *testing.T) {
 	html := page.Locator("html")
 	must(t, expect.Locator(html).Not().ToHaveAttribute("data-theme", regexp.MustCompile(`.`)))
 
-	must(t, page.Locator(".user-menu summary").Click())
+	must(t, accountMenu(page).Click())
 	dark := role(page, "button", "Dark")
 	must(t, expect.Locator(role(page, "button", "System")).ToHaveAttribute("aria-pressed", "true"))
 	must(t, dark.Click())
@@ -207,7 +209,7 @@ func TestThemeSwitch(t *testing.T) {
 		t.Errorf("dark theme: body background still %s", got)
 	}
 	// Remembered, and in the HTML the server sends: the first paint is dark.
-	must(t, expect.Locator(page.Locator(".user-menu summary")).ToBeVisible())
+	must(t, expect.Locator(accountMenu(page)).ToBeVisible())
 	resp, err := page.Context().Request().Get(a.URL + "/settings/api-keys")
 	must(t, err)
 	body, err := resp.Text()
@@ -221,7 +223,7 @@ func TestThemeSwitch(t *testing.T) {
 
 	// System follows the system again.
 	must(t, page.EmulateMedia(playwright.PageEmulateMediaOptions{ColorScheme: playwright.ColorSchemeDark}))
-	must(t, page.Locator(".user-menu summary").Click())
+	must(t, accountMenu(page).Click())
 	must(t, role(page, "button", "System").Click())
 	must(t, expect.Locator(html).Not().ToHaveAttribute("data-theme", regexp.MustCompile(`.`)))
 	systemDark := bg(page)
@@ -233,7 +235,7 @@ func TestThemeSwitch(t *testing.T) {
 	// Without JavaScript: a plain form, back to the same page.
 	nojs := newPage(t, a, pageOptions{noJS: true})
 	signIn(t, nojs, "ada@acme.test", "correct horse battery")
-	must(t, nojs.Locator(".user-menu summary").Click())
+	must(t, accountMenu(nojs).Click())
 	must(t, role(nojs, "button", "Dark").Click())
 	must(t, expect.Page(nojs).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
 	must(t, expect.Locator(nojs.Locator("html")).ToHaveAttribute("data-theme", "dark"))
@@ -374,7 +376,7 @@ func TestPhoneAppBar(t *testing.T) {
 		t.Errorf("the page's heading starts %.0f px down", h1.Y)
 	}
 	// The workspace, the page and the account menu are all in the bar.
-	for _, l := range []playwright.Locator{page.Locator(".workspace-name"), page.Locator(".nav-link"), page.Locator(".user-menu summary")} {
+	for _, l := range []playwright.Locator{page.Locator(".workspace-name"), page.Locator(".nav-link"), accountMenu(page)} {
 		must(t, expect.Locator(l).ToBeInViewport())
 		box, err := l.BoundingBox()
 		must(t, err)
