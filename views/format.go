@@ -20,6 +20,9 @@ type Page struct {
 	Flash     string // a one-time notice at the top of the page
 	Now       time.Time
 	Section   string // which settings page: "" (API keys) or SectionWebhooks
+	// NotInNav marks a page that is none of the navigation's entries (an
+	// error page): no entry is shown as the current page.
+	NotInNav bool
 }
 
 // SectionWebhooks is Page.Section on the webhook pages.

@@ -129,6 +129,9 @@ func (s *Server) keyCreate(c echo.Context) error {
 	in, ok := validateKeyForm(&f)
 	if !ok {
 		f.Name, f.ExpiresOn, f.Allowlist = shown(f.Name), shown(f.ExpiresOn), shown(f.Allowlist)
+		if _, f.Duplicates, err = s.duplicateNames(c.Request().Context(), mustSession(c).Workspace.ID, f.Name); err != nil {
+			return err
+		}
 		return s.renderKeyForm(c, http.StatusUnprocessableEntity, f)
 	}
 
@@ -216,7 +219,15 @@ func (s *Server) keyReveal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.RevealPage(p, views.Reveal{Key: k, Token: token}))
+	r := views.Reveal{Key: k, Token: token, Origin: s.origin(c)}
+	if token != "" {
+		_, n, err := s.duplicateNames(c.Request().Context(), k.WorkspaceID, k.Name)
+		if err != nil {
+			return err
+		}
+		r.Duplicates = max(n-1, 0) // not counting the key itself
+	}
+	return render(c, http.StatusOK, views.RevealPage(p, r))
 }
 
 func (s *Server) keyShow(c echo.Context) error {

@@ -46,11 +46,13 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/api-keys") }, app...)
 	get(e, "/settings/api-keys", s.keyList, app...)
 	get(e, "/settings/api-keys/new", s.keyNew, app...)
+	get(e, "/settings/api-keys/name-check", s.keyNameCheck, app...)
 	e.POST("/settings/api-keys", s.keyCreate, app...)
 	get(e, "/settings/api-keys/:id", s.keyShow, app...)
 	get(e, "/settings/api-keys/:id/reveal", s.keyReveal, app...)
 	get(e, "/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)
 	e.POST("/settings/api-keys/:id/revoke", s.keyRevoke, app...)
+	e.POST("/settings/theme", s.themeSet, app...)
 
 	get(e, "/settings/webhooks", s.webhookList, app...)
 	get(e, "/settings/webhooks/new", s.webhookNew, app...)
