@@ -354,20 +354,20 @@ func UsageSection(u Usage) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 30, "<section class=\"usage\" aria-labelledby=\"usage-title\"><div class=\"usage-head\"><h3 id=\"usage-title\">Usage <span class=\"muted\">· last ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 30, "<section class=\"usage\" aria-labelledby=\"usage-title\"><div class=\"usage-head\"><h2 id=\"usage-title\" class=\"usage-title\">Usage <span class=\"muted\">· last ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var16 string
 		templ_7745c5c3_Var16, templ_7745c5c3_Err = templ.JoinStringErrs(UsageDays)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `usage.templ`, Line: 86, Col: 69}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `usage.templ`, Line: 86, Col: 89}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var16))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, " days</span></h3><ul class=\"usage-legend\"><li><span class=\"swatch swatch-accepted\" aria-hidden=\"true\"></span>Accepted</li><li><span class=\"swatch swatch-refused\" aria-hidden=\"true\"></span>Refused</li></ul></div><dl class=\"usage-totals\"><div><dt>Calls</dt><dd>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, " days</span></h2><ul class=\"usage-legend\"><li><span class=\"swatch swatch-accepted\" aria-hidden=\"true\"></span>Accepted</li><li><span class=\"swatch swatch-refused\" aria-hidden=\"true\"></span>Refused</li></ul></div><dl class=\"usage-totals\"><div><dt>Calls</dt><dd>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -621,7 +621,7 @@ func UsageSection(u Usage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 53, " a day</span> <span>Today</span></figcaption></figure><details class=\"usage-table\"><summary>Calls per day as a table</summary><div class=\"table-scroll\"><table class=\"data\"><caption class=\"visually-hidden\">Calls per day over the last ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 53, " a day</span> <span>Today</span></figcaption></figure><details class=\"usage-table\"><summary>Calls per day as a table</summary><div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-label=\"Calls per day\"><table class=\"data\"><caption class=\"visually-hidden\">Calls per day over the last ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
