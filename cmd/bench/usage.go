@@ -185,11 +185,14 @@ func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	problems = append(problems, burst.problems...)
 
 	// The report.
-	var ratioA, ratioB, rel []float64
+	var rel, cpuRel []float64
 	for round := range cfg.rounds {
 		ra := results[1][round].reqPerSec / results[0][round].reqPerSec
 		rb := results[3][round].reqPerSec / results[2][round].reqPerSec
-		ratioA, ratioB, rel = append(ratioA, ra), append(ratioB, rb), append(rel, ra/rb)
+		rel = append(rel, ra/rb)
+		ca := float64(results[1][round].serverCPUPerReq()) / float64(results[0][round].serverCPUPerReq())
+		cb := float64(results[3][round].serverCPUPerReq()) / float64(results[2][round].serverCPUPerReq())
+		cpuRel = append(cpuRel, ca/cb)
 	}
 	model, cpus := cpuInfo()
 	fmt.Fprintf(stdout, "Usage and protection, %s UTC, %d-core %s, %s; %d keys, %d rounds of %s, wrk -t%d -c%d\n\n",
@@ -211,6 +214,8 @@ func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	got := median(rel)
 	fmt.Fprintf(stdout, "\nverify with counting and 50 CIDRs, relative to the plain check (median of the rounds' paired ratios): **%.3f** (goal ≥ %.2f): %s\n",
 		got, goalUsageRatio, verdict(got >= goalUsageRatio, "within 5%"))
+	fmt.Fprintf(stdout, "server CPU per verify with counting and 50 CIDRs, relative to the plain check's (each to its /healthz, median of the rounds): %.3f (steadier than req/s when other processes share the cores)\n",
+		median(cpuRel))
 	fmt.Fprintf(stdout, "calls counted for the allowlisted key after the servers stopped: %s of %s sent in the measured runs (warm-ups too are counted)\n",
 		thousands(float64(counted)), thousands(float64(sent)))
 	if counted < sent {
