@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -78,8 +79,16 @@ func (s *Server) validateWebhookForm(c echo.Context, f *views.WebhookForm) (webh
 	var err error
 	if in.url, err = webhook.CheckURL(f.URL); err != nil {
 		p["url"] = err.Error()
-	} else if err := s.cfg.Webhooks.Guard.CheckURL(c.Request().Context(), in.url); err != nil {
-		p["url"] = "This URL points at this dashboard itself: use your receiver's address."
+	} else {
+		// The host is resolved: bound the wait for a slow resolver (a name
+		// that does not resolve in time is checked again on every
+		// connection anyway).
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		err := s.cfg.Webhooks.Guard.CheckURL(ctx, in.url)
+		cancel()
+		if err != nil {
+			p["url"] = "This URL points at this dashboard itself: use your receiver's address."
+		}
 	}
 	seen := map[string]bool{}
 	for _, e := range f.Events {
