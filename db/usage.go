@@ -21,9 +21,12 @@ import (
 // keys add up, in any order. Rows older than the retention are deleted
 // (PruneUsage): the chart shows 30 days, and hours before that are gone.
 
-// upsertRows is how many rows one INSERT of a batch writes: a few
-// statements for thousands of rows, well below both databases' limits on
-// parameters.
+// upsertRows is how many rows one INSERT of a batch writes on PostgreSQL:
+// a few statements for thousands of rows instead of a round trip each,
+// well below its limit on parameters. SQLite, in the process, runs one
+// prepared statement per row instead: its driver binds $N parameters by
+// name, which makes statements of thousands of them slower than many
+// small ones.
 const upsertRows = 250
 
 // RecordUsage writes a batch of usage in one transaction.
@@ -40,19 +43,19 @@ func (d *DB) RecordUsage(ctx context.Context, u keyauth.Usage) error {
 	// Rows are written sorted, one order for every writer: two servers
 	// writing the same keys in opposite orders would deadlock on
 	// PostgreSQL's row locks.
-	err = upsert(ctx, tx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES `,
+	err = d.upsert(ctx, tx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES `,
 		` ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, ip = excluded.ip WHERE excluded.at > api_key_usage.at`,
 		3, len(uses), func(i int) []any { return []any{uses[i].KeyID, ms(uses[i].At), uses[i].IP} })
 	if err != nil {
 		return fmt.Errorf("record last uses: %w", err)
 	}
-	err = upsert(ctx, tx, `INSERT INTO api_key_addresses (key_id, ip, last_at) VALUES `,
+	err = d.upsert(ctx, tx, `INSERT INTO api_key_addresses (key_id, ip, last_at) VALUES `,
 		` ON CONFLICT (key_id, ip) DO UPDATE SET last_at = excluded.last_at WHERE excluded.last_at > api_key_addresses.last_at`,
 		3, len(addrs), func(i int) []any { return []any{addrs[i].KeyID, addrs[i].IP, ms(addrs[i].At)} })
 	if err != nil {
 		return fmt.Errorf("record addresses: %w", err)
 	}
-	err = upsert(ctx, tx, `INSERT INTO api_key_usage_hours (key_id, hour, accepted, refused_revoked, refused_expired, refused_scope, refused_address) VALUES `,
+	err = d.upsert(ctx, tx, `INSERT INTO api_key_usage_hours (key_id, hour, accepted, refused_revoked, refused_expired, refused_scope, refused_address) VALUES `,
 		` ON CONFLICT (key_id, hour) DO UPDATE SET
 			accepted = api_key_usage_hours.accepted + excluded.accepted,
 			refused_revoked = api_key_usage_hours.refused_revoked + excluded.refused_revoked,
@@ -69,16 +72,21 @@ func (d *DB) RecordUsage(ctx context.Context, u keyauth.Usage) error {
 	return tx.Commit()
 }
 
-// upsert writes n rows of cols values each with multi-row INSERTs of at
-// most upsertRows rows: head, then "($1, $2), ($3, $4)...", then tail.
-func upsert(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, row func(i int) []any) error {
-	for start := 0; start < n; start += upsertRows {
-		end := min(n, start+upsertRows)
+// upsert writes n rows of cols values each: head, then "($1, $2...)"
+// for each row, then tail. See upsertRows.
+func (d *DB) upsert(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, row func(i int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	per := upsertRows
+	if d.kind == SQLite {
+		per = 1
+	}
+	values := func(rows int) string {
 		var q strings.Builder
 		q.WriteString(head)
-		args := make([]any, 0, (end-start)*cols)
-		for i := start; i < end; i++ {
-			if i > start {
+		for r := range rows {
+			if r > 0 {
 				q.WriteString(", ")
 			}
 			q.WriteByte('(')
@@ -87,13 +95,30 @@ func upsert(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, row
 					q.WriteString(", ")
 				}
 				q.WriteByte('$')
-				q.WriteString(strconv.Itoa(len(args) + c + 1))
+				q.WriteString(strconv.Itoa(r*cols + c + 1))
 			}
 			q.WriteByte(')')
-			args = append(args, row(i)...)
 		}
 		q.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return q.String()
+	}
+	full, err := tx.PrepareContext(ctx, values(min(per, n)))
+	if err != nil {
+		return err
+	}
+	defer full.Close()
+	for start := 0; start < n; start += per {
+		end := min(n, start+per)
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			args = append(args, row(i)...)
+		}
+		if end-start == min(per, n) {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, values(end-start), args...) // the last, shorter batch
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -245,9 +245,24 @@ type Authenticator struct {
 	flushMu    sync.Mutex
 	spare      []*entry // a drained dirty list, reused; under flushMu
 	pending    Usage    // what the last flush could not write; under flushMu
+	// written is, per entry slot, the address last written to the
+	// addresses table and when: a key used from one address all day has
+	// that row refreshed once a minute, not every flush. Under flushMu.
+	written []addrMark
 	beatMu     sync.Mutex
 	beatSeq    int64 // the applied change of the last heartbeat; under beatMu
 }
+
+// addrMark is what a flush last wrote of an entry's address.
+type addrMark struct {
+	ipHash uint64
+	at     int64 // Unix ms
+}
+
+// addrRefresh is how stale an address's stored last time may grow while
+// the key keeps being used from it (the pages add this server's own, to
+// the millisecond).
+const addrRefresh = time.Minute
 
 // rolledCounts are an entry's counts of a past hour, awaiting the flush.
 type rolledCounts struct {
@@ -799,7 +814,7 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		if ms := e.lastUsed.Load(); ms != 0 {
 			use := Use{KeyID: id, At: time.UnixMilli(ms).UTC(), IP: ip.String()}
 			u.Uses = append(u.Uses, use)
-			if use.IP != "" {
+			if use.IP != "" && a.addressDue(e, use.IP, ms) {
 				u.Addresses = append(u.Addresses, use)
 			}
 		}
@@ -832,6 +847,22 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// addressDue reports whether the address ip of e, last used at ms, is to
+// be written by this flush: it changed, or its stored time is older than
+// addrRefresh. The caller holds flushMu.
+func (a *Authenticator) addressDue(e *entry, ip string, ms int64) bool {
+	if int(e.slot) >= len(a.written) {
+		a.written = append(a.written, make([]addrMark, int(e.slot)+1-len(a.written)+entryChunk)...)
+	}
+	m := &a.written[e.slot]
+	h := ipHash(ip)
+	if m.ipHash == h && ms-m.at < int64(addrRefresh/time.Millisecond) {
+		return false
+	}
+	*m = addrMark{ipHash: h, at: ms}
+	return true
 }
 
 // idOf returns the id of the key of e.
