@@ -51,7 +51,7 @@ check: ## gofmt, go vet, go.mod tidy, generated code up to date, vendored htmx i
 
 .PHONY: test
 test: test-deps check ## everything: checks, unit, HTTP, gateway and browser tests on SQLite, then the database tests on PostgreSQL (race detector on)
-	$(PG) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	$(PG) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
 	$(PG) BLNK_TEST_DB=postgres CGO_ENABLED=1 $(GO) test -race -count=1 $(DB_PKGS)
 
 .PHONY: test-unit
@@ -65,7 +65,7 @@ test-gateways: test-deps ## the README's nginx and Caddy configurations, run in 
 
 .PHONY: test-e2e
 test-e2e: test-deps ## browser tests only; screenshots in e2e/artifacts/
-	$(GO) test -count=1 -v ./e2e/
+	$(GO) test -count=1 -timeout 30m -v ./e2e/
 
 .PHONY: fuzz
 fuzz: ## fuzz the key parser for 30 seconds

@@ -375,8 +375,10 @@ func TestPhoneAppBar(t *testing.T) {
 	if h1.Y > 170 { // the 56 px bar, the welcome notice, the page's padding
 		t.Errorf("the page's heading starts %.0f px down", h1.Y)
 	}
-	// The workspace, the page and the account menu are all in the bar.
-	for _, l := range []playwright.Locator{page.Locator(".workspace-name"), page.Locator(".nav-link"), accountMenu(page)} {
+	// The workspace, the page, the other pages (their icons) and the
+	// account menu are all in the bar.
+	for _, l := range []playwright.Locator{page.Locator(".workspace-name"), page.Locator(".nav-link[aria-current='page']"),
+		page.Locator(".nav-link:not([aria-current='page'])"), accountMenu(page)} {
 		must(t, expect.Locator(l).ToBeInViewport())
 		box, err := l.BoundingBox()
 		must(t, err)

@@ -165,7 +165,7 @@ func TestUsageChartAndLeak(t *testing.T) {
 	must(t, usage.ScrollIntoViewIfNeeded())
 	shot(t, page, "usage-panel")
 
-	for _, o := range []pageOptions{{dark: true}, {mobile: true}, {mobile: true, dark: true}} {
+	for _, o := range []pageOptions{{dark: true}, {mobile: true}} {
 		p := newPage(t, a, o)
 		signIn(t, p, "ada@acme.test", "correct horse battery")
 		must(t, role(p, "link", name).Click())

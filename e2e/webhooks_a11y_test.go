@@ -9,13 +9,22 @@ import (
 )
 
 // TestUsageAndWebhooksAccessibility runs axe-core on the pages of usage
-// and webhooks in every variant: a key's details with calls and an
+// and webhooks, on a desktop in the dark theme and on a phone in the
+// light one: a key's details with calls and an
 // exposure, the webhooks list, the add dialog and its problems, the
 // secret page, an endpoint with deliveries, and the delete page.
 func TestUsageAndWebhooksAccessibility(t *testing.T) {
 	t.Parallel()
 	recv := newHookReceiver(t)
-	for _, v := range a11yVariants {
+	// Both themes and both sizes in two runs (the whole matrix is
+	// TestAccessibility's, on the pages every workspace sees).
+	for _, v := range []struct {
+		name string
+		o    pageOptions
+	}{
+		{"desktop-dark", pageOptions{width: 1280, dark: true}},
+		{"phone-light", pageOptions{mobile: true}},
+	} {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
 			o := v.o
