@@ -84,7 +84,8 @@ func TestFocusIsVisible(t *testing.T) {
 
 			ring(role(page, "link", "Create API Key"), "Create API Key")
 			ring(exactRole(page, "link", "Billing export"), "a key's name link")
-			ring(page.Locator(".nav-link"), "the navigation link")
+			ring(page.Locator(".nav-link[aria-current='page']"), "the navigation link")
+			ring(page.Locator(".nav-link:not([aria-current='page'])"), "another page's navigation link")
 			summary := accountMenu(page)
 			ring(summary, "the account menu")
 			must(t, page.Keyboard().Press("Enter"))
