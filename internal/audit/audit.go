@@ -71,10 +71,16 @@ type Event struct {
 	// Details says what changed: before/after for edits, the overlap of a
 	// roll, where a leak was reported. Never a secret.
 	Details map[string]any
+	// RawDetails is the details as stored (a JSON object), when the event
+	// was read from the log.
+	RawDetails json.RawMessage
 }
 
 // DetailsJSON returns the event's details as stored: a JSON object.
 func (e Event) DetailsJSON() string {
+	if e.RawDetails != nil {
+		return string(e.RawDetails)
+	}
 	if len(e.Details) == 0 {
 		return "{}"
 	}
