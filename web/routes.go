@@ -49,6 +49,15 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/settings/api-keys/:id/reveal", s.keyReveal, app...)
 	e.GET("/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)
 	e.POST("/settings/api-keys/:id/revoke", s.keyRevoke, app...)
+	e.GET("/settings/api-keys/:id/edit", s.keyEditForm, app...)
+	e.POST("/settings/api-keys/:id/edit", s.keyEdit, app...)
+	e.GET("/settings/api-keys/:id/roll", s.keyRollConfirm, app...)
+	e.POST("/settings/api-keys/:id/roll", s.keyRoll, app...)
+
+	// The audit log: read and export only. No route changes an event.
+	e.GET("/settings/audit-log", s.auditLog, app...)
+	e.GET("/settings/audit-log.csv", s.auditExport("csv"), app...)
+	e.GET("/settings/audit-log.json", s.auditExport("json"), app...)
 }
 
 // healthz answers 200 while the process serves requests. It does no work:

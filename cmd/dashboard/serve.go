@@ -62,6 +62,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	failBurst := fs.Int("auth-fail-burst", burst, "failed API authentications a client address may make in a row (env BLNK_AUTH_FAIL_BURST)")
+	retentionDef, err := envParse("BLNK_AUDIT_RETENTION", time.Duration(0), parseDays)
+	if err != nil {
+		return err
+	}
+	var retention time.Duration
+	fs.Func("audit-retention", "delete audit events older than this, e.g. 365d or 2160h; 0 keeps them forever (env BLNK_AUDIT_RETENTION) (default 0)", func(s string) error {
+		d, err := parseDays(s)
+		if err != nil || d < 0 {
+			return fmt.Errorf("use a duration such as 365d or 2160h, or 0 to keep events forever")
+		}
+		retention = d
+		return nil
+	})
+	retention = retentionDef
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,7 +127,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("load keys: %w", err)
 	}
 	defer auth.Close()
-	keyring := keys.New(keys.Config{RevokeWait: revokeWait, MaxStaleness: maxStale}, store, auth, log)
+	if retention > 0 && retention < time.Hour {
+		return fmt.Errorf("--audit-retention (%v) must be at least an hour, or 0 to keep events forever", retention)
+	}
+	keyring := keys.New(keys.Config{RevokeWait: revokeWait, MaxStaleness: maxStale, AuditRetention: retention}, store, auth, log)
 
 	var trusted []string
 	for _, o := range strings.Split(*origins, ",") {
@@ -154,6 +171,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { auth.Run(bg) })
 	wg.Go(func() { srv.CleanSessions(bg, 10*time.Minute) })
+	wg.Go(func() { keyring.Run(bg) })
 
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()

@@ -29,6 +29,22 @@ const (
 	UserSignedOut    Action = "user.signed_out"
 )
 
+// Actions returns every action, in the order of SPEC's list.
+func Actions() []Action {
+	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
+		WebhookCreated, WebhookDeleted, UserSignedIn, UserSignInFailed, UserSignedOut}
+}
+
+// Known reports whether a is one of Actions.
+func Known(a Action) bool {
+	for _, k := range Actions() {
+		if a == k {
+			return true
+		}
+	}
+	return false
+}
+
 // Actor is who made a change.
 type Actor struct {
 	UserID int64  // 0: not a signed-in user
