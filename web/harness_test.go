@@ -96,6 +96,7 @@ type serverOpts struct {
 	trustProxy bool
 	keyauth    keyauth.Config
 	config     func(*web.Config) // applied last
+	dsn        string            // the database to serve (already migrated); default: a fresh one
 }
 
 // testServer is a Server with everything a test may want to look at.
@@ -104,6 +105,7 @@ type testServer struct {
 	srv    *web.Server
 	db     *db.DB
 	auth   *keyauth.Authenticator
+	keys   *keys.Service
 	clock  *clock
 	logs   *logBuffer
 	dir    string
@@ -119,7 +121,10 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	path := testkit.DSN(t)
+	path := opts.dsn
+	if path == "" {
+		path = testkit.DSN(t)
+	}
 	store, err := db.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("db.Open: %v", err)
@@ -156,7 +161,7 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	}
 
 	raw := store.SQL()
-	return &testServer{t: t, srv: srv, db: store, auth: auth, clock: clk, logs: logs, dir: dir, dbPath: path, raw: raw}
+	return &testServer{t: t, srv: srv, db: store, auth: auth, keys: keyring, clock: clk, logs: logs, dir: dir, dbPath: path, raw: raw}
 }
 
 // newSignedIn returns a server whose first admin was created through
@@ -202,7 +207,7 @@ func (ts *testServer) sessionHashes() map[string]bool {
 func (ts *testServer) counts() map[string]int {
 	ts.t.Helper()
 	m := map[string]int{}
-	for _, table := range []string{"workspaces", "users", "memberships", "api_keys", "api_key_changes"} {
+	for _, table := range []string{"workspaces", "users", "memberships", "api_keys", "api_key_changes", "audit_events"} {
 		m[table] = ts.count(table)
 	}
 	return m
