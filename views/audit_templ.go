@@ -517,7 +517,7 @@ func AuditResults(l AuditLog) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = pageLink(l.Filter.URL(), "Newest").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = pageLink(l.Filter.With("before", "").URL(), "Newest").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

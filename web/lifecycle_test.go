@@ -503,7 +503,7 @@ func TestRollEachOverlap(t *testing.T) {
 func TestRollKeepsTheExpiryPolicy(t *testing.T) {
 	t.Parallel()
 	ts, c := newSignedIn(t, longSessions)
-	thirty := c.createKey(keyForm("Thirty days", "30d"))                                                                                  // Mar 10 + 30 days: works through Apr 9
+	thirty := c.createKey(keyForm("Thirty days", "30d"))                                                                                                 // Mar 10 + 30 days: works through Apr 9
 	dated := c.createKey(url.Values{"name": {"Dated"}, "scopes": {"*"}, "expires": {"date"}, "expires_on": {"2026-12-31"}, "form_token": {formToken()}}) // through Dec 31
 	never := c.create("Never")
 	ts.clock.Advance(10 * 24 * time.Hour) // Mar 20
