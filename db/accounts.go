@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/account"
@@ -216,4 +217,14 @@ func (d *DB) EnsureSetting(ctx context.Context, name string, value []byte) ([]by
 	var got []byte
 	err := d.sql.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&got)
 	return got, err
+}
+
+// TouchReadiness writes a row of settings: the readiness probe's proof
+// that the database takes writes now (not full, not locked), which a
+// query does not give.
+func (d *DB) TouchReadiness(ctx context.Context, now time.Time) error {
+	_, err := d.sql.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+		"readiness_checked_at", []byte(strconv.FormatInt(ms(now), 10)))
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -312,6 +313,23 @@ func TestEnsureSetting(t *testing.T) {
 	got, err = d.EnsureSetting(ctx, "other", []byte("x"))
 	if err != nil || !bytes.Equal(got, []byte("x")) {
 		t.Errorf("EnsureSetting(other) = %q, %v; want %q, nil", got, err, "x")
+	}
+}
+
+func TestTouchReadiness(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	for _, at := range []time.Time{time.UnixMilli(1000), time.UnixMilli(2000)} {
+		if err := d.TouchReadiness(ctx, at); err != nil {
+			t.Fatalf("TouchReadiness(%v): %v", at, err)
+		}
+		var got []byte
+		if err := d.sql.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, "readiness_checked_at").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := strconv.FormatInt(at.UnixMilli(), 10); string(got) != want {
+			t.Errorf("after TouchReadiness(%v): stored %q, want %q", at, got, want)
+		}
 	}
 }
 

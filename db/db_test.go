@@ -5,9 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
 )
 
@@ -172,5 +174,108 @@ func TestOpenCreatesPrivateFiles(t *testing.T) {
 		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 			t.Errorf("%s: mode %v, want no access for group and others", filepath.Base(p), perm)
 		}
+	}
+}
+
+// TestOpenConcurrently: servers starting together on an empty database
+// apply each migration once (an advisory lock on PostgreSQL, the write
+// lock on SQLite).
+func TestOpenConcurrently(t *testing.T) {
+	dsn := testkit.DSN(t)
+	const n = 4
+	errs := make(chan error, n)
+	dbs := make(chan *DB, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			d, err := Open(context.Background(), dsn)
+			errs <- err
+			if err == nil {
+				dbs <- d
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(dbs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Open: %v", err)
+		}
+	}
+	var d *DB
+	for x := range dbs {
+		if d == nil {
+			d = x
+			defer x.Close()
+		} else {
+			x.Close()
+		}
+	}
+	if d == nil {
+		t.Fatal("no Open succeeded")
+	}
+	want := len(migrationFiles(t))
+	if got := count(t, d, "schema_migrations"); got != want {
+		t.Errorf("schema_migrations has %d rows after %d concurrent starts, want %d", got, n, want)
+	}
+}
+
+// TestSymlinkedPathSharesTheSignal: two processes reaching one SQLite
+// database through different paths (one through a symbolic link) share its
+// change signal, so a change made through one is seen by the other at its
+// next check.
+func TestSymlinkedPathSharesTheSignal(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real", "dashboard.db")
+	a, err := Open(context.Background(), real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Join(dir, "real"), link); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(context.Background(), filepath.Join(link, "dashboard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.Path() != b.Path() {
+		t.Errorf("paths: %q and %q, want the same resolved path", a.Path(), b.Path())
+	}
+	before := a.ChangeVersion()
+	b.announce()
+	if a.ChangeVersion() == before {
+		t.Error("a change announced through the link did not move the other's change version")
+	}
+}
+
+func TestHeartbeats(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	t0 := testNow
+	beat := func(id string, at time.Time, applied int64) {
+		t.Helper()
+		if err := d.Heartbeat(ctx, keyauth.Heartbeat{ServerID: id, Address: "http://" + id, Started: t0, At: at, Applied: applied}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	beat("a", t0, 1)
+	beat("b", t0.Add(-time.Minute), 1)
+	beat("a", t0.Add(time.Second), 7) // a later heartbeat replaces the first
+	got, err := d.ServersSeenSince(ctx, t0.Add(-10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "a" || got[0].Applied != 7 || !got[0].Seen.Equal(t0.Add(time.Second)) || got[0].Address != "http://a" {
+		t.Errorf("servers seen lately = %+v, want a alone, applied 7", got)
+	}
+	if err := d.RemoveServer(ctx, "a", t0.Add(-30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, d, "servers"); n != 0 {
+		t.Errorf("servers after removing a and those older than 30s: %d rows, want 0", n)
 	}
 }

@@ -91,7 +91,7 @@ func TestKeyOpensDoorsUntilRevoked(t *testing.T) {
 	if status != 401 || errorCode(v) != "revoked_key" {
 		t.Errorf("whoami after revoke: %d %v, want 401 revoked_key", status, v)
 	}
-	if strings.Contains(a.logs.String(), token) {
+	if strings.Contains(a.Logs.String(), token) {
 		t.Error("the server log contains the token")
 	}
 }

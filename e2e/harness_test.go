@@ -5,24 +5,19 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/playwright-community/playwright-go"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/e2e/internal/dashtest"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 )
 
@@ -51,11 +46,8 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	binPath = filepath.Join(dir, "dashboard")
-	build := exec.Command("go", "build", "-o", binPath, "../cmd/dashboard")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("build dashboard: %v\n%s", err, out)
+	if binPath, err = dashtest.Build(dir); err != nil {
+		return 0, err
 	}
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		return 0, err
@@ -89,103 +81,26 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// app is a running dashboard with its own database.
-type app struct {
-	URL  string
-	DB   string
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var listening = regexp.MustCompile(`msg=listening url=(http://\S+)`)
+// app is a running dashboard with its own database (see dashtest).
+type app struct{ *dashtest.App }
 
 // startApp starts the dashboard on a free port with a fresh database and
 // stops it when the test ends.
 func startApp(t *testing.T, args ...string) *app {
 	t.Helper()
-	dir := t.TempDir()
-	a := &app{DB: filepath.Join(dir, "data", "dashboard.db"), logs: &syncBuffer{}}
-	cmd := exec.Command(binPath, append([]string{"serve", "--listen", "127.0.0.1:0", "--db", a.DB, "--log-level", "debug"}, args...)...)
-	cmd.Env = append(os.Environ(), "BLNK_SESSION_SECRET=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(a.logs, line)
-			if m := listening.FindStringSubmatch(line); m != nil {
-				found <- m[1]
-			}
-		}
-		io.Copy(a.logs, stderr)
-	}()
-	select {
-	case a.URL = <-found:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("dashboard did not start:\n%s", a.logs)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("dashboard exited with %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("dashboard did not stop on SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("dashboard log:\n%s", a.logs)
-		}
-	})
-	return a
+	return &app{dashtest.Start(t, binPath, args...)}
 }
 
 // createAdmin creates a workspace and its admin with the admin command.
 func (a *app) createAdmin(t *testing.T, workspace, email, password string) {
 	t.Helper()
-	cmd := exec.Command(binPath, "admin", "create", "--db", a.DB, "--workspace", workspace, "--email", email)
-	cmd.Stdin = strings.NewReader(password + "\n")
-	cmd.Env = os.Environ()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("admin create: %v\n%s", err, out)
-	}
+	a.CreateAdmin(t, workspace, email, password)
 }
 
 // cli runs "dashboard CMD SUB --db DB ARGS..." and returns its output.
 func (a *app) cli(t *testing.T, stdin, cmd, sub string, args ...string) (string, error) {
 	t.Helper()
-	c := exec.Command(binPath, append([]string{cmd, sub, "--db", a.DB}, args...)...)
-	c.Stdin = strings.NewReader(stdin)
-	out, err := c.CombinedOutput()
-	return string(out), err
+	return a.CLI(t, stdin, cmd, sub, args...)
 }
 
 type pageOptions struct {

@@ -138,7 +138,7 @@ func TestCreateKeyAllPermissionsCopyAndRevealOnce(t *testing.T) {
 	must(t, expect.Locator(row).ToContainText("Active"))
 	shot(t, page, "keys-list")
 
-	if strings.Contains(a.logs.String(), token) {
+	if strings.Contains(a.Logs.String(), token) {
 		t.Error("the server log contains the token")
 	}
 }

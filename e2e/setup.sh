@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need, idempotently, from package
+# Installs what the end-to-end tests need, idempotently, from package
 # registries only (see ../shared/E2E.md):
 #   - Debian's chromium (apt), launched by the tests with ExecutablePath,
 #     and an emoji font for its screenshots;
+#   - Debian's nginx and caddy (apt), which the gateway tests
+#     (e2e/gateways) start themselves, on free ports with their own
+#     configuration: the services the packages install are not used, and
+#     whether they run, are stopped or failed to start does not matter;
 #   - the Playwright driver: the npm package playwright-core at exactly the
 #     version playwright-go pins, plus a link to the system node, in the
 #     directory playwright-go looks in (~/.cache/ms-playwright-go/VERSION).
@@ -12,37 +16,41 @@ cd "$(dirname "$0")/.."
 
 log() { echo "e2e/setup: $*" >&2; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# Others may be running apt on this machine: wait for its lock.
+apt_get() { as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 "$@"; }
+# apt_install PACKAGE...: from the package lists there are, and only if
+# that fails (lists missing or stale), again after an update.
+apt_install() {
+  log "installing $* (apt)"
+  apt_get install -y --no-install-recommends "$@" >/dev/null 2>&1 || {
+    apt_get update -qq
+    apt_get install -y --no-install-recommends "$@" >/dev/null
+  }
+}
+# has PROGRAM: in PATH, or in an sbin directory that may not be in it.
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
 # 1. Chromium.
-if ! command -v chromium >/dev/null 2>&1; then
-  log "installing chromium (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || {
-    as_root apt-get update -qq
-    as_root apt-get install -y --no-install-recommends chromium >/dev/null
-  }
-fi
+has chromium || apt_install chromium
 
 # 1b. An emoji font, so that screenshots of names with emoji show them
 # (the tests compare text, not pixels; this is for people looking).
-if ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then
-  log "installing fonts-noto-color-emoji (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y --no-install-recommends fonts-noto-color-emoji >/dev/null 2>&1 || {
-    as_root apt-get update -qq
-    as_root apt-get install -y --no-install-recommends fonts-noto-color-emoji >/dev/null
-  }
+dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || apt_install fonts-noto-color-emoji
+
+# 1c. The gateways. In a container the packages' post-install scripts
+# cannot start the services, and where they can, a service that fails to
+# start (port 80 taken) can make apt report an error: what counts is
+# that the programs run.
+if ! has nginx || ! has caddy; then
+  apt_install nginx caddy || log "apt reported an error; checking the programs themselves"
 fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+"$nginx_bin" -V 2>&1 | grep -q -- --with-http_auth_request_module ||
+  { log "$nginx_bin does not run, or lacks the auth_request module the gateway tests need"; exit 1; }
+caddy version >/dev/null || { log "caddy does not run"; exit 1; }
 
 # 2. Node, for the driver.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  log "installing nodejs and npm (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y --no-install-recommends nodejs npm >/dev/null 2>&1 || {
-    as_root apt-get update -qq
-    as_root apt-get install -y --no-install-recommends nodejs npm >/dev/null
-  }
-fi
+{ has node && has npm; } || apt_install nodejs npm
 
 # 3. The driver, at the version the Go module pins.
 # go mod download fetches the module on a fresh machine (go list -m would

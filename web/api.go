@@ -65,13 +65,18 @@ func (s *Server) whoami(c echo.Context) error {
 // verify is forward authentication for gateways (nginx auth_request,
 // Traefik forwardAuth, Caddy forward_auth): 200 when the key is valid and
 // holds ?scope (any valid key when no scope is asked), 401 when it is
-// missing, malformed, unknown, expired or revoked, 403 when it lacks the
-// scope, 400 for an unknown scope, 429 after too many failures. On success
-// X-Blnk-Key-Id, X-Blnk-Workspace-Id and X-Blnk-Scopes name the key for the
-// upstream.
+// missing, malformed, unknown, expired or revoked, or when the caller's
+// address failed too often (with Retry-After: gateways turn other
+// statuses into errors of their own), 403 when it lacks the scope, 400
+// for a scope parameter that is unknown or cannot be read. On success
+// X-Blnk-Key-Id, X-Blnk-Workspace-Id and X-Blnk-Scopes name the key for
+// the upstream.
 func (s *Server) verify(c echo.Context) error {
 	r := c.Request()
-	scope := apikey.Scope(queryValue(r.URL.RawQuery, "scope"))
+	scope, ok := verifyScope(r.URL.RawQuery)
+	if !ok {
+		return keyauth.WriteGatewayError(c, keyauth.ErrUnknownScope, "")
+	}
 	var id keyauth.Identity
 	var err error
 	if scope == "" {
@@ -80,7 +85,7 @@ func (s *Server) verify(c echo.Context) error {
 		id, err = s.auth.Authorize(r.Context(), keyauth.Token(r), c.RealIP(), scope)
 	}
 	if err != nil {
-		return keyauth.WriteError(c, err, scope)
+		return keyauth.WriteGatewayError(c, err, scope)
 	}
 	// This is the hot path: the names are canonical already, so they are
 	// assigned without Header.Set's canonicalisation, and the body, plain
@@ -102,22 +107,39 @@ func (s *Server) verify(c echo.Context) error {
 	return err
 }
 
-// queryValue returns the first value of name in a raw query string,
-// without building the map of url.Values; escaped values take the slow,
-// general path.
-func queryValue(raw, name string) string {
-	if strings.ContainsAny(raw, "%+;") {
-		v, _ := url.ParseQuery(raw) // what parses of a bad query is kept, as r.URL.Query does
-		return v.Get(name)
+// verifyScope returns the scope a raw query asks for ("" when none), and
+// false when the query cannot be read for certain: a bad escape, a ";"
+// (which Go's parser drops with the pair around it), an empty or a
+// repeated scope. Those are a gateway's misconfiguration, and must not
+// read as "no scope asked", which lets any valid key in. It does not
+// build the map of url.Values: this runs on every gateway request.
+func verifyScope(raw string) (apikey.Scope, bool) {
+	if strings.IndexByte(raw, ';') >= 0 {
+		return "", false
 	}
+	var scope string
+	found := false
 	for raw != "" {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
-		if k, v, _ := strings.Cut(pair, "="); k == name {
-			return v
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(pair, "%+") {
+			var kerr, verr error
+			k, kerr = url.QueryUnescape(k)
+			v, verr = url.QueryUnescape(v)
+			if kerr != nil || verr != nil {
+				return "", false // the key could be "scope"
+			}
 		}
+		if k != "scope" {
+			continue
+		}
+		if found || v == "" {
+			return "", false
+		}
+		scope, found = v, true
 	}
-	return ""
+	return apikey.Scope(scope), true
 }
 
 // exampleMCP is a sample route behind RequireScope(mcp:read), showing how

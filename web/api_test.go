@@ -145,6 +145,10 @@ func TestWhoami(t *testing.T) {
 			t.Errorf("id: got %q, want the Bearer key %q", w.ID, dated.ID)
 		}
 	})
+	t.Run("a bad Bearer is not saved by X-Blnk-Key", func(t *testing.T) {
+		r := c.get("/api/v1/whoami", header("Authorization", "Bearer blnk_00000000"), header("X-Blnk-Key", never.Token), noCookies())
+		checkAPIError(t, r, http.StatusUnauthorized, "invalid_key")
+	})
 	t.Run("a session cookie is no key", func(t *testing.T) {
 		checkAPIError(t, c.get("/api/v1/whoami"), http.StatusUnauthorized, "missing_key")
 	})
@@ -184,6 +188,9 @@ func TestVerify(t *testing.T) {
 		{"scope held", "?scope=data:read", []opt{bearer(dataRead.Token)}, 200, "", dataRead},
 		{"write includes read", "?scope=mcp:read", []opt{bearer(mcpWrite.Token)}, 200, "", mcpWrite},
 		{"X-Blnk-Key", "?scope=mcp:write", []opt{header("X-Blnk-Key", mcpWrite.Token)}, 200, "", mcpWrite},
+		{"Authorization wins over X-Blnk-Key", "", []opt{bearer(dataRead.Token), header("X-Blnk-Key", all.Token)}, 200, "", dataRead},
+		{"a bad Authorization is not saved by X-Blnk-Key", "?scope=data:read", []opt{bearer(unknown), header("X-Blnk-Key", all.Token)}, 401, "invalid_key", newKey{}},
+		{"a scope Authorization lacks is not saved by X-Blnk-Key", "?scope=mcp:read", []opt{bearer(dataRead.Token), header("X-Blnk-Key", all.Token)}, 403, "insufficient_scope", newKey{}},
 		{"missing", "?scope=mcp:read", nil, 401, "missing_key", newKey{}},
 		{"empty bearer", "", []opt{header("Authorization", "Bearer ")}, 401, "missing_key", newKey{}},
 		{"another auth scheme", "", []opt{header("Authorization", "Basic "+all.Token)}, 401, "missing_key", newKey{}},
@@ -215,8 +222,8 @@ func TestVerify(t *testing.T) {
 			if tt.wantCode != http.StatusOK {
 				e := checkAPIError(t, r, tt.wantCode, tt.wantErr)
 				messages[tt.name] = e.Error.Message
-				if tt.wantCode == 401 && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
-					t.Errorf("WWW-Authenticate: got %q, want Bearer", r.Header.Get("WWW-Authenticate"))
+				if got, want := r.Header.Get("WWW-Authenticate"), challenge(tt.wantErr, strings.TrimPrefix(tt.query, "?scope=")); got != want {
+					t.Errorf("WWW-Authenticate: got %q, want %q", got, want)
 				}
 				for _, h := range []string{"X-Blnk-Key-Id", "X-Blnk-Workspace-Id", "X-Blnk-Scopes"} {
 					if r.Header.Get(h) != "" {
@@ -277,6 +284,64 @@ func TestVerify(t *testing.T) {
 	})
 }
 
+// challenge is the WWW-Authenticate header RFC 6750 asks for with the
+// error code of the API (none for codes that are not 401 or 403).
+func challenge(code, scope string) string {
+	switch code {
+	case "missing_key":
+		return `Bearer realm="blnk"`
+	case "invalid_key", "expired_key", "revoked_key":
+		return `Bearer realm="blnk", error="invalid_token"`
+	case "insufficient_scope":
+		return `Bearer realm="blnk", error="insufficient_scope", scope="` + scope + `"`
+	}
+	return ""
+}
+
+func TestVerifyRefusesAScopeItCannotRead(t *testing.T) {
+	t.Parallel()
+	_, c := newSignedIn(t, serverOpts{})
+	all := c.create("All", "*")
+	tests := []struct {
+		name, query string
+	}{
+		{"bad escape", "scope=mcp:write%"},
+		{"bad escape in the middle", "scope=mcp%zzwrite"},
+		{"bad escape in another parameter's name", "sc%ope=mcp:read"},
+		{"bad escape in another parameter", "scope=mcp:read&x=%"},
+		{"semicolon after the scope", "scope=data:read;"},
+		{"semicolon as a separator", "scope=data:read;scope=mcp:write"},
+		{"semicolon before", "x=1;scope=data:read"},
+		{"semicolon escaped", "scope=data:read%3B"},
+		{"empty", "scope="},
+		{"no value", "scope"},
+		{"empty, escaped", "scope=%20"},
+		{"repeated", "scope=mcp:read&scope=mcp:read"},
+		{"repeated, one empty", "scope=mcp:read&scope="},
+		{"repeated, escaped", "scope=mcp:read&sc%6Fpe=data:read"},
+		{"unknown", "scope=admin"},
+		{"unknown, plus", "scope=mcp:read+mcp:write"},
+		{"two scopes in one", "scope=mcp:read,mcp:write"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, token := range []string{all.Token, ""} {
+				r := c.api("/api/v1/verify?"+tt.query, token, fromAddr("10.2.0."+strconv.Itoa(i+1)+":1"))
+				checkAPIError(t, r, http.StatusBadRequest, "unknown_scope")
+				if got := r.Header.Get("X-Blnk-Key-Id"); got != "" {
+					t.Errorf("X-Blnk-Key-Id set on a refusal: %q", got)
+				}
+			}
+		})
+	}
+	// What reads for certain still works.
+	for _, q := range []string{"", "scope=mcp%3Aread", "x=1&scope=mcp:read", "scope=mcp:read&x=%20", "x=&scope=data:write&y"} {
+		if r := c.api("/api/v1/verify?"+q, all.Token); r.Code != http.StatusOK {
+			t.Errorf("verify?%s: got %d, want 200\n%s", q, r.Code, r.Body)
+		}
+	}
+}
+
 // bearer sends token in an Authorization: Bearer header.
 func bearer(token string) opt { return header("Authorization", "Bearer "+token) }
 
@@ -310,8 +375,8 @@ func TestExampleRouteRequiresMCPRead(t *testing.T) {
 			r := c.api("/api/v1/examples/mcp", token)
 			if tt.wantCode != 200 {
 				checkAPIError(t, r, tt.wantCode, tt.wantErr)
-				if tt.wantCode == 403 && !strings.Contains(r.Header.Get("WWW-Authenticate"), `scope="mcp:read"`) {
-					t.Errorf("WWW-Authenticate: got %q, want the scope named", r.Header.Get("WWW-Authenticate"))
+				if got, want := r.Header.Get("WWW-Authenticate"), challenge(tt.wantErr, "mcp:read"); got != want {
+					t.Errorf("WWW-Authenticate: got %q, want %q", got, want)
 				}
 				return
 			}
@@ -346,14 +411,32 @@ func TestAPIRateLimit(t *testing.T) {
 	}
 	// The fifth failure is still told why: a missing key counts too.
 	checkAPIError(t, c.api("/api/v1/verify", "", ip), http.StatusUnauthorized, "missing_key")
+	// Verify answers gateways, which turn a 429 into an error of their
+	// own (nginx: 500): 401, with Retry-After and the code.
 	r := c.api("/api/v1/verify?scope=mcp:read", unknown, ip)
-	checkAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+	checkAPIError(t, r, http.StatusUnauthorized, "rate_limited")
 	ra, err := strconv.Atoi(r.Header.Get("Retry-After"))
 	if err != nil || ra <= 0 {
 		t.Errorf("Retry-After: got %q, want a positive number of seconds", r.Header.Get("Retry-After"))
 	}
+	if got, want := r.Header.Get("WWW-Authenticate"), `Bearer realm="blnk", error="invalid_token"`; got != want {
+		t.Errorf("verify, rate limited: WWW-Authenticate got %q, want %q", got, want)
+	}
+	r = c.api("/api/v1/verify", "", ip)
+	checkAPIError(t, r, http.StatusUnauthorized, "rate_limited")
+	if got, want := r.Header.Get("WWW-Authenticate"), `Bearer realm="blnk"`; got != want {
+		t.Errorf("verify without a key, rate limited: WWW-Authenticate got %q, want %q", got, want)
+	}
+	if r.Header.Get("Retry-After") == "" {
+		t.Errorf("verify without a key, rate limited: no Retry-After")
+	}
+	// Other routes answer programs, not gateways: 429.
 	for _, path := range []string{"/api/v1/whoami", "/api/v1/examples/mcp"} {
-		checkAPIError(t, c.api(path, "blnk_garbage", ip), http.StatusTooManyRequests, "rate_limited")
+		r := c.api(path, "blnk_garbage", ip)
+		checkAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: 429 without Retry-After", path)
+		}
 	}
 
 	// The client already working from that address is not slowed down.

@@ -94,10 +94,7 @@ func (s *Server) auditLog(c echo.Context) error {
 	if !isFullPage(c) && c.Request().Header.Get("HX-Target") == "audit-results" {
 		// A new filter or page: the table, and the export links of the
 		// filter alongside.
-		if err := render(c, http.StatusOK, views.AuditResults(l)); err != nil {
-			return err
-		}
-		return views.AuditExportOOB(q.shown).Render(c.Request().Context(), c.Response())
+		return render(c, http.StatusOK, views.AuditResults(l), views.AuditExportOOB(q.shown))
 	}
 	p, err := s.page(c, "Audit log")
 	if err != nil {

@@ -75,9 +75,14 @@ func (s *Server) setup(c echo.Context) error {
 		f.Workspace, f.Email = shown(f.Workspace), shown(f.Email)
 		return render(c, http.StatusUnprocessableEntity, views.SetupPage(f))
 	}
-	hash, err := s.cfg.Passwords.Hash(in.password)
-	if err != nil {
-		return err
+	var hash string
+	var hashErr error
+	if err := s.hashing(c.Request().Context(), func() { hash, hashErr = s.cfg.Passwords.Hash(in.password) }); err != nil {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(busyRetry/time.Second)))
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "The server is busy. Wait a few seconds, then try again.").SetInternal(err)
+	}
+	if hashErr != nil {
+		return hashErr
 	}
 	ws, u, err := s.db.SetupFirstAdmin(c.Request().Context(), in.workspace, in.email, hash, s.cfg.Now())
 	if errors.Is(err, db.ErrAlreadySet) {
@@ -130,34 +135,46 @@ func (s *Server) login(c echo.Context) error {
 	}
 	f.Email = shown(f.Email)
 	email := strings.ToLower(f.Email)
-	ipKey, emailKey := "ip:"+c.RealIP(), "email:"+email
-
-	if wait := max(s.loginByEmail.Wait(emailKey), s.loginByIP.Wait(ipKey)); wait > 0 {
-		return s.loginThrottled(c, f, wait)
-	}
 	if email == "" || password == "" {
 		f.Problem = "Enter your email and password."
 		return render(c, http.StatusUnprocessableEntity, views.LoginPage(f))
 	}
 
-	l, err := s.db.LoginByEmail(c.Request().Context(), email)
-	hash := l.PasswordHash
-	if errors.Is(err, db.ErrNotFound) {
-		hash = s.dummyHash() // same work as for a real account: timing tells nothing
-	} else if err != nil {
+	// The attempt is counted before the password is checked, and given
+	// back if it turns out right: sign-ins that arrive together cannot
+	// all pass a check made before any failure was recorded.
+	ctx := c.Request().Context()
+	ipKey, emailKey := "ip:"+c.RealIP(), "email:"+email
+	wait, err := s.takeAttempt(ctx, ipKey, emailKey)
+	if err != nil {
 		return err
 	}
-	if !account.Verify(hash, password) || err != nil {
+	if wait > 0 {
+		return s.loginThrottled(c, f, wait)
+	}
+	l, ok, err := s.checkPassword(ctx, email, password)
+	if err != nil {
+		// Not checked: not a failure either.
+		s.refundAttempt(c, ipKey, emailKey)
+		if errors.Is(err, errBusy) {
+			return s.loginBusy(c, f)
+		}
+		return err
+	}
+	if !ok {
 		s.log.Info("sign-in failed", "request_id", requestIDOf(c), "ip", c.RealIP())
-		// Each failure within the allowance is told as such; once it is
-		// used up, the check above makes the next attempt wait.
-		s.loginByEmail.Fail(emailKey)
-		s.loginByIP.Fail(ipKey)
-		s.recordSignInFailed(c, l, err == nil)
+		s.recordSignInFailed(c, l, l.User.ID != 0)
 		f.Problem = badLogin
 		return render(c, http.StatusUnauthorized, views.LoginPage(f))
 	}
-	s.loginByEmail.Reset(emailKey)
+	// The right password: the attempt was no failure, and the email's
+	// earlier failures are forgiven.
+	if err := s.cfg.LoginByIP.Refund(context.WithoutCancel(ctx), ipKey); err != nil {
+		s.log.Error("sign-in throttle: refund", "request_id", requestIDOf(c), "err", err)
+	}
+	if err := s.cfg.LoginByEmail.Reset(context.WithoutCancel(ctx), emailKey); err != nil {
+		s.log.Error("sign-in throttle: reset", "request_id", requestIDOf(c), "err", err)
+	}
 	if err := s.startSession(c, l.User, l.Workspace.ID, ""); err != nil {
 		return err
 	}
@@ -184,6 +201,93 @@ func (s *Server) recordSignInFailed(c echo.Context, l db.Login, known bool) {
 	if err := s.db.RecordEvent(context.WithoutCancel(c.Request().Context()), ev); err != nil {
 		s.log.Error("record failed sign-in", "request_id", requestIDOf(c), "err", err)
 	}
+}
+
+// takeAttempt charges a sign-in attempt to the client's address and to
+// the email, both or neither, and returns how long to wait if either has
+// none left.
+func (s *Server) takeAttempt(ctx context.Context, ipKey, emailKey string) (time.Duration, error) {
+	wait, err := s.cfg.LoginByIP.Take(ctx, ipKey)
+	if err != nil || wait > 0 {
+		return wait, err
+	}
+	wait, err = s.cfg.LoginByEmail.Take(ctx, emailKey)
+	if err != nil || wait > 0 {
+		if rerr := s.cfg.LoginByIP.Refund(ctx, ipKey); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return wait, err
+	}
+	return 0, nil
+}
+
+// refundAttempt gives back an attempt that was not a failure: the
+// password could not be checked. Even when the client has gone: it must
+// not be charged for it.
+func (s *Server) refundAttempt(c echo.Context, ipKey, emailKey string) {
+	ctx := context.WithoutCancel(c.Request().Context())
+	if err := errors.Join(s.cfg.LoginByIP.Refund(ctx, ipKey), s.cfg.LoginByEmail.Refund(ctx, emailKey)); err != nil {
+		s.log.Error("sign-in throttle: refund", "request_id", requestIDOf(c), "err", err)
+	}
+}
+
+// errBusy is returned when a password could not be hashed in time
+// because as many hashes as allowed were running.
+var errBusy = errors.New("web: too many password hashes at once")
+
+// hashing runs f, which hashes a password, once one of the
+// cfg.PasswordChecks slots is free, waiting cfg.PasswordWait at most
+// (errBusy). argon2id takes a core and 19 MiB per hash: without a bound,
+// a storm of sign-ins (even ones the throttle lets through, from many
+// addresses) would take as much memory as there are requests.
+func (s *Server) hashing(ctx context.Context, f func()) error {
+	select {
+	case s.hashSlots <- struct{}{}:
+	default:
+		t := time.NewTimer(s.cfg.PasswordWait)
+		defer t.Stop()
+		select {
+		case s.hashSlots <- struct{}{}:
+		case <-t.C:
+			return errBusy
+		case <-ctx.Done():
+			return errBusy
+		}
+	}
+	defer func() { <-s.hashSlots }()
+	f()
+	return nil
+}
+
+// checkPassword reports whether password is email's. An unknown email
+// costs the same hash as a known one, so that timing tells nothing.
+func (s *Server) checkPassword(ctx context.Context, email, password string) (db.Login, bool, error) {
+	l, err := s.db.LoginByEmail(ctx, email)
+	known := err == nil
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return db.Login{}, false, err
+	}
+	ok := false
+	err = s.hashing(ctx, func() {
+		hash := l.PasswordHash
+		if !known {
+			hash = s.dummyHash()
+		}
+		ok = s.verifyPassword(hash, password) && known
+	})
+	return l, ok, err
+}
+
+// busyRetry is the Retry-After of a sign-in refused because the server
+// was busy hashing other passwords.
+const busyRetry = 2 * time.Second
+
+// loginBusy refuses a sign-in the server had no time to check.
+func (s *Server) loginBusy(c echo.Context, f views.LoginForm) error {
+	s.log.Warn("sign-in refused: too many password checks at once", "request_id", requestIDOf(c), "ip", c.RealIP())
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int(busyRetry/time.Second)))
+	f.Problem = "Too many people are signing in right now. Wait a few seconds, then try again."
+	return render(c, http.StatusServiceUnavailable, views.LoginPage(f))
 }
 
 // loginThrottled refuses a sign-in after too many failures.

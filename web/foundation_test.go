@@ -300,6 +300,28 @@ func TestSessionTimeouts(t *testing.T) {
 			t.Errorf("sessions after expiry: got %d, want 0 (deleted on the way)", got)
 		}
 	})
+	t.Run("an idle timeout of seconds", func(t *testing.T) {
+		t.Parallel()
+		// Last activity must be written often enough for any idle
+		// timeout, not once a minute: else a short one acts as a lifetime.
+		ts, c := newSignedIn(t, serverOpts{config: func(cfg *web.Config) { cfg.SessionIdle = 4 * time.Second }})
+		idler := ts.client()
+		idler.signIn(adminEmail, adminPassword)
+		for elapsed := 3 * time.Second; elapsed <= 2*time.Minute; elapsed += 3 * time.Second {
+			ts.clock.Advance(3 * time.Second)
+			if r := c.get("/settings/api-keys"); r.Code != http.StatusOK {
+				t.Fatalf("active user, a request every 3s, after %v: got %d, want 200", elapsed, r.Code)
+			}
+		}
+		r := idler.get("/settings/api-keys")
+		if r.Code != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+			t.Errorf("idle user after 2m: got %d to %q, want 303 to /login", r.Code, r.Header.Get("Location"))
+		}
+		ts.clock.Advance(4*time.Second + time.Millisecond)
+		if r := c.get("/settings/api-keys"); r.Code != http.StatusSeeOther {
+			t.Errorf("active user after 4s idle: got %d, want 303", r.Code)
+		}
+	})
 	t.Run("configured timeouts", func(t *testing.T) {
 		t.Parallel()
 		ts, c := newSignedIn(t, serverOpts{config: func(cfg *web.Config) {

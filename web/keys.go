@@ -192,9 +192,13 @@ func (s *Server) keyReveal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	token, err := s.takeReveal(c, k.ID)
-	if err != nil {
-		return err
+	// HEAD asks about the page without showing it: it must not use up
+	// the one time the key can be shown.
+	token := ""
+	if c.Request().Method != http.MethodHead {
+		if token, err = s.takeReveal(c, k.ID); err != nil {
+			return err
+		}
 	}
 	if token != "" {
 		// Only the first request to claim the reveal shows the token: a
@@ -286,13 +290,10 @@ func (s *Server) keyRevoke(c echo.Context) error {
 	}
 	d.Now = now
 	c.Response().Header().Set("HX-Trigger", `{"toast":"API key revoked."}`)
-	if err := render(c, http.StatusOK, views.KeyDetailsBody(d)); err != nil {
-		return err
-	}
 	if fromList(c) {
-		return views.KeyRowOOB(k, now).Render(c.Request().Context(), c.Response())
+		return render(c, http.StatusOK, views.KeyDetailsBody(d), views.KeyRowOOB(k, now))
 	}
-	return nil
+	return render(c, http.StatusOK, views.KeyDetailsBody(d))
 }
 
 // fromList reports whether an htmx request came from the keys list, whose

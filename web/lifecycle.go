@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/db"
@@ -109,17 +110,11 @@ func (s *Server) keyEdit(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("HX-Trigger", toastTrigger(notice))
-	if err := render(c, http.StatusOK, views.KeyDetailsBody(d)); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	if err := views.TitleOOB(k).Render(ctx, c.Response()); err != nil {
-		return err
-	}
+	parts := []templ.Component{views.KeyDetailsBody(d), views.TitleOOB(k)}
 	if fromList(c) {
-		return views.KeyRowOOB(k, d.Now).Render(ctx, c.Response())
+		parts = append(parts, views.KeyRowOOB(k, d.Now))
 	}
-	return nil
+	return render(c, http.StatusOK, parts...)
 }
 
 // toastTrigger is the HX-Trigger header that makes app.js show message.

@@ -19,7 +19,8 @@ const requestIDKey = "request_id"
 
 // requestID gives every request an id, in the X-Request-Id response header
 // and in every log line about it. An id sent by a proxy is kept if it is
-// short and plain.
+// short and plain, and not an API key: a client that sends its key in the
+// wrong header must not find it logged and echoed.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(echo.HeaderXRequestID)
@@ -43,7 +44,7 @@ func plainID(s string) bool {
 			return false
 		}
 	}
-	return true
+	return apikey.Redact(s) == s // nothing shaped like a key, whole or in part
 }
 
 func requestIDOf(c echo.Context) string {
@@ -201,7 +202,7 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if cur == nil {
 			target := "/login"
-			if r := c.Request(); r.Method == http.MethodGet && r.URL.Path != "/" && isFullPage(c) &&
+			if r := c.Request(); (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path != "/" && isFullPage(c) &&
 				apikey.Redact(r.URL.Path) == r.URL.Path {
 				target += "?next=" + r.URL.EscapedPath()
 			}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strings"
@@ -13,11 +14,18 @@ import (
 	"github.com/blnk-cloud/apikeys/views"
 )
 
-// render writes a component as an HTML response.
-func render(c echo.Context, status int, comp templ.Component) error {
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	c.Response().WriteHeader(status)
-	return comp.Render(c.Request().Context(), c.Response())
+// render answers status with components, one after the other, as HTML.
+// They are rendered into a buffer first: a component that fails has
+// written nothing, and its error becomes a whole error page, not a
+// truncated page with status 200.
+func render(c echo.Context, status int, comps ...templ.Component) error {
+	var buf bytes.Buffer
+	for _, comp := range comps {
+		if err := comp.Render(c.Request().Context(), &buf); err != nil {
+			return err
+		}
+	}
+	return c.HTMLBlob(status, buf.Bytes())
 }
 
 // isFullPage decides between a whole page and an htmx fragment: htmx asks
@@ -100,10 +108,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 		return
 	}
+	// HEAD gets the same answer as GET: net/http leaves the body out.
 	var werr error
-	if c.Request().Method == http.MethodHead {
-		werr = c.NoContent(status)
-	} else if isFullPage(c) {
+	if isFullPage(c) {
 		werr = render(c, status, views.ErrorPage(status, title, message, requestIDOf(c)))
 	} else {
 		werr = render(c, status, views.ErrorFragment(message))

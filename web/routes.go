@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -13,22 +14,22 @@ import (
 // routes lists every route of the server.
 func (s *Server) routes(e *echo.Echo) {
 	// Probes and assets: no session, no setup.
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
+	get(e, "/healthz", s.healthz)
+	get(e, "/readyz", s.readyz)
 	assets := newAssets()
-	e.GET("/favicon.ico", assets.favicon)
-	e.GET("/static/*", assets.serve)
+	get(e, "/favicon.ico", assets.favicon)
+	get(e, "/static/*", assets.serve)
 
 	// The JSON API, for clients holding a key.
 	api := e.Group("/api/v1")
-	api.GET("/whoami", s.whoami, s.auth.RequireKey())
-	api.GET("/verify", s.verify)
-	api.GET("/examples/mcp", s.exampleMCP, s.auth.RequireScope(apikey.MCPRead))
+	get(api, "/whoami", s.whoami, s.auth.RequireKey())
+	get(api, "/verify", s.verify)
+	get(api, "/examples/mcp", s.exampleMCP, s.auth.RequireScope(apikey.MCPRead))
 
 	// Pages. Forms are small: 64 KiB is plenty and bounds what a request
 	// can make the server parse.
 	forms := middleware.BodyLimit("64K")
-	e.GET("/setup", s.setupForm)
+	get(e, "/setup", s.setupForm)
 	e.POST("/setup", s.setup, forms)
 
 	// Middleware is given per route, not to groups: an Echo group with
@@ -37,27 +38,41 @@ func (s *Server) routes(e *echo.Echo) {
 	// the sign-in redirect, API paths included.
 	pages := []echo.MiddlewareFunc{s.requireSetup, forms}
 	app := []echo.MiddlewareFunc{s.requireSetup, forms, s.requireSession}
-	e.GET("/login", s.loginForm, pages...)
+	get(e, "/login", s.loginForm, pages...)
 	e.POST("/login", s.login, pages...)
 	e.POST("/logout", s.logout, pages...)
 
-	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/api-keys") }, app...)
-	e.GET("/settings/api-keys", s.keyList, app...)
-	e.GET("/settings/api-keys/new", s.keyNew, app...)
+	get(e, "/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/api-keys") }, app...)
+	get(e, "/settings/api-keys", s.keyList, app...)
+	get(e, "/settings/api-keys/new", s.keyNew, app...)
 	e.POST("/settings/api-keys", s.keyCreate, app...)
-	e.GET("/settings/api-keys/:id", s.keyShow, app...)
-	e.GET("/settings/api-keys/:id/reveal", s.keyReveal, app...)
-	e.GET("/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)
+	get(e, "/settings/api-keys/:id", s.keyShow, app...)
+	get(e, "/settings/api-keys/:id/reveal", s.keyReveal, app...)
+	get(e, "/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)
 	e.POST("/settings/api-keys/:id/revoke", s.keyRevoke, app...)
-	e.GET("/settings/api-keys/:id/edit", s.keyEditForm, app...)
+	get(e, "/settings/api-keys/:id/edit", s.keyEditForm, app...)
 	e.POST("/settings/api-keys/:id/edit", s.keyEdit, app...)
-	e.GET("/settings/api-keys/:id/roll", s.keyRollConfirm, app...)
+	get(e, "/settings/api-keys/:id/roll", s.keyRollConfirm, app...)
 	e.POST("/settings/api-keys/:id/roll", s.keyRoll, app...)
 
 	// The audit log: read and export only. No route changes an event.
-	e.GET("/settings/audit-log", s.auditLog, app...)
-	e.GET("/settings/audit-log.csv", s.auditExport("csv"), app...)
-	e.GET("/settings/audit-log.json", s.auditExport("json"), app...)
+	get(e, "/settings/audit-log", s.auditLog, app...)
+	get(e, "/settings/audit-log.csv", s.auditExport("csv"), app...)
+	get(e, "/settings/audit-log.json", s.auditExport("json"), app...)
+}
+
+// router is what routes are added to: the server or a group of it.
+type router interface {
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	HEAD(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// get adds a GET route, and the same for HEAD: load balancers and
+// monitors probe with HEAD, and HTTP says a server that answers GET
+// answers HEAD alike (the body is left out by net/http).
+func get(r router, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.GET(path, h, m...)
+	r.HEAD(path, h, m...)
 }
 
 // healthz answers 200 while the process serves requests. It does no work:
@@ -66,15 +81,19 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// readyz answers 200 when the database answers and this server trusts
-// its view of the keys, for load balancers.
+// readyz answers 200 when this server trusts its view of the keys and
+// the database takes a write, for load balancers: a database that
+// answers queries but cannot be written (disk full, locked for seconds)
+// cannot sign anyone in or revoke a key.
 func (s *Server) readyz(c echo.Context) error {
 	if s.auth.Unavailable() {
 		c.Response().Header().Set("Retry-After", "1")
 		return c.String(http.StatusServiceUnavailable, "failing closed: key view not confirmed with the database for "+s.auth.Staleness().Round(time.Millisecond).String()+"\n")
 	}
-	if err := s.db.Ping(c.Request().Context()); err != nil {
-		s.log.Error("readiness: database", "err", err)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadyTimeout)
+	defer cancel()
+	if err := s.db.TouchReadiness(ctx, s.cfg.Now()); err != nil {
+		s.log.Error("readiness: the database cannot be written", "err", err)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,14 +41,34 @@ type Config struct {
 	TrustedOrigins []string
 	// Passwords hashes new passwords (default account.DefaultHasher).
 	Passwords account.Hasher
-	// LoginLimit slows down repeated failed sign-ins, per email and per
-	// client address.
+	// LoginLimit is the allowance of failed sign-ins of the default,
+	// in-memory throttles: per email as given (default 5 in a row, then
+	// one per 20 s), per client address four times the burst at four
+	// times the rate (20, then one per 5 s).
 	LoginLimit throttle.Config
+	// LoginByEmail and LoginByIP, when set, replace the in-memory
+	// throttles of sign-in attempts, e.g. by ones kept in the database
+	// that hold across several servers.
+	LoginByEmail, LoginByIP LoginThrottle
+	// PasswordChecks bounds the password hashes computed at once
+	// (default runtime.GOMAXPROCS(0)): each takes a core and, with the
+	// default argon2id cost, 19 MiB, so that a storm of sign-ins queues
+	// instead of exhausting memory.
+	PasswordChecks int
+	// PasswordWait is how long a sign-in waits for its turn to hash
+	// before it is answered 503 with Retry-After (default 2s).
+	PasswordWait time.Duration
+	// ReadyTimeout bounds the write /readyz makes (default 2s): a
+	// database that takes longer is not ready.
+	ReadyTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
 func (c *Config) setDefaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.SessionIdle <= 0 {
 		c.SessionIdle = 2 * time.Hour
 	}
@@ -61,10 +82,44 @@ func (c *Config) setDefaults() {
 		// Five failures in a row, then one more try every 20 seconds.
 		c.LoginLimit = throttle.Config{Burst: 5, Every: 20 * time.Second}
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.LoginByEmail == nil {
+		c.LoginByEmail = throttle.New(c.LoginLimit, c.Now)
+	}
+	if c.LoginByIP == nil {
+		// Enough for an office behind one address, not for spraying a
+		// password across many emails.
+		c.LoginByIP = throttle.New(throttle.Config{Burst: c.LoginLimit.Burst * 4, Every: c.LoginLimit.Every / 4}, c.Now)
+	}
+	if c.PasswordChecks <= 0 {
+		c.PasswordChecks = runtime.GOMAXPROCS(0)
+	}
+	if c.PasswordWait <= 0 {
+		c.PasswordWait = 2 * time.Second
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = 2 * time.Second
 	}
 }
+
+// LoginThrottle limits sign-in attempts per key: a client address
+// ("ip:" and the address) or an email ("email:" and the address). The
+// server takes an attempt before it checks a password, and gives it back
+// when the password was right or could not be checked: attempts that
+// arrive together cannot all pass a check made before any of them was
+// counted. *throttle.Limiter keeps the counts in memory; one kept in the
+// database holds across several servers.
+type LoginThrottle interface {
+	// Take charges one attempt to key, in one step with checking that
+	// key has one left. It returns zero if it did; else how long key must
+	// wait, having charged nothing.
+	Take(ctx context.Context, key string) (time.Duration, error)
+	// Refund gives back one attempt that Take charged.
+	Refund(ctx context.Context, key string) error
+	// Reset forgets key's failures, after a correct password.
+	Reset(ctx context.Context, key string) error
+}
+
+var _ LoginThrottle = (*throttle.Limiter)(nil)
 
 // Server is the dashboard's HTTP server.
 type Server struct {
@@ -78,9 +133,12 @@ type Server struct {
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
 	setupDone atomic.Bool
-	// Failed sign-ins, per email and per client address.
-	loginByEmail, loginByIP *throttle.Limiter
-	echo                    *echo.Echo
+	// hashSlots holds a token per password hash being computed: at most
+	// cfg.PasswordChecks at once.
+	hashSlots chan struct{}
+	// verifyPassword is account.Verify; tests count the calls.
+	verifyPassword func(hash, password string) bool
+	echo           *echo.Echo
 }
 
 // New returns a Server on store. auth authenticates API calls; keyring
@@ -91,15 +149,15 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 	}
 	cfg.setDefaults()
 	s := &Server{
-		cfg:          cfg,
-		db:           store,
-		auth:         auth,
-		keys:         keyring,
-		log:          log,
-		cookies:      newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
-		dummyHash:    sync.OnceValue(cfg.Passwords.DummyHash),
-		loginByEmail: throttle.New(cfg.LoginLimit, cfg.Now),
-		loginByIP:    throttle.New(throttle.Config{Burst: cfg.LoginLimit.Burst * 4, Every: cfg.LoginLimit.Every / 4}, cfg.Now),
+		cfg:            cfg,
+		db:             store,
+		auth:           auth,
+		keys:           keyring,
+		log:            log,
+		cookies:        newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
+		dummyHash:      sync.OnceValue(cfg.Passwords.DummyHash),
+		hashSlots:      make(chan struct{}, cfg.PasswordChecks),
+		verifyPassword: account.Verify,
 	}
 	e, err := s.newEcho()
 	if err != nil {

@@ -32,8 +32,13 @@ const (
 // revealTTL is how long a new key's token may wait for its reveal page.
 const revealTTL = 10 * time.Minute
 
-// touchEvery limits how often a session's last activity is written.
-const touchEvery = time.Minute
+// touchInterval is how old a session's recorded last activity may get
+// before a request writes it again: at most once a minute, and often
+// enough for any idle timeout (a quarter of it), so that an active
+// session is never taken for an idle one.
+func touchInterval(idle time.Duration) time.Duration {
+	return min(time.Minute, idle/4)
+}
 
 // newCookieStore returns a store whose cookies are signed (HMAC-SHA256)
 // and encrypted (AES-256), with keys derived from the session secret.
@@ -89,7 +94,7 @@ func (s *Server) currentSession(c echo.Context) (*db.Session, error) {
 		}
 		return nil, nil
 	}
-	if now.Sub(ds.LastSeenAt) > touchEvery {
+	if now.Sub(ds.LastSeenAt) > touchInterval(s.cfg.SessionIdle) {
 		if err := s.db.TouchSession(ctx, hash, now); err != nil {
 			return nil, err
 		}
@@ -130,7 +135,7 @@ func (s *Server) startSession(c echo.Context, u account.User, workspaceID int64,
 	}
 	cs.Values = map[any]any{tokenValue: token}
 	if flash != "" {
-		cs.AddFlash(flash)
+		setFlash(cs, flash)
 	}
 	cs.Options.MaxAge = s.cookies.Options.MaxAge
 	return s.saveCookie(c, cs)
@@ -154,7 +159,7 @@ func (s *Server) endSession(c echo.Context, flash string) error {
 	}
 	delete(cs.Values, tokenValue)
 	if flash != "" {
-		cs.AddFlash(flash)
+		setFlash(cs, flash)
 	}
 	return s.saveCookie(c, cs)
 }
@@ -182,15 +187,28 @@ func (s *Server) isTLS(r *http.Request) bool {
 	return ip != nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
-// addFlash leaves a one-time notice for the next page.
+// setFlash makes msg the one pending notice of cs. A page shows only the
+// last notice anyway, and notices that piled up (a script revoking keys
+// without loading a page between) would outgrow the cookie.
+func setFlash(cs *sessions.Session, msg string) {
+	cs.Flashes() // takes the earlier ones out
+	cs.AddFlash(msg)
+}
+
+// addFlash leaves a one-time notice for the next page, in place of any
+// pending one.
 func (s *Server) addFlash(c echo.Context, msg string) error {
 	cs, _ := s.cookies.Get(c.Request(), sessionCookie)
-	cs.AddFlash(msg)
+	setFlash(cs, msg)
 	return s.saveCookie(c, cs)
 }
 
-// popFlash returns and forgets the pending notice, if any.
+// popFlash returns and forgets the pending notice, if any. A HEAD
+// request changes nothing: the notice waits for the GET.
 func (s *Server) popFlash(c echo.Context) (string, error) {
+	if c.Request().Method == http.MethodHead {
+		return "", nil
+	}
 	cs, _ := s.cookies.Get(c.Request(), sessionCookie)
 	fl := cs.Flashes()
 	if len(fl) == 0 {

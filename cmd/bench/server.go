@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +34,7 @@ type server struct {
 	cmd    *exec.Cmd
 	url    string // http://127.0.0.1:PORT
 	stderr *tail
+	logged *logCounter // lines of its log, by message
 	exited chan struct{}
 	err    error // of Wait, once exited is closed
 
@@ -58,10 +60,11 @@ func startServer(ctx context.Context, bin, dbPath string, extra ...string) (*ser
 	s := &server{
 		cmd:          cmd,
 		stderr:       &tail{},
+		logged:       &logCounter{},
 		exited:       make(chan struct{}),
 		stopSampling: make(chan struct{}),
 	}
-	cmd.Stderr = s.stderr
+	cmd.Stderr = io.MultiWriter(s.stderr, s.logged)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/blnk-cloud/apikeys/internal/naming"
 )
 
 // Workspace is a tenant: it owns API keys, and its users see only its keys.
@@ -34,26 +36,26 @@ const (
 	MaxPassword      = 256
 )
 
-// CleanWorkspaceName trims name and checks it: 1 to 100 characters, no
-// control characters. Its errors, like the others of this package, are
-// sentences for people.
+// CleanWorkspaceName trims name and checks it (naming.Clean): 1 to 100
+// characters, no control characters, something visible. Its errors, like
+// the others of this package, are sentences for people.
 func CleanWorkspaceName(name string) (string, error) {
-	if !utf8.ValidString(name) {
+	clean, err := naming.Clean(name, MaxWorkspaceName)
+	var ne *naming.Error
+	if !errors.As(err, &ne) {
+		return clean, err
+	}
+	switch ne.Reason {
+	case naming.Invalid:
 		return "", errors.New("Workspace name must be valid text.")
-	}
-	name = strings.TrimSpace(name)
-	switch n := utf8.RuneCountInString(name); {
-	case n == 0:
+	case naming.Empty:
 		return "", errors.New("Enter a workspace name.")
-	case n > MaxWorkspaceName:
-		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxWorkspaceName, n)
+	case naming.TooLong:
+		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxWorkspaceName, ne.Chars)
+	case naming.Control:
+		return "", errors.New("Workspace name cannot contain control characters.")
 	}
-	for _, r := range name {
-		if isControl(r) {
-			return "", errors.New("Workspace name cannot contain control characters.")
-		}
-	}
-	return name, nil
+	return "", errors.New("Workspace name must contain a visible character, not only invisible ones such as zero-width spaces.")
 }
 
 // CleanEmail trims and lowercases an email address and checks that it is

@@ -188,6 +188,9 @@ func TestCleanWorkspaceNameRefused(t *testing.T) {
 		{"first isolate", "Acme\u2066x"},
 		{"pop isolate", "Acme\u2069x"},
 		{"invalid UTF-8", "Acme\xff"},
+		{"zero-width space", "\u200b"},
+		{"invisible format characters", "\u2060\ufeff\u00ad"},
+		{"combining marks alone", " \u0301\u20dd "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

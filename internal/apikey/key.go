@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/blnk-cloud/apikeys/internal/naming"
 )
 
 // Role is the role a key acts with. Every key is a Member; the type exists
@@ -126,26 +126,27 @@ func ValidID(s string) bool {
 // MaxNameLen is the longest name a key may have, in characters.
 const MaxNameLen = 100
 
-// CleanName trims name and checks that it can name a key: 1 to 100
-// characters, valid UTF-8, no control characters and no bidirectional
-// overrides (which can make a name display as something else).
+// CleanName trims name and checks that it can name a key (naming.Clean):
+// 1 to 100 characters, valid UTF-8, no control characters and no
+// bidirectional overrides (which can make a name display as something
+// else), and something visible.
 func CleanName(name string) (string, error) {
-	if !utf8.ValidString(name) {
+	clean, err := naming.Clean(name, MaxNameLen)
+	var ne *naming.Error
+	if !errors.As(err, &ne) {
+		return clean, err
+	}
+	switch ne.Reason {
+	case naming.Invalid:
 		return "", errors.New("Name must be valid text.")
-	}
-	name = strings.TrimSpace(name)
-	switch n := utf8.RuneCountInString(name); {
-	case n == 0:
+	case naming.Empty:
 		return "", errors.New("Enter a name for the key.")
-	case n > MaxNameLen:
-		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxNameLen, n)
+	case naming.TooLong:
+		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxNameLen, ne.Chars)
+	case naming.Control:
+		return "", errors.New("Name cannot contain control characters such as tabs or line breaks.")
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == utf8.RuneError {
-			return "", errors.New("Name cannot contain control characters such as tabs or line breaks.")
-		}
-	}
-	return name, nil
+	return "", errors.New("Name must contain a visible character, not only invisible ones such as zero-width spaces.")
 }
 
 // The expiry choices of the create form.

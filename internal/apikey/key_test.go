@@ -345,6 +345,11 @@ func TestCleanNameRefused(t *testing.T) {
 		{"overlong UTF-8", "\xc0\xaf", "valid text"},
 		{"surrogate half", "\xed\xa0\x80", "valid text"},
 		{"replacement character", "a\uFFFDb", "control characters"},
+		{"zero-width space", "\u200B", "a visible character"},
+		{"zero-width spaces around a space", "\u200B \u200B", "a visible character"},
+		{"invisible format characters", "\u2060\uFEFF\u00AD\u200D", "a visible character"},
+		{"combining marks alone", "\u0301\u0308", "a visible character"},
+		{"hangul filler", "\u3164", "a visible character"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/blnk-cloud/apikeys/internal/naming"
 )
 
 // Works reports whether the key authenticates at now: it is Active, or
@@ -45,19 +47,10 @@ func CleanDescription(s string) (string, error) {
 			return "", errors.New("Description cannot contain control characters (line breaks are fine).")
 		}
 	}
-	if !strings.ContainsFunc(s, visible) {
+	if !strings.ContainsFunc(s, naming.Visible) {
 		return "", errors.New("Description must contain a visible character, not only invisible ones such as zero-width spaces.")
 	}
 	return s, nil
-}
-
-// visible reports whether r shows on its own: not white space, a format
-// character (zero-width space, joiners, soft hyphen...), a combining mark,
-// a code point Unicode says to ignore when it cannot be shown, or the
-// blank Braille pattern.
-func visible(r rune) bool {
-	return !unicode.IsSpace(r) && !unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me, unicode.Other_Default_Ignorable_Code_Point) &&
-		r != '\u2800'
 }
 
 // ExpiryDays returns the policy of an expiry choice: N for the "N days"

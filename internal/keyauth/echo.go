@@ -76,9 +76,9 @@ type Problem struct {
 // ProblemOf maps an error of Authenticate or Authorize to its status, code
 // and message. want is the scope that was asked for, if any.
 func ProblemOf(err error, want apikey.Scope) Problem {
-	var rl *RateLimitedError
+	_, limited := errors.AsType[*RateLimitedError](err)
 	switch {
-	case errors.As(err, &rl):
+	case limited:
 		return Problem{http.StatusTooManyRequests, "rate_limited", "Too many failed attempts from this address. Try again later."}
 	case errors.Is(err, ErrMissing):
 		return Problem{http.StatusUnauthorized, "missing_key", "Send an API key in an Authorization: Bearer header or an X-Blnk-Key header."}
@@ -107,20 +107,47 @@ func knownScopes() string {
 }
 
 // WriteError answers err as JSON: {"error": {"code": ..., "message": ...}},
-// with WWW-Authenticate on 401 and 403 and Retry-After on 429.
+// with WWW-Authenticate on 401 and 403 (RFC 6750) and Retry-After on 429
+// and 503.
 func WriteError(c echo.Context, err error, want apikey.Scope) error {
+	return writeError(c, err, want, false)
+}
+
+// WriteGatewayError is WriteError for forward authentication: gateways
+// turn any status of their auth request but 200, 401 and 403 into an
+// error of their own (nginx auth_request answers 500), so a rate-limited
+// caller gets 401 with Retry-After and the code rate_limited.
+func WriteGatewayError(c echo.Context, err error, want apikey.Scope) error {
+	return writeError(c, err, want, true)
+}
+
+// Challenges of WWW-Authenticate (RFC 6750, section 3): without an error
+// code when the request carried no key at all.
+const (
+	challengeNoKey   = `Bearer realm="blnk"`
+	challengeInvalid = `Bearer realm="blnk", error="invalid_token"`
+)
+
+func writeError(c echo.Context, err error, want apikey.Scope, gateway bool) error {
 	p := ProblemOf(err, want)
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
+	rl, limited := errors.AsType[*RateLimitedError](err)
+	if limited {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
+		if gateway {
+			p.Status = http.StatusUnauthorized
+		}
+	}
 	switch p.Status {
 	case http.StatusUnauthorized:
-		h.Set("WWW-Authenticate", `Bearer realm="blnk", error="invalid_token"`)
+		if errors.Is(err, ErrMissing) || limited && Token(c.Request()) == "" {
+			h.Set("WWW-Authenticate", challengeNoKey)
+		} else {
+			h.Set("WWW-Authenticate", challengeInvalid)
+		}
 	case http.StatusForbidden:
 		h.Set("WWW-Authenticate", `Bearer realm="blnk", error="insufficient_scope", scope="`+string(want)+`"`)
-	case http.StatusTooManyRequests:
-		var rl *RateLimitedError
-		errors.As(err, &rl)
-		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter.Seconds()))))
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
 	}

@@ -143,7 +143,12 @@ func TestMiddleware(t *testing.T) {
 			www := rec.Header().Get("WWW-Authenticate")
 			switch tt.wantCode {
 			case 401:
-				if got, want := www, `Bearer realm="blnk", error="invalid_token"`; got != want {
+				// RFC 6750, 3.1: no error code when the request had no key.
+				want := `Bearer realm="blnk", error="invalid_token"`
+				if tt.wantErr == "missing_key" {
+					want = `Bearer realm="blnk"`
+				}
+				if got := www; got != want {
 					t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 				}
 			case 403:
@@ -267,6 +272,56 @@ func TestProblemOf(t *testing.T) {
 			}
 			if strings.Contains(p.Message, tt.err.Error()) {
 				t.Errorf("message %q shows the internal error", p.Message)
+			}
+		})
+	}
+}
+
+// TestWriteGatewayError: forward authentication answers only 200, 401 or
+// 403 about a key (gateways turn anything else into an error of their
+// own), so a rate-limited caller gets 401 with Retry-After; WriteError
+// keeps 429 for programs.
+func TestWriteGatewayError(t *testing.T) {
+	limited := &keyauth.RateLimitedError{RetryAfter: 1500 * time.Millisecond}
+	tests := []struct {
+		name       string
+		write      func(echo.Context, error, apikey.Scope) error
+		err        error
+		token      string
+		wantStatus int
+		wantCode   string
+		wantWWW    string
+		wantRetry  string
+	}{
+		{"gateway, rate limited with a key", keyauth.WriteGatewayError, limited, "blnk_x", 401, "rate_limited", `Bearer realm="blnk", error="invalid_token"`, "2"},
+		{"gateway, rate limited without a key", keyauth.WriteGatewayError, limited, "", 401, "rate_limited", `Bearer realm="blnk"`, "2"},
+		{"gateway, missing", keyauth.WriteGatewayError, keyauth.ErrMissing, "", 401, "missing_key", `Bearer realm="blnk"`, ""},
+		{"gateway, invalid", keyauth.WriteGatewayError, keyauth.ErrInvalid, "blnk_x", 401, "invalid_key", `Bearer realm="blnk", error="invalid_token"`, ""},
+		{"gateway, scope", keyauth.WriteGatewayError, keyauth.ErrInsufficientScope, "blnk_x", 403, "insufficient_scope", `Bearer realm="blnk", error="insufficient_scope", scope="mcp:write"`, ""},
+		{"gateway, unknown scope", keyauth.WriteGatewayError, keyauth.ErrUnknownScope, "blnk_x", 400, "unknown_scope", "", ""},
+		{"program, rate limited", keyauth.WriteError, limited, "blnk_x", 429, "rate_limited", "", "2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			rec := httptest.NewRecorder()
+			if err := tt.write(echo.New().NewContext(req, rec), tt.err, apikey.MCPWrite); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status = %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if got := decodeError(t, rec.Body.Bytes()).Error.Code; got != tt.wantCode {
+				t.Errorf("code = %q, want %q", got, tt.wantCode)
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != tt.wantWWW {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, tt.wantWWW)
+			}
+			if got := rec.Header().Get("Retry-After"); got != tt.wantRetry {
+				t.Errorf("Retry-After = %q, want %q", got, tt.wantRetry)
 			}
 		})
 	}

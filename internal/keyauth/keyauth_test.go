@@ -567,6 +567,9 @@ func TestCrossProcess(t *testing.T) {
 		}
 		r := f.revokeSeq(t, storeA, k.ID)
 		a.Revoked(r.Key.ID, r.Key.RevokedAt)
+		if err := a.Sync(ctx); err != nil { // as the keys service does after its commit
+			t.Fatal(err)
+		}
 		applied(t, b, r.Seq)
 		if _, err := b.Authenticate(ctx, token, ip); !errors.Is(err, keyauth.ErrRevoked) {
 			t.Errorf("B after A revoked: error = %v, want %v", err, keyauth.ErrRevoked)
@@ -631,6 +634,9 @@ func TestCrossProcess(t *testing.T) {
 		}
 		r := f.revokeSeq(t, storeA, k1.ID) // A revokes k1 ...
 		a.Revoked(r.Key.ID, r.Key.RevokedAt)
+		if err := a.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
 		r2 := f.revokeSeq(t, storeB, k2.ID) // ... and B revokes k2 before its next check
 		b.Revoked(r2.Key.ID, r2.Key.RevokedAt)
 		applied(t, b, r.Seq)

@@ -1,9 +1,18 @@
 // Package throttle slows down repeated failures (sign-ins, API keys) per
 // client or account, with a token bucket of failures: a client may fail
 // Burst times in a row, then once per Every, and successes cost nothing.
+//
+// Failures can be counted in two ways. Wait then Fail, after the outcome,
+// costs nothing to a success (the API key check: valid keys must never
+// wait for the limiter); but requests that arrive together all pass the
+// Wait before any records its failure. Take charges an attempt before the
+// work, in one step with the check, and Refund gives it back when the
+// attempt was not a failure: requests arriving together cannot exceed
+// the allowance (sign-ins, whose work is a password hash).
 package throttle
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,12 +120,60 @@ func (l *Limiter) FailAt(key string, now time.Time) time.Duration {
 	return wait
 }
 
+// Take charges one attempt to key if it has one left, and returns zero;
+// otherwise it charges nothing and returns how long key must wait. The
+// check and the charge are one step, so that of attempts arriving
+// together at most the allowance gets through. It never fails; the
+// context and the error are those of throttles kept in a database.
+func (l *Limiter) Take(_ context.Context, key string) (time.Duration, error) {
+	return l.TakeAt(key, l.now()), nil
+}
+
+// TakeAt is Take at the instant now.
+func (l *Limiter) TakeAt(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.m[key]
+	if !ok {
+		if len(l.m) >= maxEntries {
+			l.prune(now)
+		}
+		b = &bucket{tokens: float64(l.cfg.Burst), at: now}
+		l.m[key] = b
+	}
+	l.refill(b, now)
+	if wait := l.wait(b); wait > 0 {
+		return wait
+	}
+	b.tokens--
+	if wait := l.wait(b); wait > 0 {
+		if until := now.Add(wait).UnixNano(); until > l.blockedUntil.Load() {
+			l.blockedUntil.Store(until) // under mu: no lost update
+		}
+	}
+	return 0
+}
+
+// Refund gives back an attempt that Take charged and that turned out not
+// to be a failure (the password was right, or it could not be checked).
+func (l *Limiter) Refund(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.m[key]; ok {
+		l.refill(b, l.now())
+		b.tokens = min(float64(l.cfg.Burst), b.tokens+1)
+	}
+	return nil
+}
+
 // Reset forgets key's failures, after a success that proves the caller
-// (a correct password).
-func (l *Limiter) Reset(key string) {
+// (a correct password). It never fails; the context and the error are
+// those of throttles kept in a database.
+func (l *Limiter) Reset(_ context.Context, key string) error {
 	l.mu.Lock()
 	delete(l.m, key)
 	l.mu.Unlock()
+	return nil
 }
 
 // prune drops entries that have fully recovered; if none has, it drops

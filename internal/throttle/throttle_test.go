@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"testing"
@@ -175,7 +176,7 @@ func TestReset(t *testing.T) {
 	if l.Wait("a") == 0 {
 		t.Fatal("Wait(a) = 0 after 5 failures")
 	}
-	l.Reset("a")
+	l.Reset(context.Background(), "a")
 	if got := l.Wait("a"); got != 0 {
 		t.Errorf("Wait(a) after Reset = %v, want 0", got)
 	}
@@ -188,7 +189,7 @@ func TestReset(t *testing.T) {
 	if got := failN(t, l, "a", 2); got != 0 {
 		t.Errorf("wait after 2 failures following Reset = %v, want a full burst", got)
 	}
-	l.Reset("never seen") // must not panic or add an entry
+	l.Reset(context.Background(), "never seen") // must not panic or add an entry
 	if got := l.Len(); got != 2 {
 		t.Errorf("Len = %d, want 2", got)
 	}
@@ -319,7 +320,7 @@ func TestConcurrent(t *testing.T) {
 				key := strconv.Itoa(i % 50)
 				switch (g + i) % 5 {
 				case 0:
-					l.Reset(key)
+					l.Reset(context.Background(), key)
 				case 1:
 					if w := l.Wait(key); w < 0 || w > 2*time.Second {
 						t.Errorf("Wait(%q) = %v, want between 0 and 2s", key, w)
@@ -357,5 +358,93 @@ func BenchmarkFail(b *testing.B) {
 			c.Advance(time.Second)
 		}
 		i++
+	}
+}
+
+func TestTake(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Burst: 5, Every: 20 * time.Second}
+	l, c := newLimiter(t, cfg)
+	for i := 1; i <= cfg.Burst; i++ {
+		if got, err := l.Take(ctx, "k"); got != 0 || err != nil {
+			t.Fatalf("Take #%d = %v, %v; want 0 (within the burst)", i, got, err)
+		}
+	}
+	// Refused attempts charge nothing: however many, the wait stays one
+	// interval, and the next attempt is allowed after it.
+	for i := 0; i < 10; i++ {
+		if got, _ := l.Take(ctx, "k"); got != cfg.Every {
+			t.Fatalf("Take past the burst = %v, want %v", got, cfg.Every)
+		}
+	}
+	if got := l.Wait("k"); got != cfg.Every {
+		t.Errorf("Wait after the burst = %v, want %v", got, cfg.Every)
+	}
+	c.Advance(cfg.Every)
+	if got, _ := l.Take(ctx, "k"); got != 0 {
+		t.Fatalf("Take after waiting = %v, want 0", got)
+	}
+	if got, _ := l.Take(ctx, "k"); got != cfg.Every {
+		t.Errorf("second Take after waiting one interval = %v, want %v", got, cfg.Every)
+	}
+
+	// Refund gives an attempt back, never more than the burst.
+	if err := l.Refund(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := l.Take(ctx, "k"); got != 0 {
+		t.Errorf("Take after a Refund = %v, want 0", got)
+	}
+	for range 3 {
+		l.Refund(ctx, "fresh") // nothing to give back: no entry, no extra attempts
+	}
+	if got := l.Len(); got != 1 {
+		t.Errorf("Len after refunds of a key never taken = %d, want 1", got)
+	}
+	l.Take(ctx, "full")
+	for range 3 {
+		l.Refund(ctx, "full")
+	}
+	for i := 1; i <= cfg.Burst; i++ {
+		if got, _ := l.Take(ctx, "full"); got != 0 {
+			t.Fatalf("Take #%d after refunds = %v, want 0", i, got)
+		}
+	}
+	if got, _ := l.Take(ctx, "full"); got == 0 {
+		t.Errorf("refunds raised the allowance above the burst")
+	}
+}
+
+// TestTakeConcurrent is the sign-in storm: of attempts that arrive
+// together, exactly the allowance gets through, and after the wait,
+// exactly one more.
+func TestTakeConcurrent(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Burst: 5, Every: 20 * time.Second}
+	l, c := newLimiter(t, cfg)
+	storm := func(n int) (allowed int) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-gate
+				if w, _ := l.Take(ctx, "ada@example.com"); w == 0 {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			})
+		}
+		close(gate)
+		wg.Wait()
+		return allowed
+	}
+	if got := storm(128); got != cfg.Burst {
+		t.Errorf("128 attempts at once: %d allowed, want %d", got, cfg.Burst)
+	}
+	c.Advance(cfg.Every)
+	if got := storm(32); got != 1 {
+		t.Errorf("32 attempts at once after one interval: %d allowed, want 1", got)
 	}
 }

@@ -1,0 +1,245 @@
+// Package dashtest runs the real dashboard binary for end-to-end tests:
+// build it once, start it per test on a free port with a fresh database,
+// create an admin with its command line, and drive it over HTTP as a
+// signed-in client would (create and revoke keys through its forms).
+// The browser tests (e2e) and the gateway tests (e2e/gateways) share it.
+package dashtest
+
+import (
+	"bufio"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// Build compiles cmd/dashboard into dir and returns the binary's path.
+// It names the package by import path, so it works from any test
+// directory of the module.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "dashboard")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/blnk-cloud/apikeys/cmd/dashboard")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build dashboard: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// App is a running dashboard with its own database.
+type App struct {
+	URL  string      // http://127.0.0.1:PORT
+	DB   string      // the database file
+	Logs *SyncBuffer // everything it logged
+	bin  string
+}
+
+// SyncBuffer is a bytes.Buffer safe for a writer and readers at once.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listening = regexp.MustCompile(`msg=listening url=(http://\S+)`)
+
+// Start runs "bin serve" on a free port with a fresh database and debug
+// logs, plus args, and stops it (SIGTERM, then a clean exit is asserted)
+// when the test ends. Its log is printed if the test failed.
+func Start(t testing.TB, bin string, args ...string) *App {
+	t.Helper()
+	dir := t.TempDir()
+	a := &App{DB: filepath.Join(dir, "data", "dashboard.db"), Logs: &SyncBuffer{}, bin: bin}
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--db", a.DB, "--log-level", "debug"}, args...)...)
+	cmd.Env = append(os.Environ(), "BLNK_SESSION_SECRET=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(a.Logs, line)
+			if m := listening.FindStringSubmatch(line); m != nil {
+				found <- m[1]
+			}
+		}
+		io.Copy(a.Logs, stderr)
+	}()
+	select {
+	case a.URL = <-found:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("dashboard did not start:\n%s", a.Logs)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dashboard exited with %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("dashboard did not stop on SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("dashboard log:\n%s", a.Logs)
+		}
+	})
+	return a
+}
+
+// CreateAdmin creates a workspace and its admin with the admin command,
+// the password on stdin.
+func (a *App) CreateAdmin(t testing.TB, workspace, email, password string) {
+	t.Helper()
+	cmd := exec.Command(a.bin, "admin", "create", "--db", a.DB, "--workspace", workspace, "--email", email)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	cmd.Env = os.Environ()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("admin create: %v\n%s", err, out)
+	}
+}
+
+// CLI runs "dashboard CMD SUB --db DB ARGS..." with stdin and returns its
+// combined output.
+func (a *App) CLI(t testing.TB, stdin, cmd, sub string, args ...string) (string, error) {
+	t.Helper()
+	c := exec.Command(a.bin, append([]string{cmd, sub, "--db", a.DB}, args...)...)
+	c.Stdin = strings.NewReader(stdin)
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+// Client is a signed-in admin: an HTTP client with a cookie jar that uses
+// the dashboard's forms, as a browser without JavaScript would.
+type Client struct {
+	t    testing.TB
+	base string
+	http *http.Client
+}
+
+// SignIn signs in through POST /login and returns the signed-in client.
+func (a *App) SignIn(t testing.TB, email, password string) *Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{t: t, base: a.URL, http: &http.Client{
+		Jar:     jar,
+		Timeout: 10 * time.Second,
+		// Redirects are asserted, not followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+	resp, _ := c.do("POST", "/login", url.Values{"email": {email}, "password": {password}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /login: got %d, want 303", resp.StatusCode)
+	}
+	return c
+}
+
+func (c *Client) do(method, path string, form url.Values) (*http.Response, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp, string(b)
+}
+
+// Key is a key created through the dashboard.
+type Key struct {
+	ID    string // key_...
+	Token string // the secret, as the reveal page showed it
+}
+
+var (
+	formTokens  atomic.Uint64
+	revealPath  = regexp.MustCompile(`^/settings/api-keys/(key_[0-9a-z]{20})/reveal$`)
+	revealedKey = regexp.MustCompile(`<textarea[^>]*\bid="reveal-key"[^>]*>([^<]*)</textarea>`)
+)
+
+// CreateKey creates a key that never expires through the create form,
+// follows the redirect to the one-time reveal page and returns the key.
+func (c *Client) CreateKey(name string, scopes ...string) Key {
+	c.t.Helper()
+	form := url.Values{"name": {name}, "scopes": scopes, "expires": {"never"},
+		"form_token": {fmt.Sprintf("%032x", formTokens.Add(1))}}
+	resp, body := c.do("POST", "/settings/api-keys", form)
+	loc := resp.Header.Get("Location")
+	m := revealPath.FindStringSubmatch(loc)
+	if resp.StatusCode != http.StatusSeeOther || m == nil {
+		c.t.Fatalf("POST /settings/api-keys: got %d Location %q, want 303 to the reveal page\n%s", resp.StatusCode, loc, body)
+	}
+	resp, body = c.do("GET", loc, nil)
+	r := revealedKey.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || r == nil {
+		c.t.Fatalf("GET %s: got %d, want 200 with the key\n%s", loc, resp.StatusCode, body)
+	}
+	token := html.UnescapeString(r[1])
+	if _, err := apikey.Parse(token); err != nil {
+		c.t.Fatalf("revealed key %q does not parse: %v", token, err)
+	}
+	return Key{ID: m[1], Token: token}
+}
+
+// Revoke revokes a key through the revoke form, as the no-JavaScript page
+// does (303 back to the key's page).
+func (c *Client) Revoke(id string) {
+	c.t.Helper()
+	path := "/settings/api-keys/" + id + "/revoke"
+	resp, body := c.do("POST", path, url.Values{})
+	if resp.StatusCode != http.StatusSeeOther {
+		c.t.Fatalf("POST %s: got %d, want 303\n%s", path, resp.StatusCode, body)
+	}
+}

@@ -1,0 +1,28 @@
+package web
+
+import "github.com/labstack/echo/v4"
+
+// What the tests of package web_test may reach inside a Server.
+
+// SetVerifyPassword replaces the password check (account.Verify), so that
+// tests can count the hashes a storm of sign-ins makes the server compute.
+func SetVerifyPassword(s *Server, verify func(hash, password string) bool) {
+	s.verifyPassword = verify
+}
+
+// OccupyPasswordChecks takes every slot of the password-hash bound, as
+// that many slow hashes would, until release is called.
+func OccupyPasswordChecks(s *Server) (release func()) {
+	n := cap(s.hashSlots)
+	for range n {
+		s.hashSlots <- struct{}{}
+	}
+	return func() {
+		for range n {
+			<-s.hashSlots
+		}
+	}
+}
+
+// Routes returns the server's routes.
+func Routes(s *Server) []*echo.Route { return s.echo.Routes() }
