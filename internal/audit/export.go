@@ -8,7 +8,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Exporter writes events, one at a time, as a file people download: CSV
@@ -170,6 +169,3 @@ func (e *jsonExporter) Close() error {
 	}
 	return e.w.Flush()
 }
-
-// ParseTime reads an export's time.
-func ParseTime(s string) (time.Time, error) { return time.Parse(TimeLayout, s) }
