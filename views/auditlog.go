@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
@@ -144,7 +145,7 @@ func EventSummary(ev audit.Event) string {
 		if s, ok := d["scopes"].(string); ok {
 			parts = append(parts, "scopes "+s)
 		}
-		parts = append(parts, "expires "+whenText(d["expires_at"]))
+		parts = append(parts, expiryText(d["expires_at"]))
 		if from, ok := d["rolled_from"].(map[string]any); ok {
 			parts = append(parts, fmt.Sprintf("replaces %v...", from["prefix"]))
 		}
@@ -195,6 +196,23 @@ func whenText(v any) string {
 		return s
 	}
 	return Exact(t)
+}
+
+// expiryText is a key's expiry of the details as the list says it: the
+// last day it works, for the end of a day; else the instant.
+func expiryText(v any) string {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return "never expires"
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return "expires " + s
+	}
+	if t.Equal(t.Truncate(24 * time.Hour)) {
+		return "works through " + Date(apikey.LastValidDay(t))
+	}
+	return "expires " + Exact(t)
 }
 
 // quoted is a value of the details, shown short: text in quotes, cut

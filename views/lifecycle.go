@@ -18,7 +18,10 @@ func Until(t, now time.Time) string {
 	case d <= time.Minute:
 		return "in less than a minute"
 	case d <= time.Hour:
-		return "in " + plural(ceil(time.Minute), "minute")
+		if m := ceil(time.Minute); m < 60 {
+			return "in " + plural(m, "minute")
+		}
+		return "in 1 hour"
 	case d <= 48*time.Hour:
 		return "in " + plural(ceil(time.Hour), "hour")
 	}

@@ -157,15 +157,16 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	fmt.Fprintf(stdout, "revoked %s (%s...) %q in workspace %d at %s\n", k.ID, k.Prefix, k.Name, k.WorkspaceID, k.RevokedAt.Format(time.RFC3339))
-	fmt.Fprintln(stdout, confirmationLine(store, r.Confirmation, *maxStale))
+	fmt.Fprintln(stdout, confirmationLine(store, r.Confirmation, *maxStale, "each refuses the key from its next request"))
 	if !r.Confirmation.Complete() {
 		return exitCode(3)
 	}
 	return nil
 }
 
-// confirmationLine says how the running servers confirmed a revocation.
-func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duration) string {
+// confirmationLine says how the running servers confirmed a revocation
+// or a roll, and what applying it means (applied).
+func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duration, applied string) string {
 	switch {
 	case c.Servers == 0:
 		how := "they read it when they start"
@@ -174,7 +175,7 @@ func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duratio
 		}
 		return fmt.Sprintf("no running server has been seen in the last %v: %s", maxStale, how)
 	case c.Complete():
-		return fmt.Sprintf("confirmed by %d of %d running servers in %s: each refuses the key from its next request", c.Confirmed, c.Servers, views.Duration(c.Took))
+		return fmt.Sprintf("confirmed by %d of %d running servers in %s: %s", c.Confirmed, c.Servers, views.Duration(c.Took), applied)
 	}
 	return fmt.Sprintf("WARNING: confirmed by only %d of %d running servers within %s; the others refresh their view of the keys before answering again, or fail closed (503) once their view is older than --max-staleness", c.Confirmed, c.Servers, views.Duration(c.Took))
 }
@@ -248,7 +249,7 @@ func keysRoll(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stderr, "rolled %s (%s...) %q in workspace %d into %s (%s...)\n", r.Old.ID, r.Old.Prefix, r.Old.Name, r.Old.WorkspaceID, r.New.ID, r.New.Prefix)
 	fmt.Fprintf(stderr, "the old key stops working at %s (%s)\n", r.Old.ExpiresAt.UTC().Format(time.RFC3339), views.Until(r.Old.ExpiresAt, now))
 	fmt.Fprintln(stderr, "the new key above is shown once: store it now")
-	fmt.Fprintln(stderr, strings.Replace(confirmationLine(store, r.Confirmation, *maxStale), "Revoked", "Rolled", 1))
+	fmt.Fprintln(stderr, confirmationLine(store, r.Confirmation, *maxStale, "each holds the old key's new end"))
 	return nil
 }
 
