@@ -174,4 +174,3 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	w.bytes += len(p)
 	return len(p), nil
 }
-
