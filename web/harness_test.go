@@ -97,6 +97,9 @@ type serverOpts struct {
 	keyauth    keyauth.Config
 	config     func(*web.Config) // applied last
 	dsn        string            // the database to serve (already migrated); default: a fresh one
+	// sharedLogins keeps the sign-in throttle in the database, as serve
+	// does, instead of in memory.
+	sharedLogins bool
 }
 
 // testServer is a Server with everything a test may want to look at.
@@ -150,6 +153,9 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 		Passwords:     account.FastHasher,
 		Now:           clk.Now,
 		TrustProxy:    opts.trustProxy,
+	}
+	if opts.sharedLogins {
+		cfg.SharedLogins = store
 	}
 	if opts.config != nil {
 		opts.config(&cfg)

@@ -46,9 +46,12 @@ type Config struct {
 	// one per 20 s), per client address four times the burst at four
 	// times the rate (20, then one per 5 s).
 	LoginLimit throttle.Config
-	// LoginByEmail and LoginByIP, when set, replace the in-memory
-	// throttles of sign-in attempts, e.g. by ones kept in the database
-	// that hold across several servers.
+	// SharedLogins, when set, keeps the sign-in throttles' counts there
+	// (the database) instead of in memory, so that they hold across
+	// several servers (throttle.Shared).
+	SharedLogins throttle.Buckets
+	// LoginByEmail and LoginByIP, when set, replace the throttles of
+	// sign-in attempts made from LoginLimit.
 	LoginByEmail, LoginByIP LoginThrottle
 	// PasswordChecks bounds the password hashes computed at once
 	// (default runtime.GOMAXPROCS(0)): each takes a core and, with the
@@ -82,13 +85,19 @@ func (c *Config) setDefaults() {
 		// Five failures in a row, then one more try every 20 seconds.
 		c.LoginLimit = throttle.Config{Burst: 5, Every: 20 * time.Second}
 	}
+	newThrottle := func(cfg throttle.Config) LoginThrottle {
+		if c.SharedLogins != nil {
+			return throttle.NewShared(cfg, c.SharedLogins, c.Now)
+		}
+		return throttle.New(cfg, c.Now)
+	}
 	if c.LoginByEmail == nil {
-		c.LoginByEmail = throttle.New(c.LoginLimit, c.Now)
+		c.LoginByEmail = newThrottle(c.LoginLimit)
 	}
 	if c.LoginByIP == nil {
 		// Enough for an office behind one address, not for spraying a
 		// password across many emails.
-		c.LoginByIP = throttle.New(throttle.Config{Burst: c.LoginLimit.Burst * 4, Every: c.LoginLimit.Every / 4}, c.Now)
+		c.LoginByIP = newThrottle(throttle.Config{Burst: c.LoginLimit.Burst * 4, Every: c.LoginLimit.Every / 4})
 	}
 	if c.PasswordChecks <= 0 {
 		c.PasswordChecks = runtime.GOMAXPROCS(0)
@@ -170,8 +179,8 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
-// CleanSessions deletes expired sessions from the database every interval
-// until ctx ends.
+// CleanSessions deletes expired sessions from the database, and the
+// sign-in throttle's refilled buckets, every interval until ctx ends.
 func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -186,6 +195,13 @@ func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
 				s.log.Error("clean sessions", "err", err)
 			} else if n > 0 {
 				s.log.Debug("cleaned sessions", "deleted", n)
+			}
+			for _, th := range []LoginThrottle{s.cfg.LoginByEmail, s.cfg.LoginByIP} {
+				if p, ok := th.(interface{ Prune(context.Context) error }); ok {
+					if err := p.Prune(ctx); err != nil && ctx.Err() == nil {
+						s.log.Error("prune sign-in throttle", "err", err)
+					}
+				}
 			}
 		}
 	}

@@ -84,14 +84,17 @@ func TestSignInStorm(t *testing.T) {
 		name      string
 		email     func(i int) string
 		allowance int
+		shared    bool
 	}{
-		{"one email", func(int) string { return adminEmail }, 5},
-		{"many emails", func(i int) string { return "user" + strconv.Itoa(i) + "@example.com" }, 20},
+		{"one email", func(int) string { return adminEmail }, 5, false},
+		{"many emails", func(i int) string { return "user" + strconv.Itoa(i) + "@example.com" }, 20, false},
+		{"one email, counted in the database", func(int) string { return adminEmail }, 5, true},
+		{"many emails, counted in the database", func(i int) string { return "user" + strconv.Itoa(i) + "@example.com" }, 20, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := newSignedIn(t, serverOpts{})
+			ts, _ := newSignedIn(t, serverOpts{sharedLogins: tt.shared})
 			var hashes hashCounter
 			hashes.install(ts)
 			from := func(int) string { return "203.0.113.7:1234" }

@@ -144,6 +144,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SessionLifetime: lifetime,
 		TrustProxy:      *trustProxy,
 		TrustedOrigins:  trusted,
+		SharedLogins:    store, // failed sign-ins count across every server on this database
 	}, store, auth, keyring, log)
 	if err != nil {
 		ln.Close()

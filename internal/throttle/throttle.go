@@ -34,16 +34,11 @@ type Limiter struct {
 	now func() time.Time
 
 	mu sync.Mutex
-	m  map[string]*bucket
+	m  map[string]*Bucket
 	// blockedUntil is the latest instant (Unix ns) until which some key
 	// may have to wait: past it nobody waits, and WaitAt answers without
 	// taking the lock.
 	blockedUntil atomic.Int64
-}
-
-type bucket struct {
-	tokens float64   // failures still allowed
-	at     time.Time // when tokens was computed
 }
 
 // New returns a Limiter. now is the clock.
@@ -54,16 +49,11 @@ func New(cfg Config, now func() time.Time) *Limiter {
 	if cfg.Every <= 0 {
 		cfg.Every = time.Second
 	}
-	return &Limiter{cfg: cfg, now: now, m: make(map[string]*bucket)}
+	return &Limiter{cfg: cfg, now: now, m: make(map[string]*Bucket)}
 }
 
-// refill brings b up to date at now and returns it.
-func (l *Limiter) refill(b *bucket, now time.Time) {
-	if el := now.Sub(b.at); el > 0 {
-		b.tokens = min(float64(l.cfg.Burst), b.tokens+float64(el)/float64(l.cfg.Every))
-		b.at = now
-	}
-}
+// refill brings b up to date at now.
+func (l *Limiter) refill(b *Bucket, now time.Time) { *b = l.cfg.refill(*b, now) }
 
 // Wait returns how long key must wait before its next attempt; zero when
 // it may try now.
@@ -86,12 +76,7 @@ func (l *Limiter) WaitAt(key string, now time.Time) time.Duration {
 	return l.wait(b)
 }
 
-func (l *Limiter) wait(b *bucket) time.Duration {
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) * float64(l.cfg.Every))
-}
+func (l *Limiter) wait(b *Bucket) time.Duration { return l.cfg.wait(*b) }
 
 // Fail records a failure of key and returns how long it must now wait
 // before its next attempt (zero if it may still try at once).
@@ -108,11 +93,11 @@ func (l *Limiter) FailAt(key string, now time.Time) time.Duration {
 		if len(l.m) >= maxEntries {
 			l.prune(now)
 		}
-		b = &bucket{tokens: float64(l.cfg.Burst), at: now}
+		b = &Bucket{Tokens: float64(l.cfg.Burst), At: now}
 		l.m[key] = b
 	}
 	l.refill(b, now)
-	b.tokens = max(b.tokens-1, -1) // at most one failure in debt
+	b.Tokens = max(b.Tokens-1, -1) // at most one failure in debt
 	wait := l.wait(b)
 	if until := now.Add(wait).UnixNano(); wait > 0 && until > l.blockedUntil.Load() {
 		l.blockedUntil.Store(until) // under mu: no lost update
@@ -138,14 +123,14 @@ func (l *Limiter) TakeAt(key string, now time.Time) time.Duration {
 		if len(l.m) >= maxEntries {
 			l.prune(now)
 		}
-		b = &bucket{tokens: float64(l.cfg.Burst), at: now}
+		b = &Bucket{Tokens: float64(l.cfg.Burst), At: now}
 		l.m[key] = b
 	}
 	l.refill(b, now)
 	if wait := l.wait(b); wait > 0 {
 		return wait
 	}
-	b.tokens--
+	b.Tokens--
 	if wait := l.wait(b); wait > 0 {
 		if until := now.Add(wait).UnixNano(); until > l.blockedUntil.Load() {
 			l.blockedUntil.Store(until) // under mu: no lost update
@@ -161,7 +146,7 @@ func (l *Limiter) Refund(_ context.Context, key string) error {
 	defer l.mu.Unlock()
 	if b, ok := l.m[key]; ok {
 		l.refill(b, l.now())
-		b.tokens = min(float64(l.cfg.Burst), b.tokens+1)
+		b.Tokens = min(float64(l.cfg.Burst), b.Tokens+1)
 	}
 	return nil
 }
@@ -181,7 +166,7 @@ func (l *Limiter) Reset(_ context.Context, key string) error {
 func (l *Limiter) prune(now time.Time) {
 	for k, b := range l.m {
 		l.refill(b, now)
-		if b.tokens >= float64(l.cfg.Burst) {
+		if b.Tokens >= float64(l.cfg.Burst) {
 			delete(l.m, k)
 		}
 	}

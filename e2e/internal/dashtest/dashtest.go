@@ -40,12 +40,13 @@ func Build(dir string) (string, error) {
 	return bin, nil
 }
 
-// App is a running dashboard with its own database.
+// App is a running dashboard.
 type App struct {
-	URL  string      // http://127.0.0.1:PORT
-	DB   string      // the database file
-	Logs *SyncBuffer // everything it logged
-	bin  string
+	URL     string      // http://127.0.0.1:PORT
+	DB      string      // its --db: the database file, or a PostgreSQL URL
+	Logs    *SyncBuffer // everything it logged
+	Process *os.Process // to stop it (SIGSTOP) or kill it in a test
+	bin     string
 }
 
 // SyncBuffer is a bytes.Buffer safe for a writer and readers at once.
@@ -68,13 +69,19 @@ func (s *SyncBuffer) String() string {
 
 var listening = regexp.MustCompile(`msg=listening url=(http://\S+)`)
 
-// Start runs "bin serve" on a free port with a fresh database and debug
-// logs, plus args, and stops it (SIGTERM, then a clean exit is asserted)
-// when the test ends. Its log is printed if the test failed.
+// Start runs "bin serve" on a free port with a fresh SQLite database and
+// debug logs, plus args, and stops it (SIGTERM, then a clean exit is
+// asserted) when the test ends. Its log is printed if the test failed.
 func Start(t testing.TB, bin string, args ...string) *App {
 	t.Helper()
-	dir := t.TempDir()
-	a := &App{DB: filepath.Join(dir, "data", "dashboard.db"), Logs: &SyncBuffer{}, bin: bin}
+	return StartOn(t, bin, filepath.Join(t.TempDir(), "data", "dashboard.db"), args...)
+}
+
+// StartOn is Start on the database dsn (a file, or a PostgreSQL URL that
+// other servers may share).
+func StartOn(t testing.TB, bin, dsn string, args ...string) *App {
+	t.Helper()
+	a := &App{DB: dsn, Logs: &SyncBuffer{}, bin: bin}
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--db", a.DB, "--log-level", "debug"}, args...)...)
 	cmd.Env = append(os.Environ(), "BLNK_SESSION_SECRET=")
 	stderr, err := cmd.StderrPipe()
@@ -84,6 +91,7 @@ func Start(t testing.TB, bin string, args ...string) *App {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	a.Process = cmd.Process
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -103,6 +111,7 @@ func Start(t testing.TB, bin string, args ...string) *App {
 		t.Fatalf("dashboard did not start:\n%s", a.Logs)
 	}
 	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGCONT) // in case a test left it stopped
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -150,6 +159,21 @@ type Client struct {
 	t    testing.TB
 	base string
 	http *http.Client
+}
+
+// On returns the same signed-in client talking to another server (its
+// cookies go along, as a browser's do behind a load balancer).
+func (c *Client) On(a *App) *Client {
+	d := *c
+	d.base = a.URL
+	return &d
+}
+
+// Get fetches path and returns the status and the body.
+func (c *Client) Get(path string) (int, string) {
+	c.t.Helper()
+	resp, body := c.do("GET", path, nil)
+	return resp.StatusCode, body
 }
 
 // SignIn signs in through POST /login and returns the signed-in client.
@@ -245,7 +269,8 @@ func (c *Client) CreateKey(name string, scopes ...string) Key {
 }
 
 // Revoke revokes a key through the revoke form, as the no-JavaScript page
-// does (303 back to the key's page).
+// does (303 back to the key's page). It returns once the revoke has been
+// answered.
 func (c *Client) Revoke(id string) {
 	c.t.Helper()
 	path := "/settings/api-keys/" + id + "/revoke"
