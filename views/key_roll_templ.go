@@ -267,7 +267,7 @@ func RollBody(f RollForm, inModal bool) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "...</code>. It gets the same name, scopes and description, and it is shown once, on the next page. Put it where the old key is used: the old key keeps working during the overlap you choose, then stops.</p><p class=\"roll-policy\"><strong>Expiry:</strong> ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "...</code>, with the same name, scopes and description; it is shown once, on the next page. Put it where the old key is used: the old key keeps working during the overlap you choose, then stops.</p><p class=\"roll-policy\"><strong>Expiry:</strong> ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
