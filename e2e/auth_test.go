@@ -21,13 +21,33 @@ func TestFirstRunSetupSignOutSignIn(t *testing.T) {
 	must(t, expect.Locator(page.GetByRole("heading", playwright.PageGetByRoleOptions{Name: "Set up your workspace"})).ToBeVisible())
 	shot(t, page, "setup")
 
+	// Too short: the problem, the focus on the summary of problems, and
+	// not the hint that says the same. Once long enough, the problem goes
+	// and the hint comes back.
+	password := page.GetByLabel("Password", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)})
+	hint := page.GetByText("At least 12 characters.", playwright.PageGetByTextOptions{Exact: playwright.Bool(true)})
+	must(t, expect.Locator(hint).ToBeVisible())
+	must(t, page.GetByLabel("Workspace name").Fill("Acme Payments"))
+	must(t, page.GetByLabel("Admin email").Fill("ada@acme.test"))
+	must(t, password.Fill("too short"))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create workspace"}).Click())
+	must(t, expect.Locator(page.Locator("#f-password-problem")).ToHaveText("Use at least 12 characters."))
+	must(t, expect.Locator(page.Locator(".error-summary")).ToBeFocused())
+	must(t, expect.Locator(hint).ToBeHidden())
+	must(t, expect.Locator(password).ToHaveAttribute("aria-describedby", "f-password-problem"))
+	must(t, password.Fill("correct horse"))
+	must(t, expect.Locator(page.Locator("#f-password-problem")).ToHaveCount(0))
+	must(t, expect.Locator(hint).ToBeVisible())
+	must(t, expect.Locator(password).ToHaveAttribute("aria-describedby", "f-password-hint"))
+	must(t, expect.Locator(page.Locator(".error-summary")).ToHaveCount(0))
+
 	// Mismatched passwords: a clear message, the input kept.
 	must(t, page.GetByLabel("Workspace name").Fill("Acme Payments"))
 	must(t, page.GetByLabel("Admin email").Fill("ada@acme.test"))
 	must(t, page.GetByLabel("Password", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill("correct horse battery"))
 	must(t, page.GetByLabel("Confirm password").Fill("correct horse battery!"))
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create workspace"}).Click())
-	must(t, expect.Locator(page.GetByText("The passwords do not match.")).ToBeVisible())
+	must(t, expect.Locator(page.Locator("#f-confirm-problem")).ToHaveText("The passwords do not match."))
 	must(t, expect.Locator(page.GetByLabel("Workspace name")).ToHaveValue("Acme Payments"))
 	shot(t, page, "setup-error")
 
@@ -49,11 +69,15 @@ func TestFirstRunSetupSignOutSignIn(t *testing.T) {
 		t.Errorf("GET /setup after setup: status %d, want 404", resp.Status())
 	}
 	must(t, expect.Locator(page.GetByRole("heading", playwright.PageGetByRoleOptions{Name: "Page not found"})).ToBeVisible())
+	// Signed in, inside the app: its navigation and account menu stay.
+	must(t, expect.Locator(page.GetByRole("navigation", playwright.PageGetByRoleOptions{Name: "Settings"})).ToBeVisible())
+	must(t, expect.Locator(accountMenu(page)).ToBeVisible())
+	must(t, expect.Locator(page.Locator(".nav-link[aria-current]")).ToHaveCount(0))
 	shot(t, page, "not-found")
 
 	// Sign out from the user menu.
 	goTo(t, page, "/settings/api-keys")
-	must(t, page.GetByLabel("Account menu for ada@acme.test").Click())
+	must(t, accountMenu(page).Click())
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign out"}).Click())
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login$`)))
 	must(t, expect.Locator(page.GetByText("You have been signed out.")).ToBeVisible())
@@ -66,6 +90,8 @@ func TestFirstRunSetupSignOutSignIn(t *testing.T) {
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in"}).Click())
 	must(t, expect.Locator(page.GetByRole("alert")).ToContainText("The email or password is not right."))
 	must(t, expect.Locator(page.GetByLabel("Email")).ToHaveValue("ada@acme.test"))
+	// The email is kept: the password is what to type again.
+	must(t, expect.Locator(page.GetByLabel("Password")).ToBeFocused())
 	shot(t, page, "login-error")
 
 	must(t, page.GetByLabel("Email").Fill("nobody@acme.test"))
@@ -86,16 +112,25 @@ func TestSignInPageAndNotFound(t *testing.T) {
 	page := newPage(t, a, pageOptions{})
 	allowStatus(page, 404)
 
-	goTo(t, page, "/")
-	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login$`)))
-	shot(t, page, "login")
-	signIn(t, page, "HANK@globex.test", "a long enough password")
-
+	// Signed out, a wrong address gets the page on its own.
 	resp := goTo(t, page, "/no/such/page")
 	if resp.Status() != 404 {
 		t.Errorf("status %d, want 404", resp.Status())
 	}
 	must(t, expect.Locator(page.GetByRole("heading", playwright.PageGetByRoleOptions{Name: "Page not found"})).ToBeVisible())
+	must(t, expect.Locator(page.Locator(".sidebar")).ToHaveCount(0))
+
+	goTo(t, page, "/")
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login$`)))
+	shot(t, page, "login")
+	signIn(t, page, "HANK@globex.test", "a long enough password")
+
+	resp = goTo(t, page, "/no/such/page")
+	if resp.Status() != 404 {
+		t.Errorf("status %d, want 404", resp.Status())
+	}
+	must(t, expect.Locator(page.GetByRole("heading", playwright.PageGetByRoleOptions{Name: "Page not found"})).ToBeVisible())
+	must(t, expect.Locator(page.GetByRole("navigation", playwright.PageGetByRoleOptions{Name: "Settings"})).ToBeVisible())
 	must(t, page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Go to API Keys"}).Click())
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
 }

@@ -57,7 +57,7 @@ func TestBrowserAcrossServers(t *testing.T) {
 
 	// Signing out through B ends the session everywhere.
 	goTo(t, page, b.URL+"/settings/api-keys")
-	must(t, page.GetByLabel("Account menu for ada@acme.test").Click())
+	must(t, accountMenu(page).Click())
 	must(t, role(page, "button", "Sign out").Click())
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login$`)))
 	goTo(t, page, a.URL+"/settings/api-keys")

@@ -19,6 +19,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/e2e/internal/dashtest"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
 var (
@@ -106,6 +107,16 @@ func (a *app) cli(t *testing.T, stdin, cmd, sub string, args ...string) (string,
 type pageOptions struct {
 	noJS   bool
 	mobile bool
+	width  int  // viewport width (default 1360; 390 with mobile)
+	dark   bool // the system prefers a dark colour scheme
+	// axe lets the tests inject axe-core (the context ignores the pages'
+	// Content-Security-Policy) and turns animations off, so that colours
+	// are checked as they end up.
+	axe bool
+	// appScriptsOff serves the page's own scripts (htmx, app.js) empty:
+	// the page is what a browser without JavaScript gets, and tests can
+	// still inject theirs (axe).
+	appScriptsOff bool
 }
 
 // newPage opens a page in a fresh browser context (no shared cookies).
@@ -125,11 +136,31 @@ func newPage(t *testing.T, a *app, o pageOptions) playwright.Page {
 		opts.HasTouch = playwright.Bool(true)
 		opts.DeviceScaleFactor = playwright.Float(2)
 	}
+	if o.width != 0 {
+		opts.Viewport.Width = o.width
+	}
+	if o.dark {
+		opts.ColorScheme = playwright.ColorSchemeDark
+	} else {
+		opts.ColorScheme = playwright.ColorSchemeLight
+	}
+	if o.axe {
+		opts.BypassCSP = playwright.Bool(true)
+		opts.ReducedMotion = playwright.ReducedMotionReduce
+	}
 	ctx, err := browser.NewContext(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx.SetDefaultTimeout(10_000)
+	if o.appScriptsOff {
+		err := ctx.Route("**/static/js/*.js", func(r playwright.Route) {
+			r.Fulfill(playwright.RouteFulfillOptions{Status: playwright.Int(200), ContentType: playwright.String("text/javascript"), Body: "/* off */"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	page, err := ctx.NewPage()
 	if err != nil {
 		t.Fatal(err)
@@ -237,23 +268,63 @@ func uniq(s string) string {
 // the app's database, as the dashboard would have when it was created.
 func addExpiredKey(t *testing.T, a *app, name string) {
 	t.Helper()
+	storeKey(t, a, name, []string{"data:read", "proxy:read"}, time.Date(2025, 11, 3, 9, 30, 0, 0, time.UTC),
+		time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// addKey stores an active key that never expires straight into the app's
+// database (scopes nil: all permissions).
+func addKey(t *testing.T, a *app, name string, scopes []string) {
+	t.Helper()
+	if scopes == nil {
+		scopes = []string{"*"}
+	}
+	storeKey(t, a, name, scopes, time.Now().Add(-time.Hour), time.Time{})
+}
+
+// storeKey stores a key straight into the app's database and returns its
+// token and id.
+func storeKey(t *testing.T, a *app, name string, scopeNames []string, created, expires time.Time) (token, id string) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := db.Open(ctx, a.DB)
 	must(t, err)
 	defer store.Close()
 	login, err := store.LoginByEmail(ctx, "ada@acme.test")
 	must(t, err)
-	token, err := apikey.Generate()
+	token, err = apikey.Generate()
 	must(t, err)
 	prefix, err := apikey.Parse(token)
 	must(t, err)
-	scopes, err := apikey.ParseScopes([]string{"data:read", "proxy:read"})
+	scopes, err := apikey.ParseScopes(scopeNames)
 	must(t, err)
-	created := time.Date(2025, 11, 3, 9, 30, 0, 0, time.UTC)
+	id = apikey.NewID()
 	_, _, err = store.CreateKey(ctx, db.NewKey{
-		Key: apikey.Key{ID: apikey.NewID(), WorkspaceID: login.Workspace.ID, Name: name, Prefix: prefix, Scopes: scopes,
-			ExpiresAt: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), CreatedAt: created},
+		Key: apikey.Key{ID: id, WorkspaceID: login.Workspace.ID, Name: name, Prefix: prefix, Scopes: scopes,
+			ExpiresAt: expires, CreatedAt: created},
 		Hash: apikey.HashOf(token), CreatedBy: login.User.ID, CreateToken: apikey.NewID(),
 	})
 	must(t, err)
+	return token, id
+}
+
+// revokeStoredKey revokes a key straight in the app's database, as the
+// admin did at the given time.
+func revokeStoredKey(t *testing.T, a *app, id string, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := db.Open(ctx, a.DB)
+	must(t, err)
+	defer store.Close()
+	login, err := store.LoginByEmail(ctx, "ada@acme.test")
+	must(t, err)
+	_, err = store.RevokeKey(ctx, login.Workspace.ID, id, audit.Actor{UserID: login.User.ID, Kind: audit.User}, at)
+	must(t, err)
+}
+
+// accountMenu is the summary of the account menu (a <details>); its
+// accessible name begins with the email it shows (see
+// TestFocusAfterRevokeAndMenus).
+func accountMenu(page playwright.Page) playwright.Locator {
+	return page.Locator("header details.user-menu > summary")
 }

@@ -89,7 +89,7 @@ func TestCreateKeyAllPermissionsCopyAndRevealOnce(t *testing.T) {
 	shot(t, page, "reveal")
 
 	// The copy button really copies.
-	copyButton := role(page, "button", "Copy")
+	copyButton := exactRole(page, "button", "Copy")
 	must(t, copyButton.Click())
 	must(t, expect.Locator(page.GetByRole("status").Filter(playwright.LocatorFilterOptions{HasText: "Copied to the clipboard."})).ToBeVisible())
 	clip, err := page.Evaluate("navigator.clipboard.readText()")
@@ -176,15 +176,15 @@ func TestCreateKeyValidationInModal(t *testing.T) {
 	// Nothing filled in.
 	must(t, page.GetByLabel("Name", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill("   "))
 	must(t, submit.Click())
-	must(t, expect.Locator(dialog.GetByText("Enter a name for the key.")).ToBeVisible())
-	must(t, expect.Locator(dialog.GetByText("Choose at least one scope.")).ToBeVisible())
+	must(t, expect.Locator(dialog.Locator("#f-name-problem")).ToHaveText("Enter a name for the key."))
+	must(t, expect.Locator(dialog.Locator("#f-scopes-problem")).ToHaveText("Choose at least one scope."))
 	shot(t, page, "create-modal-errors")
 
 	// A past date: the message next to the field, the input kept.
 	long := strings.Repeat("x", 100)
 	fillKeyForm(t, page, long, []string{"mcp:write"}, "A date", "2020-01-01")
 	must(t, submit.Click())
-	must(t, expect.Locator(dialog.GetByText("Choose a date after today.")).ToBeVisible())
+	must(t, expect.Locator(dialog.Locator("#f-expires-problem")).ToHaveText("Choose a date after today."))
 	must(t, expect.Locator(dialog.GetByText("Enter a name for the key.")).ToHaveCount(0))
 	must(t, expect.Locator(page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: "mcp:write"})).ToBeChecked())
 	must(t, expect.Locator(page.GetByLabel("Expiry date")).ToHaveValue("2020-01-01"))
@@ -338,7 +338,7 @@ func TestWholeFlowWithoutJavaScript(t *testing.T) {
 	// A mistake first: the page comes back with the message and the input.
 	fillKeyForm(t, page, name, []string{"*", "data:read"}, "Never", "")
 	must(t, role(page, "button", "Create API Key").Click())
-	must(t, expect.Locator(page.GetByText("All permissions (*) already includes every scope")).ToBeVisible())
+	must(t, expect.Locator(page.Locator("#f-scopes-problem")).ToContainText("All permissions (*) already includes every scope"))
 	must(t, expect.Locator(page.GetByLabel("Name", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)})).ToHaveValue(name))
 	must(t, page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: "data:read"}).Uncheck())
 	must(t, role(page, "button", "Create API Key").Click())
@@ -349,7 +349,8 @@ func TestWholeFlowWithoutJavaScript(t *testing.T) {
 	if !tokenRE.MatchString(token) {
 		t.Fatalf("token %q", token)
 	}
-	must(t, expect.Locator(role(page, "button", "Copy")).ToBeHidden())
+	must(t, expect.Locator(page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Copy", IncludeHidden: playwright.Bool(true)})).ToHaveCount(2))
+	must(t, expect.Locator(page.Locator("button[data-copy]:visible")).ToHaveCount(0))
 	_, err = page.Reload()
 	must(t, err)
 	must(t, expect.Locator(role(page, "heading", "This key can no longer be displayed")).ToBeVisible())

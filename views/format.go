@@ -20,6 +20,9 @@ type Page struct {
 	Flash     string // a one-time notice at the top of the page
 	Now       time.Time
 	Nav       string // the sidebar entry of the page: "" (API keys) or NavAudit
+	// NotInNav marks a page that is none of the navigation's entries (an
+	// error page): no entry is shown as the current page.
+	NotInNav bool
 }
 
 // NavAudit is Page.Nav for the audit log.

@@ -130,6 +130,9 @@ func (s *Server) keyCreate(c echo.Context) error {
 	in, ok := validateKeyForm(&f)
 	if !ok {
 		f.Name, f.Description, f.ExpiresOn = shown(f.Name), shown(f.Description), shown(f.ExpiresOn)
+		if _, f.Duplicates, err = s.duplicateNames(c.Request().Context(), mustSession(c).Workspace.ID, f.Name); err != nil {
+			return err
+		}
 		return s.renderKeyForm(c, http.StatusUnprocessableEntity, f)
 	}
 
@@ -218,10 +221,17 @@ func (s *Server) keyReveal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r := views.Reveal{Key: k, Token: token, Now: p.Now}
-	if token != "" && k.RolledFrom != "" {
-		if r.Replaced, err = s.db.Key(c.Request().Context(), k.WorkspaceID, k.RolledFrom); err != nil {
+	r := views.Reveal{Key: k, Token: token, Origin: s.origin(c), Now: p.Now}
+	if token != "" {
+		_, n, err := s.duplicateNames(c.Request().Context(), k.WorkspaceID, k.Name)
+		if err != nil {
 			return err
+		}
+		r.Duplicates = max(n-1, 0) // not counting the key itself
+		if k.RolledFrom != "" {
+			if r.Replaced, err = s.db.Key(c.Request().Context(), k.WorkspaceID, k.RolledFrom); err != nil {
+				return err
+			}
 		}
 	}
 	return render(c, http.StatusOK, views.RevealPage(p, r))

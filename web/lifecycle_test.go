@@ -8,7 +8,6 @@ import (
 	"html"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,16 +18,6 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/web"
 )
-
-// textareaValue returns the (unescaped) text of the textarea with HTML id
-// id, and whether there is one.
-func textareaValue(body, id string) (string, bool) {
-	m := regexp.MustCompile(`(?s)<textarea[^>]*\bid="` + regexp.QuoteMeta(id) + `"[^>]*>(.*?)</textarea>`).FindStringSubmatch(body)
-	if m == nil {
-		return "", false
-	}
-	return html.UnescapeString(m[1]), true
-}
 
 // workspaceID returns the id of the workspace named name.
 func (ts *testServer) workspaceID(name string) int64 {

@@ -111,7 +111,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	// HEAD gets the same answer as GET: net/http leaves the body out.
 	var werr error
 	if isFullPage(c) {
-		werr = render(c, status, views.ErrorPage(status, title, message, requestIDOf(c)))
+		werr = render(c, status, s.errorPage(c, status, title, message))
 	} else {
 		werr = render(c, status, views.ErrorFragment(message))
 	}

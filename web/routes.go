@@ -45,6 +45,7 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/api-keys") }, app...)
 	get(e, "/settings/api-keys", s.keyList, app...)
 	get(e, "/settings/api-keys/new", s.keyNew, app...)
+	get(e, "/settings/api-keys/name-check", s.keyNameCheck, app...)
 	e.POST("/settings/api-keys", s.keyCreate, app...)
 	get(e, "/settings/api-keys/:id", s.keyShow, app...)
 	get(e, "/settings/api-keys/:id/reveal", s.keyReveal, app...)
@@ -59,6 +60,7 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/settings/audit-log", s.auditLog, app...)
 	get(e, "/settings/audit-log.csv", s.auditExport("csv"), app...)
 	get(e, "/settings/audit-log.json", s.auditExport("json"), app...)
+	e.POST("/settings/theme", s.themeSet, app...)
 }
 
 // router is what routes are added to: the server or a group of it.

@@ -218,7 +218,7 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
 		}
 	}
-	e.Use(s.requestID, s.logRequests, s.recoverPanics, s.securityHeaders, crossOrigin(cop))
+	e.Use(s.requestID, s.logRequests, s.recoverPanics, s.securityHeaders, crossOrigin(cop), s.withTheme)
 	s.routes(e)
 	return e, nil
 }

@@ -6,6 +6,8 @@
 
   document.documentElement.classList.add("js");
 
+  var focusable = 'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
   // The element that opened a dialog, to give focus back when it closes.
   var opener = null;
   document.addEventListener("htmx:beforeRequest", function (e) {
@@ -15,21 +17,49 @@
     }
   });
 
+  // finder returns a function that finds el again later, even if htmx
+  // replaced it in the meantime (a key's row after a revoke): by the id of
+  // its nearest ancestor with one, and its href.
+  function finder(el) {
+    if (!el) { return function () { return null; }; }
+    var holder = el.closest("[id]");
+    var holderID = holder && holder.id;
+    var href = el.getAttribute("href");
+    return function () {
+      if (document.contains(el)) { return el; }
+      var h = holderID && document.getElementById(holderID);
+      if (!h) { return null; }
+      if (href) {
+        var same = Array.prototype.find.call(h.querySelectorAll("a[href]"), function (a) { return a.getAttribute("href") === href; });
+        if (same) { return same; }
+      }
+      return h.querySelector(focusable);
+    };
+  }
+
+  // focusIn puts the focus on the first control of box, or on box itself.
+  function focusIn(box) {
+    var target = box.querySelector(focusable);
+    if (target) { target.focus(); } else { box.focus(); }
+  }
+
   // A dialog swapped into the page opens as a modal: the browser traps
-  // focus inside it and closes it on Esc. Closed dialogs leave the page.
+  // focus inside it and closes it on Esc. Closed dialogs leave the page,
+  // and the focus goes back to what opened them (found again if htmx
+  // replaced it meanwhile), else into the dialog still open below.
   function openDialogs(root) {
     var dialogs = root.querySelectorAll ? root.querySelectorAll("dialog[data-modal]:not([open])") : [];
     dialogs.forEach(function (d) {
-      d.returnFocusTo = opener;
+      d.returnFocusTo = finder(opener);
       opener = null;
       d.addEventListener("close", function () {
-        var back = d.returnFocusTo;
+        var back = d.returnFocusTo && d.returnFocusTo();
         d.remove();
-        if (back && document.contains(back)) {
+        if (back) {
           back.focus();
         } else {
-          var open = document.querySelector("dialog[open]");
-          if (open) { open.focus(); }
+          var open = document.querySelectorAll("dialog[open]");
+          if (open.length) { focusIn(open[open.length - 1]); }
         }
       });
       // A click on the backdrop (the dialog box itself, outside its content) closes it.
@@ -46,15 +76,119 @@
     });
   }
 
-  // A form that comes back with problems puts the cursor on the first one.
+  // A form that comes back with problems puts the focus on its error
+  // summary, which lists them all with links to the fields.
   document.addEventListener("htmx:afterSettle", function (e) {
     if (!e.detail.xhr || e.detail.xhr.status !== 422) { return; }
-    var bad = document.querySelector(".field-invalid input:not([type=hidden]):not([disabled])");
-    if (bad) {
-      bad.focus();
-      bad.scrollIntoView({ block: "center" });
+    var elt = e.detail.elt;
+    var summary = (elt && elt.querySelector && elt.querySelector("[data-error-summary]")) || document.querySelector("[data-error-summary]");
+    if (summary) {
+      summary.focus();
+      return;
     }
+    var bad = document.querySelector(".field-invalid input:not([type=hidden]):not([disabled])");
+    if (bad) { reveal(bad); }
   });
+
+  // reveal focuses a field and scrolls it into view with its label, clear
+  // of a dialog's sticky footer (the dialog's scroll-padding says how tall
+  // it is; scrollIntoView honours it).
+  function reveal(field) {
+    field.focus({ preventScroll: true });
+    var label = field.closest("fieldset") ? field.closest("fieldset").querySelector("legend") : null;
+    if (field.id) {
+      label = document.querySelector('label[for="' + field.id + '"]') || label;
+    }
+    if (label) { label.scrollIntoView({ block: "nearest" }); }
+    field.scrollIntoView({ block: "nearest" });
+  }
+
+  // A link of the error summary focuses its field (a plain link would
+  // only scroll, and not inside a dialog).
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest("[data-error-summary] a[data-focus]");
+    if (!a) { return; }
+    var target = document.getElementById(a.getAttribute("data-focus"));
+    if (!target) { return; }
+    e.preventDefault();
+    if (!target.matches("input, select, textarea")) {
+      target = target.querySelector("input:checked:not([disabled])") || target.querySelector("input:not([disabled]):not([type=hidden])") || target;
+    }
+    reveal(target);
+  });
+
+  // A problem goes away as soon as it is fixed. The server still checks
+  // everything; this only stops the form from scolding about what is
+  // already right. Each field says how to tell (data-fix).
+  function isFixed(box, form) {
+    var holder = box.hasAttribute("data-fix") ? box : box.querySelector("[data-fix]");
+    if (!holder) { return false; }
+    var rule = holder.getAttribute("data-fix");
+    var v = holder.value;
+    switch (rule) {
+    case "filled":
+      var max = parseInt(holder.getAttribute("maxlength"), 10) || Infinity;
+      v = v.trim();
+      return v !== "" && Array.from(v).length <= max && !/[\u0000-\u001f\u007f-\u009f]/.test(v);
+    case "email":
+      return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.trim());
+    case "password":
+      var n = Array.from(v).length;
+      return n >= (parseInt(holder.getAttribute("minlength"), 10) || 0) && v.trim() !== "";
+    case "same":
+      var other = document.getElementById(holder.getAttribute("data-same"));
+      return v !== "" && other !== null && v === other.value;
+    case "scopes":
+      return holder.querySelector("input:checked") !== null;
+    case "expiry":
+      var chosen = form.querySelector('input[name="expires"]:checked');
+      if (!chosen) { return false; }
+      if (chosen.value !== "date") { return true; }
+      var d = form.querySelector('input[name="expires_on"]');
+      return !!d && d.value !== "" && (!d.min || d.value >= d.min) && (!d.max || d.value <= d.max);
+    }
+    return false;
+  }
+
+  function clearProblem(box, form) {
+    var problem = box.querySelector(".problem");
+    var hint = box.querySelector(".hint");
+    box.classList.remove("field-invalid");
+    // What the problem described, the hint describes again.
+    [box].concat(Array.prototype.slice.call(box.querySelectorAll("[aria-invalid], [aria-describedby]"))).forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      var ids = (el.getAttribute("aria-describedby") || "").split(/\s+/);
+      var at = problem ? ids.indexOf(problem.id) : -1;
+      if (at < 0) { return; }
+      ids.splice(at, 1, hint ? hint.id : "");
+      ids = ids.filter(Boolean);
+      if (ids.length) { el.setAttribute("aria-describedby", ids.join(" ")); } else { el.removeAttribute("aria-describedby"); }
+    });
+    if (hint) { hint.hidden = false; }
+    if (problem) { problem.remove(); }
+    var named = box.querySelector("[name]");
+    var scope = form.closest(".card, dialog") || document;
+    var summary = scope.querySelector("[data-error-summary]");
+    if (!summary || !named) { return; }
+    var item = summary.querySelector('li[data-for="' + named.name + '"]');
+    if (item) { item.remove(); }
+    var left = summary.querySelectorAll("li").length;
+    if (left === 0) {
+      summary.remove();
+    } else {
+      summary.querySelector("h2").textContent = left === 1 ? "There is a problem" : "There are " + left + " problems";
+    }
+  }
+
+  function checkProblems(e) {
+    var form = e.target.closest && e.target.closest("form");
+    if (!form) { return; }
+    form.querySelectorAll(".field-invalid").forEach(function (box) {
+      if (isFixed(box, form)) { clearProblem(box, form); }
+    });
+  }
+  document.addEventListener("input", checkProblems);
+  document.addEventListener("change", checkProblems);
 
   document.addEventListener("htmx:load", function (e) {
     openDialogs(e.detail.elt.parentNode || document);
@@ -64,7 +198,6 @@
   // Tab and Shift+Tab cycle within an open dialog: a modal dialog makes the
   // page behind it inert, but browsers would still let focus leave for
   // their own toolbar.
-  var focusable = 'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Tab") { return; }
     var open = document.querySelectorAll("dialog[open]");
@@ -103,7 +236,7 @@
     if (!e.detail.successful || !elt.hasAttribute || !elt.hasAttribute("data-dismiss-on-success")) { return; }
     var d = elt.closest("dialog");
     if (d) {
-      d.returnFocusTo = null;
+      d.returnFocusTo = null; // what opened it is gone: the dialog below gets the focus
       d.close();
     }
   });
@@ -138,19 +271,60 @@
     toast(e.detail.value || e.detail.message || "", "");
   });
 
-  // The copy button of the reveal page.
+  // The theme switch of the account menu: the choice shows at once; htmx
+  // posts it so the server draws the next pages in it (without JavaScript,
+  // the form posts and the page reloads).
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-theme-form] button[name=theme]");
+    if (!b) { return; }
+    var theme = b.value, root = document.documentElement;
+    if (theme === "light" || theme === "dark") {
+      root.setAttribute("data-theme", theme);
+    } else {
+      root.removeAttribute("data-theme");
+    }
+    var meta = document.querySelector('meta[name="color-scheme"]');
+    if (meta) { meta.setAttribute("content", theme === "system" ? "light dark" : theme); }
+    b.closest("form").querySelectorAll("button[name=theme]").forEach(function (o) {
+      o.setAttribute("aria-pressed", o === b ? "true" : "false");
+    });
+  });
+
+  // The account menu (a <details>) closes on Esc, giving focus back to its
+  // summary, and when focus or a click goes elsewhere.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") { return; }
+    var menu = e.target.closest && e.target.closest("details[open]");
+    if (!menu || menu.closest("dialog")) { return; }
+    e.preventDefault();
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+  document.addEventListener("click", function (e) {
+    document.querySelectorAll("details.user-menu[open]").forEach(function (m) {
+      if (!m.contains(e.target)) { m.open = false; }
+    });
+  });
+  document.addEventListener("focusin", function (e) {
+    document.querySelectorAll("details.user-menu[open]").forEach(function (m) {
+      if (!m.contains(e.target)) { m.open = false; }
+    });
+  });
+
+  // The copy buttons of the reveal page: the key, and the usage line.
   document.addEventListener("click", function (e) {
     var b = e.target.closest("[data-copy]");
     if (!b) { return; }
     var input = document.getElementById(b.getAttribute("data-copy"));
-    var status = document.getElementById("copy-status");
+    var status = document.getElementById(b.getAttribute("data-copy-status") || "copy-status");
+    var label = b.querySelector("[data-copy-label]") || b;
     if (!input) { return; }
     function done(ok) {
-      b.textContent = ok ? "Copied" : "Copy";
+      label.textContent = ok ? "Copied" : "Copy";
       if (status) {
-        status.textContent = ok ? "Copied to the clipboard." : "Could not copy: select the key and copy it by hand.";
+        status.textContent = ok ? "Copied to the clipboard." : "Could not copy: select the text and copy it by hand.";
       }
-      if (ok) { setTimeout(function () { b.textContent = "Copy"; }, 2500); }
+      if (ok) { setTimeout(function () { label.textContent = "Copy"; }, 2500); }
     }
     if (navigator.clipboard && navigator.clipboard.writeText) {
       navigator.clipboard.writeText(input.value).then(function () { done(true); }, function () {
@@ -200,7 +374,7 @@
       }
       box.addEventListener("change", function (e) {
         sync();
-        if (e.target.value === "date" && input) { input.focus(); }
+        if (e.target.value === "date" && input) { reveal(input); }
       });
       sync();
     });
