@@ -17,6 +17,9 @@ import (
 // recordEvent appends ev to the audit log inside tx, the transaction of
 // the change it records.
 func recordEvent(ctx context.Context, tx *sql.Tx, ev audit.Event) error {
+	if ev.Actor.Kind == "" {
+		ev.Actor.Kind = audit.System // a caller that named no actor (a tool, a test): never a blank one
+	}
 	ws := sql.NullInt64{Int64: ev.WorkspaceID, Valid: ev.WorkspaceID != 0}
 	user := sql.NullInt64{Int64: ev.Actor.UserID, Valid: ev.Actor.UserID != 0}
 	key := sql.NullString{String: ev.KeyID, Valid: ev.KeyID != ""}

@@ -322,3 +322,67 @@ func TestCommandLineRollAndExport(t *testing.T) {
 		}
 	}
 }
+
+// TestLifecycleAccessibility runs axe-core on what the key lifecycle
+// adds: the edit form in the panel (and its problems), the roll dialog,
+// the reveal page of a roll, the list with a rolled key, the refusal to
+// roll it again and the audit log, on every screen and theme.
+func TestLifecycleAccessibility(t *testing.T) {
+	t.Parallel()
+	for _, v := range a11yVariants {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			o := v.o
+			o.axe = true
+			a := startApp(t)
+			a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+			addKey(t, a, "Billing job", []string{"data:read"})
+			page := newPage(t, a, o)
+			allowStatus(page, 422)
+			signIn(t, page, "ada@acme.test", "correct horse battery")
+			check := func(state string) {
+				t.Helper()
+				checkA11y(t, page, v.name+" "+state)
+				shot(t, page, "a11y-"+v.name+"-"+state)
+			}
+
+			panel := panelOf(t, page, "Billing job")
+			must(t, panel.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Edit", Exact: playwright.Bool(true)}).Click())
+			name := panel.GetByLabel("Name", playwright.LocatorGetByLabelOptions{Exact: playwright.Bool(true)})
+			must(t, expect.Locator(name).ToBeFocused())
+			check("edit-form")
+			must(t, name.Fill(""))
+			must(t, panel.GetByRole("button", playwright.LocatorGetByRoleOptions{Name: "Save changes"}).Click())
+			must(t, expect.Locator(panel.GetByText("Enter a name for the key.")).ToBeVisible())
+			check("edit-form-errors")
+			must(t, name.Fill("Billing job (prod)"))
+			must(t, panel.GetByLabel("Description").Fill("Runs nightly."))
+			must(t, panel.GetByRole("button", playwright.LocatorGetByRoleOptions{Name: "Save changes"}).Click())
+			panel = page.GetByRole("dialog", playwright.PageGetByRoleOptions{Name: "Billing job (prod)"})
+			must(t, expect.Locator(panel.Locator(".description")).ToHaveText("Runs nightly."))
+			check("panel-edited")
+
+			must(t, panel.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Roll key"}).Click())
+			dialog := page.GetByRole("dialog", playwright.PageGetByRoleOptions{Name: "Roll “Billing job (prod)”"})
+			must(t, expect.Locator(dialog).ToBeVisible())
+			check("roll-dialog")
+			must(t, dialog.GetByRole("button", playwright.LocatorGetByRoleOptions{Name: "Roll key"}).Click())
+			must(t, expect.Locator(page.GetByRole("note").Filter(playwright.LocatorFilterOptions{HasText: "This key replaces"})).ToBeVisible())
+			check("roll-reveal")
+			must(t, role(page, "link", "Done").Click())
+			must(t, expect.Locator(page.Locator(".badge-rolled")).ToHaveCount(1))
+			check("list-rolled")
+			id, err := page.Locator("tr.status-rolled a.key-name").GetAttribute("href")
+			must(t, err)
+			goTo(t, page, id+"/roll")
+			must(t, expect.Locator(page.GetByText("cannot be rolled")).ToBeVisible())
+			check("roll-refused")
+			goTo(t, page, "/settings/audit-log")
+			must(t, expect.Locator(page.Locator("table.audit tbody tr")).ToHaveCount(6))
+			check("audit-log")
+			goTo(t, page, "/settings/audit-log?action=key.expired")
+			must(t, expect.Locator(page.GetByText("No event matches this filter.")).ToBeVisible())
+			check("audit-log-empty")
+		})
+	}
+}
