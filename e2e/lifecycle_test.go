@@ -101,7 +101,7 @@ func TestRollWithAnHourOfOverlap(t *testing.T) {
 	if !tokenRE.MatchString(newToken) || newToken == oldToken {
 		t.Fatalf("new token %q", newToken)
 	}
-	must(t, role(page, "button", "Copy").Click())
+	must(t, exactRole(page, "button", "Copy").Click())
 	clip, err := page.Evaluate("navigator.clipboard.readText()")
 	must(t, err)
 	if clip != newToken {

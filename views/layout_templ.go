@@ -198,7 +198,7 @@ func App(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, " API Keys</a> <a class=\"nav-link\" href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<span class=\"nav-label\">API Keys</span></a> <a class=\"nav-link\" href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -229,7 +229,7 @@ func App(p Page) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, " Audit log</a></nav></aside><div class=\"main-column\"><header class=\"topbar\"><nav class=\"breadcrumb\" aria-label=\"Breadcrumb\"><span>Settings</span> <span aria-hidden=\"true\" class=\"crumb-sep\">/</span> ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<span class=\"nav-label\">Audit log</span></a></nav></aside><div class=\"main-column\"><header class=\"topbar\"><nav class=\"breadcrumb\" aria-label=\"Breadcrumb\"><span>Settings</span> <span aria-hidden=\"true\" class=\"crumb-sep\">/</span> ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
