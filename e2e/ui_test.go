@@ -362,6 +362,9 @@ func TestStickyFooterNeverHidesTheFocus(t *testing.T) {
 func TestPhoneAppBar(t *testing.T) {
 	t.Parallel()
 	_, page := signedIn(t, pageOptions{mobile: true})
+	// Measured once the stylesheet applies: on a loaded machine the URL
+	// can change before it has loaded.
+	must(t, page.WaitForLoadState(playwright.PageWaitForLoadStateOptions{State: playwright.LoadStateLoad}))
 	v, err := page.Evaluate(`() => {
 		const bars = [".sidebar", ".topbar"].map(s => document.querySelector(s).getBoundingClientRect());
 		return Math.max(...bars.map(b => b.bottom));
