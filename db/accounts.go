@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/account"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
 // HasAdmin reports whether any user exists, i.e. whether first-run setup
@@ -119,11 +120,24 @@ type Session struct {
 	LastSeenAt time.Time
 }
 
-// CreateSession records a new session under the hash of its token.
-func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, workspaceID int64, now time.Time) error {
-	_, err := d.sql.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)`,
-		tokenHash, userID, workspaceID, ms(now), ms(now))
-	return err
+// CreateSession records a new session under the hash of its token, and
+// events (user.signed_in) in the same transaction.
+func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, workspaceID int64, now time.Time, events ...audit.Event) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)`,
+		tokenHash, userID, workspaceID, ms(now), ms(now)); err != nil {
+		return err
+	}
+	for _, ev := range events {
+		if err := recordEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // SessionByToken finds the session stored under tokenHash.
@@ -156,9 +170,31 @@ func (d *DB) TouchSession(ctx context.Context, tokenHash []byte, now time.Time) 
 }
 
 // DeleteSession ends a session for good: its cookie no longer signs in.
-func (d *DB) DeleteSession(ctx context.Context, tokenHash []byte) error {
-	_, err := d.sql.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash)
-	return err
+// If it existed, events (user.signed_out) are recorded in the same
+// transaction.
+func (d *DB) DeleteSession(ctx context.Context, tokenHash []byte, events ...audit.Event) error {
+	if len(events) == 0 {
+		_, err := d.sql.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash)
+		return err
+	}
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // ended already (a second sign-out): nothing to record
+	}
+	for _, ev := range events {
+		if err := recordEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // DeleteStaleSessions deletes sessions idle since before idleBefore or

@@ -3,7 +3,13 @@ package db
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/audit"
 )
@@ -11,6 +17,9 @@ import (
 // recordEvent appends ev to the audit log inside tx, the transaction of
 // the change it records.
 func recordEvent(ctx context.Context, tx *sql.Tx, ev audit.Event) error {
+	if ev.Actor.Kind == "" {
+		ev.Actor.Kind = audit.System // a caller that named no actor (a tool, a test): never a blank one
+	}
 	ws := sql.NullInt64{Int64: ev.WorkspaceID, Valid: ev.WorkspaceID != 0}
 	user := sql.NullInt64{Int64: ev.Actor.UserID, Valid: ev.Actor.UserID != 0}
 	key := sql.NullString{String: ev.KeyID, Valid: ev.KeyID != ""}
@@ -23,4 +32,231 @@ func recordEvent(ctx context.Context, tx *sql.Tx, ev audit.Event) error {
 		return fmt.Errorf("record audit event %s: %w", ev.Action, err)
 	}
 	return nil
+}
+
+// RecordEvent appends an event that goes with no other change (a failed
+// sign-in) to the audit log.
+func (d *DB) RecordEvent(ctx context.Context, ev audit.Event) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := recordEvent(ctx, tx, ev); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AuditFilter selects audit events. Its zero value selects every event of
+// every workspace (the command line's export); the dashboard always sets
+// WorkspaceID.
+type AuditFilter struct {
+	WorkspaceID int64  // 0: every workspace, and events of none
+	Key         string // a key id, or a display prefix ("blnk_" and 8 hex characters); "": any
+	Actor       string // the actor as shown (a user's email, "command line", "system", ...); "": any
+	Action      audit.Action
+	Since       time.Time // events at or after; zero: no bound
+	Until       time.Time // events before; zero: no bound
+}
+
+// where returns the filter's conditions, with its parameters numbered
+// from $1, for the events table aliased e.
+func (f AuditFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.WorkspaceID != 0 {
+		add("e.workspace_id = ?", f.WorkspaceID)
+	}
+	if f.Key != "" {
+		if strings.HasPrefix(f.Key, "blnk_") {
+			add("e.key_prefix = ?", f.Key)
+		} else {
+			add("e.key_id = ?", f.Key)
+		}
+	}
+	if f.Actor != "" {
+		add("e.actor = ?", f.Actor)
+	}
+	if f.Action != "" {
+		add("e.action = ?", string(f.Action))
+	}
+	if !f.Since.IsZero() {
+		add("e.at >= ?", ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("e.at < ?", ms(f.Until))
+	}
+	if len(conds) == 0 {
+		return "1 = 1", nil
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+const eventColumns = `e.id, COALESCE(e.workspace_id, 0), e.at, e.action, e.actor, e.actor_kind, COALESCE(e.actor_user_id, 0),
+	e.ip, COALESCE(e.key_id, ''), COALESCE(e.key_prefix, ''), e.details FROM audit_events e`
+
+// scanEvent reads eventColumns. The details are kept as stored
+// (RawDetails); Details is filled in only if parse.
+func scanEvent(row scanner, parse bool) (audit.Event, error) {
+	var ev audit.Event
+	var at int64
+	var action, kind, details string
+	err := row.Scan(&ev.ID, &ev.WorkspaceID, &at, &action, &ev.Actor.Email, &kind, &ev.Actor.UserID,
+		&ev.Actor.IP, &ev.KeyID, &ev.KeyPrefix, &details)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	ev.At = time.UnixMilli(at).UTC()
+	ev.Action, ev.Actor.Kind = audit.Action(action), audit.ActorKind(kind)
+	if ev.Actor.Kind != audit.User {
+		ev.Actor.Email = "" // the stored name is the kind: Name says it again
+	}
+	ev.RawDetails = json.RawMessage(details)
+	if parse {
+		if err := json.Unmarshal(ev.RawDetails, &ev.Details); err != nil {
+			return audit.Event{}, fmt.Errorf("audit event %d: details: %w", ev.ID, err)
+		}
+	}
+	return ev, nil
+}
+
+// AuditPage is one page of the audit log, newest first, with the cursors
+// of the pages around it (0: none): events older than Older follow,
+// events newer than Newer precede.
+type AuditPage struct {
+	Events       []audit.Event
+	Older, Newer int64
+}
+
+// AuditEvents returns up to limit events that f selects, newest first:
+// the newest ones, or those just older than before, or just newer than
+// after (0: not set; before wins). Pages are read by id (keyset), so any
+// page costs what the first does.
+func (d *DB) AuditEvents(ctx context.Context, f AuditFilter, before, after int64, limit int) (AuditPage, error) {
+	where, args := f.where()
+	order := "DESC"
+	if before > 0 {
+		args = append(args, before)
+		where += " AND e.id < $" + strconv.Itoa(len(args))
+	} else if after > 0 {
+		args = append(args, after)
+		where += " AND e.id > $" + strconv.Itoa(len(args))
+		order = "ASC"
+	}
+	args = append(args, limit+1)
+	rows, err := d.sql.QueryContext(ctx, `SELECT `+eventColumns+` WHERE `+where+
+		` ORDER BY e.id `+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return AuditPage{}, err
+	}
+	defer rows.Close()
+	var evs []audit.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows, true)
+		if err != nil {
+			return AuditPage{}, err
+		}
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return AuditPage{}, err
+	}
+	more := len(evs) > limit
+	if more {
+		evs = evs[:limit]
+	}
+	if order == "ASC" {
+		slices.Reverse(evs)
+	}
+	p := AuditPage{Events: evs}
+	if len(evs) == 0 {
+		return p, nil
+	}
+	newest, oldest := evs[0].ID, evs[len(evs)-1].ID
+	switch {
+	case before > 0:
+		p.Newer = newest // we came from there
+		if more {
+			p.Older = oldest
+		}
+	case after > 0:
+		p.Older = oldest
+		if more {
+			p.Newer = newest
+		}
+	default:
+		if more {
+			p.Older = oldest
+		}
+	}
+	return p, nil
+}
+
+// exportChunk is how many events EachAuditEvent reads per query.
+const exportChunk = 1000
+
+// EachAuditEvent calls fn for every event that f selects, newest first,
+// reading exportChunk events per query (keyset by id), so that an export
+// of any size holds one chunk in memory and no connection while fn
+// writes. Events recorded after it began are not included. fn's error
+// stops it. Details are not parsed (RawDetails).
+func (d *DB) EachAuditEvent(ctx context.Context, f AuditFilter, fn func(audit.Event) error) error {
+	before := int64(math.MaxInt64)
+	chunk := make([]audit.Event, 0, exportChunk)
+	for {
+		where, args := f.where()
+		args = append(args, before, exportChunk)
+		n := len(args)
+		rows, err := d.sql.QueryContext(ctx, `SELECT `+eventColumns+` WHERE `+where+
+			` AND e.id < $`+strconv.Itoa(n-1)+` ORDER BY e.id DESC LIMIT $`+strconv.Itoa(n), args...)
+		if err != nil {
+			return err
+		}
+		chunk = chunk[:0]
+		for rows.Next() {
+			ev, err := scanEvent(rows, false)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			chunk = append(chunk, ev)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, ev := range chunk {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		if len(chunk) < exportChunk {
+			return nil
+		}
+		before = chunk[len(chunk)-1].ID
+	}
+}
+
+// DeleteAuditEventsBefore deletes the events recorded before t, a batch
+// at a time, and returns how many it deleted. It is what --audit-retention
+// runs, and the only thing that removes events.
+func (d *DB) DeleteAuditEventsBefore(ctx context.Context, t time.Time, batch int) (int64, error) {
+	var total int64
+	for {
+		res, err := d.sql.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
+			(SELECT id FROM audit_events WHERE at < $1 ORDER BY id LIMIT $2)`, ms(t), batch)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		total += n
+		if err != nil || n < int64(batch) {
+			return total, err
+		}
+	}
 }

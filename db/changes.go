@@ -32,11 +32,18 @@ import (
 // only: readers always read "seq > last applied", so a missed signal costs
 // time (until the next poll), never a change.
 
+// keyChangesLock is the lock (see lock) of the transactions that record
+// key changes. Those that change an existing key take it before anything
+// else, so that two of them never hold a key's row and wait for the lock
+// in opposite orders (PostgreSQL would abort one as a deadlock); once
+// held, every statement sees what the previous holders committed.
+const keyChangesLock = "blnk key changes"
+
 // recordChange appends a change of key keyID to the log and returns its
 // sequence number. tx must commit before the change is announced with
 // announce.
 func (d *DB) recordChange(ctx context.Context, tx *sql.Tx, keyID string, now time.Time) (int64, error) {
-	if err := d.lock(ctx, tx, "blnk key changes"); err != nil {
+	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
 		return 0, fmt.Errorf("lock key changes: %w", err)
 	}
 	var seq int64
@@ -119,9 +126,11 @@ func (d *DB) WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
 
 // authKeyQuery reads what checking a key needs.
 const authKeyQuery = `SELECT k.hash, k.id, k.workspace_id, w.name, k.name, k.prefix, k.scopes,
-	k.expires_at, k.created_at, k.revoked_at, u.at, COALESCE(u.ip, ''), k.allowlist
+	k.expires_at, k.created_at, k.revoked_at, u.at, COALESCE(u.ip, ''),
+	COALESCE(k.rolled_into, ''), COALESCE(ri.prefix, ''), k.allowlist
 	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
-	LEFT JOIN api_key_usage u ON u.key_id = k.id`
+	LEFT JOIN api_key_usage u ON u.key_id = k.id
+	LEFT JOIN api_keys ri ON ri.id = k.rolled_into`
 
 func scanAuthKey(rows *sql.Rows) (keyauth.Record, error) {
 	var a keyauth.Record
@@ -130,7 +139,7 @@ func scanAuthKey(rows *sql.Rows) (keyauth.Record, error) {
 	var created int64
 	var expires, revoked, used sql.NullInt64
 	err := rows.Scan(&hash, &a.Key.ID, &a.Key.WorkspaceID, &a.WorkspaceName, &a.Key.Name, &a.Key.Prefix, &scopes,
-		&expires, &created, &revoked, &used, &a.Key.LastUsedIP, &allowlist)
+		&expires, &created, &revoked, &used, &a.Key.LastUsedIP, &a.Key.RolledInto, &a.Key.RolledIntoPrefix, &allowlist)
 	if err != nil {
 		return keyauth.Record{}, err
 	}

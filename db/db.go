@@ -158,12 +158,25 @@ func (d *DB) migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('blnk migrations ' || current_schema()))`)
 	}
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	// Created only when missing: even CREATE TABLE IF NOT EXISTS needs
+	// the right to create tables on PostgreSQL, which a database user that
+	// only reads and writes rows (migrated by another) does not have.
+	exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+	if d.kind == Postgres {
+		exists = `SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'`
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+		return fmt.Errorf("find schema_migrations: %w", err)
+	}
+	if n == 0 {
+		if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,
 		applied_at BIGINT  NOT NULL
 	)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
 	}
 	dir := "migrations/" + string(d.kind)
 	names, err := fs.Glob(migrations, dir+"/*.sql")

@@ -29,11 +29,15 @@ type NewKey struct {
 const keyColumns = `k.id, k.workspace_id, k.name, k.prefix, k.scopes, k.expires_at, k.created_at,
 	COALESCE(cu.email, ''), k.revoked_at, COALESCE(ru.email, ''), u.at, COALESCE(u.ip, ''),
 	k.revoke_confirmed, k.revoke_servers, k.revoke_confirm_ms,
+	k.description, k.expiry_days, COALESCE(k.rolled_from, ''), COALESCE(rf.prefix, ''),
+	COALESCE(k.rolled_into, ''), COALESCE(ri.prefix, ''), k.rolled_at,
 	k.allowlist, k.exposed_at, COALESCE(k.exposed_url, ''), COALESCE(k.exposed_source, '')
 	FROM api_keys k
 	LEFT JOIN users cu ON cu.id = k.created_by
 	LEFT JOIN users ru ON ru.id = k.revoked_by
-	LEFT JOIN api_key_usage u ON u.key_id = k.id`
+	LEFT JOIN api_key_usage u ON u.key_id = k.id
+	LEFT JOIN api_keys rf ON rf.id = k.rolled_from
+	LEFT JOIN api_keys ri ON ri.id = k.rolled_into`
 
 type scanner interface{ Scan(...any) error }
 
@@ -41,9 +45,10 @@ func scanKey(row scanner) (apikey.Key, error) {
 	var k apikey.Key
 	var scopes, allowlist string
 	var created int64
-	var expires, revoked, used, confirmed, servers, took, exposed sql.NullInt64
+	var expires, revoked, used, confirmed, servers, took, days, rolled, exposed sql.NullInt64
 	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &scopes, &expires, &created,
 		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP, &confirmed, &servers, &took,
+		&k.Description, &days, &k.RolledFrom, &k.RolledFromPrefix, &k.RolledInto, &k.RolledIntoPrefix, &rolled,
 		&allowlist, &exposed, &k.Exposure.URL, &k.Exposure.Source)
 	if errors.Is(err, sql.ErrNoRows) {
 		return apikey.Key{}, ErrNotFound
@@ -58,7 +63,8 @@ func scanKey(row scanner) (apikey.Key, error) {
 		return apikey.Key{}, fmt.Errorf("key %s: %v", k.ID, err)
 	}
 	k.CreatedAt = time.UnixMilli(created).UTC()
-	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = fromMS(expires), fromMS(revoked), fromMS(used)
+	k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.RolledAt = fromMS(expires), fromMS(revoked), fromMS(used), fromMS(rolled)
+	k.ExpiryDays = int(days.Int64)
 	k.Exposure.At = fromMS(exposed)
 	if servers.Valid {
 		k.RevokeConfirmation = apikey.Confirmation{
@@ -82,13 +88,7 @@ func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bo
 	defer tx.Rollback()
 
 	key := nk.Key
-	by := sql.NullInt64{Int64: nk.CreatedBy, Valid: nk.CreatedBy != 0}
-	res, err := tx.ExecContext(ctx, `
-		INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, expires_at, created_at, created_by, create_token, allowlist)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (workspace_id, create_token) DO NOTHING`,
-		key.ID, key.WorkspaceID, key.Name, key.Prefix, nk.Hash[:], key.Scopes.String(),
-		nullMS(key.ExpiresAt), ms(key.CreatedAt), by, nk.CreateToken, apikey.FormatAllowlist(key.Allowlist))
+	res, err := insertKey(ctx, tx, nk, false)
 	if err != nil {
 		return apikey.Key{}, false, fmt.Errorf("insert key: %w", err)
 	}
@@ -122,6 +122,27 @@ func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bo
 	return k, true, nil
 }
 
+// insertKey inserts nk, or nothing if its workspace has a key made by the
+// same form token already.
+func insertKey(ctx context.Context, tx *sql.Tx, nk NewKey, revealed bool) (sql.Result, error) {
+	key := nk.Key
+	by := sql.NullInt64{Int64: nk.CreatedBy, Valid: nk.CreatedBy != 0}
+	days := sql.NullInt64{Int64: int64(key.ExpiryDays), Valid: key.ExpiryDays > 0}
+	from := sql.NullString{String: key.RolledFrom, Valid: key.RolledFrom != ""}
+	var shown sql.NullInt64
+	if revealed {
+		shown = sql.NullInt64{Int64: ms(key.CreatedAt), Valid: true}
+	}
+	return tx.ExecContext(ctx, `
+		INSERT INTO api_keys (id, workspace_id, name, prefix, hash, scopes, expires_at, created_at, created_by, create_token,
+			description, expiry_days, rolled_from, revealed_at, allowlist)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		ON CONFLICT (workspace_id, create_token) DO NOTHING`,
+		key.ID, key.WorkspaceID, key.Name, key.Prefix, nk.Hash[:], key.Scopes.String(),
+		nullMS(key.ExpiresAt), ms(key.CreatedAt), by, nk.CreateToken, key.Description, days, from, shown,
+		apikey.FormatAllowlist(key.Allowlist))
+}
+
 // Keys lists a workspace's keys, newest first.
 func (d *DB) Keys(ctx context.Context, workspaceID int64) ([]apikey.Key, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+`
@@ -148,17 +169,31 @@ func (d *DB) Key(ctx context.Context, workspaceID int64, id string) (apikey.Key,
 	return scanKey(d.sql.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
 }
 
-// MarkRevealed records that key id's one-time reveal is used up. It
-// reports whether this call was the first to do so: only the first may
-// show the token.
-func (d *DB) MarkRevealed(ctx context.Context, workspaceID int64, id string, now time.Time) (bool, error) {
-	res, err := d.sql.ExecContext(ctx, `UPDATE api_keys SET revealed_at = $1 WHERE workspace_id = $2 AND id = $3 AND revealed_at IS NULL`,
-		ms(now), workspaceID, id)
+// MarkRevealed records that key id's one-time reveal is used up, and, if
+// this call was the first to do so, the key.revealed event of by, in the
+// same transaction. It reports whether it was the first: only the first
+// may show the token.
+func (d *DB) MarkRevealed(ctx context.Context, workspaceID int64, id string, now time.Time, by audit.Actor) (bool, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	defer tx.Rollback()
+	var prefix string
+	err = tx.QueryRowContext(ctx, `UPDATE api_keys SET revealed_at = $1 WHERE workspace_id = $2 AND id = $3 AND revealed_at IS NULL
+		RETURNING prefix`, ms(now), workspaceID, id).Scan(&prefix)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := recordEvent(ctx, tx, audit.Event{
+		WorkspaceID: workspaceID, At: now, Action: audit.KeyRevealed, Actor: by, KeyID: id, KeyPrefix: prefix,
+	}); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
 }
 
 // Revocation is what RevokeKey did.
@@ -183,6 +218,11 @@ func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by aud
 		return Revocation{}, err
 	}
 	defer tx.Rollback()
+	// The lock first, as every transaction that changes an existing key
+	// takes it (see keyChangesLock).
+	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
+		return Revocation{}, err
+	}
 	var r Revocation
 	byUser := sql.NullInt64{Int64: by.UserID, Valid: by.UserID != 0}
 	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1, revoked_by = $2

@@ -351,14 +351,34 @@ func TestMarkRevealed(t *testing.T) {
 		{"unknown", w1.ID, apikey.NewID(), false},
 		{"another key", w1.ID, k2.ID, true},
 	}
+	by := audit.Actor{UserID: u1.ID, Email: "admin@acme.io", Kind: audit.User, IP: "192.0.2.7"}
 	for _, s := range steps {
-		got, err := d.MarkRevealed(ctx, s.workspaceID, s.id, testNow)
+		before := count(t, d, "audit_events")
+		got, err := d.MarkRevealed(ctx, s.workspaceID, s.id, testNow, by)
 		if err != nil {
 			t.Fatalf("%s: MarkRevealed: %v", s.name, err)
 		}
 		if got != s.want {
 			t.Errorf("%s: MarkRevealed = %v, want %v", s.name, got, s.want)
 		}
+		// key.revealed with the first reveal, and nothing otherwise.
+		wantEvents := before
+		if s.want {
+			wantEvents++
+		}
+		if n := count(t, d, "audit_events"); n != wantEvents {
+			t.Errorf("%s: audit events = %d, want %d", s.name, n, wantEvents)
+		}
+	}
+	p, err := d.AuditEvents(ctx, AuditFilter{WorkspaceID: w1.ID, Action: audit.KeyRevealed}, 0, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Events) != 2 || p.Events[0].KeyID != k2.ID || p.Events[1].KeyID != k.ID {
+		t.Fatalf("key.revealed events = %+v, want one for each key, newest first", p.Events)
+	}
+	if ev := p.Events[1]; ev.Actor.Name() != "admin@acme.io" || ev.Actor.IP != "192.0.2.7" || ev.KeyPrefix != k.Prefix {
+		t.Errorf("key.revealed = %+v, want the actor, address and prefix", ev)
 	}
 }
 

@@ -11,10 +11,11 @@ import (
 )
 
 // Expiry notices. A periodic sweep (internal/keys) finds keys that
-// crossed a threshold — 7 days before expiry, 1 day before, expired —
-// without its notice, and records each notice once per key, whichever
-// server sees it first (api_key_notices' primary key decides), with its
-// webhook event in the same transaction.
+// crossed a threshold, 7 days before expiry or 1 day before, without its
+// notice, and records each notice once per key, whichever server sees it
+// first (api_key_notices' primary key decides), with its key.expiring
+// webhook event in the same transaction. (The expiry itself is
+// RecordExpiredKeys'.)
 
 // NoticeKind is which notice a key is due.
 type NoticeKind string
@@ -23,13 +24,7 @@ type NoticeKind string
 const (
 	Expiring7d NoticeKind = "expiring_7d"
 	Expiring1d NoticeKind = "expiring_1d"
-	ExpiredNow NoticeKind = "expired"
 )
-
-// noticeLookback is how long after its expiry a key still gets its
-// key.expired notice: a server down for longer does not flood the
-// webhooks with old expiries when it starts.
-const noticeLookback = 7 * 24 * time.Hour
 
 // Notice is a notice a key is due.
 type Notice struct {
@@ -41,25 +36,22 @@ type Notice struct {
 // nearest threshold it crossed. A key made 3 days before its expiry gets
 // the 7-day notice at once; one made 12 hours before gets only the 1-day.
 func noticeKind(exp, now time.Time) NoticeKind {
-	switch {
-	case !now.Before(exp):
-		return ExpiredNow
-	case !now.Before(exp.Add(-24 * time.Hour)):
+	if !now.Before(exp.Add(-24 * time.Hour)) {
 		return Expiring1d
 	}
 	return Expiring7d
 }
 
 // DueNotices returns up to limit notices keys are due at now, soonest
-// expiry first. Revoked keys get none.
+// expiry first. Revoked keys get none, nor rolled ones: their end is the
+// roll's overlap, which their owner chose.
 func (d *DB) DueNotices(ctx context.Context, now time.Time, limit int) ([]Notice, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+`
-		WHERE k.revoked_at IS NULL AND k.expires_at > $1 AND k.expires_at <= $2 AND (
-			(k.expires_at <= $3 AND NOT EXISTS (SELECT 1 FROM api_key_notices n WHERE n.key_id = k.id AND n.kind = 'expired'))
-			OR (k.expires_at > $3 AND k.expires_at <= $4 AND NOT EXISTS (SELECT 1 FROM api_key_notices n WHERE n.key_id = k.id AND n.kind = 'expiring_1d'))
-			OR (k.expires_at > $4 AND NOT EXISTS (SELECT 1 FROM api_key_notices n WHERE n.key_id = k.id AND n.kind = 'expiring_7d')))
-		ORDER BY k.expires_at, k.id LIMIT $5`,
-		ms(now.Add(-noticeLookback)), ms(now.Add(7*24*time.Hour)), ms(now), ms(now.Add(24*time.Hour)), limit)
+		WHERE k.revoked_at IS NULL AND k.rolled_into IS NULL AND k.expires_at > $1 AND k.expires_at <= $2 AND (
+			(k.expires_at <= $3 AND NOT EXISTS (SELECT 1 FROM api_key_notices n WHERE n.key_id = k.id AND n.kind = 'expiring_1d'))
+			OR (k.expires_at > $3 AND NOT EXISTS (SELECT 1 FROM api_key_notices n WHERE n.key_id = k.id AND n.kind = 'expiring_7d')))
+		ORDER BY k.expires_at, k.id LIMIT $4`,
+		ms(now), ms(now.Add(7*24*time.Hour)), ms(now.Add(24*time.Hour)), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +68,8 @@ func (d *DB) DueNotices(ctx context.Context, now time.Time, limit int) ([]Notice
 }
 
 // RecordNotice records notice n at now, unless a server did already, and
-// reports whether this call did: key.expired goes to the audit log (as
-// the system), and either event to the workspace's webhooks, in the same
-// transaction.
+// reports whether this call did; key.expiring goes to the workspace's
+// webhooks in the same transaction.
 func (d *DB) RecordNotice(ctx context.Context, n Notice, now time.Time) (bool, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -93,29 +84,14 @@ func (d *DB) RecordNotice(ctx context.Context, n Notice, now time.Time) (bool, e
 	if c, _ := res.RowsAffected(); c == 0 {
 		return false, nil
 	}
-	system := audit.Actor{Kind: audit.System}
+	days := 7
+	if n.Kind == Expiring1d {
+		days = 1
+	}
 	k := n.Key
-	switch n.Kind {
-	case ExpiredNow:
-		if err := recordEvent(ctx, tx, audit.Event{
-			WorkspaceID: k.WorkspaceID, At: k.ExpiresAt, Action: audit.KeyExpired, Actor: system,
-			KeyID: k.ID, KeyPrefix: k.Prefix, Details: map[string]any{"expires_at": k.ExpiresAt.UTC().Format(time.RFC3339)},
-		}); err != nil {
-			return false, err
-		}
-		if err := d.enqueueEvent(ctx, tx, k.WorkspaceID, webhook.KeyExpired, now,
-			webhook.KeyEvent(webhook.KeyExpired, now, k, system.Name(), nil)); err != nil {
-			return false, err
-		}
-	default:
-		days := 7
-		if n.Kind == Expiring1d {
-			days = 1
-		}
-		if err := d.enqueueEvent(ctx, tx, k.WorkspaceID, webhook.KeyExpiring, now,
-			webhook.KeyEvent(webhook.KeyExpiring, now, k, system.Name(), map[string]any{"days": days})); err != nil {
-			return false, err
-		}
+	if err := d.enqueueEvent(ctx, tx, k.WorkspaceID, webhook.KeyExpiring, now,
+		webhook.KeyEvent(webhook.KeyExpiring, now, k, string(audit.System), map[string]any{"days": days})); err != nil {
+		return false, err
 	}
 	if err := tx.Commit(); err != nil {
 		return false, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -465,18 +466,26 @@ func TestNotices(t *testing.T) {
 	in5d := add("in 5 days", 5*24*time.Hour)
 	in12h := add("in 12 hours", 12*time.Hour)
 	ago := add("expired an hour ago", -time.Hour)
-	add("expired a month ago", -30*24*time.Hour)
 	revoked := add("revoked, in 2 days", 2*24*time.Hour)
 	never, _ := newKey(t, w.ID, u.ID, "never", testNow)
 	createKey(t, d, never)
 	if _, err := d.RevokeKey(ctx, w.ID, revoked.ID, audit.Actor{Kind: audit.CommandLine}, testNow); err != nil {
 		t.Fatal(err)
 	}
+	// A rolled key's end is its overlap: no notice for it.
+	rolledFrom := add("rolled, overlap of a day", 30*24*time.Hour)
+	if _, err := d.RollKey(ctx, Roll{WorkspaceID: w.ID, ID: rolledFrom.ID, Now: testNow, Overlap: apikey.Overlap24h, FormToken: "roll-1",
+		Actor: audit.Actor{Kind: audit.User}, Successor: func(old apikey.Key) (NewKey, error) {
+			nk, _ := newKey(t, w.ID, u.ID, old.Name, testNow)
+			return nk, nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
 	due, err := d.DueNotices(ctx, testNow, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]NoticeKind{ago.ID: ExpiredNow, in12h.ID: Expiring1d, in5d.ID: Expiring7d}
+	want := map[string]NoticeKind{in12h.ID: Expiring1d, in5d.ID: Expiring7d}
 	if len(due) != len(want) {
 		t.Fatalf("due = %+v, want %v", due, want)
 	}
@@ -495,22 +504,26 @@ func TestNotices(t *testing.T) {
 	if due, _ := d.DueNotices(ctx, testNow, 100); len(due) != 0 {
 		t.Errorf("due after recording = %+v", due)
 	}
-	// Four days later the 5-day key is due its 1-day notice.
+	// Four days later the 5-day key is due its 1-day notice; the expired
+	// one is the expiry sweep's, with its webhook.
 	later := testNow.Add(4*24*time.Hour + time.Hour)
 	due, _ = d.DueNotices(ctx, later, 100)
-	kinds := map[string]NoticeKind{}
-	for _, n := range due {
-		kinds[n.Key.ID] = n.Kind
+	if len(due) != 1 || due[0].Key.ID != in5d.ID || due[0].Kind != Expiring1d {
+		t.Errorf("due later = %+v", due)
 	}
-	if kinds[in5d.ID] != Expiring1d || kinds[in12h.ID] != ExpiredNow {
-		t.Errorf("due later = %v", kinds)
+	expired, err := d.RecordExpiredKeys(ctx, testNow, 100)
+	if err != nil || len(expired) != 1 || expired[0].ID != ago.ID {
+		t.Fatalf("RecordExpiredKeys = %+v, %v", expired, err)
 	}
-	if got := queued(t, d, hook.ID); !equalEvents(got, []webhook.EventType{webhook.KeyExpired, webhook.KeyExpiring, webhook.KeyExpiring}) {
+	if got := queued(t, d, hook.ID); !equalEvents(got, []webhook.EventType{webhook.KeyExpiring, webhook.KeyExpiring, webhook.KeyExpired}) {
 		t.Errorf("queued = %v", got)
 	}
-	var n int
-	if err := d.sql.QueryRow(`SELECT count(*) FROM audit_events WHERE action = 'key.expired' AND key_id = $1 AND actor = 'system'`, ago.ID).Scan(&n); err != nil || n != 1 {
-		t.Errorf("key.expired audit events = %d, %v; want 1", n, err)
+	var payload string
+	if err := d.sql.QueryRow(`SELECT payload FROM webhook_events WHERE type = 'key.expiring' AND payload LIKE $1`, "%"+in12h.ID+"%").Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(payload, `"days":1`) {
+		t.Errorf("key.expiring payload = %s, want days 1", payload)
 	}
 }
 

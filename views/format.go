@@ -19,14 +19,17 @@ type Page struct {
 	Workspace string
 	Flash     string // a one-time notice at the top of the page
 	Now       time.Time
-	Section   string // which settings page: "" (API keys) or SectionWebhooks
+	Nav       string // the sidebar entry of the page: "" (API keys) or NavAudit
 	// NotInNav marks a page that is none of the navigation's entries (an
 	// error page): no entry is shown as the current page.
 	NotInNav bool
 }
 
-// SectionWebhooks is Page.Section on the webhook pages.
-const SectionWebhooks = "webhooks"
+// NavAudit is Page.Nav for the audit log.
+const NavAudit = "audit"
+
+// NavWebhooks is Page.Nav for the webhook pages.
+const NavWebhooks = "webhooks"
 
 // Date formats a day the way the tables show it: "Nov 26, 2026" (UTC).
 func Date(t time.Time) string {
@@ -86,6 +89,8 @@ func StatusLabel(s apikey.Status) string {
 		return "Expired"
 	case apikey.Revoked:
 		return "Revoked"
+	case apikey.Rolled:
+		return "Rolled"
 	}
 	return string(s)
 }
@@ -126,6 +131,10 @@ func RowID(id string) string { return "key-row-" + id }
 
 // DetailsID is the HTML id of a key's details, swapped after a revoke.
 func DetailsID(id string) string { return "key-details-" + id }
+
+// TitleID is the HTML id of a key's name in the title of its panel or
+// page, updated in place after an edit.
+func TitleID(id string) string { return "key-title-" + id }
 
 // initial is the first letter of s, upper-cased, for avatars.
 func initial(s string) string {

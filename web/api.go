@@ -23,6 +23,16 @@ type whoamiResponse struct {
 	Workspace workspaceObject `json:"workspace"`
 	CreatedAt time.Time       `json:"created_at"`
 	ExpiresAt *time.Time      `json:"expires_at"` // null: never
+	// RolledInto names the key that replaced this one in a roll (null if
+	// none): this key stops working at expires_at, the end of the
+	// roll's overlap, so clients can notice and switch.
+	RolledInto *keyRef `json:"rolled_into"`
+}
+
+// keyRef names a key without saying anything secret.
+type keyRef struct {
+	ID     string `json:"id"`
+	Prefix string `json:"prefix"`
 }
 
 type workspaceObject struct {
@@ -45,6 +55,9 @@ func (s *Server) whoami(c echo.Context) error {
 	if !id.ExpiresAt.IsZero() {
 		t := id.ExpiresAt.UTC()
 		resp.ExpiresAt = &t
+	}
+	if id.RolledInto != "" {
+		resp.RolledInto = &keyRef{ID: id.RolledInto, Prefix: id.RolledIntoPrefix}
 	}
 	return c.JSON(http.StatusOK, resp)
 }

@@ -96,6 +96,7 @@ type serverOpts struct {
 	trustProxy bool
 	keyauth    keyauth.Config
 	config     func(*web.Config) // applied last
+	dsn        string            // the database to serve (already migrated); default: a fresh one
 	// sharedLogins keeps the sign-in throttle in the database, as serve
 	// does, instead of in memory.
 	sharedLogins bool
@@ -107,6 +108,7 @@ type testServer struct {
 	srv    *web.Server
 	db     *db.DB
 	auth   *keyauth.Authenticator
+	keys   *keys.Service
 	clock  *clock
 	logs   *logBuffer
 	dir    string
@@ -122,7 +124,10 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	path := testkit.DSN(t)
+	path := opts.dsn
+	if path == "" {
+		path = testkit.DSN(t)
+	}
 	store, err := db.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("db.Open: %v", err)
@@ -162,7 +167,7 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	}
 
 	raw := store.SQL()
-	return &testServer{t: t, srv: srv, db: store, auth: auth, clock: clk, logs: logs, dir: dir, dbPath: path, raw: raw}
+	return &testServer{t: t, srv: srv, db: store, auth: auth, keys: keyring, clock: clk, logs: logs, dir: dir, dbPath: path, raw: raw}
 }
 
 // newSignedIn returns a server whose first admin was created through
@@ -208,7 +213,7 @@ func (ts *testServer) sessionHashes() map[string]bool {
 func (ts *testServer) counts() map[string]int {
 	ts.t.Helper()
 	m := map[string]int{}
-	for _, table := range []string{"workspaces", "users", "memberships", "api_keys", "api_key_changes"} {
+	for _, table := range []string{"workspaces", "users", "memberships", "api_keys", "api_key_changes", "audit_events"} {
 		m[table] = ts.count(table)
 	}
 	return m

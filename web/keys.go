@@ -79,10 +79,12 @@ func (s *Server) renderKeyForm(c echo.Context, status int, f views.KeyForm) erro
 
 // keyInput is the validated create form.
 type keyInput struct {
-	name      string
-	scopes    apikey.Set
-	expiresAt time.Time // zero: never
-	allowlist []netip.Prefix
+	name        string
+	description string
+	scopes      apikey.Set
+	expiresAt   time.Time // zero: never
+	expiryDays  int       // the "N days" choices' policy; 0 for a date or never
+	allowlist   []netip.Prefix
 }
 
 // validateKeyForm checks the create form; f collects the problems.
@@ -93,12 +95,16 @@ func validateKeyForm(f *views.KeyForm) (keyInput, bool) {
 	if in.name, err = apikey.CleanName(f.Name); err != nil {
 		p["name"] = err.Error()
 	}
+	if in.description, err = apikey.CleanDescription(f.Description); err != nil {
+		p["description"] = err.Error()
+	}
 	if in.scopes, err = apikey.ParseScopes(f.Scopes); err != nil {
 		p["scopes"] = err.Error()
 	}
 	if in.expiresAt, err = apikey.Expiry(f.Expires, f.ExpiresOn, f.Now); err != nil {
 		p["expires"] = err.Error()
 	}
+	in.expiryDays = apikey.ExpiryDays(f.Expires)
 	if in.allowlist, err = apikey.ParseAllowlist(f.Allowlist); err != nil {
 		p["allowlist"] = err.Error()
 	}
@@ -112,13 +118,14 @@ func (s *Server) keyCreate(c echo.Context) error {
 		return formError(err)
 	}
 	f := views.KeyForm{
-		Name:      form.Get("name"),
-		Scopes:    form["scopes"],
-		Expires:   form.Get("expires"),
-		ExpiresOn: form.Get("expires_on"),
-		Allowlist: form.Get("allowlist"),
-		Token:     form.Get("form_token"),
-		Now:       s.cfg.Now(),
+		Name:        form.Get("name"),
+		Description: form.Get("description"),
+		Scopes:      form["scopes"],
+		Expires:     form.Get("expires"),
+		ExpiresOn:   form.Get("expires_on"),
+		Allowlist:   form.Get("allowlist"),
+		Token:       form.Get("form_token"),
+		Now:         s.cfg.Now(),
 	}
 	if f.Expires == "" && f.ExpiresOn != "" {
 		f.Expires = apikey.ExpiresDate
@@ -128,7 +135,8 @@ func (s *Server) keyCreate(c echo.Context) error {
 	}
 	in, ok := validateKeyForm(&f)
 	if !ok {
-		f.Name, f.ExpiresOn, f.Allowlist = shown(f.Name), shown(f.ExpiresOn), shown(f.Allowlist)
+		f.Name, f.Description, f.ExpiresOn = shown(f.Name), shown(f.Description), shown(f.ExpiresOn)
+		f.Allowlist = shown(f.Allowlist)
 		if _, f.Duplicates, err = s.duplicateNames(c.Request().Context(), mustSession(c).Workspace.ID, f.Name); err != nil {
 			return err
 		}
@@ -140,8 +148,10 @@ func (s *Server) keyCreate(c echo.Context) error {
 		WorkspaceID: cur.Workspace.ID,
 		Workspace:   cur.Workspace.Name,
 		Name:        in.name,
+		Description: in.description,
 		Scopes:      in.scopes,
 		ExpiresAt:   in.expiresAt,
+		ExpiryDays:  in.expiryDays,
 		Allowlist:   in.allowlist,
 		FormToken:   f.Token,
 	})
@@ -206,7 +216,7 @@ func (s *Server) keyReveal(c echo.Context) error {
 		// replayed cookie, a second tab or the back button find it used.
 		if prefix, err := apikey.Parse(token); err != nil || prefix != k.Prefix {
 			token = ""
-		} else if first, err := s.db.MarkRevealed(c.Request().Context(), k.WorkspaceID, k.ID, s.cfg.Now()); err != nil {
+		} else if first, err := s.db.MarkRevealed(c.Request().Context(), k.WorkspaceID, k.ID, s.cfg.Now(), s.actor(c)); err != nil {
 			return err
 		} else if !first {
 			token = ""
@@ -219,13 +229,18 @@ func (s *Server) keyReveal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r := views.Reveal{Key: k, Token: token, Origin: s.origin(c)}
+	r := views.Reveal{Key: k, Token: token, Origin: s.origin(c), Now: p.Now}
 	if token != "" {
 		_, n, err := s.duplicateNames(c.Request().Context(), k.WorkspaceID, k.Name)
 		if err != nil {
 			return err
 		}
 		r.Duplicates = max(n-1, 0) // not counting the key itself
+		if k.RolledFrom != "" {
+			if r.Replaced, err = s.db.Key(c.Request().Context(), k.WorkspaceID, k.RolledFrom); err != nil {
+				return err
+			}
+		}
 	}
 	return render(c, http.StatusOK, views.RevealPage(p, r))
 }
@@ -235,11 +250,14 @@ func (s *Server) keyShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.keyDetails(c, k)
+	d, err := s.keyDetails(c.Request().Context(), k)
 	if err != nil {
 		return err
 	}
 	if !isFullPage(c) {
+		if c.Request().Header.Get("HX-Target") == views.DetailsID(k.ID) {
+			return render(c, http.StatusOK, views.KeyDetailsBody(d)) // back from the edit form
+		}
 		return render(c, http.StatusOK, views.KeyPanel(d))
 	}
 	p, err := s.page(c, k.Name)
@@ -284,10 +302,11 @@ func (s *Server) keyRevoke(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, views.KeyURL(k.ID))
 	}
-	d, err := s.keyDetails(c, k)
+	d, err := s.keyDetails(c.Request().Context(), k)
 	if err != nil {
 		return err
 	}
+	d.Now = now
 	c.Response().Header().Set("HX-Trigger", `{"toast":"API key revoked."}`)
 	if fromList(c) {
 		return render(c, http.StatusOK, views.KeyDetailsBody(d), views.KeyRowOOB(k, now))

@@ -52,6 +52,15 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/settings/api-keys/:id/reveal", s.keyReveal, app...)
 	get(e, "/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)
 	e.POST("/settings/api-keys/:id/revoke", s.keyRevoke, app...)
+	get(e, "/settings/api-keys/:id/edit", s.keyEditForm, app...)
+	e.POST("/settings/api-keys/:id/edit", s.keyEdit, app...)
+	get(e, "/settings/api-keys/:id/roll", s.keyRollConfirm, app...)
+	e.POST("/settings/api-keys/:id/roll", s.keyRoll, app...)
+
+	// The audit log: read and export only. No route changes an event.
+	get(e, "/settings/audit-log", s.auditLog, app...)
+	get(e, "/settings/audit-log.csv", s.auditExport("csv"), app...)
+	get(e, "/settings/audit-log.json", s.auditExport("json"), app...)
 	e.POST("/settings/theme", s.themeSet, app...)
 
 	get(e, "/settings/webhooks", s.webhookList, app...)

@@ -14,6 +14,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/account"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
 // Cookies. The session cookie holds a random token whose SHA-256 keys the
@@ -106,11 +108,12 @@ func mustSession(c echo.Context) *db.Session {
 	return c.Get(sessionKey).(*db.Session)
 }
 
-// startSession signs userID in to workspaceID with a new token and a new
+// startSession signs u in to workspaceID with a new token and a new
 // cookie, which also carries flash if it is not empty: whatever session
 // the browser had before is ended, so a session id planted before sign-in
-// is worthless after it.
-func (s *Server) startSession(c echo.Context, userID, workspaceID int64, flash string) error {
+// is worthless after it. The audit log records user.signed_in with the
+// session.
+func (s *Server) startSession(c echo.Context, u account.User, workspaceID int64, flash string) error {
 	r := c.Request()
 	// The request's own session object, so that anything else this
 	// request writes to it keeps the new token.
@@ -125,7 +128,9 @@ func (s *Server) startSession(c echo.Context, userID, workspaceID int64, flash s
 		return err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
-	if err := s.db.CreateSession(r.Context(), tokenHash(token), userID, workspaceID, s.cfg.Now()); err != nil {
+	now := s.cfg.Now()
+	signedIn := audit.Event{WorkspaceID: workspaceID, At: now, Action: audit.UserSignedIn, Actor: actorOf(c, u.ID, u.Email)}
+	if err := s.db.CreateSession(r.Context(), tokenHash(token), u.ID, workspaceID, now, signedIn); err != nil {
 		return err
 	}
 	cs.Values = map[any]any{tokenValue: token}
@@ -137,12 +142,18 @@ func (s *Server) startSession(c echo.Context, userID, workspaceID int64, flash s
 }
 
 // endSession signs the request's session out for good, leaving flash (if
-// not empty) for the next page.
+// not empty) for the next page. The audit log records user.signed_out
+// with the end of a session that was signed in.
 func (s *Server) endSession(c echo.Context, flash string) error {
 	r := c.Request()
 	cs, _ := s.cookies.Get(r, sessionCookie)
 	if t, _ := cs.Values[tokenValue].(string); t != "" {
-		if err := s.db.DeleteSession(r.Context(), tokenHash(t)); err != nil {
+		var events []audit.Event
+		if cur, ok := c.Get(sessionKey).(*db.Session); ok {
+			events = append(events, audit.Event{WorkspaceID: cur.Workspace.ID, At: s.cfg.Now(), Action: audit.UserSignedOut,
+				Actor: actorOf(c, cur.User.ID, cur.User.Email)})
+		}
+		if err := s.db.DeleteSession(r.Context(), tokenHash(t), events...); err != nil {
 			return err
 		}
 	}

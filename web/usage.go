@@ -1,11 +1,9 @@
 package web
 
 import (
+	"context"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
-	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -13,21 +11,11 @@ import (
 // recentAddresses is how many client addresses a key's details list.
 const recentAddresses = 10
 
-// keyDetails is what a key's details show, its usage included.
-func (s *Server) keyDetails(c echo.Context, k apikey.Key) (views.KeyDetails, error) {
-	u, err := s.keyUsage(c, k.ID)
-	if err != nil {
-		return views.KeyDetails{}, err
-	}
-	return views.KeyDetails{Key: k, Now: s.cfg.Now(), Usage: &u}, nil
-}
-
 // keyUsage reads the usage of key id: the stored hourly counts and
 // addresses, with what this server counted since its last flush, so the
 // page is current. (Other servers' unflushed calls show after their next
 // flush, a few seconds at most.)
-func (s *Server) keyUsage(c echo.Context, id string) (views.Usage, error) {
-	ctx := c.Request().Context()
+func (s *Server) keyUsage(ctx context.Context, id string) (views.Usage, error) {
 	now := s.cfg.Now()
 	stored, err := s.db.KeyUsage(ctx, id, views.UsageSince(now))
 	if err != nil {

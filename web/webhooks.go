@@ -31,7 +31,7 @@ const secretCookie = "blnk_whsecret"
 
 func (s *Server) webhookPage(c echo.Context, title string) (views.Page, error) {
 	p, err := s.page(c, title)
-	p.Section = views.SectionWebhooks
+	p.Nav = views.NavWebhooks
 	return p, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,15 +157,16 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	fmt.Fprintf(stdout, "revoked %s (%s...) %q in workspace %d at %s\n", k.ID, k.Prefix, k.Name, k.WorkspaceID, k.RevokedAt.Format(time.RFC3339))
-	fmt.Fprintln(stdout, confirmationLine(store, r.Confirmation, *maxStale))
+	fmt.Fprintln(stdout, confirmationLine(store, r.Confirmation, *maxStale, "each refuses the key from its next request"))
 	if !r.Confirmation.Complete() {
 		return exitCode(3)
 	}
 	return nil
 }
 
-// confirmationLine says how the running servers confirmed a revocation.
-func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duration) string {
+// confirmationLine says how the running servers confirmed a revocation
+// or a roll, and what applying it means (applied).
+func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duration, applied string) string {
 	switch {
 	case c.Servers == 0:
 		how := "they read it when they start"
@@ -173,7 +175,7 @@ func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duratio
 		}
 		return fmt.Sprintf("no running server has been seen in the last %v: %s", maxStale, how)
 	case c.Complete():
-		return fmt.Sprintf("confirmed by %d of %d running servers in %s: each refuses the key from its next request", c.Confirmed, c.Servers, views.Duration(c.Took))
+		return fmt.Sprintf("confirmed by %d of %d running servers in %s: %s", c.Confirmed, c.Servers, views.Duration(c.Took), applied)
 	}
 	return fmt.Sprintf("WARNING: confirmed by only %d of %d running servers within %s; the others refresh their view of the keys before answering again, or fail closed (503) once their view is older than --max-staleness", c.Confirmed, c.Servers, views.Duration(c.Took))
 }
@@ -185,4 +187,155 @@ func firstLine(r io.Reader) (string, error) {
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// keysRoll replaces a key of any workspace (by id or display prefix) by a
+// new one with the same name, scopes, description and expiry policy, and
+// prints the new key, once, to standard output and nothing else there, so
+// that a script can capture it; what happened goes to standard error. The
+// old key keeps working for --overlap. Like a revoke, it waits until the
+// running servers have applied the roll; if some did not within
+// --revoke-wait it warns on standard error, but still exits 0: the new
+// key exists, and this was the only time it could be printed.
+func keysRoll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("keys roll", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbPath := dbFlag(fs)
+	overlapFlag := fs.String("overlap", string(apikey.DefaultRoll), "how long the old key keeps working: now, 1h, 24h or 7d")
+	wait := fs.Duration("revoke-wait", 2*time.Second, "how long to wait for the running servers to apply the roll")
+	maxStale := fs.Duration("max-staleness", 10*time.Second, "servers not heard from for this long are not waited for (the servers' --max-staleness)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: dashboard keys roll ID_OR_PREFIX [--overlap now|1h|24h|7d]")
+	}
+	overlap, err := apikey.ParseOverlap(*overlapFlag)
+	if err != nil {
+		return fmt.Errorf("--overlap %q: use now, 1h, 24h or 7d", *overlapFlag)
+	}
+	target := strings.TrimSuffix(strings.TrimSpace(fs.Arg(0)), "...")
+	store, err := db.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	k, err := store.FindKey(ctx, target)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return fmt.Errorf("no key has the id or prefix %q", target)
+	case errors.Is(err, db.ErrAmbiguous):
+		return fmt.Errorf("several keys have the prefix %q: roll by id", target)
+	case err != nil:
+		return err
+	}
+	svc := keys.New(keys.Config{RevokeWait: *wait, MaxStaleness: *maxStale}, store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := svc.Roll(ctx, audit.Actor{Kind: audit.CommandLine}, keys.RollSpec{
+		WorkspaceID: k.WorkspaceID, ID: k.ID, Overlap: overlap, Revealed: true,
+		FormToken: "cli-" + apikey.NewID(), // a fresh one: the command line never resubmits
+	})
+	now := time.Now()
+	switch {
+	case errors.Is(err, keys.ErrRevoked):
+		return fmt.Errorf("%s (%s...) is revoked: there is nothing to roll", k.ID, k.Prefix)
+	case errors.Is(err, keys.ErrExpired):
+		return fmt.Errorf("%s (%s...) has expired: there is nothing to roll", k.ID, k.Prefix)
+	case errors.Is(err, keys.ErrRolled):
+		return fmt.Errorf("%s (%s...) was rolled already, into %s (%s...): roll that one", k.ID, k.Prefix, r.Old.RolledInto, r.Old.RolledIntoPrefix)
+	case err != nil:
+		return err
+	}
+	fmt.Fprintln(stdout, r.Token)
+	fmt.Fprintf(stderr, "rolled %s (%s...) %q in workspace %d into %s (%s...)\n", r.Old.ID, r.Old.Prefix, r.Old.Name, r.Old.WorkspaceID, r.New.ID, r.New.Prefix)
+	fmt.Fprintf(stderr, "the old key stops working at %s (%s)\n", r.Old.ExpiresAt.UTC().Format(time.RFC3339), views.Until(r.Old.ExpiresAt, now))
+	fmt.Fprintln(stderr, "the new key above is shown once: store it now")
+	fmt.Fprintln(stderr, confirmationLine(store, r.Confirmation, *maxStale, "each holds the old key's new end"))
+	return nil
+}
+
+// auditExport writes audit events of every workspace (or one) to standard
+// output as CSV or JSON, newest first, streamed.
+func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbPath := dbFlag(fs)
+	format := fs.String("format", "csv", "csv or json")
+	since := fs.String("since", "", "only events at or after this: a date (2026-03-01), a time (RFC 3339), or a duration ago (24h, 7d)")
+	until := fs.String("until", "", "only events before this, in the same forms as --since")
+	workspace := fs.Int64("workspace", 0, "only this workspace's events (its id); default: every workspace")
+	action := fs.String("action", "", "only this action, e.g. key.rolled")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("audit export: unexpected argument %q", fs.Arg(0))
+	}
+	now := time.Now()
+	var f db.AuditFilter
+	var err error
+	if f.Since, err = parseWhen(*since, now); err != nil {
+		return fmt.Errorf("--since: %w", err)
+	}
+	if f.Until, err = parseWhen(*until, now); err != nil {
+		return fmt.Errorf("--until: %w", err)
+	}
+	f.WorkspaceID = *workspace
+	if *action != "" {
+		if !audit.Known(audit.Action(*action)) {
+			return fmt.Errorf("--action %q: no such action", *action)
+		}
+		f.Action = audit.Action(*action)
+	}
+	ex, err := audit.NewExporter(*format, stdout, true)
+	if err != nil {
+		return fmt.Errorf("--format %q: use csv or json", *format)
+	}
+	store, err := db.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	n := 0
+	if err := store.EachAuditEvent(ctx, f, func(ev audit.Event) error {
+		n++
+		return ex.Write(ev)
+	}); err != nil {
+		return err
+	}
+	if err := ex.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "exported %d events\n", n)
+	return nil
+}
+
+// parseWhen reads --since and --until: "" (no bound), a date, an RFC 3339
+// time, or a duration before now ("24h", "7d").
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(apikey.DateLayout, s); err == nil {
+		return t, nil
+	}
+	if d, err := parseDays(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q: use a date (2026-03-01), a time (2026-03-01T12:00:00Z) or a duration ago (24h, 7d)", s)
+}
+
+// parseDays is time.ParseDuration that also takes whole days ("90d").
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("%q: not a number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }

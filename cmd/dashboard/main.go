@@ -8,6 +8,10 @@
 //	                                          or standard input, never from a flag
 //	dashboard keys verify [--scope S]         check a key read from standard input
 //	dashboard keys revoke ID_OR_PREFIX        revoke a key at once, for incidents
+//	dashboard keys roll ID_OR_PREFIX [--overlap 24h]
+//	                                          replace a key; prints only the new key
+//	dashboard audit export [--since 7d] [--format csv|json]
+//	                                          the audit log, to standard output
 //
 // Every flag has an environment variable; run a command with -h for them.
 package main
@@ -51,7 +55,9 @@ const usage = `usage:
   dashboard [serve] [flags]
   dashboard admin create --workspace NAME --email EMAIL   (password: BLNK_ADMIN_PASSWORD or stdin)
   dashboard keys verify [--scope SCOPE]                   (key: stdin)
-  dashboard keys revoke ID_OR_PREFIX`
+  dashboard keys revoke ID_OR_PREFIX
+  dashboard keys roll ID_OR_PREFIX [--overlap now|1h|24h|7d]   (prints only the new key)
+  dashboard audit export [--since 7d|DATE] [--format csv|json]`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -63,7 +69,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd, args = args[0], args[1:]
 	}
 	sub := ""
-	if (cmd == "admin" || cmd == "keys") && len(args) > 0 {
+	if (cmd == "admin" || cmd == "keys" || cmd == "audit") && len(args) > 0 {
 		sub, args = args[0], args[1:]
 	}
 	switch cmd + " " + sub {
@@ -75,6 +81,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return keysVerify(ctx, args, stdin, stdout, stderr)
 	case "keys revoke":
 		return keysRevoke(ctx, args, stdout, stderr)
+	case "keys roll":
+		return keysRoll(ctx, args, stdout, stderr)
+	case "audit export":
+		return auditExport(ctx, args, stdout, stderr)
 	}
 	fmt.Fprintln(stderr, usage)
 	return exitCode(2)

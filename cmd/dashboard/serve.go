@@ -53,7 +53,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{&maxStale, "max-staleness", "BLNK_MAX_STALENESS", 10 * time.Second, "a server that cannot confirm its view of the keys with the database for this long fails closed (503); servers not heard from for this long are not waited for"},
 		{&hookRetry, "webhook-retry", "BLNK_WEBHOOK_RETRY", 10 * time.Second, "first wait after a failed webhook delivery; doubles each time, retries for 24h"},
 		{&hookPoll, "webhook-poll", "BLNK_WEBHOOK_POLL", time.Second, "how often the webhook queue is read for deliveries other servers queued"},
-		{&sweep, "sweep-every", "BLNK_SWEEP_EVERY", time.Minute, "how often expiry notices are looked for, and usage older than 30 days deleted"},
+		{&sweep, "sweep-every", "BLNK_SWEEP_EVERY", 30 * time.Second, "how often keys that expired (key.expired) or expire within 7 days or 1 day (key.expiring) are looked for"},
 	}
 	for _, d := range durations {
 		def, err := envParse(d.env, d.def, time.ParseDuration)
@@ -68,6 +68,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	failBurst := fs.Int("auth-fail-burst", burst, "failed API authentications a client address may make in a row (env BLNK_AUTH_FAIL_BURST)")
 	counts := fs.Bool("usage-counts", env("BLNK_USAGE_COUNTS", "true") != "false", "count calls per key per hour; false only to measure what counting costs (env BLNK_USAGE_COUNTS)")
+	retentionDef, err := envParse("BLNK_AUDIT_RETENTION", time.Duration(0), parseDays)
+	if err != nil {
+		return err
+	}
+	var retention time.Duration
+	fs.Func("audit-retention", "delete audit events older than this, e.g. 365d or 2160h; 0 keeps them forever (env BLNK_AUDIT_RETENTION) (default 0)", func(s string) error {
+		d, err := parseDays(s)
+		if err != nil || d < 0 {
+			return fmt.Errorf("use a duration such as 365d or 2160h, or 0 to keep events forever")
+		}
+		retention = d
+		return nil
+	})
+	retention = retentionDef
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,7 +134,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("load keys: %w", err)
 	}
 	defer auth.Close()
-	keyring := keys.New(keys.Config{RevokeWait: revokeWait, MaxStaleness: maxStale}, store, auth, log)
+	if retention > 0 && retention < time.Hour {
+		return fmt.Errorf("--audit-retention (%v) must be at least an hour, or 0 to keep events forever", retention)
+	}
+	keyring := keys.New(keys.Config{RevokeWait: revokeWait, MaxStaleness: maxStale, AuditRetention: retention, SweepEvery: sweep}, store, auth, log)
 	guard, err := webhook.NewGuard(ln.Addr().String())
 	if err != nil {
 		ln.Close()
@@ -170,7 +187,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	wg.Go(func() { auth.Run(bg) })
 	wg.Go(func() { srv.CleanSessions(bg, 10*time.Minute) })
 	wg.Go(func() { sender.Run(bg) })
-	wg.Go(func() { keyring.RunSweeps(bg, sweep) })
+	wg.Go(func() { keyring.Run(bg) })
 
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()

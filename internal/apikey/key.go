@@ -21,11 +21,14 @@ const Member Role = "member"
 // Status is where a key is in its life.
 type Status string
 
-// The statuses of a key. Revoked wins over Expired.
+// The statuses of a key. Revoked wins over Expired, Expired over Rolled.
 const (
 	Active  Status = "active"
 	Expired Status = "expired"
 	Revoked Status = "revoked"
+	// Rolled: replaced by a successor, and still working until the end of
+	// the overlap its roll chose (its ExpiresAt).
+	Rolled Status = "rolled"
 )
 
 // Key is everything stored about an API key but its hash. The token itself
@@ -43,6 +46,18 @@ type Key struct {
 	RevokedBy   string
 	LastUsedAt  time.Time
 	LastUsedIP  string
+	// Description is the admins' notes about the key ("" if none).
+	Description string
+	// ExpiryDays is the expiry policy of a key made to expire N days
+	// after its creation (30, 60, 90): a roll gives its successor N days
+	// from the roll. 0: a fixed date, which a successor keeps, or never.
+	ExpiryDays int
+	// A roll links the old key and its successor both ways: the old one's
+	// RolledInto, the new one's RolledFrom, with their prefixes for
+	// display. RolledAt is when the old key was rolled.
+	RolledFrom, RolledFromPrefix string
+	RolledInto, RolledIntoPrefix string
+	RolledAt                     time.Time
 	// RevokeConfirmation says how the running servers confirmed the
 	// revocation; zero if the key is not revoked or it was not measured.
 	RevokeConfirmation Confirmation
@@ -88,6 +103,8 @@ func (k Key) Status(now time.Time) Status {
 		return Revoked
 	case IsExpired(k.ExpiresAt, now):
 		return Expired
+	case k.RolledInto != "":
+		return Rolled
 	}
 	return Active
 }

@@ -29,6 +29,22 @@ const (
 	UserSignedOut    Action = "user.signed_out"
 )
 
+// Actions returns every action, in the order of SPEC's list.
+func Actions() []Action {
+	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
+		WebhookCreated, WebhookDeleted, UserSignedIn, UserSignInFailed, UserSignedOut}
+}
+
+// Known reports whether a is one of Actions.
+func Known(a Action) bool {
+	for _, k := range Actions() {
+		if a == k {
+			return true
+		}
+	}
+	return false
+}
+
 // Actor is who made a change.
 type Actor struct {
 	UserID int64  // 0: not a signed-in user
@@ -71,10 +87,16 @@ type Event struct {
 	// Details says what changed: before/after for edits, the overlap of a
 	// roll, where a leak was reported. Never a secret.
 	Details map[string]any
+	// RawDetails is the details as stored (a JSON object), when the event
+	// was read from the log.
+	RawDetails json.RawMessage
 }
 
 // DetailsJSON returns the event's details as stored: a JSON object.
 func (e Event) DetailsJSON() string {
+	if e.RawDetails != nil {
+		return string(e.RawDetails)
+	}
 	if len(e.Details) == 0 {
 		return "{}"
 	}

@@ -45,13 +45,14 @@ type entry struct {
 	createdAt   int64 // Unix ms
 	expiresAt   int64 // Unix ms; 0: never
 	textChunk   uint32
-	textOff     uint32 // id, prefix, name, workspace name, one after the other
+	textOff     uint32 // id, prefix, name, workspace name, then the successor's id and prefix if rolled
 	nameLen     uint16
 	wsLen       uint16
 	scopes      apikey.Set
 	slot        uint32 // the entry's own number in the index
 	allowOff    uint32 // its allowlist in index.allow, if allowN > 0
 	allowN      uint8
+	rolled      bool // replaced by a successor (a roll), named after the workspace name
 
 	revokedAt atomic.Int64  // Unix ms; 0: not revoked
 	lastUsed  atomic.Int64  // Unix ms; 0: never
@@ -204,7 +205,11 @@ func (x *index) add(hash apikey.Hash, k apikey.Key, workspace string) *entry {
 	e.scopes = k.Scopes
 	name, ws := truncate16(k.Name), truncate16(workspace)
 	e.nameLen, e.wsLen = uint16(len(name)), uint16(len(ws))
-	e.textChunk, e.textOff = x.write(k.ID, k.Prefix, name, ws)
+	succ, succPrefix := "", ""
+	if len(k.RolledInto) == idLen && len(k.RolledIntoPrefix) == apikey.PrefixLen {
+		succ, succPrefix, e.rolled = k.RolledInto, k.RolledIntoPrefix, true
+	}
+	e.textChunk, e.textOff = x.write(k.ID, k.Prefix, name, ws, succ, succPrefix)
 	if n := min(len(k.Allowlist), apikey.MaxAllowlist); n > 0 {
 		e.allowOff = x.writeAllow(k.Allowlist[:n])
 		e.allowN = uint8(n)
@@ -280,6 +285,16 @@ func (x *index) strings(e *entry) (id, prefix, name, workspace string) {
 	return id, prefix, name, workspace
 }
 
+// successor returns the id and prefix of the key that replaced e's key in
+// a roll, or "" if none.
+func (x *index) successor(e *entry) (id, prefix string) {
+	if !e.rolled {
+		return "", ""
+	}
+	base := x.text[e.textChunk][int(e.textOff)+idLen+apikey.PrefixLen+int(e.nameLen)+int(e.wsLen):]
+	return unsafe.String(unsafe.SliceData(base), idLen), unsafe.String(unsafe.SliceData(base[idLen:]), apikey.PrefixLen)
+}
+
 func (e *entry) expiresTime() time.Time {
 	if e.expiresAt == 0 {
 		return time.Time{}
@@ -349,8 +364,9 @@ func (x *index) same(e *entry, k apikey.Key, workspace string) bool {
 		expires = k.ExpiresAt.UnixMilli()
 	}
 	_, _, name, ws := x.strings(e)
+	succ, _ := x.successor(e)
 	if e.expiresAt != expires || e.scopes != k.Scopes || e.workspaceID != k.WorkspaceID ||
-		name != truncate16(k.Name) || ws != truncate16(workspace) {
+		name != truncate16(k.Name) || ws != truncate16(workspace) || succ != k.RolledInto {
 		return false
 	}
 	list := x.allowlist(e)

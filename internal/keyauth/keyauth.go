@@ -186,6 +186,10 @@ type Identity struct {
 	Scopes      apikey.Set
 	CreatedAt   time.Time
 	ExpiresAt   time.Time // zero: never
+	// RolledInto and RolledIntoPrefix name the key that replaced this one
+	// in a roll ("" if none): this key works until ExpiresAt, the end of
+	// the roll's overlap.
+	RolledInto, RolledIntoPrefix string
 }
 
 // Config tunes an Authenticator; zero fields take the defaults.
@@ -553,16 +557,19 @@ func (a *Authenticator) check(ctx context.Context, token string, now time.Time) 
 func (a *Authenticator) identity(e *entry) Identity {
 	a.mu.RLock()
 	id, prefix, name, workspace := a.idx.strings(e)
+	succ, succPrefix := a.idx.successor(e)
 	a.mu.RUnlock()
 	return Identity{
-		KeyID:       id,
-		Name:        name,
-		Prefix:      prefix,
-		WorkspaceID: e.workspaceID,
-		Workspace:   workspace,
-		Scopes:      e.scopes,
-		CreatedAt:   time.UnixMilli(e.createdAt).UTC(),
-		ExpiresAt:   e.expiresTime(),
+		KeyID:            id,
+		Name:             name,
+		Prefix:           prefix,
+		WorkspaceID:      e.workspaceID,
+		Workspace:        workspace,
+		Scopes:           e.scopes,
+		CreatedAt:        time.UnixMilli(e.createdAt).UTC(),
+		ExpiresAt:        e.expiresTime(),
+		RolledInto:       succ,
+		RolledIntoPrefix: succPrefix,
 	}
 }
 

@@ -32,11 +32,20 @@ type Config struct {
 	// MaxStaleness: servers whose last heartbeat is older are not waited
 	// for (default 10s).
 	MaxStaleness time.Duration
+	// SweepEvery is how often Run records the keys that expired (default
+	// 30s): key.expired is the first time a server saw the key expired.
+	SweepEvery time.Duration
+	// AuditRetention: Run deletes audit events older than this, every
+	// hour; 0 (the default) keeps them forever.
+	AuditRetention time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
 func (c *Config) setDefaults() {
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = 30 * time.Second
+	}
 	if c.RevokeWait <= 0 {
 		c.RevokeWait = 2 * time.Second
 	}
@@ -68,9 +77,13 @@ type Spec struct {
 	WorkspaceID int64
 	Workspace   string // its name, for the index
 	Name        string
+	Description string
 	Scopes      apikey.Set
-	ExpiresAt   time.Time      // zero: never
-	Allowlist   []netip.Prefix // normalised (apikey.ParseAllowlist); empty: any address
+	ExpiresAt   time.Time // zero: never
+	// ExpiryDays is the expiry policy when the key expires N days after
+	// its creation (30, 60, 90; see apikey.ExpiryDays); 0 otherwise.
+	ExpiryDays int
+	Allowlist  []netip.Prefix // normalised (apikey.ParseAllowlist); empty: any address
 	// FormToken is the create form's one-time token: the same form
 	// submitted twice creates one key.
 	FormToken string
@@ -102,12 +115,14 @@ func (s *Service) Create(ctx context.Context, by audit.Actor, spec Spec) (Create
 		Scopes:      spec.Scopes,
 		ExpiresAt:   spec.ExpiresAt,
 		CreatedAt:   now,
+		Description: spec.Description,
+		ExpiryDays:  spec.ExpiryDays,
 		Allowlist:   spec.Allowlist,
 	}
 	hash := apikey.HashOf(token)
 	stored, created, err := s.store.CreateKey(ctx, db.NewKey{
 		Key: k, Hash: hash, CreatedBy: by.UserID, CreateToken: spec.FormToken,
-		Actor: by, Details: createDetails(k),
+		Actor: by, Details: createdDetails(k),
 	})
 	if err != nil {
 		return Created{}, fmt.Errorf("create key: %w", err)
@@ -223,15 +238,6 @@ func (s *Service) confirm(ctx context.Context, seq int64, start time.Time) apike
 	}
 }
 
-// createDetails is what the audit log says about a new key.
-func createDetails(k apikey.Key) map[string]any {
-	d := map[string]any{"name": k.Name, "scopes": k.Scopes.String(), "expires_at": expiresJSON(k.ExpiresAt)}
-	if len(k.Allowlist) > 0 {
-		d["allowlist"] = apikey.FormatAllowlist(k.Allowlist)
-	}
-	return d
-}
-
 // expiresJSON is an expiry as the audit log writes it: RFC 3339, or nil
 // for never.
 func expiresJSON(t time.Time) any {
@@ -239,4 +245,16 @@ func expiresJSON(t time.Time) any {
 		return nil
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// createdDetails is what key.created says about a new key.
+func createdDetails(k apikey.Key) map[string]any {
+	d := map[string]any{"name": k.Name, "scopes": k.Scopes.String(), "expires_at": expiresJSON(k.ExpiresAt)}
+	if k.Description != "" {
+		d["description"] = k.Description
+	}
+	if len(k.Allowlist) > 0 {
+		d["allowlist"] = apikey.FormatAllowlist(k.Allowlist)
+	}
+	return d
 }

@@ -102,35 +102,47 @@ func TestReportLeaks(t *testing.T) {
 	}
 }
 
-func TestSweep(t *testing.T) {
+func TestSweepExpiring(t *testing.T) {
 	ctx := context.Background()
 	f := newSvcFixture(t)
 	soon, _ := f.add(t, "soon", start.Add(3*24*time.Hour))
 	f.add(t, "later", start.Add(90*24*time.Hour))
 	f.add(t, "never", time.Time{})
-	// Usage older than the retention goes.
-	if err := f.store.RecordUsage(ctx, keyauth.Usage{Hours: []keyauth.HourCount{
-		{KeyID: soon.ID, Hour: start.Add(-31 * 24 * time.Hour).Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 1}},
-		{KeyID: soon.ID, Hour: start.Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 2}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := f.svc.Sweep(ctx); err != nil || n != 1 {
+	if n, err := f.svc.SweepExpiring(ctx); err != nil || n != 1 {
 		t.Errorf("first sweep sent %d notices, %v; want 1 (7 days)", n, err)
 	}
-	if n, err := f.svc.Sweep(ctx); err != nil || n != 0 {
+	if n, err := f.svc.SweepExpiring(ctx); err != nil || n != 0 {
 		t.Errorf("second sweep sent %d notices, %v; want none", n, err)
 	}
 	f.clock.Set(start.Add(2*24*time.Hour + time.Hour))
-	if n, err := f.svc.Sweep(ctx); err != nil || n != 1 {
+	if n, err := f.svc.SweepExpiring(ctx); err != nil || n != 1 {
 		t.Errorf("sweep a day before expiry sent %d, %v; want 1", n, err)
 	}
 	f.clock.Set(start.Add(3*24*time.Hour + time.Minute))
-	if n, err := f.svc.Sweep(ctx); err != nil || n != 1 {
-		t.Errorf("sweep after expiry sent %d, %v; want 1", n, err)
+	if n, err := f.svc.SweepExpiring(ctx); err != nil || n != 0 {
+		t.Errorf("sweep after expiry sent %d, %v; want none (key.expired is SweepExpired's)", n, err)
 	}
-	hours, err := f.store.KeyUsage(ctx, soon.ID, time.Time{})
+	if n, err := f.svc.SweepExpired(ctx); err != nil || n != 1 {
+		t.Errorf("SweepExpired recorded %d, %v; want the key that expired", n, err)
+	}
+	_ = soon
+}
+
+func TestPruneUsage(t *testing.T) {
+	ctx := context.Background()
+	f := newSvcFixture(t)
+	k, _ := f.add(t, "used", time.Time{})
+	if err := f.store.RecordUsage(ctx, keyauth.Usage{Hours: []keyauth.HourCount{
+		{KeyID: k.ID, Hour: start.Add(-31 * 24 * time.Hour).Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 1}},
+		{KeyID: k.ID, Hour: start.Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 2}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.PruneUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hours, err := f.store.KeyUsage(ctx, k.ID, time.Time{})
 	if err != nil || len(hours) != 1 || hours[0].Accepted != 2 {
-		t.Errorf("usage after the sweeps = %+v, %v; want the recent hour only", hours, err)
+		t.Errorf("usage after pruning = %+v, %v; want the recent hour only", hours, err)
 	}
 }

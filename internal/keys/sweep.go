@@ -10,15 +10,11 @@ import (
 // deleted, not rolled up.
 const Retention = 30 * 24 * time.Hour
 
-// sweepBatch is how many notices one pass of the sweep handles at most.
-const sweepBatch = 500
-
-// Sweep does, once, what the periodic sweep does: it sends the expiry
-// notices keys are due (key.expiring 7 days and 1 day ahead, key.expired,
-// each once per key whichever server sees it first) and deletes usage and
-// webhook events older than Retention. It returns how many notices it
-// sent.
-func (s *Service) Sweep(ctx context.Context) (int, error) {
+// SweepExpiring sends the notices keys are due before they expire:
+// key.expiring 7 days and 1 day ahead, each once per key, whichever
+// server sees it first (key.expired is SweepExpired's). It returns how
+// many it sent. Run calls it with SweepExpired.
+func (s *Service) SweepExpiring(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
 	sent := 0
 	for {
@@ -37,34 +33,24 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			}
 		}
 		if len(due) < sweepBatch {
-			break
+			return sent, nil
 		}
 	}
-	if n, err := s.store.PruneUsage(ctx, now.Add(-Retention)); err != nil {
-		return sent, err
+}
+
+// PruneUsage deletes usage and webhook events older than Retention. Run
+// calls it every hour.
+func (s *Service) PruneUsage(ctx context.Context) error {
+	before := s.cfg.Now().Add(-Retention)
+	if n, err := s.store.PruneUsage(ctx, before); err != nil {
+		return err
 	} else if n > 0 {
 		s.log.Debug("pruned old usage", "rows", n)
 	}
-	if n, err := s.store.PruneWebhookEvents(ctx, now.Add(-Retention)); err != nil {
-		return sent, err
+	if n, err := s.store.PruneWebhookEvents(ctx, before); err != nil {
+		return err
 	} else if n > 0 {
 		s.log.Debug("pruned old webhook events", "events", n)
 	}
-	return sent, nil
-}
-
-// RunSweeps sweeps every interval until ctx ends.
-func (s *Service) RunSweeps(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("sweep keys", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	return nil
 }

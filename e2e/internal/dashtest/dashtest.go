@@ -198,27 +198,38 @@ func (a *App) SignIn(t testing.TB, email, password string) *Client {
 
 func (c *Client) do(method, path string, form url.Values) (*http.Response, string) {
 	c.t.Helper()
+	resp, body, err := c.Try(method, path, form)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp, body
+}
+
+// Try sends a request (a form if form is not nil) and returns the
+// response and its body, or the error, without failing the test: for
+// requests to a server that may be gone (a crash test).
+func (c *Client) Try(method, path string, form url.Values) (*http.Response, string, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequest(method, c.base+path, body)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, "", err
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return nil, "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return nil, "", err
 	}
-	return resp, string(b)
+	return resp, string(b), nil
 }
 
 // Key is a key created through the dashboard.
