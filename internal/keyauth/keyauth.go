@@ -253,8 +253,8 @@ type Authenticator struct {
 	// addresses table and when: a key used from one address all day has
 	// that row refreshed once a minute, not every flush. Under flushMu.
 	written []addrMark
-	beatMu     sync.Mutex
-	beatSeq    int64 // the applied change of the last heartbeat; under beatMu
+	beatMu  sync.Mutex
+	beatSeq int64 // the applied change of the last heartbeat; under beatMu
 }
 
 // addrMark is what a flush last wrote of an entry's address.
