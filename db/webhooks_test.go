@@ -462,7 +462,7 @@ func TestNotices(t *testing.T) {
 		nk.Key.ExpiresAt = testNow.Add(expires)
 		return createKey(t, d, nk)
 	}
-	add("in 10 days", 10*24*time.Hour)
+	in10d := add("in 10 days", 10*24*time.Hour)
 	in5d := add("in 5 days", 5*24*time.Hour)
 	in12h := add("in 12 hours", 12*time.Hour)
 	ago := add("expired an hour ago", -time.Hour)
@@ -504,12 +504,17 @@ func TestNotices(t *testing.T) {
 	if due, _ := d.DueNotices(ctx, testNow, 100); len(due) != 0 {
 		t.Errorf("due after recording = %+v", due)
 	}
-	// Four days later the 5-day key is due its 1-day notice; the expired
-	// one is the expiry sweep's, with its webhook.
+	// Four days later the 5-day key is due its 1-day notice and the
+	// 10-day key its 7-day one; the expired key is the expiry sweep's,
+	// with its webhook.
 	later := testNow.Add(4*24*time.Hour + time.Hour)
 	due, _ = d.DueNotices(ctx, later, 100)
-	if len(due) != 1 || due[0].Key.ID != in5d.ID || due[0].Kind != Expiring1d {
-		t.Errorf("due later = %+v", due)
+	kinds := map[string]NoticeKind{}
+	for _, n := range due {
+		kinds[n.Key.ID] = n.Kind
+	}
+	if len(kinds) != 2 || kinds[in5d.ID] != Expiring1d || kinds[in10d.ID] != Expiring7d {
+		t.Errorf("due later = %v", kinds)
 	}
 	expired, err := d.RecordExpiredKeys(ctx, testNow, 100)
 	if err != nil || len(expired) != 1 || expired[0].ID != ago.ID {

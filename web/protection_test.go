@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/web"
@@ -351,5 +353,84 @@ func TestUsagePanel(t *testing.T) {
 	c.api("/api/v1/whoami", k.Token, fromAddr("192.0.2.200:1"))
 	if text := stripTags(c.get("/settings/api-keys/" + k.ID).Body); !strings.Contains(text, "Calls 15") || !strings.Contains(text, "192.0.2.200") {
 		t.Errorf("details before the next flush: want 15 calls and the new address, got %q", text)
+	}
+}
+
+// TestEditAllowlist: the edit form shows the key's allowlist and changes
+// it; the change is checked from the next call, audited, and refused
+// when bad like the create form's.
+func TestEditAllowlist(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	k := c.createKey(withAllowlist("Office key", "203.0.113.0/24"))
+	form := c.get("/settings/api-keys/"+k.ID+"/edit", htmx())
+	if !strings.Contains(form.Body, `name="allowlist"`) || !strings.Contains(form.Body, ">203.0.113.0/24</textarea>") {
+		t.Fatalf("edit form without the allowlist:\n%.2000s", form.Body)
+	}
+	from := fromAddr("198.51.100.9:1")
+	checkAPIError(t, c.api("/api/v1/whoami", k.Token, from), 403, "ip_not_allowed")
+
+	// Refused like create refuses it: nothing changes.
+	r := c.post("/settings/api-keys/"+k.ID+"/edit", url.Values{"allowlist": {"198.51.100.0/24, nonsense"}})
+	if r.Code != http.StatusUnprocessableEntity || !strings.Contains(problems(r.Body)["allowlist"], "nonsense is not an IP address") {
+		t.Errorf("bad allowlist: %d %q", r.Code, problems(r.Body))
+	}
+	checkAPIError(t, c.api("/api/v1/whoami", k.Token, from), 403, "ip_not_allowed")
+
+	// A script may send the allowlist alone; the name stays.
+	r = c.post("/settings/api-keys/"+k.ID+"/edit", url.Values{"allowlist": {"198.51.100.0/24\n2001:db8::/32"}})
+	if r.Code != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", r.Code, r.Body)
+	}
+	if got := c.api("/api/v1/whoami", k.Token, from); got.Code != 200 {
+		t.Errorf("the next call from the new network: %d, want 200", got.Code)
+	}
+	checkAPIError(t, c.api("/api/v1/whoami", k.Token, fromAddr("203.0.113.5:1")), 403, "ip_not_allowed")
+	if text := stripTags(c.get("/settings/api-keys/" + k.ID).Body); !strings.Contains(text, "Office key") || !strings.Contains(text, "IP allowlist 198.51.100.0/24 2001:db8::/32") {
+		t.Errorf("details after the edit: %q", text)
+	}
+	evs := ts.events(db.AuditFilter{WorkspaceID: ts.workspaceID(adminWorkspace), Key: k.ID, Action: audit.KeyEdited})
+	if len(evs) != 1 || mustJSON(evs[0].Details["before"]) != `{"allowlist":"203.0.113.0/24"}` ||
+		mustJSON(evs[0].Details["after"]) != `{"allowlist":"198.51.100.0/24,2001:db8::/32"}` {
+		t.Errorf("audit = %+v", evs)
+	}
+	// Emptied: any address again.
+	c.post("/settings/api-keys/"+k.ID+"/edit", url.Values{"allowlist": {""}})
+	if got := c.api("/api/v1/whoami", k.Token, fromAddr("192.0.2.1:1")); got.Code != 200 {
+		t.Errorf("allowlist emptied: %d, want 200", got.Code)
+	}
+}
+
+// TestRollKeepsTheAllowlistAndTellsTheWebhooks: the key a roll makes has
+// its predecessor's allowlist; key.rolled and key.created are queued.
+func TestRollKeepsTheAllowlistAndTellsTheWebhooks(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	hook := addWebhook(t, c, "https://hooks.example/roll", "key.rolled", "key.created")
+	old := c.createKey(withAllowlist("Locked", "203.0.113.0/24"))
+	next := c.roll(old.ID, "1h")
+	checkAPIError(t, c.api("/api/v1/whoami", next.Token, fromAddr("198.51.100.9:1")), 403, "ip_not_allowed")
+	if got := c.api("/api/v1/whoami", next.Token, fromAddr("203.0.113.9:1")); got.Code != 200 {
+		t.Errorf("the new key from its network: %d", got.Code)
+	}
+	rows, err := ts.raw.Query(`SELECT e.type, e.payload FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+		WHERE d.webhook_id = $1 ORDER BY d.id`, hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var typ, payload string
+		rows.Scan(&typ, &payload)
+		got = append(got, typ)
+		if typ == "key.rolled" && (!strings.Contains(payload, old.ID) || !strings.Contains(payload, `"rolled_into":{`) || !strings.Contains(payload, next.ID)) {
+			t.Errorf("key.rolled payload = %s", payload)
+		}
+	}
+	// The key made first, then the roll: its key.rolled and the new
+	// key's key.created.
+	if strings.Join(got, " ") != "key.created key.rolled key.created" {
+		t.Errorf("queued = %v", got)
 	}
 }
