@@ -1,0 +1,387 @@
+package db
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// The keys list at scale (SPEC, "The keys list at scale"): a page of a
+// workspace's keys, searched, filtered by status and scope, sorted, and
+// paged with keyset cursors, so that page 200 costs what page 1 does.
+
+// ListStatus filters keys by where they are in their life at a moment.
+type ListStatus string
+
+// The status filters. Expiring is a subset of Active: active keys that
+// stop working within ExpiringWithin.
+const (
+	AnyStatus      ListStatus = ""
+	ListActive     ListStatus = "active"
+	ListExpiring   ListStatus = "expiring"
+	ListRolled     ListStatus = "rolled"
+	ListExpired    ListStatus = "expired"
+	ListRevoked    ListStatus = "revoked"
+	ExpiringWithin            = 7 * 24 * time.Hour
+)
+
+// ListSort is a column the list sorts by.
+type ListSort string
+
+// The sort columns. Keys that never expire sort after every expiry; keys
+// never used sort before every use.
+const (
+	SortCreated  ListSort = "created"
+	SortName     ListSort = "name"
+	SortExpires  ListSort = "expires"
+	SortLastUsed ListSort = "last_used"
+)
+
+// sortExprs are the SQL expressions of the sort columns. The key's id
+// breaks ties, so that the order is total and a cursor is exact.
+var sortExprs = map[ListSort]string{
+	SortCreated:  "k.created_at",
+	SortName:     "lower(k.name)",
+	SortExpires:  "COALESCE(k.expires_at, 9223372036854775807)",
+	SortLastUsed: "COALESCE(u.at, 0)",
+}
+
+// KnownSort reports whether s is a sort column.
+func KnownSort(s ListSort) bool {
+	_, ok := sortExprs[s]
+	return ok
+}
+
+// ListQuery is what a page of the keys list shows.
+type ListQuery struct {
+	// Search matches keys whose name contains it (case-insensitive), whose
+	// prefix contains it, or whose id it is. "" matches every key.
+	Search string
+	Status ListStatus
+	// Scope keeps keys that may do what it permits (apikey.Set.Allows:
+	// "*" allows everything, X:write allows X:read). "": every key.
+	Scope apikey.Scope
+	Sort  ListSort
+	Desc  bool
+	// After is where the page starts: the cursor of a previous page's
+	// Next or Prev; zero: the first page.
+	After Cursor
+	Limit int
+	Now   time.Time
+}
+
+// Cursor is a position in the list: the sort value and id of the row a
+// page continues from, and the direction it goes. Its text form is opaque
+// to clients.
+type Cursor struct {
+	Sort     ListSort
+	Desc     bool
+	Backward bool // the page before the row, not after it
+	Value    string
+	ID       string
+}
+
+// IsZero reports whether c is no cursor: the first page.
+func (c Cursor) IsZero() bool { return c.ID == "" }
+
+// ErrBadCursor is the error of a cursor that is not one this server wrote,
+// or one written for another sort.
+var ErrBadCursor = errors.New("db: bad list cursor")
+
+// String encodes c for a URL.
+func (c Cursor) String() string {
+	if c.IsZero() {
+		return ""
+	}
+	dir := "a"
+	if c.Desc {
+		dir = "d"
+	}
+	if c.Backward {
+		dir += "b"
+	}
+	raw := strings.Join([]string{"1", string(c.Sort), dir, c.ID, c.Value}, "|")
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// ParseCursor decodes a cursor made by Cursor.String.
+func ParseCursor(s string) (Cursor, error) {
+	if len(s) > 2048 {
+		return Cursor{}, ErrBadCursor
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, ErrBadCursor
+	}
+	parts := strings.SplitN(string(raw), "|", 5)
+	if len(parts) != 5 || parts[0] != "1" || !KnownSort(ListSort(parts[1])) || !validKeyID(parts[3]) || !storable(parts[4]) {
+		return Cursor{}, ErrBadCursor
+	}
+	c := Cursor{Sort: ListSort(parts[1]), ID: parts[3], Value: parts[4]}
+	switch parts[2] {
+	case "a":
+	case "d":
+		c.Desc = true
+	case "ab":
+		c.Backward = true
+	case "db":
+		c.Desc, c.Backward = true, true
+	default:
+		return Cursor{}, ErrBadCursor
+	}
+	if c.Sort != SortName {
+		if _, err := strconv.ParseInt(c.Value, 10, 64); err != nil {
+			return Cursor{}, ErrBadCursor
+		}
+	}
+	return c, nil
+}
+
+// validKeyID reports whether s can be a key's id ("key_" and base32).
+func validKeyID(s string) bool {
+	if len(s) < 5 || len(s) > 64 || !strings.HasPrefix(s, "key_") {
+		return false
+	}
+	for i := 4; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// KeyPage is one page of the list.
+type KeyPage struct {
+	Keys []apikey.Key
+	// Next and Prev lead to the pages after and before this one; zero
+	// when there is none.
+	Next, Prev Cursor
+}
+
+// StatusCounts are how many keys a search finds in each status.
+type StatusCounts struct {
+	All, Active, Expiring, Rolled, Expired, Revoked int
+}
+
+// Of returns the count of a status filter.
+func (c StatusCounts) Of(s ListStatus) int {
+	switch s {
+	case ListActive:
+		return c.Active
+	case ListExpiring:
+		return c.Expiring
+	case ListRolled:
+		return c.Rolled
+	case ListExpired:
+		return c.Expired
+	case ListRevoked:
+		return c.Revoked
+	}
+	return c.All
+}
+
+// statusCond is the SQL condition of a status filter at now, with its
+// arguments added to a. It mirrors apikey.Key.Status.
+func statusCond(s ListStatus, now time.Time, a *args) string {
+	live := func() string {
+		return "k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > " + a.add(ms(now)) + ")"
+	}
+	switch s {
+	case ListActive:
+		return live() + " AND k.rolled_into IS NULL"
+	case ListExpiring:
+		return live() + " AND k.rolled_into IS NULL AND k.expires_at <= " + a.add(ms(now.Add(ExpiringWithin)))
+	case ListRolled:
+		return live() + " AND k.rolled_into IS NOT NULL"
+	case ListExpired:
+		return "k.revoked_at IS NULL AND k.expires_at <= " + a.add(ms(now))
+	case ListRevoked:
+		return "k.revoked_at IS NOT NULL"
+	}
+	return "TRUE"
+}
+
+// args collects a query's arguments and names their placeholders.
+type args []any
+
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// searchWhere is the condition of a query's workspace, search and scope.
+func searchWhere(workspaceID int64, q ListQuery, a *args) string {
+	var w strings.Builder
+	w.WriteString("k.workspace_id = " + a.add(workspaceID))
+	if q.Search != "" {
+		lower := strings.ToLower(q.Search)
+		like := a.add("%" + escapeLike(lower) + "%")
+		fmt.Fprintf(&w, ` AND (lower(k.name) LIKE %s ESCAPE '\' OR k.id = %s`, like, a.add(q.Search))
+		if prefixSearch(lower) {
+			fmt.Fprintf(&w, ` OR k.prefix LIKE %s ESCAPE '\'`, like)
+		}
+		w.WriteString(")")
+	}
+	if q.Scope != "" {
+		// Stored scopes are names joined by single spaces.
+		var or []string
+		for _, info := range apikey.Scopes() {
+			if set, err := apikey.ParseScopes([]string{string(info.Scope)}); err == nil && set.Allows(q.Scope) {
+				or = append(or, "(' ' || k.scopes || ' ') LIKE "+a.add("% "+string(info.Scope)+" %"))
+			}
+		}
+		if len(or) == 0 {
+			or = []string{"FALSE"}
+		}
+		w.WriteString(" AND (" + strings.Join(or, " OR ") + ")")
+	}
+	return w.String()
+}
+
+// prefixSearch reports whether a search can be part of a key's prefix
+// ("blnk_" and hex): at least 4 characters, all of the prefix's alphabet.
+// Shorter ones ("a") would find nearly every key by its hex digits.
+func prefixSearch(s string) bool {
+	if len(s) < 4 || len(s) > len("blnk_")+8 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune("blnk_0123456789abcdef", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// escapeLike escapes LIKE's wildcards (with \ as the escape character).
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// ListKeys returns a page of a workspace's keys.
+func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyPage, error) {
+	expr, ok := sortExprs[q.Sort]
+	if !ok {
+		return KeyPage{}, fmt.Errorf("db: unknown sort %q", q.Sort)
+	}
+	if q.Limit < 1 {
+		return KeyPage{}, fmt.Errorf("db: list limit %d", q.Limit)
+	}
+	if !q.After.IsZero() && (q.After.Sort != q.Sort || q.After.Desc != q.Desc) {
+		return KeyPage{}, ErrBadCursor
+	}
+	var a args
+	where := searchWhere(workspaceID, q, &a)
+	if q.Status != AnyStatus {
+		where += " AND " + statusCond(q.Status, q.Now, &a)
+	}
+	// A backward page reads the rows before the cursor in reverse order,
+	// then turns them around.
+	desc := q.Desc != q.After.Backward
+	order, cmp := "ASC", ">"
+	if desc {
+		order, cmp = "DESC", "<"
+	}
+	if !q.After.IsZero() {
+		// Typed: PostgreSQL cannot infer parameters inside a row.
+		var value string
+		if q.Sort == SortName {
+			value = "lower(CAST(" + a.add(q.After.Value) + " AS TEXT))"
+		} else {
+			n, _ := strconv.ParseInt(q.After.Value, 10, 64)
+			value = "CAST(" + a.add(n) + " AS BIGINT)"
+		}
+		where += fmt.Sprintf(" AND (%s, k.id) %s (%s, CAST(%s AS TEXT))", expr, cmp, value, a.add(q.After.ID))
+	}
+	query := fmt.Sprintf(`SELECT %s WHERE %s ORDER BY %s %s, k.id %s LIMIT %d`,
+		keyColumns, where, expr, order, order, q.Limit+1)
+	rows, err := d.sql.QueryContext(ctx, query, a...)
+	if err != nil {
+		return KeyPage{}, err
+	}
+	defer rows.Close()
+	var page KeyPage
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return KeyPage{}, err
+		}
+		page.Keys = append(page.Keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return KeyPage{}, err
+	}
+	more := len(page.Keys) > q.Limit
+	if more {
+		page.Keys = page.Keys[:q.Limit]
+	}
+	if q.After.Backward {
+		for i, j := 0, len(page.Keys)-1; i < j; i, j = i+1, j-1 {
+			page.Keys[i], page.Keys[j] = page.Keys[j], page.Keys[i]
+		}
+	}
+	if len(page.Keys) == 0 {
+		return page, nil
+	}
+	first, last := page.Keys[0], page.Keys[len(page.Keys)-1]
+	// Forward: there is a next page if more rows came, a previous one if
+	// this page started after a cursor. Backward: the other way around.
+	hasNext, hasPrev := more, !q.After.IsZero()
+	if q.After.Backward {
+		hasNext, hasPrev = true, more
+	}
+	if hasNext {
+		page.Next = cursorAt(q, last, false)
+	}
+	if hasPrev {
+		page.Prev = cursorAt(q, first, true)
+	}
+	return page, nil
+}
+
+// cursorAt is the cursor of the page after (or before) key k.
+func cursorAt(q ListQuery, k apikey.Key, backward bool) Cursor {
+	c := Cursor{Sort: q.Sort, Desc: q.Desc, Backward: backward, ID: k.ID}
+	switch q.Sort {
+	case SortCreated:
+		c.Value = strconv.FormatInt(ms(k.CreatedAt), 10)
+	case SortName:
+		c.Value = k.Name
+	case SortExpires:
+		v := int64(9223372036854775807)
+		if !k.ExpiresAt.IsZero() {
+			v = ms(k.ExpiresAt)
+		}
+		c.Value = strconv.FormatInt(v, 10)
+	case SortLastUsed:
+		var v int64 // never used
+		if !k.LastUsedAt.IsZero() {
+			v = ms(k.LastUsedAt)
+		}
+		c.Value = strconv.FormatInt(v, 10)
+	}
+	return c
+}
+
+// CountKeys counts the keys a search finds (q's Search and Scope; its
+// status, sort and cursor are ignored) in each status at q.Now.
+func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q ListQuery) (StatusCounts, error) {
+	var a args
+	where := searchWhere(workspaceID, q, &a)
+	sum := func(s ListStatus) string {
+		return "COALESCE(SUM(CASE WHEN " + statusCond(s, q.Now, &a) + " THEN 1 ELSE 0 END), 0)"
+	}
+	var c StatusCounts
+	err := d.sql.QueryRowContext(ctx, `SELECT COUNT(*), `+
+		strings.Join([]string{sum(ListActive), sum(ListExpiring), sum(ListRolled), sum(ListExpired), sum(ListRevoked)}, ", ")+
+		` FROM api_keys k WHERE `+where, a...).
+		Scan(&c.All, &c.Active, &c.Expiring, &c.Rolled, &c.Expired, &c.Revoked)
+	return c, err
+}
