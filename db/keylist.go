@@ -22,14 +22,16 @@ type ListStatus string
 // The status filters. Expiring is a subset of Active: active keys that
 // stop working within ExpiringWithin.
 const (
-	AnyStatus      ListStatus = ""
-	ListActive     ListStatus = "active"
-	ListExpiring   ListStatus = "expiring"
-	ListRolled     ListStatus = "rolled"
-	ListExpired    ListStatus = "expired"
-	ListRevoked    ListStatus = "revoked"
-	ExpiringWithin            = 7 * 24 * time.Hour
+	AnyStatus    ListStatus = ""
+	ListActive   ListStatus = "active"
+	ListExpiring ListStatus = "expiring"
+	ListRolled   ListStatus = "rolled"
+	ListExpired  ListStatus = "expired"
+	ListRevoked  ListStatus = "revoked"
 )
+
+// ExpiringWithin is how close to its expiry an active key is expiring.
+const ExpiringWithin = apikey.ExpiringWithin
 
 // ListSort is a column the list sorts by.
 type ListSort string

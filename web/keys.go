@@ -20,21 +20,6 @@ import (
 
 const listPath = "/settings/api-keys"
 
-func (s *Server) keyList(c echo.Context) error {
-	p, err := s.page(c, "API Keys")
-	if err != nil {
-		return err
-	}
-	list, err := s.db.Keys(c.Request().Context(), mustSession(c).Workspace.ID)
-	if err != nil {
-		return err
-	}
-	for i := range list {
-		s.freshLastUsed(&list[i])
-	}
-	return render(c, http.StatusOK, views.KeysPage(p, views.KeyList{Keys: list, Now: p.Now}))
-}
-
 // freshLastUsed replaces a key's last use with the one in memory, which is
 // newer than the database's until the next flush.
 func (s *Server) freshLastUsed(k *apikey.Key) {

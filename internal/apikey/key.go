@@ -109,6 +109,16 @@ func (k Key) Status(now time.Time) Status {
 	return Active
 }
 
+// ExpiringWithin is how close to its expiry an active key counts as
+// expiring soon: the list's "Expires in N days" badges and banner.
+const ExpiringWithin = 7 * 24 * time.Hour
+
+// ExpiringSoon reports whether k is active at now and stops working within
+// ExpiringWithin.
+func (k Key) ExpiringSoon(now time.Time) bool {
+	return k.Status(now) == Active && !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) <= ExpiringWithin
+}
+
 // IsExpired reports whether a key expiring at expiresAt (zero: never) no
 // longer works at now. The expiry instant itself is already expired.
 func IsExpired(expiresAt, now time.Time) bool {

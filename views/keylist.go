@@ -1,0 +1,271 @@
+package views
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// ListPath is the address of the keys list.
+const ListPath = "/settings/api-keys"
+
+// DefaultListLimit is how many keys a page of the list shows unless the
+// address says otherwise.
+const DefaultListLimit = 50
+
+// ListFilter is what the keys list shows, as its address says (SPEC, "The
+// keys list at scale"). Its zero value is the default list: every key,
+// newest first, 50 a page.
+type ListFilter struct {
+	Search string
+	Status string // "", active, expiring, rolled, expired, revoked
+	Scope  string // "" or a scope
+	Sort   string // "" (created), name, expires, last_used
+	Desc   bool   // meaningful when Sort is not ""
+	Limit  int    // 0: DefaultListLimit
+	Cursor string
+}
+
+// SortParam is the filter's sort as the address writes it: "-created" by
+// default, a "-" for descending.
+func (f ListFilter) SortParam() string {
+	if f.Sort == "" {
+		return "-created"
+	}
+	if f.Desc {
+		return "-" + f.Sort
+	}
+	return f.Sort
+}
+
+// URL is the list's address for f: only what differs from the default,
+// always in one order, so that one list has one address.
+func (f ListFilter) URL() string {
+	v := url.Values{}
+	if f.Search != "" {
+		v.Set("q", f.Search)
+	}
+	if f.Status != "" {
+		v.Set("status", f.Status)
+	}
+	if f.Scope != "" {
+		v.Set("scope", f.Scope)
+	}
+	if s := f.SortParam(); s != "-created" {
+		v.Set("sort", s)
+	}
+	if f.Limit != 0 && f.Limit != DefaultListLimit {
+		v.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.Cursor != "" {
+		v.Set("cursor", f.Cursor)
+	}
+	if len(v) == 0 {
+		return ListPath
+	}
+	return ListPath + "?" + v.Encode()
+}
+
+// Page returns f at another page (cursor "" for the first).
+func (f ListFilter) Page(cursor string) ListFilter {
+	f.Cursor = cursor
+	return f
+}
+
+// WithStatus returns f showing another status, from its first page.
+func (f ListFilter) WithStatus(s string) ListFilter {
+	f.Status, f.Cursor = s, ""
+	return f
+}
+
+// SortedBy returns f sorted by column: the other way round if f already
+// is, else in the column's natural direction (names A to Z, soonest
+// expiry first, newest creation and use first).
+func (f ListFilter) SortedBy(column string) ListFilter {
+	cur := f.Sort
+	if cur == "" {
+		cur, f.Desc = "created", true
+	}
+	if cur == column {
+		f.Desc = !f.Desc
+	} else {
+		f.Desc = column == "created" || column == "last_used"
+	}
+	f.Sort, f.Cursor = column, ""
+	if f.Sort == "created" && f.Desc {
+		f.Sort, f.Desc = "", false
+	}
+	return f
+}
+
+// SortState is how a column header says it sorts the table: "ascending",
+// "descending" or "" (aria-sort).
+func (f ListFilter) SortState(column string) string {
+	cur, desc := f.Sort, f.Desc
+	if cur == "" {
+		cur, desc = "created", true
+	}
+	if cur != column {
+		return ""
+	}
+	if desc {
+		return "descending"
+	}
+	return "ascending"
+}
+
+// Filtered reports whether f hides some keys (search, status or scope).
+func (f ListFilter) Filtered() bool {
+	return f.Search != "" || f.Status != "" || f.Scope != ""
+}
+
+// Cleared is f without search, status or scope: every key, same order.
+func (f ListFilter) Cleared() ListFilter {
+	return ListFilter{Sort: f.Sort, Desc: f.Desc, Limit: f.Limit}
+}
+
+// StatusTab is one of the list's status filters with its count.
+type StatusTab struct {
+	Status, Label string
+	Count         int
+}
+
+// ListStatuses are the status filters in the order the tabs show them.
+var ListStatuses = []StatusTab{
+	{"", "All", 0},
+	{"active", "Active", 0},
+	{"expiring", "Expiring soon", 0},
+	{"rolled", "Rolled", 0},
+	{"expired", "Expired", 0},
+	{"revoked", "Revoked", 0},
+}
+
+// KeyList is the API keys list: a page of keys and what it is a page of.
+type KeyList struct {
+	Keys   []apikey.Key
+	Now    time.Time
+	Filter ListFilter
+	// Tabs are the status filters with the number of keys each finds
+	// with the filter's search and scope.
+	Tabs []StatusTab
+	// Total is how many keys the workspace has; ExpiringSoon how many of
+	// them are active and expire within apikey.ExpiringWithin.
+	Total, ExpiringSoon int
+	// Next and Prev are the cursors of the pages around this one ("":
+	// none).
+	Next, Prev string
+	// Problem says why the address was refused (a 400): the page then
+	// shows no keys, only the problem and a way back.
+	Problem string
+}
+
+// Found is how many keys the filter finds in all its pages.
+func (l KeyList) Found() int {
+	for _, t := range l.Tabs {
+		if t.Status == l.Filter.Status {
+			return t.Count
+		}
+	}
+	return 0
+}
+
+// ShowTab reports whether a status tab is worth showing: "Rolled" only
+// while some key is rolled or it is the filter in use.
+func (l KeyList) ShowTab(t StatusTab) bool {
+	return t.Status != "rolled" || t.Count > 0 || l.Filter.Status == "rolled"
+}
+
+// FilterDescription says in words what hides keys, for the empty result:
+// `matching "prod", expired, that can use data:read`.
+func (l KeyList) FilterDescription() string {
+	f := l.Filter
+	s := ""
+	add := func(part string) {
+		if s != "" {
+			s += ", "
+		}
+		s += part
+	}
+	if f.Status != "" {
+		for _, t := range ListStatuses {
+			if t.Status == f.Status {
+				add(lower(t.Label))
+			}
+		}
+	}
+	if f.Search != "" {
+		add("matching “" + f.Search + "”")
+	}
+	if f.Scope != "" {
+		add("that can use " + ScopeLabel(apikey.Scope(f.Scope)))
+	}
+	return s
+}
+
+func lower(s string) string {
+	if s == "" {
+		return s
+	}
+	b := []byte(s)
+	if b[0] >= 'A' && b[0] <= 'Z' {
+		b[0] += 'a' - 'A'
+	}
+	return string(b)
+}
+
+// ExpiresSoonText is the badge of a key expiring soon: "Expires in 3
+// days".
+func ExpiresSoonText(k apikey.Key, now time.Time) string {
+	return "Expires " + Until(k.ExpiresAt, now)
+}
+
+// tabID is the id suffix of a status tab.
+func tabID(status string) string {
+	if status == "" {
+		return "all"
+	}
+	return status
+}
+
+// keysWord is "key" or "keys" for n.
+func keysWord(n int) string {
+	if n == 1 {
+		return "key"
+	}
+	return "keys"
+}
+
+// sortArrow is the arrow of a column header: the direction the column
+// sorts by, or a neutral mark.
+func sortArrow(state string) string {
+	switch state {
+	case "ascending":
+		return "↑"
+	case "descending":
+		return "↓"
+	}
+	return ""
+}
+
+// sortCaption says the table's order in words.
+func sortCaption(f ListFilter) string {
+	switch f.SortParam() {
+	case "name":
+		return "by name, A to Z"
+	case "-name":
+		return "by name, Z to A"
+	case "expires":
+		return "soonest expiry first"
+	case "-expires":
+		return "latest expiry first"
+	case "last_used":
+		return "least recently used first"
+	case "-last_used":
+		return "most recently used first"
+	case "created":
+		return "oldest first"
+	}
+	return "newest first"
+}

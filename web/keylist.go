@@ -1,0 +1,182 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/views"
+)
+
+// maxSearchLen is the longest search of the keys list, in characters.
+const maxSearchLen = 100
+
+// maxListLimit is the most keys a page of the list may show.
+const maxListLimit = 200
+
+// listProblem is an address of the list that cannot be shown: a 400.
+type listProblem = string
+
+// parseListFilter reads the list's query parameters (SPEC, "The keys list
+// at scale"). Each may appear once; unknown parameters are ignored.
+func parseListFilter(q url.Values) (views.ListFilter, db.ListQuery, listProblem) {
+	var f views.ListFilter
+	lq := db.ListQuery{Sort: db.SortCreated, Desc: true, Limit: views.DefaultListLimit}
+	for _, name := range []string{"q", "status", "scope", "sort", "cursor", "limit"} {
+		if len(q[name]) > 1 {
+			return f, lq, listProblem(fmt.Sprintf("“%s” is given %d times; give it once.", name, len(q[name])))
+		}
+	}
+	search := strings.TrimSpace(q.Get("q"))
+	switch {
+	case !utf8.ValidString(search):
+		return f, lq, "The search is not valid text."
+	case utf8.RuneCountInString(search) > maxSearchLen:
+		return f, lq, fmt.Sprintf("The search is longer than %d characters.", maxSearchLen)
+	case strings.IndexFunc(search, unicode.IsControl) >= 0:
+		return f, lq, "The search contains control characters."
+	}
+	f.Search, lq.Search = search, search
+
+	switch s := db.ListStatus(q.Get("status")); s {
+	case db.AnyStatus, db.ListActive, db.ListExpiring, db.ListRolled, db.ListExpired, db.ListRevoked:
+		f.Status, lq.Status = string(s), s
+	default:
+		return f, lq, fmt.Sprintf("Unknown status “%s”: use active, expiring, rolled, expired or revoked.", clip(string(s)))
+	}
+
+	if sc := q.Get("scope"); sc != "" {
+		if !apikey.KnownScope(sc) {
+			return f, lq, fmt.Sprintf("Unknown scope “%s”.", clip(sc))
+		}
+		f.Scope, lq.Scope = sc, apikey.Scope(sc)
+	}
+
+	if s := q.Get("sort"); s != "" {
+		col, desc := strings.CutPrefix(s, "-")
+		if !db.KnownSort(db.ListSort(col)) {
+			return f, lq, fmt.Sprintf("Unknown sort “%s”: use created, name, expires or last_used, with - for descending.", clip(s))
+		}
+		lq.Sort, lq.Desc = db.ListSort(col), desc
+		if s != "-created" {
+			f.Sort, f.Desc = col, desc
+		}
+	}
+
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxListLimit {
+			return f, lq, fmt.Sprintf("The page size must be a number from 1 to %d.", maxListLimit)
+		}
+		f.Limit, lq.Limit = n, n
+	}
+
+	if s := q.Get("cursor"); s != "" {
+		c, err := db.ParseCursor(s)
+		if err != nil || c.Sort != lq.Sort || c.Desc != lq.Desc {
+			return f, lq, "The page link is damaged or belongs to another sort order. Start again from the first page."
+		}
+		f.Cursor, lq.After = s, c
+	}
+	return f, lq, ""
+}
+
+// clip shortens what a problem message repeats of the address.
+func clip(s string) string {
+	if utf8.RuneCountInString(s) > 40 {
+		return string([]rune(s)[:40]) + "…"
+	}
+	return s
+}
+
+// searchWithoutSecret returns the search to show instead of q when q holds
+// more of a key than its public prefix (someone pasted a key into the
+// search box): the prefix only, so that the rest leaves the address.
+func searchWithoutSecret(q string) (string, bool) {
+	const prefixLen = len("blnk_") + 8
+	i := strings.Index(strings.ToLower(q), "blnk_")
+	if i < 0 || len(q)-i <= prefixLen {
+		return "", false
+	}
+	prefix := strings.ToLower(q[i : i+prefixLen])
+	for _, c := range prefix[len("blnk_"):] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return "", false
+		}
+	}
+	return prefix, true
+}
+
+func (s *Server) keyList(c echo.Context) error {
+	req := c.Request()
+	ctx := req.Context()
+	ws := mustSession(c).Workspace.ID
+	full := isFullPage(c)
+	query := req.URL.Query()
+	// A key pasted into the search must not stay in the address bar, the
+	// history or a shared link: the list searches by its prefix instead.
+	if prefix, ok := searchWithoutSecret(query.Get("q")); ok {
+		query.Set("q", prefix)
+		to := views.ListPath + "?" + query.Encode()
+		if !full {
+			c.Response().Header().Set("HX-Location", to)
+			return c.NoContent(http.StatusOK)
+		}
+		return c.Redirect(http.StatusSeeOther, to)
+	}
+
+	now := s.cfg.Now()
+	filter, lq, problem := parseListFilter(query)
+	lq.Now = now
+	l := views.KeyList{Now: now, Filter: filter, Problem: string(problem)}
+
+	all, err := s.db.CountKeys(ctx, ws, db.ListQuery{Now: now})
+	if err != nil {
+		return err
+	}
+	l.Total, l.ExpiringSoon = all.All, all.Expiring
+	counts := all
+	if problem == "" {
+		if lq.Search != "" || lq.Scope != "" {
+			if counts, err = s.db.CountKeys(ctx, ws, lq); err != nil {
+				return err
+			}
+		}
+		page, err := s.db.ListKeys(ctx, ws, lq)
+		if err != nil {
+			return err
+		}
+		for i := range page.Keys {
+			s.freshLastUsed(&page.Keys[i])
+		}
+		l.Keys, l.Next, l.Prev = page.Keys, page.Next.String(), page.Prev.String()
+	}
+	for _, t := range views.ListStatuses {
+		t.Count = counts.Of(db.ListStatus(t.Status))
+		l.Tabs = append(l.Tabs, t)
+	}
+
+	status := http.StatusOK
+	if problem != "" {
+		status = http.StatusBadRequest
+	}
+	if !full {
+		// The address follows the list: the server's canonical form of
+		// what is shown (htmx pushes it into the history).
+		c.Response().Header().Set("HX-Push-Url", filter.URL())
+		return render(c, status, views.KeysResultsSwap(l))
+	}
+	p, err := s.page(c, "API Keys")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.KeysPage(p, l))
+}
