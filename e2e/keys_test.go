@@ -109,7 +109,7 @@ func TestCreateKeyAllPermissionsCopyAndRevealOnce(t *testing.T) {
 
 	// Done, then the back button: still gone.
 	must(t, role(page, "link", "Done").Click())
-	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys#key-row-key_[0-9a-z]+$`)))
 	_, err = page.GoBack()
 	must(t, err)
 	must(t, expect.Locator(role(page, "heading", "This key can no longer be displayed")).ToBeVisible())

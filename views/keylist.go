@@ -216,9 +216,13 @@ func lower(s string) string {
 }
 
 // ExpiresSoonText is the badge of a key expiring soon: "Expires in 3
-// days".
+// days" (days rounded up), or in hours and minutes on its last day.
 func ExpiresSoonText(k apikey.Key, now time.Time) string {
-	return "Expires " + Until(k.ExpiresAt, now)
+	d := k.ExpiresAt.Sub(now)
+	if d <= 24*time.Hour {
+		return "Expires " + Until(k.ExpiresAt, now)
+	}
+	return "Expires in " + plural(int((d+24*time.Hour-1)/(24*time.Hour)), "day")
 }
 
 // tabID is the id suffix of a status tab.

@@ -89,6 +89,17 @@ func parseListFilter(q url.Values) (views.ListFilter, db.ListQuery, listProblem)
 	return f, lq, ""
 }
 
+// hasEmptyParam reports whether the address has a parameter without a
+// value ("?q=&scope=").
+func hasEmptyParam(q url.Values) bool {
+	for _, vs := range q {
+		if len(vs) == 1 && vs[0] == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // clip shortens what a problem message repeats of the address.
 func clip(s string) string {
 	if utf8.RuneCountInString(s) > 40 {
@@ -135,6 +146,11 @@ func (s *Server) keyList(c echo.Context) error {
 
 	now := s.cfg.Now()
 	filter, lq, problem := parseListFilter(query)
+	// A form without JavaScript sends every field, empty ones too: the
+	// list moves to its one address (htmx requests get it in HX-Push-Url).
+	if full && problem == "" && hasEmptyParam(query) {
+		return c.Redirect(http.StatusSeeOther, filter.URL())
+	}
 	lq.Now = now
 	l := views.KeyList{Now: now, Filter: filter, Problem: string(problem)}
 

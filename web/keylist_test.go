@@ -201,7 +201,7 @@ func TestKeyListPagesSearchesFiltersAndSorts(t *testing.T) {
 		if !strings.Contains(r.Body, `href="/settings/api-keys?sort=expires&amp;status=expiring"`) {
 			t.Error("the banner does not link to the expiring keys")
 		}
-		if !strings.Contains(r.Body, `class="badge badge-expiring" title="Stops working at `) {
+		if !strings.Contains(r.Body, `class="badge badge-expiring" title="Active; stops working at `) {
 			t.Error("no Expires in N days badge with the exact time")
 		}
 	})
@@ -335,10 +335,16 @@ func TestKeyListBadAddresses(t *testing.T) {
 		}
 	}
 	// Good values around the edges.
-	for _, query := range []string{"limit=1", "limit=200", "q=" + strings.Repeat("x", 100), "q=%20%20", "sort=-last_used", "status=", "unknown=1"} {
+	for _, query := range []string{"limit=1", "limit=200", "q=" + strings.Repeat("x", 100), "q=%20%20", "sort=-last_used", "unknown=1"} {
 		if r := c.get("/settings/api-keys?" + query); r.Code != http.StatusOK {
 			t.Errorf("?%.40s: %d, want 200", query, r.Code)
 		}
+	}
+	// What a form without JavaScript sends: empty fields go, the list
+	// moves to its one address.
+	r := c.get("/settings/api-keys?q=Staging&scope=&status=")
+	if r.Code != http.StatusSeeOther || r.Header.Get("Location") != "/settings/api-keys?q=Staging" {
+		t.Errorf("empty fields: %d to %q, want 303 to ?q=Staging", r.Code, r.Header.Get("Location"))
 	}
 }
 

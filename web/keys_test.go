@@ -147,8 +147,8 @@ func TestKeyList(t *testing.T) {
 			if r.Code != http.StatusOK {
 				t.Fatalf("status: got %d, want 200", r.Code)
 			}
-			// The dated key stops working in 36 hours: it says so.
-			check(t, r.Body, map[string]string{revoked.ID: "Revoked", thirty.ID: "Active", forever.ID: "Active", expiring.ID: "Active Expires in 36 hours"})
+			// The dated key stops working in 36 hours: it says so (in days).
+			check(t, r.Body, map[string]string{revoked.ID: "Revoked", thirty.ID: "Active", forever.ID: "Active", expiring.ID: "Expires in 2 days"})
 		})
 	}
 

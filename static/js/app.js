@@ -76,6 +76,36 @@
     });
   }
 
+  // The keys list: htmx swaps only its results. The control that changed
+  // them (a sort header, a tab, a page link) keeps the focus in the new
+  // results, or its neighbour when it is gone (Next on the last page);
+  // screen readers hear the new count.
+  var listFocus = null;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var target = e.detail.target;
+    if (!target || target.id !== "keys-results") { return; }
+    var active = document.activeElement;
+    listFocus = active && target.contains(active) && active.id ? active.id : null;
+  });
+  var neighbours = { "list-next": ["list-prev", "list-first"], "list-prev": ["list-next", "list-first"], "list-first": ["list-next"] };
+  document.addEventListener("htmx:afterSettle", function () {
+    var results = document.getElementById("keys-results");
+    var announce = document.getElementById("list-announce");
+    var count = document.getElementById("list-count");
+    if (announce && count && results && results.contains(count)) {
+      announce.textContent = count.textContent.replace(/\s+/g, " ").trim();
+    }
+    if (!listFocus) { return; }
+    var ids = [listFocus].concat(neighbours[listFocus] || []);
+    listFocus = null;
+    for (var i = 0; i < ids.length; i++) {
+      var el = document.getElementById(ids[i]);
+      if (el) { el.focus(); return; }
+    }
+    var tab = document.querySelector("#keys-results [aria-current]");
+    if (tab) { tab.focus(); }
+  });
+
   // A form that comes back with problems puts the focus on its error
   // summary, which lists them all with links to the fields.
   document.addEventListener("htmx:afterSettle", function (e) {
