@@ -17,6 +17,9 @@
 // with usage counted and a 50-CIDR allowlist against the plain check, and
 // a burst of 10,000 webhook events delivered to a local receiver.
 //
+// With -list it measures the keys list instead (list.go): pages of a
+// 10,000-key workspace, first, filtered, sorted and deep by cursor.
+//
 // It exits non-zero only when it could not measure (build, server, wrk,
 // or responses with an unexpected status), never for a missed goal.
 package main
@@ -61,6 +64,7 @@ type config struct {
 	serverArgs       string
 	signin           bool
 	usage            bool
+	list             bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -79,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "print wrk's own output of every run to stderr")
 	fs.StringVar(&c.serverArgs, "server-args", "", "extra flags for the server, space-separated (experiments, e.g. \"--usage-flush 1h\")")
 	fs.BoolVar(&c.usage, "usage", false, "measure usage counting with a 50-CIDR allowlist against the plain check, and a burst of 10,000 webhook events, instead")
+	fs.BoolVar(&c.list, "list", false, "measure the keys list of a 10,000-key workspace (first, filtered, sorted and deep pages) instead")
 	fs.BoolVar(&c.signin, "signin", false, "measure sign-in storms instead (128 and 2,000 wrong passwords at once): passwords hashed, peak memory, /healthz")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -114,6 +119,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.usage {
 		return runUsage(ctx, cfg, stdout, stderr)
+	}
+	if cfg.list {
+		return runList(ctx, cfg, stdout, stderr)
 	}
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)

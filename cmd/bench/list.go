@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// The keys list at scale (-list): a workspace of 10,000 keys, signed in
+// through the real server, and the list's pages asked one after the
+// other: the first page, filtered pages, a sorted page and a page deep
+// into the list by its cursor. Each is timed from the client on loopback
+// (what the server takes, plus a loopback round trip), with its size.
+
+// listNames are the names the list bench gives its keys, numbered.
+var listNames = []string{"Production API Key", "Staging (2025)", "GitHub Actions deploy — billing-service",
+	"Zahlungsdienst Überweisungen", "🚀 Launch bot", "MCP agent (Claude Desktop)",
+	"Customer data export for the quarterly finance reconciliation job, read only",
+	"grafana-ledger-dashboard", "Ledger sync for the EU region, nightly batch", "Support triage"}
+
+// seedList stores n keys in the workspace of the admin the server's
+// admin command created: realistic names, every status, a third of them
+// used.
+func seedList(ctx context.Context, path string, n int) error {
+	sqlDB, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(OFF)&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	defer sqlDB.Close()
+	var ws, user int64
+	if err := sqlDB.QueryRowContext(ctx, `SELECT workspace_id, user_id FROM memberships LIMIT 1`).Scan(&ws, &user); err != nil {
+		return fmt.Errorf("the admin: %w", err)
+	}
+	tx, err := sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO api_keys
+		(id, workspace_id, name, prefix, hash, scopes, expires_at, created_at, created_by, create_token, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	use, err := tx.PrepareContext(ctx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES (?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer use.Close()
+	scopeLists := []string{"*", "mcp:read mcp:write", "data:read proxy:read", "data:write", "proxy:write"}
+	now := time.Now()
+	day := 24 * time.Hour
+	for i := range n {
+		tok, err := apikey.Generate()
+		if err != nil {
+			return err
+		}
+		prefix, _ := apikey.Parse(tok)
+		h := apikey.HashOf(tok)
+		var expires, revoked sql.NullInt64
+		switch i % 10 {
+		case 1:
+			expires = sql.NullInt64{Int64: now.Add(time.Duration(1+i%6) * day).UnixMilli(), Valid: true} // expiring
+		case 2, 3:
+			expires = sql.NullInt64{Int64: now.Add(time.Duration(30+i%300) * day).UnixMilli(), Valid: true}
+		case 4:
+			expires = sql.NullInt64{Int64: now.Add(-time.Duration(1+i%90) * day).UnixMilli(), Valid: true} // expired
+		case 5:
+			revoked = sql.NullInt64{Int64: now.Add(-time.Duration(i%90) * day).UnixMilli(), Valid: true}
+		}
+		id := apikey.NewID()
+		created := now.Add(-time.Duration(n-i) * time.Minute).UnixMilli()
+		if _, err := ins.ExecContext(ctx, id, ws, fmt.Sprintf("%s %05d", listNames[i%len(listNames)], i), prefix, h[:],
+			scopeLists[i%len(scopeLists)], expires, created, user, fmt.Sprintf("bench-%d", i), revoked); err != nil {
+			return fmt.Errorf("insert key %d: %w", i, err)
+		}
+		if i%3 == 0 {
+			if _, err := use.ExecContext(ctx, id, now.Add(-time.Duration(i)*time.Second).UnixMilli(), "192.0.2.10"); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// listPage is one address of the list the bench asks for.
+type listPage struct {
+	name string
+	path string
+	htmx bool
+	want string // a piece of the page that says it is the right one
+}
+
+// listResult is what the bench measured of a page.
+type listResult struct {
+	listPage
+	p50, p99, max time.Duration
+	bytes         int
+	rows          int
+}
+
+var (
+	listRowRE  = regexp.MustCompile(`<tr id="key-row-`)
+	listNextRE = regexp.MustCompile(`<a\s+id="list-next"[^>]*\bhref="([^"]*)"`)
+)
+
+func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
+	}
+	start := time.Now()
+	moduleDir, err := moduleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "blnk-bench-list-")
+	if err != nil {
+		return err
+	}
+	if cfg.keep {
+		logf("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	logf("building the server")
+	bin, err := buildServer(ctx, moduleDir, tmp)
+	if err != nil {
+		return err
+	}
+	dbPath := filepath.Join(tmp, "list.db")
+	const admin, password = "admin@bench.test", "the list bench password"
+	create := exec.CommandContext(ctx, bin, "admin", "create", "--db", dbPath, "--workspace", "Bench", "--email", admin)
+	create.Env = append(os.Environ(), "BLNK_ADMIN_PASSWORD="+password)
+	if out, err := create.CombinedOutput(); err != nil {
+		return fmt.Errorf("admin create: %w\n%s", err, out)
+	}
+	const n = 10_000
+	logf("storing %d keys", n)
+	if err := seedList(ctx, dbPath, n); err != nil {
+		return err
+	}
+	srv, err := startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := client.PostForm(srv.url+"/login", url.Values{"email": {admin}, "password": {password}})
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasSuffix(resp.Request.URL.Path, "/settings/api-keys") {
+		return fmt.Errorf("sign in: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	get := func(path string, htmx bool) (string, time.Duration, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.url+path, nil)
+		if err != nil {
+			return "", 0, err
+		}
+		if htmx {
+			req.Header.Set("HX-Request", "true")
+		}
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", 0, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		el := time.Since(t0)
+		resp.Body.Close()
+		if err != nil {
+			return "", 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", 0, fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+		return string(body), el, nil
+	}
+
+	// A cursor deep into the list: follow Next (200 a page) to the key
+	// 7,600 from the top, then ask for 50 from there.
+	deep := "/settings/api-keys?limit=200"
+	for range 38 {
+		body, _, err := get(deep, false)
+		if err != nil {
+			return err
+		}
+		m := listNextRE.FindStringSubmatch(body)
+		if m == nil {
+			return fmt.Errorf("no Next on %s", deep)
+		}
+		deep = html.UnescapeString(m[1])
+	}
+	u, _ := url.Parse(deep)
+	deep = "/settings/api-keys?cursor=" + url.QueryEscape(u.Query().Get("cursor"))
+
+	pages := []listPage{
+		{"first page (newest 50 of 10,000)", "/settings/api-keys", false, "Showing 50 of 10,000 keys."},
+		{"first page, htmx (results only)", "/settings/api-keys", true, "Showing 50 of 10,000 keys."},
+		{"deep page (after key 7,600, by cursor)", deep, false, "Showing 50 of 10,000 keys."},
+		{"search \"billing\", active, scope data:read", "/settings/api-keys?q=billing&scope=data:read&status=active", false, "Showing 50 of "},
+		{"expiring soon, soonest first", "/settings/api-keys?sort=expires&status=expiring", false, "Showing 50 of 1,000 keys."},
+		{"sorted by name", "/settings/api-keys?sort=name", false, "Showing 50 of 10,000 keys."},
+		{"sorted by last use", "/settings/api-keys?sort=-last_used", false, "Showing 50 of 10,000 keys."},
+		{"revoked, search matching nothing", "/settings/api-keys?q=no+such+key&status=revoked", false, "No keys revoked, matching"},
+	}
+	const warm, runs = 20, 300
+	var results []listResult
+	for _, p := range pages {
+		body, _, err := get(p.path, p.htmx)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(html.UnescapeString(body), p.want) {
+			return fmt.Errorf("%s: the page does not say %q", p.name, p.want)
+		}
+		var times []time.Duration
+		for i := range warm + runs {
+			_, el, err := get(p.path, p.htmx)
+			if err != nil {
+				return err
+			}
+			if i >= warm {
+				times = append(times, el)
+			}
+		}
+		slices.Sort(times)
+		results = append(results, listResult{listPage: p, bytes: len(body), rows: len(listRowRE.FindAllString(body, -1)),
+			p50: times[len(times)/2], p99: times[len(times)*99/100], max: times[len(times)-1]})
+		logf("%s: p50 %s", p.name, fmtDur(times[len(times)/2]))
+	}
+
+	model, cores := cpuInfo()
+	fmt.Fprintf(stdout, "\n### The keys list, 10,000 keys (SQLite)\n\n")
+	fmt.Fprintf(stdout, "Run %s, %s (%d cores), %d requests each after %d to warm up, one client after the other on loopback; %s in all.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), model, cores, runs, warm, time.Since(start).Round(time.Second))
+	fmt.Fprintln(stdout, "| page | rows | p50 | p99 | max | HTML |")
+	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|")
+	worstP50, worstP99, biggest := time.Duration(0), time.Duration(0), 0
+	for _, r := range results {
+		fmt.Fprintf(stdout, "| %s | %d | %s | %s | %s | %.1f KB |\n", r.name, r.rows, fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.max), float64(r.bytes)/1024)
+		worstP50, worstP99, biggest = max(worstP50, r.p50), max(worstP99, r.p99), max(biggest, r.bytes)
+	}
+	rss, hwm := srv.memory()
+	fmt.Fprintf(stdout, "\nServer memory: %s resident at peak (VmHWM %s).\n", mb(rss*1024), mb(hwm*1024))
+	fmt.Fprintf(stdout, "Goals: p50 < 10 ms (worst %s): %s; p99 < 25 ms (worst %s): %s; HTML < 100 KB (largest %.1f KB): %s.\n",
+		fmtDur(worstP50), strings.TrimSpace(verdict(worstP50 < 10*time.Millisecond, "")), fmtDur(worstP99), strings.TrimSpace(verdict(worstP99 < 25*time.Millisecond, "")),
+		float64(biggest)/1024, strings.TrimSpace(verdict(biggest < 100*1024, "")))
+	return nil
+}
