@@ -131,7 +131,7 @@ func TestCreateKeyAllPermissionsCopyAndRevealOnce(t *testing.T) {
 	goTo(t, page, "/settings/api-keys")
 	row := keyRow(page, name)
 	must(t, expect.Locator(row).ToContainText(token[:13]+"..."))
-	must(t, expect.Locator(row).ToContainText("*"))
+	must(t, expect.Locator(row).ToContainText("All permissions"))
 	must(t, expect.Locator(row).ToContainText("Member"))
 	must(t, expect.Locator(row).ToContainText("Never"))
 	must(t, expect.Locator(row.Locator("td[data-label='Last used']")).ToHaveText("Never"))
@@ -158,6 +158,9 @@ func TestCreateKeySpecificScopesAndDate(t *testing.T) {
 	name30 := uniq("Thirty days")
 	createKey(t, page, name30, []string{"proxy:read"}, "30 days", "")
 	must(t, role(page, "link", "Done").Click())
+	// Done comes back to the new key's row, which is highlighted (:target).
+	must(t, expect.Locator(page.Locator("tbody tr:target")).ToContainText(name30))
+	must(t, expect.Locator(page.Locator("tbody tr:target")).ToHaveCSS("animation-name", "flash-new"))
 	want := time.Now().UTC().AddDate(0, 0, 30).Format("Jan 2, 2006")
 	must(t, expect.Locator(keyRow(page, name30).Locator("td[data-label='Expires']")).ToHaveText(want))
 	// Newest first.

@@ -89,20 +89,27 @@ func TestKeyList(t *testing.T) {
 			last = i
 		}
 		thead := regexp.MustCompile(`(?s)<thead>.*?</thead>`).FindString(body)
-		for _, col := range []string{"Name", "Scopes", "Expires", "Last used", "Created", "Status"} {
+		for _, col := range []string{"Name", "Key", "Scopes", "Role", "Expires", "Last used", "Created", "Status"} {
 			if !strings.Contains(stripTags(thead), col) {
 				t.Errorf("no %q column", col)
 			}
 		}
-		// Role is always Member: said once under the table, and in the
-		// details panel.
+		// Role is always Member: a column on wide screens, said once under
+		// the table for the narrower ones.
 		if !strings.Contains(body, "Every key has the Member role.") {
 			t.Error("the list does not say the keys' role")
 		}
 		for _, k := range order {
 			rw := row(body, k.ID)
-			if !strings.Contains(cell(rw, "Name"), `<code class="prefix">`+k.Prefix+`...</code>`) {
-				t.Errorf("%s Name cell does not show the prefix %s...: %s", k.ID, k.Prefix, cell(rw, "Name"))
+			if got, want := strings.TrimSpace(stripTags(cell(rw, "Key"))), k.Prefix+"..."; got != want {
+				t.Errorf("%s Key cell: got %q, want %q", k.ID, got, want)
+			}
+			if got := cell(rw, "Role"); got != "Member" {
+				t.Errorf("%s Role cell: got %q, want Member", k.ID, got)
+			}
+			// Narrower screens show the prefix under the name instead.
+			if !strings.Contains(cell(rw, "Name"), `<code class="prefix prefix-under">`+k.Prefix+`...</code>`) {
+				t.Errorf("%s Name cell does not carry the prefix %s...: %s", k.ID, k.Prefix, cell(rw, "Name"))
 			}
 			if got := strings.TrimSpace(stripTags(cell(rw, "Last used"))); got != "Never" {
 				t.Errorf("%s Last used: got %q, want Never", k.ID, got)

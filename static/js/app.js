@@ -12,7 +12,8 @@
   var opener = null;
   document.addEventListener("htmx:beforeRequest", function (e) {
     var elt = e.detail.elt;
-    if (elt && elt.getAttribute("hx-target") === "#modal-root") {
+    var target = e.detail.target;
+    if (elt && target && target.id === "modal-root") {
       opener = elt;
     }
   });
