@@ -17,6 +17,11 @@
 // with usage counted and a 50-CIDR allowlist against the plain check, and
 // a burst of 10,000 webhook events delivered to a local receiver.
 //
+// With -postgres URL it measures several servers on PostgreSQL instead
+// (postgres.go): verify against /healthz with the PostgreSQL store beside
+// SQLite, the confirmation of revokes through one of three servers, and
+// start-up time and memory with 1,000,000 keys.
+//
 // It exits non-zero only when it could not measure (build, server, wrk,
 // or responses with an unexpected status), never for a missed goal.
 package main
@@ -61,6 +66,10 @@ type config struct {
 	serverArgs       string
 	signin           bool
 	usage            bool
+	postgres         string // the PostgreSQL server's URL; "": no PostgreSQL run
+	postgresOptional bool   // an unreachable -postgres skips the run
+	startKeys        int    // keys of the start-up measurement (-postgres)
+	revokes          int    // revokes timed (-postgres)
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -80,10 +89,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.serverArgs, "server-args", "", "extra flags for the server, space-separated (experiments, e.g. \"--usage-flush 1h\")")
 	fs.BoolVar(&c.usage, "usage", false, "measure usage counting with a 50-CIDR allowlist against the plain check, and a burst of 10,000 webhook events, instead")
 	fs.BoolVar(&c.signin, "signin", false, "measure sign-in storms instead (128 and 2,000 wrong passwords at once): passwords hashed, peak memory, /healthz")
+	fs.StringVar(&c.postgres, "postgres", "", "measure several servers on the PostgreSQL server of this URL instead (in schemas of their own, dropped after): verify against /healthz beside SQLite, revoke confirmation with three servers, start-up with -start-keys keys")
+	fs.BoolVar(&c.postgresOptional, "postgres-optional", false, "with -postgres: when the server cannot be reached, say so and exit 0 (make bench)")
+	fs.IntVar(&c.startKeys, "start-keys", 1_000_000, "with -postgres: keys of the start-up measurement")
+	fs.IntVar(&c.revokes, "revokes", 200, "with -postgres: revokes timed through one of three servers")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
+	roundsSet := false
+	fs.Visit(func(f *flag.Flag) { roundsSet = roundsSet || f.Name == "rounds" })
+	if c.postgres != "" && !roundsSet {
+		c.rounds = postgresRounds
+	}
 	switch {
+	case c.postgresOptional && c.postgres == "":
+		return config{}, errors.New("-postgres-optional needs -postgres")
+	case c.postgres != "" && (c.startKeys < c.sample || c.revokes < 1 || c.revokes > c.sample):
+		return config{}, errors.New("-start-keys must be at least -sample, and -revokes between 1 and -sample")
 	case fs.NArg() > 0:
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case c.duration < time.Second || c.warmup < 0:
@@ -114,6 +136,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.usage {
 		return runUsage(ctx, cfg, stdout, stderr)
+	}
+	if cfg.postgres != "" {
+		return runPostgres(ctx, cfg, stdout, stderr)
 	}
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)

@@ -92,6 +92,21 @@ func summarize(runs, bases []result) summary {
 	return s
 }
 
+// writeTableHead starts the table of writeRow, whose first column is
+// named first.
+func writeTableHead(w io.Writer, first string) {
+	fmt.Fprintf(w, "| %s | req/s | ratio to /healthz | p50 | p99 | p99 ratio | server CPU/req ² | others' CPU ³ | status check |\n", first)
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+}
+
+// writeCPUNotes explains the marks of writeTableHead.
+func writeCPUNotes(w io.Writer) {
+	fmt.Fprintf(w, "² The server process's CPU time (user + system, /proc/PID/stat) during the run divided by its requests, "+
+		"and its ratio to /healthz's: what a request costs, steadier than req/s when other processes share the cores.\n")
+	fmt.Fprintf(w, "³ Share of the machine (%d CPUs × run time) used by processes other than the server and wrk during the run: "+
+		"above a few percent, the run was disturbed.\n", runtime.NumCPU())
+}
+
 // writeRow writes a scenario's line of the table: its summary and
 // whether every status was the expected one.
 func writeRow(w io.Writer, name, expect string, s summary) {
@@ -123,8 +138,7 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 		"verify asks `%s`. Values are medians over the rounds; ratios are medians of per-round ratios to that round's /healthz.\n\n",
 		thousands(float64(cfg.keys)), cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, verifyPath(cfg))
 
-	fmt.Fprintln(w, "| scenario | req/s | ratio to /healthz | p50 | p99 | p99 ratio | server CPU/req ² | others' CPU ³ | status check |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	writeTableHead(w, "scenario")
 	for i, sc := range rp.scenarios {
 		writeRow(w, sc.name, sc.expect, sums[i])
 	}
@@ -133,10 +147,7 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 	fmt.Fprintf(w, "\n¹ One run on a second server started without --auth-fail-burst (default limiter: 20 failures in a row, "+
 		"then 2 a second per client address), compared with a /healthz run on that server just before it (%s req/s, p99 %s). The other rows use "+
 		"--auth-fail-burst 1000000000 so that invalid keys measure the 401 path.\n", thousands(lb.reqPerSec), fmtDur(lb.p99))
-	fmt.Fprintf(w, "² The server process's CPU time (user + system, /proc/PID/stat) during the run divided by its requests, "+
-		"and its ratio to /healthz's: what a request costs, steadier than req/s when other processes share the cores.\n")
-	fmt.Fprintf(w, "³ Share of the machine (%d CPUs × run time) used by processes other than the server and wrk during the run: "+
-		"above a few percent, the run was disturbed.\n", runtime.NumCPU())
+	writeCPUNotes(w)
 
 	names := make([]string, len(rp.scenarios))
 	for i, sc := range rp.scenarios {
@@ -275,10 +286,12 @@ func statusCheck(expect string, unexpected int64, statuses map[int]int64) string
 // us returns d in microseconds.
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// fmtDur writes a latency with three significant digits, in µs or ms.
+// fmtDur writes a latency with three significant digits, in µs, ms or s.
 func fmtDur(d time.Duration) string {
 	us := float64(d) / float64(time.Microsecond)
 	switch {
+	case us >= 1e6:
+		return fmt.Sprintf("%.2f s", us/1e6)
 	case us < 1000:
 		return fmt.Sprintf("%.0f µs", us)
 	case us < 10_000:
