@@ -1,7 +1,8 @@
 # Blnk Cloud API keys dashboard.
 #   make run    build and serve on http://127.0.0.1:8080 (data in ./data)
 #   make test   install test dependencies (Chromium, nginx, Caddy), check, run every test
-#   make bench  measure the API hot path against the bare handler
+#   make bench  measure the API hot path against the bare handler, then
+#               several servers on PostgreSQL (skipped when none answers)
 #   make bench-signin  sign-in storms against the real server
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -71,11 +72,16 @@ test-e2e: test-deps ## browser tests only; screenshots in e2e/artifacts/
 fuzz: ## fuzz the key parser for 30 seconds
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/apikey/
 
+# The PostgreSQL server of `make bench`: the tests' one when set, else the
+# one this project's machines run. Not started or installed by the bench.
+BENCH_POSTGRES ?= $(or $(BLNK_TEST_POSTGRES),postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
+
 .PHONY: bench
-bench: ## load-test /api/v1/verify against /healthz on a 100,000-key database
+bench: ## load-test /api/v1/verify against /healthz on a 100,000-key database, then several servers on PostgreSQL
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/apikey/ ./internal/keyauth/
 	$(GO) run ./cmd/bench
 	$(GO) run ./cmd/bench -usage
+	$(GO) run ./cmd/bench -postgres '$(BENCH_POSTGRES)' -postgres-optional
 
 .PHONY: bench-signin
 bench-signin: ## sign-in storms (128, then 2,000 wrong passwords at once): hashes, peak memory, /healthz

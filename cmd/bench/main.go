@@ -19,6 +19,10 @@
 //
 // With -list it measures the keys list instead (list.go): pages of a
 // 10,000-key workspace, first, filtered, sorted and deep by cursor.
+// With -postgres URL it measures several servers on PostgreSQL instead
+// (postgres.go): verify against /healthz with the PostgreSQL store beside
+// SQLite, the confirmation of revokes through one of three servers, and
+// start-up time and memory with 1,000,000 keys.
 //
 // It exits non-zero only when it could not measure (build, server, wrk,
 // or responses with an unexpected status), never for a missed goal.
@@ -65,6 +69,10 @@ type config struct {
 	signin           bool
 	usage            bool
 	list             bool
+	postgres         string // the PostgreSQL server's URL; "": no PostgreSQL run
+	postgresOptional bool   // an unreachable -postgres skips the run
+	startKeys        int    // keys of the start-up measurement (-postgres)
+	revokes          int    // revokes timed (-postgres)
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -85,10 +93,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.usage, "usage", false, "measure usage counting with a 50-CIDR allowlist against the plain check, and a burst of 10,000 webhook events, instead")
 	fs.BoolVar(&c.list, "list", false, "measure the keys list of a 10,000-key workspace (first, filtered, sorted and deep pages) instead")
 	fs.BoolVar(&c.signin, "signin", false, "measure sign-in storms instead (128 and 2,000 wrong passwords at once): passwords hashed, peak memory, /healthz")
+	fs.StringVar(&c.postgres, "postgres", "", "measure several servers on the PostgreSQL server of this URL instead (in schemas of their own, dropped after): verify against /healthz beside SQLite, revoke confirmation with three servers, start-up with -start-keys keys")
+	fs.BoolVar(&c.postgresOptional, "postgres-optional", false, "with -postgres: when the server cannot be reached, say so and exit 0 (make bench)")
+	fs.IntVar(&c.startKeys, "start-keys", 1_000_000, "with -postgres: keys of the start-up measurement")
+	fs.IntVar(&c.revokes, "revokes", 200, "with -postgres: revokes timed through one of three servers")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
+	roundsSet := false
+	fs.Visit(func(f *flag.Flag) { roundsSet = roundsSet || f.Name == "rounds" })
+	if c.postgres != "" && !roundsSet {
+		c.rounds = postgresRounds
+	}
 	switch {
+	case c.postgresOptional && c.postgres == "":
+		return config{}, errors.New("-postgres-optional needs -postgres")
+	case c.postgres != "" && (c.startKeys < c.sample || c.revokes < 1 || c.revokes > c.sample):
+		return config{}, errors.New("-start-keys must be at least -sample, and -revokes between 1 and -sample")
 	case fs.NArg() > 0:
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case c.duration < time.Second || c.warmup < 0:
@@ -122,6 +143,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.list {
 		return runList(ctx, cfg, stdout, stderr)
+	}
+	if cfg.postgres != "" {
+		return runPostgres(ctx, cfg, stdout, stderr)
 	}
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
@@ -172,41 +196,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return b.err
 	}
 
-	oneKey, err := writeLines(tmp, "one-key.txt", toks.valid[len(toks.valid)/2:len(toks.valid)/2+1])
+	scenarios, err := scenariosFor(tmp, "", toks, cfg)
 	if err != nil {
 		return err
 	}
-	validFile, err := writeLines(tmp, "valid.txt", toks.valid)
+	gen, err := newLoadGen(tmp, wrk, cfg)
 	if err != nil {
 		return err
 	}
-	unknownFile, err := writeLines(tmp, "unknown.txt", toks.unknown)
-	if err != nil {
-		return err
-	}
-	malformedFile, err := writeLines(tmp, "malformed.txt", toks.malformed)
-	if err != nil {
-		return err
-	}
-	script := filepath.Join(tmp, "bench.lua")
-	if err := os.WriteFile(script, []byte(wrkScript), 0o600); err != nil {
-		return err
-	}
-	gen := loadGen{wrk: wrk, script: script, threads: cfg.threads, connections: cfg.connections, timeout: 10 * time.Second}
-
-	verify := "/api/v1/verify"
-	if cfg.scope != "" {
-		verify += "?scope=" + cfg.scope
-	}
-	n := thousands(float64(cfg.sample))
-	// In the order of the sc* constants of report.go.
-	scenarios := []scenario{
-		{"GET /healthz (bare handler)", "/healthz", "-", "200"},
-		{"verify, one valid key", verify, oneKey, "200"},
-		{"verify, valid keys drawn from " + n, verify, validFile, "200"},
-		{"verify, invalid (unknown, valid checksum)", verify, unknownFile, "401"},
-		{"verify, invalid (malformed)", verify, malformedFile, "401"},
-	}
+	unknownFile := scenarios[scUnknown].keyFile
 
 	// The failed-authentication limiter would turn the invalid scenarios
 	// into 429s after 20 requests: lift it to measure the 401 path.
@@ -217,59 +215,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idleRSS := srv.currentRSS()
 	logf("server at %s, %d MB resident with %d keys loaded", srv.url, idleRSS/1024, cfg.keys)
 
-	results := make([][]result, len(scenarios)) // [scenario][round]
-	var problems []string
-	check := func(sc scenario, what string, r result) {
-		if r.unexpected > 0 {
-			problems = append(problems, fmt.Sprintf("%s (%s): %d responses with an unexpected status (want %s): %s",
-				sc.name, what, r.unexpected, sc.expect, r.statusSummary()))
-		}
-		if r.sockErrs != "" {
-			logf("  %s (%s): socket errors: %s", sc.name, what, r.sockErrs)
-		}
+	m := &measurer{gen: gen, cfg: cfg, logf: logf, stderr: stderr}
+	targets := make([]target, len(scenarios))
+	for i, sc := range scenarios {
+		targets[i] = target{sc.name, srv, sc}
 	}
-	measure := func(sc scenario, srv *server) (result, error) {
-		if cfg.warmup >= time.Second {
-			w, err := gen.run(ctx, srv, sc.path, sc.keyFile, sc.expect, cfg.warmup)
-			if err != nil {
-				return result{}, err
-			}
-			check(sc, "warm-up", w)
-		}
-		r, err := gen.run(ctx, srv, sc.path, sc.keyFile, sc.expect, cfg.duration)
-		if err != nil {
-			return result{}, err
-		}
-		check(sc, "measured", r)
-		if cfg.verbose {
-			fmt.Fprint(stderr, r.raw)
-		}
-		return r, nil
-	}
-	for round := range cfg.rounds {
-		// Rotate the order each round, so that no scenario always follows
-		// the same one (the random-key run leaves last-used times to flush).
-		for i := range scenarios {
-			si := (i + round) % len(scenarios)
-			sc := scenarios[si]
-			r, err := measure(sc, srv)
-			if err != nil {
-				srv.stop()
-				return err
-			}
-			results[si] = append(results[si], r)
-			logf("round %d/%d  %-44s %9.0f req/s  p50 %-9s p99 %-9s server %5.1f µs/req  others %3.0f%%  %s",
-				round+1, cfg.rounds, sc.name, r.reqPerSec, fmtDur(r.p50), fmtDur(r.p99),
-				us(r.serverCPUPerReq()), 100*r.cpu.otherShare(), r.statusSummary())
-		}
+	results, err := m.rounds(ctx, targets, cfg.rounds)
+	if err != nil {
+		srv.stop()
+		return err
 	}
 	rssMax, hwm := srv.memory()
-	if err := srv.stop(); err != nil {
-		problems = append(problems, fmt.Sprintf("server (limiter lifted) did not stop cleanly on SIGTERM: %v", err))
-	}
-	if e := serverErrors(srv.stderr.String()); e != "" {
-		problems = append(problems, "server logged errors:\n"+e)
-	}
+	m.stopped(srv, "server (limiter lifted)")
 
 	// The same unknown keys against a server with the default limiter
 	// (20 failures in a row, then 2 a second per client address): after
@@ -282,12 +239,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// Its own /healthz run just before, for a paired ratio.
-	lb, err := measure(scenarios[scHealthz], srv2)
+	lb, err := m.measure(ctx, target{scenarios[scHealthz].name, srv2, scenarios[scHealthz]})
 	if err != nil {
 		srv2.stop()
 		return err
 	}
-	lr, err := measure(limited, srv2)
+	lr, err := m.measure(ctx, target{limited.name, srv2, limited})
 	if err != nil {
 		srv2.stop()
 		return err
@@ -296,14 +253,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		limited.name, lr.reqPerSec, fmtDur(lr.p50), fmtDur(lr.p99),
 		us(lr.serverCPUPerReq()), 100*lr.cpu.otherShare(), lr.statusSummary())
 	if lr.statuses[429] == 0 {
-		problems = append(problems, "the default limiter never answered 429")
+		m.problems = append(m.problems, "the default limiter never answered 429")
 	}
-	if err := srv2.stop(); err != nil {
-		problems = append(problems, fmt.Sprintf("server (default limiter) did not stop cleanly on SIGTERM: %v", err))
-	}
-	if e := serverErrors(srv2.stderr.String()); e != "" {
-		problems = append(problems, "server (default limiter) logged errors:\n"+e)
-	}
+	m.stopped(srv2, "server (default limiter)")
+	problems := m.problems
 
 	rep := report{
 		cfg: cfg, wrk: wrk, scenarios: scenarios, results: results,
@@ -317,6 +270,136 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("the measurement is not valid: see the problems above")
 	}
 	return nil
+}
+
+// scenariosFor writes the key files of the scenarios, their names
+// starting with prefix, into dir, and returns the scenarios, in the
+// order of the sc* constants of report.go.
+func scenariosFor(dir, prefix string, toks tokens, cfg config) ([]scenario, error) {
+	mid := len(toks.valid) / 2
+	files := make([]string, 4)
+	for i, f := range []struct {
+		name string
+		keys []string
+	}{
+		{"one-key.txt", toks.valid[mid : mid+1]},
+		{"valid.txt", toks.valid},
+		{"unknown.txt", toks.unknown},
+		{"malformed.txt", toks.malformed},
+	} {
+		p, err := writeLines(dir, prefix+f.name, f.keys)
+		if err != nil {
+			return nil, err
+		}
+		files[i] = p
+	}
+	verify := verifyURL(cfg)
+	return []scenario{
+		{"GET /healthz (bare handler)", "/healthz", "-", "200"},
+		{"verify, one valid key", verify, files[0], "200"},
+		{"verify, valid keys drawn from " + thousands(float64(len(toks.valid))), verify, files[1], "200"},
+		{"verify, invalid (unknown, valid checksum)", verify, files[2], "401"},
+		{"verify, invalid (malformed)", verify, files[3], "401"},
+	}, nil
+}
+
+// verifyURL is the path and query the verify scenarios call.
+func verifyURL(cfg config) string {
+	if cfg.scope == "" {
+		return "/api/v1/verify"
+	}
+	return "/api/v1/verify?scope=" + cfg.scope
+}
+
+// newLoadGen writes wrk's script into dir and returns the load generator
+// of cfg's settings.
+func newLoadGen(dir, wrk string, cfg config) (loadGen, error) {
+	script := filepath.Join(dir, "bench.lua")
+	if err := os.WriteFile(script, []byte(wrkScript), 0o600); err != nil {
+		return loadGen{}, err
+	}
+	return loadGen{wrk: wrk, script: script, threads: cfg.threads, connections: cfg.connections, timeout: 10 * time.Second}, nil
+}
+
+// target is one scenario against one server; label names it in the log.
+type target struct {
+	label string
+	srv   *server
+	sc    scenario
+}
+
+// measurer runs wrk with cfg's warm-up and duration and collects what
+// makes a measurement invalid.
+type measurer struct {
+	gen      loadGen
+	cfg      config
+	logf     func(string, ...any)
+	stderr   io.Writer // wrk's own output, with -v
+	problems []string
+}
+
+// measure runs a warm-up, then the measured run, of t.
+func (m *measurer) measure(ctx context.Context, t target) (result, error) {
+	if m.cfg.warmup >= time.Second {
+		w, err := m.gen.run(ctx, t.srv, t.sc.path, t.sc.keyFile, t.sc.expect, m.cfg.warmup)
+		if err != nil {
+			return result{}, err
+		}
+		m.check(t, "warm-up", w)
+	}
+	r, err := m.gen.run(ctx, t.srv, t.sc.path, t.sc.keyFile, t.sc.expect, m.cfg.duration)
+	if err != nil {
+		return result{}, err
+	}
+	m.check(t, "measured", r)
+	if m.cfg.verbose {
+		fmt.Fprint(m.stderr, r.raw)
+	}
+	return r, nil
+}
+
+func (m *measurer) check(t target, what string, r result) {
+	if r.unexpected > 0 {
+		m.problems = append(m.problems, fmt.Sprintf("%s (%s): %d responses with an unexpected status (want %s): %s",
+			t.label, what, r.unexpected, t.sc.expect, r.statusSummary()))
+	}
+	if r.sockErrs != "" {
+		m.logf("  %s (%s): socket errors: %s", t.label, what, r.sockErrs)
+	}
+}
+
+// rounds measures every target once a round and returns the results by
+// target, then round. The order rotates each round, so that no target
+// always follows the same one (the random-key run leaves last-used times
+// to flush).
+func (m *measurer) rounds(ctx context.Context, targets []target, rounds int) ([][]result, error) {
+	results := make([][]result, len(targets))
+	for round := range rounds {
+		for i := range targets {
+			ti := (i + round) % len(targets)
+			t := targets[ti]
+			r, err := m.measure(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			results[ti] = append(results[ti], r)
+			m.logf("round %d/%d  %-44s %9.0f req/s  p50 %-9s p99 %-9s server %5.1f µs/req  others %3.0f%%  %s",
+				round+1, rounds, t.label, r.reqPerSec, fmtDur(r.p50), fmtDur(r.p99),
+				us(r.serverCPUPerReq()), 100*r.cpu.otherShare(), r.statusSummary())
+		}
+	}
+	return results, nil
+}
+
+// stopped stops srv with SIGTERM and notes it as a problem when it does
+// not stop cleanly or logged errors.
+func (m *measurer) stopped(srv *server, name string) {
+	if err := srv.stop(); err != nil {
+		m.problems = append(m.problems, fmt.Sprintf("%s did not stop cleanly on SIGTERM: %v", name, err))
+	}
+	if e := serverErrors(srv.stderr.String()); e != "" {
+		m.problems = append(m.problems, name+" logged errors:\n"+e)
+	}
 }
 
 // moduleRoot returns the directory of the main module's go.mod, so that

@@ -60,18 +60,22 @@ type summary struct {
 	statuses         map[int]int64
 }
 
-func (rp report) summarize(i int) summary {
+func (rp report) summarize(i int) summary { return summarize(rp.results[i], rp.results[scHealthz]) }
+
+// summarize sums up the rounds of a scenario, each paired with the
+// /healthz run of the same server in the same round (bases).
+func summarize(runs, bases []result) summary {
 	var s summary
 	s.statuses = map[int]int64{}
 	var rps, ratios, p99Ratios []float64
 	var p50s, p99s, cpus []time.Duration
 	var others, cpuRatios []float64
-	for round, r := range rp.results[i] {
-		cpuRatios = append(cpuRatios, float64(r.serverCPUPerReq())/float64(rp.results[scHealthz][round].serverCPUPerReq()))
+	for round, r := range runs {
+		base := bases[round]
+		cpuRatios = append(cpuRatios, float64(r.serverCPUPerReq())/float64(base.serverCPUPerReq()))
 		cpus = append(cpus, r.serverCPUPerReq())
 		others = append(others, r.cpu.otherShare())
 		s.othersMax = max(s.othersMax, r.cpu.otherShare())
-		base := rp.results[scHealthz][round]
 		rps = append(rps, r.reqPerSec)
 		ratios = append(ratios, r.reqPerSec/base.reqPerSec)
 		p50s = append(p50s, r.p50)
@@ -86,6 +90,29 @@ func (rp report) summarize(i int) summary {
 	s.p50, s.p99 = median(p50s), median(p99s)
 	s.cpuPerReq, s.cpuRatio, s.others = median(cpus), median(cpuRatios), median(others)
 	return s
+}
+
+// writeTableHead starts the table of writeRow, whose first column is
+// named first.
+func writeTableHead(w io.Writer, first string) {
+	fmt.Fprintf(w, "| %s | req/s | ratio to /healthz | p50 | p99 | p99 ratio | server CPU/req ² | others' CPU ³ | status check |\n", first)
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+}
+
+// writeCPUNotes explains the marks of writeTableHead.
+func writeCPUNotes(w io.Writer) {
+	fmt.Fprintf(w, "² The server process's CPU time (user + system, /proc/PID/stat) during the run divided by its requests, "+
+		"and its ratio to /healthz's: what a request costs, steadier than req/s when other processes share the cores.\n")
+	fmt.Fprintf(w, "³ Share of the machine (%d CPUs × run time) used by processes other than the server and wrk during the run: "+
+		"above a few percent, the run was disturbed.\n", runtime.NumCPU())
+}
+
+// writeRow writes a scenario's line of the table: its summary and
+// whether every status was the expected one.
+func writeRow(w io.Writer, name, expect string, s summary) {
+	fmt.Fprintf(w, "| %s | %s | %.2f | %s | %s | %.2f | %.1f µs (%.2f×) | %.0f%% | %s |\n",
+		name, thousands(s.reqPerSec), s.ratio, fmtDur(s.p50), fmtDur(s.p99), s.p99Ratio,
+		us(s.cpuPerReq), s.cpuRatio, 100*s.others, statusCheck(expect, s.unexpected, s.statuses))
 }
 
 func median[T int64 | float64 | time.Duration](v []T) T {
@@ -104,7 +131,6 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 	for i := range rp.scenarios {
 		sums[i] = rp.summarize(i)
 	}
-	base := sums[scHealthz]
 
 	fmt.Fprintf(w, "\n## make bench: /api/v1/verify against the bare /healthz handler\n\n")
 	fmt.Fprintf(w, "Real server (`dashboard serve`, CGO_ENABLED=0, default log level) on 127.0.0.1 with %s keys in SQLite; "+
@@ -112,40 +138,62 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 		"verify asks `%s`. Values are medians over the rounds; ratios are medians of per-round ratios to that round's /healthz.\n\n",
 		thousands(float64(cfg.keys)), cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, verifyPath(cfg))
 
-	fmt.Fprintln(w, "| scenario | req/s | ratio to /healthz | p50 | p99 | p99 ratio | server CPU/req ² | others' CPU ³ | status check |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	writeTableHead(w, "scenario")
 	for i, sc := range rp.scenarios {
-		s := sums[i]
-		fmt.Fprintf(w, "| %s | %s | %.2f | %s | %s | %.2f | %.1f µs (%.2f×) | %.0f%% | %s |\n",
-			sc.name, thousands(s.reqPerSec), s.ratio, fmtDur(s.p50), fmtDur(s.p99), s.p99Ratio,
-			us(s.cpuPerReq), s.cpuRatio, 100*s.others, statusCheck(sc.expect, s.unexpected, s.statuses))
+		writeRow(w, sc.name, sc.expect, sums[i])
 	}
 	lr, lb := rp.limitedResult, rp.limitedBase
-	fmt.Fprintf(w, "| %s ¹ | %s | %.2f | %s | %s | %.2f | %.1f µs (%.2f×) | %.0f%% | %s |\n",
-		rp.limited.name, thousands(lr.reqPerSec), lr.reqPerSec/lb.reqPerSec, fmtDur(lr.p50), fmtDur(lr.p99),
-		float64(lr.p99)/float64(lb.p99), us(lr.serverCPUPerReq()), float64(lr.serverCPUPerReq())/float64(lb.serverCPUPerReq()),
-		100*lr.cpu.otherShare(), statusCheck(rp.limited.expect, lr.unexpected, lr.statuses))
+	writeRow(w, rp.limited.name+" ¹", rp.limited.expect, summarize([]result{lr}, []result{lb}))
 	fmt.Fprintf(w, "\n¹ One run on a second server started without --auth-fail-burst (default limiter: 20 failures in a row, "+
 		"then 2 a second per client address), compared with a /healthz run on that server just before it (%s req/s, p99 %s). The other rows use "+
 		"--auth-fail-burst 1000000000 so that invalid keys measure the 401 path.\n", thousands(lb.reqPerSec), fmtDur(lb.p99))
-	fmt.Fprintf(w, "² The server process's CPU time (user + system, /proc/PID/stat) during the run divided by its requests, "+
-		"and its ratio to /healthz's: what a request costs, steadier than req/s when other processes share the cores.\n")
-	fmt.Fprintf(w, "³ Share of the machine (%d CPUs × run time) used by processes other than the server and wrk during the run: "+
-		"above a few percent, the run was disturbed.\n", runtime.NumCPU())
+	writeCPUNotes(w)
 
+	names := make([]string, len(rp.scenarios))
+	for i, sc := range rp.scenarios {
+		names[i] = sc.name
+	}
+	writeRounds(w, names, rp.results)
+	writeDisturbed(w, sums)
+
+	peak := max(rp.rssMax, rp.hwm) * 1024
+	fmt.Fprintf(w, "\nServer resident memory: %s after start with the keys loaded; under load, highest VmRSS sampled every 100 ms %s, VmHWM (kernel's peak) %s.\n",
+		mb(rp.idleRSS*1024), mb(rp.rssMax*1024), mb(rp.hwm*1024))
+
+	fmt.Fprintf(w, "\n### Goals\n\n")
+	goal := func(ok bool, text string) {
+		fmt.Fprintf(w, "- **%s** %s\n", passMark(ok), text)
+	}
+	for _, g := range verifyGoals(rp.scenarios, sums) {
+		goal(g.ok, g.text)
+	}
+	goal(float64(peak) < goalRSS, fmt.Sprintf("server resident memory under load: peak %s (goal < 100 MB)", mb(peak)))
+
+	writeProblems(w, rp.problems)
+	writeEnvironment(ctx, w, rp.wrk, rp.loadStart, rp.elapsed)
+}
+
+// writeRounds writes each round's req/s, server CPU/req and others' CPU,
+// a line per scenario (named by names).
+func writeRounds(w io.Writer, names []string, results [][]result) {
+	rounds := len(results[0])
 	fmt.Fprintf(w, "\nreq/s, server CPU/req and others' CPU per round (run order rotates each round):\n\n| scenario |")
-	for r := range cfg.rounds {
+	for r := range rounds {
 		fmt.Fprintf(w, " round %d |", r+1)
 	}
-	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---:|", cfg.rounds))
-	for i, sc := range rp.scenarios {
-		fmt.Fprintf(w, "| %s |", sc.name)
-		for _, r := range rp.results[i] {
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---:|", rounds))
+	for i, name := range names {
+		fmt.Fprintf(w, "| %s |", name)
+		for _, r := range results[i] {
 			fmt.Fprintf(w, " %s, %.1f µs, %.0f%% |", thousands(r.reqPerSec), us(r.serverCPUPerReq()), 100*r.cpu.otherShare())
 		}
 		fmt.Fprintln(w)
 	}
+}
 
+// writeDisturbed warns when other processes took much of the machine
+// during some runs.
+func writeDisturbed(w io.Writer, sums []summary) {
 	var disturbed float64
 	for _, s := range sums {
 		disturbed = max(disturbed, s.othersMax)
@@ -155,49 +203,61 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 			"req/s, latencies and their ratios are unreliable; server CPU/req is the steadier measure. Run again on a quiet machine.\n",
 			100*disturbed)
 	}
+}
 
-	peak := max(rp.rssMax, rp.hwm) * 1024
-	fmt.Fprintf(w, "\nServer resident memory: %s after start with the keys loaded; under load, highest VmRSS sampled every 100 ms %s, VmHWM (kernel's peak) %s.\n",
-		mb(rp.idleRSS*1024), mb(rp.rssMax*1024), mb(rp.hwm*1024))
+// goal is a goal of the issue, met or missed.
+type goal struct {
+	ok   bool
+	text string
+}
 
-	fmt.Fprintf(w, "\n### Goals\n\n")
-	goal := func(ok bool, text string) {
-		mark := "PASS  "
-		if !ok {
-			mark = "MISSED"
-		}
-		fmt.Fprintf(w, "- **%s** %s\n", mark, text)
+func passMark(ok bool) string {
+	if ok {
+		return "PASS  "
 	}
-	one, rnd := sums[scOneKey], sums[scRandom]
-	goal(one.ratio >= goalOneKey, fmt.Sprintf("verify, one valid key: %.3f of /healthz's throughput (goal >= %.2f)", one.ratio, goalOneKey))
-	goal(rnd.ratio >= goalRandom, fmt.Sprintf("verify, keys drawn from %s: %.3f of /healthz's throughput (goal >= %.2f)",
-		thousands(float64(cfg.sample)), rnd.ratio, goalRandom))
+	return "MISSED"
+}
+
+// verifyGoals are the goals of verify against /healthz, from the
+// summaries of the scenarios (in the order of the sc* constants).
+func verifyGoals(scenarios []scenario, sums []summary) []goal {
+	var gs []goal
+	add := func(ok bool, text string) { gs = append(gs, goal{ok, text}) }
+	base, one, rnd := sums[scHealthz], sums[scOneKey], sums[scRandom]
+	add(one.ratio >= goalOneKey, fmt.Sprintf("verify, one valid key: %.3f of /healthz's throughput (goal >= %.2f)", one.ratio, goalOneKey))
+	add(rnd.ratio >= goalRandom, fmt.Sprintf("%s: %.3f of /healthz's throughput (goal >= %.2f)",
+		scenarios[scRandom].name, rnd.ratio, goalRandom))
 	for _, i := range []int{scOneKey, scRandom, scUnknown, scMalformed} {
-		goal(sums[i].p99Ratio <= goalP99, fmt.Sprintf("%s: p99 %s = %.3f × /healthz's %s (goal <= %.1f×)",
-			rp.scenarios[i].name, fmtDur(sums[i].p99), sums[i].p99Ratio, fmtDur(base.p99), goalP99))
+		add(sums[i].p99Ratio <= goalP99, fmt.Sprintf("%s: p99 %s = %.3f × /healthz's %s (goal <= %.1f×)",
+			scenarios[i].name, fmtDur(sums[i].p99), sums[i].p99Ratio, fmtDur(base.p99), goalP99))
 	}
 	for _, i := range []int{scUnknown, scMalformed} {
 		s := sums[i]
-		goal(s.ratio >= rnd.ratio-invalidMargin && s.p50 <= rnd.p50+rnd.p50*3/100,
-			fmt.Sprintf("%s no slower than valid keys drawn from %s: throughput ratio %.3f vs %.3f, p50 %s vs %s (within %.0f%% noise)",
-				rp.scenarios[i].name, thousands(float64(cfg.sample)), s.ratio, rnd.ratio, fmtDur(s.p50), fmtDur(rnd.p50), invalidMargin*100))
+		add(s.ratio >= rnd.ratio-invalidMargin && s.p50 <= rnd.p50+rnd.p50*3/100,
+			fmt.Sprintf("%s no slower than %s: throughput ratio %.3f vs %.3f, p50 %s vs %s (within %.0f%% noise)",
+				scenarios[i].name, scenarios[scRandom].name, s.ratio, rnd.ratio, fmtDur(s.p50), fmtDur(rnd.p50), invalidMargin*100))
 	}
-	goal(float64(peak) < goalRSS, fmt.Sprintf("server resident memory under load: peak %s (goal < 100 MB)", mb(peak)))
+	return gs
+}
 
-	if len(rp.problems) > 0 {
+func writeProblems(w io.Writer, problems []string) {
+	if len(problems) > 0 {
 		fmt.Fprintf(w, "\n### Problems: the measurement is not valid\n\n")
-		for _, p := range rp.problems {
+		for _, p := range problems {
 			fmt.Fprintf(w, "- %s\n", p)
 		}
 	}
+}
 
+// writeEnvironment says where and when the bench ran.
+func writeEnvironment(ctx context.Context, w io.Writer, wrk, loadStart string, elapsed time.Duration) {
 	model, cpus := cpuInfo()
 	goVersion := "unknown"
 	if out, err := exec.CommandContext(ctx, "go", "version").Output(); err == nil {
 		goVersion = strings.TrimSpace(string(out))
 	}
 	wrkVersion := "unknown"
-	if out, _ := exec.CommandContext(ctx, rp.wrk, "--version").CombinedOutput(); len(out) > 0 {
+	if out, _ := exec.CommandContext(ctx, wrk, "--version").CombinedOutput(); len(out) > 0 {
 		wrkVersion, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
 		wrkVersion, _, _ = strings.Cut(wrkVersion, " Copyright")
 	}
@@ -208,17 +268,12 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 	fmt.Fprintf(w, "- %s\n", goVersion)
 	fmt.Fprintf(w, "- CPU: %s, %d cores (/proc/cpuinfo), runtime.NumCPU %d, GOMAXPROCS left to the runtime\n", model, cpus, runtime.NumCPU())
 	fmt.Fprintf(w, "- Linux %s; /proc/loadavg at the start %s, at the end %s (other work on the machine skews the numbers)\n",
-		strings.TrimSpace(string(kernel)), rp.loadStart, strings.TrimSpace(string(load)))
-	fmt.Fprintf(w, "- load generator: %s (%s)\n", wrkVersion, rp.wrk)
-	fmt.Fprintf(w, "- whole run: %s\n", rp.elapsed.Round(time.Second))
+		strings.TrimSpace(string(kernel)), loadStart, strings.TrimSpace(string(load)))
+	fmt.Fprintf(w, "- load generator: %s (%s)\n", wrkVersion, wrk)
+	fmt.Fprintf(w, "- whole run: %s\n", elapsed.Round(time.Second))
 }
 
-func verifyPath(cfg config) string {
-	if cfg.scope == "" {
-		return "GET /api/v1/verify"
-	}
-	return "GET /api/v1/verify?scope=" + cfg.scope
-}
+func verifyPath(cfg config) string { return "GET " + verifyURL(cfg) }
 
 func statusCheck(expect string, unexpected int64, statuses map[int]int64) string {
 	r := result{statuses: statuses}
@@ -231,10 +286,12 @@ func statusCheck(expect string, unexpected int64, statuses map[int]int64) string
 // us returns d in microseconds.
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// fmtDur writes a latency with three significant digits, in µs or ms.
+// fmtDur writes a latency with three significant digits, in µs, ms or s.
 func fmtDur(d time.Duration) string {
 	us := float64(d) / float64(time.Microsecond)
 	switch {
+	case us >= 1e6:
+		return fmt.Sprintf("%.2f s", us/1e6)
 	case us < 1000:
 		return fmt.Sprintf("%.0f µs", us)
 	case us < 10_000:

@@ -31,12 +31,14 @@ func buildServer(ctx context.Context, moduleDir, dir string) (string, error) {
 
 // server is a running dashboard process.
 type server struct {
-	cmd    *exec.Cmd
-	url    string // http://127.0.0.1:PORT
-	stderr *tail
-	logged *logCounter // lines of its log, by message
-	exited chan struct{}
-	err    error // of Wait, once exited is closed
+	cmd       *exec.Cmd
+	url       string        // http://127.0.0.1:PORT
+	started   time.Time     // just before the process started
+	listening time.Duration // after started, when its "listening" line was seen
+	stderr    *tail
+	logged    *logCounter // lines of its log, by message
+	exited    chan struct{}
+	err       error // of Wait, once exited is closed
 
 	mu           sync.Mutex
 	rssMax, hwm  int64 // kB, highest seen
@@ -44,11 +46,29 @@ type server struct {
 	stopOnce     sync.Once
 }
 
-// startServer starts bin serving the database at dbPath on a free
-// loopback port, waits until /healthz answers and starts sampling its
-// resident memory.
-func startServer(ctx context.Context, bin, dbPath string, extra ...string) (*server, error) {
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--db", dbPath}, extra...) // default log level, as make run
+// startServer starts bin serving the database of dsn (a SQLite file or a
+// PostgreSQL URL) on a free loopback port, waits until /healthz answers
+// and samples its resident memory meanwhile.
+func startServer(ctx context.Context, bin, dsn string, extra ...string) (*server, error) {
+	s, err := launch(bin, dsn, extra...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitListening(ctx, 2*time.Minute); err != nil {
+		s.stop()
+		return nil, err
+	}
+	if _, err := s.waitStatus(ctx, "/healthz", 30*time.Second); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch starts bin serving the database of dsn on a free loopback port
+// and starts sampling its resident memory, without waiting for it.
+func launch(bin, dsn string, extra ...string) (*server, error) {
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--db", dsn}, extra...) // default log level, as make run
 	cmd := exec.Command(bin, args...)
 	// The session secret is generated and kept in the database; make sure
 	// no BLNK_* variable of the caller's shell changes the server.
@@ -65,6 +85,7 @@ func startServer(ctx context.Context, bin, dbPath string, extra ...string) (*ser
 		stopSampling: make(chan struct{}),
 	}
 	cmd.Stderr = io.MultiWriter(s.stderr, s.logged)
+	s.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -72,61 +93,55 @@ func startServer(ctx context.Context, bin, dbPath string, extra ...string) (*ser
 		s.err = cmd.Wait()
 		close(s.exited)
 	}()
-	url, err := s.waitListening(ctx, 2*time.Minute)
-	if err != nil {
-		s.stop()
-		return nil, err
-	}
-	s.url = url
-	if err := s.waitHealthy(ctx, 30*time.Second); err != nil {
-		s.stop()
-		return nil, err
-	}
 	go s.sample()
 	return s, nil
 }
 
 var listeningURL = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)`)
 
-// waitListening finds the server's address in its "listening" log line,
-// which it writes at any log level.
-func (s *server) waitListening(ctx context.Context, limit time.Duration) (string, error) {
+// waitListening sets s.url from the server's "listening" log line, which
+// it writes at any log level once the keys are loaded, and s.listening
+// to when it was seen.
+func (s *server) waitListening(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		if m := listeningURL.FindStringSubmatch(s.stderr.String()); m != nil {
-			return m[1], nil
+			s.url, s.listening = m[1], time.Since(s.started)
+			return nil
 		}
 		select {
 		case <-s.exited:
-			return "", fmt.Errorf("server exited before listening: %v\n%s", s.err, s.stderr.String())
+			return fmt.Errorf("server exited before listening: %v\n%s", s.err, s.stderr.String())
 		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return "", fmt.Errorf("server not listening after %s\n%s", limit, s.stderr.String())
+	return fmt.Errorf("server not listening after %s\n%s", limit, s.stderr.String())
 }
 
-func (s *server) waitHealthy(ctx context.Context, limit time.Duration) error {
+// waitStatus asks path every 10 ms until it answers 200, and returns how
+// long after the start of the process it did.
+func (s *server) waitStatus(ctx context.Context, path string, limit time.Duration) (time.Duration, error) {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		resp, err := client.Get(s.url + "/healthz")
+		resp, err := client.Get(s.url + path)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				return time.Since(s.started), nil
 			}
 		}
 		select {
 		case <-s.exited:
-			return fmt.Errorf("server exited: %v\n%s", s.err, s.stderr.String())
+			return 0, fmt.Errorf("server exited: %v\n%s", s.err, s.stderr.String())
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+			return 0, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("%s/healthz not answering 200 after %s", s.url, limit)
+	return 0, fmt.Errorf("%s%s not answering 200 after %s", s.url, path, limit)
 }
 
 // sample reads the server's resident memory every 100 ms until stopped.

@@ -102,11 +102,10 @@ func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	script := filepath.Join(tmp, "bench.lua")
-	if err := os.WriteFile(script, []byte(wrkScript), 0o600); err != nil {
+	gen, err := newLoadGen(tmp, wrk, cfg)
+	if err != nil {
 		return err
 	}
-	gen := loadGen{wrk: wrk, script: script, threads: cfg.threads, connections: cfg.connections, timeout: 10 * time.Second}
 
 	extra := strings.Fields(cfg.serverArgs)
 	a, err := startServer(ctx, bin, dbPath, extra...)
@@ -119,10 +118,7 @@ func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.stop()
-	verify := "/api/v1/verify"
-	if cfg.scope != "" {
-		verify += "?scope=" + cfg.scope
-	}
+	verify := verifyURL(cfg)
 	type run struct {
 		name string
 		srv  *server
