@@ -76,6 +76,10 @@ type ListQuery struct {
 	After Cursor
 	Limit int
 	Now   time.Time
+	// Among, when not nil, restricts the list to these keys: the ones a
+	// caller already knows the search finds (few of many), so that the
+	// query reads them by id instead of walking every key. Empty: none.
+	Among []string
 }
 
 // Cursor is a position in the list: the sort value and id of the row a
@@ -219,15 +223,32 @@ func (a *args) add(v any) string {
 }
 
 // searchWhere is the condition of a query's workspace, search and scope.
-func searchWhere(workspaceID int64, q ListQuery, a *args) string {
+func (d *DB) searchWhere(workspaceID int64, q ListQuery, a *args) string {
+	// contains(haystack, needle): a plain substring test, which both
+	// databases run faster than LIKE and which needs no escaping.
+	contains := "instr"
+	if d.kind == Postgres {
+		contains = "strpos"
+	}
 	var w strings.Builder
 	w.WriteString("k.workspace_id = " + a.add(workspaceID))
+	if q.Among != nil {
+		if len(q.Among) == 0 {
+			w.WriteString(" AND FALSE")
+		} else {
+			marks := make([]string, len(q.Among))
+			for i, id := range q.Among {
+				marks[i] = a.add(id)
+			}
+			w.WriteString(" AND k.id IN (" + strings.Join(marks, ", ") + ")")
+		}
+	}
 	if q.Search != "" {
 		lower := strings.ToLower(q.Search)
-		like := a.add("%" + escapeLike(lower) + "%")
-		fmt.Fprintf(&w, ` AND (lower(k.name) LIKE %s ESCAPE '\' OR k.id = %s`, like, a.add(q.Search))
+		p := a.add(lower)
+		fmt.Fprintf(&w, ` AND (%s(lower(k.name), %s) > 0 OR k.id = %s`, contains, p, a.add(q.Search))
 		if prefixSearch(lower) {
-			fmt.Fprintf(&w, ` OR k.prefix LIKE %s ESCAPE '\'`, like)
+			fmt.Fprintf(&w, ` OR %s(k.prefix, %s) > 0`, contains, p)
 		}
 		w.WriteString(")")
 	}
@@ -236,7 +257,7 @@ func searchWhere(workspaceID int64, q ListQuery, a *args) string {
 		var or []string
 		for _, info := range apikey.Scopes() {
 			if set, err := apikey.ParseScopes([]string{string(info.Scope)}); err == nil && set.Allows(q.Scope) {
-				or = append(or, "(' ' || k.scopes || ' ') LIKE "+a.add("% "+string(info.Scope)+" %"))
+				or = append(or, fmt.Sprintf("%s(' ' || k.scopes || ' ', %s) > 0", contains, a.add(" "+string(info.Scope)+" ")))
 			}
 		}
 		if len(or) == 0 {
@@ -262,11 +283,6 @@ func prefixSearch(s string) bool {
 	return true
 }
 
-// escapeLike escapes LIKE's wildcards (with \ as the escape character).
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 // ListKeys returns a page of a workspace's keys.
 func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyPage, error) {
 	expr, ok := sortExprs[q.Sort]
@@ -280,7 +296,7 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyP
 		return KeyPage{}, ErrBadCursor
 	}
 	var a args
-	where := searchWhere(workspaceID, q, &a)
+	where := d.searchWhere(workspaceID, q, &a)
 	if q.Status != AnyStatus {
 		where += " AND " + statusCond(q.Status, q.Now, &a)
 	}
@@ -402,7 +418,7 @@ func cursorAt(q ListQuery, k apikey.Key, backward bool) Cursor {
 // status, sort and cursor are ignored) in each status at q.Now.
 func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q ListQuery) (StatusCounts, error) {
 	var a args
-	where := searchWhere(workspaceID, q, &a)
+	where := d.searchWhere(workspaceID, q, &a)
 	// One CASE a row puts each key in exactly one bucket, in the order of
 	// apikey.Key.Status; Active is the last two.
 	query := `SELECT CASE
@@ -427,9 +443,7 @@ func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q ListQuery) (Sta
 			n[bucket] = count
 		}
 	}
-	c := StatusCounts{Revoked: n[0], Expired: n[1], Rolled: n[2], Expiring: n[3], Active: n[3] + n[4]}
-	c.All = n[0] + n[1] + n[2] + n[3] + n[4]
-	return c, rows.Err()
+	return CountsOf(n), rows.Err()
 }
 
 // strings runs a query of one text column and returns its values.
@@ -448,4 +462,105 @@ func (d *DB) strings(ctx context.Context, query string, args ...any) ([]string, 
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// ListEntry is what the list's counts need of a key: the columns its
+// search, scope and status filters read.
+type ListEntry struct {
+	ID, Name, Prefix string
+	Scopes           apikey.Set
+	ExpiresAt        int64 // Unix ms; 0: never
+	Revoked, Rolled  bool
+}
+
+// ListEntries returns the list entries of a workspace's keys.
+func (d *DB) ListEntries(ctx context.Context, workspaceID int64) ([]ListEntry, error) {
+	rows, err := d.sql.QueryContext(ctx, `SELECT id, name, prefix, scopes, COALESCE(expires_at, 0),
+		revoked_at IS NOT NULL, rolled_into IS NOT NULL FROM api_keys WHERE workspace_id = $1`, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ListEntry
+	for rows.Next() {
+		var e ListEntry
+		var scopes string
+		if err := rows.Scan(&e.ID, &e.Name, &e.Prefix, &scopes, &e.ExpiresAt, &e.Revoked, &e.Rolled); err != nil {
+			return nil, err
+		}
+		if e.Scopes, err = apikey.ParseScopeList(scopes); err != nil {
+			return nil, fmt.Errorf("key %s: stored scopes %q: %v", e.ID, scopes, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Lower is the case folding of the database's lower(), which the list's
+// search uses: SQLite folds ASCII letters only, PostgreSQL every letter.
+func (d *DB) Lower(s string) string {
+	if d.kind == Postgres {
+		return strings.ToLower(s)
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Matches reports whether e is found by q's search and scope, as the
+// list's query finds it (lower folds case as the database does).
+func (e ListEntry) Matches(q ListQuery, lowerName string, lower func(string) string) bool {
+	if q.Scope != "" && !e.Scopes.Allows(q.Scope) {
+		return false
+	}
+	if q.Search == "" {
+		return true
+	}
+	s := lower(q.Search)
+	return strings.Contains(lowerName, s) || e.ID == q.Search || prefixSearch(s) && strings.Contains(e.Prefix, s)
+}
+
+// Bucket is e's status at now, as CountKeys buckets it: 0 revoked, 1
+// expired, 2 rolled, 3 active and expiring, 4 active.
+func (e ListEntry) Bucket(now time.Time) int {
+	n := ms(now)
+	switch {
+	case e.Revoked:
+		return 0
+	case e.ExpiresAt != 0 && e.ExpiresAt <= n:
+		return 1
+	case e.Rolled:
+		return 2
+	case e.ExpiresAt != 0 && e.ExpiresAt <= n+ExpiringWithin.Milliseconds():
+		return 3
+	}
+	return 4
+}
+
+// InStatus reports whether a key of bucket b (see Bucket) is found by the
+// status filter s.
+func InStatus(b int, s ListStatus) bool {
+	switch s {
+	case ListRevoked:
+		return b == 0
+	case ListExpired:
+		return b == 1
+	case ListRolled:
+		return b == 2
+	case ListExpiring:
+		return b == 3
+	case ListActive:
+		return b == 3 || b == 4
+	}
+	return true
+}
+
+// CountsOf adds buckets up into counts per status.
+func CountsOf(n [5]int) StatusCounts {
+	return StatusCounts{Revoked: n[0], Expired: n[1], Rolled: n[2], Expiring: n[3], Active: n[3] + n[4],
+		All: n[0] + n[1] + n[2] + n[3] + n[4]}
 }

@@ -362,3 +362,35 @@ func TestListKeysCursors(t *testing.T) {
 		}
 	}
 }
+
+func TestListKeysAmong(t *testing.T) {
+	d, _ := openTestDB(t)
+	ws, keys := listFixture(t, d)
+	ctx := context.Background()
+	among := []string{keys[3].ID, keys[40].ID, keys[77].ID, "key_notthere"}
+	p, err := d.ListKeys(ctx, ws, ListQuery{Sort: SortCreated, Limit: 2, Now: testNow, Among: among})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{p.Keys[0].ID, p.Keys[1].ID}
+	if len(p.Keys) != 2 || p.Next.IsZero() {
+		t.Fatalf("page of %d, next %v", len(p.Keys), p.Next)
+	}
+	p2, err := d.ListKeys(ctx, ws, ListQuery{Sort: SortCreated, Limit: 2, Now: testNow, Among: among, After: p.Next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, p2.Keys[0].ID)
+	if len(p2.Keys) != 1 || !p2.Next.IsZero() {
+		t.Fatalf("second page of %d", len(p2.Keys))
+	}
+	slices.Sort(got)
+	want := among[:3]
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if p, err := d.ListKeys(ctx, ws, ListQuery{Sort: SortCreated, Limit: 2, Now: testNow, Among: []string{}}); err != nil || len(p.Keys) != 0 {
+		t.Errorf("empty Among: %d keys, %v", len(p.Keys), err)
+	}
+}

@@ -154,7 +154,7 @@ func (s *Server) keyList(c echo.Context) error {
 	lq.Now = now
 	l := views.KeyList{Now: now, Filter: filter, Problem: string(problem)}
 
-	all, err := s.db.CountKeys(ctx, ws, db.ListQuery{Now: now})
+	all, among, err := s.counts.count(ctx, ws, db.ListQuery{Now: now, Status: lq.Status})
 	if err != nil {
 		return err
 	}
@@ -162,18 +162,22 @@ func (s *Server) keyList(c echo.Context) error {
 	counts := all
 	if problem == "" {
 		if lq.Search != "" || lq.Scope != "" {
-			if counts, err = s.db.CountKeys(ctx, ws, lq); err != nil {
+			if counts, among, err = s.counts.count(ctx, ws, lq); err != nil {
 				return err
 			}
 		}
-		page, err := s.db.ListKeys(ctx, ws, lq)
-		if err != nil {
-			return err
+		// The keys the filter finds, when they are few: read by id.
+		lq.Among = among
+		if counts.Of(lq.Status) > 0 {
+			page, err := s.db.ListKeys(ctx, ws, lq)
+			if err != nil {
+				return err
+			}
+			for i := range page.Keys {
+				s.freshLastUsed(&page.Keys[i])
+			}
+			l.Keys, l.Next, l.Prev = page.Keys, page.Next.String(), page.Prev.String()
 		}
-		for i := range page.Keys {
-			s.freshLastUsed(&page.Keys[i])
-		}
-		l.Keys, l.Next, l.Prev = page.Keys, page.Next.String(), page.Prev.String()
 	}
 	for _, t := range views.ListStatuses {
 		t.Count = counts.Of(db.ListStatus(t.Status))

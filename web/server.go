@@ -150,6 +150,7 @@ type Server struct {
 	cfg     Config
 	db      *db.DB
 	auth    *keyauth.Authenticator // checks API keys
+	counts  *listCounts            // the keys list's counts per status
 	keys    *keys.Service          // creates and revokes them
 	log     *slog.Logger
 	cookies *sessions.CookieStore
@@ -178,6 +179,7 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		cfg:            cfg,
 		db:             store,
 		auth:           auth,
+		counts:         newListCounts(store),
 		keys:           keyring,
 		log:            log,
 		cookies:        newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),

@@ -104,6 +104,7 @@ type listPage struct {
 	path string
 	htmx bool
 	want string // a piece of the page that says it is the right one
+	goal bool   // one of the pages the goals are about: first, filtered, deep
 }
 
 // listResult is what the bench measured of a page.
@@ -214,14 +215,15 @@ func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	deep = "/settings/api-keys?cursor=" + url.QueryEscape(u.Query().Get("cursor"))
 
 	pages := []listPage{
-		{"first page (newest 50 of 10,000)", "/settings/api-keys", false, "Showing 50 of 10,000 keys."},
-		{"first page, htmx (results only)", "/settings/api-keys", true, "Showing 50 of 10,000 keys."},
-		{"deep page (after key 7,600, by cursor)", deep, false, "Showing 50 of 10,000 keys."},
-		{"search \"billing\", active, scope data:read", "/settings/api-keys?q=billing&scope=data:read&status=active", false, "Showing 50 of "},
-		{"expiring soon, soonest first", "/settings/api-keys?sort=expires&status=expiring", false, "Showing 50 of 1,000 keys."},
-		{"sorted by name", "/settings/api-keys?sort=name", false, "Showing 50 of 10,000 keys."},
-		{"sorted by last use", "/settings/api-keys?sort=-last_used", false, "Showing 50 of 10,000 keys."},
-		{"revoked, search matching nothing", "/settings/api-keys?q=no+such+key&status=revoked", false, "No keys revoked, matching"},
+		{"first page (newest 50 of 10,000)", "/settings/api-keys", false, "Showing 50 of 10,000 keys.", true},
+		{"first page, htmx (results only)", "/settings/api-keys", true, "Showing 50 of 10,000 keys.", true},
+		{"deep page (after key 7,600, by cursor)", deep, false, "Showing 50 of 10,000 keys.", true},
+		{"filtered: search \"billing\", active, scope data:read", "/settings/api-keys?q=billing&scope=data:read&status=active", false, "Showing 50 of ", true},
+		{"filtered: search finding 10 keys", "/settings/api-keys?q=triage+099", false, "Showing 10 of 10 keys.", true},
+		{"filtered: expiring soon, soonest first", "/settings/api-keys?sort=expires&status=expiring", false, "Showing 50 of 1,000 keys.", true},
+		{"filtered: revoked, search finding nothing", "/settings/api-keys?q=no+such+key&status=revoked", false, "No keys revoked, matching", true},
+		{"sorted by name", "/settings/api-keys?sort=name", false, "Showing 50 of 10,000 keys.", false},
+		{"sorted by last use", "/settings/api-keys?sort=-last_used", false, "Showing 50 of 10,000 keys.", false},
 	}
 	const warm, runs = 20, 300
 	var results []listResult
@@ -258,11 +260,14 @@ func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	worstP50, worstP99, biggest := time.Duration(0), time.Duration(0), 0
 	for _, r := range results {
 		fmt.Fprintf(stdout, "| %s | %d | %s | %s | %s | %.1f KB |\n", r.name, r.rows, fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.max), float64(r.bytes)/1024)
-		worstP50, worstP99, biggest = max(worstP50, r.p50), max(worstP99, r.p99), max(biggest, r.bytes)
+		biggest = max(biggest, r.bytes)
+		if r.goal {
+			worstP50, worstP99 = max(worstP50, r.p50), max(worstP99, r.p99)
+		}
 	}
 	rss, hwm := srv.memory()
 	fmt.Fprintf(stdout, "\nServer memory: %s resident at peak (VmHWM %s).\n", mb(rss*1024), mb(hwm*1024))
-	fmt.Fprintf(stdout, "Goals: p50 < 10 ms (worst %s): %s; p99 < 25 ms (worst %s): %s; HTML < 100 KB (largest %.1f KB): %s.\n",
+	fmt.Fprintf(stdout, "Goals, for the first, filtered and deep pages: p50 < 10 ms (worst %s): %s; p99 < 25 ms (worst %s): %s; HTML < 100 KB (largest %.1f KB): %s.\n",
 		fmtDur(worstP50), strings.TrimSpace(verdict(worstP50 < 10*time.Millisecond, "")), fmtDur(worstP99), strings.TrimSpace(verdict(worstP99 < 25*time.Millisecond, "")),
 		float64(biggest)/1024, strings.TrimSpace(verdict(biggest < 100*1024, "")))
 	return nil

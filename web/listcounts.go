@@ -1,0 +1,111 @@
+package web
+
+import (
+	"context"
+	"sync"
+
+	"github.com/blnk-cloud/apikeys/db"
+)
+
+// listCounts counts a workspace's keys per status for the keys list (its
+// tabs, its "of N keys", the expiring banner) from a snapshot of the
+// columns that decide it, kept until a key changes: counting 10,000 rows
+// in SQLite on every page view cost more than the rest of the page.
+// Status depends on the time, so it is worked out at each count, never
+// kept. A snapshot is read again when the change log has moved, by
+// whichever server or process changed a key.
+type listCounts struct {
+	db *db.DB
+
+	mu   sync.Mutex
+	byWS map[int64]*listSnapshot
+}
+
+// maxSnapshots bounds the workspaces whose snapshot is kept.
+const maxSnapshots = 64
+
+type listSnapshot struct {
+	mu      sync.Mutex // held while it is read from the database
+	seq     int64
+	ready   bool
+	entries []db.ListEntry
+	lower   []string // the entries' names, folded as the database folds them
+}
+
+func newListCounts(store *db.DB) *listCounts {
+	return &listCounts{db: store, byWS: map[int64]*listSnapshot{}}
+}
+
+// maxAmong is the most keys count hands back as the ones a filter finds:
+// fewer than this and the list reads them by id.
+const maxAmong = 500
+
+// count returns the counts per status of the keys q's search and scope
+// find in the workspace, at q.Now; and, when q filters and finds at most
+// maxAmong keys in its status, their ids (else nil).
+func (lc *listCounts) count(ctx context.Context, workspaceID int64, q db.ListQuery) (db.StatusCounts, []string, error) {
+	entries, lower, err := lc.snapshot(ctx, workspaceID)
+	if err != nil {
+		return db.StatusCounts{}, nil, err
+	}
+	var n [5]int
+	filtered := q.Search != "" || q.Scope != "" || q.Status != db.AnyStatus
+	among := []string{}
+	for i, e := range entries {
+		if (q.Search != "" || q.Scope != "") && !e.Matches(q, lower[i], lc.db.Lower) {
+			continue
+		}
+		b := e.Bucket(q.Now)
+		n[b]++
+		if filtered && len(among) <= maxAmong && db.InStatus(b, q.Status) {
+			among = append(among, e.ID)
+		}
+	}
+	if !filtered || len(among) > maxAmong {
+		among = nil
+	}
+	return db.CountsOf(n), among, nil
+}
+
+// snapshot returns the workspace's entries, and their names folded, at
+// least as new as the key changes applied when it is called. The slices
+// are never written once returned.
+func (lc *listCounts) snapshot(ctx context.Context, workspaceID int64) ([]db.ListEntry, []string, error) {
+	// Every key change appends to the change log: its last sequence number
+	// (one index lookup) says whether the snapshot is still right.
+	seq, err := lc.db.LastChange(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	lc.mu.Lock()
+	snap := lc.byWS[workspaceID]
+	if snap == nil {
+		if len(lc.byWS) >= maxSnapshots {
+			for id := range lc.byWS { // any one: the map's order is random
+				delete(lc.byWS, id)
+				break
+			}
+		}
+		snap = &listSnapshot{}
+		lc.byWS[workspaceID] = snap
+	}
+	lc.mu.Unlock()
+
+	snap.mu.Lock()
+	defer snap.mu.Unlock()
+	if snap.ready && snap.seq == seq {
+		return snap.entries, snap.lower, nil
+	}
+	// Read after seq was: the rows are at least that new (a change that
+	// lands in between only makes the next view read them again).
+	entries, err := lc.db.ListEntries(ctx, workspaceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	lower := make([]string, len(entries))
+	for i, e := range entries {
+		lower[i] = lc.db.Lower(e.Name)
+	}
+	snap.entries, snap.lower, snap.seq, snap.ready = entries, lower, seq, true
+	return entries, lower, nil
+}
