@@ -18,7 +18,6 @@ import (
 
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/e2e/internal/dashtest"
-	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 )
 
@@ -289,26 +288,8 @@ func addKey(t *testing.T, a *app, name string, scopes []string) {
 // token and id.
 func storeKey(t *testing.T, a *app, name string, scopeNames []string, created, expires time.Time) (token, id string) {
 	t.Helper()
-	ctx := context.Background()
-	store, err := db.Open(ctx, a.DB)
-	must(t, err)
-	defer store.Close()
-	login, err := store.LoginByEmail(ctx, "ada@acme.test")
-	must(t, err)
-	token, err = apikey.Generate()
-	must(t, err)
-	prefix, err := apikey.Parse(token)
-	must(t, err)
-	scopes, err := apikey.ParseScopes(scopeNames)
-	must(t, err)
-	id = apikey.NewID()
-	_, _, err = store.CreateKey(ctx, db.NewKey{
-		Key: apikey.Key{ID: id, WorkspaceID: login.Workspace.ID, Name: name, Prefix: prefix, Scopes: scopes,
-			ExpiresAt: expires, CreatedAt: created},
-		Hash: apikey.HashOf(token), CreatedBy: login.User.ID, CreateToken: apikey.NewID(),
-	})
-	must(t, err)
-	return token, id
+	tokens, ids := storeKeys(t, a, []seedKey{{name: name, scopes: scopeNames, created: created, expires: expires}})
+	return tokens[0], ids[0]
 }
 
 // revokeStoredKey revokes a key straight in the app's database, as the

@@ -18,13 +18,14 @@ import (
 type seedKey struct {
 	name    string
 	scopes  []string
+	created time.Time // zero: one minute after the key before, the first the oldest
 	expires time.Time
 	revoked bool
 }
 
-// storeKeys stores keys straight into the app's database in one go, one
-// minute apart, the first the oldest.
-func storeKeys(t *testing.T, a *app, keys []seedKey) {
+// storeKeys stores keys straight into the app's database in one go, as
+// the dashboard would have, and returns their tokens and ids.
+func storeKeys(t *testing.T, a *app, keys []seedKey) (tokens, ids []string) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := db.Open(ctx, a.DB)
@@ -40,9 +41,13 @@ func storeKeys(t *testing.T, a *app, keys []seedKey) {
 		scopes, err := apikey.ParseScopes(k.scopes)
 		must(t, err)
 		id := apikey.NewID()
+		created := k.created
+		if created.IsZero() {
+			created = start.Add(time.Duration(i) * time.Minute)
+		}
 		_, _, err = store.CreateKey(ctx, db.NewKey{
 			Key: apikey.Key{ID: id, WorkspaceID: login.Workspace.ID, Name: k.name, Prefix: prefix, Scopes: scopes,
-				ExpiresAt: k.expires, CreatedAt: start.Add(time.Duration(i) * time.Minute)},
+				ExpiresAt: k.expires, CreatedAt: created},
 			Hash: apikey.HashOf(token), CreatedBy: login.User.ID, CreateToken: apikey.NewID(),
 		})
 		must(t, err)
@@ -50,7 +55,9 @@ func storeKeys(t *testing.T, a *app, keys []seedKey) {
 			_, err = store.RevokeKey(ctx, login.Workspace.ID, id, audit.Actor{UserID: login.User.ID, Kind: audit.User}, time.Now())
 			must(t, err)
 		}
+		tokens, ids = append(tokens, token), append(ids, id)
 	}
+	return tokens, ids
 }
 
 // Names people give keys, long and short, in several scripts.

@@ -153,19 +153,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	loadStart, _ := os.ReadFile("/proc/loadavg")
 
-	moduleDir, err := moduleRoot(ctx)
+	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-", logf)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "blnk-bench-")
-	if err != nil {
-		return err
-	}
-	if cfg.keep {
-		logf("keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer done()
 
 	wrk, err := ensureWrk(ctx, logf)
 	if err != nil {
@@ -414,6 +406,22 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", errors.New("run the bench inside the module (go run ./cmd/bench)")
 	}
 	return filepath.Dir(mod), nil
+}
+
+// workDir finds the module to build and makes the run's temporary
+// directory (named with prefix); done removes it, unless -keep.
+func workDir(ctx context.Context, cfg config, prefix string, logf func(string, ...any)) (moduleDir, tmp string, done func(), err error) {
+	if moduleDir, err = moduleRoot(ctx); err != nil {
+		return "", "", nil, err
+	}
+	if tmp, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", nil, err
+	}
+	if cfg.keep {
+		logf("keeping %s", tmp)
+		return moduleDir, tmp, func() {}, nil
+	}
+	return moduleDir, tmp, func() { os.RemoveAll(tmp) }, nil
 }
 
 // serverErrors returns the server's log lines at level ERROR.

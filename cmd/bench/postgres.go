@@ -102,19 +102,11 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 		}
 		return errors.New(msg)
 	}
-	moduleDir, err := moduleRoot(ctx)
+	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-postgres-", logf)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "blnk-bench-postgres-")
-	if err != nil {
-		return err
-	}
-	if cfg.keep {
-		logf("keeping %s and the PostgreSQL schemas", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer done()
 	wrk, err := ensureWrk(ctx, logf)
 	if err != nil {
 		return err

@@ -57,19 +57,11 @@ func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
 	}
 	start := time.Now()
-	moduleDir, err := moduleRoot(ctx)
+	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-signin-", logf)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "blnk-bench-signin-")
-	if err != nil {
-		return err
-	}
-	if cfg.keep {
-		logf("keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer done()
 	logf("building the server")
 	bin, err := buildServer(ctx, moduleDir, tmp)
 	if err != nil {

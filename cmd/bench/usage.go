@@ -29,7 +29,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -52,19 +51,11 @@ const burstEvents = 10_000
 func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 	start := time.Now()
-	moduleDir, err := moduleRoot(ctx)
+	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-usage-", logf)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "blnk-bench-usage-")
-	if err != nil {
-		return err
-	}
-	if cfg.keep {
-		logf("keeping %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer done()
 	wrk, err := ensureWrk(ctx, logf)
 	if err != nil {
 		return err
