@@ -126,7 +126,7 @@ func ParseCursor(s string) (Cursor, error) {
 		return Cursor{}, ErrBadCursor
 	}
 	parts := strings.SplitN(string(raw), "|", 5)
-	if len(parts) != 5 || parts[0] != "1" || !KnownSort(ListSort(parts[1])) || !validKeyID(parts[3]) || !storable(parts[4]) {
+	if len(parts) != 5 || parts[0] != "1" || !KnownSort(ListSort(parts[1])) || !apikey.ValidID(parts[3]) || !storable(parts[4]) {
 		return Cursor{}, ErrBadCursor
 	}
 	c := Cursor{Sort: ListSort(parts[1]), ID: parts[3], Value: parts[4]}
@@ -147,20 +147,6 @@ func ParseCursor(s string) (Cursor, error) {
 		}
 	}
 	return c, nil
-}
-
-// validKeyID reports whether s can be a key's id ("key_" and base32).
-func validKeyID(s string) bool {
-	if len(s) < 5 || len(s) > 64 || !strings.HasPrefix(s, "key_") {
-		return false
-	}
-	for i := 4; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
-			return false
-		}
-	}
-	return true
 }
 
 // KeyPage is one page of the list.
@@ -244,7 +230,8 @@ func (d *DB) searchWhere(workspaceID int64, q ListQuery, a *args) string {
 		}
 	}
 	if q.Search != "" {
-		lower := strings.ToLower(q.Search)
+		// Folded as the database's lower() folds the names.
+		lower := d.Lower(q.Search)
 		p := a.add(lower)
 		fmt.Fprintf(&w, ` AND (%s(lower(k.name), %s) > 0 OR k.id = %s`, contains, p, a.add(q.Search))
 		if prefixSearch(lower) {
@@ -339,7 +326,8 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyP
 		for i, id := range ids {
 			marks[i] = b.add(id)
 		}
-		rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+` WHERE k.id IN (`+strings.Join(marks, ", ")+`)`, b...)
+		rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = `+b.add(workspaceID)+
+			` AND k.id IN (`+strings.Join(marks, ", ")+`)`, b...)
 		if err != nil {
 			return KeyPage{}, err
 		}
@@ -414,7 +402,7 @@ func cursorAt(q ListQuery, k apikey.Key, backward bool) Cursor {
 	return c
 }
 
-// CountKeys counts the keys a search finds (q's Search and Scope; its
+// CountKeys counts in SQL the keys a search finds (q's Search and Scope; its
 // status, sort and cursor are ignored) in each status at q.Now.
 func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q ListQuery) (StatusCounts, error) {
 	var a args
@@ -512,16 +500,17 @@ func (d *DB) Lower(s string) string {
 }
 
 // Matches reports whether e is found by q's search and scope, as the
-// list's query finds it (lower folds case as the database does).
-func (e ListEntry) Matches(q ListQuery, lowerName string, lower func(string) string) bool {
+// list's query finds it: lowerName and lowerSearch are e's name and q's
+// search folded by Lower.
+func (e ListEntry) Matches(q ListQuery, lowerName, lowerSearch string) bool {
 	if q.Scope != "" && !e.Scopes.Allows(q.Scope) {
 		return false
 	}
 	if q.Search == "" {
 		return true
 	}
-	s := lower(q.Search)
-	return strings.Contains(lowerName, s) || e.ID == q.Search || prefixSearch(s) && strings.Contains(e.Prefix, s)
+	return strings.Contains(lowerName, lowerSearch) || e.ID == q.Search ||
+		prefixSearch(lowerSearch) && strings.Contains(e.Prefix, lowerSearch)
 }
 
 // Bucket is e's status at now, as CountKeys buckets it: 0 revoked, 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -415,5 +416,29 @@ func TestKeyListKeyboard(t *testing.T) {
 		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`cursor=`)))
 		// The Next link of the last page is gone: focus goes to Previous.
 		must(t, expect.Locator(page.Locator("#list-prev")).ToBeFocused())
+	}
+}
+
+// TestKeyListPastedKey: a key pasted into the search box leaves the box
+// and the address, with and without JavaScript; the list shows that key.
+func TestKeyListPastedKey(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	tokens, _ := storeKeys(t, a, realisticKeys(5))
+	token := tokens[2]
+	for _, js := range []bool{true, false} {
+		page := newPage(t, a, pageOptions{noJS: !js})
+		signIn(t, page, "ada@acme.test", "correct horse battery")
+		search := page.GetByRole("searchbox", playwright.PageGetByRoleOptions{Name: "Search keys"})
+		must(t, search.Fill(token))
+		must(t, search.Press("Enter"))
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`\?q=`+regexp.QuoteMeta(token[:13])+`$`)))
+		must(t, expect.Locator(search).ToHaveValue(token[:13]))
+		must(t, expect.Locator(page.Locator("tbody tr")).ToHaveCount(1))
+		must(t, expect.Locator(page.Locator("tbody tr td[data-label='Name']")).ToContainText(realNames[2]))
+		if html, err := page.Content(); err != nil || strings.Contains(html, token) {
+			t.Errorf("js %v: the key is still in the page (%v)", js, err)
+		}
 	}
 }

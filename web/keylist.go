@@ -100,6 +100,22 @@ func hasEmptyParam(q url.Values) bool {
 	return false
 }
 
+// typingOn reports whether the list the browser shows (its address,
+// current) and the one asked for differ only in a search that was already
+// there: the same search, typed further.
+func typingOn(current string, next views.ListFilter) bool {
+	u, err := url.Parse(current)
+	if err != nil || u.Path != views.ListPath {
+		return false
+	}
+	prev, _, problem := parseListFilter(u.Query())
+	if problem != "" || prev.Search == "" || next.Search == "" || prev.Search == next.Search {
+		return false
+	}
+	prev.Search, prev.Cursor = next.Search, next.Cursor
+	return prev == next
+}
+
 // clip shortens what a problem message repeats of the address.
 func clip(s string) string {
 	if utf8.RuneCountInString(s) > 40 {
@@ -109,21 +125,16 @@ func clip(s string) string {
 }
 
 // searchWithoutSecret returns the search to show instead of q when q holds
-// more of a key than its public prefix (someone pasted a key into the
-// search box): the prefix only, so that the rest leaves the address.
+// a key, or more of one than its public prefix (someone pasted a key into
+// the search box): that key's prefix, so that the rest leaves the address.
+// It finds what the log redacts (apikey.Redact), wherever it is in q.
 func searchWithoutSecret(q string) (string, bool) {
-	const prefixLen = len("blnk_") + 8
-	i := strings.Index(strings.ToLower(q), "blnk_")
-	if i < 0 || len(q)-i <= prefixLen {
+	r := apikey.Redact(q)
+	if r == q {
 		return "", false
 	}
-	prefix := strings.ToLower(q[i : i+prefixLen])
-	for _, c := range prefix[len("blnk_"):] {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return "", false
-		}
-	}
-	return prefix, true
+	i := strings.Index(r, "[redacted]")
+	return r[i-apikey.PrefixLen : i], true
 }
 
 func (s *Server) keyList(c echo.Context) error {
@@ -134,14 +145,15 @@ func (s *Server) keyList(c echo.Context) error {
 	query := req.URL.Query()
 	// A key pasted into the search must not stay in the address bar, the
 	// history or a shared link: the list searches by its prefix instead.
+	// A page is redirected; htmx gets the results of the prefix, the
+	// prefix's address and the search box emptied of the key.
+	pasted := false
 	if prefix, ok := searchWithoutSecret(query.Get("q")); ok {
 		query.Set("q", prefix)
-		to := views.ListPath + "?" + query.Encode()
-		if !full {
-			c.Response().Header().Set("HX-Location", to)
-			return c.NoContent(http.StatusOK)
+		if full {
+			return c.Redirect(http.StatusSeeOther, views.ListPath+"?"+query.Encode())
 		}
-		return c.Redirect(http.StatusSeeOther, to)
+		pasted = true
 	}
 
 	now := s.cfg.Now()
@@ -190,9 +202,16 @@ func (s *Server) keyList(c echo.Context) error {
 	}
 	if !full {
 		// The address follows the list: the server's canonical form of
-		// what is shown (htmx pushes it into the history).
-		c.Response().Header().Set("HX-Push-Url", filter.URL())
-		return render(c, status, views.KeysResultsSwap(l))
+		// what is shown. Typing on in the search box replaces the entry
+		// of the search before; anything else is a new entry, for the
+		// back button.
+		h := c.Response().Header()
+		if typingOn(req.Header.Get("HX-Current-URL"), filter) {
+			h.Set("HX-Replace-Url", filter.URL())
+		} else {
+			h.Set("HX-Push-Url", filter.URL())
+		}
+		return render(c, status, views.KeysResultsSwap(l, pasted))
 	}
 	p, err := s.page(c, "API Keys")
 	if err != nil {

@@ -364,12 +364,56 @@ func TestKeyListKeepsKeysOutOfTheAddress(t *testing.T) {
 	if ids := rowIDs(r.Body); len(ids) != 1 || ids[0] != k.ID {
 		t.Errorf("search by the pasted key's prefix: %v", ids)
 	}
-	h := c.get("/settings/api-keys?q="+url.QueryEscape(k.Token), htmx())
-	if loc := h.Header.Get("HX-Location"); h.Code != http.StatusOK || loc != "/settings/api-keys?q="+k.Prefix {
-		t.Errorf("htmx: %d HX-Location %q", h.Code, loc)
+	// With htmx: the results of the prefix, its address, and the search
+	// box holding the prefix instead of the key.
+	h := c.get("/settings/api-keys?q="+url.QueryEscape("ci key "+k.Token), htmx())
+	if push := h.Header.Get("HX-Push-Url"); h.Code != http.StatusOK || push != "/settings/api-keys?q="+k.Prefix {
+		t.Errorf("htmx: %d HX-Push-Url %q", h.Code, push)
+	}
+	if ids := rowIDs(h.Body); len(ids) != 1 || ids[0] != k.ID {
+		t.Errorf("htmx: rows %v", ids)
+	}
+	if !strings.Contains(h.Body, `id="key-search" name="q" value="`+k.Prefix+`"`) || !strings.Contains(h.Body, `hx-swap-oob="true"`) {
+		t.Error("htmx: the search box is not given the prefix")
+	}
+	if strings.Contains(h.Body, k.Token) || strings.Contains(h.Header.Get("HX-Push-Url"), k.Token[len(k.Prefix):]) {
+		t.Error("htmx: the key is in the answer")
 	}
 	if strings.Contains(ts.logs.String(), k.Token) {
 		t.Error("the key is in the server's log")
+	}
+}
+
+func TestKeyListHistoryWhileTyping(t *testing.T) {
+	t.Parallel()
+	_, c := newSignedIn(t, serverOpts{})
+	c.create("Billing worker")
+	for _, tc := range []struct {
+		current, next, header string
+	}{
+		{"/settings/api-keys", "/settings/api-keys?q=bi", "HX-Push-Url"},          // the first letters: a new entry
+		{"/settings/api-keys?q=bi", "/settings/api-keys?q=bil", "HX-Replace-Url"}, // typing on
+		{"/settings/api-keys?q=bil&status=active", "/settings/api-keys?q=bill&status=active", "HX-Replace-Url"},
+		{"/settings/api-keys?q=bil", "/settings/api-keys?q=bil&status=revoked", "HX-Push-Url"}, // another tab
+		{"/settings/api-keys?q=bil", "/settings/api-keys", "HX-Push-Url"},                      // cleared
+	} {
+		r := c.get(tc.next, htmx(), header("HX-Current-URL", "http://127.0.0.1"+tc.current))
+		if r.Header.Get(tc.header) == "" {
+			t.Errorf("%s -> %s: no %s (push %q, replace %q)", tc.current, tc.next, tc.header, r.Header.Get("HX-Push-Url"), r.Header.Get("HX-Replace-Url"))
+		}
+	}
+}
+
+func TestKeyListSearchOtherScripts(t *testing.T) {
+	t.Parallel()
+	_, c := newSignedIn(t, serverOpts{})
+	k := c.create("Überweisung Größe Bot")
+	// Found as typed, on both databases, and counted the same way.
+	for _, q := range []string{"Überweisung", "größe", "BOT"} {
+		r := c.get("/settings/api-keys?q=" + url.QueryEscape(q))
+		if ids := rowIDs(r.Body); len(ids) != 1 || ids[0] != k.ID || !strings.Contains(r.Body, "Showing 1 of 1 key.") {
+			t.Errorf("q=%q: rows %v", q, ids)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/blnk-cloud/apikeys/db"
@@ -21,13 +22,22 @@ type listCounts struct {
 	byWS map[int64]*listSnapshot
 }
 
-// maxSnapshots bounds the workspaces whose snapshot is kept.
-const maxSnapshots = 64
+// maxSnapshots bounds the workspaces whose snapshot is kept, and
+// maxSnapshotKeys the keys of one (about 150 bytes each): the counts of a
+// larger workspace are taken in SQL at each view.
+const (
+	maxSnapshots    = 64
+	maxSnapshotKeys = 200_000
+)
+
+// errTooBig is the snapshot of a workspace of more than maxSnapshotKeys.
+var errTooBig = errors.New("workspace too large for a snapshot")
 
 type listSnapshot struct {
 	mu      sync.Mutex // held while it is read from the database
 	seq     int64
 	ready   bool
+	tooBig  bool // it had more than maxSnapshotKeys keys: never read again
 	entries []db.ListEntry
 	lower   []string // the entries' names, folded as the database folds them
 }
@@ -37,7 +47,7 @@ func newListCounts(store *db.DB) *listCounts {
 }
 
 // maxAmong is the most keys count hands back as the ones a filter finds:
-// fewer than this and the list reads them by id.
+// that many or fewer, and the list reads them by id.
 const maxAmong = 500
 
 // count returns the counts per status of the keys q's search and scope
@@ -45,14 +55,20 @@ const maxAmong = 500
 // maxAmong keys in its status, their ids (else nil).
 func (lc *listCounts) count(ctx context.Context, workspaceID int64, q db.ListQuery) (db.StatusCounts, []string, error) {
 	entries, lower, err := lc.snapshot(ctx, workspaceID)
+	if errors.Is(err, errTooBig) {
+		c, err := lc.db.CountKeys(ctx, workspaceID, q)
+		return c, nil, err
+	}
 	if err != nil {
 		return db.StatusCounts{}, nil, err
 	}
 	var n [5]int
-	filtered := q.Search != "" || q.Scope != "" || q.Status != db.AnyStatus
+	search := q.Search != "" || q.Scope != ""
+	filtered := search || q.Status != db.AnyStatus
+	lowerSearch := lc.db.Lower(q.Search)
 	among := []string{}
 	for i, e := range entries {
-		if (q.Search != "" || q.Scope != "") && !e.Matches(q, lower[i], lc.db.Lower) {
+		if search && !e.Matches(q, lower[i], lowerSearch) {
 			continue
 		}
 		b := e.Bucket(q.Now)
@@ -93,7 +109,10 @@ func (lc *listCounts) snapshot(ctx context.Context, workspaceID int64) ([]db.Lis
 
 	snap.mu.Lock()
 	defer snap.mu.Unlock()
-	if snap.ready && snap.seq == seq {
+	if snap.tooBig {
+		return nil, nil, errTooBig
+	}
+	if snap.ready && snap.seq >= seq {
 		return snap.entries, snap.lower, nil
 	}
 	// Read after seq was: the rows are at least that new (a change that
@@ -101,6 +120,10 @@ func (lc *listCounts) snapshot(ctx context.Context, workspaceID int64) ([]db.Lis
 	entries, err := lc.db.ListEntries(ctx, workspaceID)
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(entries) > maxSnapshotKeys {
+		snap.tooBig = true
+		return nil, nil, errTooBig
 	}
 	lower := make([]string, len(entries))
 	for i, e := range entries {

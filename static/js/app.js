@@ -89,12 +89,34 @@
     listFocus = active && target.contains(active) && active.id ? active.id : null;
   });
   var neighbours = { "list-next": ["list-prev", "list-first"], "list-prev": ["list-next", "list-first"], "list-first": ["list-next"] };
-  document.addEventListener("htmx:afterSettle", function () {
-    var results = document.getElementById("keys-results");
+  // A key pasted into the list's search is never sent: the search asks
+  // for its public prefix, and the box shows that instead (the server
+  // does the same for a request that still carries one).
+  document.addEventListener("htmx:configRequest", function (e) {
+    var q = e.detail.parameters && e.detail.parameters.q;
+    if (typeof q !== "string") { return; }
+    var m = /blnk_[0-9a-f]{8}[0-9A-Za-z]{10,}/.exec(q);
+    if (!m) { return; }
+    var prefix = m[0].slice(0, 13);
+    e.detail.parameters.q = prefix;
+    var box = document.getElementById("key-search");
+    if (box) { box.value = prefix; }
+  });
+
+  // A list address the server refuses (400) still shows its reason in
+  // the results, as it does without JavaScript.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.xhr.status === 400 && e.detail.target && e.detail.target.id === "keys-results") {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (!e.detail.target || e.detail.target.id !== "keys-results") { return; }
     var announce = document.getElementById("list-announce");
-    var count = document.getElementById("list-count");
-    if (announce && count && results && results.contains(count)) {
-      announce.textContent = count.textContent.replace(/\s+/g, " ").trim();
+    var found = document.getElementById("list-found");
+    if (announce && found) {
+      announce.textContent = found.textContent.replace(/\s+/g, " ").trim();
     }
     if (!listFocus) { return; }
     var ids = [listFocus].concat(neighbours[listFocus] || []);

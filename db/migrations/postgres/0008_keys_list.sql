@@ -7,5 +7,6 @@ DROP INDEX api_keys_workspace_created;
 CREATE INDEX api_keys_list_created ON api_keys (workspace_id, created_at, id);
 CREATE INDEX api_keys_list_name ON api_keys (workspace_id, lower(name), id);
 CREATE INDEX api_keys_list_expires ON api_keys (workspace_id, COALESCE(expires_at, 9223372036854775807), id);
--- The counts per status read only this index, not the wide rows.
+-- Counting keys per status in SQL (CountKeys, for workspaces too large
+-- for the list's snapshot) reads only this index, not the wide rows.
 CREATE INDEX api_keys_list_status ON api_keys (workspace_id, revoked_at, expires_at, rolled_into);
