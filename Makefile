@@ -2,7 +2,8 @@
 #   make run    build and serve on http://127.0.0.1:8080 (data in ./data)
 #   make test   install test dependencies (Chromium, nginx, Caddy), check, run every test
 #   make bench  measure the API hot path against the bare handler, then
-#               several servers on PostgreSQL (skipped when none answers)
+#               several servers on PostgreSQL (skipped when none answers),
+#               then the keys list of a 10,000-key workspace
 #   make bench-signin  sign-in storms against the real server
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
