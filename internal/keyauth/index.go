@@ -11,16 +11,17 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 )
 
-// index holds every key in memory that holds no pointers: the maps map
-// fixed-size values to slot numbers, entries live in fixed chunks, and
-// their text in append-only byte chunks. The garbage collector never
-// scans any of it, however many keys there are, and a key costs about
-// 200 bytes. The Authenticator's mu guards the maps and the growth of the
-// chunks; an entry's fields other than its atomics and its address never
-// change once it is published.
+// index holds every key in memory that holds no pointers: two tables of
+// slot numbers find a key by its hash and by its id, entries live in
+// fixed chunks, and their text in append-only byte chunks. The garbage
+// collector never scans any of it, however many keys there are. The
+// Authenticator's mu guards the tables and the growth of the chunks; an
+// entry's fields other than its atomics and its address never change once
+// it is published.
 type index struct {
-	byHash  map[apikey.Hash]uint32
-	byID    map[keyID]uint32
+	byHash  slotTable            // by the key's hash (entry.hash)
+	byID    slotTable            // by the key's id (the first idLen bytes of its text)
+	keys    int                  // distinct hashes: the keys, whatever their entries
 	entries []*[entryChunk]entry // never moved: atomics stay where they are
 	n       uint32
 	text    [][]byte // each of textChunk bytes, filled up, never moved
@@ -29,8 +30,6 @@ type index struct {
 	allow  []*[allowChunk]cidr
 	allowN uint32
 }
-
-type keyID [idLen]byte
 
 const (
 	idLen      = 24 // "key_" and 20 characters, see apikey.NewID
@@ -41,6 +40,7 @@ const (
 
 // entry is a key in the index.
 type entry struct {
+	hash        apikey.Hash // SHA-256 of the token: what byHash finds
 	workspaceID int64
 	createdAt   int64 // Unix ms
 	expiresAt   int64 // Unix ms; 0: never
@@ -165,18 +165,143 @@ func (ip lastIP) String() string {
 	return ""
 }
 
-func newIndex() *index {
-	return &index{byHash: make(map[apikey.Hash]uint32), byID: make(map[keyID]uint32)}
+func newIndex() *index { return &index{} }
+
+// slotTable finds entries by a key of theirs: an open-addressing table
+// (linear probing, at most 3/4 full) of cells that hold a slot number
+// plus one (0: an empty cell) and, in their high half, 32 bits of the
+// key's hash, so that a probe past other keys reads no entry. Its cells
+// are 8 bytes, where a Go map of 32-byte hashes and one of ids cost
+// about 100 bytes a key together: at a million keys, 100 MB. What a
+// cell's entry is compared with is the caller's (lookupHash, lookupID).
+type slotTable struct {
+	cells []uint64
+	n     int
 }
 
-// toID returns id as a map key, and false if it cannot be a key id.
-func toID(id string) (keyID, bool) {
-	var k keyID
-	if len(id) != idLen {
-		return k, false
+// cell is what a table holds for slot, whose key hashes to h.
+func cell(h uint64, slot uint32) uint64 { return h&^0xffffffff | uint64(slot+1) }
+
+// cellSlot is the slot a non-empty cell holds.
+func cellSlot(c uint64) uint32 { return uint32(c) - 1 }
+
+// sameHigh reports whether cell c may hold a key that hashes to h.
+func sameHigh(c, h uint64) bool { return c>>32 == h>>32 }
+
+// start returns the first cell to probe for h, and the mask of the
+// table's size.
+func (t *slotTable) start(h uint64) (uint64, uint64) {
+	mask := uint64(len(t.cells) - 1)
+	return h & mask, mask
+}
+
+// grow doubles the table when one more key would fill it past 3/4,
+// placing every cell again with rehash (the hash of a slot's key).
+func (t *slotTable) grow(rehash func(slot uint32) uint64) {
+	if (t.n+1)*4 <= len(t.cells)*3 {
+		return
 	}
-	copy(k[:], id)
-	return k, true
+	old := t.cells
+	t.cells = make([]uint64, max(1024, 2*len(old)))
+	for _, c := range old {
+		if c == 0 {
+			continue
+		}
+		i, mask := t.start(rehash(cellSlot(c)))
+		for t.cells[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.cells[i] = c
+	}
+}
+
+// hashStart is where byHash probes for h: its first 8 bytes, as uniform
+// as SHA-256 makes them (and no client can choose a hash).
+func hashStart(h *apikey.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+
+// idStart is where byID probes for id: its random part, mixed (the
+// characters of an id carry 5 bits each).
+func idStart(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 4; i < len(id); i++ { // after "key_"
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+// id returns an entry's id; it points into the text chunks.
+func (x *index) id(e *entry) string {
+	return unsafe.String(&x.text[e.textChunk][e.textOff], idLen)
+}
+
+// lookupHash returns the slot of the key whose hash is h.
+func (x *index) lookupHash(h *apikey.Hash) (uint32, bool) {
+	t := &x.byHash
+	if len(t.cells) == 0 {
+		return 0, false
+	}
+	hs := hashStart(h)
+	for i, mask := t.start(hs); ; i = (i + 1) & mask {
+		c := t.cells[i]
+		if c == 0 {
+			return 0, false
+		}
+		if sameHigh(c, hs) && x.at(cellSlot(c)).hash == *h {
+			return cellSlot(c), true
+		}
+	}
+}
+
+// lookupID returns the slot of the key whose id is id.
+func (x *index) lookupID(id string) (uint32, bool) {
+	t := &x.byID
+	if len(id) != idLen || len(t.cells) == 0 {
+		return 0, false
+	}
+	hs := idStart(id)
+	for i, mask := t.start(hs); ; i = (i + 1) & mask {
+		c := t.cells[i]
+		if c == 0 {
+			return 0, false
+		}
+		if sameHigh(c, hs) && x.id(x.at(cellSlot(c))) == id {
+			return cellSlot(c), true
+		}
+	}
+}
+
+// place points byHash and byID at slot for its entry's hash and id: the
+// cell of an older entry of the same key is taken over, else a new one.
+func (x *index) place(slot uint32) {
+	e := x.at(slot)
+	x.byHash.grow(func(s uint32) uint64 { return hashStart(&x.at(s).hash) })
+	if x.byHash.set(hashStart(&e.hash), slot, func(s uint32) bool { return x.at(s).hash == e.hash }) {
+		x.keys++
+	}
+	x.byID.grow(func(s uint32) uint64 { return idStart(x.id(x.at(s))) })
+	id := x.id(e)
+	x.byID.set(idStart(id), slot, func(s uint32) bool { return x.id(x.at(s)) == id })
+}
+
+// set points the cell of the key that hashes to h (same tells it among
+// others) at slot, or a new cell; it reports whether the cell is new.
+// The table has room (grow).
+func (t *slotTable) set(h uint64, slot uint32, same func(slot uint32) bool) bool {
+	for i, mask := t.start(h); ; i = (i + 1) & mask {
+		c := t.cells[i]
+		if c == 0 {
+			t.cells[i] = cell(h, slot)
+			t.n++
+			return true
+		}
+		if sameHigh(c, h) && same(cellSlot(c)) {
+			t.cells[i] = cell(h, slot)
+			return false
+		}
+	}
 }
 
 func (x *index) at(slot uint32) *entry {
@@ -186,8 +311,7 @@ func (x *index) at(slot uint32) *entry {
 // add stores a new key and returns its entry; the caller holds the lock
 // and has checked that the hash is new.
 func (x *index) add(hash apikey.Hash, k apikey.Key, workspace string) *entry {
-	id, ok := toID(k.ID)
-	if !ok {
+	if len(k.ID) != idLen {
 		panic("keyauth: key id of unexpected length: " + k.ID)
 	}
 	if x.n%entryChunk == 0 {
@@ -197,6 +321,7 @@ func (x *index) add(hash apikey.Hash, k apikey.Key, workspace string) *entry {
 	x.n++
 	e := x.at(slot)
 	e.slot = slot
+	e.hash = hash
 	e.workspaceID = k.WorkspaceID
 	e.createdAt = k.CreatedAt.UnixMilli()
 	if !k.ExpiresAt.IsZero() {
@@ -214,8 +339,7 @@ func (x *index) add(hash apikey.Hash, k apikey.Key, workspace string) *entry {
 		e.allowOff = x.writeAllow(k.Allowlist[:n])
 		e.allowN = uint8(n)
 	}
-	x.byHash[hash] = slot
-	x.byID[id] = slot
+	x.place(slot)
 	return e
 }
 

@@ -1,0 +1,81 @@
+package keyauth
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// TestIndexTables fills the index's tables past several doublings, finds
+// every key by hash and by id, misses unknown ones, and moves a key to a
+// new entry (an edit) without counting it twice. It also says what a key
+// costs (heap in use after a collection).
+func TestIndexTables(t *testing.T) {
+	const n = 100_000
+	scopes, _ := apikey.ParseScopes([]string{"mcp:read"})
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = Record{Hash: apikey.HashOf(fmt.Sprintf("token-%d", i)), Key: apikey.Key{ID: apikey.NewID(), WorkspaceID: 1,
+			Name: fmt.Sprintf("key %06d", i), Prefix: "blnk_0123abcd", Scopes: scopes, CreatedAt: time.Unix(1700000000, 0)},
+			WorkspaceName: "Bench"}
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	x := newIndex()
+	for i := range recs {
+		x.add(recs[i].Hash, recs[i].Key, recs[i].WorkspaceName)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%d keys: %.0f bytes a key in the index", n, per)
+	if per > 400 {
+		t.Errorf("%.0f bytes a key, want well under 400", per)
+	}
+	if x.keys != n {
+		t.Fatalf("keys = %d, want %d", x.keys, n)
+	}
+	for i := range recs {
+		s, ok := x.lookupHash(&recs[i].Hash)
+		if !ok || x.at(s).hash != recs[i].Hash {
+			t.Fatalf("key %d not found by hash", i)
+		}
+		s2, ok := x.lookupID(recs[i].Key.ID)
+		if !ok || s2 != s {
+			t.Fatalf("key %d by id: slot %d, %v; by hash %d", i, s2, ok, s)
+		}
+	}
+	for i := range 10_000 {
+		h := apikey.HashOf(fmt.Sprintf("unknown-%d", i))
+		if _, ok := x.lookupHash(&h); ok {
+			t.Fatalf("unknown hash %d found", i)
+		}
+		if _, ok := x.lookupID(apikey.NewID()); ok {
+			t.Fatalf("unknown id found")
+		}
+	}
+	for _, bad := range []string{"", "key_", "key_toolongtoolongtoolongtoolong", recs[0].Key.ID[:23]} {
+		if _, ok := x.lookupID(bad); ok {
+			t.Errorf("lookupID(%q) found a key", bad)
+		}
+	}
+	// An edit: a new entry for the same key takes the old one's cells.
+	old, _ := x.lookupHash(&recs[7].Hash)
+	edited := recs[7].Key
+	edited.Name = "renamed"
+	e := x.add(recs[7].Hash, edited, "Bench")
+	if s, _ := x.lookupHash(&recs[7].Hash); s != e.slot || s == old {
+		t.Errorf("by hash after an edit: slot %d, want the new %d (old %d)", s, e.slot, old)
+	}
+	if s, _ := x.lookupID(edited.ID); s != e.slot {
+		t.Errorf("by id after an edit: slot %d, want %d", s, e.slot)
+	}
+	if x.keys != n || x.byHash.n != n || x.byID.n != n {
+		t.Errorf("after an edit: keys %d, cells %d and %d, want %d", x.keys, x.byHash.n, x.byID.n, n)
+	}
+	runtime.KeepAlive(recs)
+}
