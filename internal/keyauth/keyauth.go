@@ -4,7 +4,7 @@
 // 270 bytes a key, in an index the garbage collector never scans, see
 // index.go), loaded from the database at start. A check is then
 // parse + checksum (garbage is refused before any lookup) -> SHA-256 ->
-// map lookup -> revoked? -> expired? -> scope, with no database work and
+// table lookup -> revoked? -> expired? -> scope, with no database work and
 // no allocation, and takes the same path for an unknown key as for a
 // malformed one after the checksum.
 //
