@@ -366,3 +366,55 @@ func checkAddresses(t *testing.T, f *fixture, id string, want ...string) {
 		t.Errorf("key %s: addresses, newest first = %v, want %v", id, ips, want)
 	}
 }
+
+// failSecond is a store whose second RecordUsage fails, once.
+type failSecond struct {
+	keyauth.Store
+	calls atomic.Int32
+}
+
+func (s *failSecond) RecordUsage(ctx context.Context, u keyauth.Usage) error {
+	if s.calls.Add(1) == 2 {
+		return errors.New("database unreachable (test)")
+	}
+	return s.Store.RecordUsage(ctx, u)
+}
+
+// TestUsageFlushInParts: a flush of more keys than a part holds writes
+// them in parts; when a part fails, its counts and the later ones are
+// written by the next flush, and every count lands exactly once.
+func TestUsageFlushInParts(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	clk := newClock(start)
+	const n = 2100 // three parts
+	var ids []string
+	var tokens []string
+	for range n {
+		k, token := f.addKey(t, keySpec{})
+		ids, tokens = append(ids, k.ID), append(tokens, token)
+	}
+	store := &failSecond{Store: f.store}
+	a := newAuth(t, store, keyauth.Config{Now: clk.Now})
+	for _, token := range tokens {
+		if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(ctx); err == nil {
+		t.Fatal("Flush with its second part failing: no error")
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if calls := store.calls.Load(); calls < 4 {
+		t.Errorf("%d writes, want the 2,100 keys in parts (at least 2 then 2)", calls)
+	}
+	hour := start.Truncate(time.Hour)
+	for _, i := range []int{0, 999, 1000, 1500, 1999, 2000, n - 1} {
+		checkHours(t, f, ids[i], map[time.Time]keyauth.Counts{hour: {Accepted: 1}})
+		if got := dbLastUsed(t, f, ids[i]); got.ip != "192.0.2.1" {
+			t.Errorf("key %d: last used %v", i, got)
+		}
+	}
+}
