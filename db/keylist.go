@@ -326,8 +326,10 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyP
 		for i, id := range ids {
 			marks[i] = b.add(id)
 		}
-		rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = `+b.add(workspaceID)+
-			` AND k.id IN (`+strings.Join(marks, ", ")+`)`, b...)
+		// By primary key only: with the workspace in the condition too,
+		// SQLite walked the workspace's index instead (10 times slower);
+		// the workspace is checked below instead.
+		rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+` WHERE k.id IN (`+strings.Join(marks, ", ")+`)`, b...)
 		if err != nil {
 			return KeyPage{}, err
 		}
@@ -338,7 +340,9 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyP
 				rows.Close()
 				return KeyPage{}, err
 			}
-			byID[k.ID] = k
+			if k.WorkspaceID == workspaceID {
+				byID[k.ID] = k
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
