@@ -296,14 +296,25 @@ func storeKey(t *testing.T, a *app, name string, scopeNames []string, created, e
 // admin did at the given time.
 func revokeStoredKey(t *testing.T, a *app, id string, at time.Time) {
 	t.Helper()
+	store, login := openAsAdmin(t, a)
+	defer store.Close()
+	_, err := store.RevokeKey(context.Background(), login.Workspace.ID, id, audit.Actor{UserID: login.User.ID, Kind: audit.User}, at)
+	must(t, err)
+}
+
+// openAsAdmin opens the app's database, as another process would, with
+// the login of its admin ada@acme.test; the caller closes it.
+func openAsAdmin(t *testing.T, a *app) (*db.DB, db.Login) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := db.Open(ctx, a.DB)
 	must(t, err)
-	defer store.Close()
 	login, err := store.LoginByEmail(ctx, "ada@acme.test")
-	must(t, err)
-	_, err = store.RevokeKey(ctx, login.Workspace.ID, id, audit.Actor{UserID: login.User.ID, Kind: audit.User}, at)
-	must(t, err)
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	return store, login
 }
 
 // accountMenu is the summary of the account menu (a <details>); its

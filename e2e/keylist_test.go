@@ -29,11 +29,8 @@ type seedKey struct {
 func storeKeys(t *testing.T, a *app, keys []seedKey) (tokens, ids []string) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := db.Open(ctx, a.DB)
-	must(t, err)
+	store, login := openAsAdmin(t, a)
 	defer store.Close()
-	login, err := store.LoginByEmail(ctx, "ada@acme.test")
-	must(t, err)
 	start := time.Now().Add(-time.Duration(len(keys)+60) * time.Minute)
 	for i, k := range keys {
 		token, err := apikey.Generate()

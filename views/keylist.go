@@ -3,6 +3,7 @@ package views
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
@@ -191,7 +192,7 @@ func (l KeyList) FilterDescription() string {
 	if f.Status != "" {
 		for _, t := range ListStatuses {
 			if t.Status == f.Status {
-				add(lower(t.Label))
+				add(strings.ToLower(t.Label))
 			}
 		}
 	}
@@ -202,17 +203,6 @@ func (l KeyList) FilterDescription() string {
 		add("that can use " + ScopeLabel(apikey.Scope(f.Scope)))
 	}
 	return s
-}
-
-func lower(s string) string {
-	if s == "" {
-		return s
-	}
-	b := []byte(s)
-	if b[0] >= 'A' && b[0] <= 'Z' {
-		b[0] += 'a' - 'A'
-	}
-	return string(b)
 }
 
 // ExpiresSoonText is the badge of a key expiring soon: "Expires in 3

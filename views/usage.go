@@ -9,28 +9,12 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
-// Calls is how many calls a key got: accepted, and refused by reason.
-type Calls struct {
-	Accepted                         int64
-	Revoked, Expired, Scope, Address int64
-}
-
-// Refused returns the refused calls.
-func (c Calls) Refused() int64 { return c.Revoked + c.Expired + c.Scope + c.Address }
-
-// Total returns every call.
-func (c Calls) Total() int64 { return c.Accepted + c.Refused() }
-
-// Add adds o to c.
-func (c *Calls) Add(o Calls) {
-	c.Accepted += o.Accepted
-	c.Revoked += o.Revoked
-	c.Expired += o.Expired
-	c.Scope += o.Scope
-	c.Address += o.Address
-}
+// Calls is how many calls a key got: accepted, and refused by reason
+// (the counts keyauth keeps).
+type Calls = keyauth.Counts
 
 // UsageDay is a day's calls (UTC).
 type UsageDay struct {
@@ -144,7 +128,7 @@ func Count(n int64) string {
 
 // reasons describes refused calls by reason: "3 lacked the scope, 1 from
 // an address not allowed".
-func (c Calls) reasons() string {
+func reasons(c Calls) string {
 	var parts []string
 	add := func(n int64, what string) {
 		if n > 0 {

@@ -166,18 +166,14 @@ func (s *Server) keyList(c echo.Context) error {
 	lq.Now = now
 	l := views.KeyList{Now: now, Filter: filter, Problem: string(problem)}
 
-	all, among, err := s.counts.count(ctx, ws, db.ListQuery{Now: now, Status: lq.Status})
+	all, counts, among, err := s.counts.count(ctx, ws, lq)
 	if err != nil {
 		return err
 	}
 	l.Total, l.ExpiringSoon = all.All, all.Expiring
-	counts := all
-	if problem == "" {
-		if lq.Search != "" || lq.Scope != "" {
-			if counts, among, err = s.counts.count(ctx, ws, lq); err != nil {
-				return err
-			}
-		}
+	if problem != "" {
+		counts = all
+	} else {
 		// The keys the filter finds, when they are few: read by id.
 		lq.Among = among
 		if counts.Of(lq.Status) > 0 {

@@ -50,29 +50,35 @@ func newListCounts(store *db.DB) *listCounts {
 // that many or fewer, and the list reads them by id.
 const maxAmong = 500
 
-// count returns the counts per status of the keys q's search and scope
-// find in the workspace, at q.Now; and, when q filters and finds at most
-// maxAmong keys in its status, their ids (else nil).
-func (lc *listCounts) count(ctx context.Context, workspaceID int64, q db.ListQuery) (db.StatusCounts, []string, error) {
+// count returns, at q.Now, the counts per status of all the workspace's
+// keys and of those q's search and scope find (the same when q has
+// neither), from one read of the snapshot and one pass over it; and,
+// when q filters and finds at most maxAmong keys in its status, their ids
+// (else nil).
+func (lc *listCounts) count(ctx context.Context, workspaceID int64, q db.ListQuery) (all, found db.StatusCounts, among []string, err error) {
 	entries, lower, err := lc.snapshot(ctx, workspaceID)
+	search := q.Search != "" || q.Scope != ""
 	if errors.Is(err, errTooBig) {
-		c, err := lc.db.CountKeys(ctx, workspaceID, q)
-		return c, nil, err
+		if all, err = lc.db.CountKeys(ctx, workspaceID, db.ListQuery{Now: q.Now}); err != nil || !search {
+			return all, all, nil, err
+		}
+		found, err = lc.db.CountKeys(ctx, workspaceID, q)
+		return all, found, nil, err
 	}
 	if err != nil {
-		return db.StatusCounts{}, nil, err
+		return all, found, nil, err
 	}
-	var n [5]int
-	search := q.Search != "" || q.Scope != ""
+	var nAll, nFound [5]int
 	filtered := search || q.Status != db.AnyStatus
 	lowerSearch := lc.db.Lower(q.Search)
-	among := []string{}
+	among = []string{}
 	for i, e := range entries {
+		b := e.Bucket(q.Now)
+		nAll[b]++
 		if search && !e.Matches(q, lower[i], lowerSearch) {
 			continue
 		}
-		b := e.Bucket(q.Now)
-		n[b]++
+		nFound[b]++
 		if filtered && len(among) <= maxAmong && db.InStatus(b, q.Status) {
 			among = append(among, e.ID)
 		}
@@ -80,7 +86,7 @@ func (lc *listCounts) count(ctx context.Context, workspaceID int64, q db.ListQue
 	if !filtered || len(among) > maxAmong {
 		among = nil
 	}
-	return db.CountsOf(n), among, nil
+	return db.CountsOf(nAll), db.CountsOf(nFound), among, nil
 }
 
 // snapshot returns the workspace's entries, and their names folded, at

@@ -55,7 +55,7 @@ func (s *Server) keyUsage(ctx context.Context, id string) (views.Usage, error) {
 
 func add(hours map[time.Time]views.Calls, h time.Time, c keyauth.Counts) {
 	v := hours[h]
-	v.Add(views.Calls{Accepted: c.Accepted, Revoked: c.Revoked, Expired: c.Expired, Scope: c.Scope, Address: c.Address})
+	v.Add(c)
 	hours[h] = v
 }
 

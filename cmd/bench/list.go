@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -121,9 +119,7 @@ var (
 )
 
 func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
-	}
+	logf := logTo(stderr)
 	start := time.Now()
 	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-list-", logf)
 	if err != nil {
@@ -137,10 +133,8 @@ func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	dbPath := filepath.Join(tmp, "list.db")
 	const admin, password = "admin@bench.test", "the list bench password"
-	create := exec.CommandContext(ctx, bin, "admin", "create", "--db", dbPath, "--workspace", "Bench", "--email", admin)
-	create.Env = append(os.Environ(), "BLNK_ADMIN_PASSWORD="+password)
-	if out, err := create.CombinedOutput(); err != nil {
-		return fmt.Errorf("admin create: %w\n%s", err, out)
+	if err := createAdmin(ctx, bin, dbPath, admin, password); err != nil {
+		return err
 	}
 	const n = 10_000
 	logf("storing %d keys", n)

@@ -147,9 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.postgres != "" {
 		return runPostgres(ctx, cfg, stdout, stderr)
 	}
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
-	}
+	logf := logTo(stderr)
 	start := time.Now()
 	loadStart, _ := os.ReadFile("/proc/loadavg")
 
@@ -165,27 +163,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	// Build while the database fills: they use different cores.
-	type built struct {
-		bin string
-		err error
-	}
-	buildDone := make(chan built, 1)
-	go func() {
-		bin, err := buildServer(ctx, moduleDir, tmp)
-		buildDone <- built{bin, err}
-	}()
+	built := buildAsync(ctx, moduleDir, tmp)
 	logf("creating a database of %d keys", cfg.keys)
 	dbPath := filepath.Join(tmp, "bench.db")
 	t0 := time.Now()
 	toks, err := seed(ctx, dbPath, cfg.keys, cfg.sample)
 	if err != nil {
-		<-buildDone
+		built()
 		return fmt.Errorf("seed the database: %w", err)
 	}
 	logf("database ready in %s", time.Since(t0).Round(time.Millisecond))
-	b := <-buildDone
-	if b.err != nil {
-		return b.err
+	bin, err := built()
+	if err != nil {
+		return err
 	}
 
 	scenarios, err := scenariosFor(tmp, "", toks, cfg)
@@ -200,7 +190,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// The failed-authentication limiter would turn the invalid scenarios
 	// into 429s after 20 requests: lift it to measure the 401 path.
-	srv, err := startServer(ctx, b.bin, dbPath, append([]string{"--auth-fail-burst", "1000000000"}, strings.Fields(cfg.serverArgs)...)...)
+	srv, err := startServer(ctx, bin, dbPath, append([]string{"--auth-fail-burst", "1000000000"}, strings.Fields(cfg.serverArgs)...)...)
 	if err != nil {
 		return err
 	}
@@ -226,7 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// limited caller 401 (for gateways), which the status cannot tell
 	// from the other 401s; the check and the limiter are the same.
 	limited := scenario{"whoami, unknown keys, default limiter (429)", "/api/v1/whoami", unknownFile, "401,429"}
-	srv2, err := startServer(ctx, b.bin, dbPath, strings.Fields(cfg.serverArgs)...)
+	srv2, err := startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...)
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ type revokeRun struct {
 }
 
 func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	logf := logTo(stderr)
 	start := time.Now()
 	loadStart, _ := os.ReadFile("/proc/loadavg")
 
@@ -112,15 +112,8 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	type built struct {
-		bin string
-		err error
-	}
-	buildDone := make(chan built, 1)
-	go func() {
-		bin, err := buildServer(ctx, moduleDir, tmp)
-		buildDone <- built{bin, err}
-	}()
+	// Build while the database fills: they use different cores.
+	built := buildAsync(ctx, moduleDir, tmp)
 	// Four data sets, seeded while the server builds: those of SQLite
 	// (this process's CPU) beside those of PostgreSQL (mostly the
 	// database server's).
@@ -136,7 +129,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 		}
 		dsn, drop, err := pgSchema(ctx, cfg.postgres)
 		if err != nil {
-			<-buildDone
+			built()
 			return err
 		}
 		if cfg.keep {
@@ -167,7 +160,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 	}
 	wg.Wait()
 	if err := errors.Join(seedErrs...); err != nil {
-		<-buildDone
+		built()
 		return err
 	}
 	// The seeds' writes go to the disk now rather than during the runs.
@@ -175,9 +168,9 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 		logf("CHECKPOINT: %v (PostgreSQL may write the seeds out during the first runs)", err)
 	}
 	syscall.Sync()
-	b := <-buildDone
-	if b.err != nil {
-		return b.err
+	bin, err := built()
+	if err != nil {
+		return err
 	}
 	gen, err := newLoadGen(tmp, wrk, cfg)
 	if err != nil {
@@ -195,7 +188,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 			return err
 		}
 		scenarios = append(scenarios, scs)
-		srv, err := startServer(ctx, b.bin, st.dsn, append(liftLimiter, extra...)...)
+		srv, err := startServer(ctx, bin, st.dsn, append(liftLimiter, extra...)...)
 		if err != nil {
 			return err
 		}
@@ -213,7 +206,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 
 	// 2. Revokes through one of three servers.
 	logf("revoking %d keys through one of three servers", cfg.revokes)
-	rv, err := revokeThree(ctx, m, b.bin, sets[1], cfg, extra)
+	rv, err := revokeThree(ctx, m, bin, sets[1], cfg, extra)
 	if err != nil {
 		return err
 	}
@@ -223,7 +216,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 	// 3. Start-up with many keys.
 	var ups []startups
 	for _, st := range sets[2:] {
-		up, err := startUp(ctx, m, b.bin, tmp, st, cfg, extra)
+		up, err := startUp(ctx, m, bin, tmp, st, cfg, extra)
 		if err != nil {
 			return err
 		}

@@ -46,6 +46,43 @@ type server struct {
 	stopOnce     sync.Once
 }
 
+// buildAsync builds the server in the background (while the caller seeds
+// a database: they use different cores); the function it returns waits
+// for the binary.
+func buildAsync(ctx context.Context, moduleDir, dir string) func() (string, error) {
+	type built struct {
+		bin string
+		err error
+	}
+	done := make(chan built, 1)
+	go func() {
+		bin, err := buildServer(ctx, moduleDir, dir)
+		done <- built{bin, err}
+	}()
+	var once sync.Once
+	var b built
+	return func() (string, error) {
+		once.Do(func() { b = <-done })
+		return b.bin, b.err
+	}
+}
+
+// createAdmin makes the workspace "Bench" and its admin in the database at
+// dbPath, with the server's own command.
+func createAdmin(ctx context.Context, bin, dbPath, email, password string) error {
+	create := exec.CommandContext(ctx, bin, "admin", "create", "--db", dbPath, "--workspace", "Bench", "--email", email)
+	create.Env = append(os.Environ(), "BLNK_ADMIN_PASSWORD="+password)
+	if out, err := create.CombinedOutput(); err != nil {
+		return fmt.Errorf("admin create: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// logTo returns the bench's progress log on w.
+func logTo(w io.Writer) func(string, ...any) {
+	return func(format string, a ...any) { fmt.Fprintf(w, "bench: "+format+"\n", a...) }
+}
+
 // startServer starts bin serving the database of dsn (a SQLite file or a
 // PostgreSQL URL) on a free loopback port, waits until /healthz answers
 // and samples its resident memory meanwhile.

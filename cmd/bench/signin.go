@@ -13,8 +13,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -53,9 +51,7 @@ type stormResult struct {
 }
 
 func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
-	}
+	logf := logTo(stderr)
 	start := time.Now()
 	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-signin-", logf)
 	if err != nil {
@@ -69,10 +65,8 @@ func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error 
 	}
 	dbPath := filepath.Join(tmp, "signin.db")
 	const admin = "admin@bench.test"
-	create := exec.CommandContext(ctx, bin, "admin", "create", "--db", dbPath, "--workspace", "Bench", "--email", admin)
-	create.Env = append(os.Environ(), "BLNK_ADMIN_PASSWORD=the right password, never sent")
-	if out, err := create.CombinedOutput(); err != nil {
-		return fmt.Errorf("admin create: %w\n%s", err, out)
+	if err := createAdmin(ctx, bin, dbPath, admin, "the right password, never sent"); err != nil {
+		return err
 	}
 
 	wrong := func(email string, i int) string {

@@ -49,7 +49,7 @@ const goalUsageRatio = 0.95
 const burstEvents = 10_000
 
 func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
-	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	logf := logTo(stderr)
 	start := time.Now()
 	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-usage-", logf)
 	if err != nil {
