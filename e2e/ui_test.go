@@ -126,6 +126,9 @@ func TestFocusIsVisible(t *testing.T) {
 			must(t, page.Keyboard().Press("Enter"))
 			confirm := page.GetByRole("alertdialog")
 			must(t, expect.Locator(confirm).ToBeVisible())
+			// The dialog puts the focus in itself when it opens: the ring
+			// is measured once it has, not while it may still arrive.
+			must(t, expect.Locator(confirm.Locator(":focus")).ToHaveCount(1))
 			ring(confirm.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Cancel"}), "the confirmation's Cancel")
 			ring(confirm.GetByRole("button", playwright.LocatorGetByRoleOptions{Name: "Revoke Key"}), "the confirmation's Revoke Key")
 		})
