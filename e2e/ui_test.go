@@ -198,6 +198,9 @@ func TestThemeSwitch(t *testing.T) {
 		must(t, err)
 		return v.(string)
 	}
+	// Measured once the stylesheet applies (signIn waits for the address
+	// only).
+	must(t, page.WaitForLoadState(playwright.PageWaitForLoadStateOptions{State: playwright.LoadStateLoad}))
 	light := bg(page)
 	html := page.Locator("html")
 	must(t, expect.Locator(html).Not().ToHaveAttribute("data-theme", regexp.MustCompile(`.`)))
