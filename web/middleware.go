@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 )
@@ -86,6 +87,21 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		)
 		return nil
 	}
+}
+
+// compressPages gzips pages, fragments and exports for browsers that take
+// it. It wraps logRequests, which writes error pages, so that those are
+// compressed too. Static files are compressed once, at start (assets);
+// the API and the probes are not compressed: their answers are small and
+// the hot path should not pay for a compressor.
+func compressPages() echo.MiddlewareFunc {
+	return middleware.GzipWithConfig(middleware.GzipConfig{
+		Skipper: func(c echo.Context) bool {
+			p := c.Request().URL.Path
+			return forMachines(p) || strings.HasPrefix(p, "/static/") || p == "/favicon.ico"
+		},
+		MinLength: 1024, // below a packet, compressing saves nothing
+	})
 }
 
 // recoverPanics turns a panic into a 500 and a log line with the stack.
