@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -33,9 +34,11 @@ type Config struct {
 	SessionIdle time.Duration
 	// SessionLifetime signs out any session this old (default 24h).
 	SessionLifetime time.Duration
-	// TrustProxy trusts X-Forwarded-For and X-Forwarded-Proto from a
-	// reverse proxy on a loopback or private address.
-	TrustProxy bool
+	// TrustedProxies are the addresses of the reverse proxies in front
+	// of the server: from them, and only them, X-Forwarded-For names the
+	// client (the right-most address not in this list) and
+	// X-Forwarded-Proto says HTTPS. None: both headers are ignored.
+	TrustedProxies []netip.Prefix
 	// TrustedOrigins are origins besides the server's own allowed to send
 	// state-changing requests, e.g. "https://dashboard.example.com" when a
 	// proxy rewrites the Host header.
@@ -231,7 +234,7 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = ipExtractor(s.cfg.TrustProxy)
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	cop := http.NewCrossOriginProtection()
 	for _, o := range s.cfg.TrustedOrigins {
 		if err := cop.AddTrustedOrigin(o); err != nil {
@@ -241,13 +244,4 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	e.Use(s.requestID, s.logRequests, s.recoverPanics, s.securityHeaders, crossOrigin(cop), s.withTheme)
 	s.routes(e)
 	return e, nil
-}
-
-// ipExtractor reads the client's address from the connection, or, behind
-// a trusted proxy, from X-Forwarded-For as far as trusted hops go.
-func ipExtractor(trustProxy bool) echo.IPExtractor {
-	if !trustProxy {
-		return echo.ExtractIPDirect()
-	}
-	return echo.ExtractIPFromXFFHeader(echo.TrustLoopback(true), echo.TrustPrivateNet(true), echo.TrustLinkLocal(false))
 }
