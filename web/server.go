@@ -70,8 +70,8 @@ type Config struct {
 	// PasswordWait is how long a sign-in waits for its turn to hash
 	// before it is answered 503 with Retry-After (default 2s).
 	PasswordWait time.Duration
-	// ReadyTimeout bounds the write /readyz makes (default 2s): a
-	// database that takes longer is not ready.
+	// ReadyTimeout bounds the write /readyz makes, at most once a second
+	// (default 2s): a database that takes longer is not ready.
 	ReadyTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -166,6 +166,8 @@ type Server struct {
 	// hashSlots holds a token per password hash being computed: at most
 	// cfg.PasswordChecks at once.
 	hashSlots chan struct{}
+	// ready probes whether the database takes a write, for /readyz.
+	ready *readiness
 	// verifyPassword is account.Verify; tests count the calls.
 	verifyPassword func(hash, password string) bool
 	echo           *echo.Echo
@@ -191,6 +193,7 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		verifyPassword: account.Verify,
 		leakLimit:      throttle.New(cfg.LeakLimit, cfg.Now),
 	}
+	s.ready = &readiness{write: store.TouchReadiness, now: cfg.Now, timeout: cfg.ReadyTimeout, log: log}
 	e, err := s.newEcho()
 	if err != nil {
 		return nil, err
