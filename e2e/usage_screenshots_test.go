@@ -19,7 +19,7 @@ import (
 // README shows.
 func TestUsageScreenshotsForTheREADME(t *testing.T) {
 	t.Parallel()
-	a := startApp(t, "--trust-proxy")
+	a := startApp(t, "--trusted-proxies", "127.0.0.1")
 	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
 	now := time.Now().UTC()
 	token, id := storeKey(t, a, "Payments gateway", []string{"proxy:read"}, now.Add(-60*24*time.Hour), time.Time{})

@@ -125,7 +125,7 @@ func TestWebhookTestEvent(t *testing.T) {
 // list says so.
 func TestUsageChartAndLeak(t *testing.T) {
 	t.Parallel()
-	a, page := signedInWith(t, pageOptions{}, "--trust-proxy", "--usage-flush", "200ms")
+	a, page := signedInWith(t, pageOptions{}, "--trusted-proxies", "127.0.0.1", "--usage-flush", "200ms")
 	name := uniq("Gateway key")
 	token := createKey(t, page, name, []string{"mcp:read"}, "Never", "")
 	must(t, role(page, "link", "Done").Click())

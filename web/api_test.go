@@ -461,7 +461,7 @@ func TestAPIRateLimit(t *testing.T) {
 
 func TestAPIRateLimitPerClientBehindAProxy(t *testing.T) {
 	t.Parallel()
-	_, c := newSignedIn(t, serverOpts{trustProxy: true, keyauth: keyauth.Config{Failures: throttle.Config{Burst: 3, Every: time.Minute}}})
+	_, c := newSignedIn(t, serverOpts{proxies: prefixes("10.0.0.2"), keyauth: keyauth.Config{Failures: throttle.Config{Burst: 3, Every: time.Minute}}})
 	proxy := fromAddr("10.0.0.2:4000")
 	for i := 0; i < 5; i++ {
 		c.api("/api/v1/whoami", "blnk_bad", proxy, header("X-Forwarded-For", "203.0.113.50"))

@@ -1,6 +1,11 @@
 package web
 
-import "github.com/labstack/echo/v4"
+import (
+	"context"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
 
 // What the tests of package web_test may reach inside a Server.
 
@@ -26,3 +31,9 @@ func OccupyPasswordChecks(s *Server) (release func()) {
 
 // Routes returns the server's routes.
 func Routes(s *Server) []*echo.Route { return s.echo.Routes() }
+
+// WrapReadinessProbe replaces the write /readyz makes by wrap(the write),
+// so that tests can count the writes or make them fail.
+func WrapReadinessProbe(s *Server, wrap func(write func(ctx context.Context, now time.Time) error) func(ctx context.Context, now time.Time) error) {
+	s.ready.write = wrap(s.ready.write)
+}

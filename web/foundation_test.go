@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -119,20 +120,23 @@ func TestSessionCookieAttributes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		trustProxy bool
+		proxies    []netip.Prefix
 		opts       []opt
 		wantSecure bool
 	}{
-		{"plain HTTP", false, nil, false},
-		{"TLS", false, []opt{overTLS()}, true},
-		{"X-Forwarded-Proto https behind a trusted proxy", true, []opt{header("X-Forwarded-Proto", "https"), fromAddr("127.0.0.1:5555")}, true},
-		{"X-Forwarded-Proto http behind a trusted proxy", true, []opt{header("X-Forwarded-Proto", "http"), fromAddr("127.0.0.1:5555")}, false},
-		{"X-Forwarded-Proto https without TrustProxy", false, []opt{header("X-Forwarded-Proto", "https")}, false},
+		{"plain HTTP", nil, nil, false},
+		{"TLS", nil, []opt{overTLS()}, true},
+		{"X-Forwarded-Proto https behind a trusted proxy", prefixes("127.0.0.1"), []opt{header("X-Forwarded-Proto", "https"), fromAddr("127.0.0.1:5555")}, true},
+		{"X-Forwarded-Proto http behind a trusted proxy", prefixes("127.0.0.1"), []opt{header("X-Forwarded-Proto", "http"), fromAddr("127.0.0.1:5555")}, false},
+		{"X-Forwarded-Proto https without trusted proxies", nil, []opt{header("X-Forwarded-Proto", "https")}, false},
+		// Private and loopback addresses are no proxies unless listed.
+		{"X-Forwarded-Proto https from a loopback address not listed", prefixes("10.0.0.2"), []opt{header("X-Forwarded-Proto", "https"), fromAddr("127.0.0.1:5555")}, false},
+		{"X-Forwarded-Proto https from a private address not listed", prefixes("127.0.0.1"), []opt{header("X-Forwarded-Proto", "https"), fromAddr("10.1.1.1:5555")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts, _ := newSignedIn(t, serverOpts{trustProxy: tt.trustProxy})
+			ts, _ := newSignedIn(t, serverOpts{proxies: tt.proxies})
 			c := ts.client()
 			r := c.post("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}}, tt.opts...)
 			if r.Code != http.StatusSeeOther {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -9,12 +10,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -247,6 +251,7 @@ func TestReadyzNeedsAWritableDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ts.clock.Advance(time.Second) // past the last probe's second
 	t0 := time.Now()
 	r := anon.get("/readyz")
 	el := time.Since(t0)
@@ -256,6 +261,7 @@ func TestReadyzNeedsAWritableDatabase(t *testing.T) {
 	if el > 2*time.Second {
 		t.Errorf("/readyz took %v, want about its 300ms timeout", el)
 	}
+	ts.clock.Advance(time.Second)
 	if r := anon.do(http.MethodHead, "/readyz", nil); r.Code != http.StatusServiceUnavailable {
 		t.Errorf("HEAD /readyz with the write lock held elsewhere: got %d, want 503", r.Code)
 	}
@@ -269,6 +275,7 @@ func TestReadyzNeedsAWritableDatabase(t *testing.T) {
 	// connection, and the probe's timeout is short).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
+		ts.clock.Advance(time.Second)
 		r := anon.get("/readyz")
 		if r.Code == http.StatusOK {
 			break
@@ -280,5 +287,127 @@ func TestReadyzNeedsAWritableDatabase(t *testing.T) {
 	}
 	if !strings.Contains(ts.logs.String(), "readiness: the database cannot be written") {
 		t.Errorf("the failed readiness check was not logged")
+	}
+}
+
+// TestReadyzProbesTheDatabaseAtMostOnceASecond: /readyz is answered to
+// anyone, so it writes to the database at most once a second, however
+// many ask: requests during a probe wait for it and share its result,
+// requests within the second after it get that result, and the first one
+// after the second probes again. A failed probe is 503 until the next
+// one succeeds.
+func TestReadyzProbesTheDatabaseAtMostOnceASecond(t *testing.T) {
+	t.Parallel()
+	ts, _ := newSignedIn(t, serverOpts{})
+	var writes atomic.Int32
+	var fail atomic.Bool
+	entered := make(chan struct{}, 1)
+	gate := make(chan struct{}) // the first probe waits for it
+	web.WrapReadinessProbe(ts.srv, func(write func(context.Context, time.Time) error) func(context.Context, time.Time) error {
+		return func(ctx context.Context, now time.Time) error {
+			writes.Add(1)
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-gate
+			if fail.Load() {
+				return errors.New("disk full")
+			}
+			return write(ctx, now)
+		}
+	})
+	ready := func(want int) {
+		t.Helper()
+		if r := ts.client().get("/readyz"); r.Code != want {
+			t.Errorf("/readyz at %v: got %d, want %d", ts.clock.Now().Sub(start), r.Code, want)
+		}
+	}
+	checkWrites := func(want int32) {
+		t.Helper()
+		if got := writes.Load(); got != want {
+			t.Fatalf("probes at %v: got %d, want %d", ts.clock.Now().Sub(start), got, want)
+		}
+	}
+
+	// 20 at once while the first probe runs: one write, shared.
+	codes := make(chan int, 20)
+	var wg sync.WaitGroup
+	for range 20 {
+		c := ts.client()
+		wg.Go(func() { codes <- c.get("/readyz").Code })
+	}
+	<-entered
+	close(gate)
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != http.StatusOK {
+			t.Errorf("/readyz during the first probe: got %d, want 200", code)
+		}
+	}
+	checkWrites(1)
+
+	// 99 more within the second: no write.
+	for range 99 {
+		ts.clock.Advance(10 * time.Millisecond)
+		ready(http.StatusOK)
+	}
+	checkWrites(1)
+	// A second after the first probe: another, and the database has it.
+	ts.clock.Advance(10 * time.Millisecond)
+	ready(http.StatusOK)
+	checkWrites(2)
+	var stored []byte
+	if err := ts.raw.QueryRow(`SELECT value FROM settings WHERE name = 'readiness_checked_at'`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.FormatInt(ts.clock.Now().UnixMilli(), 10); string(stored) != want {
+		t.Errorf("readiness_checked_at: got %s, want %s (the second probe's time)", stored, want)
+	}
+	ready(http.StatusOK)
+	checkWrites(2)
+
+	// A failing probe: 503 for its second, without writing again; the
+	// next successful one: 200.
+	fail.Store(true)
+	ts.clock.Advance(time.Second)
+	ready(http.StatusServiceUnavailable)
+	checkWrites(3)
+	ts.clock.Advance(900 * time.Millisecond)
+	ready(http.StatusServiceUnavailable)
+	checkWrites(3)
+	fail.Store(false)
+	ts.clock.Advance(100 * time.Millisecond)
+	ready(http.StatusOK)
+	checkWrites(4)
+	if n := strings.Count(ts.logs.String(), "readiness: the database cannot be written"); n != 1 {
+		t.Errorf("the failed probe was logged %d times, want once", n)
+	}
+
+}
+
+// TestReadyzFailingClosedMakesNoProbe: a server that fails closed says so
+// at once, without writing to the database.
+func TestReadyzFailingClosedMakesNoProbe(t *testing.T) {
+	t.Parallel()
+	// Any view is too old for a staleness bound of a nanosecond.
+	ts := newTestServer(t, serverOpts{keyauth: keyauth.Config{MaxStaleness: time.Nanosecond}})
+	var writes atomic.Int32
+	web.WrapReadinessProbe(ts.srv, func(write func(context.Context, time.Time) error) func(context.Context, time.Time) error {
+		return func(ctx context.Context, now time.Time) error {
+			writes.Add(1)
+			return write(ctx, now)
+		}
+	})
+	for range 3 {
+		r := ts.client().get("/readyz")
+		if r.Code != http.StatusServiceUnavailable || !strings.HasPrefix(r.Body, "failing closed") {
+			t.Errorf("/readyz failing closed: got %d %q, want 503 failing closed", r.Code, r.Body)
+		}
+		ts.clock.Advance(time.Second)
+	}
+	if n := writes.Load(); n != 0 {
+		t.Errorf("probes while failing closed: %d, want 0", n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -93,10 +94,11 @@ func (b *logBuffer) String() string {
 
 // serverOpts changes the test server's configuration.
 type serverOpts struct {
-	trustProxy bool
-	keyauth    keyauth.Config
-	config     func(*web.Config) // applied last
-	dsn        string            // the database to serve (already migrated); default: a fresh one
+	// proxies are the trusted proxies (Config.TrustedProxies).
+	proxies []netip.Prefix
+	keyauth keyauth.Config
+	config  func(*web.Config) // applied last
+	dsn     string            // the database to serve (already migrated); default: a fresh one
 	// sharedLogins keeps the sign-in throttle in the database, as serve
 	// does, instead of in memory.
 	sharedLogins bool
@@ -149,10 +151,10 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	t.Cleanup(func() { auth.Close() })
 
 	cfg := web.Config{
-		SessionSecret: []byte("0123456789abcdef0123456789abcdef-test-secret"),
-		Passwords:     account.FastHasher,
-		Now:           clk.Now,
-		TrustProxy:    opts.trustProxy,
+		SessionSecret:  []byte("0123456789abcdef0123456789abcdef-test-secret"),
+		Passwords:      account.FastHasher,
+		Now:            clk.Now,
+		TrustedProxies: opts.proxies,
 	}
 	if opts.sharedLogins {
 		cfg.SharedLogins = store
@@ -168,6 +170,20 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 
 	raw := store.SQL()
 	return &testServer{t: t, srv: srv, db: store, auth: auth, keys: keyring, clock: clk, logs: logs, dir: dir, dbPath: path, raw: raw}
+}
+
+// prefixes reads CIDRs or single addresses, for serverOpts.proxies.
+func prefixes(s ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(s))
+	for i, v := range s {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out[i] = p
+			continue
+		}
+		a := netip.MustParseAddr(v)
+		out[i] = netip.PrefixFrom(a, a.BitLen())
+	}
+	return out
 }
 
 // newSignedIn returns a server whose first admin was created through
@@ -372,6 +388,11 @@ type opt func(*req)
 // header sets a request header.
 func header(k, v string) opt {
 	return func(r *req) { r.header.Set(k, v) }
+}
+
+// headers sends the header name once for each value, as separate fields.
+func headers(name string, values ...string) opt {
+	return func(r *req) { r.header[http.CanonicalHeaderKey(name)] = values }
 }
 
 // without removes a header the client would send by default.

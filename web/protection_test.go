@@ -124,38 +124,63 @@ func TestAllowlistedKey(t *testing.T) {
 	}
 }
 
-// TestAllowlistBehindAProxy: with --trust-proxy the client address is the
-// one the proxy reports in X-Forwarded-For; without it, the header is
-// ignored and the connection's address counts.
+// TestAllowlistBehindAProxy: with trusted proxies the client address is
+// the right-most one in X-Forwarded-For that is not a trusted proxy, and
+// only when the connection comes from one; without them, the header is
+// ignored and the connection's address counts. Private addresses are not
+// proxies unless listed: a client cannot pass an allowlist by writing
+// the allowed address in front of its own.
 func TestAllowlistBehindAProxy(t *testing.T) {
 	t.Parallel()
 	proxy := fromAddr("10.0.0.2:4000")
 	xff := func(v string) opt { return header("X-Forwarded-For", v) }
+	const (
+		public  = "203.0.113.0/24"
+		private = "10.9.9.9/32"
+	)
 	tests := []struct {
-		name  string
-		trust bool
-		opts  []opt
-		want  int
+		name      string
+		trusted   bool
+		allowlist string
+		opts      []opt
+		want      int
 	}{
-		{"trusted: the client behind the proxy is allowed", true, []opt{proxy, xff("203.0.113.7")}, 200},
-		{"trusted: the client behind the proxy is elsewhere", true, []opt{proxy, xff("198.51.100.1")}, 403},
-		{"trusted: a chain ending at an allowed client", true, []opt{proxy, xff("198.51.100.1, 203.0.113.7")}, 200},
-		{"trusted, but not from a proxy: the header is not believed", true, []opt{fromAddr("198.51.100.9:1"), xff("203.0.113.7")}, 403},
-		{"not trusted: the proxy's address counts", false, []opt{proxy, xff("203.0.113.7")}, 403},
-		{"not trusted: a forged header changes nothing", false, []opt{fromAddr("203.0.113.7:1"), xff("198.51.100.1")}, 200},
-		{"not trusted: a forged header does not let in", false, []opt{fromAddr("198.51.100.1:1"), xff("203.0.113.7")}, 403},
+		{"trusted: the client behind the proxy is allowed", true, public, []opt{proxy, xff("203.0.113.7")}, 200},
+		{"trusted: the client behind the proxy is elsewhere", true, public, []opt{proxy, xff("198.51.100.1")}, 403},
+		{"trusted: a chain ending at an allowed client", true, public, []opt{proxy, xff("198.51.100.1, 203.0.113.7")}, 200},
+		{"trusted: through two proxies of ours", true, public, []opt{proxy, xff("203.0.113.7, 10.0.0.2")}, 200},
+		{"trusted, but not from a proxy: the header is not believed", true, public, []opt{fromAddr("198.51.100.9:1"), xff("203.0.113.7")}, 403},
+		{"forged: an allowed public address in front of a private client", true, public, []opt{proxy, xff("203.0.113.7, 10.1.1.1")}, 403},
+		{"forged: an allowed private address in front of another private one", true, private, []opt{proxy, xff("10.9.9.9, 192.168.1.50")}, 403},
+		{"forged: the proxy's own address in front", true, public, []opt{proxy, xff("203.0.113.7, 10.0.0.2, 10.1.1.1")}, 403},
+		{"forged from a private address that is no proxy", true, private, []opt{fromAddr("192.168.1.50:1"), xff("10.9.9.9")}, 403},
+		{"forged: a second X-Forwarded-For header", true, public, []opt{proxy, headers("X-Forwarded-For", "203.0.113.7", "10.1.1.1")}, 403},
+		{"not trusted: the proxy's address counts", false, public, []opt{proxy, xff("203.0.113.7")}, 403},
+		{"not trusted: a forged header changes nothing", false, public, []opt{fromAddr("203.0.113.7:1"), xff("198.51.100.1")}, 200},
+		{"not trusted: a forged header does not let in", false, public, []opt{fromAddr("198.51.100.1:1"), xff("203.0.113.7")}, 403},
+		{"not trusted: a private chain does not let in", false, private, []opt{fromAddr("192.168.1.50:1"), xff("10.9.9.9, 10.0.0.2")}, 403},
 	}
-	servers := map[bool]*client{}
-	keys := map[bool]newKey{}
-	for _, trust := range []bool{true, false} {
-		_, c := newSignedIn(t, serverOpts{trustProxy: trust})
-		servers[trust] = c
-		keys[trust] = c.createKey(withAllowlist("Behind the gateway", "203.0.113.0/24"))
+	type server struct {
+		c    *client
+		keys map[string]newKey
+	}
+	servers := map[bool]server{}
+	for _, trusted := range []bool{true, false} {
+		opts := serverOpts{}
+		if trusted {
+			opts.proxies = prefixes("10.0.0.2")
+		}
+		_, c := newSignedIn(t, opts)
+		servers[trusted] = server{c, map[string]newKey{
+			public:  c.createKey(withAllowlist("Behind the gateway", public)),
+			private: c.createKey(withAllowlist("On the office network", private)),
+		}}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			s := servers[tt.trusted]
 			for _, path := range []string{"/api/v1/whoami", "/api/v1/verify?scope=mcp:read"} {
-				r := servers[tt.trust].api(path, keys[tt.trust].Token, tt.opts...)
+				r := s.c.api(path, s.keys[tt.allowlist].Token, tt.opts...)
 				if r.Code != tt.want {
 					t.Errorf("%s: status %d, want %d", path, r.Code, tt.want)
 				}
@@ -432,5 +457,49 @@ func TestRollKeepsTheAllowlistAndTellsTheWebhooks(t *testing.T) {
 	// key's key.created.
 	if strings.Join(got, " ") != "key.created key.rolled key.created" {
 		t.Errorf("queued = %v", got)
+	}
+}
+
+// TestLimitsCannotBeEscapedByRotatingXForwardedFor: a client that writes
+// a new address in X-Forwarded-For on every request, directly or through
+// a trusted proxy that appends to the header, stays one client for the
+// failed-key limiter and the leak-report limit.
+func TestLimitsCannotBeEscapedByRotatingXForwardedFor(t *testing.T) {
+	t.Parallel()
+	const burst = 3
+	_, c := newSignedIn(t, serverOpts{
+		proxies: prefixes("10.0.0.2"),
+		keyauth: keyauth.Config{Failures: throttle.Config{Burst: burst, Every: time.Minute}},
+		config:  func(cfg *web.Config) { cfg.LeakLimit = throttle.Config{Burst: burst, Every: time.Minute} },
+	})
+	clients := []struct {
+		name string
+		// from sends the i-th request with a forged address.
+		from func(i int) []opt
+	}{
+		{"a private client talking to the server directly", func(i int) []opt {
+			return []opt{fromAddr("10.1.1.1:5000"), header("X-Forwarded-For", fmt.Sprintf("10.9.%d.%d", i/250, i%250+1))}
+		}},
+		{"a client behind the proxy", func(i int) []opt {
+			return []opt{fromAddr("10.0.0.2:4000"), header("X-Forwarded-For", fmt.Sprintf("203.0.113.%d, 10.0.0.2, 198.51.100.5", i%250+1))}
+		}},
+	}
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) {
+			for i := range burst {
+				checkAPIError(t, c.api("/api/v1/whoami", "blnk_bad", cl.from(i)...), http.StatusUnauthorized, "invalid_key")
+			}
+			for i := burst; i < burst+5; i++ {
+				checkAPIError(t, c.api("/api/v1/whoami", "blnk_bad", cl.from(i)...), http.StatusTooManyRequests, "rate_limited")
+			}
+			for i := range burst {
+				if r := leak(c, "[]", cl.from(i)...); r.Code != http.StatusAccepted {
+					t.Fatalf("leak report %d: status %d, want 202", i, r.Code)
+				}
+			}
+			for i := burst; i < burst+5; i++ {
+				checkAPIError(t, leak(c, "[]", cl.from(i)...), http.StatusTooManyRequests, "rate_limited")
+			}
+		})
 	}
 }

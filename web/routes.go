@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -100,16 +99,14 @@ func (s *Server) healthz(c echo.Context) error {
 // readyz answers 200 when this server trusts its view of the keys and
 // the database takes a write, for load balancers: a database that
 // answers queries but cannot be written (disk full, locked for seconds)
-// cannot sign anyone in or revoke a key.
+// cannot sign anyone in or revoke a key. The write is made at most once
+// a second (readiness); failing closed is answered at once.
 func (s *Server) readyz(c echo.Context) error {
 	if s.auth.Unavailable() {
 		c.Response().Header().Set("Retry-After", "1")
 		return c.String(http.StatusServiceUnavailable, "failing closed: key view not confirmed with the database for "+s.auth.Staleness().Round(time.Millisecond).String()+"\n")
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadyTimeout)
-	defer cancel()
-	if err := s.db.TouchReadiness(ctx, s.cfg.Now()); err != nil {
-		s.log.Error("readiness: the database cannot be written", "err", err)
+	if err := s.ready.check(c.Request().Context()); err != nil {
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -33,9 +34,11 @@ type Config struct {
 	SessionIdle time.Duration
 	// SessionLifetime signs out any session this old (default 24h).
 	SessionLifetime time.Duration
-	// TrustProxy trusts X-Forwarded-For and X-Forwarded-Proto from a
-	// reverse proxy on a loopback or private address.
-	TrustProxy bool
+	// TrustedProxies are the addresses of the reverse proxies in front
+	// of the server: from them, and only them, X-Forwarded-For names the
+	// client (the right-most address not in this list) and
+	// X-Forwarded-Proto says HTTPS. None: both headers are ignored.
+	TrustedProxies []netip.Prefix
 	// TrustedOrigins are origins besides the server's own allowed to send
 	// state-changing requests, e.g. "https://dashboard.example.com" when a
 	// proxy rewrites the Host header.
@@ -67,8 +70,8 @@ type Config struct {
 	// PasswordWait is how long a sign-in waits for its turn to hash
 	// before it is answered 503 with Retry-After (default 2s).
 	PasswordWait time.Duration
-	// ReadyTimeout bounds the write /readyz makes (default 2s): a
-	// database that takes longer is not ready.
+	// ReadyTimeout bounds the write /readyz makes, at most once a second
+	// (default 2s): a database that takes longer is not ready.
 	ReadyTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -163,6 +166,8 @@ type Server struct {
 	// hashSlots holds a token per password hash being computed: at most
 	// cfg.PasswordChecks at once.
 	hashSlots chan struct{}
+	// ready probes whether the database takes a write, for /readyz.
+	ready *readiness
 	// verifyPassword is account.Verify; tests count the calls.
 	verifyPassword func(hash, password string) bool
 	echo           *echo.Echo
@@ -188,6 +193,7 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		verifyPassword: account.Verify,
 		leakLimit:      throttle.New(cfg.LeakLimit, cfg.Now),
 	}
+	s.ready = &readiness{write: store.TouchReadiness, now: cfg.Now, timeout: cfg.ReadyTimeout, log: log}
 	e, err := s.newEcho()
 	if err != nil {
 		return nil, err
@@ -231,7 +237,7 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = ipExtractor(s.cfg.TrustProxy)
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	cop := http.NewCrossOriginProtection()
 	for _, o := range s.cfg.TrustedOrigins {
 		if err := cop.AddTrustedOrigin(o); err != nil {
@@ -241,13 +247,4 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 	e.Use(s.requestID, compressPages(), s.logRequests, s.recoverPanics, s.securityHeaders, crossOrigin(cop), s.withTheme)
 	s.routes(e)
 	return e, nil
-}
-
-// ipExtractor reads the client's address from the connection, or, behind
-// a trusted proxy, from X-Forwarded-For as far as trusted hops go.
-func ipExtractor(trustProxy bool) echo.IPExtractor {
-	if !trustProxy {
-		return echo.ExtractIPDirect()
-	}
-	return echo.ExtractIPFromXFFHeader(echo.TrustLoopback(true), echo.TrustPrivateNet(true), echo.TrustLinkLocal(false))
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
 	"time"
 
@@ -171,20 +170,12 @@ func (s *Server) saveCookie(c echo.Context, cs *sessions.Session) error {
 }
 
 // isTLS reports whether the browser reached us over HTTPS, directly or
-// through a trusted proxy (on a loopback or private address) that says so.
+// through a trusted proxy that says so.
 func (s *Server) isTLS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	if !s.cfg.TrustProxy || r.Header.Get("X-Forwarded-Proto") != "https" {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && (ip.IsLoopback() || ip.IsPrivate())
+	return r.Header.Get("X-Forwarded-Proto") == "https" && fromTrustedProxy(s.cfg.TrustedProxies, r)
 }
 
 // setFlash makes msg the one pending notice of cs. A page shows only the

@@ -101,7 +101,7 @@ func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error 
 	var problems []string
 	for _, sp := range storms {
 		// A fresh server each time: its own throttle and its own peak.
-		srv, err := startServer(ctx, bin, dbPath, append([]string{"--trust-proxy"}, strings.Fields(cfg.serverArgs)...)...)
+		srv, err := startServer(ctx, bin, dbPath, append([]string{"--trusted-proxies", "127.0.0.1"}, strings.Fields(cfg.serverArgs)...)...)
 		if err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error 
 	w := stdout
 	fmt.Fprintf(w, "## Sign-in storms\n\n")
 	model, ncpu := cpuInfo()
-	fmt.Fprintf(w, "%s, %d cores; %s; the real server (default settings, `--trust-proxy` so that the client address can be set per request), fresh for each storm; wrong passwords sent at once, each on its own connection; `/healthz` probed every 50 ms meanwhile.\n\n",
+	fmt.Fprintf(w, "%s, %d cores; %s; the real server (default settings, `--trusted-proxies 127.0.0.1` so that the client address can be set per request), fresh for each storm; wrong passwords sent at once, each on its own connection; `/healthz` probed every 50 ms meanwhile.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), ncpu, model)
 	fmt.Fprintf(w, "| storm | 401 (hashed) | 429 | 503 | passwords hashed | want | slowest answer | peak memory (VmHWM) | /healthz during the storm |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---|---:|---:|---|\n")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/delivery"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
@@ -35,7 +37,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	secret := fs.String("session-secret", env("BLNK_SESSION_SECRET", ""), "secret of at least 32 characters that signs cookies; prefer the env var; empty: generate one and keep it in the database (env BLNK_SESSION_SECRET)")
 	logLevel := fs.String("log-level", env("BLNK_LOG_LEVEL", "info"), "debug, info, warn or error (env BLNK_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env("BLNK_LOG_FORMAT", "text"), "text or json (env BLNK_LOG_FORMAT)")
-	trustProxy := fs.Bool("trust-proxy", env("BLNK_TRUST_PROXY", "") == "true", "trust X-Forwarded-For/-Proto from a proxy on a loopback or private address (env BLNK_TRUST_PROXY=true)")
+	proxiesText := fs.String("trusted-proxies", env("BLNK_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of the reverse proxies in front of this server: from them X-Forwarded-For names the client (the right-most address not listed) and X-Forwarded-Proto says HTTPS; none: both ignored (env BLNK_TRUSTED_PROXIES)")
+	oldTrustProxy := env("BLNK_TRUST_PROXY", "") // removed; refused below
+	fs.BoolFunc("trust-proxy", "removed: use --trusted-proxies", func(v string) error {
+		oldTrustProxy = v
+		return nil
+	})
 	origins := fs.String("trusted-origins", env("BLNK_TRUSTED_ORIGINS", ""), "comma-separated extra origins allowed to post forms, e.g. https://dash.example.com (env BLNK_TRUSTED_ORIGINS)")
 	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale, hookRetry, hookPoll, sweep time.Duration
 	var err error
@@ -88,6 +95,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if oldTrustProxy != "" && oldTrustProxy != "false" {
+		return errors.New("--trust-proxy (BLNK_TRUST_PROXY) was removed: it trusted every private address as a proxy, so clients could choose their address. " +
+			"Name your proxies instead: --trusted-proxies 127.0.0.1 (env BLNK_TRUSTED_PROXIES), addresses or CIDRs separated by commas")
+	}
+	proxies, err := parseTrustedProxies(*proxiesText)
+	if err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -164,7 +179,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SessionSecret:   key,
 		SessionIdle:     idle,
 		SessionLifetime: lifetime,
-		TrustProxy:      *trustProxy,
+		TrustedProxies:  proxies,
 		TrustedOrigins:  trusted,
 		SharedLogins:    store, // failed sign-ins count across every server on this database
 		Webhooks:        web.WebhookConfig{Guard: guard},
@@ -285,4 +300,20 @@ func liveHeap() uint64 {
 		return 0
 	}
 	return s[0].Value.Uint64()
+}
+
+// parseTrustedProxies reads --trusted-proxies: addresses (for themselves)
+// or CIDRs, separated by commas, as an IP allowlist is written. A network
+// of every address is refused: it would let any client name its address.
+func parseTrustedProxies(text string) ([]netip.Prefix, error) {
+	list, err := apikey.ParseAllowlist(text)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	for _, p := range list {
+		if p.Bits() == 0 {
+			return nil, fmt.Errorf("--trusted-proxies: %s is every address, so any client could name its own address; list the addresses of your proxies", p)
+		}
+	}
+	return list, nil
 }

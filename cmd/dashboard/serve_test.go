@@ -1,6 +1,14 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
 
 func TestBoundedGCPercent(t *testing.T) {
 	const mb = 1 << 20
@@ -19,5 +27,69 @@ func TestBoundedGCPercent(t *testing.T) {
 		if got := boundedGCPercent(tt.live); got != tt.want {
 			t.Errorf("%s: boundedGCPercent(%d MiB) = %d, want %d", tt.name, tt.live/mb, got, tt.want)
 		}
+	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	tests := []struct {
+		text    string
+		want    string // the prefixes, joined by commas
+		wantErr string // in the error
+	}{
+		{"", "", ""},
+		{"127.0.0.1", "127.0.0.1/32", ""},
+		{" 10.0.0.5, 10.1.0.0/16 ,::1,fd00::/8", "10.0.0.5/32,10.1.0.0/16,::1/128,fd00::/8", ""},
+		{"10.0.0.300", "", "10.0.0.300 is not an IP address or CIDR"},
+		{"127.0.0.1,proxy.internal", "", "proxy.internal is not an IP address or CIDR"},
+		{"10.0.0.0/33", "", "10.0.0.0/33 is not an IP address or CIDR"},
+		{"0.0.0.0/0", "", "0.0.0.0/0 is every address"},
+		{"::/0", "", "::/0 is every address"},
+	}
+	for _, tt := range tests {
+		got, err := parseTrustedProxies(tt.text)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "--trusted-proxies: ") {
+				t.Errorf("parseTrustedProxies(%q): error %v, want one naming the flag and saying %q", tt.text, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseTrustedProxies(%q): %v", tt.text, err)
+			continue
+		}
+		if s := apikey.FormatAllowlist(got); s != tt.want {
+			t.Errorf("parseTrustedProxies(%q) = %s, want %s", tt.text, s, tt.want)
+		}
+	}
+}
+
+// TestServeRefusesTheRemovedTrustProxy: --trust-proxy (and its variable)
+// stops the start with an error naming --trusted-proxies, before anything
+// is opened; so does a bad --trusted-proxies entry.
+func TestServeRefusesTheRemovedTrustProxy(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "never.db")
+	tests := []struct {
+		name    string
+		env     string
+		args    []string
+		wantErr string
+	}{
+		{"flag", "", []string{"--trust-proxy"}, "--trust-proxy (BLNK_TRUST_PROXY) was removed"},
+		{"flag set to true", "", []string{"--trust-proxy=true"}, "--trusted-proxies 127.0.0.1"},
+		{"environment", "true", nil, "--trust-proxy (BLNK_TRUST_PROXY) was removed"},
+		{"bad entry", "", []string{"--trusted-proxies", "127.0.0.1,10.0.0.300"}, "--trusted-proxies: 10.0.0.300 is not an IP address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("BLNK_TRUST_PROXY", tt.env)
+			var out strings.Builder
+			err := serve(context.Background(), append([]string{"--db", dbPath, "--listen", "127.0.0.1:0"}, tt.args...), &out)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("serve %v: error %v, want one saying %q", tt.args, err, tt.wantErr)
+			}
+			if _, err := os.Stat(dbPath); !os.IsNotExist(err) {
+				t.Errorf("the database was opened before the configuration was checked: %v", err)
+			}
+		})
 	}
 }

@@ -63,7 +63,7 @@ func newStack(t *testing.T, g gateway) *stack {
 	s := &stack{gw: g, backend: newBackend(t)}
 	// A short failure allowance, so that the limiter is quick to reach,
 	// and no refill during the test: a limited client stays limited.
-	s.dash = dashtest.Start(t, dashboardBin, "--trust-proxy", "--auth-fail-burst", "3", "--auth-fail-every", "1h")
+	s.dash = dashtest.Start(t, dashboardBin, "--trusted-proxies", "127.0.0.1", "--auth-fail-burst", "3", "--auth-fail-every", "1h")
 	s.dash.CreateAdmin(t, "Acme", adminEmail, adminPassword)
 	s.admin = s.dash.SignIn(t, adminEmail, adminPassword)
 	s.url = startGateway(t, g, s.dash, s.backend.addr)

@@ -248,8 +248,19 @@ var (
 // follows the redirect to the one-time reveal page and returns the key.
 func (c *Client) CreateKey(name string, scopes ...string) Key {
 	c.t.Helper()
-	form := url.Values{"name": {name}, "scopes": scopes, "expires": {"never"},
-		"form_token": {fmt.Sprintf("%032x", formTokens.Add(1))}}
+	return c.createKey(url.Values{"name": {name}, "scopes": scopes, "expires": {"never"}})
+}
+
+// CreateKeyAllowing is CreateKey for a key usable only from the addresses
+// of allowlist (CIDRs separated by commas).
+func (c *Client) CreateKeyAllowing(name, allowlist string, scopes ...string) Key {
+	c.t.Helper()
+	return c.createKey(url.Values{"name": {name}, "scopes": scopes, "expires": {"never"}, "allowlist": {allowlist}})
+}
+
+func (c *Client) createKey(form url.Values) Key {
+	c.t.Helper()
+	form.Set("form_token", fmt.Sprintf("%032x", formTokens.Add(1)))
 	resp, body := c.do("POST", "/settings/api-keys", form)
 	loc := resp.Header.Get("Location")
 	m := revealPath.FindStringSubmatch(loc)
