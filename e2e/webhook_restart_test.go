@@ -41,7 +41,7 @@ func TestWebhooksSurviveARestart(t *testing.T) {
 	t.Cleanup(recv.Close)
 
 	dsn := filepath.Join(t.TempDir(), "data", "dashboard.db")
-	first := dashtest.StartOn(t, binPath, dsn, "--webhook-retry", "300ms", "--webhook-poll", "100ms")
+	first := dashtest.StartOn(t, binPath, dsn, "--webhook-retry", "300ms", "--webhook-poll", "100ms", "--webhook-allow-private")
 	first.CreateAdmin(t, "Acme", "ada@acme.test", "correct horse battery")
 	store, err := db.Open(context.Background(), dsn)
 	must(t, err)
@@ -76,7 +76,7 @@ func TestWebhooksSurviveARestart(t *testing.T) {
 	}
 
 	up.Store(true)
-	dashtest.StartOn(t, binPath, dsn, "--webhook-retry", "300ms", "--webhook-poll", "100ms")
+	dashtest.StartOn(t, binPath, dsn, "--webhook-retry", "300ms", "--webhook-poll", "100ms", "--webhook-allow-private")
 	waitUntil(t, 20*time.Second, func() bool {
 		var left int
 		must(t, store.SQL().QueryRow(`SELECT count(*) FROM webhook_deliveries WHERE state <> 'delivered'`).Scan(&left))

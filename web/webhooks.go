@@ -86,7 +86,10 @@ func (s *Server) validateWebhookForm(c echo.Context, f *views.WebhookForm) (webh
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		err := s.cfg.Webhooks.Guard.CheckURL(ctx, in.url)
 		cancel()
-		if err != nil {
+		switch {
+		case errors.Is(err, webhook.ErrPrivateAddress):
+			p["url"] = "This URL is a private address (loopback, private network, link-local or reserved): webhooks go to public addresses only, unless the server runs with --webhook-allow-private."
+		case err != nil:
 			p["url"] = "This URL points at this dashboard itself: use your receiver's address."
 		}
 	}

@@ -177,7 +177,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestWebhookFormRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	ts, c := newSignedIn(t, serverOpts{config: func(cfg *web.Config) {
-		g, err := webhook.NewGuard("127.0.0.1:8080")
+		g, err := webhook.NewGuard("127.0.0.1:8080", false)
 		if err != nil {
 			panic(err)
 		}
@@ -239,6 +239,78 @@ func TestWebhookFormRefusesBadInput(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestWebhookFormRefusesPrivateAddresses: a URL whose host is known, when
+// the endpoint is added, to be a non-public address is refused with a
+// message next to the URL field, in every form a resolver would read;
+// with --webhook-allow-private the same URLs are accepted.
+func TestWebhookFormRefusesPrivateAddresses(t *testing.T) {
+	t.Parallel()
+	urls := []struct{ name, url string }{
+		{"loopback", "http://127.0.0.1:9000/hook"},
+		{"loopback elsewhere in 127/8", "http://127.10.20.30/hook"},
+		{"localhost", "http://localhost:9000/hook"},
+		{"a localhost subdomain", "https://api.localhost/hook"},
+		{"IPv6 loopback", "http://[::1]/hook"},
+		{"IPv4-mapped loopback", "http://[::ffff:127.0.0.1]/"},
+		{"IPv4-mapped private, hex", "http://[::ffff:a00:1]/"},
+		{"cloud metadata", "http://169.254.169.254/latest"},
+		{"link-local IPv6", "http://[fe80::1%25eth0]/"},
+		{"10/8", "http://10.1.2.3/hook"},
+		{"172.16/12", "https://172.20.0.1/hook"},
+		{"192.168/16", "http://192.168.1.50:8443/hook"},
+		{"unique local IPv6", "http://[fd00::1]/hook"},
+		{"CGNAT", "http://100.64.0.1/hook"},
+		{"unspecified", "http://0.0.0.0:5432/"},
+		{"this network", "http://0.1.2.3/"},
+		{"multicast", "http://224.0.0.251/"},
+		{"broadcast", "http://255.255.255.255/"},
+		{"documentation", "http://203.0.113.7/"},
+		{"hexadecimal", "http://0x7f000001/"},
+		{"decimal", "http://2130706433/"},
+		{"short form", "http://127.1/"},
+		{"octal", "http://0177.0.0.1/"},
+	}
+	_, c := newSignedIn(t, serverOpts{}) // the default: no allow-private
+	for _, tt := range urls {
+		for _, mode := range []string{"page", "htmx"} {
+			t.Run(tt.name+"/"+mode, func(t *testing.T) {
+				var opts []opt
+				if mode == "htmx" {
+					opts = append(opts, htmx())
+				}
+				r := c.post("/settings/webhooks", webhookForm(tt.url, "key.leaked"), opts...)
+				if r.Code != http.StatusUnprocessableEntity {
+					t.Fatalf("POST %s: %d, want 422", tt.url, r.Code)
+				}
+				got := problems(r.Body)
+				if !strings.Contains(got["url"], "private address") || !strings.Contains(got["url"], "--webhook-allow-private") || len(got) != 1 {
+					t.Errorf("problems = %q, want the private address next to the URL only", got)
+				}
+				if v, _ := inputValue(r.Body, "f-url"); v != tt.url {
+					t.Errorf("URL input = %q, want it kept", v)
+				}
+			})
+		}
+	}
+	// Names that are not literal addresses are judged when a delivery
+	// dials them (internal/delivery's tests), not here.
+	if r := c.post("/settings/webhooks", webhookForm("https://hooks.example/h", "key.leaked")); r.Code != http.StatusSeeOther {
+		t.Errorf("a public name: %d, want 303", r.Code)
+	}
+
+	ts, allowed := newSignedIn(t, serverOpts{config: func(cfg *web.Config) {
+		cfg.Webhooks.Guard = &webhook.Guard{AllowPrivate: true}
+	}})
+	for _, tt := range urls {
+		if r := allowed.post("/settings/webhooks", webhookForm(tt.url, "key.leaked")); r.Code != http.StatusSeeOther {
+			t.Errorf("with allow-private, %s: %d, want 303\n%s", tt.url, r.Code, problems(r.Body))
+		}
+	}
+	if n := ts.count("webhooks"); n != len(urls) {
+		t.Errorf("%d endpoints stored with allow-private, want %d", n, len(urls))
 	}
 }
 
