@@ -2,13 +2,18 @@ package web_test
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -167,8 +172,92 @@ func TestWebhookPages(t *testing.T) {
 	}
 	rows.Close()
 	actions := strings.Join(audited, ",")
-	if actions != "webhook.created,webhook.deleted" {
+	if actions != "webhook.created,webhook.tested,webhook.tested,webhook.disabled,webhook.enabled,webhook.deleted" {
 		t.Errorf("audit = %q", actions)
+	}
+}
+
+// TestWebhookChangesAudited: disabling, enabling and test-firing an
+// endpoint are in the audit log, with who, from where and which endpoint
+// (never its secret), and show in the log's page, filters and exports
+// like every other action. Doing nothing (disabling a disabled endpoint,
+// a test refused) records nothing.
+func TestWebhookChangesAudited(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	ws := ts.workspaceID(adminWorkspace)
+	id := addWebhook(t, c, "https://hooks.example/alerts", "key.leaked")
+	c.remoteAddr = "198.51.100.9:1000"
+	for _, step := range []struct {
+		path   string
+		status int
+		opts   []opt
+	}{
+		{"/disable", http.StatusSeeOther, nil},
+		{"/disable", http.StatusSeeOther, nil}, // disabled already
+		{"/test", http.StatusConflict, nil},    // refused: disabled
+		{"/enable", http.StatusSeeOther, nil},
+		{"/enable", http.StatusSeeOther, nil}, // enabled already
+		{"/test", http.StatusSeeOther, nil},
+		{"/test", http.StatusOK, []opt{htmx()}},
+	} {
+		if r := c.post("/settings/webhooks/"+id+step.path, nil, step.opts...); r.Code != step.status {
+			t.Fatalf("POST %s: %d, want %d", step.path, r.Code, step.status)
+		}
+	}
+	var secret string
+	if err := ts.raw.QueryRow(`SELECT secret FROM webhooks WHERE id = $1`, id).Scan(&secret); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	byAction := map[audit.Action][]int64{}
+	for _, ev := range ts.events(db.AuditFilter{WorkspaceID: ws}) { // newest first
+		if !strings.HasPrefix(string(ev.Action), "webhook.") || ev.Action == audit.WebhookCreated {
+			continue
+		}
+		got = append(got, string(ev.Action))
+		byAction[ev.Action] = append(byAction[ev.Action], ev.ID)
+		details := ev.DetailsJSON()
+		if ev.Actor.Name() != adminEmail || ev.Actor.IP != "198.51.100.9" ||
+			!strings.Contains(details, `"webhook_id":"`+id+`"`) || !strings.Contains(details, `"url":"https://hooks.example/alerts"`) {
+			t.Errorf("%s: actor %q from %q, details %s; want the admin, the address and the endpoint", ev.Action, ev.Actor.Name(), ev.Actor.IP, details)
+		}
+		if strings.Contains(details, secret) || strings.Contains(details, strings.TrimPrefix(secret, "whsec_")) {
+			t.Errorf("%s holds the signing secret", ev.Action)
+		}
+	}
+	if want := "webhook.tested webhook.tested webhook.enabled webhook.disabled"; strings.Join(got, " ") != want {
+		t.Errorf("events = %s, want %s", strings.Join(got, " "), want)
+	}
+
+	// The log's page: its action filter offers them, by name.
+	page := c.get("/settings/audit-log")
+	for _, a := range []string{"webhook.enabled", "webhook.disabled", "webhook.tested"} {
+		if !strings.Contains(page.Body, `<option value="`+a+`"`) {
+			t.Errorf("the action filter has no %s", a)
+		}
+	}
+	for action, label := range map[audit.Action]string{
+		audit.WebhookDisabled: "Webhook disabled",
+		audit.WebhookEnabled:  "Webhook enabled",
+		audit.WebhookTested:   "Webhook test event sent",
+	} {
+		r := c.get("/settings/audit-log?action=" + string(action))
+		if r.Code != http.StatusOK || !slices.Equal(eventIDs(r.Body), byAction[action]) {
+			t.Errorf("action=%s: %d, rows %v, want %v", action, r.Code, eventIDs(r.Body), byAction[action])
+		}
+		if !strings.Contains(stripTags(r.Body), label) {
+			t.Errorf("action=%s: no %q label", action, label)
+		}
+		csvBody := c.get("/settings/audit-log.csv?action=" + string(action)).Body
+		recs, err := csv.NewReader(strings.NewReader(csvBody)).ReadAll()
+		if err != nil || len(recs) != 1+len(byAction[action]) {
+			t.Errorf("action=%s: CSV of %d records (%v), want a header and %d", action, len(recs), err, len(byAction[action]))
+		}
+		var js []map[string]any
+		if err := json.Unmarshal([]byte(c.get("/settings/audit-log.json?action="+string(action)).Body), &js); err != nil || len(js) != len(byAction[action]) {
+			t.Errorf("action=%s: JSON of %d events (%v), want %d", action, len(js), err, len(byAction[action]))
+		}
 	}
 }
 
