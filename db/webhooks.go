@@ -214,23 +214,42 @@ func (d *DB) TakeWebhookSecret(ctx context.Context, workspaceID int64, id string
 	return secret, tx.Commit()
 }
 
-// SetWebhookEnabled enables or disables one of a workspace's endpoints. A
-// disabled endpoint gets no new deliveries, and its pending ones wait.
-func (d *DB) SetWebhookEnabled(ctx context.Context, workspaceID int64, id string, enabled bool, now time.Time) error {
-	q := `UPDATE webhooks SET disabled_at = $1 WHERE workspace_id = $2 AND id = $3 AND disabled_at IS NULL`
-	arg := sql.NullInt64{Int64: ms(now), Valid: true}
-	if enabled {
-		q = `UPDATE webhooks SET disabled_at = $1 WHERE workspace_id = $2 AND id = $3`
-		arg = sql.NullInt64{}
+// SetWebhookEnabled enables or disables one of a workspace's endpoints,
+// and records webhook.enabled or webhook.disabled in the audit log (the
+// key.leaked alerts must not go quiet without a trace). A disabled
+// endpoint gets no new deliveries, and its pending ones wait. An endpoint
+// already so is left alone, and nothing is recorded.
+func (d *DB) SetWebhookEnabled(ctx context.Context, workspaceID int64, id string, enabled bool, by audit.Actor, now time.Time) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
-	res, err := d.sql.ExecContext(ctx, q, arg, workspaceID, id)
+	defer tx.Rollback()
+	e, err := webhookIn(ctx, tx, workspaceID, id)
+	if err != nil {
+		return err
+	}
+	q := `UPDATE webhooks SET disabled_at = $1 WHERE workspace_id = $2 AND id = $3 AND disabled_at IS NULL`
+	arg, action := sql.NullInt64{Int64: ms(now), Valid: true}, audit.WebhookDisabled
+	if enabled {
+		q = `UPDATE webhooks SET disabled_at = $1 WHERE workspace_id = $2 AND id = $3 AND disabled_at IS NOT NULL`
+		arg, action = sql.NullInt64{}, audit.WebhookEnabled
+	}
+	res, err := tx.ExecContext(ctx, q, arg, workspaceID, id)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := d.Webhook(ctx, workspaceID, id); err != nil {
-			return err // not found; else it was disabled already
-		}
+		return nil // enabled or disabled already
+	}
+	if err := recordEvent(ctx, tx, audit.Event{
+		WorkspaceID: workspaceID, At: now, Action: action, Actor: by,
+		Details: map[string]any{"webhook_id": e.ID, "url": e.URL},
+	}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
 	}
 	if enabled {
 		d.wakeDeliveries()
@@ -289,8 +308,9 @@ func (d *DB) enqueueEvent(ctx context.Context, tx *sql.Tx, workspaceID int64, t 
 }
 
 // SendTestEvent queues a test event to one of a workspace's endpoints,
-// whatever it subscribes to. A disabled endpoint is ErrDisabled.
-func (d *DB) SendTestEvent(ctx context.Context, workspaceID int64, id string, actor string, now time.Time) error {
+// whatever it subscribes to, and records webhook.tested in the audit log.
+// A disabled endpoint is ErrDisabled.
+func (d *DB) SendTestEvent(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -305,7 +325,7 @@ func (d *DB) SendTestEvent(ctx context.Context, workspaceID int64, id string, ac
 	}
 	msg := webhook.NewMessageID()
 	payload := webhook.Payload{Type: webhook.Test, Timestamp: now, Data: map[string]any{
-		"webhook_id": e.ID, "actor": actor, "message": "A test event from Blnk Cloud: this endpoint receives webhooks.",
+		"webhook_id": e.ID, "actor": by.Name(), "message": "A test event from Blnk Cloud: this endpoint receives webhooks.",
 	}}.Encode()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (id, workspace_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		msg, workspaceID, string(webhook.Test), string(payload), ms(now)); err != nil {
@@ -313,6 +333,12 @@ func (d *DB) SendTestEvent(ctx context.Context, workspaceID int64, id string, ac
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, created_at, deadline_at, state, next_attempt_at)
 		VALUES ($1, $2, $3, $4, 'pending', $3)`, e.ID, msg, ms(now), ms(now.Add(webhook.Lifetime))); err != nil {
+		return err
+	}
+	if err := recordEvent(ctx, tx, audit.Event{
+		WorkspaceID: workspaceID, At: now, Action: audit.WebhookTested, Actor: by,
+		Details: map[string]any{"webhook_id": e.ID, "url": e.URL, "event_id": msg},
+	}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -111,22 +111,27 @@ func TestWebhooksOfAWorkspace(t *testing.T) {
 		t.Errorf("second TakeWebhookSecret = %q, %v; want nothing", s, err)
 	}
 
-	if err := d.SetWebhookEnabled(ctx, other.ID, e.ID, false, testNow); !errors.Is(err, ErrNotFound) {
+	by := audit.Actor{UserID: u.ID, Email: u.Email, Kind: audit.User, IP: "192.0.2.7"}
+	if err := d.SetWebhookEnabled(ctx, other.ID, e.ID, false, by, testNow); !errors.Is(err, ErrNotFound) {
 		t.Errorf("disable from another workspace: %v", err)
 	}
-	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, false, testNow); err != nil {
+	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, false, by, testNow); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SendTestEvent(ctx, w.ID, e.ID, "a", testNow); !errors.Is(err, ErrDisabled) {
+	// Disabled again: no change, no event.
+	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, false, by, testNow); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SendTestEvent(ctx, w.ID, e.ID, by, testNow); !errors.Is(err, ErrDisabled) {
 		t.Errorf("test event to a disabled endpoint: %v, want ErrDisabled", err)
 	}
-	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, true, testNow); err != nil {
+	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, true, by, testNow); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SendTestEvent(ctx, other.ID, e.ID, "a", testNow); !errors.Is(err, ErrNotFound) {
+	if err := d.SendTestEvent(ctx, other.ID, e.ID, by, testNow); !errors.Is(err, ErrNotFound) {
 		t.Errorf("test event from another workspace: %v", err)
 	}
-	if err := d.SendTestEvent(ctx, w.ID, e.ID, "a", testNow); err != nil {
+	if err := d.SendTestEvent(ctx, w.ID, e.ID, by, testNow); err != nil {
 		t.Fatal(err)
 	}
 	if got := queued(t, d, e.ID); !equalEvents(got, []webhook.EventType{webhook.Test}) {
@@ -146,7 +151,7 @@ func TestWebhooksOfAWorkspace(t *testing.T) {
 	if _, err := d.DeleteWebhook(ctx, other.ID, e.ID, audit.Actor{Kind: audit.User}, testNow); !errors.Is(err, ErrNotFound) {
 		t.Errorf("delete from another workspace: %v", err)
 	}
-	if _, err := d.DeleteWebhook(ctx, w.ID, e.ID, audit.Actor{UserID: u.ID, Email: u.Email, Kind: audit.User}, testNow); err != nil {
+	if _, err := d.DeleteWebhook(ctx, w.ID, e.ID, by, testNow); err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range []string{"webhooks", "webhook_subscriptions", "webhook_deliveries"} {
@@ -154,19 +159,33 @@ func TestWebhooksOfAWorkspace(t *testing.T) {
 			t.Errorf("%d rows left in %s after the delete", n, table)
 		}
 	}
+	// Every change is audited, with who, from where and which endpoint,
+	// never its secret.
 	var actions []string
-	rows, err := d.sql.Query(`SELECT action FROM audit_events WHERE workspace_id = $1 AND action LIKE 'webhook.%' ORDER BY id`, w.ID)
+	rows, err := d.sql.Query(`SELECT action, actor, ip, details FROM audit_events WHERE workspace_id = $1 AND action LIKE 'webhook.%' ORDER BY id`, w.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var a string
-		rows.Scan(&a)
+		var a, actor, ip, details string
+		if err := rows.Scan(&a, &actor, &ip, &details); err != nil {
+			t.Fatal(err)
+		}
 		actions = append(actions, a)
+		if a == "webhook.created" {
+			continue // its actor is the fixture's
+		}
+		if actor != u.Email || ip != "192.0.2.7" || !strings.Contains(details, `"webhook_id":"`+e.ID+`"`) || !strings.Contains(details, `"url":"`+e.URL+`"`) {
+			t.Errorf("%s: actor %q, ip %q, details %s; want the user, the address and the endpoint", a, actor, ip, details)
+		}
+		if strings.Contains(details, "whsec_") || strings.Contains(details, strings.TrimPrefix(nw.Secret, "whsec_")) {
+			t.Errorf("%s holds the signing secret: %s", a, details)
+		}
 	}
-	if len(actions) != 2 || actions[0] != "webhook.created" || actions[1] != "webhook.deleted" {
-		t.Errorf("audit = %v, want webhook.created, webhook.deleted", actions)
+	want := "webhook.created webhook.disabled webhook.enabled webhook.tested webhook.deleted"
+	if got := strings.Join(actions, " "); got != want {
+		t.Errorf("audit = %s, want %s", got, want)
 	}
 }
 
@@ -181,7 +200,7 @@ func TestEventsQueuedWithTheChange(t *testing.T) {
 	both := addWebhook(t, d, w.ID, "https://a.example/h", webhook.KeyCreated, webhook.KeyRevoked)
 	created := addWebhook(t, d, w.ID, "https://b.example/h", webhook.KeyCreated)
 	off := addWebhook(t, d, w.ID, "https://c.example/h", webhook.KeyCreated, webhook.KeyRevoked)
-	if err := d.SetWebhookEnabled(ctx, w.ID, off.ID, false, testNow); err != nil {
+	if err := d.SetWebhookEnabled(ctx, w.ID, off.ID, false, audit.Actor{Kind: audit.System}, testNow); err != nil {
 		t.Fatal(err)
 	}
 	elsewhere := addWebhook(t, d, other.ID, "https://d.example/h", webhook.KeyCreated)
@@ -245,7 +264,7 @@ func TestClaimDeliveries(t *testing.T) {
 	e := addWebhook(t, d, w.ID, "https://a.example/h", webhook.KeyCreated)
 	const n = 40
 	for range n {
-		if err := d.SendTestEvent(ctx, w.ID, e.ID, "a", testNow); err != nil {
+		if err := d.SendTestEvent(ctx, w.ID, e.ID, audit.Actor{Kind: audit.System}, testNow); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -347,14 +366,14 @@ func TestClaimDeliveries(t *testing.T) {
 		t.Errorf("%d due for retry, want 13", len(jobs))
 	}
 	// A disabled endpoint's deliveries wait.
-	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, false, testNow); err != nil {
+	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, false, audit.Actor{Kind: audit.System}, testNow); err != nil {
 		t.Fatal(err)
 	}
 	if jobs, _ := d.ClaimDeliveries(ctx, "s", testNow.Add(time.Hour), time.Minute, 100); len(jobs) != 0 {
 		t.Errorf("%d claimed of a disabled endpoint", len(jobs))
 	}
 	// Resend queues a delivered one again.
-	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, true, testNow); err != nil {
+	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, true, audit.Actor{Kind: audit.System}, testNow); err != nil {
 		t.Fatal(err)
 	}
 	var delivered int64

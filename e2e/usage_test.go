@@ -53,7 +53,7 @@ func signedInWith(t *testing.T, o pageOptions, args ...string) (*app, playwright
 func TestWebhookTestEvent(t *testing.T) {
 	t.Parallel()
 	recv := newHookReceiver(t)
-	a, page := signedInWith(t, pageOptions{})
+	a, page := signedInWith(t, pageOptions{}, "--webhook-allow-private") // the receiver is on loopback
 
 	must(t, role(page, "link", "Webhooks").Click())
 	must(t, expect.Locator(role(page, "heading", "No webhook endpoints yet")).ToBeVisible())

@@ -98,6 +98,12 @@ func ActionLabel(a audit.Action) string {
 		return "Webhook created"
 	case audit.WebhookDeleted:
 		return "Webhook deleted"
+	case audit.WebhookEnabled:
+		return "Webhook enabled"
+	case audit.WebhookDisabled:
+		return "Webhook disabled"
+	case audit.WebhookTested:
+		return "Webhook test event sent"
 	case audit.UserSignedIn:
 		return "Signed in"
 	case audit.UserSignInFailed:
@@ -113,7 +119,7 @@ func actionClass(a audit.Action) string {
 	switch a {
 	case audit.KeyRevoked, audit.KeyLeaked, audit.UserSignInFailed, audit.WebhookDeleted:
 		return "danger"
-	case audit.KeyExpired:
+	case audit.KeyExpired, audit.WebhookDisabled:
 		return "warning"
 	case audit.KeyCreated, audit.KeyRolled, audit.WebhookCreated:
 		return "accent"

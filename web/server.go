@@ -144,7 +144,8 @@ var _ LoginThrottle = (*throttle.Limiter)(nil)
 
 // WebhookConfig is what the webhook pages need to know.
 type WebhookConfig struct {
-	// Guard refuses endpoint URLs that reach this server; nil: none.
+	// Guard refuses endpoint URLs that reach this server or, unless it
+	// allows them, private addresses; nil: public addresses only.
 	Guard *webhook.Guard
 }
 

@@ -86,7 +86,10 @@ func (s *Server) validateWebhookForm(c echo.Context, f *views.WebhookForm) (webh
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		err := s.cfg.Webhooks.Guard.CheckURL(ctx, in.url)
 		cancel()
-		if err != nil {
+		switch {
+		case errors.Is(err, webhook.ErrPrivateAddress):
+			p["url"] = "This URL is a private address (loopback, private network, link-local or reserved): webhooks go to public addresses only, unless the server runs with --webhook-allow-private."
+		case err != nil:
 			p["url"] = "This URL points at this dashboard itself: use your receiver's address."
 		}
 	}
@@ -289,7 +292,7 @@ func (s *Server) webhookTest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.db.SendTestEvent(c.Request().Context(), ep.WorkspaceID, ep.ID, s.actor(c).Name(), s.cfg.Now())
+	err = s.db.SendTestEvent(c.Request().Context(), ep.WorkspaceID, ep.ID, s.actor(c), s.cfg.Now())
 	if errors.Is(err, db.ErrDisabled) {
 		return echo.NewHTTPError(http.StatusConflict, "This endpoint is disabled: enable it to send a test event.")
 	}
@@ -322,7 +325,7 @@ func (s *Server) setWebhookEnabled(c echo.Context, enabled bool) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.SetWebhookEnabled(c.Request().Context(), ep.WorkspaceID, ep.ID, enabled, s.cfg.Now()); err != nil {
+	if err := s.db.SetWebhookEnabled(c.Request().Context(), ep.WorkspaceID, ep.ID, enabled, s.actor(c), s.cfg.Now()); err != nil {
 		return err
 	}
 	notice := "The endpoint is disabled: it receives no events until you enable it."

@@ -2,13 +2,18 @@ package web_test
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -167,8 +172,92 @@ func TestWebhookPages(t *testing.T) {
 	}
 	rows.Close()
 	actions := strings.Join(audited, ",")
-	if actions != "webhook.created,webhook.deleted" {
+	if actions != "webhook.created,webhook.tested,webhook.tested,webhook.disabled,webhook.enabled,webhook.deleted" {
 		t.Errorf("audit = %q", actions)
+	}
+}
+
+// TestWebhookChangesAudited: disabling, enabling and test-firing an
+// endpoint are in the audit log, with who, from where and which endpoint
+// (never its secret), and show in the log's page, filters and exports
+// like every other action. Doing nothing (disabling a disabled endpoint,
+// a test refused) records nothing.
+func TestWebhookChangesAudited(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	ws := ts.workspaceID(adminWorkspace)
+	id := addWebhook(t, c, "https://hooks.example/alerts", "key.leaked")
+	c.remoteAddr = "198.51.100.9:1000"
+	for _, step := range []struct {
+		path   string
+		status int
+		opts   []opt
+	}{
+		{"/disable", http.StatusSeeOther, nil},
+		{"/disable", http.StatusSeeOther, nil}, // disabled already
+		{"/test", http.StatusConflict, nil},    // refused: disabled
+		{"/enable", http.StatusSeeOther, nil},
+		{"/enable", http.StatusSeeOther, nil}, // enabled already
+		{"/test", http.StatusSeeOther, nil},
+		{"/test", http.StatusOK, []opt{htmx()}},
+	} {
+		if r := c.post("/settings/webhooks/"+id+step.path, nil, step.opts...); r.Code != step.status {
+			t.Fatalf("POST %s: %d, want %d", step.path, r.Code, step.status)
+		}
+	}
+	var secret string
+	if err := ts.raw.QueryRow(`SELECT secret FROM webhooks WHERE id = $1`, id).Scan(&secret); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	byAction := map[audit.Action][]int64{}
+	for _, ev := range ts.events(db.AuditFilter{WorkspaceID: ws}) { // newest first
+		if !strings.HasPrefix(string(ev.Action), "webhook.") || ev.Action == audit.WebhookCreated {
+			continue
+		}
+		got = append(got, string(ev.Action))
+		byAction[ev.Action] = append(byAction[ev.Action], ev.ID)
+		details := ev.DetailsJSON()
+		if ev.Actor.Name() != adminEmail || ev.Actor.IP != "198.51.100.9" ||
+			!strings.Contains(details, `"webhook_id":"`+id+`"`) || !strings.Contains(details, `"url":"https://hooks.example/alerts"`) {
+			t.Errorf("%s: actor %q from %q, details %s; want the admin, the address and the endpoint", ev.Action, ev.Actor.Name(), ev.Actor.IP, details)
+		}
+		if strings.Contains(details, secret) || strings.Contains(details, strings.TrimPrefix(secret, "whsec_")) {
+			t.Errorf("%s holds the signing secret", ev.Action)
+		}
+	}
+	if want := "webhook.tested webhook.tested webhook.enabled webhook.disabled"; strings.Join(got, " ") != want {
+		t.Errorf("events = %s, want %s", strings.Join(got, " "), want)
+	}
+
+	// The log's page: its action filter offers them, by name.
+	page := c.get("/settings/audit-log")
+	for _, a := range []string{"webhook.enabled", "webhook.disabled", "webhook.tested"} {
+		if !strings.Contains(page.Body, `<option value="`+a+`"`) {
+			t.Errorf("the action filter has no %s", a)
+		}
+	}
+	for action, label := range map[audit.Action]string{
+		audit.WebhookDisabled: "Webhook disabled",
+		audit.WebhookEnabled:  "Webhook enabled",
+		audit.WebhookTested:   "Webhook test event sent",
+	} {
+		r := c.get("/settings/audit-log?action=" + string(action))
+		if r.Code != http.StatusOK || !slices.Equal(eventIDs(r.Body), byAction[action]) {
+			t.Errorf("action=%s: %d, rows %v, want %v", action, r.Code, eventIDs(r.Body), byAction[action])
+		}
+		if !strings.Contains(stripTags(r.Body), label) {
+			t.Errorf("action=%s: no %q label", action, label)
+		}
+		csvBody := c.get("/settings/audit-log.csv?action=" + string(action)).Body
+		recs, err := csv.NewReader(strings.NewReader(csvBody)).ReadAll()
+		if err != nil || len(recs) != 1+len(byAction[action]) {
+			t.Errorf("action=%s: CSV of %d records (%v), want a header and %d", action, len(recs), err, len(byAction[action]))
+		}
+		var js []map[string]any
+		if err := json.Unmarshal([]byte(c.get("/settings/audit-log.json?action="+string(action)).Body), &js); err != nil || len(js) != len(byAction[action]) {
+			t.Errorf("action=%s: JSON of %d events (%v), want %d", action, len(js), err, len(byAction[action]))
+		}
 	}
 }
 
@@ -177,7 +266,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestWebhookFormRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	ts, c := newSignedIn(t, serverOpts{config: func(cfg *web.Config) {
-		g, err := webhook.NewGuard("127.0.0.1:8080")
+		g, err := webhook.NewGuard("127.0.0.1:8080", false)
 		if err != nil {
 			panic(err)
 		}
@@ -239,6 +328,78 @@ func TestWebhookFormRefusesBadInput(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestWebhookFormRefusesPrivateAddresses: a URL whose host is known, when
+// the endpoint is added, to be a non-public address is refused with a
+// message next to the URL field, in every form a resolver would read;
+// with --webhook-allow-private the same URLs are accepted.
+func TestWebhookFormRefusesPrivateAddresses(t *testing.T) {
+	t.Parallel()
+	urls := []struct{ name, url string }{
+		{"loopback", "http://127.0.0.1:9000/hook"},
+		{"loopback elsewhere in 127/8", "http://127.10.20.30/hook"},
+		{"localhost", "http://localhost:9000/hook"},
+		{"a localhost subdomain", "https://api.localhost/hook"},
+		{"IPv6 loopback", "http://[::1]/hook"},
+		{"IPv4-mapped loopback", "http://[::ffff:127.0.0.1]/"},
+		{"IPv4-mapped private, hex", "http://[::ffff:a00:1]/"},
+		{"cloud metadata", "http://169.254.169.254/latest"},
+		{"link-local IPv6", "http://[fe80::1%25eth0]/"},
+		{"10/8", "http://10.1.2.3/hook"},
+		{"172.16/12", "https://172.20.0.1/hook"},
+		{"192.168/16", "http://192.168.1.50:8443/hook"},
+		{"unique local IPv6", "http://[fd00::1]/hook"},
+		{"CGNAT", "http://100.64.0.1/hook"},
+		{"unspecified", "http://0.0.0.0:5432/"},
+		{"this network", "http://0.1.2.3/"},
+		{"multicast", "http://224.0.0.251/"},
+		{"broadcast", "http://255.255.255.255/"},
+		{"documentation", "http://203.0.113.7/"},
+		{"hexadecimal", "http://0x7f000001/"},
+		{"decimal", "http://2130706433/"},
+		{"short form", "http://127.1/"},
+		{"octal", "http://0177.0.0.1/"},
+	}
+	_, c := newSignedIn(t, serverOpts{}) // the default: no allow-private
+	for _, tt := range urls {
+		for _, mode := range []string{"page", "htmx"} {
+			t.Run(tt.name+"/"+mode, func(t *testing.T) {
+				var opts []opt
+				if mode == "htmx" {
+					opts = append(opts, htmx())
+				}
+				r := c.post("/settings/webhooks", webhookForm(tt.url, "key.leaked"), opts...)
+				if r.Code != http.StatusUnprocessableEntity {
+					t.Fatalf("POST %s: %d, want 422", tt.url, r.Code)
+				}
+				got := problems(r.Body)
+				if !strings.Contains(got["url"], "private address") || !strings.Contains(got["url"], "--webhook-allow-private") || len(got) != 1 {
+					t.Errorf("problems = %q, want the private address next to the URL only", got)
+				}
+				if v, _ := inputValue(r.Body, "f-url"); v != tt.url {
+					t.Errorf("URL input = %q, want it kept", v)
+				}
+			})
+		}
+	}
+	// Names that are not literal addresses are judged when a delivery
+	// dials them (internal/delivery's tests), not here.
+	if r := c.post("/settings/webhooks", webhookForm("https://hooks.example/h", "key.leaked")); r.Code != http.StatusSeeOther {
+		t.Errorf("a public name: %d, want 303", r.Code)
+	}
+
+	ts, allowed := newSignedIn(t, serverOpts{config: func(cfg *web.Config) {
+		cfg.Webhooks.Guard = &webhook.Guard{AllowPrivate: true}
+	}})
+	for _, tt := range urls {
+		if r := allowed.post("/settings/webhooks", webhookForm(tt.url, "key.leaked")); r.Code != http.StatusSeeOther {
+			t.Errorf("with allow-private, %s: %d, want 303\n%s", tt.url, r.Code, problems(r.Body))
+		}
+	}
+	if n := ts.count("webhooks"); n != len(urls) {
+		t.Errorf("%d endpoints stored with allow-private, want %d", n, len(urls))
 	}
 }
 

@@ -324,7 +324,8 @@ func webhookBurst(ctx context.Context, bin, path string, extra []string, logf fu
 	if secret, err = store.TakeWebhookSecret(ctx, ws.ID, hook.ID, time.Now()); err != nil {
 		return r, err
 	}
-	srv, err := startServer(ctx, bin, path, extra...)
+	// The receiver is on loopback: a private address.
+	srv, err := startServer(ctx, bin, path, append([]string{"--webhook-allow-private"}, extra...)...)
 	if err != nil {
 		return r, err
 	}

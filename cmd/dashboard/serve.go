@@ -76,6 +76,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	failBurst := fs.Int("auth-fail-burst", burst, "failed API authentications a client address may make in a row (env BLNK_AUTH_FAIL_BURST)")
 	counts := fs.Bool("usage-counts", env("BLNK_USAGE_COUNTS", "true") != "false", "count calls per key per hour; false only to measure what counting costs (env BLNK_USAGE_COUNTS)")
+	allowPrivate := fs.Bool("webhook-allow-private", env("BLNK_WEBHOOK_ALLOW_PRIVATE", "") == "true", "let webhooks reach loopback, private, link-local and other non-public addresses, for receivers on your own network; this server's own address stays refused (env BLNK_WEBHOOK_ALLOW_PRIVATE=true)")
 	retentionDef, err := envParse("BLNK_AUDIT_RETENTION", time.Duration(0), parseDays)
 	if err != nil {
 		return err
@@ -162,7 +163,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("--audit-retention (%v) must be at least an hour, or 0 to keep events forever", retention)
 	}
 	keyring := keys.New(keys.Config{RevokeWait: revokeWait, MaxStaleness: maxStale, AuditRetention: retention, SweepEvery: sweep}, store, auth, log)
-	guard, err := webhook.NewGuard(ln.Addr().String())
+	guard, err := webhook.NewGuard(ln.Addr().String(), *allowPrivate)
 	if err != nil {
 		ln.Close()
 		return err

@@ -13,7 +13,7 @@ import (
 // Action is what an event records.
 type Action string
 
-// The actions of SPEC's list.
+// The actions of SPEC's lists.
 const (
 	KeyCreated       Action = "key.created"
 	KeyRevealed      Action = "key.revealed"
@@ -24,6 +24,9 @@ const (
 	KeyExpired       Action = "key.expired"
 	WebhookCreated   Action = "webhook.created"
 	WebhookDeleted   Action = "webhook.deleted"
+	WebhookEnabled   Action = "webhook.enabled"
+	WebhookDisabled  Action = "webhook.disabled"
+	WebhookTested    Action = "webhook.tested"
 	UserSignedIn     Action = "user.signed_in"
 	UserSignInFailed Action = "user.sign_in_failed"
 	UserSignedOut    Action = "user.signed_out"
@@ -32,7 +35,8 @@ const (
 // Actions returns every action, in the order of SPEC's list.
 func Actions() []Action {
 	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
-		WebhookCreated, WebhookDeleted, UserSignedIn, UserSignInFailed, UserSignedOut}
+		WebhookCreated, WebhookDeleted, WebhookEnabled, WebhookDisabled, WebhookTested,
+		UserSignedIn, UserSignInFailed, UserSignedOut}
 }
 
 // Known reports whether a is one of Actions.

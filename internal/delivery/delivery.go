@@ -8,9 +8,10 @@
 //
 // Outgoing requests are bounded: 10 s for the whole attempt, redirects
 // are not followed (a 3xx answer is a failed attempt), only http and
-// https, never to this server's own listen address (webhook.Guard, checked
-// on the address actually dialled), no proxy from the environment, and at
-// most 1 KB of the answer is kept.
+// https, only to public addresses unless the operator allows private ones,
+// never to this server's own listen address (webhook.Guard, checked on the
+// address actually dialled, before connecting), no proxy from the
+// environment, and at most 1 KB of the answer is kept.
 package delivery
 
 import (
@@ -45,8 +46,9 @@ type Config struct {
 	RetryBase time.Duration
 	// Timeout bounds an attempt (default webhook.Timeout, 10s).
 	Timeout time.Duration
-	// Guard refuses this server's own addresses; nil allows every address
-	// (tests whose receiver shares the loopback interface).
+	// Guard decides which addresses may be reached; nil is the default
+	// policy, public addresses only (tests whose receiver is on loopback
+	// give one that allows private addresses).
 	Guard *webhook.Guard
 	// Now is the clock of the queue (default time.Now).
 	Now func() time.Time
@@ -84,10 +86,10 @@ type Worker struct {
 // New returns a Worker on store.
 func New(cfg Config, store *db.DB, log *slog.Logger) *Worker {
 	cfg.setDefaults()
-	dialer := &net.Dialer{Timeout: cfg.Timeout}
-	if cfg.Guard != nil {
-		dialer.Control = cfg.Guard.Control
-	}
+	// Control runs on every address dialled, after name resolution and
+	// before connecting, whoever resolved the name: nothing reaches a
+	// refused address, whatever DNS answers.
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: cfg.Guard.Control}
 	transport := &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us, past the guard
 		DialContext:           dialer.DialContext,
@@ -233,6 +235,10 @@ func (w *Worker) send(ctx context.Context, j db.Job) db.Attempt {
 	a.Status, a.Response = status, response
 	a.Duration = time.Since(start)
 	switch {
+	case errors.Is(err, errBlocked) || errors.Is(err, errOwn):
+		// Refused before any connection: no time is shown, so the log
+		// cannot tell how long a name took to resolve either.
+		a.Err, a.Duration = err.Error(), 0
 	case err != nil:
 		a.Err = err.Error()
 	case status >= 200 && status < 300:
@@ -289,12 +295,22 @@ func (w *Worker) post(ctx context.Context, j db.Job, now time.Time) (int, string
 	return resp.StatusCode, string(body), nil
 }
 
+// errBlocked is the recorded error of an attempt the guard refused: the
+// same words whatever the address and port, so that the deliveries list
+// tells nothing about the network behind this server.
+var errBlocked = errors.New("blocked: private address")
+
+// errOwn is the recorded error of an attempt at this server itself.
+var errOwn = errors.New("refused: the URL points at this server")
+
 // describe says why a request got no answer, without Go's wrapping.
 func describe(err error) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, webhook.ErrOwnAddress):
-		return errors.New("refused: the URL points at this server")
+		return errOwn
+	case errors.Is(err, webhook.ErrPrivateAddress):
+		return errBlocked
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		return errors.New("timed out (no answer within the time limit)")
 	}

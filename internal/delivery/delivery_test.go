@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,6 +112,10 @@ func (f *fixture) addHook(t *testing.T, url string) webhook.Endpoint {
 	return e
 }
 
+// allowLocal is the guard of a server run with --webhook-allow-private:
+// the receivers of these tests are on loopback.
+func allowLocal() *webhook.Guard { return &webhook.Guard{AllowPrivate: true} }
+
 func open(t *testing.T, dsn string) *db.DB {
 	t.Helper()
 	d, err := db.Open(context.Background(), dsn)
@@ -204,7 +210,7 @@ func verifies(secret string, r request) bool {
 
 func TestDeliveredAndSigned(t *testing.T) {
 	f := newFixture(t, nil)
-	f.run(t, f.store, delivery.Config{})
+	f.run(t, f.store, delivery.Config{Guard: allowLocal()})
 	before := time.Now().Unix()
 	k := f.createKey(t)
 	waitFor(t, "the delivery", func() bool { return len(f.recv.requests()) == 1 })
@@ -238,7 +244,7 @@ func TestFailsTwiceThenSucceeds(t *testing.T) {
 		}
 		return http.StatusNoContent
 	})
-	f.run(t, f.store, delivery.Config{})
+	f.run(t, f.store, delivery.Config{Guard: allowLocal()})
 	f.createKey(t)
 	waitFor(t, "delivered", func() bool {
 		dl := f.deliveries(t, f.hook)
@@ -279,7 +285,7 @@ func TestRestartWithPending(t *testing.T) {
 		f.createKey(t)
 	}
 	// A server tries once each, fails, and stops.
-	stop := f.run(t, f.store, delivery.Config{ServerID: "first", RetryBase: time.Hour})
+	stop := f.run(t, f.store, delivery.Config{Guard: allowLocal(), ServerID: "first", RetryBase: time.Hour})
 	waitFor(t, "first attempts", func() bool {
 		for _, dl := range f.deliveries(t, f.hook) {
 			if dl.Attempts == 0 {
@@ -298,7 +304,7 @@ func TestRestartWithPending(t *testing.T) {
 	if _, err := next.SQL().Exec(`UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE next_attempt_at IS NOT NULL`); err != nil {
 		t.Fatal(err)
 	}
-	f.run(t, next, delivery.Config{ServerID: "second"})
+	f.run(t, next, delivery.Config{Guard: allowLocal(), ServerID: "second"})
 	waitFor(t, "delivered after the restart", func() bool {
 		for _, dl := range f.deliveries(t, f.hook) {
 			if dl.State != webhook.Delivered {
@@ -332,7 +338,7 @@ func TestHangingEndpointTimesOut(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	f.run(t, f.store, delivery.Config{Timeout: 300 * time.Millisecond})
+	f.run(t, f.store, delivery.Config{Guard: allowLocal(), Timeout: 300 * time.Millisecond})
 	f.createKey(t)
 	var retried webhook.Delivery
 	waitFor(t, "the timed out attempt", func() bool {
@@ -358,7 +364,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 	redirector := httptest.NewServer(http.RedirectHandler(target.URL+"/elsewhere", http.StatusFound))
 	t.Cleanup(redirector.Close)
 	hook := f.addHook(t, redirector.URL+"/hooks")
-	f.run(t, f.store, delivery.Config{RetryBase: time.Hour})
+	f.run(t, f.store, delivery.Config{Guard: allowLocal(), RetryBase: time.Hour})
 	f.createKey(t)
 	waitFor(t, "the attempt at the redirector", func() bool {
 		dl := f.deliveries(t, hook)
@@ -375,7 +381,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 
 func TestOwnAddressRefused(t *testing.T) {
 	f := newFixture(t, nil)
-	guard, err := webhook.NewGuard(strings.TrimPrefix(f.recv.URL, "http://"))
+	guard, err := webhook.NewGuard(strings.TrimPrefix(f.recv.URL, "http://"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,6 +402,77 @@ func TestOwnAddressRefused(t *testing.T) {
 	}
 }
 
+// TestPrivateAddressesBlocked: without --webhook-allow-private (the
+// default guard, nil) nothing on loopback is reached, whether the URL
+// names the address or a host name that resolves to it (the check is on
+// the address dialled, so DNS cannot get around it), and a closed port
+// reads exactly as an open one: no status, no time, the same words.
+func TestPrivateAddressesBlocked(t *testing.T) {
+	f := newFixture(t, nil)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // nothing listens there any more
+	port := f.recv.Listener.Addr().(*net.TCPAddr).Port
+	hooks := []webhook.Endpoint{
+		f.hook, // http://127.0.0.1:port/hooks
+		f.addHook(t, fmt.Sprintf("http://localhost:%d/by-name", port)),
+		f.addHook(t, fmt.Sprintf("http://[::ffff:127.0.0.1]:%d/mapped", port)),
+		f.addHook(t, closedURL+"/closed"),
+	}
+	f.run(t, f.store, delivery.Config{RetryBase: time.Hour}) // Guard nil: the default policy
+	f.createKey(t)
+	for _, h := range hooks {
+		waitFor(t, "the attempt at "+h.URL, func() bool {
+			dl := f.deliveries(t, h)
+			return len(dl) == 1 && dl[0].Attempts == 1
+		})
+		dl := f.deliveries(t, h)[0]
+		if dl.LastError != "blocked: private address" || dl.LastStatus != 0 || dl.LastDuration != 0 || dl.LastResponse != "" {
+			t.Errorf("%s: error %q, status %d, duration %v, response %q; want only \"blocked: private address\"",
+				h.URL, dl.LastError, dl.LastStatus, dl.LastDuration, dl.LastResponse)
+		}
+		if dl.State != webhook.Pending {
+			t.Errorf("%s: state %s, want pending (retried: the name may resolve elsewhere later)", h.URL, dl.State)
+		}
+	}
+	if got := f.recv.requests(); len(got) != 0 {
+		t.Errorf("the loopback receiver got %d requests", len(got))
+	}
+}
+
+// TestRedirectToPrivateNotFollowed: no public receiver can run in a test,
+// so the guard counts one loopback receiver as public and judges every
+// other address by the real policy. That receiver answers with a redirect
+// to another loopback port: the redirect is not followed (and the target,
+// a private address, is refused when named directly).
+func TestRedirectToPrivateNotFollowed(t *testing.T) {
+	f := newFixture(t, nil) // f.recv: the private target
+	redirector := httptest.NewServer(http.RedirectHandler(f.recv.URL+"/internal", http.StatusTemporaryRedirect))
+	t.Cleanup(redirector.Close)
+	public := netip.MustParseAddrPort(redirector.Listener.Addr().String())
+	guard := &webhook.Guard{IsPublic: func(ap netip.AddrPort) bool {
+		return ap == public || webhook.PublicAddr(ap.Addr())
+	}}
+	hook := f.addHook(t, redirector.URL+"/hooks")
+	f.run(t, f.store, delivery.Config{Guard: guard, RetryBase: time.Hour})
+	f.createKey(t)
+	for _, h := range []webhook.Endpoint{hook, f.hook} {
+		waitFor(t, "the attempt at "+h.URL, func() bool {
+			dl := f.deliveries(t, h)
+			return len(dl) == 1 && dl[0].Attempts == 1
+		})
+	}
+	if dl := f.deliveries(t, hook)[0]; dl.LastStatus != http.StatusTemporaryRedirect || !strings.Contains(dl.LastError, "not followed") {
+		t.Errorf("at the public receiver: status %d, error %q; want its 307, not followed", dl.LastStatus, dl.LastError)
+	}
+	if dl := f.deliveries(t, f.hook)[0]; dl.LastError != "blocked: private address" {
+		t.Errorf("at the private target: error %q, want blocked", dl.LastError)
+	}
+	if got := f.recv.requests(); len(got) != 0 {
+		t.Errorf("the private target got %d requests", len(got))
+	}
+}
+
 func TestLongResponseKept1KB(t *testing.T) {
 	big := newReceiver(t, nil)
 	big.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -404,7 +481,7 @@ func TestLongResponseKept1KB(t *testing.T) {
 	})
 	f := newFixture(t, nil)
 	hook := f.addHook(t, big.URL)
-	f.run(t, f.store, delivery.Config{RetryBase: time.Hour})
+	f.run(t, f.store, delivery.Config{Guard: allowLocal(), RetryBase: time.Hour})
 	f.createKey(t)
 	waitFor(t, "the attempt", func() bool {
 		dl := f.deliveries(t, hook)
@@ -420,7 +497,7 @@ func TestLongResponseKept1KB(t *testing.T) {
 func TestSeveralServersDeliverOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	for i := range 3 {
-		f.run(t, open(t, f.dsn), delivery.Config{ServerID: fmt.Sprint("server-", i)})
+		f.run(t, open(t, f.dsn), delivery.Config{Guard: allowLocal(), ServerID: fmt.Sprint("server-", i)})
 	}
 	const n = 60
 	for range n {
@@ -461,7 +538,7 @@ func TestStopGivesBackUnsent(t *testing.T) {
 	for range 4 {
 		f.createKey(t)
 	}
-	stop := f.run(t, f.store, delivery.Config{Concurrency: 1})
+	stop := f.run(t, f.store, delivery.Config{Guard: allowLocal(), Concurrency: 1})
 	waitFor(t, "one delivery in flight", func() bool { return len(f.recv.requests()) == 1 })
 	go func() {
 		time.Sleep(100 * time.Millisecond)

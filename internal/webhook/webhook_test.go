@@ -202,11 +202,11 @@ func TestCheckURL(t *testing.T) {
 
 func TestGuard(t *testing.T) {
 	ctx := context.Background()
-	g, err := NewGuard("127.0.0.1:8080")
+	g, err := NewGuard("127.0.0.1:8080", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	any, err := NewGuard("[::]:8080")
+	any, err := NewGuard("[::]:8080", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,9 +248,190 @@ func TestGuard(t *testing.T) {
 		}
 	}
 	// Listening on port 80 or 443: the URL's default port counts.
-	g80, _ := NewGuard("127.0.0.1:80")
+	g80, _ := NewGuard("127.0.0.1:80", true)
 	if err := g80.CheckURL(ctx, "http://127.0.0.1/hook"); !errors.Is(err, ErrOwnAddress) {
 		t.Errorf("http://127.0.0.1/ to a server on port 80: %v, want refused", err)
+	}
+}
+
+func TestPublicAddr(t *testing.T) {
+	tests := []struct {
+		addr   string
+		public bool
+	}{
+		{"93.184.215.14", true},
+		{"8.8.8.8", true},
+		{"2606:4700::1111", true},
+		{"127.0.0.1", false},
+		{"127.255.255.254", false},
+		{"10.1.2.3", false},
+		{"172.16.0.1", false},
+		{"172.31.255.255", false},
+		{"172.32.0.1", true},
+		{"192.168.1.50", false},
+		{"169.254.169.254", false}, // cloud metadata
+		{"100.64.0.1", false},      // CGNAT
+		{"100.127.255.255", false},
+		{"100.128.0.1", true},
+		{"0.0.0.0", false},
+		{"0.1.2.3", false},
+		{"224.0.0.1", false},
+		{"239.255.255.250", false},
+		{"255.255.255.255", false},
+		{"240.0.0.1", false},
+		{"192.0.2.1", false}, // documentation
+		{"198.51.100.7", false},
+		{"203.0.113.7", false},
+		{"198.18.0.1", false}, // benchmarking
+		{"192.0.0.170", false},
+		{"::", false},
+		{"::1", false},
+		{"::ffff:127.0.0.1", false},
+		{"::ffff:10.0.0.1", false},
+		{"::ffff:169.254.169.254", false},
+		{"::ffff:8.8.8.8", true},
+		{"::127.0.0.1", false},       // IPv4-compatible (deprecated)
+		{"::ffff:0:7f00:1", false},   // IPv4-translated
+		{"64:ff9b::7f00:1", false},   // NAT64 of 127.0.0.1
+		{"64:ff9b::808:808", true},   // NAT64 of 8.8.8.8
+		{"2002:7f00:1::1", false},    // 6to4 of 127.0.0.1
+		{"2002:a9fe:a9fe::1", false}, // 6to4 of 169.254.169.254
+		{"fc00::1", false},
+		{"fd12:3456::1", false},
+		{"fe80::1", false},
+		{"fe80::1%eth0", false},
+		{"fec0::1", false},
+		{"ff02::1", false},
+		{"2001:db8::1", false},
+		{"2001::1", false}, // Teredo
+		{"100::1", false},  // discard-only
+	}
+	for _, tt := range tests {
+		a := netip.MustParseAddr(tt.addr)
+		if got := PublicAddr(a); got != tt.public {
+			t.Errorf("PublicAddr(%s) = %v, want %v", tt.addr, got, tt.public)
+		}
+	}
+}
+
+func TestLiteralAddr(t *testing.T) {
+	for host, want := range map[string]string{
+		"127.0.0.1":        "127.0.0.1",
+		"127.1":            "127.0.0.1",
+		"127.0.1":          "127.0.0.1",
+		"2130706433":       "127.0.0.1",
+		"0x7f000001":       "127.0.0.1",
+		"0x7f.1":           "127.0.0.1",
+		"0177.0.0.1":       "127.0.0.1",
+		"017700000001":     "127.0.0.1",
+		"0":                "0.0.0.0",
+		"10.0x10.0.1":      "10.16.0.1",
+		"169.254.43518":    "169.254.169.254",
+		"::1":              "::1",
+		"fe80::1%eth0":     "fe80::1%eth0",
+		"example.com":      "",
+		"1.2.3.4.5":        "",
+		"256.1.1.1":        "",
+		"1.2.3.256":        "",
+		"1.16777216":       "",
+		"08.1.1.1":         "",
+		"1..1":             "",
+		"0x1g":             "",
+		"a1":               "",
+		"127.0.0.1.nip.io": "",
+	} {
+		a, ok := literalAddr(host)
+		got := ""
+		if ok {
+			got = a.String()
+		}
+		if got != want {
+			t.Errorf("literalAddr(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
+
+func TestGuardAtSaveTime(t *testing.T) {
+	ctx := context.Background()
+	strict, err := NewGuard("127.0.0.1:8080", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := NewGuard("127.0.0.1:8080", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		url                  string
+		strictErr, allowsErr error
+	}{
+		{"https://hooks.example/h", nil, nil},
+		{"https://93.184.215.14/h", nil, nil},
+		{"http://127.0.0.1:9000/h", ErrPrivateAddress, nil},
+		{"http://127.0.0.1:8080/h", ErrOwnAddress, ErrOwnAddress},
+		{"http://localhost:9000/h", ErrPrivateAddress, nil},
+		{"http://LOCALHOST./h", ErrPrivateAddress, nil},
+		{"http://api.localhost/h", ErrPrivateAddress, nil},
+		{"http://localhost:8080/h", ErrOwnAddress, ErrOwnAddress},
+		{"http://[::1]/h", ErrPrivateAddress, nil},
+		{"http://[::ffff:127.0.0.1]/", ErrPrivateAddress, nil},
+		{"http://[::ffff:7f00:1]:8080/", ErrOwnAddress, ErrOwnAddress},
+		{"http://169.254.169.254/latest", ErrPrivateAddress, nil},
+		{"http://0x7f000001/", ErrPrivateAddress, nil},
+		{"http://2130706433/", ErrPrivateAddress, nil},
+		{"http://127.1/", ErrPrivateAddress, nil},
+		{"http://127.1:8080/", ErrOwnAddress, ErrOwnAddress},
+		{"http://10.0.0.5/", ErrPrivateAddress, nil},
+		{"http://192.168.1.1/", ErrPrivateAddress, nil},
+		{"http://[fd00::1]/", ErrPrivateAddress, nil},
+		{"http://[fe80::1%25eth0]/", ErrPrivateAddress, nil},
+		{"http://0.0.0.0/", ErrPrivateAddress, nil},
+		{"http://100.64.1.1/", ErrPrivateAddress, nil},
+		{"http://224.0.0.1/", ErrPrivateAddress, nil},
+	}
+	for _, tt := range tests {
+		if err := strict.CheckURL(ctx, tt.url); !errors.Is(err, tt.strictErr) || (err == nil) != (tt.strictErr == nil) {
+			t.Errorf("strict CheckURL(%s) = %v, want %v", tt.url, err, tt.strictErr)
+		}
+		if err := open.CheckURL(ctx, tt.url); !errors.Is(err, tt.allowsErr) || (err == nil) != (tt.allowsErr == nil) {
+			t.Errorf("allow-private CheckURL(%s) = %v, want %v", tt.url, err, tt.allowsErr)
+		}
+		// A nil guard is the default policy, knowing no own address.
+		want := tt.strictErr
+		if want == ErrOwnAddress {
+			want = ErrPrivateAddress
+		}
+		if err := (*Guard)(nil).CheckURL(ctx, tt.url); !errors.Is(err, want) || (err == nil) != (want == nil) {
+			t.Errorf("nil CheckURL(%s) = %v, want %v", tt.url, err, want)
+		}
+	}
+}
+
+func TestGuardAtDialTime(t *testing.T) {
+	var none *Guard
+	strict, _ := NewGuard("127.0.0.1:8080", false)
+	open, _ := NewGuard("127.0.0.1:8080", true)
+	for _, tt := range []struct {
+		g    *Guard
+		addr string
+		want error
+	}{
+		{none, "127.0.0.1:9000", ErrPrivateAddress},
+		{none, "[::1]:443", ErrPrivateAddress},
+		{none, "[::ffff:169.254.169.254]:80", ErrPrivateAddress},
+		{none, "93.184.215.14:443", nil},
+		{strict, "10.0.0.1:5432", ErrPrivateAddress},
+		{strict, "127.0.0.1:8080", ErrOwnAddress},
+		{open, "10.0.0.1:5432", nil},
+		{open, "127.0.0.1:9000", nil},
+		{open, "127.0.0.1:8080", ErrOwnAddress},
+		{&Guard{IsPublic: func(ap netip.AddrPort) bool { return ap.Port() == 9000 }}, "127.0.0.1:9000", nil},
+		{&Guard{IsPublic: func(ap netip.AddrPort) bool { return ap.Port() == 9000 }}, "127.0.0.1:9001", ErrPrivateAddress},
+	} {
+		err := tt.g.Control("tcp", tt.addr, nil)
+		if !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
+			t.Errorf("Control(%s) = %v, want %v", tt.addr, err, tt.want)
+		}
 	}
 }
 
