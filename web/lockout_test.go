@@ -264,3 +264,22 @@ func TestSignInLockoutSeveralServers(t *testing.T) {
 		t.Errorf("forged device cookie at server B: got %d, want 429", r.Code)
 	}
 }
+
+// TestSignInLockoutIPv6: an IPv6 host holds a whole /64; guesses from
+// addresses of one /64 are counted as from one address, or a new address
+// per guess would escape every per-address count.
+func TestSignInLockoutIPv6(t *testing.T) {
+	t.Parallel()
+	ts, _ := newSignedIn(t, serverOpts{})
+	for i := 1; i <= 5; i++ {
+		if r := stranger(ts, "[2001:db8:1:2::"+strconv.Itoa(i)+"]:1").post("/login", wrongPassword); r.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: got %d, want 401", i, r.Code)
+		}
+	}
+	if r := stranger(ts, "[2001:db8:1:2:ffff::9]:1").post("/login", rightPassword); r.Code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64: got %d, want 429", r.Code)
+	}
+	if r := stranger(ts, "[2001:db8:1:3::1]:1").post("/login", rightPassword); r.Code != http.StatusSeeOther {
+		t.Errorf("an address of another /64: got %d, want 303", r.Code)
+	}
+}
