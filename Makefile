@@ -5,6 +5,7 @@
 #               several servers on PostgreSQL (skipped when none answers),
 #               then the keys list of a 10,000-key workspace
 #   make bench-signin  sign-in storms against the real server
+#   make bench-lockout a minute of wrong passwords for the admin: the owner still signs in
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -88,6 +89,10 @@ bench: ## load-test /api/v1/verify against /healthz on a 100,000-key database, s
 .PHONY: bench-signin
 bench-signin: ## sign-in storms (128, then 2,000 wrong passwords at once): hashes, peak memory, /healthz
 	$(GO) run ./cmd/bench -signin
+
+.PHONY: bench-lockout
+bench-lockout: ## a minute of wrong passwords for the admin's email from one address: how often the owner still signs in
+	$(GO) run ./cmd/bench -lockout
 
 .PHONY: clean
 clean:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +97,9 @@ func (s *Server) setup(c echo.Context) error {
 	if err := s.startSession(c, u, ws.ID, "Welcome! Your workspace is ready."); err != nil {
 		return err
 	}
+	if err := s.setDeviceCookie(c, in.email); err != nil {
+		return err
+	}
 	return c.Redirect(http.StatusSeeOther, "/settings/api-keys")
 }
 
@@ -144,8 +148,8 @@ func (s *Server) login(c echo.Context) error {
 	// back if it turns out right: sign-ins that arrive together cannot
 	// all pass a check made before any failure was recorded.
 	ctx := c.Request().Context()
-	ipKey, emailKey := "ip:"+c.RealIP(), "email:"+email
-	wait, err := s.takeAttempt(ctx, ipKey, emailKey)
+	charges, known := s.signInCharges(c, email)
+	wait, err := takeAttempt(ctx, charges)
 	if err != nil {
 		return err
 	}
@@ -155,30 +159,28 @@ func (s *Server) login(c echo.Context) error {
 	l, ok, err := s.checkPassword(ctx, email, password)
 	if err != nil {
 		// Not checked: not a failure either.
-		s.refundAttempt(c, ipKey, emailKey)
+		s.refundAttempt(c, charges)
 		if errors.Is(err, errBusy) {
 			return s.loginBusy(c, f)
 		}
 		return err
 	}
 	if !ok {
-		s.log.Info("sign-in failed", "request_id", requestIDOf(c), "ip", c.RealIP())
+		s.log.Info("sign-in failed", "request_id", requestIDOf(c), "ip", c.RealIP(), "known_device", known)
 		s.recordSignInFailed(c, l, l.User.ID != 0)
 		f.Problem = badLogin
 		return render(c, http.StatusUnauthorized, views.LoginPage(f))
 	}
-	// The right password: the attempt was no failure, and the email's
-	// earlier failures are forgiven.
-	if err := s.cfg.LoginByIP.Refund(context.WithoutCancel(ctx), ipKey); err != nil {
-		s.log.Error("sign-in throttle: refund", "request_id", requestIDOf(c), "err", err)
-	}
-	if err := s.cfg.LoginByEmail.Reset(context.WithoutCancel(ctx), emailKey); err != nil {
-		s.log.Error("sign-in throttle: reset", "request_id", requestIDOf(c), "err", err)
-	}
+	// The right password: the attempt was no failure, and this client's
+	// earlier failures at the account are forgiven.
+	s.signedInAttempt(c, charges)
 	if err := s.startSession(c, l.User, l.Workspace.ID, ""); err != nil {
 		return err
 	}
-	s.log.Info("signed in", "request_id", requestIDOf(c), "user_id", l.User.ID)
+	if err := s.setDeviceCookie(c, email); err != nil {
+		return err
+	}
+	s.log.Info("signed in", "request_id", requestIDOf(c), "user_id", l.User.ID, "known_device", known)
 	to := f.Next
 	if to == "" {
 		to = "/settings/api-keys"
@@ -203,20 +205,68 @@ func (s *Server) recordSignInFailed(c echo.Context, l db.Login, known bool) {
 	}
 }
 
-// takeAttempt charges a sign-in attempt to the client's address and to
-// the email, both or neither, and returns how long to wait if either has
-// none left.
-func (s *Server) takeAttempt(ctx context.Context, ipKey, emailKey string) (time.Duration, error) {
-	wait, err := s.cfg.LoginByIP.Take(ctx, ipKey)
-	if err != nil || wait > 0 {
-		return wait, err
+// charge is one count a sign-in attempt is charged to.
+type charge struct {
+	th  LoginThrottle
+	key string
+	// forgive: a correct password forgets key's earlier failures, not
+	// only gives back this attempt.
+	forgive bool
+}
+
+// signInCharges returns the counts a sign-in at email is charged to, and
+// whether the browser is known to the account (it carries the account's
+// valid device cookie).
+//
+// A known browser is charged to its device cookie only: failures from
+// elsewhere, however many, never block it, and its own mistakes lock only
+// itself. Any other client is charged to its address (all the emails it
+// tries), to its address at this email (what one address may guess at
+// one account), and to the account (guesses spread over many addresses);
+// Config.setDefaults explains why one address cannot fill the last.
+// Whether the account exists makes no difference to any of them.
+func (s *Server) signInCharges(c echo.Context, email string) ([]charge, bool) {
+	if nonce := s.knownDevice(c, email); nonce != "" {
+		return []charge{{s.cfg.LoginByDevice, "device:" + nonce, true}}, true
 	}
-	wait, err = s.cfg.LoginByEmail.Take(ctx, emailKey)
-	if err != nil || wait > 0 {
-		if rerr := s.cfg.LoginByIP.Refund(ctx, ipKey); rerr != nil {
-			err = errors.Join(err, rerr)
+	addr := clientNet(c.RealIP())
+	return []charge{
+		{s.cfg.LoginByIP, "ip:" + addr, false},
+		{s.cfg.LoginByIPEmail, "ip+email:" + addr + " " + email, true},
+		// Given back, not forgotten: forgetting would forgive the
+		// failures of strangers elsewhere every time the owner signs in.
+		{s.cfg.LoginByEmail, "email:" + email, false},
+	}, false
+}
+
+// clientNet is the client address a sign-in is counted under: an IPv6
+// address's /64, which one host commonly holds whole (an address per
+// guess would escape every per-address count), or the IPv4 address.
+func clientNet(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+// takeAttempt charges a sign-in attempt to every count of charges, or
+// to none, and returns how long to wait if one has nothing left.
+func takeAttempt(ctx context.Context, charges []charge) (time.Duration, error) {
+	for i, ch := range charges {
+		wait, err := ch.th.Take(ctx, ch.key)
+		if err != nil || wait > 0 {
+			for _, taken := range charges[:i] {
+				if rerr := taken.th.Refund(ctx, taken.key); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
+			}
+			return wait, err
 		}
-		return wait, err
 	}
 	return 0, nil
 }
@@ -224,10 +274,31 @@ func (s *Server) takeAttempt(ctx context.Context, ipKey, emailKey string) (time.
 // refundAttempt gives back an attempt that was not a failure: the
 // password could not be checked. Even when the client has gone: it must
 // not be charged for it.
-func (s *Server) refundAttempt(c echo.Context, ipKey, emailKey string) {
+func (s *Server) refundAttempt(c echo.Context, charges []charge) {
 	ctx := context.WithoutCancel(c.Request().Context())
-	if err := errors.Join(s.cfg.LoginByIP.Refund(ctx, ipKey), s.cfg.LoginByEmail.Refund(ctx, emailKey)); err != nil {
+	var err error
+	for _, ch := range charges {
+		err = errors.Join(err, ch.th.Refund(ctx, ch.key))
+	}
+	if err != nil {
 		s.log.Error("sign-in throttle: refund", "request_id", requestIDOf(c), "err", err)
+	}
+}
+
+// signedInAttempt gives back the attempt of a correct password, and
+// forgets the earlier failures of the counts that forgive.
+func (s *Server) signedInAttempt(c echo.Context, charges []charge) {
+	ctx := context.WithoutCancel(c.Request().Context())
+	var err error
+	for _, ch := range charges {
+		if ch.forgive {
+			err = errors.Join(err, ch.th.Reset(ctx, ch.key))
+		} else {
+			err = errors.Join(err, ch.th.Refund(ctx, ch.key))
+		}
+	}
+	if err != nil {
+		s.log.Error("sign-in throttle: give back", "request_id", requestIDOf(c), "err", err)
 	}
 }
 

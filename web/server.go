@@ -45,10 +45,12 @@ type Config struct {
 	TrustedOrigins []string
 	// Passwords hashes new passwords (default account.DefaultHasher).
 	Passwords account.Hasher
-	// LoginLimit is the allowance of failed sign-ins of the default,
-	// in-memory throttles: per email as given (default 5 in a row, then
-	// one per 20 s), per client address four times the burst at four
-	// times the rate (20, then one per 5 s).
+	// LoginLimit is the allowance of failed sign-ins of the default
+	// throttles: per client address and email, and per device cookie, as
+	// given (default 5 in a row, then one per 20 s); per client address
+	// four times the burst at four times the rate (20, then one per 5 s);
+	// per account, for browsers without its device cookie, five times
+	// the burst at five times the rate (25, then one per 4 s).
 	LoginLimit throttle.Config
 	// LeakLimit bounds the leak reports one client address may send
 	// (default: 10 in a row, then one every 6 seconds).
@@ -59,9 +61,11 @@ type Config struct {
 	// (the database) instead of in memory, so that they hold across
 	// several servers (throttle.Shared).
 	SharedLogins throttle.Buckets
-	// LoginByEmail and LoginByIP, when set, replace the throttles of
-	// sign-in attempts made from LoginLimit.
-	LoginByEmail, LoginByIP LoginThrottle
+	// LoginByIP, LoginByIPEmail, LoginByEmail and LoginByDevice, when
+	// set, replace the throttles of sign-in attempts made from
+	// LoginLimit: per client address, per address and email, per account
+	// (email) and per device cookie (see Server.signInCharges).
+	LoginByIP, LoginByIPEmail, LoginByEmail, LoginByDevice LoginThrottle
 	// PasswordChecks bounds the password hashes computed at once
 	// (default runtime.GOMAXPROCS(0)): each takes a core and, with the
 	// default argon2id cost, 19 MiB, so that a storm of sign-ins queues
@@ -100,13 +104,40 @@ func (c *Config) setDefaults() {
 		}
 		return throttle.New(cfg, c.Now)
 	}
-	if c.LoginByEmail == nil {
-		c.LoginByEmail = newThrottle(c.LoginLimit)
+	// Each allowance is the LoginLimit's burst and rate times the same
+	// factor, so that a bucket of any of them refills in Burst × Every:
+	// the shared throttles keep their buckets in one table, and each
+	// prunes the buckets untouched for that long.
+	scaled := func(k int) throttle.Config {
+		return throttle.Config{Burst: c.LoginLimit.Burst * k, Every: c.LoginLimit.Every / time.Duration(k)}
 	}
 	if c.LoginByIP == nil {
 		// Enough for an office behind one address, not for spraying a
 		// password across many emails.
-		c.LoginByIP = newThrottle(throttle.Config{Burst: c.LoginLimit.Burst * 4, Every: c.LoginLimit.Every / 4})
+		c.LoginByIP = newThrottle(scaled(4))
+	}
+	if c.LoginByIPEmail == nil {
+		// What one address may guess at one account.
+		c.LoginByIPEmail = newThrottle(c.LoginLimit)
+	}
+	if c.LoginByEmail == nil {
+		// The account's own limit, for browsers that do not carry its
+		// device cookie, holds against guesses spread over many
+		// addresses; it must not be one address's to fill, or anyone
+		// knowing the email could lock the owner out. One address gets
+		// at most LoginLimit at an account (LoginByIPEmail): Burst in a
+		// row, then one per Every. The account's bucket holds five times
+		// that burst and refills five times as fast, so one address at
+		// full speed never takes more than a fifth of it, however long
+		// it keeps going, and emptying it takes five addresses or more
+		// attacking together. Even then only new browsers are locked
+		// out: the known browser goes by its device cookie
+		// (LoginByDevice) and never meets this limit.
+		c.LoginByEmail = newThrottle(scaled(5))
+	}
+	if c.LoginByDevice == nil {
+		// A known browser's own mistakes lock only that browser.
+		c.LoginByDevice = newThrottle(c.LoginLimit)
 	}
 	if c.PasswordChecks <= 0 {
 		c.PasswordChecks = runtime.GOMAXPROCS(0)
@@ -123,7 +154,8 @@ func (c *Config) setDefaults() {
 }
 
 // LoginThrottle limits sign-in attempts per key: a client address
-// ("ip:" and the address) or an email ("email:" and the address). The
+// ("ip:" and the address), an email ("email:" and the address), both, or
+// a device cookie ("device:" and its nonce). The
 // server takes an attempt before it checks a password, and gives it back
 // when the password was right or could not be checked: attempts that
 // arrive together cannot all pass a check made before any of them was
@@ -162,6 +194,8 @@ type Server struct {
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
 	setupDone atomic.Bool
+	// deviceKey signs device cookies (device.go).
+	deviceKey []byte
 	// leakLimit bounds the leak reports per client address.
 	leakLimit *throttle.Limiter
 	// hashSlots holds a token per password hash being computed: at most
@@ -189,6 +223,7 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		keys:           keyring,
 		log:            log,
 		cookies:        newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
+		deviceKey:      deriveKey(cfg.SessionSecret, "blnk device cookie: hmac"),
 		dummyHash:      sync.OnceValue(cfg.Passwords.DummyHash),
 		hashSlots:      make(chan struct{}, cfg.PasswordChecks),
 		verifyPassword: account.Verify,
@@ -223,7 +258,7 @@ func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
 			} else if n > 0 {
 				s.log.Debug("cleaned sessions", "deleted", n)
 			}
-			for _, th := range []LoginThrottle{s.cfg.LoginByEmail, s.cfg.LoginByIP} {
+			for _, th := range []LoginThrottle{s.cfg.LoginByIP, s.cfg.LoginByIPEmail, s.cfg.LoginByEmail, s.cfg.LoginByDevice} {
 				if p, ok := th.(interface{ Prune(context.Context) error }); ok {
 					if err := p.Prune(ctx); err != nil && ctx.Err() == nil {
 						s.log.Error("prune sign-in throttle", "err", err)

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -42,12 +41,7 @@ func touchInterval(idle time.Duration) time.Duration {
 // newCookieStore returns a store whose cookies are signed (HMAC-SHA256)
 // and encrypted (AES-256), with keys derived from the session secret.
 func newCookieStore(secret []byte, lifetime time.Duration) *sessions.CookieStore {
-	derive := func(purpose string) []byte {
-		m := hmac.New(sha256.New, secret)
-		m.Write([]byte(purpose))
-		return m.Sum(nil)
-	}
-	st := sessions.NewCookieStore(derive("blnk session cookie: hmac"), derive("blnk session cookie: aes"))
+	st := sessions.NewCookieStore(deriveKey(secret, "blnk session cookie: hmac"), deriveKey(secret, "blnk session cookie: aes"))
 	st.Options = &sessions.Options{
 		Path:     "/",
 		MaxAge:   int(lifetime / time.Second),

@@ -13,6 +13,10 @@
 // of passwords it hashed, its peak resident memory and whether /healthz
 // kept answering.
 //
+// With -lockout it measures a lockout attack instead (lockout.go): a
+// minute of wrong passwords for the admin's email from one address, and
+// how often the admin's known browser and a new one still sign in.
+//
 // With -usage it measures usage and protection instead (usage.go): verify
 // with usage counted and a 50-CIDR allowlist against the plain check, and
 // a burst of 10,000 webhook events delivered to a local receiver.
@@ -67,6 +71,7 @@ type config struct {
 	keep, verbose    bool
 	serverArgs       string
 	signin           bool
+	lockout          bool
 	usage            bool
 	list             bool
 	postgres         string // the PostgreSQL server's URL; "": no PostgreSQL run
@@ -93,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.usage, "usage", false, "measure usage counting with a 50-CIDR allowlist against the plain check, and a burst of 10,000 webhook events, instead")
 	fs.BoolVar(&c.list, "list", false, "measure the keys list of a 10,000-key workspace (first, filtered, sorted and deep pages) instead")
 	fs.BoolVar(&c.signin, "signin", false, "measure sign-in storms instead (128 and 2,000 wrong passwords at once): passwords hashed, peak memory, /healthz")
+	fs.BoolVar(&c.lockout, "lockout", false, "measure a lockout attack instead (a minute of wrong passwords from one address): how often the owner's known browser and a new one still sign in")
 	fs.StringVar(&c.postgres, "postgres", "", "measure several servers on the PostgreSQL server of this URL instead (in schemas of their own, dropped after): verify against /healthz beside SQLite, revoke confirmation with three servers, start-up with -start-keys keys")
 	fs.BoolVar(&c.postgresOptional, "postgres-optional", false, "with -postgres: when the server cannot be reached, say so and exit 0 (make bench)")
 	fs.IntVar(&c.startKeys, "start-keys", 1_000_000, "with -postgres: keys of the start-up measurement")
@@ -137,6 +143,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.signin {
 		return runSignin(ctx, cfg, stdout, stderr)
+	}
+	if cfg.lockout {
+		return runLockout(ctx, cfg, stdout, stderr)
 	}
 	if cfg.usage {
 		return runUsage(ctx, cfg, stdout, stderr)

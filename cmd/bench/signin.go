@@ -78,7 +78,7 @@ func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error 
 			name: "128 at once, one address, one email", n: 128,
 			form:     func(i int) string { return wrong(admin, i) },
 			forward:  oneAddress,
-			expected: func(h int) bool { return h >= 1 && h <= 5 }, want: "1 to 5 (the email's allowance)",
+			expected: func(h int) bool { return h >= 1 && h <= 5 }, want: "1 to 5 (one address's allowance at one email)",
 		},
 		{
 			name: "2,000 at once, one address, 2,000 emails", n: 2000,
