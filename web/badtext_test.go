@@ -375,3 +375,19 @@ func TestAuditFilterKeepsKeysOutOfTheAddress(t *testing.T) {
 		t.Errorf("the prefix's filter: %d, want the key's events", r.Code)
 	}
 }
+
+// TestEmojiZWJNamesAreNames: a zero-width joiner inside an emoji
+// sequence is how the emoji is written, and such a name is saved.
+func TestEmojiZWJNamesAreNames(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	name := "On call 👩‍💻 👨‍👩‍👧 ❤️‍🔥"
+	k := c.createKey(url.Values{"name": {name}, "description": {"Team 👩🏽‍🚀"}, "scopes": {"mcp:read"}, "expires": {"never"}, "form_token": {formToken()}})
+	got, err := ts.db.FindKey(context.Background(), k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != name || got.Description != "Team 👩🏽‍🚀" {
+		t.Errorf("saved %q, %q; want the emoji as typed", got.Name, got.Description)
+	}
+}
