@@ -72,8 +72,9 @@ type DB struct {
 	// SQLite: Close ends the watchers of the signal (closing) and waits
 	// for them (watching) before it unmaps the signal, which a watcher
 	// still reading would find gone (a fault that kills the process).
-	closing  chan struct{}
-	watching sync.WaitGroup
+	closing     chan struct{}
+	watching    sync.WaitGroup
+	closeSignal sync.Once
 
 	pool    *pgxpool.Pool // PostgreSQL
 	schema  string        // PostgreSQL: the schema the tables live in
@@ -111,9 +112,11 @@ func (d *DB) Close() error {
 		d.feed.stop()
 	}
 	if d.signal != nil {
-		close(d.closing)
-		d.watching.Wait()
-		d.signal.close()
+		d.closeSignal.Do(func() {
+			close(d.closing)
+			d.watching.Wait()
+			d.signal.close()
+		})
 	}
 	err := d.sql.Close()
 	if d.pool != nil {
