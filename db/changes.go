@@ -104,13 +104,17 @@ func (d *DB) WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
 		if d.signal == nil {
 			return wake // only the poll, then
 		}
+		d.watching.Add(1)
 		go func() {
+			defer d.watching.Done()
 			t := time.NewTicker(sqliteWatchEvery)
 			defer t.Stop()
 			last := d.signal.load()
 			for {
 				select {
 				case <-ctx.Done():
+					return
+				case <-d.closing:
 					return
 				case <-t.C:
 					if v := d.signal.load(); v != last {

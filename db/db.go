@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -68,6 +69,12 @@ type DB struct {
 
 	path   string        // SQLite: the database file, symbolic links resolved
 	signal *changeSignal // SQLite: the shared-memory change counter; nil if it could not be mapped
+	// SQLite: Close ends the watchers of the signal (closing) and waits
+	// for them (watching) before it unmaps the signal, which a watcher
+	// still reading would find gone (a fault that kills the process).
+	closing     chan struct{}
+	watching    sync.WaitGroup
+	closeSignal sync.Once
 
 	pool    *pgxpool.Pool // PostgreSQL
 	schema  string        // PostgreSQL: the schema the tables live in
@@ -105,7 +112,11 @@ func (d *DB) Close() error {
 		d.feed.stop()
 	}
 	if d.signal != nil {
-		d.signal.close()
+		d.closeSignal.Do(func() {
+			close(d.closing)
+			d.watching.Wait()
+			d.signal.close()
+		})
 	}
 	err := d.sql.Close()
 	if d.pool != nil {

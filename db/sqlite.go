@@ -66,7 +66,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// a counter in shared memory next to it (see signal_unix.go). Without
 	// it, only their polls follow each other's changes.
 	if sig, err := openSignal(SignalPath(real)); err == nil {
-		d.signal = sig
+		d.signal, d.closing = sig, make(chan struct{})
 	}
 	return d, nil
 }

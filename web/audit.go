@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -81,7 +82,29 @@ func isPrefix(s string) bool {
 	return true
 }
 
+// withoutSecrets returns the address of the same filter without the keys
+// pasted into it (a whole key in the key filter, say), each cut to its
+// public prefix as the log redacts it (apikey.Redact), and false when
+// there were none: a key must not stay in the address bar, the history,
+// a shared link or the filter's box.
+func withoutSecrets(u *url.URL) (string, bool) {
+	q := u.Query()
+	found := false
+	for name, vs := range q {
+		for i, v := range vs {
+			if r := apikey.Redact(v); r != v {
+				vs[i], found = strings.ReplaceAll(r, "[redacted]", ""), true
+			}
+		}
+		q[name] = vs
+	}
+	return u.Path + "?" + q.Encode(), found
+}
+
 func (s *Server) auditLog(c echo.Context) error {
+	if to, ok := withoutSecrets(c.Request().URL); ok {
+		return redirect(c, to)
+	}
 	q, err := s.parseAuditQuery(c)
 	if err != nil {
 		return err
@@ -110,6 +133,9 @@ func (s *Server) auditLog(c echo.Context) error {
 // of any size holds one chunk in memory.
 func (s *Server) auditExport(format string) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if to, ok := withoutSecrets(c.Request().URL); ok {
+			return c.Redirect(http.StatusSeeOther, to)
+		}
 		q, err := s.parseAuditQuery(c)
 		if err != nil {
 			return err

@@ -20,7 +20,19 @@ var (
 	longEmoji = strings.Repeat("🔑", 2_000) // 24 KB URL-encoded: under the 64 KiB limit
 	script    = "<script>alert(1)</script>"
 	sqlish    = "'; DROP TABLE api_keys; --"
+	// pasted is a real key, with its checksum, as someone pastes it into
+	// the wrong field.
+	pasted = func() string {
+		k, err := apikey.Generate()
+		if err != nil {
+			panic(err)
+		}
+		return k
+	}()
 )
+
+// looksLikeKey is the message next to a field a key was pasted into.
+const looksLikeKey = "This looks like an API key; never paste keys here."
 
 // checkEscaped fails if the raw script tag is in body, or if sent is
 // in the form and its escaped form is not in body.
@@ -65,13 +77,17 @@ func TestSetupRefusesBadInput(t *testing.T) {
 		{"10,000-character email", good("email", long+"@example.com"), map[string]string{"email": "Enter a valid email address"}},
 		{"10,000-character password", good("password", long, "confirm", long), map[string]string{"password": "Use at most 256 characters."}},
 		{"2,000 emoji", good("workspace", longEmoji, "email", longEmoji), map[string]string{"workspace": "Use at most 100 characters", "email": "Enter a valid email address"}},
-		{"NUL in workspace", good("workspace", "Acme\x00Corp"), map[string]string{"workspace": "control characters"}},
+		{"a key as workspace", good("workspace", pasted), map[string]string{"workspace": looksLikeKey}},
+		{"a key in workspace", good("workspace", "Acme "+pasted), map[string]string{"workspace": looksLikeKey}},
+		{"zero-width space inside workspace", good("workspace", "Ac\u200bme"), map[string]string{"workspace": "zero-width characters (U+200B here)"}},
+		{"tag characters in workspace", good("workspace", "Acme\U000E0041"), map[string]string{"workspace": "Unicode tag characters"}},
+		{"line separator in workspace", good("workspace", "Acme\u2028Corp"), map[string]string{"workspace": "line or paragraph separators (U+2028 here)"}},
 		{"tab in workspace", good("workspace", "Acme\tCorp"), map[string]string{"workspace": "control characters"}},
 		{"newline in workspace", good("workspace", "Acme\nCorp"), map[string]string{"workspace": "control characters"}},
 		{"escape in workspace", good("workspace", "Acme\x1b[31mCorp"), map[string]string{"workspace": "control characters"}},
 		{"right-to-left override in workspace", good("workspace", "Acme\u202eproC"), map[string]string{"workspace": "control characters"}},
 		{"zero-width space as workspace", good("workspace", "\u200b"), map[string]string{"workspace": "Workspace name must contain a visible character"}},
-		{"control characters in password", good("password", "abc\x00defghijklmn", "confirm", "abc\x00defghijklmn"), map[string]string{"password": "control characters"}},
+		{"control characters in password", good("password", "abc\x01defghijklmn", "confirm", "abc\x01defghijklmn"), map[string]string{"password": "control characters"}},
 		{"password of spaces", good("password", strings.Repeat(" ", 12), "confirm", strings.Repeat(" ", 12)), map[string]string{"password": "only spaces"}},
 		{"script workspace with a bad email", good("workspace", script, "email", script), map[string]string{"email": "Enter a valid email address"}},
 		{"SQL in email", good("email", sqlish), map[string]string{"email": "Enter a valid email address"}},
@@ -140,7 +156,7 @@ func TestSignInRefusesBadInput(t *testing.T) {
 		{"10,000-character email", long, adminPassword, 401, "The email or password is not right.", long[:254]},
 		{"10,000-character password", adminEmail, long, 401, "The email or password is not right.", adminEmail},
 		{"2,000 emoji", longEmoji, longEmoji, 401, "The email or password is not right.", ""},
-		{"control characters", "ad\x00min@example.com\x1b", "pass\tword\n", 401, "The email or password is not right.", "ad\x00min@example.com\x1b"},
+		{"control characters", "ad\x01min@example.com\x1b", "pass\tword\n", 401, "The email or password is not right.", "ad\x01min@example.com\x1b"},
 		{"script", script, script, 401, "The email or password is not right.", script},
 		{"SQL", sqlish, sqlish, 401, "The email or password is not right.", sqlish},
 		{"SQL in the password of a real account", adminEmail, "' OR '1'='1", 401, "The email or password is not right.", adminEmail},
@@ -211,14 +227,29 @@ func TestCreateKeyRefusesBadInput(t *testing.T) {
 		{"101 characters", form("name", strings.Repeat("x", 101)), map[string]string{"name": "Use at most 100 characters (this one has 101)."}},
 		{"10,000 characters", form("name", long), map[string]string{"name": "Use at most 100 characters (this one has 10000)."}},
 		{"2,000 emoji", form("name", longEmoji), map[string]string{"name": "Use at most 100 characters (this one has 2000)."}},
-		{"NUL", form("name", "prod\x00key"), map[string]string{"name": "control characters"}},
+		{"bell", form("name", "prod\x07key"), map[string]string{"name": "control characters"}},
+		{"a key as name", form("name", pasted), map[string]string{"name": looksLikeKey}},
+		{"a key in the name", form("name", "prod "+pasted+" backup"), map[string]string{"name": looksLikeKey}},
+		{"a key in the description", form("description", "old one: "+pasted), map[string]string{"description": looksLikeKey}},
+		{"a key in the allowlist", form("allowlist", "10.0.0.0/8\n"+pasted), map[string]string{"allowlist": looksLikeKey}},
+		{"every IPv4 address", form("allowlist", "0.0.0.0/0"), map[string]string{"allowlist": "leave the allowlist empty to allow every address"}},
+		{"every IPv6 address", form("allowlist", "2001:db8::/32, ::/0"), map[string]string{"allowlist": "::/0 allows every IPv6 address"}},
+		{"zero-width space inside", form("name", "prod\u200bkey"), map[string]string{"name": "zero-width characters (U+200B here)"}},
+		{"zero-width joiner between letters", form("name", "prod\u200dkey"), map[string]string{"name": "zero-width characters (U+200D here)"}},
+		{"word joiner inside", form("name", "prod\u2060key"), map[string]string{"name": "zero-width characters (U+2060 here)"}},
+		{"byte order mark inside", form("name", "prod\ufeffkey"), map[string]string{"name": "zero-width characters (U+FEFF here)"}},
+		{"tag characters inside", form("name", "prod\U000E0069\U000E0067key"), map[string]string{"name": "Unicode tag characters"}},
+		{"line separator inside", form("name", "prod\u2028key"), map[string]string{"name": "line or paragraph separators (U+2028 here)"}},
+		{"paragraph separator inside", form("name", "prod\u2029key"), map[string]string{"name": "line or paragraph separators (U+2029 here)"}},
+		{"first strong isolate", form("name", "prod\u2068key"), map[string]string{"name": "bidirectional control characters (U+2068 here)"}},
+		{"zero-width space in the description", form("description", "see\u200bdocs"), map[string]string{"description": "zero-width characters"}},
+		{"tag characters in the description", form("description", "notes\U000E0041"), map[string]string{"description": "Unicode tag characters"}},
 		{"tab", form("name", "prod\tkey"), map[string]string{"name": "control characters"}},
 		{"newline", form("name", "prod\nkey"), map[string]string{"name": "control characters"}},
 		{"escape sequence", form("name", "prod\x1b[2Jkey"), map[string]string{"name": "control characters"}},
-		{"bidi override", form("name", "prod\u202ekey"), map[string]string{"name": "control characters"}},
+		{"bidi override", form("name", "prod\u202ekey"), map[string]string{"name": "bidirectional control characters (U+202E here)"}},
 		{"zero-width spaces", form("name", "\u200b\u200b"), map[string]string{"name": "Name must contain a visible character"}},
 		{"invisible characters", form("name", "\u2060\ufeff\u00ad\u0301"), map[string]string{"name": "Name must contain a visible character"}},
-		{"invalid UTF-8", form("name", "prod\xffkey"), map[string]string{"name": "valid text"}},
 		{"script name without scopes", form("name", script, "scopes", nil), map[string]string{"scopes": "Choose at least one scope."}},
 		{"SQL name with an unknown scope", form("name", sqlish, "scopes", []string{"admin"}), map[string]string{"scopes": `Unknown scope "admin"`}},
 		{"emoji name with a past date", form("name", "🔑 Prod 🚀", "expires", "date", "expires_on", "2020-01-01"), map[string]string{"expires": "Choose a date after today."}},

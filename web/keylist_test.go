@@ -315,9 +315,9 @@ func TestKeyListBadAddresses(t *testing.T) {
 		"sort=-name&cursor=" + cursor:         "first page",
 		"cursor=" + strings.Repeat("A", 5000): "first page",
 		"q=" + strings.Repeat("x", 101):       "longer than 100",
-		"q=%00":                               "control characters",
+		"q=%00":                               "NUL character or text that is not valid UTF-8 (in “q”)",
 		"q=a%07b":                             "control characters",
-		"q=%ff%fe":                            "not valid text",
+		"q=%ff%fe":                            "NUL character or text that is not valid UTF-8 (in “q”)",
 	}
 	for query, want := range bad {
 		for _, opts := range [][]opt{nil, {htmx()}} {

@@ -90,7 +90,7 @@ func validateKeyForm(f *views.KeyForm) (keyInput, bool) {
 		p["expires"] = err.Error()
 	}
 	in.expiryDays = apikey.ExpiryDays(f.Expires)
-	if in.allowlist, err = apikey.ParseAllowlist(f.Allowlist); err != nil {
+	if in.allowlist, err = apikey.CleanAllowlist(f.Allowlist); err != nil {
 		p["allowlist"] = err.Error()
 	}
 	f.Problems = p

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -56,6 +57,9 @@ func (s *Server) leakReport(c echo.Context) error {
 		}
 		return apiError(c, http.StatusBadRequest, "invalid_json", "The body could not be read.")
 	}
+	if !utf8.Valid(body) || loneSurrogate(body) {
+		return apiError(c, http.StatusBadRequest, "invalid_text", "The report must be valid UTF-8 text, without NUL characters.")
+	}
 	var items []leakItem
 	if err := json.Unmarshal(body, &items); err != nil || items == nil {
 		return apiError(c, http.StatusBadRequest, "invalid_json",
@@ -69,6 +73,9 @@ func (s *Server) leakReport(c echo.Context) error {
 		if it.Token == nil {
 			return apiError(c, http.StatusBadRequest, "invalid_json", `Every item needs a "token" string.`)
 		}
+		if badText(*it.Token) || badText(it.URL) || badText(it.Source) {
+			return apiError(c, http.StatusBadRequest, "invalid_text", "The report must be valid UTF-8 text, without NUL characters.")
+		}
 		reports = append(reports, keys.LeakReport{Token: *it.Token, URL: it.URL, Source: it.Source})
 	}
 	by := audit.Actor{Kind: audit.LeakReport, IP: ip, Request: requestIDOf(c)}
@@ -76,6 +83,65 @@ func (s *Server) leakReport(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, leakReceived{Status: "received", Items: len(items)})
+}
+
+// loneSurrogate reports whether JSON text escapes half of a UTF-16
+// surrogate pair ("\ud800" alone), which is no character: encoding/json
+// turns it into U+FFFD without a word, so that the check for invalid
+// text must look at the escapes.
+func loneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(b) {
+			break
+		}
+		if b[i+1] != 'u' {
+			i++ // an escaped character, such as \\ (which is not an escape of u)
+			continue
+		}
+		r, ok := hex4(b[i+2:])
+		if !ok {
+			continue // not valid JSON: Unmarshal says so
+		}
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // a low half first
+		case r >= 0xD800 && r <= 0xDBFF:
+			if len(b) < i+12 || b[i+6] != '\\' || b[i+7] != 'u' {
+				return true
+			}
+			if lo, ok := hex4(b[i+8:]); !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
+// hex4 reads the 4 hexadecimal digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // apiError answers the JSON error of the API.

@@ -66,7 +66,7 @@ func validateEdit(f *views.KeyEditForm) (keys.Edit, bool) {
 	if e.Description, err = apikey.CleanDescription(f.Description); err != nil {
 		p["description"] = err.Error()
 	}
-	if e.Allowlist, err = apikey.ParseAllowlist(f.Allowlist); err != nil {
+	if e.Allowlist, err = apikey.CleanAllowlist(f.Allowlist); err != nil {
 		p["allowlist"] = err.Error()
 	}
 	f.Problems = p

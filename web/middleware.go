@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -235,4 +236,103 @@ func redirect(c echo.Context, to string) error {
 		return c.NoContent(http.StatusOK)
 	}
 	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// badText reports whether s cannot be text anywhere it goes: a NUL
+// character (PostgreSQL refuses it in text, C-based tools cut the text
+// there) or bytes that are not UTF-8 (which one database refuses and the
+// other stores as they are).
+func badText(s string) bool {
+	return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)
+}
+
+// errBadText is the answer to a request with badText in its address or
+// form; where names the parameter or field when it has a name to show.
+func errBadText(where string) *echo.HTTPError {
+	msg := "The address or form holds a NUL character or text that is not valid UTF-8"
+	if where != "" && !badText(where) && utf8.RuneCountInString(where) <= 40 {
+		msg += " (in “" + where + "”)"
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, msg+": remove it and try again.")
+}
+
+// validText refuses, with 400, a request whose path or query parameters
+// (names or values) hold badText, before any handler or query sees them:
+// one check for every route, so that no filter, search or id can carry a
+// NUL into the database (PostgreSQL's 500) or odd bytes into a page. Form
+// bodies are checked by readForms, after the body limit. The gateway
+// check reads only its scope, which it refuses itself when unknown
+// (400 unknown_scope, its contract), and it is the hot path.
+func (s *Server) validText(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if badText(r.URL.Path) {
+			return s.refuseText(c, "")
+		}
+		for _, v := range c.ParamValues() {
+			if badText(v) {
+				return s.refuseText(c, "")
+			}
+		}
+		if r.URL.RawQuery != "" && r.URL.Path != "/api/v1/verify" {
+			for k, vs := range r.URL.Query() {
+				if badText(k) {
+					return s.refuseText(c, "")
+				}
+				for _, v := range vs {
+					if badText(v) {
+						return s.refuseText(c, k)
+					}
+				}
+			}
+		}
+		return next(c)
+	}
+}
+
+// refuseText answers a request with badText: the API's JSON error under
+// /api/, else the page or htmx fragment of the one error handler.
+func (s *Server) refuseText(c echo.Context, where string) error {
+	he := errBadText(where)
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		return apiError(c, he.Code, "invalid_text", he.Message.(string))
+	}
+	return he
+}
+
+// readForms limits a request's body to limit (BodyLimit) and reads its
+// form, urlencoded or multipart, refusing a field whose name or value
+// holds badText with 400: the one place every form is checked, whatever
+// the handler then reads. A body that cannot be read is 413 or 400
+// (formError), as the handlers answered it.
+func (s *Server) readForms(limit string) echo.MiddlewareFunc {
+	bodyLimit := middleware.BodyLimit(limit)
+	check := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
+				return next(c)
+			}
+			ctype := r.Header.Get(echo.HeaderContentType)
+			if !strings.HasPrefix(ctype, echo.MIMEApplicationForm) && !strings.HasPrefix(ctype, echo.MIMEMultipartForm) {
+				return next(c)
+			}
+			form, err := c.FormParams()
+			if err != nil {
+				return formError(err)
+			}
+			for k, vs := range form {
+				if badText(k) {
+					return s.refuseText(c, "")
+				}
+				for _, v := range vs {
+					if badText(v) {
+						return s.refuseText(c, k)
+					}
+				}
+			}
+			return next(c)
+		}
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc { return bodyLimit(check(next)) }
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 )
@@ -27,8 +26,9 @@ func (s *Server) routes(e *echo.Echo) {
 	api.POST("/keys/leaked", s.leakReport) // unauthenticated: anyone who finds a key reports it
 
 	// Pages. Forms are small: 64 KiB is plenty and bounds what a request
-	// can make the server parse.
-	forms := middleware.BodyLimit("64K")
+	// can make the server parse. Every form is read and checked for text
+	// that cannot be stored before its handler runs.
+	forms := s.readForms("64K")
 	get(e, "/setup", s.setupForm)
 	e.POST("/setup", s.setup, forms)
 

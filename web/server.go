@@ -280,7 +280,7 @@ func (s *Server) newEcho() (*echo.Echo, error) {
 			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
 		}
 	}
-	e.Use(s.requestID, compressPages(), s.logRequests, s.recoverPanics, s.securityHeaders, crossOrigin(cop), s.withTheme)
+	e.Use(s.requestID, compressPages(), s.logRequests, s.recoverPanics, s.securityHeaders, crossOrigin(cop), s.validText, s.withTheme)
 	s.routes(e)
 	return e, nil
 }

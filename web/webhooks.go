@@ -5,15 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -77,7 +75,9 @@ func (s *Server) validateWebhookForm(c echo.Context, f *views.WebhookForm) (webh
 	p := views.Problems{}
 	var in webhookInput
 	var err error
-	if in.url, err = webhook.CheckURL(f.URL); err != nil {
+	if apikey.ContainsToken(f.URL) {
+		p["url"] = apikey.ErrLooksLikeKey.Error()
+	} else if in.url, err = webhook.CheckURL(f.URL); err != nil {
 		p["url"] = err.Error()
 	} else {
 		// The host is resolved: bound the wait for a slow resolver (a name
@@ -112,16 +112,8 @@ func (s *Server) validateWebhookForm(c echo.Context, f *views.WebhookForm) (webh
 			p["events"] = "Choose at least one event."
 		}
 	}
-	in.description = strings.TrimSpace(f.Description)
-	switch {
-	case !utf8.ValidString(in.description):
-		p["description"] = "Description must be valid text."
-	case utf8.RuneCountInString(in.description) > maxWebhookDescription:
-		p["description"] = "Use at most 500 characters (this one has " + strconv.Itoa(utf8.RuneCountInString(in.description)) + ")."
-	case strings.IndexFunc(in.description, func(r rune) bool {
-		return r != '\n' && r != '\r' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r))
-	}) >= 0:
-		p["description"] = "Description cannot contain control characters."
+	if in.description, err = apikey.CleanNotes("Description", f.Description, maxWebhookDescription); err != nil {
+		p["description"] = err.Error()
 	}
 	f.Problems = p
 	return in, len(p) == 0

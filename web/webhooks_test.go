@@ -294,6 +294,15 @@ func TestWebhookFormRefusesBadInput(t *testing.T) {
 			return f
 		}(), map[string]string{"description": "at most 500 characters"}},
 		{"control characters", func() url.Values { f := webhookForm(ok, "key.created"); f.Set("description", "a\x1b[2Jb"); return f }(), map[string]string{"description": "control characters"}},
+		{"a key in the URL", webhookForm("https://hooks.example/h?token="+pasted, "key.created"), map[string]string{"url": looksLikeKey}},
+		{"a key as the URL's path", webhookForm("https://hooks.example/"+pasted, "key.created"), map[string]string{"url": looksLikeKey}},
+		{"a key in the description", func() url.Values { f := webhookForm(ok, "key.created"); f.Set("description", "auth "+pasted); return f }(), map[string]string{"description": looksLikeKey}},
+		{"zero-width space in the description", func() url.Values { f := webhookForm(ok, "key.created"); f.Set("description", "Ale\u200brts"); return f }(), map[string]string{"description": "zero-width characters"}},
+		{"tag characters in the description", func() url.Values {
+			f := webhookForm(ok, "key.created")
+			f.Set("description", "Alerts\U000E0041")
+			return f
+		}(), map[string]string{"description": "Unicode tag characters"}},
 		{"everything wrong", url.Values{"url": {"nope"}, "events": {"x"}, "form_token": {formToken()}}, map[string]string{"url": "http://", "events": "Choose among"}},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/naming"
 )
 
@@ -37,25 +38,18 @@ const (
 )
 
 // CleanWorkspaceName trims name and checks it (naming.Clean): 1 to 100
-// characters, no control characters, something visible. Its errors, like
+// characters, no control or hidden characters, something visible, no key
+// pasted into it. Its errors, like
 // the others of this package, are sentences for people.
 func CleanWorkspaceName(name string) (string, error) {
+	if err := apikey.CheckNoToken(name); err != nil {
+		return "", err
+	}
 	clean, err := naming.Clean(name, MaxWorkspaceName)
-	var ne *naming.Error
-	if !errors.As(err, &ne) {
-		return clean, err
+	if err != nil {
+		return "", apikey.TextProblem("Workspace name", "Enter a workspace name.", MaxWorkspaceName, err)
 	}
-	switch ne.Reason {
-	case naming.Invalid:
-		return "", errors.New("Workspace name must be valid text.")
-	case naming.Empty:
-		return "", errors.New("Enter a workspace name.")
-	case naming.TooLong:
-		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxWorkspaceName, ne.Chars)
-	case naming.Control:
-		return "", errors.New("Workspace name cannot contain control characters.")
-	}
-	return "", errors.New("Workspace name must contain a visible character, not only invisible ones such as zero-width spaces.")
+	return clean, nil
 }
 
 // CleanEmail trims and lowercases an email address and checks that it is

@@ -17,7 +17,8 @@ const MaxAllowlist = 50
 // IPv6 written as IPv4, IPv6 in its canonical form. It refuses anything
 // that is not a CIDR, more than MaxAllowlist entries, and duplicates
 // (after normalisation), with a message for the person who typed it. An
-// empty list means every address may use the key.
+// empty list means every address may use the key. Forms use
+// CleanAllowlist, which adds the rules of what people may save.
 func ParseAllowlist(text string) ([]netip.Prefix, error) {
 	fields := strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' })
 	var out []netip.Prefix
@@ -44,6 +45,32 @@ func ParseAllowlist(text string) ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("List at most %d networks (this list has %d).", MaxAllowlist, len(out))
 	}
 	return out, nil
+}
+
+// CleanAllowlist reads an allowlist people typed (ParseAllowlist) and
+// refuses what must not be saved: a key pasted into it
+// (ErrLooksLikeKey), and a network of every address, 0.0.0.0/0 or ::/0,
+// which looks like a restriction and is none (every IPv4 client, in most
+// places every client): the message says to leave the allowlist empty to
+// allow every address.
+func CleanAllowlist(text string) ([]netip.Prefix, error) {
+	if ContainsToken(text) {
+		return nil, ErrLooksLikeKey
+	}
+	list, err := ParseAllowlist(text)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range list {
+		if p.Bits() == 0 {
+			family := "IPv4"
+			if p.Addr().Is6() {
+				family = "IPv6"
+			}
+			return nil, fmt.Errorf("%s allows every %s address, so the allowlist would not protect the key: leave the allowlist empty to allow every address, or list your own networks.", p, family)
+		}
+	}
+	return list, nil
 }
 
 // parseCIDR reads one entry of an allowlist and normalises it.

@@ -155,26 +155,49 @@ func ValidID(s string) bool {
 const MaxNameLen = 100
 
 // CleanName trims name and checks that it can name a key (naming.Clean):
-// 1 to 100 characters, valid UTF-8, no control characters and no
-// bidirectional overrides (which can make a name display as something
-// else), and something visible.
+// 1 to 100 characters, valid UTF-8, no control characters, no
+// bidirectional controls or hidden characters (which can make a name
+// display as another one), something visible, and no key pasted into it
+// (ErrLooksLikeKey).
 func CleanName(name string) (string, error) {
+	if err := CheckNoToken(name); err != nil {
+		return "", err // whatever else is wrong: this matters most
+	}
 	clean, err := naming.Clean(name, MaxNameLen)
+	if err != nil {
+		return "", TextProblem("Name", "Enter a name for the key.", MaxNameLen, err)
+	}
+	return clean, nil
+}
+
+// TextProblem turns an error of naming.Clean or naming.Hidden about a
+// field (its label, such as "Name") into the sentence shown next to it;
+// empty is the sentence for an empty field, max the longest it may be.
+// Other errors are returned as they are.
+func TextProblem(field, empty string, max int, err error) error {
 	var ne *naming.Error
 	if !errors.As(err, &ne) {
-		return clean, err
+		return err
 	}
 	switch ne.Reason {
 	case naming.Invalid:
-		return "", errors.New("Name must be valid text.")
+		return fmt.Errorf("%s must be valid text.", field)
 	case naming.Empty:
-		return "", errors.New("Enter a name for the key.")
+		return errors.New(empty)
 	case naming.TooLong:
-		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxNameLen, ne.Chars)
+		return fmt.Errorf("Use at most %d characters (this one has %d).", max, ne.Chars)
 	case naming.Control:
-		return "", errors.New("Name cannot contain control characters such as tabs or line breaks.")
+		return fmt.Errorf("%s cannot contain control characters such as tabs or line breaks.", field)
+	case naming.Bidi:
+		return fmt.Errorf("%s cannot contain bidirectional control characters (%U here).", field, ne.Rune)
+	case naming.Separator:
+		return fmt.Errorf("%s cannot contain line or paragraph separators (%U here).", field, ne.Rune)
+	case naming.Tag:
+		return fmt.Errorf("%s cannot contain Unicode tag characters, which are invisible (%U here).", field, ne.Rune)
+	case naming.ZeroWidth:
+		return fmt.Errorf("%s cannot contain zero-width characters (%U here); a joiner inside an emoji is fine.", field, ne.Rune)
 	}
-	return "", errors.New("Name must contain a visible character, not only invisible ones such as zero-width spaces.")
+	return fmt.Errorf("%s must contain a visible character, not only invisible ones such as zero-width spaces.", field)
 }
 
 // The expiry choices of the create form.

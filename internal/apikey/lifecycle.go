@@ -22,33 +22,47 @@ func (k Key) Works(now time.Time) bool {
 // characters.
 const MaxDescriptionLen = 1000
 
-// CleanDescription trims a key's description (its notes) and checks it:
-// at most 1,000 characters, valid UTF-8, no control characters but line
-// breaks and tabs (line breaks are kept as "\n"), no bidirectional
-// controls, and something visible if anything at all. "" is a valid
-// description: none.
+// CleanDescription trims a key's description (its notes) and checks it
+// (CleanNotes): at most 1,000 characters. "" is a valid description:
+// none.
 func CleanDescription(s string) (string, error) {
+	return CleanNotes("Description", s, MaxDescriptionLen)
+}
+
+// CleanNotes trims free text of several lines, such as a description,
+// and checks it: at most max characters, valid UTF-8, no control
+// characters but line breaks and tabs (line breaks are kept as "\n"), no
+// bidirectional controls or hidden characters (naming.Hidden), something
+// visible if anything at all, and no key pasted into it
+// (ErrLooksLikeKey). field names it in the messages. "" is valid: none.
+func CleanNotes(field, s string, max int) (string, error) {
+	if err := CheckNoToken(s); err != nil {
+		return "", err // whatever else is wrong: this matters most
+	}
 	if !utf8.ValidString(s) {
-		return "", errors.New("Description must be valid text.")
+		return "", fmt.Errorf("%s must be valid text.", field)
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", nil
 	}
-	if n := utf8.RuneCountInString(s); n > MaxDescriptionLen {
-		return "", fmt.Errorf("Use at most %d characters (this one has %d).", MaxDescriptionLen, n)
+	if n := utf8.RuneCountInString(s); n > max {
+		return "", fmt.Errorf("Use at most %d characters (this one has %d).", max, n)
 	}
 	for _, r := range s {
 		if r == '\n' || r == '\t' {
 			continue
 		}
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == utf8.RuneError {
-			return "", errors.New("Description cannot contain control characters (line breaks are fine).")
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return "", fmt.Errorf("%s cannot contain control characters (line breaks are fine).", field)
 		}
 	}
 	if !strings.ContainsFunc(s, naming.Visible) {
-		return "", errors.New("Description must contain a visible character, not only invisible ones such as zero-width spaces.")
+		return "", fmt.Errorf("%s must contain a visible character, not only invisible ones such as zero-width spaces.", field)
+	}
+	if err := naming.Hidden(s); err != nil {
+		return "", TextProblem(field, "", max, err)
 	}
 	return s, nil
 }

@@ -24,7 +24,10 @@ func TestCleanDescription(t *testing.T) {
 		{"replacement character", "a\ufffdb", "", "control characters"},
 		{"only zero-width", "\u200b\u200c\u200d\ufeff", "", "visible character"},
 		{"only combining marks", "\u0301\u0301", "", "visible character"},
-		{"zero-width inside text", "a\u200bb", "a\u200bb", ""},
+		{"zero-width inside text", "a\u200bb", "", "zero-width characters (U+200B here)"},
+		{"emoji ZWJ sequence", "on call: 👩‍💻", "on call: 👩‍💻", ""},
+		{"tag characters", "notes\U000E0069\U000E0067", "", "Unicode tag characters"},
+		{"line separator", "one\u2028two", "", "line or paragraph separators (U+2028 here)"},
 	}
 	for _, tt := range tests {
 		got, err := CleanDescription(tt.in)

@@ -929,7 +929,10 @@ func (a *Authenticator) Run(ctx context.Context) {
 	poll := time.NewTicker(a.cfg.PollEvery)
 	defer flush.Stop()
 	defer poll.Stop()
-	if err := a.heartbeat(ctx, true); err != nil {
+	// Like every error below, one that comes from ctx ending is the
+	// shutdown, not a failure: a server stopped while it records its
+	// first heartbeat logs nothing.
+	if err := a.heartbeat(ctx, true); err != nil && ctx.Err() == nil {
 		a.log.Error("heartbeat", "err", err)
 	}
 	for {

@@ -101,9 +101,14 @@ func (s *Service) ReportLeaks(ctx context.Context, by audit.Actor, reports []Lea
 }
 
 // reportText keeps at most n bytes of a reporter's text, as one line of
-// valid UTF-8 without control characters.
+// valid UTF-8 without control characters, and without a key: the audit
+// log, the key's panel and the key.leaked webhook show it, and none of
+// them may hold a key. A whole key becomes its prefix and "…"
+// (apikey.RedactTokens); a part of one long enough to matter, its prefix
+// and "[redacted]" (apikey.Redact).
 func reportText(s string, n int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = apikey.Redact(apikey.RedactTokens(s))
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return ' '
