@@ -104,10 +104,10 @@ func (d *DB) WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
 		if d.signal == nil {
 			return wake // only the poll, then
 		}
+		last := d.signal.load() // before returning: a change after the call wakes
 		go func() {
 			t := time.NewTicker(sqliteWatchEvery)
 			defer t.Stop()
-			last := d.signal.load()
 			for {
 				select {
 				case <-ctx.Done():
