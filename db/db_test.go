@@ -264,7 +264,7 @@ func TestHeartbeats(t *testing.T) {
 	}
 	beat("a", t0, 1)
 	beat("b", t0.Add(-time.Minute), 1)
-	beat("a", t0.Add(time.Second), 7) // a later heartbeat replaces the first
+	beat("a", t0.Add(time.Second), 7)                            // a later heartbeat replaces the first
 	if _, err := d.FenceLapsed(ctx, 1, -time.Hour); err != nil { // leases that have run out, as a minute later
 		t.Fatal(err)
 	}

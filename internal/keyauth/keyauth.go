@@ -250,12 +250,12 @@ type Authenticator struct {
 	idx *index
 	ips ipLocks
 
-	syncMu     sync.Mutex    // one sync at a time; checks never take it
-	seq        int64         // last key change applied; under syncMu
-	held       int64         // the lease held in the database (0: none); under syncMu
-	confirmed  atomic.Int64  // mono (ns) when the last confirmed sync's read began
-	lease      atomic.Int64  // mono (ns) when the lease runs out
-	appliedSeq atomic.Int64  // seq, for readers outside syncMu
+	syncMu     sync.Mutex   // one sync at a time; checks never take it
+	seq        int64        // last key change applied; under syncMu
+	held       int64        // the lease held in the database (0: none); under syncMu
+	confirmed  atomic.Int64 // mono (ns) when the last confirmed sync's read began
+	lease      atomic.Int64 // mono (ns) when the lease runs out
+	appliedSeq atomic.Int64 // seq, for readers outside syncMu
 	dirtyMu    sync.Mutex
 	dirty      []*entry // keys used since the last flush
 	rolledMu   sync.Mutex
