@@ -245,11 +245,15 @@ func (s *Service) confirm(ctx context.Context, seq int64, start time.Time) apike
 	deadline := start.Add(s.cfg.RevokeWait)
 	ctx, cancel := context.WithDeadline(ctx, deadline) // no database call outlives the wait
 	defer cancel()
+	// The servers running when the change was made: seen within
+	// MaxStaleness before the wait began (one paused meanwhile is one of
+	// them).
+	since := s.cfg.Now().Add(-s.cfg.MaxStaleness)
 	fenced := map[string]bool{}
 	swept := false // the servers not seen lately were fenced too
 	var c apikey.Confirmation
 	for {
-		servers, err := s.store.ServersSeenSince(ctx, s.cfg.Now().Add(-s.cfg.MaxStaleness))
+		servers, err := s.store.ServersSeenSince(ctx, since)
 		if err != nil {
 			s.log.Warn("read server heartbeats", "err", err)
 		} else {
