@@ -26,7 +26,7 @@ import (
 // orders them already.
 //
 // After the commit, the other processes are told: on SQLite through a
-// counter in shared memory (signal_unix.go), which every check reads, on
+// counter in shared memory (signal_unix.go), which WatchChanges polls, on
 // PostgreSQL through NOTIFY, sent by the transaction itself (delivered at
 // commit), which every server LISTENs to (postgres.go). Both are a wake-up
 // only: readers always read "seq > last applied", so a missed signal costs
@@ -70,7 +70,7 @@ func (d *DB) announce() {
 // ChangeVersion returns a number that moves whenever a key change may
 // have committed in another process: the shared counter on SQLite, a count
 // of notifications (and reconnections) on PostgreSQL once WatchChanges
-// runs. It costs one atomic load: the key check reads it every time.
+// runs. It costs one atomic load.
 func (d *DB) ChangeVersion() uint64 {
 	switch {
 	case d.signal != nil:

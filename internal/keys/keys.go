@@ -5,8 +5,9 @@
 // operation is one call that stores the change in one transaction,
 // applies it to this process's key index before it returns, has every
 // other server told (the store announces it), waits where the contract
-// says so (a revoke is answered once every live server has applied it, or
-// the wait ran out), and logs it. The web handlers and the command line
+// says so (a revoke is answered once every server has applied it or
+// stopped trusting its memory, its lease run out, or the wait ran out),
+// and logs it. The web handlers and the command line
 // both call it, so they cannot differ.
 package keys
 
