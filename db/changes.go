@@ -26,7 +26,7 @@ import (
 // orders them already.
 //
 // After the commit, the other processes are told: on SQLite through a
-// counter in shared memory (signal_unix.go), which every check reads, on
+// counter in shared memory (signal_unix.go), which WatchChanges polls, on
 // PostgreSQL through NOTIFY, sent by the transaction itself (delivered at
 // commit), which every server LISTENs to (postgres.go). Both are a wake-up
 // only: readers always read "seq > last applied", so a missed signal costs
@@ -70,7 +70,7 @@ func (d *DB) announce() {
 // ChangeVersion returns a number that moves whenever a key change may
 // have committed in another process: the shared counter on SQLite, a count
 // of notifications (and reconnections) on PostgreSQL once WatchChanges
-// runs. It costs one atomic load: the key check reads it every time.
+// runs. It costs one atomic load.
 func (d *DB) ChangeVersion() uint64 {
 	switch {
 	case d.signal != nil:
@@ -104,12 +104,12 @@ func (d *DB) WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
 		if d.signal == nil {
 			return wake // only the poll, then
 		}
+		last := d.signal.load() // before returning: a change after the call wakes
 		d.watching.Add(1)
 		go func() {
 			defer d.watching.Done()
 			t := time.NewTicker(sqliteWatchEvery)
 			defer t.Stop()
-			last := d.signal.load()
 			for {
 				select {
 				case <-ctx.Done():

@@ -258,13 +258,16 @@ func TestHeartbeats(t *testing.T) {
 	t0 := testNow
 	beat := func(id string, at time.Time, applied int64) {
 		t.Helper()
-		if err := d.Heartbeat(ctx, keyauth.Heartbeat{ServerID: id, Address: "http://" + id, Started: t0, At: at, Applied: applied}); err != nil {
+		if _, err := d.Heartbeat(ctx, keyauth.Heartbeat{ServerID: id, Address: "http://" + id, Started: t0, At: at, Applied: applied}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	beat("a", t0, 1)
 	beat("b", t0.Add(-time.Minute), 1)
-	beat("a", t0.Add(time.Second), 7) // a later heartbeat replaces the first
+	beat("a", t0.Add(time.Second), 7)                            // a later heartbeat replaces the first
+	if _, err := d.FenceLapsed(ctx, 1, -time.Hour); err != nil { // leases that have run out, as a minute later
+		t.Fatal(err)
+	}
 	got, err := d.ServersSeenSince(ctx, t0.Add(-10*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -277,5 +280,76 @@ func TestHeartbeats(t *testing.T) {
 	}
 	if n := count(t, d, "servers"); n != 0 {
 		t.Errorf("servers after removing a and those older than 30s: %d rows, want 0", n)
+	}
+}
+
+// TestLease: a heartbeat renews a server's lease only while the stored
+// lease is the one it holds; a revoke that finds the lease run out fences
+// it, and the server's next heartbeat from the lease it held renews
+// nothing, but claims one that a later heartbeat can renew.
+func TestLease(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	hb := keyauth.Heartbeat{ServerID: "c", Address: "http://c", Started: testNow, At: testNow, Applied: 5}
+	beat := func(held int64, renew time.Duration) keyauth.Lease {
+		t.Helper()
+		hb.Held, hb.Renew = held, renew
+		l, err := d.Heartbeat(ctx, hb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	left := func() time.Duration {
+		t.Helper()
+		got, err := d.ServersSeenSince(ctx, testNow.Add(-time.Minute))
+		if err != nil || len(got) != 1 {
+			t.Fatalf("servers = %+v, %v; want c", got, err)
+		}
+		return got[0].LeaseLeft
+	}
+
+	claim := beat(0, time.Hour)
+	if claim.Renewed || claim.Held == 0 {
+		t.Fatalf("first heartbeat = %+v, want a claim, not renewed", claim)
+	}
+	if l := left(); l > time.Second {
+		t.Errorf("lease after a claim lasts %v, want none (a claim renews nothing)", l)
+	}
+	renewed := beat(claim.Held, time.Minute)
+	if !renewed.Renewed || renewed.Held <= claim.Held {
+		t.Fatalf("heartbeat holding the claim = %+v, want renewed", renewed)
+	}
+	if l := left(); l < 50*time.Second || l > time.Minute+time.Second {
+		t.Errorf("renewed lease lasts %v, want about a minute", l)
+	}
+	if l := beat(claim.Held, time.Hour); l.Renewed {
+		t.Error("heartbeat holding an old lease renewed it")
+	}
+	held := beat(0, 0).Held // a claim again: the stored lease does not move back
+	if l := left(); l < 50*time.Second {
+		t.Errorf("lease after a claim = %v, want it unchanged (about a minute)", l)
+	}
+
+	// A revoke (change 6) does not fence a lease that lasts, nor one of a
+	// server that applied the change.
+	if ids, err := d.FenceLapsed(ctx, 6, 0); err != nil || len(ids) != 0 {
+		t.Errorf("FenceLapsed with the lease running = %v, %v; want none", ids, err)
+	}
+	if ids, err := d.FenceLapsed(ctx, 5, -time.Hour); err != nil || len(ids) != 0 {
+		t.Errorf("FenceLapsed of a change applied = %v, %v; want none", ids, err)
+	}
+	// An hour later (a negative margin), the lease has run out: fenced.
+	if ids, err := d.FenceLapsed(ctx, 6, -time.Hour); err != nil || len(ids) != 1 || ids[0] != "c" {
+		t.Fatalf("FenceLapsed with the lease run out = %v, %v; want [c]", ids, err)
+	}
+	// c was paused after a read without change 6: its heartbeat cannot
+	// renew, it claims.
+	l := beat(held, time.Minute)
+	if l.Renewed {
+		t.Fatal("heartbeat of a fenced lease renewed it")
+	}
+	if l := beat(l.Held, time.Minute); !l.Renewed {
+		t.Error("heartbeat holding the new claim did not renew")
 	}
 }

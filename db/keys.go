@@ -28,7 +28,7 @@ type NewKey struct {
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `k.id, k.workspace_id, k.name, k.prefix, k.scopes, k.expires_at, k.created_at,
 	COALESCE(cu.email, ''), k.revoked_at, COALESCE(ru.email, ''), u.at, COALESCE(u.ip, ''),
-	k.revoke_confirmed, k.revoke_servers, k.revoke_confirm_ms,
+	k.revoke_confirmed, k.revoke_servers, k.revoke_confirm_ms, k.revoke_lapsed,
 	k.description, k.expiry_days, COALESCE(k.rolled_from, ''), COALESCE(rf.prefix, ''),
 	COALESCE(k.rolled_into, ''), COALESCE(ri.prefix, ''), k.rolled_at,
 	k.allowlist, k.exposed_at, COALESCE(k.exposed_url, ''), COALESCE(k.exposed_source, '')
@@ -45,9 +45,9 @@ func scanKey(row scanner) (apikey.Key, error) {
 	var k apikey.Key
 	var scopes, allowlist string
 	var created int64
-	var expires, revoked, used, confirmed, servers, took, days, rolled, exposed sql.NullInt64
+	var expires, revoked, used, confirmed, servers, took, lapsed, days, rolled, exposed sql.NullInt64
 	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &scopes, &expires, &created,
-		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP, &confirmed, &servers, &took,
+		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP, &confirmed, &servers, &took, &lapsed,
 		&k.Description, &days, &k.RolledFrom, &k.RolledFromPrefix, &k.RolledInto, &k.RolledIntoPrefix, &rolled,
 		&allowlist, &exposed, &k.Exposure.URL, &k.Exposure.Source)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -69,6 +69,7 @@ func scanKey(row scanner) (apikey.Key, error) {
 	if servers.Valid {
 		k.RevokeConfirmation = apikey.Confirmation{
 			Confirmed: int(confirmed.Int64),
+			Lapsed:    int(lapsed.Int64),
 			Servers:   int(servers.Int64),
 			Took:      time.Duration(took.Int64) * time.Millisecond,
 		}
@@ -263,10 +264,11 @@ func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by aud
 }
 
 // SetRevokeConfirmation records how the running servers confirmed the
-// revocation of key id: confirmed of servers applied it within took.
+// revocation of key id: confirmed of servers applied it, and lapsed
+// stopped trusting their memory, within took.
 func (d *DB) SetRevokeConfirmation(ctx context.Context, id string, c apikey.Confirmation) error {
-	_, err := d.sql.ExecContext(ctx, `UPDATE api_keys SET revoke_confirmed = $1, revoke_servers = $2, revoke_confirm_ms = $3
-		WHERE id = $4 AND revoked_at IS NOT NULL`, c.Confirmed, c.Servers, c.Took.Milliseconds(), id)
+	_, err := d.sql.ExecContext(ctx, `UPDATE api_keys SET revoke_confirmed = $1, revoke_servers = $2, revoke_confirm_ms = $3,
+		revoke_lapsed = $4 WHERE id = $5 AND revoked_at IS NOT NULL`, c.Confirmed, c.Servers, c.Took.Milliseconds(), c.Lapsed, id)
 	return err
 }
 

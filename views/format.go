@@ -150,13 +150,29 @@ func statusText(status int) string {
 }
 
 // ConfirmationText says how the servers confirmed a revocation: "Revoked ·
-// confirmed by 3 of 3 servers in 14 ms".
+// confirmed by 3 of 3 servers in 14 ms", or, when some had not applied it
+// but their lease had run out, "Revoked · confirmed by 2 of 3 servers; 1
+// stopped trusting its memory within 3.1 s".
 func ConfirmationText(c apikey.Confirmation) string {
 	servers := "servers"
 	if c.Servers == 1 {
 		servers = "server"
 	}
-	return fmt.Sprintf("Revoked · confirmed by %d of %d %s in %s", c.Confirmed, c.Servers, servers, Duration(c.Took))
+	if c.Lapsed == 0 && c.Complete() {
+		return fmt.Sprintf("Revoked · confirmed by %d of %d %s in %s", c.Confirmed, c.Servers, servers, Duration(c.Took))
+	}
+	text := fmt.Sprintf("Revoked · confirmed by %d of %d %s", c.Confirmed, c.Servers, servers)
+	if c.Lapsed > 0 {
+		their := "their"
+		if c.Lapsed == 1 {
+			their = "its"
+		}
+		text += fmt.Sprintf("; %d stopped trusting %s memory", c.Lapsed, their)
+		if c.Complete() {
+			return text + " within " + Duration(c.Took)
+		}
+	}
+	return text + fmt.Sprintf("; %d not confirmed within %s", c.Servers-c.Confirmed-c.Lapsed, Duration(c.Took))
 }
 
 // Duration writes a short duration for people: "14 ms", "2.0 s".

@@ -123,8 +123,8 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbPath := dbFlag(fs)
-	wait := fs.Duration("revoke-wait", 2*time.Second, "how long to wait for the running servers to apply the revocation")
-	maxStale := fs.Duration("max-staleness", 10*time.Second, "servers not heard from for this long are not waited for (the servers' --max-staleness)")
+	wait := fs.Duration("revoke-wait", keys.DefaultRevokeWait, "how long to wait for each running server to apply the revocation or stop trusting its memory (the servers' --revoke-wait)")
+	maxStale := fs.Duration("max-staleness", keys.DefaultMaxStaleness, "servers not heard from for this long are not counted as running (the servers' --max-staleness)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -174,10 +174,23 @@ func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duratio
 			how = "a server started later reads it at start"
 		}
 		return fmt.Sprintf("no running server has been seen in the last %v: %s", maxStale, how)
-	case c.Complete():
+	case c.Complete() && c.Lapsed == 0:
 		return fmt.Sprintf("confirmed by %d of %d running servers in %s: %s", c.Confirmed, c.Servers, views.Duration(c.Took), applied)
+	case c.Complete():
+		return fmt.Sprintf("confirmed by %d of %d running servers; %d stopped trusting %s within %s and %s 503 until %s the change",
+			c.Confirmed, c.Servers, c.Lapsed, plural(c.Lapsed, "its memory", "their memory"), views.Duration(c.Took),
+			plural(c.Lapsed, "answers", "answer"), plural(c.Lapsed, "it reads", "they read"))
 	}
-	return fmt.Sprintf("WARNING: confirmed by only %d of %d running servers within %s; the others refresh their view of the keys before answering again, or fail closed (503) once their view is older than --max-staleness", c.Confirmed, c.Servers, views.Duration(c.Took))
+	return fmt.Sprintf("WARNING: confirmed by only %d of %d running servers within %s, and %d stopped trusting their memory; the others may accept the old key until their lease (--max-staleness) runs out",
+		c.Confirmed, c.Servers, views.Duration(c.Took), c.Lapsed)
+}
+
+// plural returns one if n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // firstLine reads one line, without its line ending.
@@ -202,8 +215,8 @@ func keysRoll(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	dbPath := dbFlag(fs)
 	overlapFlag := fs.String("overlap", string(apikey.DefaultRoll), "how long the old key keeps working: now, 1h, 24h or 7d")
-	wait := fs.Duration("revoke-wait", 2*time.Second, "how long to wait for the running servers to apply the roll")
-	maxStale := fs.Duration("max-staleness", 10*time.Second, "servers not heard from for this long are not waited for (the servers' --max-staleness)")
+	wait := fs.Duration("revoke-wait", keys.DefaultRevokeWait, "how long to wait for each running server to apply the roll or stop trusting its memory (the servers' --revoke-wait)")
+	maxStale := fs.Duration("max-staleness", keys.DefaultMaxStaleness, "servers not heard from for this long are not counted as running (the servers' --max-staleness)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

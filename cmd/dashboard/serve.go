@@ -57,8 +57,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{&flush, "usage-flush", "BLNK_USAGE_FLUSH", 2 * time.Second, "how often last-used times are written"},
 		{&poll, "key-poll", "BLNK_KEY_POLL", time.Second, "how often key changes of other processes are read, as a safety net"},
 		{&failEvery, "auth-fail-every", "BLNK_AUTH_FAIL_EVERY", 500 * time.Millisecond, "after the burst, one more failed API authentication per client address per this long"},
-		{&revokeWait, "revoke-wait", "BLNK_REVOKE_WAIT", 2 * time.Second, "how long a revoke waits for every live server to apply it before answering"},
-		{&maxStale, "max-staleness", "BLNK_MAX_STALENESS", 10 * time.Second, "a server that cannot confirm its view of the keys with the database for this long fails closed (503); servers not heard from for this long are not waited for"},
+		{&revokeWait, "revoke-wait", "BLNK_REVOKE_WAIT", keys.DefaultRevokeWait, "how long a revoke waits for every live server to apply it or stop trusting its memory before answering (more than --max-staleness)"},
+		{&maxStale, "max-staleness", "BLNK_MAX_STALENESS", keys.DefaultMaxStaleness, "the lease: a server answers API calls from memory for this long after its view of the keys was last confirmed with the database, then fails closed (503)"},
 		{&hookRetry, "webhook-retry", "BLNK_WEBHOOK_RETRY", 10 * time.Second, "first wait after a failed webhook delivery; doubles each time, retries for 24h"},
 		{&hookPoll, "webhook-poll", "BLNK_WEBHOOK_POLL", time.Second, "how often the webhook queue is read for deliveries other servers queued"},
 		{&sweep, "sweep-every", "BLNK_SWEEP_EVERY", 30 * time.Second, "how often keys that expired (key.expired) or expire within 7 days or 1 day (key.expiring) are looked for"},
@@ -109,15 +109,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// A server that missed a revoke's wait must refresh its view before it
-	// answers again (keyauth.Config.TrustFor): that view must be able to
-	// stay fresh between two polls, and the wait end before the server is
-	// given up on.
-	if revokeWait < 2*poll {
-		return fmt.Errorf("--revoke-wait (%v) must be at least twice --key-poll (%v)", revokeWait, poll)
+	// The lease must outlast a poll that comes late, and a revoke be able
+	// to wait for a server's lease to run out (internal/keys).
+	if maxStale < 2*poll {
+		return fmt.Errorf("--max-staleness (%v) must be at least twice --key-poll (%v)", maxStale, poll)
 	}
-	if maxStale < revokeWait {
-		return fmt.Errorf("--max-staleness (%v) must be at least --revoke-wait (%v)", maxStale, revokeWait)
+	if revokeWait < maxStale+keys.LeaseMargin+100*time.Millisecond {
+		return fmt.Errorf("--revoke-wait (%v) must be longer than --max-staleness (%v) by at least %v", revokeWait, maxStale, keys.LeaseMargin+100*time.Millisecond)
 	}
 
 	store, err := db.Open(ctx, *dbPath)
@@ -147,7 +145,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	auth, err := keyauth.New(ctx, keyauth.Config{
 		FlushEvery:         flush,
 		PollEvery:          poll,
-		TrustFor:           revokeWait - revokeWait/10,
 		MaxStaleness:       maxStale,
 		Failures:           throttle.Config{Burst: *failBurst, Every: failEvery},
 		ServerID:           serverID,

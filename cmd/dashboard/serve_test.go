@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,23 @@ func TestServeRefusesTheRemovedTrustProxy(t *testing.T) {
 				t.Errorf("the database was opened before the configuration was checked: %v", err)
 			}
 		})
+	}
+}
+// TestServeLeaseFlags: a revoke must be able to wait for a lease to run
+// out, and a lease must outlast a late poll; serve refuses other settings
+// before it opens anything.
+func TestServeLeaseFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-staleness", "3s", "--revoke-wait", "3s"}, "--revoke-wait (3s) must be longer than --max-staleness (3s)"},
+		{[]string{"--max-staleness", "10s"}, "--revoke-wait (4s) must be longer than --max-staleness (10s)"},
+		{[]string{"--max-staleness", "1s", "--key-poll", "1s", "--revoke-wait", "2s"}, "--max-staleness (1s) must be at least twice --key-poll (1s)"},
+	} {
+		err := serve(t.Context(), append(tt.args, "--db", filepath.Join(t.TempDir(), "never.db")), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("serve %v = %v, want an error saying %q", tt.args, err, tt.want)
+		}
 	}
 }

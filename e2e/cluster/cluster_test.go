@@ -92,10 +92,17 @@ func cluster(t *testing.T, n int, args ...string) ([]*dashtest.App, *dashtest.Cl
 	return apps, apps[0].SignIn(t, email, password)
 }
 
-var confirmed = regexp.MustCompile(`confirmed by (\d+) of (\d+) servers? in (\d+(?:\.\d+)?) (ms|s)`)
+var confirmed = regexp.MustCompile(`confirmed by (\d+) of (\d+) servers?(?: in (?:\d+(?:\.\d+)?) (?:ms|s)|; (\d+) stopped trusting (?:its|their) memory within (?:\d+(?:\.\d+)?) (?:ms|s))`)
 
-// confirmation reads "confirmed by N of M" from a revoked key's page.
+// confirmation reads "confirmed by N of M", and how many stopped trusting
+// their memory, from a revoked key's page.
 func confirmation(t *testing.T, c *dashtest.Client, id string) (n, m int) {
+	t.Helper()
+	n, _, m = confirmationLapsed(t, c, id)
+	return n, m
+}
+
+func confirmationLapsed(t *testing.T, c *dashtest.Client, id string) (n, lapsed, m int) {
 	t.Helper()
 	status, body := c.Get("/settings/api-keys/" + id)
 	mm := confirmed.FindStringSubmatch(body)
@@ -104,7 +111,10 @@ func confirmation(t *testing.T, c *dashtest.Client, id string) (n, m int) {
 	}
 	fmt.Sscan(mm[1], &n)
 	fmt.Sscan(mm[2], &m)
-	return n, m
+	if mm[3] != "" {
+		fmt.Sscan(mm[3], &lapsed)
+	}
+	return n, lapsed, m
 }
 
 // TestRevokeAcrossServers: a key created through A works through B and C;
@@ -171,12 +181,13 @@ func TestRevokeAcrossServers(t *testing.T) {
 	}
 }
 
-// TestStoppedServer: with C stopped (SIGSTOP), a revoke through A
-// completes within --revoke-wait and says 2 of 3; once C resumes it never
+// TestStoppedServer: with C stopped (SIGSTOP), a revoke through A is
+// answered once C's lease has run out, within --revoke-wait, and says 2
+// of 3 and 1 that stopped trusting its memory; once C resumes it never
 // accepts the key.
 func TestStoppedServer(t *testing.T) {
-	const revokeWait = 2 * time.Second
-	apps, admin := cluster(t, 3, "--revoke-wait", revokeWait.String())
+	const maxStale, revokeWait = 2 * time.Second, 3 * time.Second
+	apps, admin := cluster(t, 3, "--max-staleness", maxStale.String(), "--revoke-wait", revokeWait.String())
 	c := apps[2]
 	key := admin.CreateKey("survives a pause", "mcp:read")
 	for _, s := range apps {
@@ -195,11 +206,11 @@ func TestStoppedServer(t *testing.T) {
 	start := time.Now()
 	admin.Revoke(key.ID)
 	took := time.Since(start)
-	if took > revokeWait+3*time.Second {
-		t.Errorf("revoke with a stopped server took %v, want about --revoke-wait (%v)", took, revokeWait)
+	if took > revokeWait+time.Second {
+		t.Errorf("revoke with a stopped server took %v, want at most about --max-staleness (%v)", took, maxStale)
 	}
-	if n, m := confirmation(t, admin, key.ID); n != 2 || m != 3 {
-		t.Errorf("the revoked key's page says confirmed by %d of %d, want 2 of 3", n, m)
+	if n, lapsed, m := confirmationLapsed(t, admin, key.ID); n != 2 || lapsed != 1 || m != 3 {
+		t.Errorf("the revoked key's page says confirmed by %d of %d, %d stopped trusting; want 2 of 3, 1", n, m, lapsed)
 	}
 
 	// C resumes; clients call it at once, many at the same time.
@@ -207,29 +218,165 @@ func TestStoppedServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped = false
-	var accepted, refused atomic.Int64
+	accepted, refused := hammer(t, c, key.Token, 16, 50*time.Millisecond, 0)
+	if accepted != 0 {
+		t.Errorf("C accepted the revoked key %d times after it resumed, want 0", accepted)
+	}
+	if refused == 0 {
+		t.Error("C answered no call after it resumed")
+	}
+	// And it has caught up: 401, not 503.
+	waitFor(t, 5*time.Second, func() bool { return verify(t, c, key.Token) == http.StatusUnauthorized })
+}
+
+// hammer calls verify on server s with token from n clients for d (or
+// each for calls calls, if not 0), and counts the calls accepted and
+// refused (401 or 503).
+func hammer(t *testing.T, s *dashtest.App, token string, n int, d time.Duration, calls int) (accepted, refused int64) {
+	var acc, ref atomic.Int64
 	var wg sync.WaitGroup
-	for range 16 {
+	end := time.Now().Add(d)
+	for range n {
 		wg.Go(func() {
-			for range 50 {
-				switch verify(t, c, key.Token) {
+			for i := 0; (calls == 0 && time.Now().Before(end)) || i < calls; i++ {
+				switch verify(t, s, token) {
 				case http.StatusOK:
-					accepted.Add(1)
+					acc.Add(1)
 				case http.StatusUnauthorized, http.StatusServiceUnavailable:
-					refused.Add(1)
+					ref.Add(1)
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if n := accepted.Load(); n != 0 {
-		t.Errorf("C accepted the revoked key %d times after it resumed, want 0", n)
+	return acc.Load(), ref.Load()
+}
+
+// TestStoppedAndCutServer: C is stopped (SIGSTOP) and its database
+// connection hangs (packets dropped, nothing closed); a revoke through A
+// is answered once C's lease ran out, and C, resumed, never accepts the
+// key: it fails closed until it reaches the database again, then
+// refuses the key.
+func TestStoppedAndCutServer(t *testing.T) {
+	dsn := testkit.PostgresDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if refused.Load() == 0 {
+	proxy := startProxy(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = proxy.addr
+	a := dashtest.StartOn(t, bin, dsn) // default --max-staleness and --revoke-wait
+	b := dashtest.StartOn(t, bin, dsn)
+	c := dashtest.StartOn(t, bin, viaProxy.String())
+	a.CreateAdmin(t, workspace, email, password)
+	admin := a.SignIn(t, email, password)
+	key := admin.CreateKey("paused and cut", "mcp:read")
+	for _, s := range []*dashtest.App{a, b, c} {
+		waitFor(t, 5*time.Second, func() bool { return verify(t, s, key.Token) == http.StatusOK })
+	}
+
+	if err := c.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			c.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	proxy.blackhole()
+	start := time.Now()
+	admin.Revoke(key.ID)
+	took := time.Since(start)
+	t.Logf("revoke answered in %v with C stopped and cut off", took)
+	const lease, revokeWait = 3 * time.Second, 4 * time.Second // the defaults
+	if took > revokeWait+500*time.Millisecond {
+		t.Errorf("revoke took %v, want within --revoke-wait (%v)", took, revokeWait)
+	}
+	if n, lapsed, m := confirmationLapsed(t, admin, key.ID); n != 2 || lapsed != 1 || m != 3 {
+		t.Errorf("the revoked key's page says confirmed by %d of %d, %d stopped trusting; want 2 of 3, 1", n, m, lapsed)
+	}
+
+	if err := c.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	accepted, refused := hammer(t, c, key.Token, 16, 3*time.Second, 0)
+	t.Logf("C resumed, cut off: %d calls refused, %d accepted", refused, accepted)
+	if accepted != 0 {
+		t.Errorf("C accepted the revoked key %d times after it resumed cut off, want 0", accepted)
+	}
+	if refused == 0 {
 		t.Error("C answered no call after it resumed")
 	}
-	// And it has caught up: 401, not 503.
-	waitFor(t, 5*time.Second, func() bool { return verify(t, c, key.Token) == http.StatusUnauthorized })
+	if got := verify(t, c, key.Token); got != http.StatusServiceUnavailable {
+		t.Errorf("C cut off after resuming: %d, want 503", got)
+	}
+
+	// The database comes back: C catches up while clients keep calling.
+	var wg sync.WaitGroup
+	var late int64
+	wg.Go(func() { late, _ = hammer(t, c, key.Token, 8, 3*time.Second, 0) })
+	proxy.restore()
+	wg.Wait()
+	if late != 0 {
+		t.Errorf("C accepted the revoked key %d times while reaching the database again, want 0", late)
+	}
+	waitFor(t, 10*time.Second, func() bool { return verify(t, c, key.Token) == http.StatusUnauthorized })
+}
+
+// TestDatabaseHangs: a server whose database connection hangs (packets
+// dropped, nothing closed) keeps answering every call at once: from
+// memory until its lease runs out, then 503; it recovers by itself.
+func TestDatabaseHangs(t *testing.T) {
+	dsn := testkit.PostgresDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = proxy.addr
+	a := dashtest.StartOn(t, bin, dsn)
+	c := dashtest.StartOn(t, bin, viaProxy.String()) // default --max-staleness (3s) and --key-poll (1s)
+	a.CreateAdmin(t, workspace, email, password)
+	admin := a.SignIn(t, email, password)
+	key := admin.CreateKey("through a hang", "mcp:read")
+	waitFor(t, 5*time.Second, func() bool { return verify(t, c, key.Token) == http.StatusOK })
+
+	const lease, poll = 3 * time.Second, time.Second
+	proxy.blackhole()
+	cut := time.Now()
+	var slowest, to503 time.Duration
+	for time.Since(cut) < lease+3*time.Second {
+		sent := time.Now()
+		got := verify(t, c, key.Token)
+		el := time.Since(sent)
+		slowest = max(slowest, el)
+		switch {
+		case got == http.StatusServiceUnavailable && to503 == 0:
+			to503 = time.Since(cut)
+		case got == http.StatusOK && to503 != 0:
+			t.Fatalf("C accepted a call %v after the hang, having failed closed at %v", time.Since(cut), to503)
+		case got != http.StatusOK && got != http.StatusServiceUnavailable:
+			t.Fatalf("C answered %d %v after the hang", got, time.Since(cut))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("database hung: C failed closed after %v; slowest call %v", to503, slowest)
+	if to503 == 0 || to503 > lease+500*time.Millisecond || to503 < lease-poll-500*time.Millisecond {
+		t.Errorf("C failed closed %v after the database hung, want about --max-staleness (%v)", to503, lease)
+	}
+	if slowest > 500*time.Millisecond {
+		t.Errorf("a call took %v while the database hung, want every call answered at once", slowest)
+	}
+	if got := status(t, c.URL+"/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while failing closed: %d, want 503", got)
+	}
+
+	proxy.restore()
+	waitFor(t, 20*time.Second, func() bool { return verify(t, c, key.Token) == http.StatusOK })
 }
 
 // TestDatabaseLost: a server whose connection to the database is cut
@@ -245,7 +392,7 @@ func TestDatabaseLost(t *testing.T) {
 	viaProxy := *u
 	viaProxy.Host = proxy.addr
 	const maxStale = 2 * time.Second
-	args := []string{"--key-poll", "200ms", "--revoke-wait", "1s", "--max-staleness", maxStale.String()}
+	args := []string{"--key-poll", "200ms", "--revoke-wait", "3s", "--max-staleness", maxStale.String()}
 	a := dashtest.StartOn(t, bin, dsn, args...)
 	c := dashtest.StartOn(t, bin, viaProxy.String(), args...)
 	a.CreateAdmin(t, workspace, email, password)
@@ -338,7 +485,10 @@ func waitFor(t testing.TB, limit time.Duration, cond func() bool) {
 }
 
 // proxy forwards TCP connections to a PostgreSQL server, and can cut
-// them all and refuse new ones, as a network partition would.
+// them all and refuse new ones, as a network partition would, or
+// blackhole them: stop forwarding without closing anything, as when
+// packets are dropped (what was sent meanwhile arrives once restored, as
+// TCP's retransmissions would bring it).
 type proxy struct {
 	t      *testing.T
 	addr   string
@@ -347,6 +497,8 @@ type proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns map[net.Conn]bool
+	held  bool
+	flow  *sync.Cond // signalled when held ends
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -356,6 +508,7 @@ func startProxy(t *testing.T, target string) *proxy {
 		t.Fatal(err)
 	}
 	p := &proxy{t: t, addr: ln.Addr().String(), target: target, conns: map[net.Conn]bool{}}
+	p.flow = sync.NewCond(&p.mu)
 	p.serve(ln)
 	t.Cleanup(p.cut)
 	return p
@@ -379,10 +532,39 @@ func (p *proxy) serve(ln net.Listener) {
 			p.mu.Lock()
 			p.conns[in], p.conns[out] = true, true
 			p.mu.Unlock()
-			go func() { io.Copy(out, in); out.Close() }()
-			go func() { io.Copy(in, out); in.Close() }()
+			go func() { p.copy(out, in); out.Close() }()
+			go func() { p.copy(in, out); in.Close() }()
 		}
 	}()
+}
+
+// copy forwards from src to dst, holding what it read while blackholed.
+func (p *proxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			for p.held {
+				p.flow.Wait()
+			}
+			p.mu.Unlock()
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// blackhole stops forwarding, on open connections and new ones, without
+// closing anything.
+func (p *proxy) blackhole() {
+	p.mu.Lock()
+	p.held = true
+	p.mu.Unlock()
 }
 
 // cut closes every connection and stops listening: new connections are
@@ -398,11 +580,22 @@ func (p *proxy) cut() {
 		c.Close()
 	}
 	clear(p.conns)
+	p.held = false
+	p.flow.Broadcast()
 }
 
-// restore listens again on the same address.
+// restore forwards again after blackhole, or listens again on the same
+// address after cut.
 func (p *proxy) restore() {
 	p.t.Helper()
+	p.mu.Lock()
+	p.held = false
+	p.flow.Broadcast()
+	listening := p.ln != nil
+	p.mu.Unlock()
+	if listening {
+		return
+	}
 	var ln net.Listener
 	var err error
 	for range 50 { // the port may linger for a moment

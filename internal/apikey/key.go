@@ -81,17 +81,21 @@ type Exposure struct {
 func (k Key) Exposed() bool { return !k.Exposure.At.IsZero() }
 
 // Confirmation is how the servers running when a change was made
-// confirmed that they had applied it: Confirmed of Servers had, Took
-// after the change committed (as long as the slowest of them took, or
-// the time waited for them).
+// confirmed that they had applied it: Confirmed of Servers had, and
+// Lapsed others had not but had stopped trusting their memory (their
+// lease ran out), Took after the change committed (as long as the
+// slowest of them took, or the time waited for them).
 type Confirmation struct {
 	Confirmed int
+	Lapsed    int
 	Servers   int
 	Took      time.Duration
 }
 
-// Complete reports whether every running server confirmed.
-func (c Confirmation) Complete() bool { return c.Confirmed >= c.Servers }
+// Complete reports whether every running server either confirmed or
+// stopped trusting its memory: none of them can act on the view before
+// the change any more.
+func (c Confirmation) Complete() bool { return c.Confirmed+c.Lapsed >= c.Servers }
 
 // Role returns the key's role, always Member.
 func (k Key) Role() Role { return Member }

@@ -14,18 +14,19 @@
 //     before the dashboard answers, so a revoked key is refused from the
 //     very next request;
 //   - changes by other processes are announced by the store (a counter in
-//     shared memory next to a SQLite file, LISTEN/NOTIFY on PostgreSQL):
-//     every check compares the store's ChangeVersion (one atomic load)
-//     with the one it last applied and, when it moved, reads the changes
-//     before answering; Run also wakes on them;
-//   - Run polls every PollEvery as a safety net, and records a heartbeat
-//     with the last change applied, which revokes wait for (see
-//     internal/keys);
-//   - the view of the keys is trusted for TrustFor after it was last
-//     confirmed with the database; an older view is refreshed before a
-//     check, and one older than MaxStaleness that cannot be refreshed is
-//     not trusted at all: checks fail with ErrUnavailable (fail closed)
-//     until the database answers again.
+//     shared memory next to a SQLite file, LISTEN/NOTIFY on PostgreSQL),
+//     which wakes Run; Run also polls every PollEvery as a safety net;
+//   - the memory is trusted under a lease (MaxStaleness long). Each sync
+//     reads the changes, then records a heartbeat that says which change
+//     it has applied and renews the lease in the database, and only then
+//     renews the lease in memory, from the instant its read began: the
+//     lease in memory never ends after the one in the database, which
+//     revokes wait for (internal/keys, db/servers.go). A check compares
+//     the monotonic clock with the lease (one atomic load) and fails
+//     closed, ErrUnavailable, once it has run out, whatever the reason
+//     (database unreachable or hung, process paused, heartbeat lost).
+//     Checks never read the database and never wait for a sync; every
+//     database call of a sync has a deadline.
 //
 // Expiry is checked against the clock at each request, never cached.
 //
@@ -46,7 +47,9 @@ package keyauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,14 +70,13 @@ type Store interface {
 	// addresses' last times (unless the stored ones are newer) and adds
 	// the hourly counts to the stored ones.
 	RecordUsage(ctx context.Context, u Usage) error
-	// ChangeVersion moves whenever another process may have committed a
-	// key change. It is read before every check: an atomic load at most.
-	ChangeVersion() uint64
 	// WatchChanges returns a channel that receives soon after another
 	// process may have committed a key change, until ctx ends.
 	WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
-	// Heartbeat records that a server is alive and what it has applied.
-	Heartbeat(ctx context.Context, hb Heartbeat) error
+	// Heartbeat records that a server is alive and what it has applied,
+	// and renews its lease if it still holds hb.Held; otherwise it claims
+	// a new one without renewing it (see db/servers.go).
+	Heartbeat(ctx context.Context, hb Heartbeat) (Lease, error)
 }
 
 // Record is a key as the store holds it: what checking it needs.
@@ -145,13 +147,26 @@ const (
 const hourMS = int64(time.Hour / time.Millisecond)
 
 // Heartbeat says that server ServerID (listening at Address since
-// Started) is alive at At and has applied the key changes up to Applied.
+// Started) is alive at At and has applied the key changes up to Applied,
+// and asks to renew the lease it holds (Held, as the store last returned
+// it; 0: none) for Renew from the database's now.
 type Heartbeat struct {
 	ServerID string
 	Address  string
 	Started  time.Time
 	At       time.Time
 	Applied  int64
+	Held     int64
+	Renew    time.Duration
+}
+
+// Lease is what a heartbeat did to a server's lease: Renewed, or not (the
+// lease held was no longer the stored one, or none was held: the server
+// claimed a new one, and must read the changes again before a heartbeat
+// can renew it). Held is the value to hold for the next heartbeat.
+type Lease struct {
+	Held    int64
+	Renewed bool
 }
 
 // Why a key is refused.
@@ -163,8 +178,9 @@ var (
 	ErrInsufficientScope = errors.New("keyauth: API key lacks the scope")
 	ErrUnknownScope      = errors.New("keyauth: unknown scope")
 	ErrIPNotAllowed      = errors.New("keyauth: client address not on the key's allowlist")
-	// ErrUnavailable: this server could not confirm its view of the keys
-	// with the database for longer than MaxStaleness, so it trusts no key.
+	// ErrUnavailable: this server holds no lease on its view of the keys
+	// (it could not confirm it with the database for MaxStaleness), so it
+	// trusts no key.
 	ErrUnavailable = errors.New("keyauth: key view too stale to trust")
 )
 
@@ -200,20 +216,18 @@ type Config struct {
 	// other processes, as a safety net behind the store's announcements,
 	// and how often Run records a heartbeat (default 1s).
 	PollEvery time.Duration
-	// TrustFor is how long after it was last confirmed with the database
-	// the view of the keys is used as it is; after that a check reads the
-	// changes first (default: forever). A revoke waits at most this long
-	// for a server to confirm it (internal/keys), so that a server that
-	// did not confirm refreshes before it answers again.
-	TrustFor time.Duration
-	// MaxStaleness: a view older than this that cannot be refreshed is
-	// not trusted; checks fail with ErrUnavailable (default: never).
+	// MaxStaleness is the lease: how long after a sync's read began the
+	// view of the keys it confirmed may be used; after that, with no
+	// newer confirmed sync, checks fail with ErrUnavailable (default:
+	// never, for tools and tests). A revoke waits at most this long for a
+	// server that does not apply it (internal/keys).
 	MaxStaleness time.Duration
 	// Failures limits failed authentications per client address (default:
 	// 20 in a row, then 2 a second). Valid keys never touch it.
 	Failures throttle.Config
 	// ServerID and Address name this server in its heartbeats; without
-	// ServerID, Run records none (a command line process).
+	// ServerID there are none (a command line process, a test): a read
+	// renews the lease in memory at once, and no revoke waits for it.
 	ServerID, Address string
 	// DisableUsageCounts turns off the hourly counts of calls (last use
 	// is still recorded): for measuring what counting costs.
@@ -236,12 +250,12 @@ type Authenticator struct {
 	idx *index
 	ips ipLocks
 
-	syncMu     sync.Mutex    // one reader of changes at a time
-	seq        int64         // last key change applied; under syncMu
-	failedAt   time.Duration // mono of the last failed read; under syncMu
-	seenVer    atomic.Uint64 // the store's ChangeVersion when the last read began
-	confirmed  atomic.Int64  // mono (ns) when the last successful read began
-	appliedSeq atomic.Int64  // seq, for readers outside syncMu
+	syncMu     sync.Mutex   // one sync at a time; checks never take it
+	seq        int64        // last key change applied; under syncMu
+	held       int64        // the lease held in the database (0: none); under syncMu
+	confirmed  atomic.Int64 // mono (ns) when the last confirmed sync's read began
+	lease      atomic.Int64 // mono (ns) when the lease runs out
+	appliedSeq atomic.Int64 // seq, for readers outside syncMu
 	dirtyMu    sync.Mutex
 	dirty      []*entry // keys used since the last flush
 	rolledMu   sync.Mutex
@@ -253,8 +267,6 @@ type Authenticator struct {
 	// addresses table and when: a key used from one address all day has
 	// that row refreshed once a minute, not every flush. Under flushMu.
 	written []addrMark
-	beatMu  sync.Mutex
-	beatSeq int64 // the applied change of the last heartbeat; under beatMu
 }
 
 // addrMark is what a flush last wrote of an entry's address.
@@ -301,14 +313,31 @@ func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Authe
 		born:    time.Now(),
 		started: cfg.Now(),
 	}
-	a.syncMu.Lock()
-	defer a.syncMu.Unlock()
-	ver, at := store.ChangeVersion(), a.mono()
+	if cfg.MaxStaleness <= 0 {
+		a.lease.Store(math.MaxInt64)
+	}
+	// (No lock: a is not shared yet.) A claim first, then the load: only a read begun after the claim
+	// may renew the lease (see db/servers.go).
+	if a.cfg.ServerID != "" {
+		if _, err := a.confirm(ctx, a.mono()); err != nil {
+			log.Error("heartbeat", "err", err)
+		}
+	}
+	at := a.mono()
 	seq, err := store.AuthKeys(ctx, func(k Record) { a.put(k) })
 	if err != nil {
 		return nil, err
 	}
-	a.applied(seq, ver, at)
+	a.seq = seq
+	a.appliedSeq.Store(seq)
+	renewed, err := a.confirm(ctx, at)
+	if err == nil && !renewed {
+		err = a.Sync(ctx) // a revoke gave up on this server while it loaded
+	}
+	if err != nil {
+		// Run tries again; checks fail closed until then.
+		log.Error("confirm the keys loaded", "err", err)
+	}
 	return a, nil
 }
 
@@ -320,28 +349,19 @@ func (a *Authenticator) Close() error { return nil }
 // monotonic clock.
 func (a *Authenticator) mono() time.Duration { return time.Since(a.born) }
 
-// applied records a successful read of the changes up to seq, begun at
-// mono at when the store's version was ver. The caller holds syncMu.
-func (a *Authenticator) applied(seq int64, ver uint64, at time.Duration) {
-	a.seq = seq
-	a.appliedSeq.Store(seq)
-	a.seenVer.Store(ver)
-	a.confirmed.Store(int64(at))
-}
-
 // Applied returns the last key change this Authenticator has applied.
 func (a *Authenticator) Applied() int64 { return a.appliedSeq.Load() }
 
-// Staleness returns how long ago the view of the keys was last confirmed
-// with the database.
+// Staleness returns how long ago the read of the last confirmed sync
+// began.
 func (a *Authenticator) Staleness() time.Duration {
 	return a.mono() - time.Duration(a.confirmed.Load())
 }
 
-// Unavailable reports whether checks fail closed now: the view is older
-// than MaxStaleness.
+// Unavailable reports whether checks fail closed now: the lease has run
+// out.
 func (a *Authenticator) Unavailable() bool {
-	return a.cfg.MaxStaleness > 0 && a.Staleness() > a.cfg.MaxStaleness
+	return a.mono() >= time.Duration(a.lease.Load())
 }
 
 // Len returns the number of keys in the index.
@@ -478,7 +498,7 @@ func (a *Authenticator) Authorize(ctx context.Context, token, ip string, scope a
 // the key's usage.
 func (a *Authenticator) authorize(ctx context.Context, token, ip string, scope apikey.Scope) (Identity, error) {
 	now := a.cfg.Now()
-	e, allow, err := a.check(ctx, token, now)
+	e, allow, err := a.check(token, now)
 	if err == nil {
 		// A refused call from a valid key is a use too: an address the key
 		// is used from but should not be is what its owner wants to see.
@@ -515,17 +535,17 @@ func (a *Authenticator) authorize(ctx context.Context, token, ip string, scope a
 // check finds the key of token and checks its status at now. It returns
 // the key's entry when there is one, refused or not, and its allowlist
 // (nil: none).
-func (a *Authenticator) check(ctx context.Context, token string, now time.Time) (*entry, []cidr, error) {
+func (a *Authenticator) check(token string, now time.Time) (*entry, []cidr, error) {
 	if token == "" {
 		return nil, nil, ErrMissing
 	}
 	if _, err := apikey.Parse(token); err != nil {
 		return nil, nil, ErrInvalid
 	}
-	if a.store.ChangeVersion() != a.seenVer.Load() || a.Staleness() >= a.trustFor() {
-		if err := a.catchUp(ctx); err != nil {
-			return nil, nil, err
-		}
+	// The lease, before anything of the view is read: a process paused
+	// here and resumed after its lease ran out has read nothing yet.
+	if a.mono() >= time.Duration(a.lease.Load()) {
+		return nil, nil, ErrUnavailable
 	}
 	h := apikey.HashOf(token)
 	a.mu.RLock()
@@ -672,108 +692,119 @@ func ipHash(ip string) uint64 {
 	return h
 }
 
-// trustFor is TrustFor, forever when unset.
-func (a *Authenticator) trustFor() time.Duration {
-	if a.cfg.TrustFor <= 0 {
-		return 1<<63 - 1
+// forever is the lease published by a server that never fails closed
+// (MaxStaleness unset): revokes wait for it as long as they may.
+const forever = 100 * 365 * 24 * time.Hour
+
+// dbTimeout bounds each database call of a sync: a connection that hangs
+// must cost a retry on another one, not the lease. A third of the lease,
+// within [200ms, 5s].
+func (a *Authenticator) dbTimeout() time.Duration {
+	if a.cfg.MaxStaleness <= 0 {
+		return 5 * time.Second
 	}
-	return a.cfg.TrustFor
+	return min(max(a.cfg.MaxStaleness/3, 200*time.Millisecond), 5*time.Second)
 }
 
-// retryRead is how long after a failed read of the changes checks go on
-// without trying again (within MaxStaleness): a database that is down
-// must not cost every request a timeout.
-const retryRead = 250 * time.Millisecond
+// retrySync is how soon Run tries again after a failed sync.
+const retrySync = 100 * time.Millisecond
 
-// readTimeout bounds a read of the changes made for a check.
-const readTimeout = time.Second
+// errNotRenewed: the database kept changing the lease under the sync.
+var errNotRenewed = errors.New("keyauth: lease not renewed")
 
-// catchUp reads the key changes made elsewhere before a check goes on:
-// when the store announced one, or when the view is older than TrustFor.
-// Requests arriving meanwhile wait for it, so none is answered from a view
-// that is known to be behind. It returns ErrUnavailable when the view
-// could not be refreshed and is older than MaxStaleness.
-func (a *Authenticator) catchUp(ctx context.Context) error {
+// Sync reads the key changes made since the last sync, records a
+// heartbeat that says this server has applied them and renews its lease,
+// then renews the lease in memory. The keys service calls it after a
+// change, so that the change counts as applied here when a revoke waits
+// for the servers; Run calls it when changes are announced and every
+// PollEvery. It never holds anything a check waits for.
+func (a *Authenticator) Sync(ctx context.Context) error {
 	a.syncMu.Lock()
 	defer a.syncMu.Unlock()
-	if a.store.ChangeVersion() == a.seenVer.Load() && a.Staleness() < a.trustFor() {
-		return nil // another request caught up already
-	}
-	if a.failedAt == 0 || a.mono()-a.failedAt >= retryRead {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
-		err := a.readChanges(rctx)
-		cancel()
-		if err == nil {
-			return nil
+	for range 2 {
+		at := a.mono()
+		if err := a.readChanges(ctx); err != nil {
+			return err
 		}
-		a.failedAt = a.mono()
-		a.log.Error("read key changes", "err", err, "stale_for", a.Staleness())
+		renewed, err := a.confirm(ctx, at)
+		if err != nil || renewed {
+			return err
+		}
+		// The heartbeat claimed the lease (a revoke gave up on the one
+		// held, or none was held): a read begun after the claim renews it.
 	}
-	if a.Unavailable() {
-		return ErrUnavailable
-	}
-	return nil // the view is not known to be behind for longer than allowed
+	return errNotRenewed
 }
+
+// Poll is Sync.
+func (a *Authenticator) Poll(ctx context.Context) error { return a.Sync(ctx) }
 
 // readChanges applies the changes after a.seq; the caller holds syncMu.
 func (a *Authenticator) readChanges(ctx context.Context) error {
-	ver, at := a.store.ChangeVersion(), a.mono()
-	changed, seq, err := a.store.KeyChangesSince(ctx, a.seq)
+	rctx, cancel := context.WithTimeout(ctx, a.dbTimeout())
+	defer cancel()
+	changed, seq, err := a.store.KeyChangesSince(rctx, a.seq)
 	if err != nil {
-		return err
+		return fmt.Errorf("read key changes: %w", err)
 	}
 	for _, k := range changed {
 		a.put(k)
 	}
-	a.failedAt = 0
-	a.applied(seq, ver, at)
+	a.seq = seq
+	a.appliedSeq.Store(seq) // only once the changes are in the index
 	return nil
 }
 
-// Poll reads the key changes other processes made since the last read.
-func (a *Authenticator) Poll(ctx context.Context) error {
-	a.syncMu.Lock()
-	defer a.syncMu.Unlock()
-	err := a.readChanges(ctx)
-	if err != nil {
-		a.failedAt = a.mono()
-	}
-	return err
-}
-
-// Sync reads the key changes up to now, and records a heartbeat if that
-// applied new ones: after this process changed a key, so that the change
-// counts as applied here when a revoke waits for the servers.
-func (a *Authenticator) Sync(ctx context.Context) error {
-	if err := a.Poll(ctx); err != nil {
-		return err
-	}
-	return a.heartbeat(ctx, false)
-}
-
-// heartbeat records that this server is alive and what it has applied;
-// unless always, only when it has applied changes since the last one.
-func (a *Authenticator) heartbeat(ctx context.Context, always bool) error {
+// confirm records a heartbeat after a read of the changes that began at
+// mono at, asking to renew the lease until at+MaxStaleness, and renews
+// the lease in memory to that if the database did: the lease in memory
+// never ends after the stored one, whenever this process is paused. The
+// caller holds syncMu.
+func (a *Authenticator) confirm(ctx context.Context, at time.Duration) (bool, error) {
 	if a.cfg.ServerID == "" {
-		return nil
+		a.renew(at)
+		return true, nil
 	}
-	a.beatMu.Lock()
-	defer a.beatMu.Unlock()
-	seq := a.Applied()
-	if !always && seq == a.beatSeq {
-		return nil
+	renew := forever
+	if a.cfg.MaxStaleness > 0 {
+		// What is left of the lease now, measured before the heartbeat is
+		// sent: the database adds it to its own now, which is later.
+		renew = at + a.cfg.MaxStaleness - a.mono()
 	}
-	err := a.store.Heartbeat(ctx, Heartbeat{
+	hctx, cancel := context.WithTimeout(ctx, a.dbTimeout())
+	defer cancel()
+	lease, err := a.store.Heartbeat(hctx, Heartbeat{
 		ServerID: a.cfg.ServerID,
 		Address:  a.cfg.Address,
 		Started:  a.started,
 		At:       a.cfg.Now(),
-		Applied:  seq,
+		Applied:  a.seq,
+		Held:     a.held,
+		Renew:    renew,
 	})
-	if err == nil {
-		a.beatSeq = seq
+	if err != nil {
+		// It may have been written all the same: hold nothing, so that
+		// the next heartbeat claims the lease again.
+		a.held = 0
+		return false, fmt.Errorf("heartbeat: %w", err)
 	}
-	return err
+	a.held = lease.Held
+	if lease.Renewed {
+		a.renew(at)
+	}
+	return lease.Renewed, nil
+}
+
+// renew extends the lease in memory to at+MaxStaleness. The caller holds
+// syncMu.
+func (a *Authenticator) renew(at time.Duration) {
+	a.confirmed.Store(int64(at))
+	if a.cfg.MaxStaleness <= 0 {
+		return
+	}
+	if until := int64(at + a.cfg.MaxStaleness); until > a.lease.Load() {
+		a.lease.Store(until)
+	}
 }
 
 // maxPending bounds the usage kept in memory while the database cannot
@@ -848,7 +879,10 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 			a.pause(ctx)
 		}
 		part := Usage{Uses: cut(&u.Uses), Addresses: cut(&u.Addresses), Hours: cut(&u.Hours)}
-		if err = a.store.RecordUsage(ctx, part); err != nil {
+		pctx, cancel := context.WithTimeout(ctx, flushTimeout)
+		err = a.store.RecordUsage(pctx, part)
+		cancel()
+		if err != nil {
 			u.Hours = append(part.Hours, u.Hours...)
 			u.Addresses = append(part.Addresses, u.Addresses...)
 			break
@@ -868,6 +902,9 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 	}
 	return nil
 }
+
+// flushTimeout bounds the write of one part of a flush.
+const flushTimeout = 5 * time.Second
 
 // flushPart is how many rows of each kind a part of a flush writes, and
 // flushPause how long a flush waits between its parts.
@@ -919,47 +956,56 @@ func (a *Authenticator) idOf(e *entry) string {
 	return id
 }
 
-// Run follows the database until ctx ends: it reads the key changes
-// other processes announce, polls for them every PollEvery and records a
-// heartbeat then, and flushes last uses every FlushEvery; at the end it
-// flushes one last time.
+// Run follows the database until ctx ends: it syncs (Sync) when other
+// processes announce key changes and every PollEvery, again soon after a
+// sync failed, and flushes last uses every FlushEvery, apart from the
+// syncs so that a long flush never delays a renewal of the lease; at the
+// end it flushes one last time.
 func (a *Authenticator) Run(ctx context.Context) {
-	wake := a.store.WatchChanges(ctx, a.log)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.follow(ctx) })
 	flush := time.NewTicker(a.cfg.FlushEvery)
-	poll := time.NewTicker(a.cfg.PollEvery)
 	defer flush.Stop()
-	defer poll.Stop()
-	// Like every error below, one that comes from ctx ending is the
-	// shutdown, not a failure: a server stopped while it records its
-	// first heartbeat logs nothing.
-	if err := a.heartbeat(ctx, true); err != nil && ctx.Err() == nil {
-		a.log.Error("heartbeat", "err", err)
-	}
 	for {
 		select {
 		case <-ctx.Done():
+			wg.Wait()
 			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			if err := a.Flush(stop); err != nil {
 				a.log.Error("flush last used at shutdown", "err", err)
 			}
 			cancel()
 			return
-		case <-wake:
-			if err := a.Sync(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("read key changes", "err", err)
-			}
-		case <-poll.C:
-			if err := a.Poll(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("poll key changes", "err", err, "stale_for", a.Staleness())
-				continue
-			}
-			if err := a.heartbeat(ctx, true); err != nil && ctx.Err() == nil {
-				a.log.Error("heartbeat", "err", err)
-			}
 		case <-flush.C:
 			if err := a.Flush(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("flush last used", "err", err)
 			}
+		}
+	}
+}
+
+// follow syncs until ctx ends.
+func (a *Authenticator) follow(ctx context.Context) {
+	wake := a.store.WatchChanges(ctx, a.log)
+	poll := time.NewTicker(a.cfg.PollEvery)
+	defer poll.Stop()
+	// A first sync at once: what was committed before the watch began
+	// announces nothing.
+	retry := make(chan time.Time, 1)
+	retry <- time.Time{}
+	var again <-chan time.Time = retry
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-poll.C:
+		case <-again:
+		}
+		again = nil
+		if err := a.Sync(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("sync key changes", "err", err, "stale_for", a.Staleness(), "failing_closed", a.Unavailable())
+			again = time.After(retrySync)
 		}
 	}
 }

@@ -5,8 +5,9 @@
 // operation is one call that stores the change in one transaction,
 // applies it to this process's key index before it returns, has every
 // other server told (the store announces it), waits where the contract
-// says so (a revoke is answered once every live server has applied it, or
-// the wait ran out), and logs it. The web handlers and the command line
+// says so (a revoke is answered once every server has applied it or
+// stopped trusting its memory, its lease run out, or the wait ran out),
+// and logs it. The web handlers and the command line
 // both call it, so they cannot differ.
 package keys
 
@@ -24,13 +25,35 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
+// The defaults of the servers' lease (--max-staleness) and of how long a
+// revoke waits (--revoke-wait): a revoke is answered within a few
+// milliseconds when every server applies it, and within the lease plus
+// LeaseMargin when one is paused or cut off (it stops trusting its memory
+// when its lease runs out); a server fails closed after a database
+// outage of about the lease less one poll.
+const (
+	DefaultMaxStaleness = 3 * time.Second
+	DefaultRevokeWait   = 4 * time.Second
+)
+
+// LeaseMargin is how long after a server's lease ran out, by the
+// database's clock, a revoke counts it as no longer trusting its memory:
+// the lease in memory is measured on the server's monotonic clock, whose
+// rate may differ a little from the database's. A revoke must be allowed
+// to wait longer than the lease plus this (serve checks it at start).
+const LeaseMargin = 100 * time.Millisecond
+
 // Config tunes a Service; zero fields take the defaults.
 type Config struct {
-	// RevokeWait bounds how long a revoke waits for the live servers to
-	// apply it (default 2s).
+	// RevokeWait bounds how long a revoke waits for each live server to
+	// apply it or to stop trusting its memory (default 4s). Longer than
+	// the servers' lease (their MaxStaleness), it always ends in one of
+	// the two unless the database cannot be read.
 	RevokeWait time.Duration
-	// MaxStaleness: servers whose last heartbeat is older are not waited
-	// for (default 10s).
+	// MaxStaleness: servers whose last heartbeat is older are not
+	// counted among the running ones (default 3s). Whatever their
+	// heartbeat, a revoke answers only once none of them can accept the
+	// key (see confirm).
 	MaxStaleness time.Duration
 	// SweepEvery is how often Run records the keys that expired (default
 	// 30s): key.expired is the first time a server saw the key expired.
@@ -47,10 +70,10 @@ func (c *Config) setDefaults() {
 		c.SweepEvery = 30 * time.Second
 	}
 	if c.RevokeWait <= 0 {
-		c.RevokeWait = 2 * time.Second
+		c.RevokeWait = DefaultRevokeWait
 	}
 	if c.MaxStaleness <= 0 {
-		c.MaxStaleness = 10 * time.Second
+		c.MaxStaleness = DefaultMaxStaleness
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -163,9 +186,10 @@ type Revocation struct {
 }
 
 // Revoke revokes one of a workspace's keys. It returns once every server
-// seen alive within MaxStaleness has applied the revocation, or after
-// RevokeWait; the Confirmation says which. Revoking a revoked key changes
-// nothing. A key of another workspace is db.ErrNotFound.
+// has applied the revocation or stopped trusting its memory (its lease ran
+// out), or after RevokeWait; the Confirmation says which. Revoking a
+// revoked key changes nothing. A key of another workspace is
+// db.ErrNotFound.
 func (s *Service) Revoke(ctx context.Context, by audit.Actor, workspaceID int64, id string) (Revocation, error) {
 	r, err := s.store.RevokeKey(ctx, workspaceID, id, by, s.cfg.Now())
 	if err != nil {
@@ -209,29 +233,64 @@ func (s *Service) revoked(ctx context.Context, keys []apikey.Key, seq int64, com
 // confirmPoll is how often confirm reads the servers' heartbeats.
 const confirmPoll = 2 * time.Millisecond
 
-// confirm waits until every server seen alive within MaxStaleness has
-// applied change seq, or RevokeWait has passed since the change committed
-// at start, and says how many had.
-// A server that had not may still answer from a view without the change
-// until its view is older than its TrustFor (set from the same wait, see
-// keyauth), when it refreshes before answering.
+// confirm waits until no server can accept what change seq (committed
+// at start) took away, or RevokeWait has passed, and says how many of the
+// servers seen alive within MaxStaleness had applied it, and how many had
+// not but had stopped trusting their memory. A server that has not
+// applied it is waited for while its lease lasts; once it ran out more
+// than LeaseMargin ago, its lease is fenced (db.FenceLapsed): it cannot
+// be renewed from a view without the change, so the server answers 503
+// until it has read the change, whenever it resumes. Servers not seen
+// lately are fenced alike before the answer, but not counted.
 func (s *Service) confirm(ctx context.Context, seq int64, start time.Time) apikey.Confirmation {
 	deadline := start.Add(s.cfg.RevokeWait)
+	ctx, cancel := context.WithDeadline(ctx, deadline) // no database call outlives the wait
+	defer cancel()
+	// The servers running when the change was made: seen within
+	// MaxStaleness before the wait began (one paused meanwhile is one of
+	// them).
+	since := s.cfg.Now().Add(-s.cfg.MaxStaleness)
+	fenced := map[string]bool{}
+	swept := false // the servers not seen lately were fenced too
 	var c apikey.Confirmation
 	for {
-		servers, err := s.store.ServersSeenSince(ctx, s.cfg.Now().Add(-s.cfg.MaxStaleness))
+		servers, err := s.store.ServersSeenSince(ctx, since)
 		if err != nil {
 			s.log.Warn("read server heartbeats", "err", err)
 		} else {
+			var pending, lapsed int
 			c = apikey.Confirmation{Servers: len(servers)}
 			for _, sv := range servers {
-				if sv.Applied >= seq {
+				switch {
+				case sv.Applied >= seq:
 					c.Confirmed++
+				case fenced[sv.ID]:
+					c.Lapsed++
+				case sv.LeaseLeft < -LeaseMargin:
+					lapsed++
+				default:
+					pending++
 				}
 			}
+			c.Took = time.Since(start)
+			if pending == 0 && (lapsed > 0 || !swept) {
+				ids, err := s.store.FenceLapsed(ctx, seq, LeaseMargin)
+				if err != nil {
+					s.log.Warn("fence lapsed servers", "err", err)
+				} else {
+					for _, id := range ids {
+						fenced[id] = true
+					}
+					swept = true
+					continue // count what the fence left
+				}
+			}
+			if pending == 0 && lapsed == 0 && swept {
+				return c
+			}
 		}
-		c.Took = time.Since(start)
-		if (err == nil && c.Complete()) || time.Now().After(deadline) || ctx.Err() != nil {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			c.Took = time.Since(start)
 			return c
 		}
 		time.Sleep(confirmPoll)

@@ -33,6 +33,7 @@ func TestRollIsConfirmedByEveryServer(t *testing.T) {
 	a, b := f.server(t, "a"), f.server(t, "b")
 	svc := keys.New(keys.Config{RevokeWait: 2 * time.Second}, f.store, a, slog.New(slog.DiscardHandler))
 	c := f.create(t, svc, "rolled")
+	f.applied(t, b) // a creation is not waited for
 	for name, auth := range map[string]*keyauth.Authenticator{"a": a, "b": b} {
 		if _, err := auth.Authenticate(ctx, c.Token, "192.0.2.9"); err != nil {
 			t.Fatalf("server %s before the roll: %v", name, err)
@@ -121,9 +122,7 @@ func TestRollWithAStoppedServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.Heartbeat(ctx, keyauth.Heartbeat{ServerID: "stopped", Address: "test:stopped", Started: time.Now(), At: time.Now(), Applied: last}); err != nil {
-		t.Fatal(err)
-	}
+	f.stopped(t, "stopped", last, time.Minute)
 	const wait = 300 * time.Millisecond
 	svc := keys.New(keys.Config{RevokeWait: wait}, f.store, a, slog.New(slog.DiscardHandler))
 	c := f.create(t, svc, "stopped")
