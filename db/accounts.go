@@ -10,6 +10,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // HasAdmin reports whether any user exists, i.e. whether first-run setup
@@ -52,7 +53,7 @@ func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash str
 			return account.Workspace{}, account.User{}, err
 		}
 		if exists {
-			return account.Workspace{}, account.User{}, ErrAlreadySet
+			return account.Workspace{}, account.User{}, blnk.ErrAlreadySet
 		}
 	}
 
@@ -66,7 +67,7 @@ func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash str
 	err = tx.QueryRowContext(ctx, `INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id`,
 		email, passwordHash, ms(now)).Scan(&u.ID)
 	if isUniqueViolation(err) {
-		return account.Workspace{}, account.User{}, ErrEmailTaken
+		return account.Workspace{}, account.User{}, blnk.ErrEmailTaken
 	}
 	if err != nil {
 		return account.Workspace{}, account.User{}, fmt.Errorf("insert user: %w", err)
@@ -78,20 +79,13 @@ func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash str
 	return ws, u, tx.Commit()
 }
 
-// Login is what signing in needs to know about an email address.
-type Login struct {
-	User         account.User
-	Workspace    account.Workspace
-	PasswordHash string
-}
-
 // LoginByEmail finds a user by email (case-insensitive) with the first
 // workspace they administer.
-func (d *DB) LoginByEmail(ctx context.Context, email string) (Login, error) {
+func (d *DB) LoginByEmail(ctx context.Context, email string) (blnk.Login, error) {
 	if !storable(email) {
-		return Login{}, ErrNotFound // no stored email is like it; PostgreSQL would refuse to compare
+		return blnk.Login{}, blnk.ErrNotFound // no stored email is like it; PostgreSQL would refuse to compare
 	}
-	var l Login
+	var l blnk.Login
 	var uc, wc int64
 	err := d.sql.QueryRowContext(ctx, `
 		SELECT u.id, u.email, u.created_at, u.password_hash, w.id, w.name, w.created_at
@@ -102,22 +96,14 @@ func (d *DB) LoginByEmail(ctx context.Context, email string) (Login, error) {
 		ORDER BY m.created_at, w.id
 		LIMIT 1`, email).Scan(&l.User.ID, &l.User.Email, &uc, &l.PasswordHash, &l.Workspace.ID, &l.Workspace.Name, &wc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Login{}, ErrNotFound
+		return blnk.Login{}, blnk.ErrNotFound
 	}
 	if err != nil {
-		return Login{}, err
+		return blnk.Login{}, err
 	}
 	l.User.CreatedAt = time.UnixMilli(uc).UTC()
 	l.Workspace.CreatedAt = time.UnixMilli(wc).UTC()
 	return l, nil
-}
-
-// Session is a signed-in browser session.
-type Session struct {
-	User       account.User
-	Workspace  account.Workspace
-	CreatedAt  time.Time
-	LastSeenAt time.Time
 }
 
 // CreateSession records a new session under the hash of its token, and
@@ -141,8 +127,8 @@ func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, worksp
 }
 
 // SessionByToken finds the session stored under tokenHash.
-func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (Session, error) {
-	var s Session
+func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (blnk.Session, error) {
+	var s blnk.Session
 	var created, seen, uc, wc int64
 	err := d.sql.QueryRowContext(ctx, `
 		SELECT s.created_at, s.last_seen_at, u.id, u.email, u.created_at, w.id, w.name, w.created_at
@@ -151,10 +137,10 @@ func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (Session, err
 		JOIN workspaces w ON w.id = s.workspace_id
 		WHERE s.token_hash = $1`, tokenHash).Scan(&created, &seen, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, ErrNotFound
+		return blnk.Session{}, blnk.ErrNotFound
 	}
 	if err != nil {
-		return Session{}, err
+		return blnk.Session{}, err
 	}
 	s.CreatedAt = time.UnixMilli(created).UTC()
 	s.LastSeenAt = time.UnixMilli(seen).UTC()

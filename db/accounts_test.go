@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/account"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // newWorkspace creates a workspace and its admin, and returns both.
@@ -49,7 +50,7 @@ func TestSetupFirstAdmin(t *testing.T) {
 	}
 
 	_, _, err = d.SetupFirstAdmin(ctx, "Other", "other@acme.io", "pwhash", testNow)
-	if got, want := err, ErrAlreadySet; !errors.Is(got, want) {
+	if got, want := err, blnk.ErrAlreadySet; !errors.Is(got, want) {
 		t.Errorf("second SetupFirstAdmin error = %v, want %v", got, want)
 	}
 	for table, want := range map[string]int{"workspaces": 1, "users": 1, "memberships": 1} {
@@ -80,8 +81,8 @@ func TestSetupFirstAdminConcurrent(t *testing.T) {
 		switch {
 		case err == nil:
 			ok++
-		case !errors.Is(err, ErrAlreadySet):
-			t.Errorf("setup %d: error %v, want nil or %v", i, err, ErrAlreadySet)
+		case !errors.Is(err, blnk.ErrAlreadySet):
+			t.Errorf("setup %d: error %v, want nil or %v", i, err, blnk.ErrAlreadySet)
 		}
 	}
 	if got, want := ok, 1; got != want {
@@ -110,7 +111,7 @@ func TestCreateWorkspaceAdminEmailTaken(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := d.CreateWorkspaceAdmin(ctx, "Second", tt.email, "pwhash", testNow)
-			if got, want := err, ErrEmailTaken; !errors.Is(got, want) {
+			if got, want := err, blnk.ErrEmailTaken; !errors.Is(got, want) {
 				t.Errorf("CreateWorkspaceAdmin(%q) error = %v, want %v", tt.email, got, want)
 			}
 			// The workspace is inserted before the user: the failed
@@ -144,8 +145,8 @@ func TestLoginByEmail(t *testing.T) {
 		{"as stored", "Admin@Acme.io", nil},
 		{"lower case", "admin@acme.io", nil},
 		{"upper case", "ADMIN@ACME.IO", nil},
-		{"unknown", "nobody@acme.io", ErrNotFound},
-		{"empty", "", ErrNotFound},
+		{"unknown", "nobody@acme.io", blnk.ErrNotFound},
+		{"empty", "", blnk.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,8 +213,8 @@ func TestSessions(t *testing.T) {
 		t.Errorf("session last seen = %v, want %v", got, want)
 	}
 
-	if _, err := d.SessionByToken(ctx, sessionHash("other")); !errors.Is(err, ErrNotFound) {
-		t.Errorf("SessionByToken(unknown) error = %v, want %v", err, ErrNotFound)
+	if _, err := d.SessionByToken(ctx, sessionHash("other")); !errors.Is(err, blnk.ErrNotFound) {
+		t.Errorf("SessionByToken(unknown) error = %v, want %v", err, blnk.ErrNotFound)
 	}
 
 	later := testNow.Add(7 * time.Minute)
@@ -234,8 +235,8 @@ func TestSessions(t *testing.T) {
 	if err := d.DeleteSession(ctx, tok); err != nil {
 		t.Fatalf("DeleteSession: %v", err)
 	}
-	if _, err := d.SessionByToken(ctx, tok); !errors.Is(err, ErrNotFound) {
-		t.Errorf("SessionByToken after delete error = %v, want %v", err, ErrNotFound)
+	if _, err := d.SessionByToken(ctx, tok); !errors.Is(err, blnk.ErrNotFound) {
+		t.Errorf("SessionByToken after delete error = %v, want %v", err, blnk.ErrNotFound)
 	}
 	if err := d.DeleteSession(ctx, tok); err != nil {
 		t.Errorf("second DeleteSession: %v, want nil", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // recordEvent appends ev to the audit log inside tx, the transaction of
@@ -48,55 +49,6 @@ func (d *DB) RecordEvent(ctx context.Context, ev audit.Event) error {
 	return tx.Commit()
 }
 
-// AuditFilter selects audit events. Its zero value selects every event of
-// every workspace (the command line's export); the dashboard always sets
-// WorkspaceID.
-type AuditFilter struct {
-	WorkspaceID int64  // 0: every workspace, and events of none
-	Key         string // a key id, or a display prefix ("blnk_" and 8 hex characters); "": any
-	Actor       string // the actor as shown (a user's email, "command line", "system", ...); "": any
-	Action      audit.Action
-	Since       time.Time // events at or after; zero: no bound
-	Until       time.Time // events before; zero: no bound
-}
-
-// where returns the filter's conditions, with its parameters numbered
-// from $1, for the events table aliased e.
-func (f AuditFilter) where() (string, []any) {
-	var conds []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if f.WorkspaceID != 0 {
-		add("e.workspace_id = ?", f.WorkspaceID)
-	}
-	if f.Key != "" {
-		if strings.HasPrefix(f.Key, "blnk_") {
-			add("e.key_prefix = ?", f.Key)
-		} else {
-			add("e.key_id = ?", f.Key)
-		}
-	}
-	if f.Actor != "" {
-		add("e.actor = ?", f.Actor)
-	}
-	if f.Action != "" {
-		add("e.action = ?", string(f.Action))
-	}
-	if !f.Since.IsZero() {
-		add("e.at >= ?", ms(f.Since))
-	}
-	if !f.Until.IsZero() {
-		add("e.at < ?", ms(f.Until))
-	}
-	if len(conds) == 0 {
-		return "1 = 1", nil
-	}
-	return strings.Join(conds, " AND "), args
-}
-
 const eventColumns = `e.id, COALESCE(e.workspace_id, 0), e.at, e.action, e.actor, e.actor_kind, COALESCE(e.actor_user_id, 0),
 	e.ip, COALESCE(e.key_id, ''), COALESCE(e.key_prefix, ''), e.details FROM audit_events e`
 
@@ -125,20 +77,12 @@ func scanEvent(row scanner, parse bool) (audit.Event, error) {
 	return ev, nil
 }
 
-// AuditPage is one page of the audit log, newest first, with the cursors
-// of the pages around it (0: none): events older than Older follow,
-// events newer than Newer precede.
-type AuditPage struct {
-	Events       []audit.Event
-	Older, Newer int64
-}
-
 // AuditEvents returns up to limit events that f selects, newest first:
 // the newest ones, or those just older than before, or just newer than
 // after (0: not set; before wins). Pages are read by id (keyset), so any
 // page costs what the first does.
-func (d *DB) AuditEvents(ctx context.Context, f AuditFilter, before, after int64, limit int) (AuditPage, error) {
-	where, args := f.where()
+func (d *DB) AuditEvents(ctx context.Context, f blnk.AuditFilter, before, after int64, limit int) (blnk.AuditPage, error) {
+	where, args := auditWhere(f)
 	order := "DESC"
 	if before > 0 {
 		args = append(args, before)
@@ -152,19 +96,19 @@ func (d *DB) AuditEvents(ctx context.Context, f AuditFilter, before, after int64
 	rows, err := d.sql.QueryContext(ctx, `SELECT `+eventColumns+` WHERE `+where+
 		` ORDER BY e.id `+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
-		return AuditPage{}, err
+		return blnk.AuditPage{}, err
 	}
 	defer rows.Close()
 	var evs []audit.Event
 	for rows.Next() {
 		ev, err := scanEvent(rows, true)
 		if err != nil {
-			return AuditPage{}, err
+			return blnk.AuditPage{}, err
 		}
 		evs = append(evs, ev)
 	}
 	if err := rows.Err(); err != nil {
-		return AuditPage{}, err
+		return blnk.AuditPage{}, err
 	}
 	more := len(evs) > limit
 	if more {
@@ -173,7 +117,7 @@ func (d *DB) AuditEvents(ctx context.Context, f AuditFilter, before, after int64
 	if order == "ASC" {
 		slices.Reverse(evs)
 	}
-	p := AuditPage{Events: evs}
+	p := blnk.AuditPage{Events: evs}
 	if len(evs) == 0 {
 		return p, nil
 	}
@@ -205,11 +149,11 @@ const exportChunk = 1000
 // of any size holds one chunk in memory and no connection while fn
 // writes. Events recorded after it began are not included. fn's error
 // stops it. Details are not parsed (RawDetails).
-func (d *DB) EachAuditEvent(ctx context.Context, f AuditFilter, fn func(audit.Event) error) error {
+func (d *DB) EachAuditEvent(ctx context.Context, f blnk.AuditFilter, fn func(audit.Event) error) error {
 	before := int64(math.MaxInt64)
 	chunk := make([]audit.Event, 0, exportChunk)
 	for {
-		where, args := f.where()
+		where, args := auditWhere(f)
 		args = append(args, before, exportChunk)
 		n := len(args)
 		rows, err := d.sql.QueryContext(ctx, `SELECT `+eventColumns+` WHERE `+where+
@@ -259,4 +203,41 @@ func (d *DB) DeleteAuditEventsBefore(ctx context.Context, t time.Time, batch int
 			return total, err
 		}
 	}
+}
+
+// auditWhere returns the filter's conditions, with its parameters numbered
+// from $1, for the events table aliased e.
+func auditWhere(f blnk.AuditFilter) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.WorkspaceID != 0 {
+		add("e.workspace_id = ?", f.WorkspaceID)
+	}
+	if f.Key != "" {
+		if strings.HasPrefix(f.Key, "blnk_") {
+			add("e.key_prefix = ?", f.Key)
+		} else {
+			add("e.key_id = ?", f.Key)
+		}
+	}
+	if f.Actor != "" {
+		add("e.actor = ?", f.Actor)
+	}
+	if f.Action != "" {
+		add("e.action = ?", string(f.Action))
+	}
+	if !f.Since.IsZero() {
+		add("e.at >= ?", ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("e.at < ?", ms(f.Until))
+	}
+	if len(conds) == 0 {
+		return "1 = 1", nil
+	}
+	return strings.Join(conds, " AND "), args
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // Key changes. Every transaction that creates a key or changes what
@@ -140,8 +140,8 @@ const authKeyQuery = `SELECT k.hash, k.id, k.workspace_id, w.name, k.name, k.pre
 	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
 	LEFT JOIN api_key_usage u ON u.key_id = k.id`
 
-func scanAuthKey(rows *sql.Rows) (keyauth.Record, error) {
-	var a keyauth.Record
+func scanAuthKey(rows *sql.Rows) (blnk.Record, error) {
+	var a blnk.Record
 	var hash []byte
 	var scopes, allowlist string
 	var created int64
@@ -149,17 +149,17 @@ func scanAuthKey(rows *sql.Rows) (keyauth.Record, error) {
 	err := rows.Scan(&hash, &a.Key.ID, &a.Key.WorkspaceID, &a.WorkspaceName, &a.Key.Name, &a.Key.Prefix, &scopes,
 		&expires, &created, &revoked, &used, &a.Key.LastUsedIP, &a.Key.RolledInto, &a.Key.RolledIntoPrefix, &allowlist)
 	if err != nil {
-		return keyauth.Record{}, err
+		return blnk.Record{}, err
 	}
 	if len(hash) != len(a.Hash) {
-		return keyauth.Record{}, fmt.Errorf("key %s: stored hash has %d bytes", a.Key.ID, len(hash))
+		return blnk.Record{}, fmt.Errorf("key %s: stored hash has %d bytes", a.Key.ID, len(hash))
 	}
 	copy(a.Hash[:], hash)
 	if a.Key.Scopes, err = apikey.ParseScopeList(scopes); err != nil {
-		return keyauth.Record{}, fmt.Errorf("key %s: stored scopes %q: %v", a.Key.ID, scopes, err)
+		return blnk.Record{}, fmt.Errorf("key %s: stored scopes %q: %v", a.Key.ID, scopes, err)
 	}
 	if a.Key.Allowlist, err = apikey.ParseStoredAllowlist(allowlist); err != nil {
-		return keyauth.Record{}, fmt.Errorf("key %s: %v", a.Key.ID, err)
+		return blnk.Record{}, fmt.Errorf("key %s: %v", a.Key.ID, err)
 	}
 	a.Key.CreatedAt = time.UnixMilli(created).UTC()
 	a.Key.ExpiresAt, a.Key.RevokedAt, a.Key.LastUsedAt = fromMS(expires), fromMS(revoked), fromMS(used)
@@ -169,7 +169,7 @@ func scanAuthKey(rows *sql.Rows) (keyauth.Record, error) {
 // AuthKeys calls fn for every key of every workspace, and returns the
 // sequence number of the last key change it includes: pass it to
 // KeyChangesSince to follow later changes.
-func (d *DB) AuthKeys(ctx context.Context, fn func(keyauth.Record)) (seq int64, err error) {
+func (d *DB) AuthKeys(ctx context.Context, fn func(blnk.Record)) (seq int64, err error) {
 	// One snapshot: the keys and the sequence number agree, so no change
 	// falls between them.
 	tx, err := d.sql.BeginTx(ctx, d.snapshot())
@@ -205,7 +205,7 @@ func (d *DB) AuthKeys(ctx context.Context, fn func(keyauth.Record)) (seq int64, 
 
 // KeyChangesSince returns the keys changed after change seq, as they are
 // now, and the sequence number of the last change included.
-func (d *DB) KeyChangesSince(ctx context.Context, seq int64) ([]keyauth.Record, int64, error) {
+func (d *DB) KeyChangesSince(ctx context.Context, seq int64) ([]blnk.Record, int64, error) {
 	tx, err := d.sql.BeginTx(ctx, d.snapshot())
 	if err != nil {
 		return nil, seq, err
@@ -223,7 +223,7 @@ func (d *DB) KeyChangesSince(ctx context.Context, seq int64) ([]keyauth.Record, 
 		return nil, seq, err
 	}
 	defer rows.Close()
-	var out []keyauth.Record
+	var out []blnk.Record
 	for rows.Next() {
 		a, err := scanAuthKey(rows)
 		if err != nil {

@@ -7,15 +7,15 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // authKeys returns every key AuthKeys reports, by id, and its sequence
 // number.
-func authKeys(t *testing.T, d *DB) (map[string]keyauth.Record, int64) {
+func authKeys(t *testing.T, d *DB) (map[string]blnk.Record, int64) {
 	t.Helper()
-	keys := make(map[string]keyauth.Record)
-	seq, err := d.AuthKeys(context.Background(), func(a keyauth.Record) { keys[a.Key.ID] = a })
+	keys := make(map[string]blnk.Record)
+	seq, err := d.AuthKeys(context.Background(), func(a blnk.Record) { keys[a.Key.ID] = a })
 	if err != nil {
 		t.Fatalf("AuthKeys: %v", err)
 	}
@@ -76,7 +76,7 @@ func TestKeyChangesSince(t *testing.T) {
 	createKey(t, d, before)
 	_, seq := authKeys(t, d)
 
-	changesSince := func(seq int64) ([]keyauth.Record, int64) {
+	changesSince := func(seq int64) ([]blnk.Record, int64) {
 		t.Helper()
 		changed, next, err := d.KeyChangesSince(ctx, seq)
 		if err != nil {
@@ -138,7 +138,7 @@ func TestKeyChangesSince(t *testing.T) {
 	}
 }
 
-func ids(keys []keyauth.Record) []string {
+func ids(keys []blnk.Record) []string {
 	var out []string
 	for _, k := range keys {
 		out = append(out, k.Key.ID)
@@ -155,44 +155,44 @@ func TestRecordUsage(t *testing.T) {
 	nk, _ = newKey(t, w.ID, u.ID, "k2", testNow)
 	k2 := createKey(t, d, nk)
 
-	if err := d.RecordUsage(ctx, keyauth.Usage{}); err != nil {
+	if err := d.RecordUsage(ctx, blnk.Usage{}); err != nil {
 		t.Errorf("RecordUsage of nothing: %v", err)
 	}
 
 	t1 := testNow.Add(time.Minute)
 	steps := []struct {
 		name   string
-		uses   []keyauth.Use
+		uses   []blnk.Use
 		wantAt map[string]time.Time
 		wantIP map[string]string
 	}{
 		{
 			name:   "first uses",
-			uses:   []keyauth.Use{{KeyID: k1.ID, At: t1, IP: "192.0.2.1"}, {KeyID: k2.ID, At: t1, IP: "192.0.2.2"}},
+			uses:   []blnk.Use{{KeyID: k1.ID, At: t1, IP: "192.0.2.1"}, {KeyID: k2.ID, At: t1, IP: "192.0.2.2"}},
 			wantAt: map[string]time.Time{k1.ID: t1, k2.ID: t1},
 			wantIP: map[string]string{k1.ID: "192.0.2.1", k2.ID: "192.0.2.2"},
 		},
 		{
 			name:   "newer wins",
-			uses:   []keyauth.Use{{KeyID: k1.ID, At: t1.Add(time.Second), IP: "192.0.2.3"}},
+			uses:   []blnk.Use{{KeyID: k1.ID, At: t1.Add(time.Second), IP: "192.0.2.3"}},
 			wantAt: map[string]time.Time{k1.ID: t1.Add(time.Second), k2.ID: t1},
 			wantIP: map[string]string{k1.ID: "192.0.2.3", k2.ID: "192.0.2.2"},
 		},
 		{
 			name:   "older is ignored",
-			uses:   []keyauth.Use{{KeyID: k1.ID, At: t1, IP: "192.0.2.9"}, {KeyID: k2.ID, At: t1.Add(-time.Hour), IP: "192.0.2.9"}},
+			uses:   []blnk.Use{{KeyID: k1.ID, At: t1, IP: "192.0.2.9"}, {KeyID: k2.ID, At: t1.Add(-time.Hour), IP: "192.0.2.9"}},
 			wantAt: map[string]time.Time{k1.ID: t1.Add(time.Second), k2.ID: t1},
 			wantIP: map[string]string{k1.ID: "192.0.2.3", k2.ID: "192.0.2.2"},
 		},
 		{
 			name:   "unknown key is ignored",
-			uses:   []keyauth.Use{{KeyID: apikey.NewID(), At: t1.Add(time.Hour), IP: "192.0.2.9"}},
+			uses:   []blnk.Use{{KeyID: apikey.NewID(), At: t1.Add(time.Hour), IP: "192.0.2.9"}},
 			wantAt: map[string]time.Time{k1.ID: t1.Add(time.Second), k2.ID: t1},
 			wantIP: map[string]string{k1.ID: "192.0.2.3", k2.ID: "192.0.2.2"},
 		},
 	}
 	for _, s := range steps {
-		if err := d.RecordUsage(ctx, keyauth.Usage{Uses: s.uses}); err != nil {
+		if err := d.RecordUsage(ctx, blnk.Usage{Uses: s.uses}); err != nil {
 			t.Fatalf("%s: RecordUsage: %v", s.name, err)
 		}
 		for id, want := range s.wantAt {
@@ -219,18 +219,18 @@ func BenchmarkRecordUsage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	uses := make([]keyauth.Use, 10_000)
+	uses := make([]blnk.Use, 10_000)
 	for i := range uses {
 		tok, _ := apikey.Generate()
 		prefix, _ := apikey.Parse(tok)
-		k, _, err := d.CreateKey(context.Background(), NewKey{
+		k, _, err := d.CreateKey(context.Background(), blnk.NewKey{
 			Key:  apikey.Key{ID: apikey.NewID(), WorkspaceID: w.ID, Name: "k", Prefix: prefix, Scopes: 1, CreatedAt: testNow},
 			Hash: apikey.HashOf(tok), CreatedBy: u.ID, CreateToken: apikey.NewID(),
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		uses[i] = keyauth.Use{KeyID: k.ID, IP: "203.0.113.7"}
+		uses[i] = blnk.Use{KeyID: k.ID, IP: "203.0.113.7"}
 	}
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -238,11 +238,11 @@ func BenchmarkRecordUsage(b *testing.B) {
 		for j := range uses {
 			uses[j].At = at
 		}
-		hours := make([]keyauth.HourCount, len(uses))
+		hours := make([]blnk.HourCount, len(uses))
 		for j, u := range uses {
-			hours[j] = keyauth.HourCount{KeyID: u.KeyID, Hour: at.Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 3, Scope: 1}}
+			hours[j] = blnk.HourCount{KeyID: u.KeyID, Hour: at.Truncate(time.Hour), Counts: blnk.Counts{Accepted: 3, Scope: 1}}
 		}
-		if err := d.RecordUsage(context.Background(), keyauth.Usage{Uses: uses, Addresses: uses, Hours: hours}); err != nil {
+		if err := d.RecordUsage(context.Background(), blnk.Usage{Uses: uses, Addresses: uses, Hours: hours}); err != nil {
 			b.Fatal(err)
 		}
 	}

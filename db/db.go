@@ -32,17 +32,11 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Errors returned by the queries.
-var (
-	ErrNotFound    = errors.New("db: not found")
-	ErrEmailTaken  = errors.New("db: email already registered")
-	ErrAlreadySet  = errors.New("db: an admin already exists")
-	ErrAmbiguous   = errors.New("db: more than one key matches")
-	errNoMigration = errors.New("db: no migrations found")
-)
-
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
+
+// errNoMigration: the binary was built without its migrations.
+var errNoMigration = errors.New("db: no migrations found")
 
 // Kind is a database engine.
 type Kind string

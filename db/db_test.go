@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
 )
 
@@ -258,7 +258,7 @@ func TestHeartbeats(t *testing.T) {
 	t0 := testNow
 	beat := func(id string, at time.Time, applied int64) {
 		t.Helper()
-		if _, err := d.Heartbeat(ctx, keyauth.Heartbeat{ServerID: id, Address: "http://" + id, Started: t0, At: at, Applied: applied}); err != nil {
+		if _, err := d.Heartbeat(ctx, blnk.Heartbeat{ServerID: id, Address: "http://" + id, Started: t0, At: at, Applied: applied}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -290,8 +290,8 @@ func TestHeartbeats(t *testing.T) {
 func TestLease(t *testing.T) {
 	ctx := context.Background()
 	d, _ := openTestDB(t)
-	hb := keyauth.Heartbeat{ServerID: "c", Address: "http://c", Started: testNow, At: testNow, Applied: 5}
-	beat := func(held int64, renew time.Duration) keyauth.Lease {
+	hb := blnk.Heartbeat{ServerID: "c", Address: "http://c", Started: testNow, At: testNow, Applied: 5}
+	beat := func(held int64, renew time.Duration) blnk.Lease {
 		t.Helper()
 		hb.Held, hb.Renew = held, renew
 		l, err := d.Heartbeat(ctx, hb)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 func TestCountActiveKeysNamed(t *testing.T) {
@@ -54,7 +55,7 @@ func TestCountActiveKeysNamed(t *testing.T) {
 }
 
 // mustNewKey is newKey with an expiry (nil: never).
-func mustNewKey(t *testing.T, workspaceID, userID int64, name string, expiresAt *time.Time) NewKey {
+func mustNewKey(t *testing.T, workspaceID, userID int64, name string, expiresAt *time.Time) blnk.NewKey {
 	t.Helper()
 	nk, _ := newKey(t, workspaceID, userID, name, testNow.Add(-time.Hour))
 	if expiresAt != nil {

@@ -2,199 +2,44 @@ package db
 
 import (
 	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // The keys list at scale (SPEC, "The keys list at scale"): a page of a
 // workspace's keys, searched, filtered by status and scope, sorted, and
 // paged with keyset cursors, so that page 200 costs what page 1 does.
 
-// ListStatus filters keys by where they are in their life at a moment.
-type ListStatus string
-
-// The status filters. Expiring is a subset of Active: active keys that
-// stop working within ExpiringWithin.
-const (
-	AnyStatus    ListStatus = ""
-	ListActive   ListStatus = "active"
-	ListExpiring ListStatus = "expiring"
-	ListRolled   ListStatus = "rolled"
-	ListExpired  ListStatus = "expired"
-	ListRevoked  ListStatus = "revoked"
-)
-
-// ExpiringWithin is how close to its expiry an active key is expiring.
-const ExpiringWithin = apikey.ExpiringWithin
-
-// ListSort is a column the list sorts by.
-type ListSort string
-
-// The sort columns. Keys that never expire sort after every expiry; keys
-// never used sort before every use.
-const (
-	SortCreated  ListSort = "created"
-	SortName     ListSort = "name"
-	SortExpires  ListSort = "expires"
-	SortLastUsed ListSort = "last_used"
-)
-
 // sortExprs are the SQL expressions of the sort columns. The key's id
 // breaks ties, so that the order is total and a cursor is exact.
-var sortExprs = map[ListSort]string{
-	SortCreated:  "k.created_at",
-	SortName:     "lower(k.name)",
-	SortExpires:  "COALESCE(k.expires_at, 9223372036854775807)",
-	SortLastUsed: "COALESCE(u.at, 0)",
-}
-
-// KnownSort reports whether s is a sort column.
-func KnownSort(s ListSort) bool {
-	_, ok := sortExprs[s]
-	return ok
-}
-
-// ListQuery is what a page of the keys list shows.
-type ListQuery struct {
-	// Search matches keys whose name contains it (case-insensitive), whose
-	// prefix contains it, or whose id it is. "" matches every key.
-	Search string
-	Status ListStatus
-	// Scope keeps keys that may do what it permits (apikey.Set.Allows:
-	// "*" allows everything, X:write allows X:read). "": every key.
-	Scope apikey.Scope
-	Sort  ListSort
-	Desc  bool
-	// After is where the page starts: the cursor of a previous page's
-	// Next or Prev; zero: the first page.
-	After Cursor
-	Limit int
-	Now   time.Time
-	// Among, when not nil, restricts the list to these keys: the ones a
-	// caller already knows the search finds (few of many), so that the
-	// query reads them by id instead of walking every key. Empty: none.
-	Among []string
-}
-
-// Cursor is a position in the list: the sort value and id of the row a
-// page continues from, and the direction it goes. Its text form is opaque
-// to clients.
-type Cursor struct {
-	Sort     ListSort
-	Desc     bool
-	Backward bool // the page before the row, not after it
-	Value    string
-	ID       string
-}
-
-// IsZero reports whether c is no cursor: the first page.
-func (c Cursor) IsZero() bool { return c.ID == "" }
-
-// ErrBadCursor is the error of a cursor that is not one this server wrote,
-// or one written for another sort.
-var ErrBadCursor = errors.New("db: bad list cursor")
-
-// String encodes c for a URL.
-func (c Cursor) String() string {
-	if c.IsZero() {
-		return ""
-	}
-	dir := "a"
-	if c.Desc {
-		dir = "d"
-	}
-	if c.Backward {
-		dir += "b"
-	}
-	raw := strings.Join([]string{"1", string(c.Sort), dir, c.ID, c.Value}, "|")
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
-}
-
-// ParseCursor decodes a cursor made by Cursor.String.
-func ParseCursor(s string) (Cursor, error) {
-	if len(s) > 2048 {
-		return Cursor{}, ErrBadCursor
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return Cursor{}, ErrBadCursor
-	}
-	parts := strings.SplitN(string(raw), "|", 5)
-	if len(parts) != 5 || parts[0] != "1" || !KnownSort(ListSort(parts[1])) || !apikey.ValidID(parts[3]) || !storable(parts[4]) {
-		return Cursor{}, ErrBadCursor
-	}
-	c := Cursor{Sort: ListSort(parts[1]), ID: parts[3], Value: parts[4]}
-	switch parts[2] {
-	case "a":
-	case "d":
-		c.Desc = true
-	case "ab":
-		c.Backward = true
-	case "db":
-		c.Desc, c.Backward = true, true
-	default:
-		return Cursor{}, ErrBadCursor
-	}
-	if c.Sort != SortName {
-		if _, err := strconv.ParseInt(c.Value, 10, 64); err != nil {
-			return Cursor{}, ErrBadCursor
-		}
-	}
-	return c, nil
-}
-
-// KeyPage is one page of the list.
-type KeyPage struct {
-	Keys []apikey.Key
-	// Next and Prev lead to the pages after and before this one; zero
-	// when there is none.
-	Next, Prev Cursor
-}
-
-// StatusCounts are how many keys a search finds in each status.
-type StatusCounts struct {
-	All, Active, Expiring, Rolled, Expired, Revoked int
-}
-
-// Of returns the count of a status filter.
-func (c StatusCounts) Of(s ListStatus) int {
-	switch s {
-	case ListActive:
-		return c.Active
-	case ListExpiring:
-		return c.Expiring
-	case ListRolled:
-		return c.Rolled
-	case ListExpired:
-		return c.Expired
-	case ListRevoked:
-		return c.Revoked
-	}
-	return c.All
+var sortExprs = map[blnk.ListSort]string{
+	blnk.SortCreated:  "k.created_at",
+	blnk.SortName:     "lower(k.name)",
+	blnk.SortExpires:  "COALESCE(k.expires_at, 9223372036854775807)",
+	blnk.SortLastUsed: "COALESCE(u.at, 0)",
 }
 
 // statusCond is the SQL condition of a status filter at now, with its
 // arguments added to a. It mirrors apikey.Key.Status.
-func statusCond(s ListStatus, now time.Time, a *args) string {
+func statusCond(s blnk.ListStatus, now time.Time, a *args) string {
 	live := func() string {
 		return "k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > " + a.add(ms(now)) + ")"
 	}
 	switch s {
-	case ListActive:
+	case blnk.ListActive:
 		return live() + " AND k.rolled_into IS NULL"
-	case ListExpiring:
-		return live() + " AND k.rolled_into IS NULL AND k.expires_at <= " + a.add(ms(now.Add(ExpiringWithin)))
-	case ListRolled:
+	case blnk.ListExpiring:
+		return live() + " AND k.rolled_into IS NULL AND k.expires_at <= " + a.add(ms(now.Add(blnk.ExpiringWithin)))
+	case blnk.ListRolled:
 		return live() + " AND k.rolled_into IS NOT NULL"
-	case ListExpired:
+	case blnk.ListExpired:
 		return "k.revoked_at IS NULL AND k.expires_at <= " + a.add(ms(now))
-	case ListRevoked:
+	case blnk.ListRevoked:
 		return "k.revoked_at IS NOT NULL"
 	}
 	return "TRUE"
@@ -209,7 +54,7 @@ func (a *args) add(v any) string {
 }
 
 // searchWhere is the condition of a query's workspace, search and scope.
-func (d *DB) searchWhere(workspaceID int64, q ListQuery, a *args) string {
+func (d *DB) searchWhere(workspaceID int64, q blnk.ListQuery, a *args) string {
 	// contains(haystack, needle): a plain substring test, which both
 	// databases run faster than LIKE and which needs no escaping.
 	contains := "instr"
@@ -234,7 +79,7 @@ func (d *DB) searchWhere(workspaceID int64, q ListQuery, a *args) string {
 		lower := d.Lower(q.Search)
 		p := a.add(lower)
 		fmt.Fprintf(&w, ` AND (%s(lower(k.name), %s) > 0 OR k.id = %s`, contains, p, a.add(q.Search))
-		if prefixSearch(lower) {
+		if blnk.PrefixSearch(lower) {
 			fmt.Fprintf(&w, ` OR %s(k.prefix, %s) > 0`, contains, p)
 		}
 		w.WriteString(")")
@@ -255,36 +100,21 @@ func (d *DB) searchWhere(workspaceID int64, q ListQuery, a *args) string {
 	return w.String()
 }
 
-// prefixSearch reports whether a search can be part of a key's prefix
-// ("blnk_" and hex): at least 4 characters, all of the prefix's alphabet.
-// Shorter ones ("a") would find nearly every key by its hex digits.
-func prefixSearch(s string) bool {
-	if len(s) < 4 || len(s) > len("blnk_")+8 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !strings.ContainsRune("blnk_0123456789abcdef", rune(s[i])) {
-			return false
-		}
-	}
-	return true
-}
-
 // ListKeys returns a page of a workspace's keys.
-func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyPage, error) {
+func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery) (blnk.KeyPage, error) {
 	expr, ok := sortExprs[q.Sort]
 	if !ok {
-		return KeyPage{}, fmt.Errorf("db: unknown sort %q", q.Sort)
+		return blnk.KeyPage{}, fmt.Errorf("db: unknown sort %q", q.Sort)
 	}
 	if q.Limit < 1 {
-		return KeyPage{}, fmt.Errorf("db: list limit %d", q.Limit)
+		return blnk.KeyPage{}, fmt.Errorf("db: list limit %d", q.Limit)
 	}
 	if !q.After.IsZero() && (q.After.Sort != q.Sort || q.After.Desc != q.Desc) {
-		return KeyPage{}, ErrBadCursor
+		return blnk.KeyPage{}, blnk.ErrBadCursor
 	}
 	var a args
 	where := d.searchWhere(workspaceID, q, &a)
-	if q.Status != AnyStatus {
+	if q.Status != blnk.AnyStatus {
 		where += " AND " + statusCond(q.Status, q.Now, &a)
 	}
 	// A backward page reads the rows before the cursor in reverse order,
@@ -297,7 +127,7 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyP
 	if !q.After.IsZero() {
 		// Typed: PostgreSQL cannot infer parameters inside a row.
 		var value string
-		if q.Sort == SortName {
+		if q.Sort == blnk.SortName {
 			value = "lower(CAST(" + a.add(q.After.Value) + " AS TEXT))"
 		} else {
 			n, _ := strconv.ParseInt(q.After.Value, 10, 64)
@@ -310,16 +140,16 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyP
 	// everything the list shows. Sorting the full rows (five joins each)
 	// of a large workspace would cost ten times more.
 	join := ""
-	if q.Sort == SortLastUsed {
+	if q.Sort == blnk.SortLastUsed {
 		join = " LEFT JOIN api_key_usage u ON u.key_id = k.id"
 	}
 	query := fmt.Sprintf(`SELECT k.id FROM api_keys k%s WHERE %s ORDER BY %s %s, k.id %s LIMIT %d`,
 		join, where, expr, order, order, q.Limit+1)
 	ids, err := d.strings(ctx, query, a...)
 	if err != nil {
-		return KeyPage{}, err
+		return blnk.KeyPage{}, err
 	}
-	var page KeyPage
+	var page blnk.KeyPage
 	if len(ids) > 0 {
 		var b args
 		marks := make([]string, len(ids))
@@ -331,14 +161,14 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyP
 		// the workspace is checked below instead.
 		rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+` WHERE k.id IN (`+strings.Join(marks, ", ")+`)`, b...)
 		if err != nil {
-			return KeyPage{}, err
+			return blnk.KeyPage{}, err
 		}
 		byID := make(map[string]apikey.Key, len(ids))
 		for rows.Next() {
 			k, err := scanKey(rows)
 			if err != nil {
 				rows.Close()
-				return KeyPage{}, err
+				return blnk.KeyPage{}, err
 			}
 			if k.WorkspaceID == workspaceID {
 				byID[k.ID] = k
@@ -346,7 +176,7 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyP
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return KeyPage{}, err
+			return blnk.KeyPage{}, err
 		}
 		for _, id := range ids {
 			if k, ok := byID[id]; ok {
@@ -383,20 +213,20 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q ListQuery) (KeyP
 }
 
 // cursorAt is the cursor of the page after (or before) key k.
-func cursorAt(q ListQuery, k apikey.Key, backward bool) Cursor {
-	c := Cursor{Sort: q.Sort, Desc: q.Desc, Backward: backward, ID: k.ID}
+func cursorAt(q blnk.ListQuery, k apikey.Key, backward bool) blnk.Cursor {
+	c := blnk.Cursor{Sort: q.Sort, Desc: q.Desc, Backward: backward, ID: k.ID}
 	switch q.Sort {
-	case SortCreated:
+	case blnk.SortCreated:
 		c.Value = strconv.FormatInt(ms(k.CreatedAt), 10)
-	case SortName:
+	case blnk.SortName:
 		c.Value = k.Name
-	case SortExpires:
+	case blnk.SortExpires:
 		v := int64(9223372036854775807)
 		if !k.ExpiresAt.IsZero() {
 			v = ms(k.ExpiresAt)
 		}
 		c.Value = strconv.FormatInt(v, 10)
-	case SortLastUsed:
+	case blnk.SortLastUsed:
 		var v int64 // never used
 		if !k.LastUsedAt.IsZero() {
 			v = ms(k.LastUsedAt)
@@ -408,7 +238,7 @@ func cursorAt(q ListQuery, k apikey.Key, backward bool) Cursor {
 
 // CountKeys counts in SQL the keys a search finds (q's Search and Scope; its
 // status, sort and cursor are ignored) in each status at q.Now.
-func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q ListQuery) (StatusCounts, error) {
+func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery) (blnk.StatusCounts, error) {
 	var a args
 	where := d.searchWhere(workspaceID, q, &a)
 	// One CASE a row puts each key in exactly one bucket, in the order of
@@ -417,19 +247,19 @@ func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q ListQuery) (Sta
 		WHEN k.revoked_at IS NOT NULL THEN 0
 		WHEN k.expires_at <= ` + a.add(ms(q.Now)) + ` THEN 1
 		WHEN k.rolled_into IS NOT NULL THEN 2
-		WHEN k.expires_at <= ` + a.add(ms(q.Now.Add(ExpiringWithin))) + ` THEN 3
+		WHEN k.expires_at <= ` + a.add(ms(q.Now.Add(blnk.ExpiringWithin))) + ` THEN 3
 		ELSE 4 END AS bucket, COUNT(*)
 		FROM api_keys k WHERE ` + where + ` GROUP BY bucket`
 	rows, err := d.sql.QueryContext(ctx, query, a...)
 	if err != nil {
-		return StatusCounts{}, err
+		return blnk.StatusCounts{}, err
 	}
 	defer rows.Close()
 	var n [5]int
 	for rows.Next() {
 		var bucket, count int
 		if err := rows.Scan(&bucket, &count); err != nil {
-			return StatusCounts{}, err
+			return blnk.StatusCounts{}, err
 		}
 		if bucket >= 0 && bucket < len(n) {
 			n[bucket] = count
@@ -456,26 +286,17 @@ func (d *DB) strings(ctx context.Context, query string, args ...any) ([]string, 
 	return out, rows.Err()
 }
 
-// ListEntry is what the list's counts need of a key: the columns its
-// search, scope and status filters read.
-type ListEntry struct {
-	ID, Name, Prefix string
-	Scopes           apikey.Set
-	ExpiresAt        int64 // Unix ms; 0: never
-	Revoked, Rolled  bool
-}
-
 // ListEntries returns the list entries of a workspace's keys.
-func (d *DB) ListEntries(ctx context.Context, workspaceID int64) ([]ListEntry, error) {
+func (d *DB) ListEntries(ctx context.Context, workspaceID int64) ([]blnk.ListEntry, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT id, name, prefix, scopes, COALESCE(expires_at, 0),
 		revoked_at IS NOT NULL, rolled_into IS NOT NULL FROM api_keys WHERE workspace_id = $1`, workspaceID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []ListEntry
+	var out []blnk.ListEntry
 	for rows.Next() {
-		var e ListEntry
+		var e blnk.ListEntry
 		var scopes string
 		if err := rows.Scan(&e.ID, &e.Name, &e.Prefix, &scopes, &e.ExpiresAt, &e.Revoked, &e.Rolled); err != nil {
 			return nil, err
@@ -503,57 +324,26 @@ func (d *DB) Lower(s string) string {
 	return string(b)
 }
 
-// Matches reports whether e is found by q's search and scope, as the
-// list's query finds it: lowerName and lowerSearch are e's name and q's
-// search folded by Lower.
-func (e ListEntry) Matches(q ListQuery, lowerName, lowerSearch string) bool {
-	if q.Scope != "" && !e.Scopes.Allows(q.Scope) {
-		return false
-	}
-	if q.Search == "" {
-		return true
-	}
-	return strings.Contains(lowerName, lowerSearch) || e.ID == q.Search ||
-		prefixSearch(lowerSearch) && strings.Contains(e.Prefix, lowerSearch)
-}
-
-// Bucket is e's status at now, as CountKeys buckets it: 0 revoked, 1
-// expired, 2 rolled, 3 active and expiring, 4 active.
-func (e ListEntry) Bucket(now time.Time) int {
-	n := ms(now)
-	switch {
-	case e.Revoked:
-		return 0
-	case e.ExpiresAt != 0 && e.ExpiresAt <= n:
-		return 1
-	case e.Rolled:
-		return 2
-	case e.ExpiresAt != 0 && e.ExpiresAt <= n+ExpiringWithin.Milliseconds():
-		return 3
-	}
-	return 4
-}
-
 // InStatus reports whether a key of bucket b (see Bucket) is found by the
 // status filter s.
-func InStatus(b int, s ListStatus) bool {
+func InStatus(b int, s blnk.ListStatus) bool {
 	switch s {
-	case ListRevoked:
+	case blnk.ListRevoked:
 		return b == 0
-	case ListExpired:
+	case blnk.ListExpired:
 		return b == 1
-	case ListRolled:
+	case blnk.ListRolled:
 		return b == 2
-	case ListExpiring:
+	case blnk.ListExpiring:
 		return b == 3
-	case ListActive:
+	case blnk.ListActive:
 		return b == 3 || b == 4
 	}
 	return true
 }
 
 // CountsOf adds buckets up into counts per status.
-func CountsOf(n [5]int) StatusCounts {
-	return StatusCounts{Revoked: n[0], Expired: n[1], Rolled: n[2], Expiring: n[3], Active: n[3] + n[4],
+func CountsOf(n [5]int) blnk.StatusCounts {
+	return blnk.StatusCounts{Revoked: n[0], Expired: n[1], Rolled: n[2], Expiring: n[3], Active: n[3] + n[4],
 		All: n[0] + n[1] + n[2] + n[3] + n[4]}
 }

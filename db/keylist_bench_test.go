@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // BenchmarkListKeys measures the keys list's queries on a workspace of
@@ -26,13 +27,13 @@ func BenchmarkListKeys(b *testing.B) {
 	}
 	for _, c := range []struct {
 		name string
-		q    ListQuery
+		q    blnk.ListQuery
 	}{
-		{"first", ListQuery{Sort: SortCreated, Desc: true}},
-		{"search+status+scope", ListQuery{Sort: SortCreated, Desc: true, Search: "billing", Status: ListActive, Scope: apikey.MCPRead}},
-		{"expiring", ListQuery{Sort: SortExpires, Status: ListExpiring}},
-		{"name", ListQuery{Sort: SortName}},
-		{"last_used", ListQuery{Sort: SortLastUsed, Desc: true}},
+		{"first", blnk.ListQuery{Sort: blnk.SortCreated, Desc: true}},
+		{"search+status+scope", blnk.ListQuery{Sort: blnk.SortCreated, Desc: true, Search: "billing", Status: blnk.ListActive, Scope: apikey.MCPRead}},
+		{"expiring", blnk.ListQuery{Sort: blnk.SortExpires, Status: blnk.ListExpiring}},
+		{"name", blnk.ListQuery{Sort: blnk.SortName}},
+		{"last_used", blnk.ListQuery{Sort: blnk.SortLastUsed, Desc: true}},
 	} {
 		c.q.Limit, c.q.Now = 50, testNow
 		b.Run("list/"+c.name, func(b *testing.B) {

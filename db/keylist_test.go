@@ -11,7 +11,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // listFixture stores 130 keys of every status in one workspace (and a few
@@ -23,7 +23,7 @@ func listFixture(t *testing.T, d *DB) (int64, []apikey.Key) {
 	other, ou := newWorkspace(t, d, "Other", "admin@other.io")
 	words := []string{"alpha", "Bravo", "charlie", "Delta", "echo", "Foxtrot"}
 	scopeSets := [][]string{{"*"}, {"mcp:read"}, {"mcp:write"}, {"data:read", "proxy:read"}, {"data:write"}}
-	var uses []keyauth.Use
+	var uses []blnk.Use
 	var ids []string
 	for i := range 130 {
 		nk, _ := newKey(t, w.ID, u.ID, fmt.Sprintf("%s%03d", words[i%len(words)], (i*37)%130), testNow.Add(-time.Duration(i%40)*time.Hour))
@@ -44,10 +44,10 @@ func listFixture(t *testing.T, d *DB) (int64, []apikey.Key) {
 			}
 		}
 		if i%3 == 0 {
-			uses = append(uses, keyauth.Use{KeyID: k.ID, At: testNow.Add(-time.Duration(i) * time.Minute), IP: "192.0.2.1"})
+			uses = append(uses, blnk.Use{KeyID: k.ID, At: testNow.Add(-time.Duration(i) * time.Minute), IP: "192.0.2.1"})
 		}
 	}
-	if err := d.RecordUsage(ctx, keyauth.Usage{Uses: uses}); err != nil {
+	if err := d.RecordUsage(ctx, blnk.Usage{Uses: uses}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -62,34 +62,34 @@ func listFixture(t *testing.T, d *DB) (int64, []apikey.Key) {
 }
 
 // wantStatus is the model of the status filters.
-func wantStatus(k apikey.Key, s ListStatus) bool {
+func wantStatus(k apikey.Key, s blnk.ListStatus) bool {
 	st := k.Status(testNow)
 	switch s {
-	case ListActive:
+	case blnk.ListActive:
 		return st == apikey.Active
-	case ListExpiring:
-		return st == apikey.Active && !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(testNow) <= ExpiringWithin
-	case ListRolled:
+	case blnk.ListExpiring:
+		return st == apikey.Active && !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(testNow) <= blnk.ExpiringWithin
+	case blnk.ListRolled:
 		return st == apikey.Rolled
-	case ListExpired:
+	case blnk.ListExpired:
 		return st == apikey.Expired
-	case ListRevoked:
+	case blnk.ListRevoked:
 		return st == apikey.Revoked
 	}
 	return true
 }
 
 // sortValue is the model of the sort columns.
-func sortValue(k apikey.Key, s ListSort) int64 {
+func sortValue(k apikey.Key, s blnk.ListSort) int64 {
 	switch s {
-	case SortCreated:
+	case blnk.SortCreated:
 		return k.CreatedAt.UnixMilli()
-	case SortExpires:
+	case blnk.SortExpires:
 		if k.ExpiresAt.IsZero() {
 			return 1<<63 - 1
 		}
 		return k.ExpiresAt.UnixMilli()
-	case SortLastUsed:
+	case blnk.SortLastUsed:
 		if k.LastUsedAt.IsZero() {
 			return 0
 		}
@@ -100,11 +100,11 @@ func sortValue(k apikey.Key, s ListSort) int64 {
 
 // pageThrough reads every page of q forward, then back from the last page
 // to the first, and checks both give the same keys.
-func pageThrough(t *testing.T, d *DB, workspaceID int64, q ListQuery) []string {
+func pageThrough(t *testing.T, d *DB, workspaceID int64, q blnk.ListQuery) []string {
 	t.Helper()
 	ctx := context.Background()
 	var pages [][]string
-	q.After = Cursor{}
+	q.After = blnk.Cursor{}
 	for {
 		p, err := d.ListKeys(ctx, workspaceID, q)
 		if err != nil {
@@ -125,9 +125,9 @@ func pageThrough(t *testing.T, d *DB, workspaceID int64, q ListQuery) []string {
 			break
 		}
 		// The cursor goes through its text form, as in a URL.
-		next, err := ParseCursor(p.Next.String())
+		next, err := blnk.ParseCursor(p.Next.String())
 		if err != nil || next != p.Next {
-			t.Fatalf("ParseCursor(%q) = %+v, %v; want %+v", p.Next.String(), next, err, p.Next)
+			t.Fatalf("blnk.ParseCursor(%q) = %+v, %v; want %+v", p.Next.String(), next, err, p.Next)
 		}
 		q.After = next
 		if len(pages) > 200 {
@@ -169,9 +169,9 @@ func TestListKeysMatchesTheModel(t *testing.T) {
 	d, _ := openTestDB(t)
 	ws, keys := listFixture(t, d)
 	ctx := context.Background()
-	statuses := []ListStatus{AnyStatus, ListActive, ListExpiring, ListExpired, ListRevoked, ListRolled}
+	statuses := []blnk.ListStatus{blnk.AnyStatus, blnk.ListActive, blnk.ListExpiring, blnk.ListExpired, blnk.ListRevoked, blnk.ListRolled}
 	for _, status := range statuses {
-		for _, sort := range []ListSort{SortCreated, SortExpires, SortLastUsed} {
+		for _, sort := range []blnk.ListSort{blnk.SortCreated, blnk.SortExpires, blnk.SortLastUsed} {
 			for _, desc := range []bool{false, true} {
 				name := fmt.Sprintf("%s/%s/desc=%v", status, sort, desc)
 				t.Run(name, func(t *testing.T) {
@@ -195,7 +195,7 @@ func TestListKeysMatchesTheModel(t *testing.T) {
 					for _, k := range want {
 						wantIDs = append(wantIDs, k.ID)
 					}
-					got := pageThrough(t, d, ws, ListQuery{Status: status, Sort: sort, Desc: desc, Limit: 17, Now: testNow})
+					got := pageThrough(t, d, ws, blnk.ListQuery{Status: status, Sort: sort, Desc: desc, Limit: 17, Now: testNow})
 					if !slices.Equal(got, wantIDs) {
 						t.Fatalf("got %d keys %v\nwant %d %v", len(got), got, len(wantIDs), wantIDs)
 					}
@@ -204,7 +204,7 @@ func TestListKeysMatchesTheModel(t *testing.T) {
 		}
 	}
 
-	counts, err := d.CountKeys(ctx, ws, ListQuery{Now: testNow})
+	counts, err := d.CountKeys(ctx, ws, blnk.ListQuery{Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestListKeysByName(t *testing.T) {
 	d, _ := openTestDB(t)
 	ws, keys := listFixture(t, d)
 	for _, desc := range []bool{false, true} {
-		got := pageThrough(t, d, ws, ListQuery{Sort: SortName, Desc: desc, Limit: 50, Now: testNow})
+		got := pageThrough(t, d, ws, blnk.ListQuery{Sort: blnk.SortName, Desc: desc, Limit: 50, Now: testNow})
 		if len(got) != len(keys) {
 			t.Fatalf("%d keys, want %d", len(got), len(keys))
 		}
@@ -265,9 +265,9 @@ func TestListKeysSearchAndScope(t *testing.T) {
 		nk, _ := newKey(t, w, 0, name, testNow)
 		keys = append(keys, createKey(t, d, nk))
 	}
-	find := func(q ListQuery) []string {
+	find := func(q blnk.ListQuery) []string {
 		t.Helper()
-		q.Sort, q.Limit, q.Now = SortCreated, 200, testNow
+		q.Sort, q.Limit, q.Now = blnk.SortCreated, 200, testNow
 		p, err := d.ListKeys(ctx, ws, q)
 		if err != nil {
 			t.Fatalf("ListKeys(%+v): %v", q, err)
@@ -279,7 +279,7 @@ func TestListKeysSearchAndScope(t *testing.T) {
 		slices.Sort(names)
 		return names
 	}
-	check := func(q ListQuery, want func(apikey.Key) bool) {
+	check := func(q blnk.ListQuery, want func(apikey.Key) bool) {
 		t.Helper()
 		var names []string
 		for _, k := range keys {
@@ -292,28 +292,28 @@ func TestListKeysSearchAndScope(t *testing.T) {
 			t.Errorf("%+v: got %d %q, want %d %q", q, len(got), got, len(names), names)
 		}
 	}
-	check(ListQuery{Search: "BRAVO0"}, func(k apikey.Key) bool { return strings.HasPrefix(strings.ToLower(k.Name), "bravo0") })
-	check(ListQuery{Search: "%"}, func(k apikey.Key) bool { return strings.Contains(k.Name, "%") })
-	check(ListQuery{Search: "_"}, func(k apikey.Key) bool { return strings.Contains(k.Name, "_") })
-	check(ListQuery{Search: "blnk_"}, func(apikey.Key) bool { return true })
-	check(ListQuery{Search: keys[9].Prefix}, func(k apikey.Key) bool { return k.ID == keys[9].ID })
-	check(ListQuery{Search: `\`}, func(k apikey.Key) bool { return strings.Contains(k.Name, `\`) })
-	check(ListQuery{Search: "🚀"}, func(k apikey.Key) bool { return strings.Contains(k.Name, "🚀") })
-	check(ListQuery{Search: "' OR 1=1 --"}, func(apikey.Key) bool { return false })
-	check(ListQuery{Search: keys[5].Prefix[3:]}, func(k apikey.Key) bool { return strings.Contains(k.Prefix, keys[5].Prefix[3:]) })
-	check(ListQuery{Search: keys[7].ID}, func(k apikey.Key) bool { return k.ID == keys[7].ID })
+	check(blnk.ListQuery{Search: "BRAVO0"}, func(k apikey.Key) bool { return strings.HasPrefix(strings.ToLower(k.Name), "bravo0") })
+	check(blnk.ListQuery{Search: "%"}, func(k apikey.Key) bool { return strings.Contains(k.Name, "%") })
+	check(blnk.ListQuery{Search: "_"}, func(k apikey.Key) bool { return strings.Contains(k.Name, "_") })
+	check(blnk.ListQuery{Search: "blnk_"}, func(apikey.Key) bool { return true })
+	check(blnk.ListQuery{Search: keys[9].Prefix}, func(k apikey.Key) bool { return k.ID == keys[9].ID })
+	check(blnk.ListQuery{Search: `\`}, func(k apikey.Key) bool { return strings.Contains(k.Name, `\`) })
+	check(blnk.ListQuery{Search: "🚀"}, func(k apikey.Key) bool { return strings.Contains(k.Name, "🚀") })
+	check(blnk.ListQuery{Search: "' OR 1=1 --"}, func(apikey.Key) bool { return false })
+	check(blnk.ListQuery{Search: keys[5].Prefix[3:]}, func(k apikey.Key) bool { return strings.Contains(k.Prefix, keys[5].Prefix[3:]) })
+	check(blnk.ListQuery{Search: keys[7].ID}, func(k apikey.Key) bool { return k.ID == keys[7].ID })
 	for _, sc := range apikey.Scopes() {
-		check(ListQuery{Scope: sc.Scope}, func(k apikey.Key) bool { return k.Scopes.Allows(sc.Scope) })
+		check(blnk.ListQuery{Scope: sc.Scope}, func(k apikey.Key) bool { return k.Scopes.Allows(sc.Scope) })
 	}
-	check(ListQuery{Scope: apikey.DataRead, Status: ListRevoked, Search: "a"}, func(k apikey.Key) bool {
-		return k.Scopes.Allows(apikey.DataRead) && wantStatus(k, ListRevoked) && strings.Contains(strings.ToLower(k.Name), "a")
+	check(blnk.ListQuery{Scope: apikey.DataRead, Status: blnk.ListRevoked, Search: "a"}, func(k apikey.Key) bool {
+		return k.Scopes.Allows(apikey.DataRead) && wantStatus(k, blnk.ListRevoked) && strings.Contains(strings.ToLower(k.Name), "a")
 	})
 	// Counts follow the search.
-	c, err := d.CountKeys(ctx, ws, ListQuery{Search: "alpha", Now: testNow})
+	c, err := d.CountKeys(ctx, ws, blnk.ListQuery{Search: "alpha", Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(find(ListQuery{Search: "alpha"})); c.All != n || n == 0 {
+	if n := len(find(blnk.ListQuery{Search: "alpha"})); c.All != n || n == 0 {
 		t.Errorf("count of alpha = %d, want %d", c.All, n)
 	}
 }
@@ -322,36 +322,36 @@ func TestListKeysCursors(t *testing.T) {
 	d, _ := openTestDB(t)
 	ws, _ := listFixture(t, d)
 	ctx := context.Background()
-	p, err := d.ListKeys(ctx, ws, ListQuery{Sort: SortName, Limit: 10, Now: testNow})
+	p, err := d.ListKeys(ctx, ws, blnk.ListQuery{Sort: blnk.SortName, Limit: 10, Now: testNow})
 	if err != nil || p.Next.IsZero() {
 		t.Fatalf("first page: %v, next %+v", err, p.Next)
 	}
 	// A cursor of another sort or direction is refused.
-	for _, q := range []ListQuery{{Sort: SortCreated}, {Sort: SortName, Desc: true}} {
+	for _, q := range []blnk.ListQuery{{Sort: blnk.SortCreated}, {Sort: blnk.SortName, Desc: true}} {
 		q.Limit, q.Now, q.After = 10, testNow, p.Next
-		if _, err := d.ListKeys(ctx, ws, q); !errors.Is(err, ErrBadCursor) {
-			t.Errorf("%+v: err = %v, want ErrBadCursor", q, err)
+		if _, err := d.ListKeys(ctx, ws, q); !errors.Is(err, blnk.ErrBadCursor) {
+			t.Errorf("%+v: err = %v, want blnk.ErrBadCursor", q, err)
 		}
 	}
 	// Garbage never parses.
 	for _, s := range []string{"", "x", "!!!!", p.Next.String() + "x", strings.Repeat("A", 5000),
-		(Cursor{Sort: "created", ID: "key_x", Value: "1e9"}).String(),
-		(Cursor{Sort: "bogus", ID: "key_x", Value: "1"}).String(),
-		(Cursor{Sort: "created", ID: "../etc", Value: "1"}).String()} {
-		if c, err := ParseCursor(s); err == nil {
-			t.Errorf("ParseCursor(%q) = %+v, want an error", s, c)
+		(blnk.Cursor{Sort: "created", ID: "key_x", Value: "1e9"}).String(),
+		(blnk.Cursor{Sort: "bogus", ID: "key_x", Value: "1"}).String(),
+		(blnk.Cursor{Sort: "created", ID: "../etc", Value: "1"}).String()} {
+		if c, err := blnk.ParseCursor(s); err == nil {
+			t.Errorf("blnk.ParseCursor(%q) = %+v, want an error", s, c)
 		}
 	}
 	// A cursor from another workspace's key only positions: it never
 	// shows that workspace's keys.
-	other, err := d.ListKeys(ctx, ws+1, ListQuery{Sort: SortName, Limit: 10, Now: testNow})
+	other, err := d.ListKeys(ctx, ws+1, blnk.ListQuery{Sort: blnk.SortName, Limit: 10, Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(other.Keys) != 3 {
 		t.Fatalf("other workspace has %d keys", len(other.Keys))
 	}
-	q := ListQuery{Sort: SortName, Limit: 200, Now: testNow, After: Cursor{Sort: SortName, ID: other.Keys[0].ID, Value: other.Keys[0].Name}}
+	q := blnk.ListQuery{Sort: blnk.SortName, Limit: 200, Now: testNow, After: blnk.Cursor{Sort: blnk.SortName, ID: other.Keys[0].ID, Value: other.Keys[0].Name}}
 	got, err := d.ListKeys(ctx, ws, q)
 	if err != nil {
 		t.Fatal(err)
@@ -368,7 +368,7 @@ func TestListKeysAmong(t *testing.T) {
 	ws, keys := listFixture(t, d)
 	ctx := context.Background()
 	among := []string{keys[3].ID, keys[40].ID, keys[77].ID, "key_notthere"}
-	p, err := d.ListKeys(ctx, ws, ListQuery{Sort: SortCreated, Limit: 2, Now: testNow, Among: among})
+	p, err := d.ListKeys(ctx, ws, blnk.ListQuery{Sort: blnk.SortCreated, Limit: 2, Now: testNow, Among: among})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestListKeysAmong(t *testing.T) {
 	if len(p.Keys) != 2 || p.Next.IsZero() {
 		t.Fatalf("page of %d, next %v", len(p.Keys), p.Next)
 	}
-	p2, err := d.ListKeys(ctx, ws, ListQuery{Sort: SortCreated, Limit: 2, Now: testNow, Among: among, After: p.Next})
+	p2, err := d.ListKeys(ctx, ws, blnk.ListQuery{Sort: blnk.SortCreated, Limit: 2, Now: testNow, Among: among, After: p.Next})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestListKeysAmong(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	if p, err := d.ListKeys(ctx, ws, ListQuery{Sort: SortCreated, Limit: 2, Now: testNow, Among: []string{}}); err != nil || len(p.Keys) != 0 {
+	if p, err := d.ListKeys(ctx, ws, blnk.ListQuery{Sort: blnk.SortCreated, Limit: 2, Now: testNow, Among: []string{}}); err != nil || len(p.Keys) != 0 {
 		t.Errorf("empty Among: %d keys, %v", len(p.Keys), err)
 	}
 }

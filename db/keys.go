@@ -9,21 +9,9 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
-
-// NewKey is what CreateKey stores: a key's metadata, the hash of its
-// token, and the one-time token of the form that created it.
-type NewKey struct {
-	Key         apikey.Key // ID, WorkspaceID, Name, Prefix, Scopes, ExpiresAt, CreatedAt, Allowlist
-	Hash        apikey.Hash
-	CreatedBy   int64 // user id; 0: unknown (the admin command line)
-	CreateToken string
-	// Actor made the key: the key.created event of the audit log names
-	// it, with Details (the key's id, prefix and workspace are filled in).
-	Actor   audit.Actor
-	Details map[string]any
-}
 
 // keyColumns are the columns scanKey reads, in its order.
 const keyColumns = `k.id, k.workspace_id, k.name, k.prefix, k.scopes, k.expires_at, k.created_at,
@@ -51,7 +39,7 @@ func scanKey(row scanner) (apikey.Key, error) {
 		&k.Description, &days, &k.RolledFrom, &k.RolledFromPrefix, &k.RolledInto, &k.RolledIntoPrefix, &rolled,
 		&allowlist, &exposed, &k.Exposure.URL, &k.Exposure.Source)
 	if errors.Is(err, sql.ErrNoRows) {
-		return apikey.Key{}, ErrNotFound
+		return apikey.Key{}, blnk.ErrNotFound
 	}
 	if err != nil {
 		return apikey.Key{}, err
@@ -81,7 +69,7 @@ func scanKey(row scanner) (apikey.Key, error) {
 // the same form token (a form submitted twice), it stores nothing and
 // returns that key with created false. Other processes are told of a new
 // key when this returns.
-func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bool, err error) {
+func (d *DB) CreateKey(ctx context.Context, nk blnk.NewKey) (k apikey.Key, created bool, err error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return apikey.Key{}, false, err
@@ -125,7 +113,7 @@ func (d *DB) CreateKey(ctx context.Context, nk NewKey) (k apikey.Key, created bo
 
 // insertKey inserts nk, or nothing if its workspace has a key made by the
 // same form token already.
-func insertKey(ctx context.Context, tx *sql.Tx, nk NewKey, revealed bool) (sql.Result, error) {
+func insertKey(ctx context.Context, tx *sql.Tx, nk blnk.NewKey, revealed bool) (sql.Result, error) {
 	key := nk.Key
 	by := sql.NullInt64{Int64: nk.CreatedBy, Valid: nk.CreatedBy != 0}
 	days := sql.NullInt64{Int64: int64(key.ExpiryDays), Valid: key.ExpiryDays > 0}
@@ -197,64 +185,57 @@ func (d *DB) MarkRevealed(ctx context.Context, workspaceID int64, id string, now
 	return true, tx.Commit()
 }
 
-// Revocation is what RevokeKey did.
-type Revocation struct {
-	Key     apikey.Key
-	Revoked bool  // false: the key was revoked already, nothing changed
-	Seq     int64 // the key change that revoked it, when Revoked
-}
-
 // RevokeKey revokes one of a workspace's keys on behalf of by, and records
 // it in the audit log (action key.revoked unless by says otherwise, e.g.
 // key.leaked, with details). Revoking a revoked key changes nothing, is
 // not an error and records nothing. Other processes are told when this
 // returns.
-func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (Revocation, error) {
+func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (blnk.Revocation, error) {
 	return d.revokeKey(ctx, workspaceID, id, by, now, audit.KeyRevoked, nil)
 }
 
-func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time, action audit.Action, details map[string]any) (Revocation, error) {
+func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time, action audit.Action, details map[string]any) (blnk.Revocation, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return Revocation{}, err
+		return blnk.Revocation{}, err
 	}
 	defer tx.Rollback()
 	// The lock first, as every transaction that changes an existing key
 	// takes it (see keyChangesLock).
 	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return Revocation{}, err
+		return blnk.Revocation{}, err
 	}
-	var r Revocation
+	var r blnk.Revocation
 	byUser := sql.NullInt64{Int64: by.UserID, Valid: by.UserID != 0}
 	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1, revoked_by = $2
 		WHERE workspace_id = $3 AND id = $4 AND revoked_at IS NULL`, ms(now), byUser, workspaceID, id)
 	if err != nil {
-		return Revocation{}, fmt.Errorf("revoke key: %w", err)
+		return blnk.Revocation{}, fmt.Errorf("revoke key: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		r.Revoked = true
 		if r.Seq, err = d.recordChange(ctx, tx, id, now); err != nil {
-			return Revocation{}, err
+			return blnk.Revocation{}, err
 		}
 	}
 	r.Key, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
 	if err != nil {
-		return Revocation{}, err
+		return blnk.Revocation{}, err
 	}
 	if r.Revoked {
 		if err := recordEvent(ctx, tx, audit.Event{
 			WorkspaceID: workspaceID, At: now, Action: action, Actor: by,
 			KeyID: r.Key.ID, KeyPrefix: r.Key.Prefix, Details: details,
 		}); err != nil {
-			return Revocation{}, err
+			return blnk.Revocation{}, err
 		}
 		event := webhook.EventType(action)
 		if err := d.enqueueEvent(ctx, tx, workspaceID, event, now, webhook.KeyEvent(event, now, r.Key, by.Name(), details)); err != nil {
-			return Revocation{}, err
+			return blnk.Revocation{}, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return Revocation{}, err
+		return blnk.Revocation{}, err
 	}
 	if r.Revoked {
 		d.announce()
@@ -293,9 +274,9 @@ func (d *DB) FindKey(ctx context.Context, idOrPrefix string) (apikey.Key, error)
 	}
 	switch len(found) {
 	case 0:
-		return apikey.Key{}, ErrNotFound
+		return apikey.Key{}, blnk.ErrNotFound
 	case 1:
 		return found[0], nil
 	}
-	return apikey.Key{}, ErrAmbiguous
+	return apikey.Key{}, blnk.ErrAmbiguous
 }

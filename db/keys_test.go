@@ -13,11 +13,12 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // newKey returns a NewKey for a fresh token, ready for CreateKey, and the
 // token.
-func newKey(t testing.TB, workspaceID, userID int64, name string, createdAt time.Time) (NewKey, string) {
+func newKey(t testing.TB, workspaceID, userID int64, name string, createdAt time.Time) (blnk.NewKey, string) {
 	t.Helper()
 	token, err := apikey.Generate()
 	if err != nil {
@@ -27,7 +28,7 @@ func newKey(t testing.TB, workspaceID, userID int64, name string, createdAt time
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewKey{
+	return blnk.NewKey{
 		Key: apikey.Key{
 			ID:          apikey.NewID(),
 			WorkspaceID: workspaceID,
@@ -43,7 +44,7 @@ func newKey(t testing.TB, workspaceID, userID int64, name string, createdAt time
 }
 
 // createKey stores nk and fails the test unless it was created.
-func createKey(t testing.TB, d *DB, nk NewKey) apikey.Key {
+func createKey(t testing.TB, d *DB, nk blnk.NewKey) apikey.Key {
 	t.Helper()
 	k, created, err := d.CreateKey(context.Background(), nk)
 	if err != nil {
@@ -315,8 +316,8 @@ func TestKeyOfAnotherWorkspace(t *testing.T) {
 		wantErr     error
 	}{
 		{"own", w1.ID, k.ID, nil},
-		{"other workspace", w2.ID, k.ID, ErrNotFound},
-		{"unknown id", w1.ID, apikey.NewID(), ErrNotFound},
+		{"other workspace", w2.ID, k.ID, blnk.ErrNotFound},
+		{"unknown id", w1.ID, apikey.NewID(), blnk.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,7 +371,7 @@ func TestMarkRevealed(t *testing.T) {
 			t.Errorf("%s: audit events = %d, want %d", s.name, n, wantEvents)
 		}
 	}
-	p, err := d.AuditEvents(ctx, AuditFilter{WorkspaceID: w1.ID, Action: audit.KeyRevealed}, 0, 0, 10)
+	p, err := d.AuditEvents(ctx, blnk.AuditFilter{WorkspaceID: w1.ID, Action: audit.KeyRevealed}, 0, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,8 +393,8 @@ func TestRevokeKey(t *testing.T) {
 	changes := count(t, d, "api_key_changes")
 
 	// Another workspace's admin cannot revoke it, and changes nothing.
-	if _, err := d.RevokeKey(ctx, w2.ID, k.ID, audit.Actor{UserID: u2.ID, Kind: audit.User}, testNow); !errors.Is(err, ErrNotFound) {
-		t.Errorf("RevokeKey from another workspace error = %v, want %v", err, ErrNotFound)
+	if _, err := d.RevokeKey(ctx, w2.ID, k.ID, audit.Actor{UserID: u2.ID, Kind: audit.User}, testNow); !errors.Is(err, blnk.ErrNotFound) {
+		t.Errorf("RevokeKey from another workspace error = %v, want %v", err, blnk.ErrNotFound)
 	}
 	if got := mustKey(t, d, w1.ID, k.ID); !got.RevokedAt.IsZero() {
 		t.Errorf("key revoked at %v by another workspace, want not revoked", got.RevokedAt)
@@ -446,8 +447,8 @@ func TestRevokeKey(t *testing.T) {
 		t.Errorf("api_key_changes after second revoke = %d, want %d", got, want)
 	}
 
-	if _, err := d.RevokeKey(ctx, w1.ID, apikey.NewID(), audit.Actor{UserID: u1.ID, Kind: audit.User}, at); !errors.Is(err, ErrNotFound) {
-		t.Errorf("RevokeKey(unknown) error = %v, want %v", err, ErrNotFound)
+	if _, err := d.RevokeKey(ctx, w1.ID, apikey.NewID(), audit.Actor{UserID: u1.ID, Kind: audit.User}, at); !errors.Is(err, blnk.ErrNotFound) {
+		t.Errorf("RevokeKey(unknown) error = %v, want %v", err, blnk.ErrNotFound)
 	}
 }
 
@@ -490,10 +491,10 @@ func TestFindKey(t *testing.T) {
 	}{
 		{"by id", unique.ID, unique.ID, nil},
 		{"by prefix", "blnk_00000001", unique.ID, nil},
-		{"shared prefix", "blnk_00000002", "", ErrAmbiguous},
-		{"unknown prefix", "blnk_ffffffff", "", ErrNotFound},
-		{"unknown id", apikey.NewID(), "", ErrNotFound},
-		{"empty", "", "", ErrNotFound},
+		{"shared prefix", "blnk_00000002", "", blnk.ErrAmbiguous},
+		{"unknown prefix", "blnk_ffffffff", "", blnk.ErrNotFound},
+		{"unknown id", apikey.NewID(), "", blnk.ErrNotFound},
+		{"empty", "", "", blnk.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,20 +8,9 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
-
-// Leak is what ReportLeak did.
-type Leak struct {
-	Key apikey.Key
-	// Revoked: the report revoked the key (it was not revoked before).
-	Revoked bool
-	Seq     int64 // the key change that revoked it, when Revoked
-	// Recorded: this was the first report of the key; its exposure, the
-	// audit event and the webhook were recorded. Later reports of the
-	// same key change nothing.
-	Recorded bool
-}
 
 // ReportLeak handles a report that the token whose hash is h leaked, in
 // one transaction: the key is revoked unless it is already, and marked
@@ -29,44 +18,44 @@ type Leak struct {
 // audit log (actor by) and to the workspace's webhooks. A hash of no key
 // is ErrNotFound. Other processes are told of the revocation when this
 // returns.
-func (d *DB) ReportLeak(ctx context.Context, h apikey.Hash, exp apikey.Exposure, by audit.Actor) (Leak, error) {
+func (d *DB) ReportLeak(ctx context.Context, h apikey.Hash, exp apikey.Exposure, by audit.Actor) (blnk.Leak, error) {
 	if !storable(exp.URL) || !storable(exp.Source) {
-		return Leak{}, errors.New("db: leak report text is not storable") // the caller cleans it
+		return blnk.Leak{}, errors.New("db: leak report text is not storable") // the caller cleans it
 	}
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return Leak{}, err
+		return blnk.Leak{}, err
 	}
 	defer tx.Rollback()
 	var id string
 	var workspaceID int64
 	err = tx.QueryRowContext(ctx, `SELECT id, workspace_id FROM api_keys WHERE hash = $1`, h[:]).Scan(&id, &workspaceID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Leak{}, ErrNotFound
+		return blnk.Leak{}, blnk.ErrNotFound
 	}
 	if err != nil {
-		return Leak{}, err
+		return blnk.Leak{}, err
 	}
-	var l Leak
+	var l blnk.Leak
 	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, ms(exp.At), id)
 	if err != nil {
-		return Leak{}, fmt.Errorf("revoke leaked key: %w", err)
+		return blnk.Leak{}, fmt.Errorf("revoke leaked key: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		l.Revoked = true
 		if l.Seq, err = d.recordChange(ctx, tx, id, exp.At); err != nil {
-			return Leak{}, err
+			return blnk.Leak{}, err
 		}
 	}
 	res, err = tx.ExecContext(ctx, `UPDATE api_keys SET exposed_at = $1, exposed_url = $2, exposed_source = $3
 		WHERE id = $4 AND exposed_at IS NULL`, ms(exp.At), exp.URL, exp.Source, id)
 	if err != nil {
-		return Leak{}, fmt.Errorf("mark key exposed: %w", err)
+		return blnk.Leak{}, fmt.Errorf("mark key exposed: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	l.Recorded = n == 1
 	if l.Key, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, id)); err != nil {
-		return Leak{}, err
+		return blnk.Leak{}, err
 	}
 	if !l.Revoked && !l.Recorded {
 		return l, nil // reported before: nothing changes
@@ -77,15 +66,15 @@ func (d *DB) ReportLeak(ctx context.Context, h apikey.Hash, exp apikey.Exposure,
 			WorkspaceID: workspaceID, At: exp.At, Action: audit.KeyLeaked, Actor: by,
 			KeyID: l.Key.ID, KeyPrefix: l.Key.Prefix, Details: details,
 		}); err != nil {
-			return Leak{}, err
+			return blnk.Leak{}, err
 		}
 		if err := d.enqueueEvent(ctx, tx, workspaceID, webhook.KeyLeaked, exp.At,
 			webhook.KeyEvent(webhook.KeyLeaked, exp.At, l.Key, by.Name(), map[string]any{"exposure": map[string]any{"url": exp.URL, "source": exp.Source}})); err != nil {
-			return Leak{}, err
+			return blnk.Leak{}, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return Leak{}, err
+		return blnk.Leak{}, err
 	}
 	if l.Revoked {
 		d.announce()

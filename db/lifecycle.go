@@ -2,32 +2,14 @@ package db
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
-
-// Why a roll is refused.
-var (
-	ErrKeyRevoked = errors.New("db: key is revoked")
-	ErrKeyExpired = errors.New("db: key has expired")
-	ErrKeyRolled  = errors.New("db: key was rolled already")
-	// ErrFormUsed: the form token of a roll made another key already (a
-	// create form's token sent to a roll).
-	ErrFormUsed = errors.New("db: form token used by another key")
-)
-
-// KeyEdit is what an edit may change about a key.
-type KeyEdit struct {
-	Name        string
-	Description string
-	Allowlist   []netip.Prefix // normalised; empty: any address
-}
 
 // EditKey changes the name and description of one of a workspace's keys
 // on behalf of by, and records key.edited with what changed, before and
@@ -35,7 +17,7 @@ type KeyEdit struct {
 // (and stay revoked). An edit that changes nothing writes nothing and
 // reports changed false. A key of another workspace is ErrNotFound. Other
 // processes are told of a new name when this returns.
-func (d *DB) EditKey(ctx context.Context, workspaceID int64, id string, e KeyEdit, by audit.Actor, now time.Time) (k apikey.Key, changed bool, err error) {
+func (d *DB) EditKey(ctx context.Context, workspaceID int64, id string, e blnk.KeyEdit, by audit.Actor, now time.Time) (k apikey.Key, changed bool, err error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return apikey.Key{}, false, err
@@ -94,36 +76,6 @@ func (d *DB) EditKey(ctx context.Context, workspaceID int64, id string, e KeyEdi
 	return k, true, nil
 }
 
-// Roll asks RollKey to replace a key by a new one.
-type Roll struct {
-	WorkspaceID int64
-	ID          string // the key to roll
-	Now         time.Time
-	Overlap     apikey.Overlap
-	// FormToken is the roll form's one-time token: it becomes the new
-	// key's create token, so that the same form sent twice rolls once.
-	FormToken string
-	Actor     audit.Actor
-	// Revealed marks the new key's token as shown already (the command
-	// line prints it): its reveal page shows nothing.
-	Revealed bool
-	// Successor returns the new key given the old one as it is before the
-	// roll, inside the roll's transaction. Its Key.RolledFrom, CreatedAt
-	// and CreateToken are set by RollKey.
-	Successor func(old apikey.Key) (NewKey, error)
-}
-
-// Rolled is what RollKey did.
-type Rolled struct {
-	Old, New apikey.Key
-	// Rolled is false when the same form had rolled the key already:
-	// nothing changed, and New is the key it made.
-	Rolled bool
-	Seq    int64 // the last key change the roll made, when Rolled
-	// OldHash is the old key's hash, for the index, when Rolled.
-	OldHash apikey.Hash
-}
-
 // RollKey replaces a working key by a new one in one transaction: the new
 // key (from r.Successor), linked both ways with the old one, whose expiry
 // becomes the end of the overlap (or stays, if sooner); the changes of
@@ -132,65 +84,65 @@ type Rolled struct {
 // expired one ErrKeyExpired, one rolled already ErrKeyRolled (unless by
 // the same form token: then Rolled is false), a key of another workspace
 // ErrNotFound; none of these writes anything.
-func (d *DB) RollKey(ctx context.Context, r Roll) (Rolled, error) {
+func (d *DB) RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	defer tx.Rollback()
 	// Every change of a key waits for this lock first: from here on,
 	// nothing changes the old key under this transaction.
 	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	old, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, r.WorkspaceID, r.ID))
 	if err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	switch {
 	case old.RolledInto != "":
 		var token string
 		err := tx.QueryRowContext(ctx, `SELECT create_token FROM api_keys WHERE id = $1`, old.RolledInto).Scan(&token)
 		if err != nil {
-			return Rolled{}, fmt.Errorf("read successor: %w", err)
+			return blnk.Rolled{}, fmt.Errorf("read successor: %w", err)
 		}
 		if token != r.FormToken {
-			return Rolled{Old: old}, ErrKeyRolled
+			return blnk.Rolled{Old: old}, blnk.ErrKeyRolled
 		}
 		next, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, old.RolledInto))
-		return Rolled{Old: old, New: next}, err
+		return blnk.Rolled{Old: old, New: next}, err
 	case !old.RevokedAt.IsZero():
-		return Rolled{Old: old}, ErrKeyRevoked
+		return blnk.Rolled{Old: old}, blnk.ErrKeyRevoked
 	case apikey.IsExpired(old.ExpiresAt, r.Now):
-		return Rolled{Old: old}, ErrKeyExpired
+		return blnk.Rolled{Old: old}, blnk.ErrKeyExpired
 	}
 
 	nk, err := r.Successor(old)
 	if err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	nk.Key.RolledFrom = old.ID
 	nk.Key.CreatedAt = r.Now
 	nk.CreateToken = r.FormToken
 	res, err := insertKey(ctx, tx, nk, r.Revealed)
 	if err != nil {
-		return Rolled{}, fmt.Errorf("insert successor: %w", err)
+		return blnk.Rolled{}, fmt.Errorf("insert successor: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Rolled{Old: old}, ErrFormUsed
+		return blnk.Rolled{Old: old}, blnk.ErrFormUsed
 	}
 	end := apikey.RollEnd(old.ExpiresAt, r.Now, r.Overlap)
 	if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET rolled_into = $1, rolled_at = $2, expires_at = $3
 		WHERE workspace_id = $4 AND id = $5`, nk.Key.ID, ms(r.Now), ms(end), r.WorkspaceID, old.ID); err != nil {
-		return Rolled{}, fmt.Errorf("roll key: %w", err)
+		return blnk.Rolled{}, fmt.Errorf("roll key: %w", err)
 	}
 	if _, err := d.recordChange(ctx, tx, nk.Key.ID, r.Now); err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	// The old key's change last: a server that applied it applied both.
 	seq, err := d.recordChange(ctx, tx, old.ID, r.Now)
 	if err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	next := nk.Key
 	rolled := audit.Event{
@@ -211,36 +163,36 @@ func (d *DB) RollKey(ctx context.Context, r Roll) (Rolled, error) {
 	}
 	for _, ev := range []audit.Event{rolled, created} {
 		if err := recordEvent(ctx, tx, ev); err != nil {
-			return Rolled{}, err
+			return blnk.Rolled{}, err
 		}
 	}
-	out := Rolled{Rolled: true, Seq: seq}
+	out := blnk.Rolled{Rolled: true, Seq: seq}
 	var hash []byte
 	if err := tx.QueryRowContext(ctx, `SELECT hash FROM api_keys WHERE id = $1`, old.ID).Scan(&hash); err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	if len(hash) != len(out.OldHash) {
-		return Rolled{}, fmt.Errorf("key %s: stored hash has %d bytes", old.ID, len(hash))
+		return blnk.Rolled{}, fmt.Errorf("key %s: stored hash has %d bytes", old.ID, len(hash))
 	}
 	copy(out.OldHash[:], hash)
 	if out.Old, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, old.ID)); err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	if out.New, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, next.ID)); err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	// The webhooks hear of both, as the audit log does: key.rolled about
 	// the old key, key.created about its successor.
 	if err := d.enqueueEvent(ctx, tx, r.WorkspaceID, webhook.KeyRolled, r.Now, webhook.KeyEvent(webhook.KeyRolled, r.Now, out.Old, r.Actor.Name(),
 		map[string]any{"rolled_into": webhook.KeyData(out.New), "overlap": string(r.Overlap)})); err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	if err := d.enqueueEvent(ctx, tx, r.WorkspaceID, webhook.KeyCreated, r.Now, webhook.KeyEvent(webhook.KeyCreated, r.Now, out.New, r.Actor.Name(),
 		map[string]any{"rolled_from": map[string]any{"id": out.Old.ID, "prefix": out.Old.Prefix}})); err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return Rolled{}, err
+		return blnk.Rolled{}, err
 	}
 	d.announce()
 	d.wakeDeliveries()
@@ -256,20 +208,12 @@ func timeJSON(t time.Time) any {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }
 
-// Expired is a key the expiry sweep saw expired for the first time.
-type Expired struct {
-	ID          string
-	WorkspaceID int64
-	Prefix      string
-	ExpiresAt   time.Time
-}
-
 // RecordExpiredKeys finds up to limit keys that have expired by now and
 // were not recorded as such yet, marks them, and records key.expired for
 // each (actor system), in one transaction: each key's expiry is recorded
 // once, whichever server sweeps. Revoked keys are not: their revocation is
 // what ended them.
-func (d *DB) RecordExpiredKeys(ctx context.Context, now time.Time, limit int) ([]Expired, error) {
+func (d *DB) RecordExpiredKeys(ctx context.Context, now time.Time, limit int) ([]blnk.Expired, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -287,9 +231,9 @@ func (d *DB) RecordExpiredKeys(ctx context.Context, now time.Time, limit int) ([
 	if err != nil {
 		return nil, fmt.Errorf("mark expired keys: %w", err)
 	}
-	var out []Expired
+	var out []blnk.Expired
 	for rows.Next() {
-		var e Expired
+		var e blnk.Expired
 		var at int64
 		if err := rows.Scan(&e.ID, &e.WorkspaceID, &e.Prefix, &at); err != nil {
 			rows.Close()

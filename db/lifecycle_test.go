@@ -12,16 +12,17 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // rollSpec returns a Roll of key id at now that makes a successor from a
 // fresh token.
-func rollSpec(t testing.TB, workspaceID int64, id, token string, o apikey.Overlap, now time.Time) Roll {
+func rollSpec(t testing.TB, workspaceID int64, id, token string, o apikey.Overlap, now time.Time) blnk.Roll {
 	t.Helper()
-	return Roll{
+	return blnk.Roll{
 		WorkspaceID: workspaceID, ID: id, Now: now, Overlap: o, FormToken: token,
 		Actor: audit.Actor{Kind: audit.CommandLine},
-		Successor: func(old apikey.Key) (NewKey, error) {
+		Successor: func(old apikey.Key) (blnk.NewKey, error) {
 			nk, _ := newKey(t, old.WorkspaceID, 0, old.Name, now)
 			nk.Key.Scopes, nk.Key.Description = old.Scopes, old.Description
 			return nk, nil
@@ -73,13 +74,13 @@ func TestRollKey(t *testing.T) {
 		t.Errorf("same form again = %+v, %v", again, err)
 	}
 	// Another form: refused.
-	if _, err := d.RollKey(ctx, rollSpec(t, w.ID, old.ID, "form-2", apikey.Overlap24h, testNow.Add(2*time.Minute))); !errors.Is(err, ErrKeyRolled) {
-		t.Errorf("another roll: %v, want %v", err, ErrKeyRolled)
+	if _, err := d.RollKey(ctx, rollSpec(t, w.ID, old.ID, "form-2", apikey.Overlap24h, testNow.Add(2*time.Minute))); !errors.Is(err, blnk.ErrKeyRolled) {
+		t.Errorf("another roll: %v, want %v", err, blnk.ErrKeyRolled)
 	}
 	if n := count(t, d, "api_keys"); n != before {
 		t.Errorf("keys: %d, want %d", n, before)
 	}
-	evs, err := d.AuditEvents(ctx, AuditFilter{WorkspaceID: w.ID}, 0, 0, 10)
+	evs, err := d.AuditEvents(ctx, blnk.AuditFilter{WorkspaceID: w.ID}, 0, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestRollKeyConcurrently(t *testing.T) {
 				switch {
 				case err == nil:
 					won++
-				case errors.Is(err, ErrKeyRolled), errors.Is(err, ErrKeyRevoked):
+				case errors.Is(err, blnk.ErrKeyRolled), errors.Is(err, blnk.ErrKeyRevoked):
 					refused++
 				default:
 					t.Errorf("roll: %v", err)
@@ -157,24 +158,24 @@ func TestEditKey(t *testing.T) {
 	k := createKey(t, d, nk)
 	by := audit.Actor{UserID: u.ID, Email: "admin@acme.io", Kind: audit.User, IP: "192.0.2.3"}
 
-	if _, _, err := d.EditKey(ctx, w2.ID, k.ID, KeyEdit{Name: "stolen"}, by, testNow); !errors.Is(err, ErrNotFound) {
-		t.Errorf("edit from another workspace: %v, want %v", err, ErrNotFound)
+	if _, _, err := d.EditKey(ctx, w2.ID, k.ID, blnk.KeyEdit{Name: "stolen"}, by, testNow); !errors.Is(err, blnk.ErrNotFound) {
+		t.Errorf("edit from another workspace: %v, want %v", err, blnk.ErrNotFound)
 	}
 	seq, _ := d.LastChange(ctx)
-	got, changed, err := d.EditKey(ctx, w.ID, k.ID, KeyEdit{Name: "edit me", Description: "only notes"}, by, testNow)
+	got, changed, err := d.EditKey(ctx, w.ID, k.ID, blnk.KeyEdit{Name: "edit me", Description: "only notes"}, by, testNow)
 	if err != nil || !changed || got.Description != "only notes" {
 		t.Fatalf("EditKey = %+v, %v, %v", got, changed, err)
 	}
 	if after, _ := d.LastChange(ctx); after != seq {
 		t.Errorf("a description changed the key's change log (%d -> %d): the servers do not need it", seq, after)
 	}
-	if _, changed, _ = d.EditKey(ctx, w.ID, k.ID, KeyEdit{Name: "renamed", Description: "only notes"}, by, testNow); !changed {
+	if _, changed, _ = d.EditKey(ctx, w.ID, k.ID, blnk.KeyEdit{Name: "renamed", Description: "only notes"}, by, testNow); !changed {
 		t.Fatal("rename: not changed")
 	}
 	if after, _ := d.LastChange(ctx); after != seq+1 {
 		t.Errorf("a rename is not a key change the servers read")
 	}
-	p, err := d.AuditEvents(ctx, AuditFilter{WorkspaceID: w.ID, Action: audit.KeyEdited}, 0, 0, 10)
+	p, err := d.AuditEvents(ctx, blnk.AuditFilter{WorkspaceID: w.ID, Action: audit.KeyEdited}, 0, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestEditKey(t *testing.T) {
 		t.Errorf("details of the rename: %v, want only what changed", got)
 	}
 	// The table refuses a description over 1,000 characters, whatever calls it.
-	if _, _, err := d.EditKey(ctx, w.ID, k.ID, KeyEdit{Name: "renamed", Description: strings.Repeat("x", 1001)}, by, testNow); err == nil {
+	if _, _, err := d.EditKey(ctx, w.ID, k.ID, blnk.KeyEdit{Name: "renamed", Description: strings.Repeat("x", 1001)}, by, testNow); err == nil {
 		t.Error("a 1,001-character description was stored")
 	}
 }
@@ -220,7 +221,7 @@ func TestAuditEventsPagesAndExport(t *testing.T) {
 		}
 	}
 	var all []int64
-	if err := d.EachAuditEvent(ctx, AuditFilter{WorkspaceID: w.ID}, func(ev audit.Event) error {
+	if err := d.EachAuditEvent(ctx, blnk.AuditFilter{WorkspaceID: w.ID}, func(ev audit.Event) error {
 		if ev.WorkspaceID != w.ID || ev.Details != nil || len(ev.RawDetails) == 0 {
 			t.Fatalf("event %+v", ev)
 		}
@@ -236,7 +237,7 @@ func TestAuditEventsPagesAndExport(t *testing.T) {
 	var paged []int64
 	var before int64
 	for {
-		p, err := d.AuditEvents(ctx, AuditFilter{WorkspaceID: w.ID}, before, 0, 400)
+		p, err := d.AuditEvents(ctx, blnk.AuditFilter{WorkspaceID: w.ID}, before, 0, 400)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,13 +254,13 @@ func TestAuditEventsPagesAndExport(t *testing.T) {
 	}
 	// A time window, and an error that stops the export.
 	var window int
-	d.EachAuditEvent(ctx, AuditFilter{Since: testNow.Add(100 * time.Second), Until: testNow.Add(200 * time.Second)}, func(audit.Event) error { window++; return nil })
+	d.EachAuditEvent(ctx, blnk.AuditFilter{Since: testNow.Add(100 * time.Second), Until: testNow.Add(200 * time.Second)}, func(audit.Event) error { window++; return nil })
 	if window != 100 {
 		t.Errorf("events in [100 s, 200 s): %d, want 100", window)
 	}
 	stop := errors.New("stop")
 	seen := 0
-	if err := d.EachAuditEvent(ctx, AuditFilter{}, func(audit.Event) error { seen++; return stop }); !errors.Is(err, stop) || seen != 1 {
+	if err := d.EachAuditEvent(ctx, blnk.AuditFilter{}, func(audit.Event) error { seen++; return stop }); !errors.Is(err, stop) || seen != 1 {
 		t.Errorf("EachAuditEvent with an error = %v after %d events", err, seen)
 	}
 }

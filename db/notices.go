@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
@@ -17,35 +17,20 @@ import (
 // webhook event in the same transaction. (The expiry itself is
 // RecordExpiredKeys'.)
 
-// NoticeKind is which notice a key is due.
-type NoticeKind string
-
-// The notices.
-const (
-	Expiring7d NoticeKind = "expiring_7d"
-	Expiring1d NoticeKind = "expiring_1d"
-)
-
-// Notice is a notice a key is due.
-type Notice struct {
-	Key  apikey.Key
-	Kind NoticeKind
-}
-
 // noticeKind is the notice a key expiring at exp is due at now: the
 // nearest threshold it crossed. A key made 3 days before its expiry gets
 // the 7-day notice at once; one made 12 hours before gets only the 1-day.
-func noticeKind(exp, now time.Time) NoticeKind {
+func noticeKind(exp, now time.Time) blnk.NoticeKind {
 	if !now.Before(exp.Add(-24 * time.Hour)) {
-		return Expiring1d
+		return blnk.Expiring1d
 	}
-	return Expiring7d
+	return blnk.Expiring7d
 }
 
 // DueNotices returns up to limit notices keys are due at now, soonest
 // expiry first. Revoked keys get none, nor rolled ones: their end is the
 // roll's overlap, which their owner chose.
-func (d *DB) DueNotices(ctx context.Context, now time.Time, limit int) ([]Notice, error) {
+func (d *DB) DueNotices(ctx context.Context, now time.Time, limit int) ([]blnk.Notice, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+`
 		WHERE k.revoked_at IS NULL AND k.rolled_into IS NULL AND k.expires_at > $1 AND k.expires_at <= $2 AND (
 			(k.expires_at <= $3 AND NOT EXISTS (SELECT 1 FROM api_key_notices n WHERE n.key_id = k.id AND n.kind = 'expiring_1d'))
@@ -56,13 +41,13 @@ func (d *DB) DueNotices(ctx context.Context, now time.Time, limit int) ([]Notice
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Notice
+	var out []blnk.Notice
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Notice{Key: k, Kind: noticeKind(k.ExpiresAt, now)})
+		out = append(out, blnk.Notice{Key: k, Kind: noticeKind(k.ExpiresAt, now)})
 	}
 	return out, rows.Err()
 }
@@ -70,7 +55,7 @@ func (d *DB) DueNotices(ctx context.Context, now time.Time, limit int) ([]Notice
 // RecordNotice records notice n at now, unless a server did already, and
 // reports whether this call did; key.expiring goes to the workspace's
 // webhooks in the same transaction.
-func (d *DB) RecordNotice(ctx context.Context, n Notice, now time.Time) (bool, error) {
+func (d *DB) RecordNotice(ctx context.Context, n blnk.Notice, now time.Time) (bool, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -85,7 +70,7 @@ func (d *DB) RecordNotice(ctx context.Context, n Notice, now time.Time) (bool, e
 		return false, nil
 	}
 	days := 7
-	if n.Kind == Expiring1d {
+	if n.Kind == blnk.Expiring1d {
 		days = 1
 	}
 	k := n.Key

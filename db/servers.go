@@ -6,7 +6,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // Servers. Each running server keeps a row here: who it is, where it
@@ -45,7 +45,7 @@ func (d *DB) greatest(a, b string) string {
 // database's now if the stored lease is still hb.Held. Otherwise (no row,
 // a lease changed by a revoke, or hb.Held 0) it claims the row without
 // renewing: the Lease it returns says which, and what to hold next.
-func (d *DB) Heartbeat(ctx context.Context, hb keyauth.Heartbeat) (keyauth.Lease, error) {
+func (d *DB) Heartbeat(ctx context.Context, hb blnk.Heartbeat) (blnk.Lease, error) {
 	renew := max(hb.Renew, 0).Milliseconds() + 1 // rounded up: the stored lease never ends before the server's
 	if hb.Held != 0 {
 		var until int64
@@ -55,9 +55,9 @@ func (d *DB) Heartbeat(ctx context.Context, hb keyauth.Heartbeat) (keyauth.Lease
 			ms(hb.At), hb.Applied, renew, hb.ServerID, hb.Held).Scan(&until)
 		switch {
 		case err == nil:
-			return keyauth.Lease{Held: until, Renewed: true}, nil
+			return blnk.Lease{Held: until, Renewed: true}, nil
 		case !errors.Is(err, sql.ErrNoRows):
-			return keyauth.Lease{}, err
+			return blnk.Lease{}, err
 		}
 	}
 	var until int64
@@ -68,26 +68,14 @@ func (d *DB) Heartbeat(ctx context.Context, hb keyauth.Heartbeat) (keyauth.Lease
 		RETURNING lease_until`,
 		hb.ServerID, hb.Address, ms(hb.Started), ms(hb.At), hb.Applied).Scan(&until)
 	if err != nil {
-		return keyauth.Lease{}, err
+		return blnk.Lease{}, err
 	}
-	return keyauth.Lease{Held: until}, nil
-}
-
-// Server is a running (or lately running) server as its heartbeats say.
-type Server struct {
-	ID      string
-	Address string
-	Started time.Time
-	Seen    time.Time
-	Applied int64
-	// LeaseLeft is how long its lease lasts from the database's now;
-	// negative: it ran out that long ago.
-	LeaseLeft time.Duration
+	return blnk.Lease{Held: until}, nil
 }
 
 // ServersSeenSince returns the servers whose last heartbeat is at or after
 // since, and those whose lease has not run out.
-func (d *DB) ServersSeenSince(ctx context.Context, since time.Time) ([]Server, error) {
+func (d *DB) ServersSeenSince(ctx context.Context, since time.Time) ([]blnk.Server, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT id, address, started_at, seen_at, applied_seq, lease_until - n.now
 		FROM servers, (SELECT `+d.nowMS()+` AS now) n
 		WHERE seen_at >= $1 OR lease_until >= n.now ORDER BY started_at, id`, ms(since))
@@ -95,9 +83,9 @@ func (d *DB) ServersSeenSince(ctx context.Context, since time.Time) ([]Server, e
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Server
+	var out []blnk.Server
 	for rows.Next() {
-		var s Server
+		var s blnk.Server
 		var started, seen, left int64
 		if err := rows.Scan(&s.ID, &s.Address, &started, &seen, &s.Applied, &left); err != nil {
 			return nil, err

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/internal/throttle"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // UpdateBucket reads, changes and writes one sign-in throttle bucket in
 // one transaction, so that attempts arriving at several servers at once
 // are counted one after the other (throttle.Shared).
-func (d *DB) UpdateBucket(ctx context.Context, key string, fn func(b throttle.Bucket, found bool) (throttle.Bucket, bool)) error {
+func (d *DB) UpdateBucket(ctx context.Context, key string, fn func(b blnk.Bucket, found bool) (blnk.Bucket, bool)) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -24,7 +24,7 @@ func (d *DB) UpdateBucket(ctx context.Context, key string, fn func(b throttle.Bu
 	if err := d.lock(ctx, tx, "blnk throttle "+key); err != nil {
 		return err
 	}
-	var b throttle.Bucket
+	var b blnk.Bucket
 	var at int64
 	found := true
 	err = tx.QueryRowContext(ctx, `SELECT tokens, at FROM login_throttle WHERE key = $1`, key).Scan(&b.Tokens, &at)

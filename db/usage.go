@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // Usage. A server counts calls in memory (internal/keyauth) and writes
@@ -30,7 +30,7 @@ import (
 const upsertRows = 250
 
 // RecordUsage writes a batch of usage in one transaction.
-func (d *DB) RecordUsage(ctx context.Context, u keyauth.Usage) error {
+func (d *DB) RecordUsage(ctx context.Context, u blnk.Usage) error {
 	uses, addrs, hours := latestUses(u.Uses, false), latestUses(u.Addresses, true), sumHours(u.Hours)
 	if len(uses)+len(addrs)+len(hours) == 0 {
 		return nil
@@ -127,9 +127,9 @@ func (d *DB) upsert(ctx context.Context, tx *sql.Tx, head, tail string, cols, n 
 
 // latestUses keeps the newest use of each key (or of each key and
 // address, byIP), sorted: one INSERT cannot update a row twice.
-func latestUses(uses []keyauth.Use, byIP bool) []keyauth.Use {
+func latestUses(uses []blnk.Use, byIP bool) []blnk.Use {
 	type k struct{ id, ip string }
-	latest := make(map[k]keyauth.Use, len(uses))
+	latest := make(map[k]blnk.Use, len(uses))
 	for _, u := range uses {
 		key := k{u.KeyID, ""}
 		if byIP {
@@ -139,34 +139,34 @@ func latestUses(uses []keyauth.Use, byIP bool) []keyauth.Use {
 			latest[key] = u
 		}
 	}
-	out := make([]keyauth.Use, 0, len(latest))
+	out := make([]blnk.Use, 0, len(latest))
 	for _, u := range latest {
 		out = append(out, u)
 	}
-	slices.SortFunc(out, func(a, b keyauth.Use) int {
+	slices.SortFunc(out, func(a, b blnk.Use) int {
 		return cmp.Or(strings.Compare(a.KeyID, b.KeyID), strings.Compare(a.IP, b.IP))
 	})
 	return out
 }
 
 // sumHours adds up the counts of the same key and hour, sorted.
-func sumHours(hours []keyauth.HourCount) []keyauth.HourCount {
+func sumHours(hours []blnk.HourCount) []blnk.HourCount {
 	type k struct {
 		id   string
 		hour int64
 	}
-	sum := make(map[k]keyauth.Counts, len(hours))
+	sum := make(map[k]blnk.Counts, len(hours))
 	for _, h := range hours {
 		key := k{h.KeyID, ms(h.Hour)}
 		c := sum[key]
 		c.Add(h.Counts)
 		sum[key] = c
 	}
-	out := make([]keyauth.HourCount, 0, len(sum))
+	out := make([]blnk.HourCount, 0, len(sum))
 	for key, c := range sum {
-		out = append(out, keyauth.HourCount{KeyID: key.id, Hour: time.UnixMilli(key.hour).UTC(), Counts: c})
+		out = append(out, blnk.HourCount{KeyID: key.id, Hour: time.UnixMilli(key.hour).UTC(), Counts: c})
 	}
-	slices.SortFunc(out, func(a, b keyauth.HourCount) int {
+	slices.SortFunc(out, func(a, b blnk.HourCount) int {
 		return cmp.Or(strings.Compare(a.KeyID, b.KeyID), a.Hour.Compare(b.Hour))
 	})
 	return out
@@ -174,16 +174,16 @@ func sumHours(hours []keyauth.HourCount) []keyauth.HourCount {
 
 // KeyUsage returns the calls to key id per hour, for the hours from since
 // on that had any, oldest first.
-func (d *DB) KeyUsage(ctx context.Context, id string, since time.Time) ([]keyauth.HourCount, error) {
+func (d *DB) KeyUsage(ctx context.Context, id string, since time.Time) ([]blnk.HourCount, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT hour, accepted, refused_revoked, refused_expired, refused_scope, refused_address
 		FROM api_key_usage_hours WHERE key_id = $1 AND hour >= $2 ORDER BY hour`, id, ms(since))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []keyauth.HourCount
+	var out []blnk.HourCount
 	for rows.Next() {
-		h := keyauth.HourCount{KeyID: id}
+		h := blnk.HourCount{KeyID: id}
 		var hour int64
 		if err := rows.Scan(&hour, &h.Accepted, &h.Revoked, &h.Expired, &h.Scope, &h.Address); err != nil {
 			return nil, err
@@ -196,16 +196,16 @@ func (d *DB) KeyUsage(ctx context.Context, id string, since time.Time) ([]keyaut
 
 // KeyAddresses returns the n client addresses key id was used from most
 // lately, newest first, with the last time of each.
-func (d *DB) KeyAddresses(ctx context.Context, id string, n int) ([]keyauth.Use, error) {
+func (d *DB) KeyAddresses(ctx context.Context, id string, n int) ([]blnk.Use, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT ip, last_at FROM api_key_addresses
 		WHERE key_id = $1 ORDER BY last_at DESC, ip LIMIT $2`, id, n)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []keyauth.Use
+	var out []blnk.Use
 	for rows.Next() {
-		u := keyauth.Use{KeyID: id}
+		u := blnk.Use{KeyID: id}
 		var at int64
 		if err := rows.Scan(&u.IP, &at); err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
@@ -24,23 +25,11 @@ import (
 // claimed again once the lease ends (so a receiver may, rarely, get an
 // event twice: it tells by the webhook-id header).
 
-// NewWebhook is what CreateWebhook stores.
-type NewWebhook struct {
-	Endpoint    webhook.Endpoint // ID, WorkspaceID, URL, Description, Events, CreatedAt
-	Secret      string
-	CreatedBy   int64 // user id; 0: unknown
-	CreateToken string
-	Actor       audit.Actor
-}
-
-// ErrDisabled is returned for a test event to a disabled endpoint.
-var ErrDisabled = errors.New("db: webhook endpoint disabled")
-
 // CreateWebhook stores a new endpoint and records webhook.created in the
 // audit log. If the workspace already has an endpoint made by the same
 // form token (a form submitted twice), it stores nothing and returns that
 // endpoint with created false.
-func (d *DB) CreateWebhook(ctx context.Context, nw NewWebhook) (ep webhook.Endpoint, created bool, err error) {
+func (d *DB) CreateWebhook(ctx context.Context, nw blnk.NewWebhook) (ep webhook.Endpoint, created bool, err error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return webhook.Endpoint{}, false, err
@@ -99,7 +88,7 @@ func scanWebhook(row scanner) (webhook.Endpoint, error) {
 	var disabled sql.NullInt64
 	err := row.Scan(&e.ID, &e.WorkspaceID, &e.URL, &e.Description, &created, &e.CreatedBy, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
-		return webhook.Endpoint{}, ErrNotFound
+		return webhook.Endpoint{}, blnk.ErrNotFound
 	}
 	e.CreatedAt, e.DisabledAt = time.UnixMilli(created).UTC(), fromMS(disabled)
 	return e, err
@@ -321,7 +310,7 @@ func (d *DB) SendTestEvent(ctx context.Context, workspaceID int64, id string, by
 		return err
 	}
 	if !e.Enabled() {
-		return ErrDisabled
+		return blnk.ErrDisabled
 	}
 	msg := webhook.NewMessageID()
 	payload := webhook.Payload{Type: webhook.Test, Timestamp: now, Data: map[string]any{
@@ -360,7 +349,7 @@ func scanDelivery(row scanner) (webhook.Delivery, error) {
 	err := row.Scan(&dl.ID, &dl.WebhookID, &dl.EventID, &event, &created, &state, &dl.Attempts, &next,
 		&last, &status, &dl.LastError, &took, &dl.LastResponse, &delivered)
 	if errors.Is(err, sql.ErrNoRows) {
-		return webhook.Delivery{}, ErrNotFound
+		return webhook.Delivery{}, blnk.ErrNotFound
 	}
 	if err != nil {
 		return webhook.Delivery{}, err
@@ -404,29 +393,15 @@ func (d *DB) ResendDelivery(ctx context.Context, workspaceID int64, webhookID st
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return blnk.ErrNotFound
 	}
 	d.wakeDeliveries()
 	return nil
 }
 
-// Job is a claimed delivery: what sending it needs.
-type Job struct {
-	ID        int64
-	WebhookID string
-	URL       string
-	Secret    string
-	EventID   string
-	Event     webhook.EventType
-	Payload   []byte
-	Attempts  int // made before this one
-	Deadline  time.Time
-	Claim     string
-}
-
 // ClaimDeliveries claims up to limit deliveries due at now for server by,
 // for lease: no other server claims them meanwhile.
-func (d *DB) ClaimDeliveries(ctx context.Context, by string, now time.Time, lease time.Duration, limit int) ([]Job, error) {
+func (d *DB) ClaimDeliveries(ctx context.Context, by string, now time.Time, lease time.Duration, limit int) ([]blnk.Job, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -457,9 +432,9 @@ func (d *DB) ClaimDeliveries(ctx context.Context, by string, now time.Time, leas
 		return nil, err
 	}
 	defer rows.Close()
-	var jobs []Job
+	var jobs []blnk.Job
 	for rows.Next() {
-		j := Job{Claim: claim}
+		j := blnk.Job{Claim: claim}
 		var event, payload string
 		var deadline int64
 		if err := rows.Scan(&j.ID, &j.WebhookID, &j.URL, &j.Secret, &j.EventID, &event, &payload, &j.Attempts, &deadline); err != nil {
@@ -475,24 +450,9 @@ func (d *DB) ClaimDeliveries(ctx context.Context, by string, now time.Time, leas
 	return jobs, tx.Commit()
 }
 
-// Attempt is the outcome of sending a claimed delivery.
-type Attempt struct {
-	ID       int64
-	Claim    string // Job.Claim: a claim that ran out and was taken over records nothing
-	At       time.Time
-	Status   int // 0: no response
-	Err      string
-	Duration time.Duration
-	Response string
-	// Delivered: the endpoint answered 2xx. Otherwise Next is when to try
-	// again, zero to give up (the deadline passed).
-	Delivered bool
-	Next      time.Time
-}
-
 // ReleaseDeliveries gives back the claims of deliveries not sent, so that
 // another server (or this one, restarted) sends them at once.
-func (d *DB) ReleaseDeliveries(ctx context.Context, jobs []Job) error {
+func (d *DB) ReleaseDeliveries(ctx context.Context, jobs []blnk.Job) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -509,7 +469,7 @@ func (d *DB) ReleaseDeliveries(ctx context.Context, jobs []Job) error {
 
 // RecordAttempts records attempts in one transaction and releases their
 // claims.
-func (d *DB) RecordAttempts(ctx context.Context, attempts []Attempt) error {
+func (d *DB) RecordAttempts(ctx context.Context, attempts []blnk.Attempt) error {
 	if len(attempts) == 0 {
 		return nil
 	}

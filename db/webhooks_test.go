@@ -11,14 +11,14 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
 // addWebhook stores an endpoint of workspace ws receiving events.
 func addWebhook(t testing.TB, d *DB, ws int64, url string, events ...webhook.EventType) webhook.Endpoint {
 	t.Helper()
-	e, created, err := d.CreateWebhook(context.Background(), NewWebhook{
+	e, created, err := d.CreateWebhook(context.Background(), blnk.NewWebhook{
 		Endpoint:    webhook.Endpoint{ID: webhook.NewID(), WorkspaceID: ws, URL: url, Events: events, CreatedAt: testNow},
 		Secret:      webhook.NewSecret(),
 		CreateToken: apikey.NewID(),
@@ -67,7 +67,7 @@ func TestWebhooksOfAWorkspace(t *testing.T) {
 	d, _ := openTestDB(t)
 	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
 	other, _ := newWorkspace(t, d, "Other", "admin@other.io")
-	nw := NewWebhook{
+	nw := blnk.NewWebhook{
 		Endpoint: webhook.Endpoint{ID: webhook.NewID(), WorkspaceID: w.ID, URL: "https://example.com/h", Description: "alerts",
 			Events: []webhook.EventType{webhook.KeyRevoked, webhook.KeyCreated}, CreatedAt: testNow},
 		Secret: webhook.NewSecret(), CreatedBy: u.ID, CreateToken: "form-1",
@@ -96,8 +96,8 @@ func TestWebhooksOfAWorkspace(t *testing.T) {
 	if list, _ := d.Webhooks(ctx, other.ID); len(list) != 0 {
 		t.Errorf("another workspace lists %+v", list)
 	}
-	if _, err := d.Webhook(ctx, other.ID, e.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Webhook from another workspace: %v, want ErrNotFound", err)
+	if _, err := d.Webhook(ctx, other.ID, e.ID); !errors.Is(err, blnk.ErrNotFound) {
+		t.Errorf("Webhook from another workspace: %v, want blnk.ErrNotFound", err)
 	}
 
 	// The secret is shown once, to its own workspace.
@@ -112,7 +112,7 @@ func TestWebhooksOfAWorkspace(t *testing.T) {
 	}
 
 	by := audit.Actor{UserID: u.ID, Email: u.Email, Kind: audit.User, IP: "192.0.2.7"}
-	if err := d.SetWebhookEnabled(ctx, other.ID, e.ID, false, by, testNow); !errors.Is(err, ErrNotFound) {
+	if err := d.SetWebhookEnabled(ctx, other.ID, e.ID, false, by, testNow); !errors.Is(err, blnk.ErrNotFound) {
 		t.Errorf("disable from another workspace: %v", err)
 	}
 	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, false, by, testNow); err != nil {
@@ -122,13 +122,13 @@ func TestWebhooksOfAWorkspace(t *testing.T) {
 	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, false, by, testNow); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SendTestEvent(ctx, w.ID, e.ID, by, testNow); !errors.Is(err, ErrDisabled) {
-		t.Errorf("test event to a disabled endpoint: %v, want ErrDisabled", err)
+	if err := d.SendTestEvent(ctx, w.ID, e.ID, by, testNow); !errors.Is(err, blnk.ErrDisabled) {
+		t.Errorf("test event to a disabled endpoint: %v, want blnk.ErrDisabled", err)
 	}
 	if err := d.SetWebhookEnabled(ctx, w.ID, e.ID, true, by, testNow); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SendTestEvent(ctx, other.ID, e.ID, by, testNow); !errors.Is(err, ErrNotFound) {
+	if err := d.SendTestEvent(ctx, other.ID, e.ID, by, testNow); !errors.Is(err, blnk.ErrNotFound) {
 		t.Errorf("test event from another workspace: %v", err)
 	}
 	if err := d.SendTestEvent(ctx, w.ID, e.ID, by, testNow); err != nil {
@@ -144,11 +144,11 @@ func TestWebhooksOfAWorkspace(t *testing.T) {
 	if dl, _ := d.WebhookDeliveries(ctx, other.ID, e.ID, 10); len(dl) != 0 {
 		t.Errorf("another workspace sees deliveries %+v", dl)
 	}
-	if err := d.ResendDelivery(ctx, other.ID, e.ID, dl[0].ID, testNow); !errors.Is(err, ErrNotFound) {
+	if err := d.ResendDelivery(ctx, other.ID, e.ID, dl[0].ID, testNow); !errors.Is(err, blnk.ErrNotFound) {
 		t.Errorf("resend from another workspace: %v", err)
 	}
 
-	if _, err := d.DeleteWebhook(ctx, other.ID, e.ID, audit.Actor{Kind: audit.User}, testNow); !errors.Is(err, ErrNotFound) {
+	if _, err := d.DeleteWebhook(ctx, other.ID, e.ID, audit.Actor{Kind: audit.User}, testNow); !errors.Is(err, blnk.ErrNotFound) {
 		t.Errorf("delete from another workspace: %v", err)
 	}
 	if _, err := d.DeleteWebhook(ctx, w.ID, e.ID, by, testNow); err != nil {
@@ -318,13 +318,13 @@ func TestClaimDeliveries(t *testing.T) {
 	}
 	// The server that died records nothing now: its claim is not the
 	// current one.
-	stale := Attempt{ID: jobs[0].ID, Claim: "server/old", At: testNow, Delivered: true}
-	if err := d.RecordAttempts(ctx, []Attempt{stale}); err != nil {
+	stale := blnk.Attempt{ID: jobs[0].ID, Claim: "server/old", At: testNow, Delivered: true}
+	if err := d.RecordAttempts(ctx, []blnk.Attempt{stale}); err != nil {
 		t.Fatal(err)
 	}
-	var attempts []Attempt
+	var attempts []blnk.Attempt
 	for i, j := range jobs {
-		a := Attempt{ID: j.ID, Claim: j.Claim, At: testNow.Add(2 * time.Minute), Duration: 12 * time.Millisecond}
+		a := blnk.Attempt{ID: j.ID, Claim: j.Claim, At: testNow.Add(2 * time.Minute), Duration: 12 * time.Millisecond}
 		switch i % 3 {
 		case 0:
 			a.Status, a.Delivered, a.Response = 204, true, ""
@@ -417,8 +417,8 @@ func TestReportLeak(t *testing.T) {
 	by := audit.Actor{Kind: audit.LeakReport, IP: "203.0.113.5"}
 	exp := apikey.Exposure{At: testNow.Add(time.Minute), URL: "https://gist.example/x", Source: "scanner"}
 
-	if _, err := d.ReportLeak(ctx, apikey.HashOf("not a key"), exp, by); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown hash: %v, want ErrNotFound", err)
+	if _, err := d.ReportLeak(ctx, apikey.HashOf("not a key"), exp, by); !errors.Is(err, blnk.ErrNotFound) {
+		t.Errorf("unknown hash: %v, want blnk.ErrNotFound", err)
 	}
 	_, seqBefore := authKeys(t, d)
 	l, err := d.ReportLeak(ctx, nk.Hash, exp, by)
@@ -493,8 +493,8 @@ func TestNotices(t *testing.T) {
 	}
 	// A rolled key's end is its overlap: no notice for it.
 	rolledFrom := add("rolled, overlap of a day", 30*24*time.Hour)
-	if _, err := d.RollKey(ctx, Roll{WorkspaceID: w.ID, ID: rolledFrom.ID, Now: testNow, Overlap: apikey.Overlap24h, FormToken: "roll-1",
-		Actor: audit.Actor{Kind: audit.User}, Successor: func(old apikey.Key) (NewKey, error) {
+	if _, err := d.RollKey(ctx, blnk.Roll{WorkspaceID: w.ID, ID: rolledFrom.ID, Now: testNow, Overlap: apikey.Overlap24h, FormToken: "roll-1",
+		Actor: audit.Actor{Kind: audit.User}, Successor: func(old apikey.Key) (blnk.NewKey, error) {
 			nk, _ := newKey(t, w.ID, u.ID, old.Name, testNow)
 			return nk, nil
 		}}); err != nil {
@@ -504,7 +504,7 @@ func TestNotices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]NoticeKind{in12h.ID: Expiring1d, in5d.ID: Expiring7d}
+	want := map[string]blnk.NoticeKind{in12h.ID: blnk.Expiring1d, in5d.ID: blnk.Expiring7d}
 	if len(due) != len(want) {
 		t.Fatalf("due = %+v, want %v", due, want)
 	}
@@ -528,11 +528,11 @@ func TestNotices(t *testing.T) {
 	// with its webhook.
 	later := testNow.Add(4*24*time.Hour + time.Hour)
 	due, _ = d.DueNotices(ctx, later, 100)
-	kinds := map[string]NoticeKind{}
+	kinds := map[string]blnk.NoticeKind{}
 	for _, n := range due {
 		kinds[n.Key.ID] = n.Kind
 	}
-	if len(kinds) != 2 || kinds[in5d.ID] != Expiring1d || kinds[in10d.ID] != Expiring7d {
+	if len(kinds) != 2 || kinds[in5d.ID] != blnk.Expiring1d || kinds[in10d.ID] != blnk.Expiring7d {
 		t.Errorf("due later = %v", kinds)
 	}
 	expired, err := d.RecordExpiredKeys(ctx, testNow, 100)
@@ -559,7 +559,7 @@ func TestUsageStoredAndPruned(t *testing.T) {
 	k := createKey(t, d, nk)
 	h := testNow.Truncate(time.Hour)
 	old := h.Add(-31 * 24 * time.Hour)
-	write := func(u keyauth.Usage) {
+	write := func(u blnk.Usage) {
 		t.Helper()
 		if err := d.RecordUsage(ctx, u); err != nil {
 			t.Fatal(err)
@@ -567,23 +567,23 @@ func TestUsageStoredAndPruned(t *testing.T) {
 	}
 	// One batch with the same hour twice (two rolls), and a batch from
 	// another server: counts add up.
-	write(keyauth.Usage{Hours: []keyauth.HourCount{
-		{KeyID: k.ID, Hour: h, Counts: keyauth.Counts{Accepted: 2, Scope: 1}},
-		{KeyID: k.ID, Hour: h, Counts: keyauth.Counts{Accepted: 3, Revoked: 4}},
-		{KeyID: k.ID, Hour: old, Counts: keyauth.Counts{Accepted: 7}},
-	}, Addresses: []keyauth.Use{
+	write(blnk.Usage{Hours: []blnk.HourCount{
+		{KeyID: k.ID, Hour: h, Counts: blnk.Counts{Accepted: 2, Scope: 1}},
+		{KeyID: k.ID, Hour: h, Counts: blnk.Counts{Accepted: 3, Revoked: 4}},
+		{KeyID: k.ID, Hour: old, Counts: blnk.Counts{Accepted: 7}},
+	}, Addresses: []blnk.Use{
 		{KeyID: k.ID, IP: "192.0.2.1", At: testNow},
 		{KeyID: k.ID, IP: "192.0.2.1", At: testNow.Add(-time.Minute)},
 		{KeyID: k.ID, IP: "2001:db8::1", At: testNow.Add(time.Second)},
 		{KeyID: k.ID, IP: "192.0.2.9", At: old},
 	}})
-	write(keyauth.Usage{Hours: []keyauth.HourCount{{KeyID: k.ID, Hour: h, Counts: keyauth.Counts{Expired: 1, Address: 2}}},
-		Addresses: []keyauth.Use{{KeyID: k.ID, IP: "192.0.2.1", At: testNow.Add(-time.Hour)}}})
+	write(blnk.Usage{Hours: []blnk.HourCount{{KeyID: k.ID, Hour: h, Counts: blnk.Counts{Expired: 1, Address: 2}}},
+		Addresses: []blnk.Use{{KeyID: k.ID, IP: "192.0.2.1", At: testNow.Add(-time.Hour)}}})
 	hours, err := d.KeyUsage(ctx, k.ID, old)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(hours) != 2 || hours[1].Counts != (keyauth.Counts{Accepted: 5, Revoked: 4, Expired: 1, Scope: 1, Address: 2}) || hours[0].Accepted != 7 {
+	if len(hours) != 2 || hours[1].Counts != (blnk.Counts{Accepted: 5, Revoked: 4, Expired: 1, Scope: 1, Address: 2}) || hours[0].Accepted != 7 {
 		t.Errorf("hours = %+v", hours)
 	}
 	addrs, err := d.KeyAddresses(ctx, k.ID, 2)
@@ -598,9 +598,9 @@ func TestUsageStoredAndPruned(t *testing.T) {
 		t.Errorf("hours after pruning = %+v", hours)
 	}
 	// A batch of more rows than one INSERT holds.
-	var many keyauth.Usage
+	var many blnk.Usage
 	for i := range 2*upsertRows + 3 {
-		many.Hours = append(many.Hours, keyauth.HourCount{KeyID: k.ID, Hour: h.Add(-time.Duration(i) * time.Hour), Counts: keyauth.Counts{Accepted: 1}})
+		many.Hours = append(many.Hours, blnk.HourCount{KeyID: k.ID, Hour: h.Add(-time.Duration(i) * time.Hour), Counts: blnk.Counts{Accepted: 1}})
 	}
 	write(many)
 	if hours, _ := d.KeyUsage(ctx, k.ID, time.Time{}); len(hours) != 2*upsertRows+3 {

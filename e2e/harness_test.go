@@ -19,6 +19,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/e2e/internal/dashtest"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 var (
@@ -304,7 +305,7 @@ func revokeStoredKey(t *testing.T, a *app, id string, at time.Time) {
 
 // openAsAdmin opens the app's database, as another process would, with
 // the login of its admin ada@acme.test; the caller closes it.
-func openAsAdmin(t *testing.T, a *app) (*db.DB, db.Login) {
+func openAsAdmin(t *testing.T, a *app) (*db.DB, blnk.Login) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := db.Open(ctx, a.DB)

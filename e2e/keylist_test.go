@@ -10,9 +10,9 @@ import (
 
 	"github.com/playwright-community/playwright-go"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // seedKey is a key storeKeys stores.
@@ -43,7 +43,7 @@ func storeKeys(t *testing.T, a *app, keys []seedKey) (tokens, ids []string) {
 		if created.IsZero() {
 			created = start.Add(time.Duration(i) * time.Minute)
 		}
-		_, _, err = store.CreateKey(ctx, db.NewKey{
+		_, _, err = store.CreateKey(ctx, blnk.NewKey{
 			Key: apikey.Key{ID: id, WorkspaceID: login.Workspace.ID, Name: k.name, Prefix: prefix, Scopes: scopes,
 				ExpiresAt: k.expires, CreatedAt: created},
 			Hash: apikey.HashOf(token), CreatedBy: login.User.ID, CreateToken: apikey.NewID(),

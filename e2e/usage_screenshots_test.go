@@ -10,7 +10,7 @@ import (
 	"github.com/playwright-community/playwright-go"
 
 	"github.com/blnk-cloud/apikeys/db"
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // TestUsageScreenshotsForTheREADME draws the usage of a key with a month
@@ -26,24 +26,24 @@ func TestUsageScreenshotsForTheREADME(t *testing.T) {
 
 	// A month of calls: busier on weekdays and in working hours, a few
 	// refused, a burst of refusals from an address not allowed.
-	var u keyauth.Usage
+	var u blnk.Usage
 	start := now.Truncate(time.Hour).Add(-29 * 24 * time.Hour)
 	for h := start; h.Before(now.Truncate(time.Hour)); h = h.Add(time.Hour) {
 		base := 40.0
 		if wd := h.Weekday(); wd == time.Saturday || wd == time.Sunday {
 			base = 12
 		}
-		c := keyauth.Counts{Accepted: int64(base * (1.2 + math.Sin(float64(h.Hour()-6)*math.Pi/12)))}
+		c := blnk.Counts{Accepted: int64(base * (1.2 + math.Sin(float64(h.Hour()-6)*math.Pi/12)))}
 		if h.Hour()%7 == 0 {
 			c.Scope = 2
 		}
 		if h.Sub(start) > 20*24*time.Hour && h.Sub(start) < 20*24*time.Hour+3*time.Hour {
 			c.Address = 90
 		}
-		u.Hours = append(u.Hours, keyauth.HourCount{KeyID: id, Hour: h, Counts: c})
+		u.Hours = append(u.Hours, blnk.HourCount{KeyID: id, Hour: h, Counts: c})
 	}
 	for i, ip := range []string{"203.0.113.10", "203.0.113.11", "198.51.100.23", "2001:db8:42::7"} {
-		u.Addresses = append(u.Addresses, keyauth.Use{KeyID: id, IP: ip, At: now.Add(-time.Duration(i*i) * 37 * time.Minute)})
+		u.Addresses = append(u.Addresses, blnk.Use{KeyID: id, IP: ip, At: now.Add(-time.Duration(i*i) * 37 * time.Minute)})
 	}
 	store, err := db.Open(context.Background(), a.DB)
 	must(t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/blnk-cloud/apikeys/e2e/internal/dashtest"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
@@ -48,7 +49,7 @@ func TestWebhooksSurviveARestart(t *testing.T) {
 	defer store.Close()
 	login, err := store.LoginByEmail(context.Background(), "ada@acme.test")
 	must(t, err)
-	if _, _, err := store.CreateWebhook(context.Background(), db.NewWebhook{
+	if _, _, err := store.CreateWebhook(context.Background(), blnk.NewWebhook{
 		Endpoint: webhook.Endpoint{ID: webhook.NewID(), WorkspaceID: login.Workspace.ID, URL: recv.URL + "/h",
 			Events: []webhook.EventType{webhook.KeyCreated}, CreatedAt: time.Now()},
 		Secret: webhook.NewSecret(), CreateToken: apikey.NewID(), Actor: audit.Actor{Kind: audit.System},
@@ -120,7 +121,7 @@ func TestWebhooksToLoopbackBlockedByDefault(t *testing.T) {
 		must(t, err)
 		login, err := store.LoginByEmail(context.Background(), "ada@acme.test")
 		must(t, err)
-		if _, _, err := store.CreateWebhook(context.Background(), db.NewWebhook{
+		if _, _, err := store.CreateWebhook(context.Background(), blnk.NewWebhook{
 			Endpoint: webhook.Endpoint{ID: webhook.NewID(), WorkspaceID: login.Workspace.ID, URL: recv.URL + "/h",
 				Events: []webhook.EventType{webhook.KeyCreated}, CreatedAt: time.Now()},
 			Secret: webhook.NewSecret(), CreateToken: apikey.NewID(), Actor: audit.Actor{Kind: audit.System},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // Page is what the page shell needs around every signed-in page.
@@ -159,7 +160,7 @@ func ConfirmationText(c apikey.Confirmation) string {
 		servers = "server"
 	}
 	if c.Lapsed == 0 && c.Complete() {
-		return fmt.Sprintf("Revoked · confirmed by %d of %d %s in %s", c.Confirmed, c.Servers, servers, Duration(c.Took))
+		return fmt.Sprintf("Revoked · confirmed by %d of %d %s in %s", c.Confirmed, c.Servers, servers, blnk.FormatDuration(c.Took))
 	}
 	text := fmt.Sprintf("Revoked · confirmed by %d of %d %s", c.Confirmed, c.Servers, servers)
 	if c.Lapsed > 0 {
@@ -169,16 +170,8 @@ func ConfirmationText(c apikey.Confirmation) string {
 		}
 		text += fmt.Sprintf("; %d stopped trusting %s memory", c.Lapsed, their)
 		if c.Complete() {
-			return text + " within " + Duration(c.Took)
+			return text + " within " + blnk.FormatDuration(c.Took)
 		}
 	}
-	return text + fmt.Sprintf("; %d not confirmed within %s", c.Servers-c.Confirmed-c.Lapsed, Duration(c.Took))
-}
-
-// Duration writes a short duration for people: "14 ms", "2.0 s".
-func Duration(d time.Duration) string {
-	if d < time.Second {
-		return fmt.Sprintf("%d ms", d.Milliseconds())
-	}
-	return fmt.Sprintf("%.1f s", d.Seconds())
+	return text + fmt.Sprintf("; %d not confirmed within %s", c.Servers-c.Confirmed-c.Lapsed, blnk.FormatDuration(c.Took))
 }

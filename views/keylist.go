@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // ListPath is the address of the keys list.
@@ -210,7 +211,7 @@ func (l KeyList) FilterDescription() string {
 func ExpiresSoonText(k apikey.Key, now time.Time) string {
 	d := k.ExpiresAt.Sub(now)
 	if d <= 24*time.Hour {
-		return "Expires " + Until(k.ExpiresAt, now)
+		return "Expires " + blnk.Until(k.ExpiresAt, now)
 	}
 	return "Expires in " + plural(int((d+24*time.Hour-1)/(24*time.Hour)), "day")
 }

@@ -5,28 +5,8 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
-
-// Until describes how long after now t comes, in the largest whole unit
-// rounded up: "in 23 hours", "in 1 minute", "now".
-func Until(t, now time.Time) string {
-	d := t.Sub(now)
-	ceil := func(unit time.Duration) int { return int((d + unit - 1) / unit) }
-	switch {
-	case d <= 0:
-		return "now"
-	case d <= time.Minute:
-		return "in less than a minute"
-	case d <= time.Hour:
-		if m := ceil(time.Minute); m < 60 {
-			return "in " + plural(m, "minute")
-		}
-		return "in 1 hour"
-	case d <= 48*time.Hour:
-		return "in " + plural(ceil(time.Hour), "hour")
-	}
-	return "in " + plural(ceil(24*time.Hour), "day")
-}
 
 // ExpiryPolicyText says which expiry the key that replaces k in a roll at
 // now gets, and why.
@@ -65,7 +45,7 @@ func ExactShort(t time.Time) string {
 func StatusText(k apikey.Key, now time.Time) string {
 	s := k.Status(now)
 	if s == apikey.Rolled {
-		return StatusLabel(s) + " · stops working " + Until(k.ExpiresAt, now)
+		return StatusLabel(s) + " · stops working " + blnk.Until(k.ExpiresAt, now)
 	}
 	return StatusLabel(s)
 }

@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // Calls is how many calls a key got: accepted, and refused by reason
 // (the counts keyauth keeps).
-type Calls = keyauth.Counts
+type Calls = blnk.Counts
 
 // UsageDay is a day's calls (UTC).
 type UsageDay struct {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -20,7 +20,7 @@ const auditPageSize = 50
 
 // auditQuery is the audit log's filter and page as the URL asks for them.
 type auditQuery struct {
-	filter        db.AuditFilter
+	filter        blnk.AuditFilter
 	shown         views.AuditFilter
 	before, after int64
 }

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // eventIDs returns the ids of the event rows of an audit log page, in
@@ -36,7 +36,7 @@ func eventIDs(body string) []int64 {
 func (ts *testServer) allEvents() []audit.Event {
 	ts.t.Helper()
 	var out []audit.Event
-	if err := ts.db.EachAuditEvent(context.Background(), db.AuditFilter{}, func(ev audit.Event) error {
+	if err := ts.db.EachAuditEvent(context.Background(), blnk.AuditFilter{}, func(ev audit.Event) error {
 		json.Unmarshal(ev.RawDetails, &ev.Details)
 		out = append(out, ev)
 		return nil
@@ -176,7 +176,7 @@ func TestAuditLogPage(t *testing.T) {
 		}
 		ids := eventIDs(r.Body)
 		var want []int64
-		for _, ev := range ts.events(db.AuditFilter{WorkspaceID: ws}) {
+		for _, ev := range ts.events(blnk.AuditFilter{WorkspaceID: ws}) {
 			want = append(want, ev.ID)
 		}
 		if !slices.Equal(ids, want) || len(ids) != 6 { // signed in, 2 × (created, revealed), revoked
@@ -216,7 +216,7 @@ func TestAuditLogPage(t *testing.T) {
 			}
 			var got []string
 			for _, id := range eventIDs(r.Body) {
-				for _, ev := range ts.events(db.AuditFilter{WorkspaceID: ws}) {
+				for _, ev := range ts.events(blnk.AuditFilter{WorkspaceID: ws}) {
 					if ev.ID == id {
 						got = append(got, string(ev.Action))
 					}
@@ -261,7 +261,7 @@ func TestAuditLogPage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		all := ts.events(db.AuditFilter{WorkspaceID: ws, Actor: "system"})
+		all := ts.events(blnk.AuditFilter{WorkspaceID: ws, Actor: "system"})
 		var want []int64
 		for _, ev := range all {
 			want = append(want, ev.ID)

@@ -14,9 +14,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -86,7 +86,7 @@ func (s *Server) setup(c echo.Context) error {
 		return hashErr
 	}
 	ws, u, err := s.db.SetupFirstAdmin(c.Request().Context(), in.workspace, in.email, hash, s.cfg.Now())
-	if errors.Is(err, db.ErrAlreadySet) {
+	if errors.Is(err, blnk.ErrAlreadySet) {
 		return echo.ErrNotFound // another setup won the race
 	}
 	if err != nil {
@@ -193,7 +193,7 @@ func (s *Server) login(c echo.Context) error {
 // account has the email, which is then not recorded (it may be anything
 // typed, a password included). A failure to record is logged: the person
 // signing in is told the same either way.
-func (s *Server) recordSignInFailed(c echo.Context, l db.Login, known bool) {
+func (s *Server) recordSignInFailed(c echo.Context, l blnk.Login, known bool) {
 	ev := audit.Event{At: s.cfg.Now(), Action: audit.UserSignInFailed, Actor: actorOf(c, 0, ""),
 		Details: map[string]any{"reason": "unknown email"}}
 	if known {
@@ -332,11 +332,11 @@ func (s *Server) hashing(ctx context.Context, f func()) error {
 
 // checkPassword reports whether password is email's. An unknown email
 // costs the same hash as a known one, so that timing tells nothing.
-func (s *Server) checkPassword(ctx context.Context, email, password string) (db.Login, bool, error) {
+func (s *Server) checkPassword(ctx context.Context, email, password string) (blnk.Login, bool, error) {
 	l, err := s.db.LoginByEmail(ctx, email)
 	known := err == nil
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
-		return db.Login{}, false, err
+	if err != nil && !errors.Is(err, blnk.ErrNotFound) {
+		return blnk.Login{}, false, err
 	}
 	ok := false
 	err = s.hashing(ctx, func() {

@@ -12,6 +12,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/web"
@@ -50,14 +51,14 @@ func BenchmarkHandlers(b *testing.B) {
 	}
 	token, _ := apikey.Generate()
 	prefix, _ := apikey.Parse(token)
-	k, _, err := store.CreateKey(ctx, db.NewKey{
+	k, _, err := store.CreateKey(ctx, blnk.NewKey{
 		Key:  apikey.Key{ID: apikey.NewID(), WorkspaceID: ws.ID, Name: "bench", Prefix: prefix, Scopes: must(apikey.ParseScopes([]string{"mcp:read"})), CreatedAt: time.Now()},
 		Hash: apikey.HashOf(token), CreatedBy: u.ID, CreateToken: "bench",
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth.Put(keyauth.Record{Hash: apikey.HashOf(token), Key: k, WorkspaceName: ws.Name})
+	auth.Put(blnk.Record{Hash: apikey.HashOf(token), Key: k, WorkspaceName: ws.Name})
 
 	for _, bc := range []struct{ name, target, key string }{
 		{"healthz", "/healthz", ""},

@@ -11,8 +11,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -27,9 +27,9 @@ type listProblem = string
 
 // parseListFilter reads the list's query parameters (SPEC, "The keys list
 // at scale"). Each may appear once; unknown parameters are ignored.
-func parseListFilter(q url.Values) (views.ListFilter, db.ListQuery, listProblem) {
+func parseListFilter(q url.Values) (views.ListFilter, blnk.ListQuery, listProblem) {
 	var f views.ListFilter
-	lq := db.ListQuery{Sort: db.SortCreated, Desc: true, Limit: views.DefaultListLimit}
+	lq := blnk.ListQuery{Sort: blnk.SortCreated, Desc: true, Limit: views.DefaultListLimit}
 	for _, name := range []string{"q", "status", "scope", "sort", "cursor", "limit"} {
 		if len(q[name]) > 1 {
 			return f, lq, listProblem(fmt.Sprintf("“%s” is given %d times; give it once.", name, len(q[name])))
@@ -46,8 +46,8 @@ func parseListFilter(q url.Values) (views.ListFilter, db.ListQuery, listProblem)
 	}
 	f.Search, lq.Search = search, search
 
-	switch s := db.ListStatus(q.Get("status")); s {
-	case db.AnyStatus, db.ListActive, db.ListExpiring, db.ListRolled, db.ListExpired, db.ListRevoked:
+	switch s := blnk.ListStatus(q.Get("status")); s {
+	case blnk.AnyStatus, blnk.ListActive, blnk.ListExpiring, blnk.ListRolled, blnk.ListExpired, blnk.ListRevoked:
 		f.Status, lq.Status = string(s), s
 	default:
 		return f, lq, fmt.Sprintf("Unknown status “%s”: use active, expiring, rolled, expired or revoked.", clip(string(s)))
@@ -62,10 +62,10 @@ func parseListFilter(q url.Values) (views.ListFilter, db.ListQuery, listProblem)
 
 	if s := q.Get("sort"); s != "" {
 		col, desc := strings.CutPrefix(s, "-")
-		if !db.KnownSort(db.ListSort(col)) {
+		if !blnk.KnownSort(blnk.ListSort(col)) {
 			return f, lq, fmt.Sprintf("Unknown sort “%s”: use created, name, expires or last_used, with - for descending.", clip(s))
 		}
-		lq.Sort, lq.Desc = db.ListSort(col), desc
+		lq.Sort, lq.Desc = blnk.ListSort(col), desc
 		if s != "-created" {
 			f.Sort, f.Desc = col, desc
 		}
@@ -80,7 +80,7 @@ func parseListFilter(q url.Values) (views.ListFilter, db.ListQuery, listProblem)
 	}
 
 	if s := q.Get("cursor"); s != "" {
-		c, err := db.ParseCursor(s)
+		c, err := blnk.ParseCursor(s)
 		if err != nil || c.Sort != lq.Sort || c.Desc != lq.Desc {
 			return f, lq, "The page link is damaged or belongs to another sort order. Start again from the first page."
 		}
@@ -188,7 +188,7 @@ func (s *Server) keyList(c echo.Context) error {
 		}
 	}
 	for _, t := range views.ListStatuses {
-		t.Count = counts.Of(db.ListStatus(t.Status))
+		t.Count = counts.Of(blnk.ListStatus(t.Status))
 		l.Tabs = append(l.Tabs, t)
 	}
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // storeKeys stores n keys of the admin's workspace straight in the
@@ -40,7 +40,7 @@ func (ts *testServer) storeKeys(n int, mk func(i int) (string, []string, time.Ti
 		if err != nil {
 			ts.t.Fatal(err)
 		}
-		k, _, err := ts.db.CreateKey(ctx, db.NewKey{
+		k, _, err := ts.db.CreateKey(ctx, blnk.NewKey{
 			Key: apikey.Key{ID: apikey.NewID(), WorkspaceID: login.Workspace.ID, Name: name, Prefix: prefix,
 				Scopes: scopes, ExpiresAt: expires, CreatedAt: base.Add(time.Duration(i) * time.Minute)},
 			Hash: apikey.HashOf(token), CreatedBy: login.User.ID, CreateToken: apikey.NewID(),

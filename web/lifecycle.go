@@ -10,9 +10,9 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -23,7 +23,7 @@ const keyEventsShown = 5
 // keyDetails is what a key's details show: the key, its recent events and
 // its usage.
 func (s *Server) keyDetails(ctx context.Context, k apikey.Key) (views.KeyDetails, error) {
-	p, err := s.db.AuditEvents(ctx, db.AuditFilter{WorkspaceID: k.WorkspaceID, Key: k.ID}, 0, 0, keyEventsShown)
+	p, err := s.db.AuditEvents(ctx, blnk.AuditFilter{WorkspaceID: k.WorkspaceID, Key: k.ID}, 0, 0, keyEventsShown)
 	if err != nil {
 		return views.KeyDetails{}, err
 	}
@@ -147,7 +147,7 @@ func rollRefusal(k apikey.Key, now time.Time) string {
 		return "This key has expired: it can no longer authenticate, so there is nothing to replace. Create a new key instead."
 	case apikey.Rolled:
 		return "This key was rolled already on " + views.Exact(k.RolledAt) + ": it was replaced by " + k.RolledIntoPrefix + "... and stops working " +
-			views.Until(k.ExpiresAt, now) + ". Roll the new key instead."
+			blnk.Until(k.ExpiresAt, now) + ". Roll the new key instead."
 	}
 	return ""
 }

@@ -14,8 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -30,7 +30,7 @@ func (ts *testServer) workspaceID(name string) int64 {
 }
 
 // events returns the audit events f selects, newest first (up to 500).
-func (ts *testServer) events(f db.AuditFilter) []audit.Event {
+func (ts *testServer) events(f blnk.AuditFilter) []audit.Event {
 	ts.t.Helper()
 	p, err := ts.db.AuditEvents(context.Background(), f, 0, 0, 500)
 	if err != nil {
@@ -268,7 +268,7 @@ func TestEditKey(t *testing.T) {
 		if w.Name != "New <name> 🚀" {
 			t.Errorf("whoami name: got %q, want the new name", w.Name)
 		}
-		evs := ts.events(db.AuditFilter{WorkspaceID: ws, Key: k.ID, Action: audit.KeyEdited})
+		evs := ts.events(blnk.AuditFilter{WorkspaceID: ws, Key: k.ID, Action: audit.KeyEdited})
 		if len(evs) != 1 {
 			t.Fatalf("key.edited events: got %d, want 1", len(evs))
 		}
@@ -477,7 +477,7 @@ func TestRollEachOverlap(t *testing.T) {
 				t.Errorf("new key: got %d, want 200", r.Code)
 			}
 
-			rolled := ts.events(db.AuditFilter{WorkspaceID: ws, Key: old.ID, Action: audit.KeyRolled})
+			rolled := ts.events(blnk.AuditFilter{WorkspaceID: ws, Key: old.ID, Action: audit.KeyRolled})
 			if len(rolled) != 1 {
 				t.Fatalf("key.rolled events: got %d, want 1", len(rolled))
 			}
@@ -487,7 +487,7 @@ func TestRollEachOverlap(t *testing.T) {
 				into["id"] != next.ID || into["prefix"] != next.Prefix || ev.Details["overlap"] != tt.overlap {
 				t.Errorf("key.rolled: %+v", ev)
 			}
-			if got := actions(ts.events(db.AuditFilter{WorkspaceID: ws, Key: next.ID})); strings.Join(got, " ") != "key.revealed key.created" {
+			if got := actions(ts.events(blnk.AuditFilter{WorkspaceID: ws, Key: next.ID})); strings.Join(got, " ") != "key.revealed key.created" {
 				t.Errorf("events of the new key: %q, want created and revealed", got)
 			}
 		})
@@ -668,7 +668,7 @@ func TestRollSubmittedTwice(t *testing.T) {
 		if n != 1 {
 			t.Errorf("successors: got %d, want 1", n)
 		}
-		if evs := ts.events(db.AuditFilter{Key: k.ID, Action: audit.KeyRolled}); len(evs) != 1 {
+		if evs := ts.events(blnk.AuditFilter{Key: k.ID, Action: audit.KeyRolled}); len(evs) != 1 {
 			t.Errorf("key.rolled events: got %d, want 1", len(evs))
 		}
 	})

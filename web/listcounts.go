@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // listCounts counts a workspace's keys per status for the keys list (its
@@ -38,7 +39,7 @@ type listSnapshot struct {
 	seq     int64
 	ready   bool
 	tooBig  bool // it had more than maxSnapshotKeys keys: never read again
-	entries []db.ListEntry
+	entries []blnk.ListEntry
 	lower   []string // the entries' names, folded as the database folds them
 }
 
@@ -55,11 +56,11 @@ const maxAmong = 500
 // neither), from one read of the snapshot and one pass over it; and,
 // when q filters and finds at most maxAmong keys in its status, their ids
 // (else nil).
-func (lc *listCounts) count(ctx context.Context, workspaceID int64, q db.ListQuery) (all, found db.StatusCounts, among []string, err error) {
+func (lc *listCounts) count(ctx context.Context, workspaceID int64, q blnk.ListQuery) (all, found blnk.StatusCounts, among []string, err error) {
 	entries, lower, err := lc.snapshot(ctx, workspaceID)
 	search := q.Search != "" || q.Scope != ""
 	if errors.Is(err, errTooBig) {
-		if all, err = lc.db.CountKeys(ctx, workspaceID, db.ListQuery{Now: q.Now}); err != nil || !search {
+		if all, err = lc.db.CountKeys(ctx, workspaceID, blnk.ListQuery{Now: q.Now}); err != nil || !search {
 			return all, all, nil, err
 		}
 		found, err = lc.db.CountKeys(ctx, workspaceID, q)
@@ -69,7 +70,7 @@ func (lc *listCounts) count(ctx context.Context, workspaceID int64, q db.ListQue
 		return all, found, nil, err
 	}
 	var nAll, nFound [5]int
-	filtered := search || q.Status != db.AnyStatus
+	filtered := search || q.Status != blnk.AnyStatus
 	lowerSearch := lc.db.Lower(q.Search)
 	among = []string{}
 	for i, e := range entries {
@@ -92,7 +93,7 @@ func (lc *listCounts) count(ctx context.Context, workspaceID int64, q db.ListQue
 // snapshot returns the workspace's entries, and their names folded, at
 // least as new as the key changes applied when it is called. The slices
 // are never written once returned.
-func (lc *listCounts) snapshot(ctx context.Context, workspaceID int64) ([]db.ListEntry, []string, error) {
+func (lc *listCounts) snapshot(ctx context.Context, workspaceID int64) ([]blnk.ListEntry, []string, error) {
 	// Every key change appends to the change log: its last sequence number
 	// (one index lookup) says whether the snapshot is still right.
 	seq, err := lc.db.LastChange(ctx)

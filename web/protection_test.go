@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/web"
@@ -119,7 +119,7 @@ func TestAllowlistedKey(t *testing.T) {
 	if err != nil || len(hours) != 1 {
 		t.Fatalf("usage = %+v, %v", hours, err)
 	}
-	if got, want := hours[0].Counts, (keyauth.Counts{Accepted: 4, Address: 5}); got != want {
+	if got, want := hours[0].Counts, (blnk.Counts{Accepted: 4, Address: 5}); got != want {
 		t.Errorf("counts = %+v, want %+v", got, want)
 	}
 }
@@ -347,7 +347,7 @@ func TestUsagePanel(t *testing.T) {
 		t.Fatal(err)
 	}
 	hours, err := ts.db.KeyUsage(context.Background(), k.ID, time.Time{})
-	if err != nil || len(hours) != 1 || hours[0].Counts != (keyauth.Counts{Accepted: n, Scope: 2}) {
+	if err != nil || len(hours) != 1 || hours[0].Counts != (blnk.Counts{Accepted: n, Scope: 2}) {
 		t.Fatalf("stored usage = %+v, %v", hours, err)
 	}
 	for _, opts := range [][]opt{nil, {htmx()}} {
@@ -414,7 +414,7 @@ func TestEditAllowlist(t *testing.T) {
 	if text := stripTags(c.get("/settings/api-keys/" + k.ID).Body); !strings.Contains(text, "Office key") || !strings.Contains(text, "IP allowlist 198.51.100.0/24 2001:db8::/32") {
 		t.Errorf("details after the edit: %q", text)
 	}
-	evs := ts.events(db.AuditFilter{WorkspaceID: ts.workspaceID(adminWorkspace), Key: k.ID, Action: audit.KeyEdited})
+	evs := ts.events(blnk.AuditFilter{WorkspaceID: ts.workspaceID(adminWorkspace), Key: k.ID, Action: audit.KeyEdited})
 	if len(evs) != 1 || mustJSON(evs[0].Details["before"]) != `{"allowlist":"203.0.113.0/24"}` ||
 		mustJSON(evs[0].Details["after"]) != `{"allowlist":"198.51.100.0/24,2001:db8::/32"}` {
 		t.Errorf("audit = %+v", evs)

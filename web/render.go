@@ -9,8 +9,8 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -74,7 +74,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if he.Internal != nil {
 			s.log.Warn("request refused", "request_id", requestIDOf(c), "status", status, "err", he.Internal)
 		}
-	case errors.Is(err, db.ErrNotFound):
+	case errors.Is(err, blnk.ErrNotFound):
 		status = http.StatusNotFound
 	}
 	if status >= 500 {

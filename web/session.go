@@ -11,9 +11,9 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // Cookies. The session cookie holds a random token whose SHA-256 keys the
@@ -62,8 +62,8 @@ func tokenHash(token string) []byte {
 
 // currentSession returns the request's session, or nil if it is not
 // signed in. Expired sessions are deleted on the way.
-func (s *Server) currentSession(c echo.Context) (*db.Session, error) {
-	if cur, ok := c.Get(sessionKey).(*db.Session); ok {
+func (s *Server) currentSession(c echo.Context) (*blnk.Session, error) {
+	if cur, ok := c.Get(sessionKey).(*blnk.Session); ok {
 		return cur, nil
 	}
 	cs, _ := s.cookies.Get(c.Request(), sessionCookie) // a bad cookie is no session
@@ -74,7 +74,7 @@ func (s *Server) currentSession(c echo.Context) (*db.Session, error) {
 	hash := tokenHash(token)
 	ctx := c.Request().Context()
 	ds, err := s.db.SessionByToken(ctx, hash)
-	if errors.Is(err, db.ErrNotFound) {
+	if errors.Is(err, blnk.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -97,8 +97,8 @@ func (s *Server) currentSession(c echo.Context) (*db.Session, error) {
 }
 
 // mustSession returns the session that requireSession found.
-func mustSession(c echo.Context) *db.Session {
-	return c.Get(sessionKey).(*db.Session)
+func mustSession(c echo.Context) *blnk.Session {
+	return c.Get(sessionKey).(*blnk.Session)
 }
 
 // startSession signs u in to workspaceID with a new token and a new
@@ -142,7 +142,7 @@ func (s *Server) endSession(c echo.Context, flash string) error {
 	cs, _ := s.cookies.Get(r, sessionCookie)
 	if t, _ := cs.Values[tokenValue].(string); t != "" {
 		var events []audit.Event
-		if cur, ok := c.Get(sessionKey).(*db.Session); ok {
+		if cur, ok := c.Get(sessionKey).(*blnk.Session); ok {
 			events = append(events, audit.Event{WorkspaceID: cur.Workspace.ID, At: s.cfg.Now(), Action: audit.UserSignedOut,
 				Actor: actorOf(c, cur.User.ID, cur.User.Email)})
 		}

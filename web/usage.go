@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -53,7 +53,7 @@ func (s *Server) keyUsage(ctx context.Context, id string) (views.Usage, error) {
 	return views.NewUsage(now, hours, addrs), nil
 }
 
-func add(hours map[time.Time]views.Calls, h time.Time, c keyauth.Counts) {
+func add(hours map[time.Time]views.Calls, h time.Time, c blnk.Counts) {
 	v := hours[h]
 	v.Add(c)
 	hours[h] = v

@@ -10,8 +10,8 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -139,7 +139,7 @@ func (s *Server) webhookCreate(c echo.Context) error {
 		return s.renderWebhookForm(c, http.StatusUnprocessableEntity, f)
 	}
 	cur := mustSession(c)
-	ep, created, err := s.db.CreateWebhook(c.Request().Context(), db.NewWebhook{
+	ep, created, err := s.db.CreateWebhook(c.Request().Context(), blnk.NewWebhook{
 		Endpoint: webhook.Endpoint{
 			ID: webhook.NewID(), WorkspaceID: cur.Workspace.ID, URL: in.url, Description: in.description,
 			Events: in.events, CreatedAt: s.cfg.Now(),
@@ -285,7 +285,7 @@ func (s *Server) webhookTest(c echo.Context) error {
 		return err
 	}
 	err = s.db.SendTestEvent(c.Request().Context(), ep.WorkspaceID, ep.ID, s.actor(c), s.cfg.Now())
-	if errors.Is(err, db.ErrDisabled) {
+	if errors.Is(err, blnk.ErrDisabled) {
 		return echo.NewHTTPError(http.StatusConflict, "This endpoint is disabled: enable it to send a test event.")
 	}
 	if err != nil {

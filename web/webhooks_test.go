@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -211,7 +211,7 @@ func TestWebhookChangesAudited(t *testing.T) {
 	}
 	var got []string
 	byAction := map[audit.Action][]int64{}
-	for _, ev := range ts.events(db.AuditFilter{WorkspaceID: ws}) { // newest first
+	for _, ev := range ts.events(blnk.AuditFilter{WorkspaceID: ws}) { // newest first
 		if !strings.HasPrefix(string(ev.Action), "webhook.") || ev.Action == audit.WebhookCreated {
 			continue
 		}

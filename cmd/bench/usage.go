@@ -38,6 +38,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
@@ -313,7 +314,7 @@ func webhookBurst(ctx context.Context, bin, path string, extra []string, logf fu
 	go recv.Serve(ln)
 	defer recv.Close()
 
-	hook, _, err := store.CreateWebhook(ctx, db.NewWebhook{
+	hook, _, err := store.CreateWebhook(ctx, blnk.NewWebhook{
 		Endpoint: webhook.Endpoint{ID: webhook.NewID(), WorkspaceID: ws.ID, URL: "http://" + ln.Addr().String() + "/hook",
 			Events: []webhook.EventType{webhook.KeyCreated}, CreatedAt: time.Now()},
 		Secret: webhook.NewSecret(), CreateToken: "bench", Actor: audit.Actor{Kind: audit.System},

@@ -17,9 +17,9 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
-	"github.com/blnk-cloud/apikeys/views"
 )
 
 // adminCreate creates a workspace and its first admin, for scripts and
@@ -61,7 +61,7 @@ func adminCreate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	defer store.Close()
 	w, u, err := store.CreateWorkspaceAdmin(ctx, ws, addr, hash, time.Now())
-	if errors.Is(err, db.ErrEmailTaken) {
+	if errors.Is(err, blnk.ErrEmailTaken) {
 		return fmt.Errorf("%s is already registered", addr)
 	}
 	if err != nil {
@@ -139,9 +139,9 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer store.Close()
 	k, err := store.FindKey(ctx, target)
 	switch {
-	case errors.Is(err, db.ErrNotFound):
+	case errors.Is(err, blnk.ErrNotFound):
 		return fmt.Errorf("no key has the id or prefix %q", target)
-	case errors.Is(err, db.ErrAmbiguous):
+	case errors.Is(err, blnk.ErrAmbiguous):
 		return fmt.Errorf("several keys have the prefix %q: revoke by id", target)
 	case err != nil:
 		return err
@@ -175,14 +175,14 @@ func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duratio
 		}
 		return fmt.Sprintf("no running server has been seen in the last %v: %s", maxStale, how)
 	case c.Complete() && c.Lapsed == 0:
-		return fmt.Sprintf("confirmed by %d of %d running servers in %s: %s", c.Confirmed, c.Servers, views.Duration(c.Took), applied)
+		return fmt.Sprintf("confirmed by %d of %d running servers in %s: %s", c.Confirmed, c.Servers, blnk.FormatDuration(c.Took), applied)
 	case c.Complete():
 		return fmt.Sprintf("confirmed by %d of %d running servers; %d stopped trusting %s within %s and %s 503 until %s the change",
-			c.Confirmed, c.Servers, c.Lapsed, plural(c.Lapsed, "its memory", "their memory"), views.Duration(c.Took),
+			c.Confirmed, c.Servers, c.Lapsed, plural(c.Lapsed, "its memory", "their memory"), blnk.FormatDuration(c.Took),
 			plural(c.Lapsed, "answers", "answer"), plural(c.Lapsed, "it reads", "they read"))
 	}
 	return fmt.Sprintf("WARNING: confirmed by only %d of %d running servers within %s, and %d stopped trusting their memory; the others may accept the old key until their lease (--max-staleness) runs out",
-		c.Confirmed, c.Servers, views.Duration(c.Took), c.Lapsed)
+		c.Confirmed, c.Servers, blnk.FormatDuration(c.Took), c.Lapsed)
 }
 
 // plural returns one if n is 1, else many.
@@ -235,9 +235,9 @@ func keysRoll(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer store.Close()
 	k, err := store.FindKey(ctx, target)
 	switch {
-	case errors.Is(err, db.ErrNotFound):
+	case errors.Is(err, blnk.ErrNotFound):
 		return fmt.Errorf("no key has the id or prefix %q", target)
-	case errors.Is(err, db.ErrAmbiguous):
+	case errors.Is(err, blnk.ErrAmbiguous):
 		return fmt.Errorf("several keys have the prefix %q: roll by id", target)
 	case err != nil:
 		return err
@@ -260,7 +260,7 @@ func keysRoll(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout, r.Token)
 	fmt.Fprintf(stderr, "rolled %s (%s...) %q in workspace %d into %s (%s...)\n", r.Old.ID, r.Old.Prefix, r.Old.Name, r.Old.WorkspaceID, r.New.ID, r.New.Prefix)
-	fmt.Fprintf(stderr, "the old key stops working at %s (%s)\n", r.Old.ExpiresAt.UTC().Format(time.RFC3339), views.Until(r.Old.ExpiresAt, now))
+	fmt.Fprintf(stderr, "the old key stops working at %s (%s)\n", r.Old.ExpiresAt.UTC().Format(time.RFC3339), blnk.Until(r.Old.ExpiresAt, now))
 	fmt.Fprintln(stderr, "the new key above is shown once: store it now")
 	fmt.Fprintln(stderr, confirmationLine(store, r.Confirmation, *maxStale, "each holds the old key's new end"))
 	return nil
@@ -284,7 +284,7 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("audit export: unexpected argument %q", fs.Arg(0))
 	}
 	now := time.Now()
-	var f db.AuditFilter
+	var f blnk.AuditFilter
 	var err error
 	if f.Since, err = parseWhen(*since, now); err != nil {
 		return fmt.Errorf("--since: %w", err)

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
@@ -123,15 +124,15 @@ func (w *Worker) lease() time.Duration { return 3*w.cfg.Timeout + 10*time.Second
 // in one transaction for many, once half have been sent.
 func (w *Worker) Run(ctx context.Context) {
 	conc := w.cfg.Concurrency
-	results := make(chan db.Attempt, 4*conc)
+	results := make(chan blnk.Attempt, 4*conc)
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
 		w.record(results)
 	}()
-	jobs := make(chan db.Job, 2*conc)
+	jobs := make(chan blnk.Job, 2*conc)
 	done := make(chan struct{}, 2*conc)
-	var unsent []db.Job
+	var unsent []blnk.Job
 	var mu sync.Mutex
 	var senders sync.WaitGroup
 	for range conc {
@@ -199,9 +200,9 @@ func (w *Worker) Run(ctx context.Context) {
 
 // record writes attempts as they come, several in one transaction when
 // they come together, until results is closed.
-func (w *Worker) record(results <-chan db.Attempt) {
+func (w *Worker) record(results <-chan blnk.Attempt) {
 	const most = 200
-	batch := make([]db.Attempt, 0, most)
+	batch := make([]blnk.Attempt, 0, most)
 	for a := range results {
 		batch = append(batch[:0], a)
 	more:
@@ -228,9 +229,9 @@ func (w *Worker) record(results <-chan db.Attempt) {
 }
 
 // send makes one attempt at a delivery.
-func (w *Worker) send(ctx context.Context, j db.Job) db.Attempt {
+func (w *Worker) send(ctx context.Context, j blnk.Job) blnk.Attempt {
 	now, start := w.cfg.Now(), time.Now()
-	a := db.Attempt{ID: j.ID, Claim: j.Claim, At: now}
+	a := blnk.Attempt{ID: j.ID, Claim: j.Claim, At: now}
 	status, response, err := w.post(ctx, j, now)
 	a.Status, a.Response = status, response
 	a.Duration = time.Since(start)
@@ -260,7 +261,7 @@ func (w *Worker) send(ctx context.Context, j db.Job) db.Attempt {
 
 // post sends the request and returns the answer's status and the first
 // bytes of its body, or why there was none.
-func (w *Worker) post(ctx context.Context, j db.Job, now time.Time) (int, string, error) {
+func (w *Worker) post(ctx context.Context, j blnk.Job, now time.Time) (int, string, error) {
 	u, err := url.Parse(j.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return 0, "", errors.New("not an http(s) URL")

@@ -21,6 +21,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/delivery"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
@@ -96,7 +97,7 @@ func newFixture(t *testing.T, answer func(n int, r *http.Request) int) *fixture 
 func (f *fixture) addHook(t *testing.T, url string) webhook.Endpoint {
 	t.Helper()
 	ctx := context.Background()
-	e, _, err := f.store.CreateWebhook(ctx, db.NewWebhook{
+	e, _, err := f.store.CreateWebhook(ctx, blnk.NewWebhook{
 		Endpoint: webhook.Endpoint{ID: webhook.NewID(), WorkspaceID: f.ws, URL: url,
 			Events: []webhook.EventType{webhook.KeyCreated, webhook.KeyRevoked}, CreatedAt: time.Now()},
 		Secret: webhook.NewSecret(), CreateToken: apikey.NewID(), Actor: audit.Actor{Kind: audit.System},
@@ -131,7 +132,7 @@ func (f *fixture) createKey(t *testing.T) apikey.Key {
 	t.Helper()
 	token, _ := apikey.Generate()
 	prefix, _ := apikey.Parse(token)
-	k, _, err := f.store.CreateKey(context.Background(), db.NewKey{
+	k, _, err := f.store.CreateKey(context.Background(), blnk.NewKey{
 		Key:  apikey.Key{ID: apikey.NewID(), WorkspaceID: f.ws, Name: "k", Prefix: prefix, Scopes: 1, CreatedAt: time.Now()},
 		Hash: apikey.HashOf(token), CreatedBy: f.user, CreateToken: apikey.NewID(), Actor: audit.Actor{Kind: audit.CommandLine},
 	})

@@ -55,6 +55,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 )
 
@@ -62,73 +63,21 @@ import (
 type Store interface {
 	// AuthKeys calls fn for every key and returns the last change it
 	// includes.
-	AuthKeys(ctx context.Context, fn func(Record)) (seq int64, err error)
+	AuthKeys(ctx context.Context, fn func(blnk.Record)) (seq int64, err error)
 	// KeyChangesSince returns the keys changed after change seq, as they
 	// are now, and the last change included.
-	KeyChangesSince(ctx context.Context, seq int64) ([]Record, int64, error)
+	KeyChangesSince(ctx context.Context, seq int64) ([]blnk.Record, int64, error)
 	// RecordUsage stores a batch of usage: it sets last uses and
 	// addresses' last times (unless the stored ones are newer) and adds
 	// the hourly counts to the stored ones.
-	RecordUsage(ctx context.Context, u Usage) error
+	RecordUsage(ctx context.Context, u blnk.Usage) error
 	// WatchChanges returns a channel that receives soon after another
 	// process may have committed a key change, until ctx ends.
 	WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
 	// Heartbeat records that a server is alive and what it has applied,
 	// and renews its lease if it still holds hb.Held; otherwise it claims
 	// a new one without renewing it (see db/servers.go).
-	Heartbeat(ctx context.Context, hb Heartbeat) (Lease, error)
-}
-
-// Record is a key as the store holds it: what checking it needs.
-type Record struct {
-	Hash          apikey.Hash
-	Key           apikey.Key
-	WorkspaceName string
-}
-
-// Use is one key's most recent use, or its most recent use from one
-// address.
-type Use struct {
-	KeyID string
-	At    time.Time
-	IP    string
-}
-
-// Counts is how many calls a key got: accepted, and refused because the
-// key was revoked, expired, lacked the scope asked for, or the client's
-// address is not on its allowlist.
-type Counts struct {
-	Accepted                         int64
-	Revoked, Expired, Scope, Address int64
-}
-
-// Refused returns the refused calls, whatever the reason.
-func (c Counts) Refused() int64 { return c.Revoked + c.Expired + c.Scope + c.Address }
-
-// Total returns every call.
-func (c Counts) Total() int64 { return c.Accepted + c.Refused() }
-
-// Add adds o to c.
-func (c *Counts) Add(o Counts) {
-	c.Accepted += o.Accepted
-	c.Revoked += o.Revoked
-	c.Expired += o.Expired
-	c.Scope += o.Scope
-	c.Address += o.Address
-}
-
-// HourCount is a key's calls during the hour starting at Hour.
-type HourCount struct {
-	KeyID string
-	Hour  time.Time
-	Counts
-}
-
-// Usage is what a flush writes.
-type Usage struct {
-	Uses      []Use       // the last use of each key
-	Addresses []Use       // addresses keys were used from, with the last time
-	Hours     []HourCount // calls to add to the stored counts
+	Heartbeat(ctx context.Context, hb blnk.Heartbeat) (blnk.Lease, error)
 }
 
 // outcome is what became of a call with a known key, for the counts.
@@ -145,29 +94,6 @@ const (
 
 // hourMS is an hour in milliseconds.
 const hourMS = int64(time.Hour / time.Millisecond)
-
-// Heartbeat says that server ServerID (listening at Address since
-// Started) is alive at At and has applied the key changes up to Applied,
-// and asks to renew the lease it holds (Held, as the store last returned
-// it; 0: none) for Renew from the database's now.
-type Heartbeat struct {
-	ServerID string
-	Address  string
-	Started  time.Time
-	At       time.Time
-	Applied  int64
-	Held     int64
-	Renew    time.Duration
-}
-
-// Lease is what a heartbeat did to a server's lease: Renewed, or not (the
-// lease held was no longer the stored one, or none was held: the server
-// claimed a new one, and must read the changes again before a heartbeat
-// can renew it). Held is the value to hold for the next heartbeat.
-type Lease struct {
-	Held    int64
-	Renewed bool
-}
 
 // Why a key is refused.
 var (
@@ -261,8 +187,8 @@ type Authenticator struct {
 	rolledMu   sync.Mutex
 	rolled     []rolledCounts // counts of past hours, taken off their entries
 	flushMu    sync.Mutex
-	spare      []*entry // a drained dirty list, reused; under flushMu
-	pending    Usage    // what the last flush could not write; under flushMu
+	spare      []*entry   // a drained dirty list, reused; under flushMu
+	pending    blnk.Usage // what the last flush could not write; under flushMu
 	// written is, per entry slot, the address last written to the
 	// addresses table and when: a key used from one address all day has
 	// that row refreshed once a minute, not every flush. Under flushMu.
@@ -284,7 +210,7 @@ const addrRefresh = time.Minute
 type rolledCounts struct {
 	e    *entry
 	hour int64
-	c    Counts
+	c    blnk.Counts
 }
 
 // New loads every key of store into a new Authenticator.
@@ -324,7 +250,7 @@ func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Authe
 		}
 	}
 	at := a.mono()
-	seq, err := store.AuthKeys(ctx, func(k Record) { a.put(k) })
+	seq, err := store.AuthKeys(ctx, func(k blnk.Record) { a.put(k) })
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +303,7 @@ func (a *Authenticator) Len() int {
 // scopes or expiry changed gets a new entry, which carries its use over;
 // the old one stays unreachable until the process restarts (changes of
 // that kind are rare: people editing keys).
-func (a *Authenticator) put(k Record) {
+func (a *Authenticator) put(k blnk.Record) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	revoked := int64(0)
@@ -430,7 +356,7 @@ func (a *Authenticator) byID(id string) *entry {
 // database, before the change is answered. Call it after the commit; the
 // change also reaches the index through the store (Sync), this only makes
 // it immediate.
-func (a *Authenticator) Put(r Record) { a.put(r) }
+func (a *Authenticator) Put(r blnk.Record) { a.put(r) }
 
 // Revoked marks a key revoked in the index, before the revocation is
 // answered: from then on the key is refused. Call it after the commit.
@@ -457,14 +383,14 @@ func (a *Authenticator) LastUsed(id string) (at time.Time, ip string, ok bool) {
 // Unflushed returns the calls to key id counted in memory and not written
 // yet, and the hour they belong to (zero if none): what a page adds to the
 // stored counts to be current.
-func (a *Authenticator) Unflushed(id string) (hour time.Time, c Counts) {
+func (a *Authenticator) Unflushed(id string) (hour time.Time, c blnk.Counts) {
 	e := a.byID(id)
 	if e == nil {
-		return time.Time{}, Counts{}
+		return time.Time{}, blnk.Counts{}
 	}
 	h := e.usageHour.Load()
 	if h == 0 {
-		return time.Time{}, Counts{}
+		return time.Time{}, blnk.Counts{}
 	}
 	return time.UnixMilli(h).UTC(), e.peekCounts()
 }
@@ -655,8 +581,8 @@ func (a *Authenticator) rollHour(e *entry, h int64) {
 }
 
 // takeCounts returns e's counts and sets them to zero.
-func (e *entry) takeCounts() Counts {
-	return Counts{
+func (e *entry) takeCounts() blnk.Counts {
+	return blnk.Counts{
 		Accepted: int64(e.usage[accepted].Swap(0)),
 		Revoked:  int64(e.usage[refusedRevoked].Swap(0)),
 		Expired:  int64(e.usage[refusedExpired].Swap(0)),
@@ -666,8 +592,8 @@ func (e *entry) takeCounts() Counts {
 }
 
 // peekCounts returns e's counts.
-func (e *entry) peekCounts() Counts {
-	return Counts{
+func (e *entry) peekCounts() blnk.Counts {
+	return blnk.Counts{
 		Accepted: int64(e.usage[accepted].Load()),
 		Revoked:  int64(e.usage[refusedRevoked].Load()),
 		Expired:  int64(e.usage[refusedExpired].Load()),
@@ -773,7 +699,7 @@ func (a *Authenticator) confirm(ctx context.Context, at time.Duration) (bool, er
 	}
 	hctx, cancel := context.WithTimeout(ctx, a.dbTimeout())
 	defer cancel()
-	lease, err := a.store.Heartbeat(hctx, Heartbeat{
+	lease, err := a.store.Heartbeat(hctx, blnk.Heartbeat{
 		ServerID: a.cfg.ServerID,
 		Address:  a.cfg.Address,
 		Started:  a.started,
@@ -834,7 +760,7 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 	a.rolledMu.Unlock()
 
 	u := a.pending
-	a.pending = Usage{}
+	a.pending = blnk.Usage{}
 	u.Uses = nil // last uses are taken from the entries again
 	for _, e := range batch {
 		// Clear the flag before reading, so a use racing with this flush
@@ -846,24 +772,24 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		st.mu.Unlock()
 		id := a.idOf(e)
 		if ms := e.lastUsed.Load(); ms != 0 {
-			use := Use{KeyID: id, At: time.UnixMilli(ms).UTC(), IP: ip.String()}
+			use := blnk.Use{KeyID: id, At: time.UnixMilli(ms).UTC(), IP: ip.String()}
 			u.Uses = append(u.Uses, use)
 			if use.IP != "" && a.addressDue(e, use.IP, ms) {
 				u.Addresses = append(u.Addresses, use)
 			}
 		}
 		if c.Total() > 0 {
-			u.Hours = append(u.Hours, HourCount{KeyID: id, Hour: time.UnixMilli(hour).UTC(), Counts: c})
+			u.Hours = append(u.Hours, blnk.HourCount{KeyID: id, Hour: time.UnixMilli(hour).UTC(), Counts: c})
 		}
 	}
 	for _, r := range rolled {
-		u.Hours = append(u.Hours, HourCount{KeyID: a.idOf(r.e), Hour: time.UnixMilli(r.hour).UTC(), Counts: r.c})
+		u.Hours = append(u.Hours, blnk.HourCount{KeyID: a.idOf(r.e), Hour: time.UnixMilli(r.hour).UTC(), Counts: r.c})
 	}
 	a.ips.drain(func(s seenAddr) {
 		a.mu.RLock()
 		e := a.idx.at(s.slot)
 		a.mu.RUnlock()
-		u.Addresses = append(u.Addresses, Use{KeyID: a.idOf(e), At: time.UnixMilli(s.at).UTC(), IP: s.ip.String()})
+		u.Addresses = append(u.Addresses, blnk.Use{KeyID: a.idOf(e), At: time.UnixMilli(s.at).UTC(), IP: s.ip.String()})
 	})
 	if len(u.Uses)+len(u.Addresses)+len(u.Hours) == 0 {
 		return nil
@@ -878,7 +804,7 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		if !first {
 			a.pause(ctx)
 		}
-		part := Usage{Uses: cut(&u.Uses), Addresses: cut(&u.Addresses), Hours: cut(&u.Hours)}
+		part := blnk.Usage{Uses: cut(&u.Uses), Addresses: cut(&u.Addresses), Hours: cut(&u.Hours)}
 		pctx, cancel := context.WithTimeout(ctx, flushTimeout)
 		err = a.store.RecordUsage(pctx, part)
 		cancel()
@@ -897,7 +823,7 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 			u.Hours = u.Hours[max(0, len(u.Hours)-maxPending/2):]
 			u.Addresses = u.Addresses[max(0, len(u.Addresses)-maxPending/2):]
 		}
-		a.pending = Usage{Hours: u.Hours, Addresses: u.Addresses}
+		a.pending = blnk.Usage{Hours: u.Hours, Addresses: u.Addresses}
 		return err
 	}
 	return nil

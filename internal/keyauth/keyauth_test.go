@@ -14,6 +14,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
@@ -77,7 +78,7 @@ type keySpec struct {
 
 // newKey returns a NewKey for a fresh token in the fixture's workspace,
 // and the token.
-func (f *fixture) newKey(t testing.TB, s keySpec) (db.NewKey, string) {
+func (f *fixture) newKey(t testing.TB, s keySpec) (blnk.NewKey, string) {
 	t.Helper()
 	token, err := apikey.Generate()
 	if err != nil {
@@ -101,7 +102,7 @@ func (f *fixture) newKey(t testing.TB, s keySpec) (db.NewKey, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db.NewKey{
+	return blnk.NewKey{
 		Key: apikey.Key{
 			ID:          apikey.NewID(),
 			WorkspaceID: f.ws.ID,
@@ -137,7 +138,7 @@ func (f *fixture) revoke(t testing.TB, store *db.DB, id string) apikey.Key {
 }
 
 // revokeSeq is revoke, returning the key change too.
-func (f *fixture) revokeSeq(t testing.TB, store *db.DB, id string) db.Revocation {
+func (f *fixture) revokeSeq(t testing.TB, store *db.DB, id string) blnk.Revocation {
 	t.Helper()
 	r, err := store.RevokeKey(context.Background(), f.ws.ID, id, audit.Actor{UserID: f.user.ID, Kind: audit.User}, time.Now())
 	if err != nil {
@@ -182,7 +183,7 @@ func newAuth(t testing.TB, store keyauth.Store, cfg keyauth.Config) *keyauth.Aut
 // created tells a of a key made in the database, as the keys service
 // does after a commit.
 func created(a *keyauth.Authenticator, k apikey.Key, hash apikey.Hash, workspace string) {
-	a.Put(keyauth.Record{Hash: hash, Key: k, WorkspaceName: workspace})
+	a.Put(blnk.Record{Hash: hash, Key: k, WorkspaceName: workspace})
 }
 
 // unknownToken returns a well-formed token, checksum included, that is

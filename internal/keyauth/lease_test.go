@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
@@ -32,16 +33,16 @@ func (h *hanging) wait(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (h *hanging) KeyChangesSince(ctx context.Context, seq int64) ([]keyauth.Record, int64, error) {
+func (h *hanging) KeyChangesSince(ctx context.Context, seq int64) ([]blnk.Record, int64, error) {
 	if h.hang.Load() {
 		return nil, seq, h.wait(ctx)
 	}
 	return h.Store.KeyChangesSince(ctx, seq)
 }
 
-func (h *hanging) Heartbeat(ctx context.Context, hb keyauth.Heartbeat) (keyauth.Lease, error) {
+func (h *hanging) Heartbeat(ctx context.Context, hb blnk.Heartbeat) (blnk.Lease, error) {
 	if h.hang.Load() {
-		return keyauth.Lease{}, h.wait(ctx)
+		return blnk.Lease{}, h.wait(ctx)
 	}
 	return h.Store.Heartbeat(ctx, hb)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // TestIndexTables fills the index's tables past several doublings, finds
@@ -16,9 +17,9 @@ import (
 func TestIndexTables(t *testing.T) {
 	const n = 100_000
 	scopes, _ := apikey.ParseScopes([]string{"mcp:read"})
-	recs := make([]Record, n)
+	recs := make([]blnk.Record, n)
 	for i := range recs {
-		recs[i] = Record{Hash: apikey.HashOf(fmt.Sprintf("token-%d", i)), Key: apikey.Key{ID: apikey.NewID(), WorkspaceID: 1,
+		recs[i] = blnk.Record{Hash: apikey.HashOf(fmt.Sprintf("token-%d", i)), Key: apikey.Key{ID: apikey.NewID(), WorkspaceID: 1,
 			Name: fmt.Sprintf("key %06d", i), Prefix: "blnk_0123abcd", Scopes: scopes, CreatedAt: time.Unix(1700000000, 0)},
 			WorkspaceName: "Bench"}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
@@ -88,7 +89,7 @@ func TestAllowlistFollowsEdits(t *testing.T) {
 	}
 	list, _ := apikey.ParseAllowlist("198.51.100.0/24")
 	k.Allowlist = list
-	a.Put(keyauth.Record{Hash: apikey.HashOf(token), Key: k, WorkspaceName: f.ws.Name})
+	a.Put(blnk.Record{Hash: apikey.HashOf(token), Key: k, WorkspaceName: f.ws.Name})
 	if _, err := a.Authenticate(ctx, token, "198.51.100.1"); err != nil {
 		t.Errorf("after the edit, from the new network: %v", err)
 	}
@@ -96,7 +97,7 @@ func TestAllowlistFollowsEdits(t *testing.T) {
 		t.Errorf("after the edit, from the old network: %v, want %v", err, keyauth.ErrIPNotAllowed)
 	}
 	k.Allowlist = nil
-	a.Put(keyauth.Record{Hash: apikey.HashOf(token), Key: k, WorkspaceName: f.ws.Name})
+	a.Put(blnk.Record{Hash: apikey.HashOf(token), Key: k, WorkspaceName: f.ws.Name})
 	if _, err := a.Authenticate(ctx, token, "203.0.113.1"); err != nil {
 		t.Errorf("allowlist removed: %v", err)
 	}
@@ -146,7 +147,7 @@ func TestUsageCounts(t *testing.T) {
 	}
 
 	hour := start.Truncate(time.Hour)
-	want := keyauth.Counts{Accepted: n, Scope: 2, Address: 3}
+	want := blnk.Counts{Accepted: n, Scope: 2, Address: 3}
 	if h, c := a.Unflushed(k.ID); !h.Equal(hour) || c != want {
 		t.Errorf("Unflushed = %v %+v, want %v %+v", h, c, hour, want)
 	}
@@ -156,12 +157,12 @@ func TestUsageCounts(t *testing.T) {
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if h, c := a.Unflushed(k.ID); c != (keyauth.Counts{}) {
+	if h, c := a.Unflushed(k.ID); c != (blnk.Counts{}) {
 		t.Errorf("Unflushed after the flush = %v %+v, want none", h, c)
 	}
-	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{hour: want})
-	checkHours(t, f, rk.ID, map[time.Time]keyauth.Counts{hour: {Revoked: 4}})
-	checkHours(t, f, ek.ID, map[time.Time]keyauth.Counts{hour: {Expired: 1}})
+	checkHours(t, f, k.ID, map[time.Time]blnk.Counts{hour: want})
+	checkHours(t, f, rk.ID, map[time.Time]blnk.Counts{hour: {Revoked: 4}})
+	checkHours(t, f, ek.ID, map[time.Time]blnk.Counts{hour: {Expired: 1}})
 	// The three addresses the calls came from, and the refused one: a key
 	// used from where it should not be is worth seeing.
 	checkAddresses(t, f, k.ID, "198.51.100.1", "192.0.2.1", "192.0.2.3", "192.0.2.2")
@@ -180,7 +181,7 @@ func TestUsageCounts(t *testing.T) {
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{hour: want, hour.Add(time.Hour): {Accepted: 3}})
+	checkHours(t, f, k.ID, map[time.Time]blnk.Counts{hour: want, hour.Add(time.Hour): {Accepted: 3}})
 }
 
 // TestUsageHourRollover: calls on both sides of an hour, with no flush
@@ -210,7 +211,7 @@ func TestUsageHourRollover(t *testing.T) {
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{
+	checkHours(t, f, k.ID, map[time.Time]blnk.Counts{
 		eleven.Add(-time.Hour):    {Accepted: 3},
 		eleven:                    {Scope: 2},
 		eleven.Add(5 * time.Hour): {Accepted: 1},
@@ -245,7 +246,7 @@ func TestUsageAddsUpAcrossServers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{start.Truncate(time.Hour): {Accepted: 10}})
+	checkHours(t, f, k.ID, map[time.Time]blnk.Counts{start.Truncate(time.Hour): {Accepted: 10}})
 	addrs, err := f.store.KeyAddresses(ctx, k.ID, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +263,7 @@ type failing struct {
 	calls atomic.Int32
 }
 
-func (s *failing) RecordUsage(ctx context.Context, u keyauth.Usage) error {
+func (s *failing) RecordUsage(ctx context.Context, u blnk.Usage) error {
 	s.calls.Add(1)
 	if s.down.Load() {
 		return errors.New("database unreachable (test)")
@@ -302,7 +303,7 @@ func TestUsageSurvivesFailedFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	hour := start.Truncate(time.Hour)
-	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{hour: {Accepted: 2}, hour.Add(time.Hour): {Accepted: 1}})
+	checkHours(t, f, k.ID, map[time.Time]blnk.Counts{hour: {Accepted: 2}, hour.Add(time.Hour): {Accepted: 1}})
 	checkAddresses(t, f, k.ID, "192.0.2.3", "192.0.2.2", "192.0.2.1")
 }
 
@@ -319,26 +320,26 @@ func TestUsageCountsOff(t *testing.T) {
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	checkHours(t, f, k.ID, map[time.Time]keyauth.Counts{})
+	checkHours(t, f, k.ID, map[time.Time]blnk.Counts{})
 	if got := dbLastUsed(t, f, k.ID); got.ip != "192.0.2.1" {
 		t.Errorf("last used = %v, want recorded", got)
 	}
 }
 
-func dbHours(t *testing.T, f *fixture, id string) map[time.Time]keyauth.Counts {
+func dbHours(t *testing.T, f *fixture, id string) map[time.Time]blnk.Counts {
 	t.Helper()
 	rows, err := f.store.KeyUsage(context.Background(), id, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[time.Time]keyauth.Counts{}
+	out := map[time.Time]blnk.Counts{}
 	for _, r := range rows {
 		out[r.Hour] = r.Counts
 	}
 	return out
 }
 
-func checkHours(t *testing.T, f *fixture, id string, want map[time.Time]keyauth.Counts) {
+func checkHours(t *testing.T, f *fixture, id string, want map[time.Time]blnk.Counts) {
 	t.Helper()
 	got := dbHours(t, f, id)
 	if len(got) != len(want) {
@@ -373,7 +374,7 @@ type failSecond struct {
 	calls atomic.Int32
 }
 
-func (s *failSecond) RecordUsage(ctx context.Context, u keyauth.Usage) error {
+func (s *failSecond) RecordUsage(ctx context.Context, u blnk.Usage) error {
 	if s.calls.Add(1) == 2 {
 		return errors.New("database unreachable (test)")
 	}
@@ -412,7 +413,7 @@ func TestUsageFlushInParts(t *testing.T) {
 	}
 	hour := start.Truncate(time.Hour)
 	for _, i := range []int{0, 999, 1000, 1500, 1999, 2000, n - 1} {
-		checkHours(t, f, ids[i], map[time.Time]keyauth.Counts{hour: {Accepted: 1}})
+		checkHours(t, f, ids[i], map[time.Time]blnk.Counts{hour: {Accepted: 1}})
 		if got := dbLastUsed(t, f, ids[i]); got.ip != "192.0.2.1" {
 			t.Errorf("key %d: last used %v", i, got)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
@@ -143,7 +144,7 @@ func (s *Service) Create(ctx context.Context, by audit.Actor, spec Spec) (Create
 		Allowlist:   spec.Allowlist,
 	}
 	hash := apikey.HashOf(token)
-	stored, created, err := s.store.CreateKey(ctx, db.NewKey{
+	stored, created, err := s.store.CreateKey(ctx, blnk.NewKey{
 		Key: k, Hash: hash, CreatedBy: by.UserID, CreateToken: spec.FormToken,
 		Actor: by, Details: createdDetails(k),
 	})
@@ -156,7 +157,7 @@ func (s *Service) Create(ctx context.Context, by audit.Actor, spec Spec) (Create
 		s.log.Info("api key form resubmitted", "key_id", stored.ID, "actor", by.Name(), "request_id", by.Request)
 		return Created{Key: stored}, nil
 	}
-	s.applied(ctx, keyauth.Record{Hash: hash, Key: stored, WorkspaceName: spec.Workspace})
+	s.applied(ctx, blnk.Record{Hash: hash, Key: stored, WorkspaceName: spec.Workspace})
 	s.log.Info("api key created", "key_id", stored.ID, "prefix", stored.Prefix, "workspace_id", stored.WorkspaceID,
 		"actor", by.Name(), "ip", by.IP, "request_id", by.Request)
 	return Created{Key: stored, Token: token}, nil
@@ -164,7 +165,7 @@ func (s *Service) Create(ctx context.Context, by audit.Actor, spec Spec) (Create
 
 // applied puts a change this process just committed into its index, then
 // reads the changes so that its heartbeat says it has applied it.
-func (s *Service) applied(ctx context.Context, r keyauth.Record) {
+func (s *Service) applied(ctx context.Context, r blnk.Record) {
 	if s.index == nil {
 		return
 	}
@@ -189,7 +190,7 @@ type Revocation struct {
 // has applied the revocation or stopped trusting its memory (its lease ran
 // out), or after RevokeWait; the Confirmation says which. Revoking a
 // revoked key changes nothing. A key of another workspace is
-// db.ErrNotFound.
+// blnk.ErrNotFound.
 func (s *Service) Revoke(ctx context.Context, by audit.Actor, workspaceID int64, id string) (Revocation, error) {
 	r, err := s.store.RevokeKey(ctx, workspaceID, id, by, s.cfg.Now())
 	if err != nil {

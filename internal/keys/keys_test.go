@@ -11,6 +11,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
@@ -149,7 +150,7 @@ func TestRevokeWaitsForEveryLiveServer(t *testing.T) {
 // applied the changes up to applied and holds a lease for lease from now.
 func (f *fixture) stopped(t *testing.T, id string, applied int64, lease time.Duration) {
 	t.Helper()
-	hb := keyauth.Heartbeat{ServerID: id, Address: "test:" + id, Started: time.Now(), At: time.Now(), Applied: applied}
+	hb := blnk.Heartbeat{ServerID: id, Address: "test:" + id, Started: time.Now(), At: time.Now(), Applied: applied}
 	claim, err := f.store.Heartbeat(context.Background(), hb)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestRevokeWithAStoppedServer(t *testing.T) {
 	f.stopped(t, "stopped", last, lease)
 	leased := time.Now()
 	// And one not heard from for longer than MaxStaleness: not counted.
-	if _, err := f.store.Heartbeat(ctx, keyauth.Heartbeat{ServerID: "gone", Address: "test:gone", Started: time.Now().Add(-time.Hour), At: time.Now().Add(-time.Minute), Applied: 0}); err != nil {
+	if _, err := f.store.Heartbeat(ctx, blnk.Heartbeat{ServerID: "gone", Address: "test:gone", Started: time.Now().Add(-time.Hour), At: time.Now().Add(-time.Minute), Applied: 0}); err != nil {
 		t.Fatal(err)
 	}
 	svc := keys.New(keys.Config{RevokeWait: wait, MaxStaleness: 10 * time.Second}, f.store, a, slog.New(slog.DiscardHandler))

@@ -8,9 +8,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // LeakReport is one item of a leak report: a token someone found where it
@@ -72,7 +72,7 @@ func (s *Service) ReportLeaks(ctx context.Context, by audit.Actor, reports []Lea
 		}
 		seen[h] = true
 		l, err := s.store.ReportLeak(ctx, h, apikey.Exposure{At: now, URL: reportText(r.URL, maxLeakURL), Source: reportText(r.Source, maxLeakSource)}, by)
-		if errors.Is(err, db.ErrNotFound) {
+		if errors.Is(err, blnk.ErrNotFound) {
 			out.Ignored++
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
@@ -132,9 +133,9 @@ func TestPruneUsage(t *testing.T) {
 	ctx := context.Background()
 	f := newSvcFixture(t)
 	k, _ := f.add(t, "used", time.Time{})
-	if err := f.store.RecordUsage(ctx, keyauth.Usage{Hours: []keyauth.HourCount{
-		{KeyID: k.ID, Hour: start.Add(-31 * 24 * time.Hour).Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 1}},
-		{KeyID: k.ID, Hour: start.Truncate(time.Hour), Counts: keyauth.Counts{Accepted: 2}},
+	if err := f.store.RecordUsage(ctx, blnk.Usage{Hours: []blnk.HourCount{
+		{KeyID: k.ID, Hour: start.Add(-31 * 24 * time.Hour).Truncate(time.Hour), Counts: blnk.Counts{Accepted: 1}},
+		{KeyID: k.ID, Hour: start.Truncate(time.Hour), Counts: blnk.Counts{Accepted: 2}},
 	}}); err != nil {
 		t.Fatal(err)
 	}

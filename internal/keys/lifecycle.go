@@ -7,10 +7,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // Edit is a valid edit of a key: what the edit form asked for, validated
@@ -31,9 +30,9 @@ type Edited struct {
 // workspace's keys. This process checks the new allowlist from the next
 // request on; other servers as soon as they read the change (they are
 // told at once). Revoked and expired keys can be edited; nothing else
-// about them changes. A key of another workspace is db.ErrNotFound.
+// about them changes. A key of another workspace is blnk.ErrNotFound.
 func (s *Service) Edit(ctx context.Context, by audit.Actor, workspaceID int64, id string, e Edit) (Edited, error) {
-	k, changed, err := s.store.EditKey(ctx, workspaceID, id, db.KeyEdit{Name: e.Name, Description: e.Description, Allowlist: e.Allowlist}, by, s.cfg.Now())
+	k, changed, err := s.store.EditKey(ctx, workspaceID, id, blnk.KeyEdit{Name: e.Name, Description: e.Description, Allowlist: e.Allowlist}, by, s.cfg.Now())
 	if err != nil {
 		return Edited{}, err
 	}
@@ -85,10 +84,10 @@ type Rolled struct {
 
 // Errors of a roll that is refused; nothing is written.
 var (
-	ErrRevoked  = db.ErrKeyRevoked
-	ErrExpired  = db.ErrKeyExpired
-	ErrRolled   = db.ErrKeyRolled
-	ErrFormUsed = db.ErrFormUsed
+	ErrRevoked  = blnk.ErrKeyRevoked
+	ErrExpired  = blnk.ErrKeyExpired
+	ErrRolled   = blnk.ErrKeyRolled
+	ErrFormUsed = blnk.ErrFormUsed
 )
 
 // Roll replaces a working key by a new one with the same name, scopes,
@@ -98,7 +97,7 @@ var (
 // MaxStaleness has applied the roll, or after RevokeWait (Confirmation
 // says which): from then on no server accepts the old key past its new
 // end. Revoked, expired and rolled keys are refused (ErrRevoked,
-// ErrExpired, ErrRolled); a key of another workspace is db.ErrNotFound.
+// ErrExpired, ErrRolled); a key of another workspace is blnk.ErrNotFound.
 func (s *Service) Roll(ctx context.Context, by audit.Actor, spec RollSpec) (Rolled, error) {
 	if spec.WorkspaceID == 0 || spec.FormToken == "" || spec.Overlap == "" {
 		return Rolled{}, errors.New("keys: incomplete roll spec") // a programming error
@@ -109,11 +108,11 @@ func (s *Service) Roll(ctx context.Context, by audit.Actor, spec RollSpec) (Roll
 	}
 	hash := apikey.HashOf(token)
 	now := s.cfg.Now()
-	r, err := s.store.RollKey(ctx, db.Roll{
+	r, err := s.store.RollKey(ctx, blnk.Roll{
 		WorkspaceID: spec.WorkspaceID, ID: spec.ID, Now: now, Overlap: spec.Overlap,
 		FormToken: spec.FormToken, Actor: by, Revealed: spec.Revealed,
-		Successor: func(old apikey.Key) (db.NewKey, error) {
-			return db.NewKey{
+		Successor: func(old apikey.Key) (blnk.NewKey, error) {
+			return blnk.NewKey{
 				Key: apikey.Key{
 					ID:          apikey.NewID(),
 					WorkspaceID: old.WorkspaceID,
@@ -143,8 +142,8 @@ func (s *Service) Roll(ctx context.Context, by audit.Actor, spec RollSpec) (Roll
 	if s.index != nil {
 		// Before anything else: from now on this process refuses the old
 		// key past its new end, and accepts the new one.
-		s.index.Put(keyauth.Record{Hash: hash, Key: r.New, WorkspaceName: spec.Workspace})
-		s.index.Put(keyauth.Record{Hash: r.OldHash, Key: r.Old, WorkspaceName: spec.Workspace})
+		s.index.Put(blnk.Record{Hash: hash, Key: r.New, WorkspaceName: spec.Workspace})
+		s.index.Put(blnk.Record{Hash: r.OldHash, Key: r.Old, WorkspaceName: spec.Workspace})
 		if err := s.index.Sync(ctx); err != nil {
 			s.log.Warn("read key changes after a roll", "err", err)
 		}

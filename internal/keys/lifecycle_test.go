@@ -11,6 +11,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
@@ -95,8 +96,8 @@ func TestRollFromTheCommandLine(t *testing.T) {
 	if _, err := cli.Roll(ctx, user, keys.RollSpec{WorkspaceID: f.wsID, ID: r.New.ID, Overlap: apikey.Overlap1h, FormToken: "cli-3"}); !errors.Is(err, keys.ErrRevoked) {
 		t.Errorf("roll of a revoked key: %v, want %v", err, keys.ErrRevoked)
 	}
-	if _, err := cli.Roll(ctx, user, keys.RollSpec{WorkspaceID: f.wsID + 1, ID: c.Key.ID, Overlap: apikey.Overlap1h, FormToken: "cli-4"}); !errors.Is(err, db.ErrNotFound) {
-		t.Errorf("roll in another workspace: %v, want %v", err, db.ErrNotFound)
+	if _, err := cli.Roll(ctx, user, keys.RollSpec{WorkspaceID: f.wsID + 1, ID: c.Key.ID, Overlap: apikey.Overlap1h, FormToken: "cli-4"}); !errors.Is(err, blnk.ErrNotFound) {
+		t.Errorf("roll in another workspace: %v, want %v", err, blnk.ErrNotFound)
 	}
 	if n := count(t, f.store, "api_keys"); n != before {
 		t.Errorf("keys after refused rolls: %d, want %d", n, before)
@@ -178,7 +179,7 @@ func TestSweepRecordsEachExpiryOnce(t *testing.T) {
 	if total != 19 {
 		t.Errorf("recorded %d expiries, want 19", total)
 	}
-	p, err := f.store.AuditEvents(ctx, db.AuditFilter{WorkspaceID: f.wsID, Action: audit.KeyExpired}, 0, 0, 100)
+	p, err := f.store.AuditEvents(ctx, blnk.AuditFilter{WorkspaceID: f.wsID, Action: audit.KeyExpired}, 0, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

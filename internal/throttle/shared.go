@@ -6,14 +6,9 @@ import (
 	"encoding/hex"
 	"sync"
 	"time"
-)
 
-// Bucket is one key's allowance as a store keeps it: Tokens failures
-// still allowed at instant At.
-type Bucket struct {
-	Tokens float64
-	At     time.Time
-}
+	"github.com/blnk-cloud/apikeys/internal/blnk"
+)
 
 // Buckets keeps the buckets of a Shared throttle where every server sees
 // them (the db package).
@@ -22,7 +17,7 @@ type Buckets interface {
 	// and stores the bucket fn returns, or deletes it when keep is false,
 	// all in one step: no other update of the same key runs in between,
 	// in any process.
-	UpdateBucket(ctx context.Context, key string, fn func(b Bucket, found bool) (nb Bucket, keep bool)) error
+	UpdateBucket(ctx context.Context, key string, fn func(b blnk.Bucket, found bool) (nb blnk.Bucket, keep bool)) error
 	// DeleteBucketsBefore deletes the buckets last updated before t.
 	DeleteBucketsBefore(ctx context.Context, t time.Time) error
 }
@@ -61,7 +56,7 @@ func hashKey(key string) string {
 }
 
 // refill brings b up to date at now.
-func (c Config) refill(b Bucket, now time.Time) Bucket {
+func (c Config) refill(b blnk.Bucket, now time.Time) blnk.Bucket {
 	if el := now.Sub(b.At); el > 0 {
 		b.Tokens = min(float64(c.Burst), b.Tokens+float64(el)/float64(c.Every))
 		b.At = now
@@ -70,7 +65,7 @@ func (c Config) refill(b Bucket, now time.Time) Bucket {
 }
 
 // wait is how long the holder of b must wait for its next attempt.
-func (c Config) wait(b Bucket) time.Duration {
+func (c Config) wait(b blnk.Bucket) time.Duration {
 	if b.Tokens >= 1 {
 		return 0
 	}
@@ -91,9 +86,9 @@ func (s *Shared) Take(ctx context.Context, key string) (time.Duration, error) {
 		return until.Sub(now), nil
 	}
 	var wait, after time.Duration
-	err := s.store.UpdateBucket(ctx, h, func(b Bucket, found bool) (Bucket, bool) {
+	err := s.store.UpdateBucket(ctx, h, func(b blnk.Bucket, found bool) (blnk.Bucket, bool) {
 		if !found {
-			b = Bucket{Tokens: float64(s.cfg.Burst), At: now}
+			b = blnk.Bucket{Tokens: float64(s.cfg.Burst), At: now}
 		}
 		b = s.cfg.refill(b, now)
 		if wait = s.cfg.wait(b); wait > 0 {
@@ -124,7 +119,7 @@ func (s *Shared) Refund(ctx context.Context, key string) error {
 	s.mu.Lock()
 	delete(s.blocked, h)
 	s.mu.Unlock()
-	return s.store.UpdateBucket(ctx, h, func(b Bucket, found bool) (Bucket, bool) {
+	return s.store.UpdateBucket(ctx, h, func(b blnk.Bucket, found bool) (blnk.Bucket, bool) {
 		if !found {
 			return b, false
 		}
@@ -140,7 +135,7 @@ func (s *Shared) Reset(ctx context.Context, key string) error {
 	s.mu.Lock()
 	delete(s.blocked, h)
 	s.mu.Unlock()
-	return s.store.UpdateBucket(ctx, h, func(Bucket, bool) (Bucket, bool) { return Bucket{}, false })
+	return s.store.UpdateBucket(ctx, h, func(blnk.Bucket, bool) (blnk.Bucket, bool) { return blnk.Bucket{}, false })
 }
 
 // Prune deletes the stored buckets that have refilled completely: a

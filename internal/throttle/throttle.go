@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // Config is a limiter's allowance of failures.
@@ -34,7 +36,7 @@ type Limiter struct {
 	now func() time.Time
 
 	mu sync.Mutex
-	m  map[string]*Bucket
+	m  map[string]*blnk.Bucket
 	// blockedUntil is the latest instant (Unix ns) until which some key
 	// may have to wait: past it nobody waits, and WaitAt answers without
 	// taking the lock.
@@ -49,11 +51,11 @@ func New(cfg Config, now func() time.Time) *Limiter {
 	if cfg.Every <= 0 {
 		cfg.Every = time.Second
 	}
-	return &Limiter{cfg: cfg, now: now, m: make(map[string]*Bucket)}
+	return &Limiter{cfg: cfg, now: now, m: make(map[string]*blnk.Bucket)}
 }
 
 // refill brings b up to date at now.
-func (l *Limiter) refill(b *Bucket, now time.Time) { *b = l.cfg.refill(*b, now) }
+func (l *Limiter) refill(b *blnk.Bucket, now time.Time) { *b = l.cfg.refill(*b, now) }
 
 // Wait returns how long key must wait before its next attempt; zero when
 // it may try now.
@@ -76,7 +78,7 @@ func (l *Limiter) WaitAt(key string, now time.Time) time.Duration {
 	return l.wait(b)
 }
 
-func (l *Limiter) wait(b *Bucket) time.Duration { return l.cfg.wait(*b) }
+func (l *Limiter) wait(b *blnk.Bucket) time.Duration { return l.cfg.wait(*b) }
 
 // Fail records a failure of key and returns how long it must now wait
 // before its next attempt (zero if it may still try at once).
@@ -93,7 +95,7 @@ func (l *Limiter) FailAt(key string, now time.Time) time.Duration {
 		if len(l.m) >= maxEntries {
 			l.prune(now)
 		}
-		b = &Bucket{Tokens: float64(l.cfg.Burst), At: now}
+		b = &blnk.Bucket{Tokens: float64(l.cfg.Burst), At: now}
 		l.m[key] = b
 	}
 	l.refill(b, now)
@@ -123,7 +125,7 @@ func (l *Limiter) TakeAt(key string, now time.Time) time.Duration {
 		if len(l.m) >= maxEntries {
 			l.prune(now)
 		}
-		b = &Bucket{Tokens: float64(l.cfg.Burst), At: now}
+		b = &blnk.Bucket{Tokens: float64(l.cfg.Burst), At: now}
 		l.m[key] = b
 	}
 	l.refill(b, now)

@@ -1,4 +1,4 @@
-package views
+package blnk
 
 import (
 	"testing"

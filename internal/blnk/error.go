@@ -1,0 +1,65 @@
+package blnk
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes: what kind of failure an error is, which decides the HTTP
+// status and the page or JSON code a user gets. Adapters map their own
+// failures to these (the database's "no rows" is ENOTFOUND).
+const (
+	EINVALID      = "invalid"     // the input breaks a rule; Message says which
+	ENOTFOUND     = "not_found"   // no such thing, or not in this workspace
+	ECONFLICT     = "conflict"    // the thing changed or exists already
+	EFORBIDDEN    = "forbidden"   // the actor's role does not allow it
+	EUNAVAILABLE  = "unavailable" // try again later (failing closed, a limit)
+	EINTERNAL     = "internal"    // a bug or an adapter's failure
+	ENOTSUPPORTED = "unsupported" // not possible with this configuration
+)
+
+// Error is a failure the product knows about: a code for programs and a
+// message a person can read (a sentence, shown next to a form field or in
+// a JSON error). Internal failures are wrapped errors without a code, and
+// their text is for the logs only.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error returns the message, so that an Error prints the same sentence in
+// a log line, on the command line and in a page.
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an Error with the code and a message made as fmt.Sprintf
+// does.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first Error in err's chain: "" for nil,
+// EINTERNAL for an error the product does not know.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the message of the first Error in err's chain, or
+// a generic sentence for an error the product does not know: its text is
+// for the logs, never for a user.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Something went wrong on our side."
+}
