@@ -17,6 +17,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -48,13 +49,13 @@ func validateSetup(f *views.SetupForm, password, confirm string) (setupInput, bo
 	var in setupInput
 	var err error
 	if in.workspace, err = account.CleanWorkspaceName(f.Workspace); err != nil {
-		p["workspace"] = err.Error()
+		p["workspace"] = derrors.Message(err)
 	}
 	if in.email, err = account.CleanEmail(f.Email); err != nil {
-		p["email"] = err.Error()
+		p["email"] = derrors.Message(err)
 	}
 	if err := account.CheckPassword(password); err != nil {
-		p["password"] = err.Error()
+		p["password"] = derrors.Message(err)
 	} else if password != confirm {
 		p["confirm"] = "The passwords do not match."
 	}

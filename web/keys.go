@@ -14,6 +14,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -78,20 +79,20 @@ func validateKeyForm(f *views.KeyForm) (keyInput, bool) {
 	var in keyInput
 	var err error
 	if in.name, err = apikey.CleanName(f.Name); err != nil {
-		p["name"] = err.Error()
+		p["name"] = derrors.Message(err)
 	}
 	if in.description, err = apikey.CleanDescription(f.Description); err != nil {
-		p["description"] = err.Error()
+		p["description"] = derrors.Message(err)
 	}
 	if in.scopes, err = apikey.ParseScopes(f.Scopes); err != nil {
-		p["scopes"] = err.Error()
+		p["scopes"] = derrors.Message(err)
 	}
 	if in.expiresAt, err = apikey.Expiry(f.Expires, f.ExpiresOn, f.Now); err != nil {
-		p["expires"] = err.Error()
+		p["expires"] = derrors.Message(err)
 	}
 	in.expiryDays = apikey.ExpiryDays(f.Expires)
 	if in.allowlist, err = apikey.CleanAllowlist(f.Allowlist); err != nil {
-		p["allowlist"] = err.Error()
+		p["allowlist"] = derrors.Message(err)
 	}
 	f.Problems = p
 	return in, len(p) == 0

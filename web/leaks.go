@@ -45,7 +45,7 @@ func (s *Server) leakReport(c echo.Context) error {
 	ip, now := c.RealIP(), s.cfg.Now()
 	if wait := s.leakLimit.WaitAt(ip, now); wait > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return apiError(c, http.StatusTooManyRequests, "rate_limited", "Too many leak reports from this address. Try again later.")
+		return apiError(http.StatusTooManyRequests, "rate_limited", "Too many leak reports from this address. Try again later.")
 	}
 	s.leakLimit.FailAt(ip, now) // every report counts, whatever it holds
 	r := c.Request()
@@ -53,28 +53,28 @@ func (s *Server) leakReport(c echo.Context) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return apiError(c, http.StatusRequestEntityTooLarge, "too_large", "A leak report may be at most 256 KiB.")
+			return apiError(http.StatusRequestEntityTooLarge, "too_large", "A leak report may be at most 256 KiB.")
 		}
-		return apiError(c, http.StatusBadRequest, "invalid_json", "The body could not be read.")
+		return apiError(http.StatusBadRequest, "invalid_json", "The body could not be read.")
 	}
 	if !utf8.Valid(body) || loneSurrogate(body) {
-		return apiError(c, http.StatusBadRequest, "invalid_text", "The report must be valid UTF-8 text, without NUL characters.")
+		return apiError(http.StatusBadRequest, "invalid_text", "The report must be valid UTF-8 text, without NUL characters.")
 	}
 	var items []leakItem
 	if err := json.Unmarshal(body, &items); err != nil || items == nil {
-		return apiError(c, http.StatusBadRequest, "invalid_json",
+		return apiError(http.StatusBadRequest, "invalid_json",
 			`Send a JSON array of {"token": "...", "url": "...", "source": "..."} objects.`)
 	}
 	if len(items) > keys.MaxLeakReports {
-		return apiError(c, http.StatusBadRequest, "too_many_items", "Send at most 100 items in one report.")
+		return apiError(http.StatusBadRequest, "too_many_items", "Send at most 100 items in one report.")
 	}
 	reports := make([]keys.LeakReport, 0, len(items))
 	for _, it := range items {
 		if it.Token == nil {
-			return apiError(c, http.StatusBadRequest, "invalid_json", `Every item needs a "token" string.`)
+			return apiError(http.StatusBadRequest, "invalid_json", `Every item needs a "token" string.`)
 		}
 		if badText(*it.Token) || badText(it.URL) || badText(it.Source) {
-			return apiError(c, http.StatusBadRequest, "invalid_text", "The report must be valid UTF-8 text, without NUL characters.")
+			return apiError(http.StatusBadRequest, "invalid_text", "The report must be valid UTF-8 text, without NUL characters.")
 		}
 		reports = append(reports, keys.LeakReport{Token: *it.Token, URL: it.URL, Source: it.Source})
 	}
@@ -142,10 +142,4 @@ func hex4(b []byte) (rune, bool) {
 		}
 	}
 	return r, true
-}
-
-// apiError answers the JSON error of the API.
-func apiError(c echo.Context, status int, code, message string) error {
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(status, map[string]map[string]string{"error": {"code": code, "message": message}})
 }

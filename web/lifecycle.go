@@ -13,6 +13,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -61,13 +62,13 @@ func validateEdit(f *views.KeyEditForm) (keys.Edit, bool) {
 	var e keys.Edit
 	var err error
 	if e.Name, err = apikey.CleanName(f.Name); err != nil {
-		p["name"] = err.Error()
+		p["name"] = derrors.Message(err)
 	}
 	if e.Description, err = apikey.CleanDescription(f.Description); err != nil {
-		p["description"] = err.Error()
+		p["description"] = derrors.Message(err)
 	}
 	if e.Allowlist, err = apikey.CleanAllowlist(f.Allowlist); err != nil {
-		p["allowlist"] = err.Error()
+		p["allowlist"] = derrors.Message(err)
 	}
 	f.Problems = p
 	return e, len(p) == 0
@@ -199,7 +200,7 @@ func (s *Server) keyRoll(c echo.Context) error {
 		}
 		now := s.cfg.Now()
 		f := views.RollForm{Key: k, Overlap: shown(form.Get("overlap")), Token: token, Now: now,
-			Refusal: rollRefusal(k, now), Problem: overlapErr.Error()}
+			Refusal: rollRefusal(k, now), Problem: derrors.Message(overlapErr)}
 		return s.renderRollForm(c, http.StatusUnprocessableEntity, f)
 	}
 	cur := mustSession(c)

@@ -295,7 +295,7 @@ func (s *Server) validText(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) refuseText(c echo.Context, where string) error {
 	he := errBadText(where)
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		return apiError(c, he.Code, "invalid_text", he.Message.(string))
+		return apiError(he.Code, "invalid_text", he.Message.(string))
 	}
 	return he
 }

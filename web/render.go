@@ -11,6 +11,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -54,18 +55,49 @@ func (s *Server) page(c echo.Context, title string) (views.Page, error) {
 	}, nil
 }
 
+// problem is an error the API answers with its own code: handlers return
+// it (apiError) and handleError writes it, as it writes every other
+// error, so that the JSON error shape has one writer. (The key checks of
+// the hot path write theirs without allocating, in keyauth.)
+type problem struct {
+	status        int
+	code, message string
+}
+
+func (p *problem) Error() string { return p.code + ": " + p.message }
+
+// apiError returns the error the API answers with status, code and
+// message.
+func apiError(status int, code, message string) error {
+	return &problem{status: status, code: code, message: message}
+}
+
+// statusOf is the HTTP status of a domain error's code.
+var statusOf = map[string]int{
+	derrors.EINVALID:      http.StatusUnprocessableEntity,
+	derrors.ENOTFOUND:     http.StatusNotFound,
+	derrors.ECONFLICT:     http.StatusConflict,
+	derrors.EFORBIDDEN:    http.StatusForbidden,
+	derrors.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	derrors.ENOTSUPPORTED: http.StatusNotImplemented,
+}
+
 // handleError turns a handler's error into a response: the JSON error of
 // the API under /api/, an error page for browsers, a short fragment for
 // htmx (which app.js shows as a notice). Internal errors are logged with
-// the request id, and people see only that id.
+// the request id, and people see only that id. It is the one place that
+// maps errors to statuses, pages and JSON.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		s.log.Error("error after response started", "request_id", requestIDOf(c), "err", err)
 		return
 	}
-	status, message := http.StatusInternalServerError, ""
+	status, message, code := http.StatusInternalServerError, "", ""
 	var he *echo.HTTPError
+	var p *problem
 	switch {
+	case errors.As(err, &p):
+		status, code, message = p.status, p.code, p.message
 	case errors.As(err, &he):
 		status = he.Code
 		if m, ok := he.Message.(string); ok && status != http.StatusNotFound {
@@ -76,21 +108,24 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 	case errors.Is(err, blnk.ErrNotFound):
 		status = http.StatusNotFound
+	case statusOf[derrors.Code(err)] != 0:
+		status, message = statusOf[derrors.Code(err)], derrors.Message(err)
 	}
-	if status >= 500 {
+	if status >= 500 && code == "" {
 		s.log.Error("request failed", "request_id", requestIDOf(c), "method", c.Request().Method,
 			"path", apikey.Redact(c.Request().URL.Path), "err", err)
 		message = ""
 	}
 	title := http.StatusText(status)
-	switch status {
-	case http.StatusNotFound:
+	switch {
+	case code != "":
+	case status == http.StatusNotFound:
 		title, message = "Page not found", "There is nothing at this address, or it belongs to another workspace."
-	case http.StatusMethodNotAllowed:
+	case status == http.StatusMethodNotAllowed:
 		message = "This address does not accept that kind of request."
-	case http.StatusRequestEntityTooLarge:
+	case status == http.StatusRequestEntityTooLarge:
 		message = "What you sent is too large."
-	case http.StatusInternalServerError:
+	case status == http.StatusInternalServerError:
 		title, message = "Something went wrong", "We could not complete your request. Please try again; if it keeps happening, contact support with the request ID below."
 	}
 	if message == "" {
@@ -98,10 +133,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		code := strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+		if code == "" {
+			code = strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+		}
 		if status == http.StatusInternalServerError {
 			code = "internal_error"
 		}
+		c.Response().Header().Set("Cache-Control", "no-store")
 		werr := c.JSON(status, map[string]map[string]string{"error": {"code": code, "message": message}})
 		if werr != nil {
 			s.log.Error("write error", "request_id", requestIDOf(c), "err", werr)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -76,9 +77,9 @@ func (s *Server) validateWebhookForm(c echo.Context, f *views.WebhookForm) (webh
 	var in webhookInput
 	var err error
 	if apikey.ContainsToken(f.URL) {
-		p["url"] = apikey.ErrLooksLikeKey.Error()
+		p["url"] = derrors.Message(apikey.ErrLooksLikeKey)
 	} else if in.url, err = webhook.CheckURL(f.URL); err != nil {
-		p["url"] = err.Error()
+		p["url"] = derrors.Message(err)
 	} else {
 		// The host is resolved: bound the wait for a slow resolver (a name
 		// that does not resolve in time is checked again on every
@@ -113,7 +114,7 @@ func (s *Server) validateWebhookForm(c echo.Context, f *views.WebhookForm) (webh
 		}
 	}
 	if in.description, err = apikey.CleanNotes("Description", f.Description, maxWebhookDescription); err != nil {
-		p["description"] = err.Error()
+		p["description"] = derrors.Message(err)
 	}
 	f.Problems = p
 	return in, len(p) == 0

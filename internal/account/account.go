@@ -3,8 +3,6 @@
 package account
 
 import (
-	"errors"
-	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/internal/naming"
 )
 
@@ -61,18 +60,18 @@ func CleanEmail(email string) (string, error) {
 	valid := utf8.ValidString(email)
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
-		return "", errors.New("Enter an email address.")
+		return "", derrors.Errorf(derrors.EINVALID, "Enter an email address.")
 	}
 	if len(email) > MaxEmail || !valid {
-		return "", errors.New("Enter a valid email address.")
+		return "", derrors.Errorf(derrors.EINVALID, "Enter a valid email address.")
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || a.Name != "" || strings.ContainsFunc(email, isControl) {
-		return "", errors.New("Enter a valid email address, like name@example.com.")
+		return "", derrors.Errorf(derrors.EINVALID, "Enter a valid email address, like name@example.com.")
 	}
 	at := strings.LastIndexByte(email, '@')
 	if at < 1 || !strings.Contains(email[at:], ".") {
-		return "", errors.New("Enter a valid email address, like name@example.com.")
+		return "", derrors.Errorf(derrors.EINVALID, "Enter a valid email address, like name@example.com.")
 	}
 	return email, nil
 }
@@ -88,13 +87,13 @@ func CheckPassword(pw string) error {
 	n := utf8.RuneCountInString(pw)
 	switch {
 	case n < MinPassword:
-		return fmt.Errorf("Use at least %d characters.", MinPassword)
+		return derrors.Errorf(derrors.EINVALID, "Use at least %d characters.", MinPassword)
 	case n > MaxPassword:
-		return fmt.Errorf("Use at most %d characters.", MaxPassword)
+		return derrors.Errorf(derrors.EINVALID, "Use at most %d characters.", MaxPassword)
 	case !utf8.ValidString(pw) || strings.ContainsFunc(pw, unicode.IsControl):
-		return errors.New("Password cannot contain control characters.")
+		return derrors.Errorf(derrors.EINVALID, "Password cannot contain control characters.")
 	case strings.TrimSpace(pw) == "":
-		return errors.New("Password cannot be only spaces.")
+		return derrors.Errorf(derrors.EINVALID, "Password cannot be only spaces.")
 	}
 	return nil
 }

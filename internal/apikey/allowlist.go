@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 )
 
 // MaxAllowlist is the most CIDRs a key's IP allowlist may hold.
@@ -34,15 +36,15 @@ func ParseAllowlist(text string) ([]netip.Prefix, error) {
 		}
 		if first, dup := seen[p]; dup {
 			if first == f {
-				return nil, fmt.Errorf("%s is listed twice.", shorten(f))
+				return nil, derrors.Errorf(derrors.EINVALID, "%s is listed twice.", shorten(f))
 			}
-			return nil, fmt.Errorf("%s and %s are the same network (%s): list it once.", shorten(first), shorten(f), p)
+			return nil, derrors.Errorf(derrors.EINVALID, "%s and %s are the same network (%s): list it once.", shorten(first), shorten(f), p)
 		}
 		seen[p] = f
 		out = append(out, p)
 	}
 	if len(out) > MaxAllowlist {
-		return nil, fmt.Errorf("List at most %d networks (this list has %d).", MaxAllowlist, len(out))
+		return nil, derrors.Errorf(derrors.EINVALID, "List at most %d networks (this list has %d).", MaxAllowlist, len(out))
 	}
 	return out, nil
 }
@@ -67,7 +69,7 @@ func CleanAllowlist(text string) ([]netip.Prefix, error) {
 			if p.Addr().Is6() {
 				family = "IPv6"
 			}
-			return nil, fmt.Errorf("%s allows every %s address, so the allowlist would not protect the key: leave the allowlist empty to allow every address, or list your own networks.", p, family)
+			return nil, derrors.Errorf(derrors.EINVALID, "%s allows every %s address, so the allowlist would not protect the key: leave the allowlist empty to allow every address, or list your own networks.", p, family)
 		}
 	}
 	return list, nil
@@ -75,7 +77,7 @@ func CleanAllowlist(text string) ([]netip.Prefix, error) {
 
 // parseCIDR reads one entry of an allowlist and normalises it.
 func parseCIDR(s string) (netip.Prefix, error) {
-	bad := fmt.Errorf("%s is not an IP address or CIDR, such as 203.0.113.0/24 or 2001:db8::/32.", shorten(s))
+	bad := derrors.Errorf(derrors.EINVALID, "%s is not an IP address or CIDR, such as 203.0.113.0/24 or 2001:db8::/32.", shorten(s))
 	var p netip.Prefix
 	if strings.Contains(s, "/") {
 		var err error
@@ -91,7 +93,7 @@ func parseCIDR(s string) (netip.Prefix, error) {
 	}
 	if a := p.Addr(); a.Is4In6() {
 		if p.Bits() < 96 {
-			return netip.Prefix{}, fmt.Errorf("%s mixes IPv4 and IPv6: write the IPv4 network, such as 203.0.113.0/24.", shorten(s))
+			return netip.Prefix{}, derrors.Errorf(derrors.EINVALID, "%s mixes IPv4 and IPv6: write the IPv4 network, such as 203.0.113.0/24.", shorten(s))
 		}
 		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}

@@ -1,8 +1,9 @@
 package apikey
 
 import (
-	"errors"
 	"strings"
+
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 )
 
 // tokenKind is a kind of secret this product issues: the literal its
@@ -81,7 +82,7 @@ func RedactTokens(s string) string {
 // descriptions, URLs and lists people type are stored, shown, audited
 // and sent in webhooks, where a key must never be. Its text is the
 // message shown next to the field.
-var ErrLooksLikeKey = errors.New("This looks like an API key; never paste keys here.")
+var ErrLooksLikeKey = derrors.Errorf(derrors.EINVALID, "This looks like an API key; never paste keys here.")
 
 // CheckNoToken returns ErrLooksLikeKey if s holds a token (FindToken).
 func CheckNoToken(s string) error {

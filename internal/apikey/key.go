@@ -3,11 +3,11 @@ package apikey
 import (
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/internal/naming"
 )
 
@@ -185,23 +185,23 @@ func TextProblem(field, empty string, max int, err error) error {
 	}
 	switch ne.Reason {
 	case naming.Invalid:
-		return fmt.Errorf("%s must be valid text.", field)
+		return derrors.Errorf(derrors.EINVALID, "%s must be valid text.", field)
 	case naming.Empty:
-		return errors.New(empty)
+		return derrors.Errorf(derrors.EINVALID, "%s", empty)
 	case naming.TooLong:
-		return fmt.Errorf("Use at most %d characters (this one has %d).", max, ne.Chars)
+		return derrors.Errorf(derrors.EINVALID, "Use at most %d characters (this one has %d).", max, ne.Chars)
 	case naming.Control:
-		return fmt.Errorf("%s cannot contain control characters such as tabs or line breaks.", field)
+		return derrors.Errorf(derrors.EINVALID, "%s cannot contain control characters such as tabs or line breaks.", field)
 	case naming.Bidi:
-		return fmt.Errorf("%s cannot contain bidirectional control characters (%U here).", field, ne.Rune)
+		return derrors.Errorf(derrors.EINVALID, "%s cannot contain bidirectional control characters (%U here).", field, ne.Rune)
 	case naming.Separator:
-		return fmt.Errorf("%s cannot contain line or paragraph separators (%U here).", field, ne.Rune)
+		return derrors.Errorf(derrors.EINVALID, "%s cannot contain line or paragraph separators (%U here).", field, ne.Rune)
 	case naming.Tag:
-		return fmt.Errorf("%s cannot contain Unicode tag characters, which are invisible (%U here).", field, ne.Rune)
+		return derrors.Errorf(derrors.EINVALID, "%s cannot contain Unicode tag characters, which are invisible (%U here).", field, ne.Rune)
 	case naming.ZeroWidth:
-		return fmt.Errorf("%s cannot contain zero-width characters (%U here); a joiner inside an emoji is fine.", field, ne.Rune)
+		return derrors.Errorf(derrors.EINVALID, "%s cannot contain zero-width characters (%U here); a joiner inside an emoji is fine.", field, ne.Rune)
 	}
-	return fmt.Errorf("%s must contain a visible character, not only invisible ones such as zero-width spaces.", field)
+	return derrors.Errorf(derrors.EINVALID, "%s must contain a visible character, not only invisible ones such as zero-width spaces.", field)
 }
 
 // The expiry choices of the create form.
@@ -238,21 +238,21 @@ func Expiry(choice, date string, now time.Time) (time.Time, error) {
 	case ExpiresDate:
 		date = strings.TrimSpace(date)
 		if date == "" {
-			return time.Time{}, errors.New("Choose an expiry date, or Never.")
+			return time.Time{}, derrors.Errorf(derrors.EINVALID, "Choose an expiry date, or Never.")
 		}
 		d, err := time.Parse(DateLayout, date)
 		if err != nil {
-			return time.Time{}, errors.New("Enter the date as YYYY-MM-DD, for example 2027-01-31.")
+			return time.Time{}, derrors.Errorf(derrors.EINVALID, "Enter the date as YYYY-MM-DD, for example 2027-01-31.")
 		}
 		if !d.After(today) {
-			return time.Time{}, errors.New("Choose a date after today.")
+			return time.Time{}, derrors.Errorf(derrors.EINVALID, "Choose a date after today.")
 		}
 		if d.After(today.AddDate(MaxExpiry, 0, 0)) {
-			return time.Time{}, fmt.Errorf("Choose a date at most %d years ahead, or Never.", MaxExpiry)
+			return time.Time{}, derrors.Errorf(derrors.EINVALID, "Choose a date at most %d years ahead, or Never.", MaxExpiry)
 		}
 		day = d
 	default:
-		return time.Time{}, errors.New("Choose when the key expires.")
+		return time.Time{}, derrors.Errorf(derrors.EINVALID, "Choose when the key expires.")
 	}
 	return day.AddDate(0, 0, 1), nil
 }

@@ -1,13 +1,12 @@
 package apikey
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/internal/naming"
 )
 
@@ -40,7 +39,7 @@ func CleanNotes(field, s string, max int) (string, error) {
 		return "", err // whatever else is wrong: this matters most
 	}
 	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%s must be valid text.", field)
+		return "", derrors.Errorf(derrors.EINVALID, "%s must be valid text.", field)
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.TrimSpace(s)
@@ -48,18 +47,18 @@ func CleanNotes(field, s string, max int) (string, error) {
 		return "", nil
 	}
 	if n := utf8.RuneCountInString(s); n > max {
-		return "", fmt.Errorf("Use at most %d characters (this one has %d).", max, n)
+		return "", derrors.Errorf(derrors.EINVALID, "Use at most %d characters (this one has %d).", max, n)
 	}
 	for _, r := range s {
 		if r == '\n' || r == '\t' {
 			continue
 		}
 		if unicode.IsControl(r) || r == utf8.RuneError {
-			return "", fmt.Errorf("%s cannot contain control characters (line breaks are fine).", field)
+			return "", derrors.Errorf(derrors.EINVALID, "%s cannot contain control characters (line breaks are fine).", field)
 		}
 	}
 	if !strings.ContainsFunc(s, naming.Visible) {
-		return "", fmt.Errorf("%s must contain a visible character, not only invisible ones such as zero-width spaces.", field)
+		return "", derrors.Errorf(derrors.EINVALID, "%s must contain a visible character, not only invisible ones such as zero-width spaces.", field)
 	}
 	if err := naming.Hidden(s); err != nil {
 		return "", TextProblem(field, "", max, err)
@@ -113,7 +112,7 @@ func ParseOverlap(s string) (Overlap, error) {
 	case "0", "0s":
 		return OverlapNow, nil
 	}
-	return "", errors.New(overlapError)
+	return "", derrors.Errorf(derrors.EINVALID, "%s", overlapError)
 }
 
 // Duration is how long the old key keeps working.

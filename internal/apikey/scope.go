@@ -1,9 +1,9 @@
 package apikey
 
 import (
-	"errors"
-	"fmt"
 	"strings"
+
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 )
 
 // Scope is one permission a key can hold.
@@ -81,15 +81,15 @@ func ParseScopes(names []string) (Set, error) {
 	for _, n := range names {
 		b, ok := bit(Scope(n))
 		if !ok {
-			return 0, fmt.Errorf("Unknown scope %q. Choose from the list.", truncate(n, 40))
+			return 0, derrors.Errorf(derrors.EINVALID, "Unknown scope %q. Choose from the list.", truncate(n, 40))
 		}
 		set |= b
 	}
 	switch {
 	case set == 0:
-		return 0, errors.New("Choose at least one scope.")
+		return 0, derrors.Errorf(derrors.EINVALID, "Choose at least one scope.")
 	case set&allBit != 0 && set != allBit:
-		return 0, errors.New("All permissions (*) already includes every scope: choose it alone, or only specific scopes.")
+		return 0, derrors.Errorf(derrors.EINVALID, "All permissions (*) already includes every scope: choose it alone, or only specific scopes.")
 	}
 	return set, nil
 }

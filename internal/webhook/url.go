@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"unicode/utf8"
+
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 )
 
 // MaxURLLen is the longest endpoint URL accepted.
@@ -24,29 +26,29 @@ func CheckURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	switch {
 	case raw == "":
-		return "", errors.New("Enter the URL that should receive the events.")
+		return "", derrors.Errorf(derrors.EINVALID, "Enter the URL that should receive the events.")
 	case len(raw) > MaxURLLen:
-		return "", fmt.Errorf("Use a URL of at most %d characters.", MaxURLLen)
+		return "", derrors.Errorf(derrors.EINVALID, "Use a URL of at most %d characters.", MaxURLLen)
 	case !utf8.ValidString(raw) || strings.ContainsAny(raw, " \t\r\n"):
-		return "", errors.New("Enter a URL without spaces, such as https://example.com/hooks/blnk.")
+		return "", derrors.Errorf(derrors.EINVALID, "Enter a URL without spaces, such as https://example.com/hooks/blnk.")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", errors.New("Enter a URL such as https://example.com/hooks/blnk.")
+		return "", derrors.Errorf(derrors.EINVALID, "Enter a URL such as https://example.com/hooks/blnk.")
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "", errors.New("Use an http:// or https:// URL.")
+		return "", derrors.Errorf(derrors.EINVALID, "Use an http:// or https:// URL.")
 	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
-		return "", errors.New("Enter a URL with a host, such as https://example.com/hooks/blnk.")
+		return "", derrors.Errorf(derrors.EINVALID, "Enter a URL with a host, such as https://example.com/hooks/blnk.")
 	case u.User != nil:
-		return "", errors.New("Leave credentials out of the URL: receivers check the webhook-signature header instead.")
+		return "", derrors.Errorf(derrors.EINVALID, "Leave credentials out of the URL: receivers check the webhook-signature header instead.")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return "", errors.New("Leave the #fragment out: it is never sent.")
+		return "", derrors.Errorf(derrors.EINVALID, "Leave the #fragment out: it is never sent.")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", errors.New("Use a port between 1 and 65535.")
+			return "", derrors.Errorf(derrors.EINVALID, "Use a port between 1 and 65535.")
 		}
 	}
 	return u.String(), nil

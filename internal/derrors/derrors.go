@@ -1,4 +1,9 @@
-package blnk
+// Package derrors is the errors the product knows about, with a code for
+// programs and a sentence for people (wtf's Error, named as pkgsite names
+// its domain errors). It is the lowest floor: every other package may
+// import it, and it imports only the standard library. The web package
+// maps codes to HTTP statuses in one place.
+package derrors
 
 import (
 	"errors"
@@ -37,9 +42,9 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// ErrorCode returns the code of the first Error in err's chain: "" for nil,
+// Code returns the code of the first Error in err's chain: "" for nil,
 // EINTERNAL for an error the product does not know.
-func ErrorCode(err error) string {
+func Code(err error) string {
 	if err == nil {
 		return ""
 	}
@@ -50,10 +55,10 @@ func ErrorCode(err error) string {
 	return EINTERNAL
 }
 
-// ErrorMessage returns the message of the first Error in err's chain, or
+// Message returns the message of the first Error in err's chain, or
 // a generic sentence for an error the product does not know: its text is
 // for the logs, never for a user.
-func ErrorMessage(err error) string {
+func Message(err error) string {
 	if err == nil {
 		return ""
 	}
