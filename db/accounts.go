@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
@@ -25,20 +24,20 @@ func (d *DB) HasAdmin(ctx context.Context) (bool, error) {
 // transaction, only if no user exists yet; else it returns ErrAlreadySet.
 // Two concurrent setups cannot both succeed: the transaction takes the
 // write lock before it looks.
-func (d *DB) SetupFirstAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time) (account.Workspace, account.User, error) {
+func (d *DB) SetupFirstAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time) (blnk.Workspace, blnk.User, error) {
 	return d.createAdmin(ctx, workspace, email, passwordHash, now, true)
 }
 
 // CreateWorkspaceAdmin creates a workspace and its admin in one
 // transaction. It returns ErrEmailTaken if the email is registered.
-func (d *DB) CreateWorkspaceAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time) (account.Workspace, account.User, error) {
+func (d *DB) CreateWorkspaceAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time) (blnk.Workspace, blnk.User, error) {
 	return d.createAdmin(ctx, workspace, email, passwordHash, now, false)
 }
 
-func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time, firstOnly bool) (account.Workspace, account.User, error) {
+func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time, firstOnly bool) (blnk.Workspace, blnk.User, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return account.Workspace{}, account.User{}, err
+		return blnk.Workspace{}, blnk.User{}, err
 	}
 	defer tx.Rollback()
 
@@ -46,35 +45,35 @@ func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash str
 		// Two setups at once must not both find no user: SQLite's write
 		// lock, taken at BEGIN, orders them; PostgreSQL needs a lock.
 		if err := d.lock(ctx, tx, "blnk first admin"); err != nil {
-			return account.Workspace{}, account.User{}, err
+			return blnk.Workspace{}, blnk.User{}, err
 		}
 		var exists bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists); err != nil {
-			return account.Workspace{}, account.User{}, err
+			return blnk.Workspace{}, blnk.User{}, err
 		}
 		if exists {
-			return account.Workspace{}, account.User{}, blnk.ErrAlreadySet
+			return blnk.Workspace{}, blnk.User{}, blnk.ErrAlreadySet
 		}
 	}
 
-	ws := account.Workspace{Name: workspace, CreatedAt: now.UTC().Truncate(time.Millisecond)}
+	ws := blnk.Workspace{Name: workspace, CreatedAt: now.UTC().Truncate(time.Millisecond)}
 	err = tx.QueryRowContext(ctx, `INSERT INTO workspaces (name, created_at) VALUES ($1, $2) RETURNING id`,
 		ws.Name, ms(now)).Scan(&ws.ID)
 	if err != nil {
-		return account.Workspace{}, account.User{}, fmt.Errorf("insert workspace: %w", err)
+		return blnk.Workspace{}, blnk.User{}, fmt.Errorf("insert workspace: %w", err)
 	}
-	u := account.User{Email: email, CreatedAt: ws.CreatedAt}
+	u := blnk.User{Email: email, CreatedAt: ws.CreatedAt}
 	err = tx.QueryRowContext(ctx, `INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id`,
 		email, passwordHash, ms(now)).Scan(&u.ID)
 	if isUniqueViolation(err) {
-		return account.Workspace{}, account.User{}, blnk.ErrEmailTaken
+		return blnk.Workspace{}, blnk.User{}, blnk.ErrEmailTaken
 	}
 	if err != nil {
-		return account.Workspace{}, account.User{}, fmt.Errorf("insert user: %w", err)
+		return blnk.Workspace{}, blnk.User{}, fmt.Errorf("insert user: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'admin', $3)`,
 		ws.ID, u.ID, ms(now)); err != nil {
-		return account.Workspace{}, account.User{}, fmt.Errorf("insert membership: %w", err)
+		return blnk.Workspace{}, blnk.User{}, fmt.Errorf("insert membership: %w", err)
 	}
 	return ws, u, tx.Commit()
 }

@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // newWorkspace creates a workspace and its admin, and returns both.
-func newWorkspace(t testing.TB, d *DB, name, email string) (account.Workspace, account.User) {
+func newWorkspace(t testing.TB, d *DB, name, email string) (blnk.Workspace, blnk.User) {
 	t.Helper()
 	w, u, err := d.CreateWorkspaceAdmin(context.Background(), name, email, "hash-of-"+email, testNow)
 	if err != nil {

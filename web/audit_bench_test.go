@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -91,11 +91,11 @@ func BenchmarkAuditExport(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := web.New(web.Config{SessionSecret: make([]byte, 32), Passwords: account.FastHasher}, store, auth, keys.New(keys.Config{}, store, auth, log), log)
+	srv, err := web.New(web.Config{SessionSecret: make([]byte, 32), Passwords: password.FastHasher}, store, auth, keys.New(keys.Config{}, store, auth, log), log)
 	if err != nil {
 		b.Fatal(err)
 	}
-	hash := must(account.FastHasher.Hash("bench password 123"))
+	hash := must(password.FastHasher.Hash("bench password 123"))
 	ws, _, err := store.CreateWorkspaceAdmin(ctx, "Bench", "bench@example.com", hash, time.Now())
 	if err != nil {
 		b.Fatal(err)

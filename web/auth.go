@@ -14,10 +14,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/derrors"
+	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/views"
 )
 
@@ -44,22 +44,22 @@ type setupInput struct {
 }
 
 // validateSetup checks the setup form; f collects the problems.
-func validateSetup(f *views.SetupForm, password, confirm string) (setupInput, bool) {
+func validateSetup(f *views.SetupForm, pw, confirm string) (setupInput, bool) {
 	p := views.Problems{}
 	var in setupInput
 	var err error
-	if in.workspace, err = account.CleanWorkspaceName(f.Workspace); err != nil {
+	if in.workspace, err = blnk.CleanWorkspaceName(f.Workspace); err != nil {
 		p["workspace"] = derrors.Message(err)
 	}
-	if in.email, err = account.CleanEmail(f.Email); err != nil {
+	if in.email, err = blnk.CleanEmail(f.Email); err != nil {
 		p["email"] = derrors.Message(err)
 	}
-	if err := account.CheckPassword(password); err != nil {
+	if err := password.Check(pw); err != nil {
 		p["password"] = derrors.Message(err)
-	} else if password != confirm {
+	} else if pw != confirm {
 		p["confirm"] = "The passwords do not match."
 	}
-	in.password = password
+	in.password = pw
 	f.Problems = p
 	return in, len(p) == 0
 }
@@ -130,9 +130,9 @@ func (s *Server) login(c echo.Context) error {
 	}
 	f := views.LoginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: localPath(c.FormValue("next"))}
 	password := c.FormValue("password")
-	if len(f.Email) > account.MaxEmail {
+	if len(f.Email) > blnk.MaxEmail {
 		// Cut on a character boundary: the email is shown again.
-		cut := account.MaxEmail
+		cut := blnk.MaxEmail
 		for cut > 0 && !utf8.RuneStart(f.Email[cut]) {
 			cut--
 		}

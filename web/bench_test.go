@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -41,7 +41,7 @@ func BenchmarkHandlers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := web.New(web.Config{SessionSecret: make([]byte, 32), Passwords: account.FastHasher}, store, auth, keys.New(keys.Config{}, store, auth, log), log)
+	srv, err := web.New(web.Config{SessionSecret: make([]byte, 32), Passwords: password.FastHasher}, store, auth, keys.New(keys.Config{}, store, auth, log), log)
 	if err != nil {
 		b.Fatal(err)
 	}

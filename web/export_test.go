@@ -9,7 +9,7 @@ import (
 
 // What the tests of package web_test may reach inside a Server.
 
-// SetVerifyPassword replaces the password check (account.Verify), so that
+// SetVerifyPassword replaces the password check (password.Verify), so that
 // tests can count the hashes a storm of sign-ins makes the server compute.
 func SetVerifyPassword(s *Server, verify func(hash, password string) bool) {
 	s.verifyPassword = verify

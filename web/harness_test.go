@@ -30,10 +30,10 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -152,7 +152,7 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 
 	cfg := web.Config{
 		SessionSecret:  []byte("0123456789abcdef0123456789abcdef-test-secret"),
-		Passwords:      account.FastHasher,
+		Passwords:      password.FastHasher,
 		Now:            clk.Now,
 		TrustedProxies: opts.proxies,
 	}
@@ -248,9 +248,9 @@ func (ts *testServer) checkCounts(t *testing.T, before map[string]int) {
 
 // addWorkspace creates another workspace and its admin directly in the
 // database, and returns that admin's signed-in client.
-func (ts *testServer) addWorkspace(name, email, password string) *client {
+func (ts *testServer) addWorkspace(name, email, pw string) *client {
 	ts.t.Helper()
-	hash, err := account.FastHasher.Hash(password)
+	hash, err := password.FastHasher.Hash(pw)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func (ts *testServer) addWorkspace(name, email, password string) *client {
 		ts.t.Fatalf("CreateWorkspaceAdmin: %v", err)
 	}
 	c := ts.client()
-	c.signIn(email, password)
+	c.signIn(email, pw)
 	return c
 }
 

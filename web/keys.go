@@ -202,7 +202,7 @@ func (s *Server) keyReveal(c echo.Context) error {
 		// replayed cookie, a second tab or the back button find it used.
 		if prefix, err := apikey.Parse(token); err != nil || prefix != k.Prefix {
 			token = ""
-		} else if first, err := s.db.MarkRevealed(c.Request().Context(), k.WorkspaceID, k.ID, s.cfg.Now(), s.actor(c)); err != nil {
+		} else if first, err := s.keys.Reveal(c.Request().Context(), k.WorkspaceID, k.ID, s.actor(c)); err != nil {
 			return err
 		} else if !first {
 			token = ""

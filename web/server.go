@@ -18,9 +18,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/db"
-	"github.com/blnk-cloud/apikeys/internal/account"
+	"github.com/blnk-cloud/apikeys/internal/endpoints"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
@@ -43,8 +44,8 @@ type Config struct {
 	// state-changing requests, e.g. "https://dashboard.example.com" when a
 	// proxy rewrites the Host header.
 	TrustedOrigins []string
-	// Passwords hashes new passwords (default account.DefaultHasher).
-	Passwords account.Hasher
+	// Passwords hashes new passwords (default password.DefaultHasher).
+	Passwords password.Hasher
 	// LoginLimit is the allowance of failed sign-ins of the default
 	// throttles: per client address and email, and per device cookie, as
 	// given (default 5 in a row, then one per 20 s); per client address
@@ -91,8 +92,8 @@ func (c *Config) setDefaults() {
 	if c.SessionLifetime <= 0 {
 		c.SessionLifetime = 24 * time.Hour
 	}
-	if c.Passwords == (account.Hasher{}) {
-		c.Passwords = account.DefaultHasher
+	if c.Passwords == (password.Hasher{}) {
+		c.Passwords = password.DefaultHasher
 	}
 	if c.LoginLimit == (throttle.Config{}) {
 		// Five failures in a row, then one more try every 20 seconds.
@@ -183,13 +184,15 @@ type WebhookConfig struct {
 
 // Server is the dashboard's HTTP server.
 type Server struct {
-	cfg     Config
-	db      *db.DB
-	auth    *keyauth.Authenticator // checks API keys
-	counts  *listCounts            // the keys list's counts per status
-	keys    *keys.Service          // creates and revokes them
-	log     *slog.Logger
-	cookies *sessions.CookieStore
+	cfg    Config
+	db     *db.DB
+	auth   *keyauth.Authenticator // checks API keys
+	counts *listCounts            // the keys list's counts per status
+	keys   *keys.Service          // creates and revokes them
+	// endpoints changes webhook endpoints.
+	endpoints *endpoints.Service
+	log       *slog.Logger
+	cookies   *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
@@ -203,7 +206,7 @@ type Server struct {
 	hashSlots chan struct{}
 	// ready probes whether the database takes a write, for /readyz.
 	ready *readiness
-	// verifyPassword is account.Verify; tests count the calls.
+	// verifyPassword is password.Verify; tests count the calls.
 	verifyPassword func(hash, password string) bool
 	echo           *echo.Echo
 }
@@ -221,12 +224,13 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		auth:           auth,
 		counts:         newListCounts(store),
 		keys:           keyring,
+		endpoints:      endpoints.New(store, cfg.Now, log),
 		log:            log,
 		cookies:        newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
 		deviceKey:      deriveKey(cfg.SessionSecret, "blnk device cookie: hmac"),
 		dummyHash:      sync.OnceValue(cfg.Passwords.DummyHash),
 		hashSlots:      make(chan struct{}, cfg.PasswordChecks),
-		verifyPassword: account.Verify,
+		verifyPassword: password.Verify,
 		leakLimit:      throttle.New(cfg.LeakLimit, cfg.Now),
 	}
 	s.ready = &readiness{write: store.TouchReadiness, now: cfg.Now, timeout: cfg.ReadyTimeout, log: log}

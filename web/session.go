@@ -11,7 +11,6 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
@@ -106,7 +105,7 @@ func mustSession(c echo.Context) *blnk.Session {
 // the browser had before is ended, so a session id planted before sign-in
 // is worthless after it. The audit log records user.signed_in with the
 // session.
-func (s *Server) startSession(c echo.Context, u account.User, workspaceID int64, flash string) error {
+func (s *Server) startSession(c echo.Context, u blnk.User, workspaceID int64, flash string) error {
 	r := c.Request()
 	// The request's own session object, so that anything else this
 	// request writes to it keeps the new token.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/internal/account"
+	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -23,7 +23,7 @@ type hashCounter struct {
 
 // install makes ts's server verify passwords through h.
 func (h *hashCounter) install(ts *testServer) {
-	web.SetVerifyPassword(ts.srv, func(hash, password string) bool {
+	web.SetVerifyPassword(ts.srv, func(hash, pw string) bool {
 		h.total.Add(1)
 		n := h.running.Add(1)
 		defer h.running.Add(-1)
@@ -34,7 +34,7 @@ func (h *hashCounter) install(ts *testServer) {
 			}
 		}
 		time.Sleep(h.delay)
-		return account.Verify(hash, password)
+		return password.Verify(hash, pw)
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/derrors"
+	"github.com/blnk-cloud/apikeys/internal/endpoints"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -140,21 +141,14 @@ func (s *Server) webhookCreate(c echo.Context) error {
 		return s.renderWebhookForm(c, http.StatusUnprocessableEntity, f)
 	}
 	cur := mustSession(c)
-	ep, created, err := s.db.CreateWebhook(c.Request().Context(), blnk.NewWebhook{
-		Endpoint: webhook.Endpoint{
-			ID: webhook.NewID(), WorkspaceID: cur.Workspace.ID, URL: in.url, Description: in.description,
-			Events: in.events, CreatedAt: s.cfg.Now(),
-		},
-		Secret:      webhook.NewSecret(),
-		CreatedBy:   cur.User.ID,
-		CreateToken: f.Token,
-		Actor:       s.actor(c),
-	})
+	ep, created, err := s.endpoints.Create(c.Request().Context(), endpoints.Spec{
+		WorkspaceID: cur.Workspace.ID, URL: in.url, Events: in.events, Description: in.description,
+		CreatedBy: cur.User.ID, FormToken: f.Token,
+	}, s.actor(c))
 	if err != nil {
 		return err
 	}
 	if created {
-		s.log.Info("webhook created", "webhook_id", ep.ID, "workspace_id", ep.WorkspaceID, "actor", cur.User.Email, "request_id", requestIDOf(c))
 		if err := s.setSecretCookie(c, ep.ID); err != nil {
 			return err
 		}
@@ -211,7 +205,7 @@ func (s *Server) webhookSecret(c echo.Context) error {
 	}
 	var secret string
 	if mine {
-		if secret, err = s.db.TakeWebhookSecret(c.Request().Context(), ep.WorkspaceID, ep.ID, s.cfg.Now()); err != nil {
+		if secret, err = s.endpoints.TakeSecret(c.Request().Context(), ep.WorkspaceID, ep.ID); err != nil {
 			return err
 		}
 	}
@@ -285,7 +279,7 @@ func (s *Server) webhookTest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.db.SendTestEvent(c.Request().Context(), ep.WorkspaceID, ep.ID, s.actor(c), s.cfg.Now())
+	err = s.endpoints.SendTest(c.Request().Context(), ep.WorkspaceID, ep.ID, s.actor(c))
 	if errors.Is(err, blnk.ErrDisabled) {
 		return echo.NewHTTPError(http.StatusConflict, "This endpoint is disabled: enable it to send a test event.")
 	}
@@ -304,7 +298,7 @@ func (s *Server) webhookResend(c echo.Context) error {
 	if err != nil || id <= 0 {
 		return echo.ErrNotFound
 	}
-	if err := s.db.ResendDelivery(c.Request().Context(), ep.WorkspaceID, ep.ID, id, s.cfg.Now()); err != nil {
+	if err := s.endpoints.Resend(c.Request().Context(), ep.WorkspaceID, ep.ID, id); err != nil {
 		return err
 	}
 	return s.afterDeliveryChange(c, ep, "Delivery queued again.")
@@ -318,7 +312,7 @@ func (s *Server) setWebhookEnabled(c echo.Context, enabled bool) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.SetWebhookEnabled(c.Request().Context(), ep.WorkspaceID, ep.ID, enabled, s.actor(c), s.cfg.Now()); err != nil {
+	if err := s.endpoints.SetEnabled(c.Request().Context(), ep.WorkspaceID, ep.ID, enabled, s.actor(c)); err != nil {
 		return err
 	}
 	notice := "The endpoint is disabled: it receives no events until you enable it."
@@ -348,11 +342,10 @@ func (s *Server) webhookDelete(c echo.Context) error {
 	if !webhook.ValidID(id) {
 		return echo.ErrNotFound
 	}
-	ep, err := s.db.DeleteWebhook(c.Request().Context(), mustSession(c).Workspace.ID, id, s.actor(c), s.cfg.Now())
+	ep, err := s.endpoints.Delete(c.Request().Context(), mustSession(c).Workspace.ID, id, s.actor(c))
 	if err != nil {
 		return err
 	}
-	s.log.Info("webhook deleted", "webhook_id", ep.ID, "workspace_id", ep.WorkspaceID, "actor", s.actor(c).Name(), "request_id", requestIDOf(c))
 	if err := s.addFlash(c, "The endpoint "+ep.URL+" was deleted."); err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/blnk-cloud/apikeys/db"
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/password"
 )
 
 // The seeded workspace's admin, who signs in to revoke keys (postgres.go).
@@ -46,7 +46,7 @@ func seed(ctx context.Context, dsn string, n, sample int) (tokens, error) {
 	if err != nil {
 		return tokens{}, err
 	}
-	pw, err := account.FastHasher.Hash(benchPassword)
+	pw, err := password.FastHasher.Hash(benchPassword)
 	if err != nil {
 		store.Close()
 		return tokens{}, err

@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/password"
 )
 
 // adminCreate creates a workspace and its first admin, for scripts and
@@ -34,24 +34,24 @@ func adminCreate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ws, err := account.CleanWorkspaceName(*workspace)
+	ws, err := blnk.CleanWorkspaceName(*workspace)
 	if err != nil {
 		return fmt.Errorf("--workspace: %v", err)
 	}
-	addr, err := account.CleanEmail(*email)
+	addr, err := blnk.CleanEmail(*email)
 	if err != nil {
 		return fmt.Errorf("--email: %v", err)
 	}
-	password, ok := os.LookupEnv("BLNK_ADMIN_PASSWORD")
+	pw, ok := os.LookupEnv("BLNK_ADMIN_PASSWORD")
 	if !ok {
-		if password, err = firstLine(stdin); err != nil {
+		if pw, err = firstLine(stdin); err != nil {
 			return fmt.Errorf("read password from standard input: %w", err)
 		}
 	}
-	if err := account.CheckPassword(password); err != nil {
+	if err := password.Check(pw); err != nil {
 		return fmt.Errorf("password: %v", err)
 	}
-	hash, err := account.DefaultHasher.Hash(password)
+	hash, err := password.DefaultHasher.Hash(pw)
 	if err != nil {
 		return err
 	}

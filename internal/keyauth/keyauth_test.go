@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
-	"github.com/blnk-cloud/apikeys/internal/account"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
@@ -41,8 +40,8 @@ func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 type fixture struct {
 	dsn   string
 	store *db.DB
-	ws    account.Workspace
-	user  account.User
+	ws    blnk.Workspace
+	user  blnk.User
 }
 
 func newFixture(t testing.TB) *fixture {

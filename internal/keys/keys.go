@@ -19,11 +19,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
-	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
 // The defaults of the servers' lease (--max-staleness) and of how long a
@@ -84,14 +82,44 @@ func (c *Config) setDefaults() {
 // Service creates and revokes keys.
 type Service struct {
 	cfg   Config
-	store *db.DB
-	index *keyauth.Authenticator // this process's key index; nil in the command line
+	store Store
+	index Index // this process's key index; nil in the command line
 	log   *slog.Logger
 }
 
-// New returns a Service on store. index, if not nil, is this process's key
+// Store is what the keys service needs of the database (db.DB). Each
+// write records its audit event in the same transaction.
+type Store interface {
+	CreateKey(ctx context.Context, nk blnk.NewKey) (k apikey.Key, created bool, err error)
+	MarkRevealed(ctx context.Context, workspaceID int64, id string, now time.Time, by audit.Actor) (bool, error)
+	EditKey(ctx context.Context, workspaceID int64, id string, e blnk.KeyEdit, by audit.Actor, now time.Time) (k apikey.Key, changed bool, err error)
+	RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error)
+	RevokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (blnk.Revocation, error)
+	SetRevokeConfirmation(ctx context.Context, id string, c apikey.Confirmation) error
+	ReportLeak(ctx context.Context, h apikey.Hash, exp apikey.Exposure, by audit.Actor) (blnk.Leak, error)
+	ServersSeenSince(ctx context.Context, since time.Time) ([]blnk.Server, error)
+	FenceLapsed(ctx context.Context, seq int64, margin time.Duration) ([]string, error)
+	RecordExpiredKeys(ctx context.Context, now time.Time, limit int) ([]blnk.Expired, error)
+	DueNotices(ctx context.Context, now time.Time, limit int) ([]blnk.Notice, error)
+	RecordNotice(ctx context.Context, n blnk.Notice, now time.Time) (bool, error)
+	DeleteAuditEventsBefore(ctx context.Context, t time.Time, batch int) (int64, error)
+	PruneUsage(ctx context.Context, before time.Time) (int64, error)
+	PruneWebhookEvents(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Index is this process's key index (keyauth.Authenticator): the service
+// tells it of every change before answering, so that this server never
+// accepts a key its own revoke has answered for.
+type Index interface {
+	Put(r blnk.Record)
+	Revoked(id string, at time.Time)
+	Sync(ctx context.Context) error
+}
+
+// New returns a Service on store. index, if not nil (pass an untyped
+// nil, not a nil *keyauth.Authenticator), is this process's key
 // index, which learns of every change before the Service answers.
-func New(cfg Config, store *db.DB, index *keyauth.Authenticator, log *slog.Logger) *Service {
+func New(cfg Config, store Store, index Index, log *slog.Logger) *Service {
 	cfg.setDefaults()
 	return &Service{cfg: cfg, store: store, index: index, log: log}
 }
@@ -317,4 +345,11 @@ func createdDetails(k apikey.Key) map[string]any {
 		d["allowlist"] = apikey.FormatAllowlist(k.Allowlist)
 	}
 	return d
+}
+
+// Reveal uses up the one-time reveal of key id: it reports whether this
+// was the first request to claim it (only that one may show the token),
+// and records key.revealed when it was.
+func (s *Service) Reveal(ctx context.Context, workspaceID int64, id string, by audit.Actor) (first bool, err error) {
+	return s.store.MarkRevealed(ctx, workspaceID, id, s.cfg.Now(), by)
 }

@@ -1,4 +1,4 @@
-package account
+package password
 
 import (
 	"encoding/base64"

@@ -1,4 +1,7 @@
-package account
+// Package password hashes people's passwords with argon2id and checks new
+// ones against the policy. Hashes carry their parameters, so that a change
+// of cost applies to new passwords and old ones still verify.
+package password
 
 import (
 	"crypto/rand"
@@ -6,7 +9,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -78,4 +84,27 @@ func (h Hasher) DummyHash() string {
 		panic(err) // only rand can fail, and crypto/rand does not
 	}
 	return s
+}
+
+// Limits of a password, in characters.
+const (
+	Min = 12
+	Max = 256
+)
+
+// Check applies the password policy to a new password: Min to Max
+// characters, no control characters, not only spaces.
+func Check(pw string) error {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case n < Min:
+		return derrors.Errorf(derrors.EINVALID, "Use at least %d characters.", Min)
+	case n > Max:
+		return derrors.Errorf(derrors.EINVALID, "Use at most %d characters.", Max)
+	case !utf8.ValidString(pw) || strings.ContainsFunc(pw, unicode.IsControl):
+		return derrors.Errorf(derrors.EINVALID, "Password cannot contain control characters.")
+	case strings.TrimSpace(pw) == "":
+		return derrors.Errorf(derrors.EINVALID, "Password cannot be only spaces.")
+	}
+	return nil
 }

@@ -1,6 +1,4 @@
-// Package account holds the people side of the dashboard: workspaces, the
-// users who administer them, and their passwords.
-package account
+package blnk
 
 import (
 	"net/mail"
@@ -32,8 +30,6 @@ type User struct {
 const (
 	MaxWorkspaceName = 100
 	MaxEmail         = 254
-	MinPassword      = 12
-	MaxPassword      = 256
 )
 
 // CleanWorkspaceName trims name and checks it (naming.Clean): 1 to 100
@@ -80,20 +76,4 @@ func CleanEmail(email string) (string, error) {
 // control, which can make an address display as another one.
 func isControl(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
-}
-
-// CheckPassword applies the password policy to a new password.
-func CheckPassword(pw string) error {
-	n := utf8.RuneCountInString(pw)
-	switch {
-	case n < MinPassword:
-		return derrors.Errorf(derrors.EINVALID, "Use at least %d characters.", MinPassword)
-	case n > MaxPassword:
-		return derrors.Errorf(derrors.EINVALID, "Use at most %d characters.", MaxPassword)
-	case !utf8.ValidString(pw) || strings.ContainsFunc(pw, unicode.IsControl):
-		return derrors.Errorf(derrors.EINVALID, "Password cannot contain control characters.")
-	case strings.TrimSpace(pw) == "":
-		return derrors.Errorf(derrors.EINVALID, "Password cannot be only spaces.")
-	}
-	return nil
 }
