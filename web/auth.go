@@ -86,7 +86,7 @@ func (s *Server) setup(c echo.Context) error {
 	if hashErr != nil {
 		return hashErr
 	}
-	ws, u, err := s.db.SetupFirstAdmin(c.Request().Context(), in.workspace, in.email, hash, s.cfg.Now())
+	ws, u, err := s.accounts.Setup(c.Request().Context(), in.workspace, in.email, hash)
 	if errors.Is(err, blnk.ErrAlreadySet) {
 		return echo.ErrNotFound // another setup won the race
 	}
@@ -94,7 +94,6 @@ func (s *Server) setup(c echo.Context) error {
 		return err
 	}
 	s.setupDone.Store(true)
-	s.log.Info("first admin created", "request_id", requestIDOf(c), "workspace_id", ws.ID, "user_id", u.ID)
 	if err := s.startSession(c, u, ws.ID, "Welcome! Your workspace is ready."); err != nil {
 		return err
 	}
@@ -195,13 +194,13 @@ func (s *Server) login(c echo.Context) error {
 // typed, a password included). A failure to record is logged: the person
 // signing in is told the same either way.
 func (s *Server) recordSignInFailed(c echo.Context, l blnk.Login, known bool) {
-	ev := audit.Event{At: s.cfg.Now(), Action: audit.UserSignInFailed, Actor: actorOf(c, 0, ""),
+	ev := audit.Event{Actor: actorOf(c, 0, ""),
 		Details: map[string]any{"reason": "unknown email"}}
 	if known {
 		ev.WorkspaceID, ev.Actor.UserID, ev.Actor.Email = l.Workspace.ID, l.User.ID, l.User.Email
 		ev.Details = map[string]any{"reason": "wrong password"}
 	}
-	if err := s.db.RecordEvent(context.WithoutCancel(c.Request().Context()), ev); err != nil {
+	if err := s.accounts.SignInFailed(context.WithoutCancel(c.Request().Context()), ev); err != nil {
 		s.log.Error("record failed sign-in", "request_id", requestIDOf(c), "err", err)
 	}
 }

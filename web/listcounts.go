@@ -17,7 +17,7 @@ import (
 // kept. A snapshot is read again when the change log has moved, by
 // whichever server or process changed a key.
 type listCounts struct {
-	db *db.DB
+	db Store
 
 	mu   sync.Mutex
 	byWS map[int64]*listSnapshot
@@ -43,7 +43,7 @@ type listSnapshot struct {
 	lower   []string // the entries' names, folded as the database folds them
 }
 
-func newListCounts(store *db.DB) *listCounts {
+func newListCounts(store Store) *listCounts {
 	return &listCounts{db: store, byWS: map[int64]*listSnapshot{}}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/accounts"
 	"github.com/blnk-cloud/apikeys/internal/endpoints"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
@@ -191,8 +192,10 @@ type Server struct {
 	keys   *keys.Service          // creates and revokes them
 	// endpoints changes webhook endpoints.
 	endpoints *endpoints.Service
-	log       *slog.Logger
-	cookies   *sessions.CookieStore
+	// accounts sets up, signs in and out, and times out sessions.
+	accounts *accounts.Service
+	log      *slog.Logger
+	cookies  *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
@@ -225,6 +228,7 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		counts:         newListCounts(store),
 		keys:           keyring,
 		endpoints:      endpoints.New(store, cfg.Now, log),
+		accounts:       accounts.New(accounts.Config{Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime, Now: cfg.Now}, store, log),
 		log:            log,
 		cookies:        newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
 		deviceKey:      deriveKey(cfg.SessionSecret, "blnk device cookie: hmac"),
@@ -255,8 +259,7 @@ func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := s.cfg.Now()
-			n, err := s.db.DeleteStaleSessions(ctx, now.Add(-s.cfg.SessionIdle), now.Add(-s.cfg.SessionLifetime))
+			n, err := s.accounts.DeleteStale(ctx)
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("clean sessions", "err", err)
 			} else if n > 0 {

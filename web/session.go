@@ -29,14 +29,6 @@ const (
 // revealTTL is how long a new key's token may wait for its reveal page.
 const revealTTL = 10 * time.Minute
 
-// touchInterval is how old a session's recorded last activity may get
-// before a request writes it again: at most once a minute, and often
-// enough for any idle timeout (a quarter of it), so that an active
-// session is never taken for an idle one.
-func touchInterval(idle time.Duration) time.Duration {
-	return min(time.Minute, idle/4)
-}
-
 // newCookieStore returns a store whose cookies are signed (HMAC-SHA256)
 // and encrypted (AES-256), with keys derived from the session secret.
 func newCookieStore(secret []byte, lifetime time.Duration) *sessions.CookieStore {
@@ -70,26 +62,12 @@ func (s *Server) currentSession(c echo.Context) (*blnk.Session, error) {
 	if token == "" {
 		return nil, nil
 	}
-	hash := tokenHash(token)
-	ctx := c.Request().Context()
-	ds, err := s.db.SessionByToken(ctx, hash)
+	ds, err := s.accounts.Session(c.Request().Context(), tokenHash(token))
 	if errors.Is(err, blnk.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
-	}
-	now := s.cfg.Now()
-	if now.Sub(ds.LastSeenAt) > s.cfg.SessionIdle || now.Sub(ds.CreatedAt) > s.cfg.SessionLifetime {
-		if err := s.db.DeleteSession(ctx, hash); err != nil {
-			return nil, err
-		}
-		return nil, nil
-	}
-	if now.Sub(ds.LastSeenAt) > touchInterval(s.cfg.SessionIdle) {
-		if err := s.db.TouchSession(ctx, hash, now); err != nil {
-			return nil, err
-		}
 	}
 	c.Set(sessionKey, &ds)
 	return &ds, nil
@@ -111,7 +89,7 @@ func (s *Server) startSession(c echo.Context, u blnk.User, workspaceID int64, fl
 	// request writes to it keeps the new token.
 	cs, _ := s.cookies.Get(r, sessionCookie)
 	if old, _ := cs.Values[tokenValue].(string); old != "" {
-		if err := s.db.DeleteSession(r.Context(), tokenHash(old)); err != nil {
+		if err := s.accounts.EndSession(r.Context(), tokenHash(old), nil); err != nil {
 			return err
 		}
 	}
@@ -120,9 +98,7 @@ func (s *Server) startSession(c echo.Context, u blnk.User, workspaceID int64, fl
 		return err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
-	now := s.cfg.Now()
-	signedIn := audit.Event{WorkspaceID: workspaceID, At: now, Action: audit.UserSignedIn, Actor: actorOf(c, u.ID, u.Email)}
-	if err := s.db.CreateSession(r.Context(), tokenHash(token), u.ID, workspaceID, now, signedIn); err != nil {
+	if err := s.accounts.StartSession(r.Context(), tokenHash(token), u, workspaceID, actorOf(c, u.ID, u.Email)); err != nil {
 		return err
 	}
 	cs.Values = map[any]any{tokenValue: token}
@@ -140,12 +116,12 @@ func (s *Server) endSession(c echo.Context, flash string) error {
 	r := c.Request()
 	cs, _ := s.cookies.Get(r, sessionCookie)
 	if t, _ := cs.Values[tokenValue].(string); t != "" {
-		var events []audit.Event
+		var signedOut *audit.Event
 		if cur, ok := c.Get(sessionKey).(*blnk.Session); ok {
-			events = append(events, audit.Event{WorkspaceID: cur.Workspace.ID, At: s.cfg.Now(), Action: audit.UserSignedOut,
-				Actor: actorOf(c, cur.User.ID, cur.User.Email)})
+			signedOut = &audit.Event{WorkspaceID: cur.Workspace.ID, Action: audit.UserSignedOut,
+				Actor: actorOf(c, cur.User.ID, cur.User.Email)}
 		}
-		if err := s.db.DeleteSession(r.Context(), tokenHash(t), events...); err != nil {
+		if err := s.accounts.EndSession(r.Context(), tokenHash(t), signedOut); err != nil {
 			return err
 		}
 	}

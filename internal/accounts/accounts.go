@@ -1,0 +1,120 @@
+// Package accounts is the service that owns every change to people and
+// their sessions: the first-run setup, signing in and out, the sessions'
+// idle and absolute timeouts, and the audit events of all of these. The
+// web pages go through it, never to the store. (What a person, a
+// workspace and a session are is in blnk; password hashing in
+// internal/password.)
+package accounts
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
+)
+
+// Store is what the service needs of the database (db.DB).
+type Store interface {
+	SetupFirstAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time) (blnk.Workspace, blnk.User, error)
+	CreateSession(ctx context.Context, tokenHash []byte, userID, workspaceID int64, now time.Time, events ...audit.Event) error
+	SessionByToken(ctx context.Context, tokenHash []byte) (blnk.Session, error)
+	TouchSession(ctx context.Context, tokenHash []byte, now time.Time) error
+	DeleteSession(ctx context.Context, tokenHash []byte, events ...audit.Event) error
+	DeleteStaleSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error)
+	RecordEvent(ctx context.Context, ev audit.Event) error
+}
+
+// Config is how sessions behave.
+type Config struct {
+	// Idle ends a session unused for this long; Lifetime ends any session
+	// this old.
+	Idle, Lifetime time.Duration
+	// Now is the clock.
+	Now func() time.Time
+}
+
+// Service changes people's accounts and sessions.
+type Service struct {
+	cfg   Config
+	store Store
+	log   *slog.Logger
+}
+
+// New returns a Service on store.
+func New(cfg Config, store Store, log *slog.Logger) *Service {
+	return &Service{cfg: cfg, store: store, log: log}
+}
+
+// Setup creates the first workspace and its admin, once:
+// blnk.ErrAlreadySet when an admin exists already (another setup won).
+func (s *Service) Setup(ctx context.Context, workspace, email, passwordHash string) (blnk.Workspace, blnk.User, error) {
+	ws, u, err := s.store.SetupFirstAdmin(ctx, workspace, email, passwordHash, s.cfg.Now())
+	if err == nil {
+		s.log.Info("first admin created", "workspace_id", ws.ID, "user_id", u.ID)
+	}
+	return ws, u, err
+}
+
+// StartSession stores a new session of u in workspaceID under tokenHash
+// and records user.signed_in by actor, in one write.
+func (s *Service) StartSession(ctx context.Context, tokenHash []byte, u blnk.User, workspaceID int64, actor audit.Actor) error {
+	now := s.cfg.Now()
+	signedIn := audit.Event{WorkspaceID: workspaceID, At: now, Action: audit.UserSignedIn, Actor: actor}
+	return s.store.CreateSession(ctx, tokenHash, u.ID, workspaceID, now, signedIn)
+}
+
+// Session returns the live session of tokenHash: blnk.ErrNotFound when
+// there is none, or when it was idle or alive too long (it is then
+// deleted). A session in use is marked seen at most every touch
+// interval, so that a busy browser is not a write per request.
+func (s *Service) Session(ctx context.Context, tokenHash []byte) (blnk.Session, error) {
+	ds, err := s.store.SessionByToken(ctx, tokenHash)
+	if err != nil {
+		return blnk.Session{}, err
+	}
+	now := s.cfg.Now()
+	if now.Sub(ds.LastSeenAt) > s.cfg.Idle || now.Sub(ds.CreatedAt) > s.cfg.Lifetime {
+		if err := s.store.DeleteSession(ctx, tokenHash); err != nil {
+			return blnk.Session{}, err
+		}
+		return blnk.Session{}, blnk.ErrNotFound
+	}
+	if now.Sub(ds.LastSeenAt) > TouchInterval(s.cfg.Idle) {
+		if err := s.store.TouchSession(ctx, tokenHash, now); err != nil {
+			return blnk.Session{}, err
+		}
+	}
+	return ds, nil
+}
+
+// TouchInterval is how often a session in use is marked seen: every
+// minute, or every quarter of the idle timeout if that is shorter, so that
+// an idle timeout of any length is kept to within a quarter.
+func TouchInterval(idle time.Duration) time.Duration {
+	return min(time.Minute, idle/4)
+}
+
+// EndSession deletes the session of tokenHash; signedOut, if not nil, is
+// the user.signed_out event recorded with it.
+func (s *Service) EndSession(ctx context.Context, tokenHash []byte, signedOut *audit.Event) error {
+	if signedOut == nil {
+		return s.store.DeleteSession(ctx, tokenHash)
+	}
+	signedOut.At = s.cfg.Now()
+	return s.store.DeleteSession(ctx, tokenHash, *signedOut)
+}
+
+// SignInFailed records user.sign_in_failed.
+func (s *Service) SignInFailed(ctx context.Context, ev audit.Event) error {
+	ev.At, ev.Action = s.cfg.Now(), audit.UserSignInFailed
+	return s.store.RecordEvent(ctx, ev)
+}
+
+// DeleteStale deletes the sessions that have timed out, and returns how
+// many.
+func (s *Service) DeleteStale(ctx context.Context) (int64, error) {
+	now := s.cfg.Now()
+	return s.store.DeleteStaleSessions(ctx, now.Add(-s.cfg.Idle), now.Add(-s.cfg.Lifetime))
+}

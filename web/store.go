@@ -1,0 +1,36 @@
+package web
+
+import (
+	"context"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/webhook"
+)
+
+// Store is what the pages read from the database themselves (db.DB). It
+// has no method that writes, and the Server keeps the database only as a
+// Store: every write goes through a service (keys, endpoints, accounts),
+// which records its audit event with it. TestWebWritesOnlyThroughServices
+// keeps it so.
+type Store interface {
+	Key(ctx context.Context, workspaceID int64, id string) (apikey.Key, error)
+	ListKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery) (blnk.KeyPage, error)
+	CountKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery) (blnk.StatusCounts, error)
+	ListEntries(ctx context.Context, workspaceID int64) ([]blnk.ListEntry, error)
+	CountActiveKeysNamed(ctx context.Context, workspaceID int64, name string, now time.Time) (int, error)
+	// Lower folds case as the database's lower() does.
+	Lower(s string) string
+	LastChange(ctx context.Context) (int64, error)
+	KeyUsage(ctx context.Context, id string, since time.Time) ([]blnk.HourCount, error)
+	KeyAddresses(ctx context.Context, id string, n int) ([]blnk.Use, error)
+	AuditEvents(ctx context.Context, f blnk.AuditFilter, before, after int64, limit int) (blnk.AuditPage, error)
+	EachAuditEvent(ctx context.Context, f blnk.AuditFilter, fn func(audit.Event) error) error
+	Webhooks(ctx context.Context, workspaceID int64) ([]webhook.Endpoint, error)
+	Webhook(ctx context.Context, workspaceID int64, id string) (webhook.Endpoint, error)
+	WebhookDeliveries(ctx context.Context, workspaceID int64, id string, n int) ([]webhook.Delivery, error)
+	HasAdmin(ctx context.Context) (bool, error)
+	LoginByEmail(ctx context.Context, email string) (blnk.Login, error)
+}
