@@ -11,7 +11,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
-// The keys list at scale (SPEC, "The keys list at scale"): a page of a
+// The keys list at scale (web/README.md, "The keys list"): a page of a
 // workspace's keys, searched, filtered by status and scope, sorted, and
 // paged with keyset cursors, so that page 200 costs what page 1 does.
 

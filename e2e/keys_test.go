@@ -127,7 +127,7 @@ func TestCreateKeyAllPermissionsCopyAndRevealOnce(t *testing.T) {
 	}
 	second.Close()
 
-	// The list shows the key as the SPEC says.
+	// The list shows the key by its prefix (web/README.md, "The keys list").
 	goTo(t, page, "/settings/api-keys")
 	row := keyRow(page, name)
 	must(t, expect.Locator(row).ToContainText(token[:13]+"..."))

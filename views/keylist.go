@@ -17,8 +17,8 @@ const ListPath = "/settings/api-keys"
 // address says otherwise.
 const DefaultListLimit = 50
 
-// ListFilter is what the keys list shows, as its address says (SPEC, "The
-// keys list at scale"). Its zero value is the default list: every key,
+// ListFilter is what the keys list shows, as its address says (web/README.md,
+// "The keys list"). Its zero value is the default list: every key,
 // newest first, 50 a page.
 type ListFilter struct {
 	Search string

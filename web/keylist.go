@@ -25,8 +25,8 @@ const maxListLimit = 200
 // listProblem is an address of the list that cannot be shown: a 400.
 type listProblem = string
 
-// parseListFilter reads the list's query parameters (SPEC, "The keys list
-// at scale"). Each may appear once; unknown parameters are ignored.
+// parseListFilter reads the list's query parameters (web/README.md, "The
+// keys list"). Each may appear once; unknown parameters are ignored.
 func parseListFilter(q url.Values) (views.ListFilter, blnk.ListQuery, listProblem) {
 	var f views.ListFilter
 	lq := blnk.ListQuery{Sort: blnk.SortCreated, Desc: true, Limit: views.DefaultListLimit}

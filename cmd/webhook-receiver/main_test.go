@@ -54,18 +54,18 @@ func TestVerifiesTheDashboardsSignatures(t *testing.T) {
 	}
 }
 
-// TestREADMEShowsThisFile keeps the README's receiver example equal to
-// this command.
+// TestREADMEShowsThisFile keeps the receiver this directory's README
+// shows equal to this command.
 func TestREADMEShowsThisFile(t *testing.T) {
 	src, err := os.ReadFile("main.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(readme), "```go\n"+string(src)+"```\n") {
-		t.Error("README.md does not show cmd/webhook-receiver/main.go as it is: copy the file into its ```go block")
+		t.Error("cmd/webhook-receiver/README.md does not show main.go as it is: copy the file into its ```go block")
 	}
 }

@@ -1,6 +1,6 @@
 // Package cluster runs several real dashboard servers on one PostgreSQL
-// database, as behind a load balancer, and checks SPEC's "Several servers,
-// one database": sign-in and keys shared, a revoke answered only once
+// database, as behind a load balancer, and checks cmd/dashboard/README.md's
+// "Several servers": sign-in and keys shared, a revoke answered only once
 // every live server refuses the key, a stopped server that never lets a
 // revoked key in after it resumes, a server that loses the database
 // failing closed and recovering by itself, migrations applied once by

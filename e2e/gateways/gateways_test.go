@@ -148,7 +148,7 @@ func (c *client) get(headers ...string) answer {
 
 func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
 
-// WWW-Authenticate as SPEC says (RFC 6750).
+// WWW-Authenticate as web/README.md says ("Error codes"; RFC 6750).
 const (
 	challengeMissing = `Bearer realm="blnk"`
 	challengeInvalid = `Bearer realm="blnk", error="invalid_token"`

@@ -13,7 +13,7 @@ import (
 // Action is what an event records.
 type Action string
 
-// The actions of SPEC's lists.
+// The actions of the audit log (web/README.md, "Audit log").
 const (
 	KeyCreated       Action = "key.created"
 	KeyRevealed      Action = "key.revealed"
@@ -32,7 +32,7 @@ const (
 	UserSignedOut    Action = "user.signed_out"
 )
 
-// Actions returns every action, in the order of SPEC's list.
+// Actions returns every action, in the order web/README.md lists them.
 func Actions() []Action {
 	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
 		WebhookCreated, WebhookDeleted, WebhookEnabled, WebhookDisabled, WebhookTested,
