@@ -519,8 +519,8 @@ func runSimulate(cfg config, stdout, stderr io.Writer) error {
 		total.lost += r.lost
 	}
 	fmt.Fprintf(stdout, "\nHot set: %.0f bytes per key, measured (runtime.MemStats) with %s keys and multiplied out; "+
-		"every key in memory, as today: about 270 bytes a key, %s at 100M. Hit rates are of %s keys: "+
-		"with Zipf s > 1 the same share of 100M keys catches at least as many requests. "+
+		"every key in memory, as today: about 270 bytes a key, %s at 100M. Hit rates are of %s keys and one run's requests: a key's first request always misses, which holds down the largest hot set; "+
+		"with Zipf s > 1 the same share of more keys takes more of the requests (compare -sim-keys 100000). "+
 		"Probes of every server at each revoke's answer: %s; notifications lost: %s; misses read again because their key changed meanwhile: %s; "+
 		"requests refused while a lease had run out: %s. Violations in all: %d.\n",
 		perKey, thousands(float64(measured)), bytesIEC(270*target), thousands(float64(base.keys)),

@@ -10,7 +10,7 @@ import (
 func smallSim(hot int) simConfig {
 	c := defaultSim(20_000)
 	c.workspaces = 200
-	c.requests, c.warmup = 150_000, 30_000
+	c.requests, c.warmup = 100_000, 20_000
 	c.revokeEvery = 200
 	c.rate = 20_000
 	c.cutFrom, c.cutFor = 2*time.Second, 4*time.Second // longer than the lease
