@@ -6,6 +6,7 @@
 #               then the keys list of a 10,000-key workspace
 #   make bench-signin  sign-in storms against the real server
 #   make bench-lockout a minute of wrong passwords for the admin: the owner still signs in
+#   make bench-simulate 100,000,000 keys on paper: hot sets, hit rate, memory, revocation
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -93,6 +94,10 @@ bench-signin: ## sign-in storms (128, then 2,000 wrong passwords at once): hashe
 .PHONY: bench-lockout
 bench-lockout: ## a minute of wrong passwords for the admin's email from one address: how often the owner still signs in
 	$(GO) run ./cmd/bench -lockout
+
+.PHONY: bench-simulate
+bench-simulate: ## simulate 100,000,000 keys (scaled down) with a bounded hot set per server: hit rate, memory, revocation guarantee
+	$(GO) run ./cmd/bench -simulate
 
 .PHONY: clean
 clean:

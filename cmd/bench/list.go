@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"html"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 )
 
@@ -30,70 +30,82 @@ var listNames = []string{"Production API Key", "Staging (2025)", "GitHub Actions
 	"Customer data export for the quarterly finance reconciliation job, read only",
 	"grafana-ledger-dashboard", "Ledger sync for the EU region, nightly batch", "Support triage"}
 
-// seedList stores n keys in the workspace of the admin the server's
+// seedList stores n keys in the workspace of admin, whom the server's
 // admin command created: realistic names, every status, a third of them
 // used.
-func seedList(ctx context.Context, path string, n int) error {
-	sqlDB, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=synchronous(OFF)&_txlock=immediate")
+func seedList(ctx context.Context, path, admin string, n int) error {
+	store, err := db.Open(ctx, path)
 	if err != nil {
 		return err
 	}
-	defer sqlDB.Close()
-	var ws, user int64
-	if err := sqlDB.QueryRowContext(ctx, `SELECT workspace_id, user_id FROM memberships LIMIT 1`).Scan(&ws, &user); err != nil {
+	defer store.Close()
+	login, err := store.LoginByEmail(ctx, admin)
+	if err != nil {
 		return fmt.Errorf("the admin: %w", err)
 	}
-	tx, err := sqlDB.BeginTx(ctx, nil)
+	next, err := listKeys(n, time.Now(), login.Workspace.ID, login.User.ID)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO api_keys
-		(id, workspace_id, name, prefix, hash, scopes, expires_at, created_at, created_by, create_token, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
+	stored, err := store.ImportKeys(ctx, next)
+	if err == nil && stored != n {
+		err = fmt.Errorf("imported %d keys, want %d", stored, n)
 	}
-	defer ins.Close()
-	use, err := tx.PrepareContext(ctx, `INSERT INTO api_key_usage (key_id, at, ip) VALUES (?, ?, ?)`)
-	if err != nil {
-		return err
+	return err
+}
+
+// listKeys returns a function that makes the list bench's n keys one at
+// a time, and false after the last. Of every ten keys one expires within
+// the week, two later, one has expired and one is revoked; a third of all
+// were used.
+func listKeys(n int, now time.Time, workspaceID, userID int64) (func() (db.KeyImport, bool, error), error) {
+	var scopeSets []apikey.Set
+	for _, s := range []string{"*", "mcp:read mcp:write", "data:read proxy:read", "data:write", "proxy:write"} {
+		set, err := apikey.ParseScopeList(s)
+		if err != nil {
+			return nil, err
+		}
+		scopeSets = append(scopeSets, set)
 	}
-	defer use.Close()
-	scopeLists := []string{"*", "mcp:read mcp:write", "data:read proxy:read", "data:write", "proxy:write"}
-	now := time.Now()
 	day := 24 * time.Hour
-	for i := range n {
+	i := 0
+	return func() (db.KeyImport, bool, error) {
+		if i == n {
+			return db.KeyImport{}, false, nil
+		}
 		tok, err := apikey.Generate()
 		if err != nil {
-			return err
+			return db.KeyImport{}, false, err
 		}
-		prefix, _ := apikey.Parse(tok)
-		h := apikey.HashOf(tok)
-		var expires, revoked sql.NullInt64
+		prefix, err := apikey.Parse(tok)
+		if err != nil {
+			return db.KeyImport{}, false, err
+		}
+		k := apikey.Key{
+			ID:          apikey.NewID(),
+			WorkspaceID: workspaceID,
+			Name:        fmt.Sprintf("%s %05d", listNames[i%len(listNames)], i),
+			Prefix:      prefix,
+			Scopes:      scopeSets[i%len(scopeSets)],
+			CreatedAt:   now.Add(-time.Duration(n-i) * time.Minute),
+		}
 		switch i % 10 {
 		case 1:
-			expires = sql.NullInt64{Int64: now.Add(time.Duration(1+i%6) * day).UnixMilli(), Valid: true} // expiring
+			k.ExpiresAt = now.Add(time.Duration(1+i%6) * day) // expiring
 		case 2, 3:
-			expires = sql.NullInt64{Int64: now.Add(time.Duration(30+i%300) * day).UnixMilli(), Valid: true}
+			k.ExpiresAt = now.Add(time.Duration(30+i%300) * day)
 		case 4:
-			expires = sql.NullInt64{Int64: now.Add(-time.Duration(1+i%90) * day).UnixMilli(), Valid: true} // expired
+			k.ExpiresAt = now.Add(-time.Duration(1+i%90) * day) // expired
 		case 5:
-			revoked = sql.NullInt64{Int64: now.Add(-time.Duration(i%90) * day).UnixMilli(), Valid: true}
-		}
-		id := apikey.NewID()
-		created := now.Add(-time.Duration(n-i) * time.Minute).UnixMilli()
-		if _, err := ins.ExecContext(ctx, id, ws, fmt.Sprintf("%s %05d", listNames[i%len(listNames)], i), prefix, h[:],
-			scopeLists[i%len(scopeLists)], expires, created, user, fmt.Sprintf("bench-%d", i), revoked); err != nil {
-			return fmt.Errorf("insert key %d: %w", i, err)
+			k.RevokedAt = now.Add(-time.Duration(i%90) * day)
 		}
 		if i%3 == 0 {
-			if _, err := use.ExecContext(ctx, id, now.Add(-time.Duration(i)*time.Second).UnixMilli(), "192.0.2.10"); err != nil {
-				return err
-			}
+			k.LastUsedAt, k.LastUsedIP = now.Add(-time.Duration(i)*time.Second), "192.0.2.10"
 		}
-	}
-	return tx.Commit()
+		imp := db.KeyImport{Key: k, Hash: apikey.HashOf(tok), CreatedBy: userID, CreateToken: fmt.Sprintf("bench-%d", i)}
+		i++
+		return imp, true, nil
+	}, nil
 }
 
 // listPage is one address of the list the bench asks for.
@@ -138,7 +150,7 @@ func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	const n = 10_000
 	logf("storing %d keys", n)
-	if err := seedList(ctx, dbPath, n); err != nil {
+	if err := seedList(ctx, dbPath, admin, n); err != nil {
 		return err
 	}
 	srv, err := startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...)

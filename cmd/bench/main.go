@@ -21,6 +21,10 @@
 // with usage counted and a 50-CIDR allowlist against the plain check, and
 // a burst of 10,000 webhook events delivered to a local receiver.
 //
+// With -simulate it simulates instead, without a server (simulate.go), a
+// deployment of 100,000,000 keys whose servers each hold a bounded hot
+// set of them: hit rate, memory and the revocation guarantee.
+//
 // With -list it measures the keys list instead (list.go): pages of a
 // 10,000-key workspace, first, filtered, sorted and deep by cursor.
 // With -postgres URL it measures several servers on PostgreSQL instead
@@ -78,6 +82,10 @@ type config struct {
 	postgresOptional bool   // an unreachable -postgres skips the run
 	startKeys        int    // keys of the start-up measurement (-postgres)
 	revokes          int    // revokes timed (-postgres)
+	simulate         bool   // the simulation of a hot set per server
+	simKeys          int    // keys simulated (-simulate)
+	simRequests      int    // requests replayed per run (-simulate)
+	zipf             float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -103,6 +111,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.postgresOptional, "postgres-optional", false, "with -postgres: when the server cannot be reached, say so and exit 0 (make bench)")
 	fs.IntVar(&c.startKeys, "start-keys", 1_000_000, "with -postgres: keys of the start-up measurement")
 	fs.IntVar(&c.revokes, "revokes", 200, "with -postgres: revokes timed through one of three servers")
+	fs.BoolVar(&c.simulate, "simulate", false, "simulate servers that each hold a bounded hot set of keys instead (no server, seconds): hit rate, memory and the revocation guarantee, for 100,000,000 keys scaled down to -sim-keys")
+	fs.IntVar(&c.simKeys, "sim-keys", 1_000_000, "with -simulate: keys simulated")
+	fs.IntVar(&c.simRequests, "sim-requests", 1_000_000, "with -simulate: requests replayed per run")
+	fs.Float64Var(&c.zipf, "zipf", 1.1, "with -simulate: Zipf's s of the keys' popularity (more than 1)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -116,6 +128,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, errors.New("-postgres-optional needs -postgres")
 	case c.postgres != "" && (c.startKeys < c.sample || c.revokes < 1 || c.revokes > c.sample):
 		return config{}, errors.New("-start-keys must be at least -sample, and -revokes between 1 and -sample")
+	case c.simulate && (c.simKeys < 10_000 || c.simRequests < 10_000 || c.zipf <= 1):
+		return config{}, errors.New("-sim-keys and -sim-requests must be at least 10,000, and -zipf more than 1")
 	case fs.NArg() > 0:
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case c.duration < time.Second || c.warmup < 0:
@@ -140,6 +154,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.simulate {
+		return runSimulate(cfg, stdout, stderr)
 	}
 	if cfg.signin {
 		return runSignin(ctx, cfg, stdout, stderr)

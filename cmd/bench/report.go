@@ -305,6 +305,10 @@ func fmtDur(d time.Duration) string {
 func thousands(v float64) string {
 	s := fmt.Sprintf("%.0f", v)
 	var b strings.Builder
+	if rest, ok := strings.CutPrefix(s, "-"); ok {
+		b.WriteByte('-')
+		s = rest
+	}
 	for i, c := range s {
 		if i > 0 && (len(s)-i)%3 == 0 {
 			b.WriteByte(',')

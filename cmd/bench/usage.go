@@ -22,13 +22,14 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
+
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -83,7 +84,7 @@ func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := setAllowlist(ctx, dbPath, listed, apikey.FormatAllowlist(allow)); err != nil {
+	if err := setAllowlist(ctx, dbPath, listed, allow); err != nil {
 		return err
 	}
 	listedFile, err := writeLines(tmp, "listed.txt", []string{listed})
@@ -224,22 +225,30 @@ func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// setAllowlist gives the key of token an allowlist, straight in the file.
-func setAllowlist(ctx context.Context, path, token, list string) error {
-	sqlDB, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+// setAllowlist gives the key of token an allowlist, as an edit from the
+// command line would.
+func setAllowlist(ctx context.Context, path, token string, allow []netip.Prefix) error {
+	store, err := db.Open(ctx, path)
 	if err != nil {
 		return err
 	}
-	defer sqlDB.Close()
-	h := apikey.HashOf(token)
-	res, err := sqlDB.ExecContext(ctx, `UPDATE api_keys SET allowlist = $1 WHERE hash = $2`, list, h[:])
+	defer store.Close()
+	k, err := keyOf(ctx, store, token)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return errors.New("set the allowlist: no such key")
+	_, _, err = store.EditKey(ctx, k.WorkspaceID, k.ID, blnk.KeyEdit{Name: k.Name, Description: k.Description, Allowlist: allow},
+		audit.Actor{Kind: audit.CommandLine}, time.Now())
+	return err
+}
+
+// keyOf finds the stored key of token by its prefix.
+func keyOf(ctx context.Context, store *db.DB, token string) (apikey.Key, error) {
+	prefix, err := apikey.Parse(token)
+	if err != nil {
+		return apikey.Key{}, err
 	}
-	return nil
+	return store.FindKey(ctx, prefix)
 }
 
 // countedCalls returns the calls stored for the key of token.
@@ -249,11 +258,11 @@ func countedCalls(ctx context.Context, path, token string) (int64, error) {
 		return 0, err
 	}
 	defer store.Close()
-	var id string
-	h := apikey.HashOf(token)
-	if err := store.SQL().QueryRowContext(ctx, `SELECT id FROM api_keys WHERE hash = $1`, h[:]).Scan(&id); err != nil {
+	k, err := keyOf(ctx, store, token)
+	if err != nil {
 		return 0, err
 	}
+	id := k.ID
 	hours, err := store.KeyUsage(ctx, id, time.Time{})
 	if err != nil {
 		return 0, err
