@@ -94,6 +94,7 @@ func TestServeRefusesTheRemovedTrustProxy(t *testing.T) {
 		})
 	}
 }
+
 // TestServeLeaseFlags: a revoke must be able to wait for a lease to run
 // out, and a lease must outlast a late poll; serve refuses other settings
 // before it opens anything.
