@@ -1,0 +1,132 @@
+// The check itself, on the hot path: parse, look up, compare, count,
+// without a database read, a lock or an allocation.
+
+package keyauth
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/apikey"
+)
+
+// Authenticate checks token, sent by the client at address ip, and returns
+// the key's identity. Malformed and unknown tokens are both ErrInvalid.
+//
+// Failures are counted per address: an address may fail Failures.Burst
+// times in a row and be told why; after that its failures are answered
+// with a *RateLimitedError (429) that says nothing about the token, until
+// its allowance refills, and cost no more than a check. A valid key is
+// never refused by the limiter: behind a gateway every client shares the
+// gateway's address, and two bad requests a second would otherwise lock
+// out every new key; a correct guess, against 190 random bits, is not a
+// risk to trade that for. Successes are never counted, and when no
+// address is blocked the limiter costs nothing on the way in.
+func (a *Authenticator) Authenticate(ctx context.Context, token, ip string) (Identity, error) {
+	return a.authorize(ctx, token, ip, "")
+}
+
+// Authorize is Authenticate followed by a check that the key allows scope.
+func (a *Authenticator) Authorize(ctx context.Context, token, ip string, scope apikey.Scope) (Identity, error) {
+	if !apikey.KnownScope(string(scope)) {
+		return Identity{}, ErrUnknownScope
+	}
+	return a.authorize(ctx, token, ip, scope)
+}
+
+// authorize checks token, then the client's address against the key's
+// allowlist, then scope unless it is empty; it counts the outcome for
+// the key's usage.
+func (a *Authenticator) authorize(ctx context.Context, token, ip string, scope apikey.Scope) (Identity, error) {
+	now := a.cfg.Now()
+	e, allow, err := a.check(token, now)
+	if err == nil {
+		// A refused call from a valid key is a use too: an address the key
+		// is used from but should not be is what its owner wants to see.
+		a.touch(e, now, ip)
+		if allow != nil && !allows(allow, ip) {
+			a.count(e, now, refusedAddress)
+			return Identity{}, ErrIPNotAllowed
+		}
+		id := a.identity(e)
+		if scope != "" && !e.scopes.Allows(scope) {
+			a.count(e, now, refusedScope)
+			return id, ErrInsufficientScope
+		}
+		a.count(e, now, accepted)
+		return id, nil
+	}
+	switch err {
+	case ErrUnavailable:
+		return Identity{}, err // our failure, not the client's
+	case ErrRevoked:
+		a.count(e, now, refusedRevoked)
+	case ErrExpired:
+		a.count(e, now, refusedExpired)
+	}
+	if wait := a.fails.WaitAt(ip, now); wait > 0 {
+		return Identity{}, &RateLimitedError{RetryAfter: wait}
+	}
+	if wait := a.fails.FailAt(ip, now); wait > 0 {
+		a.log.Warn("API authentication failures: address blocked", "ip", ip, "retry_after", wait)
+	}
+	return Identity{}, err
+}
+
+// check finds the key of token and checks its status at now. It returns
+// the key's entry when there is one, refused or not, and its allowlist
+// (nil: none).
+func (a *Authenticator) check(token string, now time.Time) (*entry, []netip.Prefix, error) {
+	if token == "" {
+		return nil, nil, ErrMissing
+	}
+	if _, err := apikey.Parse(token); err != nil {
+		return nil, nil, ErrInvalid
+	}
+	// The lease, before anything of the view is read: a process paused
+	// here and resumed after its lease ran out has read nothing yet.
+	if a.mono() >= time.Duration(a.lease.Load()) {
+		return nil, nil, ErrUnavailable
+	}
+	h := apikey.HashOf(token)
+	a.mu.RLock()
+	slot, ok := a.idx.lookupHash(&h)
+	var e *entry
+	var allow []netip.Prefix
+	if ok {
+		e = a.idx.at(slot)
+		allow = a.idx.allowlist(e)
+	}
+	a.mu.RUnlock()
+	if e == nil {
+		return nil, nil, ErrInvalid
+	}
+	if e.revokedAt.Load() != 0 {
+		return e, nil, ErrRevoked
+	}
+	if e.expiresAt != 0 && now.UnixMilli() >= e.expiresAt {
+		return e, nil, ErrExpired // the expiry instant itself is expired, as apikey.IsExpired says
+	}
+	return e, allow, nil
+}
+
+// identity is what handlers see of e.
+func (a *Authenticator) identity(e *entry) Identity {
+	a.mu.RLock()
+	id, prefix, name, workspace := a.idx.strings(e)
+	succ, succPrefix := a.idx.successor(e)
+	a.mu.RUnlock()
+	return Identity{
+		KeyID:            id,
+		Name:             name,
+		Prefix:           prefix,
+		WorkspaceID:      e.workspaceID,
+		Workspace:        workspace,
+		Scopes:           e.scopes,
+		CreatedAt:        time.UnixMilli(e.createdAt).UTC(),
+		ExpiresAt:        e.expiresTime(),
+		RolledInto:       succ,
+		RolledIntoPrefix: succPrefix,
+	}
+}
