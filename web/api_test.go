@@ -490,7 +490,7 @@ func TestLastUsed(t *testing.T) {
 	}
 	listCell := func() string {
 		t.Helper()
-		return stripTags(cell(row(c.get("/settings/api-keys").Body, k.ID), "Last used"))
+		return cellText(t, c.get("/settings/api-keys").Body, k.ID, "Last used")
 	}
 	if got := listCell(); got != "Never" {
 		t.Errorf("before any call: got %q, want Never", got)
@@ -505,7 +505,7 @@ func TestLastUsed(t *testing.T) {
 	if got := listCell(); got != "just now" {
 		t.Errorf("list right after the call: got %q, want just now", got)
 	}
-	if got := stripTags(cell(row(c.get("/settings/api-keys").Body, other.ID), "Last used")); got != "Never" {
+	if got := cellText(t, c.get("/settings/api-keys").Body, other.ID, "Last used"); got != "Never" {
 		t.Errorf("another key: got %q, want Never", got)
 	}
 	if at, _ := lastUsed(); !at.IsZero() {

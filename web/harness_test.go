@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,12 +28,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -605,50 +606,41 @@ func (c *client) create(name string, scopes ...string) newKey {
 	return c.createKey(keyForm(name, "never", scopes...))
 }
 
-var (
-	revealPathRE = regexp.MustCompile(`^/settings/api-keys/(key_[0-9a-z]{20})/reveal$`)
-	revealKeyRE  = regexp.MustCompile(`<textarea[^>]*\bid="reveal-key"[^>]*>([^<]*)</textarea>`)
-	valueRE      = regexp.MustCompile(`\bvalue="([^"]*)"`)
-)
+// revealPathRE matches a reveal page's path (a Location header, not HTML).
+var revealPathRE = regexp.MustCompile(`^/settings/api-keys/(key_[0-9a-z]{20})/reveal$`)
 
 // revealedToken returns the token of a reveal page, or "".
 func revealedToken(body string) string {
-	m := revealKeyRE.FindStringSubmatch(body)
-	if m == nil {
-		return ""
-	}
-	return html.UnescapeString(m[1])
+	return htmlcheck.Read(body).Find("textarea#reveal-key").First().Text()
 }
 
-// inputValue returns the (unescaped) value of the input with HTML id id,
-// and whether there is one.
+// inputValue returns the value of the input with HTML id id, and whether
+// there is one.
 func inputValue(body, id string) (string, bool) {
 	return inputAttrValue(body, "id", id)
 }
 
-// inputAttrValue returns the (unescaped) value of the first input whose
-// attribute attr is v, and whether there is one.
+// inputAttrValue returns the value of the first input whose attribute
+// attr is v, and whether there is one.
 func inputAttrValue(body, attr, v string) (string, bool) {
-	re := regexp.MustCompile(`<input[^>]*\b` + attr + `="` + regexp.QuoteMeta(v) + `"[^>]*>`)
-	tag := re.FindString(body)
-	if tag == "" {
+	in := htmlcheck.Read(body).Find("input").FilterFunction(func(_ int, s *goquery.Selection) bool {
+		got, ok := s.Attr(attr)
+		return ok && got == v
+	}).First()
+	if in.Length() == 0 {
 		return "", false
 	}
-	m := valueRE.FindStringSubmatch(tag)
-	if m == nil {
-		return "", true
-	}
-	return html.UnescapeString(m[1]), true
+	val, _ := in.Attr("value")
+	return val, true
 }
-
-var problemRE = regexp.MustCompile(`(?s)<p class="problem" id="f-([a-z_]+)-problem">.*?<span>(.*?)</span>`)
 
 // problems returns the field problems shown in a form, by field name.
 func problems(body string) map[string]string {
 	out := map[string]string{}
-	for _, m := range problemRE.FindAllStringSubmatch(body, -1) {
-		out[m[1]] = html.UnescapeString(m[2])
-	}
+	htmlcheck.Read(body).Find(`p.problem[id^="f-"][id$="-problem"]`).Each(func(_ int, s *goquery.Selection) {
+		id, _ := s.Attr("id")
+		out[strings.TrimSuffix(strings.TrimPrefix(id, "f-"), "-problem")] = s.Find("span").First().Text()
+	})
 	return out
 }
 
@@ -667,15 +659,10 @@ func isFullPage(body string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(body)), "<!doctype html>")
 }
 
-var formProblemRE = regexp.MustCompile(`(?s)<div class="alert alert-error" role="alert">.*?<span>(.*?)</span>`)
-
-// problemText returns the problem a form shows about itself as a whole.
+// problemText returns the problem a form shows about itself as a whole
+// (the alert of formProblem, not a roll's refusal, which has an id).
 func problemText(body string) string {
-	m := formProblemRE.FindStringSubmatch(body)
-	if m == nil {
-		return ""
-	}
-	return html.UnescapeString(m[1])
+	return htmlcheck.Read(body).Find(`div.alert.alert-error[role="alert"]:not([id])`).First().Find("span").First().Text()
 }
 
 // inputValueByName returns the (unescaped) value of the first input named

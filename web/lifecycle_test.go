@@ -16,6 +16,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -359,7 +360,7 @@ func TestEditRevokedKey(t *testing.T) {
 		t.Errorf("revoked_at: got %d, want %d (still revoked)", got, revokedAt)
 	}
 	checkAPIError(t, c.api("/api/v1/whoami", k.Token), http.StatusUnauthorized, "revoked_key")
-	if got := stripTags(cell(row(c.get("/settings/api-keys").Body, k.ID), "Status")); got != "Revoked" {
+	if got := cellText(t, c.get("/settings/api-keys").Body, k.ID, "Status"); got != "Revoked" {
 		t.Errorf("list status: got %q, want Revoked", got)
 	}
 	if body := c.get("/settings/api-keys/" + k.ID + "/edit").Body; !strings.Contains(body, "it stays revoked") {
@@ -451,27 +452,28 @@ func TestRollEachOverlap(t *testing.T) {
 				if raw.RolledInto == nil || raw.RolledInto.ID != next.ID || raw.RolledInto.Prefix != next.Prefix {
 					t.Errorf("whoami of the old key: rolled_into %+v, want %s %s", raw.RolledInto, next.ID, next.Prefix)
 				}
-				list := c.get("/settings/api-keys").Body
-				status := stripTags(cell(row(list, old.ID), "Status"))
-				if !strings.HasPrefix(status, "Rolled Stops working in") || !strings.Contains(status, "Rolled into "+next.Prefix+"...") {
+				list := parse(t, c.get("/settings/api-keys").Body)
+				status := htmlcheck.Text(keyCell(list, old.ID, "Status"))
+				note := keyCell(list, old.ID, "Status").Find(".roll-note")
+				if !strings.HasPrefix(status, "Rolled Stops working in") || !strings.HasSuffix(htmlcheck.Text(note), "Rolled into "+next.Prefix+"...") {
 					t.Errorf("old key's status just before its end: %q", status)
 				}
-				if !strings.Contains(cell(row(list, old.ID), "Status"), `href="/settings/api-keys/`+next.ID+`"`) {
+				if !hasLink(note, "/settings/api-keys/"+next.ID) {
 					t.Errorf("old key's row does not link to the new key")
 				}
 				ts.clock.Advance(time.Millisecond)
 			}
 			// ...and not from the end instant on.
 			checkAPIError(t, c.api("/api/v1/whoami", old.Token), http.StatusUnauthorized, "expired_key")
-			list := c.get("/settings/api-keys").Body
-			if got := stripTags(cell(row(list, old.ID), "Status")); got != "Expired Rolled into "+next.Prefix+"..." {
+			list := parse(t, c.get("/settings/api-keys").Body)
+			if got := htmlcheck.Text(keyCell(list, old.ID, "Status")); got != "Expired Rolled into "+next.Prefix+"..." {
 				t.Errorf("old key's status after its end: %q", got)
 			}
-			if got := stripTags(cell(row(list, next.ID), "Status")); got != "Active" {
+			if got := htmlcheck.Text(keyCell(list, next.ID, "Status")); got != "Active" {
 				t.Errorf("new key's status: %q", got)
 			}
-			if !strings.Contains(cell(row(list, next.ID), "Name"), "Replaces") || !strings.Contains(cell(row(list, next.ID), "Name"), `href="/settings/api-keys/`+old.ID+`"`) {
-				t.Errorf("new key's row does not link to the old key")
+			if note := keyCell(list, next.ID, "Name").Find(".roll-note"); htmlcheck.Text(note) != "Replaces "+old.Prefix+"..." || !hasLink(note, "/settings/api-keys/"+old.ID) {
+				t.Errorf("new key's row does not link to the old key: %q", htmlcheck.Text(note))
 			}
 			if r := c.api("/api/v1/whoami", next.Token); r.Code != http.StatusOK {
 				t.Errorf("new key: got %d, want 200", r.Code)
@@ -615,7 +617,7 @@ func TestRollRefused(t *testing.T) {
 			ts.checkCounts(t, before)
 		}
 	})
-	if got := stripTags(cell(row(c.get("/settings/api-keys").Body, successor.ID), "Status")); got != "Active" {
+	if got := cellText(t, c.get("/settings/api-keys").Body, successor.ID, "Status"); got != "Active" {
 		t.Errorf("the successor: %q, want Active", got)
 	}
 }

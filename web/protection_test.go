@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -76,12 +79,11 @@ func TestAllowlistedKey(t *testing.T) {
 	k := c.createKey(withAllowlist("Office only", " 203.0.113.9/24,\r\n2001:DB8::/32 "))
 	open := c.create("Anywhere", "mcp:read")
 
-	panel := stripTags(c.get("/settings/api-keys/"+k.ID, htmx()).Body)
-	if !strings.Contains(panel, "IP allowlist 203.0.113.0/24 2001:db8::/32") {
-		t.Errorf("details: want the normalised allowlist, got %q", panel)
+	if got := detail(parse(t, c.get("/settings/api-keys/"+k.ID, htmx()).Body), "IP allowlist"); got != "203.0.113.0/24 2001:db8::/32" {
+		t.Errorf("details: want the normalised allowlist, got %q", got)
 	}
-	if panel := stripTags(c.get("/settings/api-keys/" + open.ID).Body); !strings.Contains(panel, "IP allowlist Any address") {
-		t.Errorf("details of a key without allowlist: %q", panel)
+	if got := detail(parse(t, c.get("/settings/api-keys/"+open.ID).Body), "IP allowlist"); got != "Any address" {
+		t.Errorf("details of a key without allowlist: %q", got)
 	}
 
 	tests := []struct {
@@ -236,14 +238,21 @@ func TestLeakReport(t *testing.T) {
 	// The very next call is refused.
 	checkAPIError(t, c.api("/api/v1/whoami", k.Token), http.StatusUnauthorized, "revoked_key")
 	// Shown exposed in the list and the details.
-	if got := stripTags(cell(row(c.get("/settings/api-keys").Body, k.ID), "Status")); got != "Revoked · exposed" {
+	if got := cellText(t, c.get("/settings/api-keys").Body, k.ID, "Status"); got != "Revoked · exposed" {
 		t.Errorf("list status = %q, want Revoked · exposed", got)
 	}
-	panel := stripTags(c.get("/settings/api-keys/"+k.ID, htmx()).Body)
-	for _, want := range []string{"Revoked · exposed", "Reported leaked on", "by Gist scanner", "found at https://gist.example/abc", "by a leak report"} {
-		if !strings.Contains(panel, want) {
-			t.Errorf("details: want %q in %q", want, panel)
+	panel := parse(t, c.get("/settings/api-keys/"+k.ID, htmx()).Body)
+	if got := detail(panel, "Status"); got != "Revoked · exposed" {
+		t.Errorf("details status: %q, want Revoked · exposed", got)
+	}
+	exposed := detail(panel, "Exposed")
+	for _, want := range []string{"Reported leaked on", "by Gist scanner", "found at https://gist.example/abc"} {
+		if !strings.Contains(exposed, want) {
+			t.Errorf("details Exposed: want %q in %q", want, exposed)
 		}
+	}
+	if got := detail(panel, "Revoked"); !strings.Contains(got, "by a leak report") {
+		t.Errorf("details Revoked: want by a leak report in %q", got)
 	}
 	var actor, details string
 	if err := ts.raw.QueryRow(`SELECT actor, details FROM audit_events WHERE action = 'key.leaked' AND key_id = $1`, k.ID).Scan(&actor, &details); err != nil {
@@ -351,33 +360,45 @@ func TestUsagePanel(t *testing.T) {
 		t.Fatalf("stored usage = %+v, %v", hours, err)
 	}
 	for _, opts := range [][]opt{nil, {htmx()}} {
-		body := c.get("/settings/api-keys/"+k.ID, opts...).Body
-		text := stripTags(body)
-		for _, want := range []string{
-			"Calls 14 Accepted 12 Refused 2",
-			"Refused: 2 lacked the scope.",
-			"Mar 10, 2026 12 2 (2 lacked the scope)", // today's row of the table
-			"Feb 9, 2026 0 0",                        // the first of 30 days
-			"198.51.100.1", "198.51.100.2", "198.51.100.3",
-		} {
-			if !strings.Contains(text, want) {
-				t.Errorf("details: want %q in %q", want, text)
-			}
+		u := parse(t, c.get("/settings/api-keys/"+k.ID, opts...).Body).Find("section.usage")
+		if got := htmlcheck.Text(u.Find("dl.usage-totals")); got != "Calls 14 Accepted 12 Refused 2" {
+			t.Errorf("usage totals: got %q", got)
 		}
-		if !strings.Contains(body, "<title>Mar 10, 2026: 12 accepted, 2 refused</title>") {
-			t.Errorf("chart: no bar for today's calls")
+		if got := htmlcheck.Text(u.Find("p.usage-reasons")); got != "Refused: 2 lacked the scope." {
+			t.Errorf("usage reasons: got %q", got)
 		}
-		if got := strings.Count(body, `class="chart-day"`); got != 30 {
+		days := u.Find("details.usage-table tbody > tr")
+		if got := htmlcheck.Text(days.Last()); got != "Mar 10, 2026 12 2 (2 lacked the scope)" {
+			t.Errorf("today's row of the table: got %q", got)
+		}
+		if got := htmlcheck.Text(days.First()); got != "Feb 9, 2026 0 0" {
+			t.Errorf("the first of 30 days: got %q", got)
+		}
+		var addrs []string
+		u.Find("table.addresses tbody code").Each(func(_ int, s *goquery.Selection) { addrs = append(addrs, s.Text()) })
+		slices.Sort(addrs)
+		if want := []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"}; !slices.Equal(addrs, want) {
+			t.Errorf("recent addresses: got %q, want %q", addrs, want)
+		}
+		bars := u.Find("figure.usage-chart svg g.chart-day")
+		if got := bars.Last().Find("title").Text(); got != "Mar 10, 2026: 12 accepted, 2 refused" {
+			t.Errorf("chart: today's bar is %q", got)
+		}
+		if got := bars.Length(); got != 30 {
 			t.Errorf("chart has %d days, want 30", got)
 		}
-		if !strings.Contains(body, `role="img" aria-label="Calls per day over the last 30 days: 12 accepted, 2 refused.`) {
-			t.Errorf("chart: no text alternative")
+		if got, _ := u.Find(`figure.usage-chart svg[role="img"]`).Attr("aria-label"); !strings.HasPrefix(got, "Calls per day over the last 30 days: 12 accepted, 2 refused.") {
+			t.Errorf("chart: text alternative %q", got)
 		}
 	}
 	// Calls not flushed yet show too.
 	c.api("/api/v1/whoami", k.Token, fromAddr("192.0.2.200:1"))
-	if text := stripTags(c.get("/settings/api-keys/" + k.ID).Body); !strings.Contains(text, "Calls 15") || !strings.Contains(text, "192.0.2.200") {
-		t.Errorf("details before the next flush: want 15 calls and the new address, got %q", text)
+	u := parse(t, c.get("/settings/api-keys/"+k.ID).Body).Find("section.usage")
+	if got := htmlcheck.Text(u.Find("dl.usage-totals > div").First()); got != "Calls 15" {
+		t.Errorf("details before the next flush: calls %q, want Calls 15", got)
+	}
+	if u.Find("table.addresses tbody code").FilterFunction(func(_ int, s *goquery.Selection) bool { return s.Text() == "192.0.2.200" }).Length() != 1 {
+		t.Errorf("details before the next flush: no row for the new address in %q", htmlcheck.Text(u.Find("table.addresses")))
 	}
 }
 
@@ -411,8 +432,8 @@ func TestEditAllowlist(t *testing.T) {
 		t.Errorf("the next call from the new network: %d, want 200", got.Code)
 	}
 	checkAPIError(t, c.api("/api/v1/whoami", k.Token, fromAddr("203.0.113.5:1")), 403, "ip_not_allowed")
-	if text := stripTags(c.get("/settings/api-keys/" + k.ID).Body); !strings.Contains(text, "Office key") || !strings.Contains(text, "IP allowlist 198.51.100.0/24 2001:db8::/32") {
-		t.Errorf("details after the edit: %q", text)
+	if d := parse(t, c.get("/settings/api-keys/"+k.ID).Body); detail(d, "Name") != "Office key" || detail(d, "IP allowlist") != "198.51.100.0/24 2001:db8::/32" {
+		t.Errorf("details after the edit: name %q, allowlist %q", detail(d, "Name"), detail(d, "IP allowlist"))
 	}
 	evs := ts.events(blnk.AuditFilter{WorkspaceID: ts.workspaceID(adminWorkspace), Key: k.ID, Action: audit.KeyEdited})
 	if len(evs) != 1 || mustJSON(evs[0].Details["before"]) != `{"allowlist":"203.0.113.0/24"}` ||

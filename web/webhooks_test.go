@@ -12,8 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -94,13 +96,16 @@ func TestWebhookPages(t *testing.T) {
 	}
 
 	list = c.get("/settings/webhooks")
-	text := stripTags(list.Body)
-	if !strings.Contains(text, "https://hooks.example/blnk Alerts key.created key.revoked") || !strings.Contains(text, "Enabled") {
-		t.Errorf("list: %q", text)
+	endpoints := parse(t, list.Body).Find("table.endpoints > tbody > tr")
+	if got := htmlcheck.Text(endpoints); endpoints.Length() != 1 || got != "https://hooks.example/blnk Alerts key.created key.revoked "+htmlcheck.Text(endpoints.Find(`td[data-label="Created"]`))+" Enabled" {
+		t.Errorf("list: %d rows, %q", endpoints.Length(), got)
+	}
+	if got := htmlcheck.Text(endpoints.Find(`td[data-label="Status"] .badge`)); got != "Enabled" {
+		t.Errorf("list status: %q, want Enabled", got)
 	}
 	details := c.get("/settings/webhooks/" + id)
-	if !strings.Contains(stripTags(details.Body), "No deliveries yet") || strings.Contains(details.Body, s[1]) {
-		t.Errorf("details page: %q", stripTags(details.Body))
+	if got := parse(t, details.Body).Text("#deliveries .section-empty"); !strings.HasPrefix(got, "No deliveries yet") || strings.Contains(details.Body, s[1]) {
+		t.Errorf("details page: deliveries %q", got)
 	}
 
 	// A test event, without and with JavaScript.
@@ -139,8 +144,8 @@ func TestWebhookPages(t *testing.T) {
 	if r := c.post("/settings/webhooks/"+id+"/disable", nil); r.Code != http.StatusSeeOther {
 		t.Errorf("disable: %d", r.Code)
 	}
-	if text := stripTags(c.get("/settings/webhooks/" + id).Body); !strings.Contains(text, "Disabled") || strings.Contains(text, "Send test event") {
-		t.Errorf("disabled endpoint page: %q", text)
+	if d := parse(t, c.get("/settings/webhooks/"+id).Body); detail(d, "Status") != "Disabled" || d.Find("button, a").FilterFunction(func(_ int, s *goquery.Selection) bool { return htmlcheck.Text(s) == "Send test event" }).Length() > 0 {
+		t.Errorf("disabled endpoint page: status %q, actions %q", detail(d, "Status"), d.Text(".webhook-actions"))
 	}
 	if r := c.post("/settings/webhooks/"+id+"/test", nil); r.Code != http.StatusConflict {
 		t.Errorf("test event to a disabled endpoint: %d, want 409", r.Code)
@@ -246,7 +251,7 @@ func TestWebhookChangesAudited(t *testing.T) {
 		if r.Code != http.StatusOK || !slices.Equal(eventIDs(r.Body), byAction[action]) {
 			t.Errorf("action=%s: %d, rows %v, want %v", action, r.Code, eventIDs(r.Body), byAction[action])
 		}
-		if !strings.Contains(stripTags(r.Body), label) {
+		if got := parse(t, r.Body).Find(`tr[id^="event-"] td[data-label="Action"]`); got.Length() == 0 || got.FilterFunction(func(_ int, s *goquery.Selection) bool { return htmlcheck.Text(s) != label }).Length() > 0 {
 			t.Errorf("action=%s: no %q label", action, label)
 		}
 		csvBody := c.get("/settings/audit-log.csv?action=" + string(action)).Body

@@ -146,6 +146,15 @@ func (f *fixture) createKey(t *testing.T) apikey.Key {
 // test ends).
 func (f *fixture) run(t *testing.T, store *db.DB, cfg delivery.Config) (stop func()) {
 	t.Helper()
+	cancel, wait := f.start(t, store, cfg)
+	return func() { cancel(); wait() }
+}
+
+// start starts a worker on store like run, and returns its stop in two
+// halves: cancel tells it to stop, wait waits until it has (its attempts
+// in flight finished, its unsent claims given back).
+func (f *fixture) start(t *testing.T, store *db.DB, cfg delivery.Config) (cancel, wait func()) {
+	t.Helper()
 	if cfg.RetryBase == 0 {
 		cfg.RetryBase = 50 * time.Millisecond
 	}
@@ -156,21 +165,15 @@ func (f *fixture) run(t *testing.T, store *db.DB, cfg delivery.Config) (stop fun
 		cfg.ServerID = "test"
 	}
 	w := delivery.New(cfg, store, slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancelCtx := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		w.Run(ctx)
 	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			<-done
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	wait = func() { <-done }
+	t.Cleanup(func() { cancelCtx(); wait() })
+	return cancelCtx, wait
 }
 
 // deliveries returns the endpoint's deliveries, newest first.
@@ -181,6 +184,22 @@ func (f *fixture) deliveries(t *testing.T, hook webhook.Endpoint) []webhook.Deli
 		t.Fatal(err)
 	}
 	return dl
+}
+
+// settled fails the test if any delivery of the database could still be
+// sent: once every worker has stopped (a stop waits for the attempts in
+// flight), a claim a day later, when every claim has run out, finds
+// nothing. With it, what the receiver got is all it will ever get, so a
+// duplicate, however late, is counted.
+func (f *fixture) settled(t *testing.T) {
+	t.Helper()
+	left, err := f.store.ClaimDeliveries(context.Background(), "after-the-test", time.Now().Add(24*time.Hour), time.Minute, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range left { // its id and event, never its secret
+		t.Errorf("delivery %d (event %s) could still be sent after every worker stopped", j.ID, j.EventID)
+	}
 }
 
 // waitFor waits until cond holds, failing the test after 20 s.
@@ -305,7 +324,7 @@ func TestRestartWithPending(t *testing.T) {
 	if _, err := next.SQL().Exec(`UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE next_attempt_at IS NOT NULL`); err != nil {
 		t.Fatal(err)
 	}
-	f.run(t, next, delivery.Config{Guard: allowLocal(), ServerID: "second"})
+	stopNext := f.run(t, next, delivery.Config{Guard: allowLocal(), ServerID: "second"})
 	waitFor(t, "delivered after the restart", func() bool {
 		for _, dl := range f.deliveries(t, f.hook) {
 			if dl.State != webhook.Delivered {
@@ -314,7 +333,10 @@ func TestRestartWithPending(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(100 * time.Millisecond) // room for a duplicate to show
+	// No sleep for a duplicate to show: stop sending, then count
+	// everything that was and could still be sent.
+	stopNext()
+	f.settled(t)
 	ok := map[string]int{}
 	for _, r := range f.recv.requests()[n:] {
 		ok[r.id]++
@@ -497,8 +519,9 @@ func TestLongResponseKept1KB(t *testing.T) {
 // event reaches the endpoint once.
 func TestSeveralServersDeliverOnce(t *testing.T) {
 	f := newFixture(t, nil)
+	var stops []func()
 	for i := range 3 {
-		f.run(t, open(t, f.dsn), delivery.Config{Guard: allowLocal(), ServerID: fmt.Sprint("server-", i)})
+		stops = append(stops, f.run(t, open(t, f.dsn), delivery.Config{Guard: allowLocal(), ServerID: fmt.Sprint("server-", i)}))
 	}
 	const n = 60
 	for range n {
@@ -512,7 +535,17 @@ func TestSeveralServersDeliverOnce(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(100 * time.Millisecond)
+	// No sleep for a duplicate to show: stop every server (each waits for
+	// its attempts in flight), then count what was and could still be sent.
+	for _, stop := range stops {
+		stop()
+	}
+	f.settled(t)
+	for _, dl := range f.deliveries(t, f.hook) {
+		if dl.Attempts != 1 {
+			t.Errorf("delivery %d: %d attempts, want 1", dl.ID, dl.Attempts)
+		}
+	}
 	seen := map[string]int{}
 	for _, r := range f.recv.requests() {
 		seen[r.id]++
@@ -539,13 +572,13 @@ func TestStopGivesBackUnsent(t *testing.T) {
 	for range 4 {
 		f.createKey(t)
 	}
-	stop := f.run(t, f.store, delivery.Config{Guard: allowLocal(), Concurrency: 1})
+	cancel, wait := f.start(t, f.store, delivery.Config{Guard: allowLocal(), Concurrency: 1})
 	waitFor(t, "one delivery in flight", func() bool { return len(f.recv.requests()) == 1 })
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		close(release) // the attempt in flight finishes
-	}()
-	stop()
+	// The stop begins while the attempt is in flight, which then finishes:
+	// in this order, not after a sleep that a slow machine may outlast.
+	cancel()
+	close(release)
+	wait()
 	var claimed int
 	if err := f.store.SQL().QueryRow(`SELECT count(*) FROM webhook_deliveries WHERE claimed_by IS NOT NULL`).Scan(&claimed); err != nil {
 		t.Fatal(err)
