@@ -345,3 +345,129 @@ func viewShot(t *testing.T, page playwright.Page, name string) {
 		t.Errorf("screenshot %s: %v", name, err)
 	}
 }
+
+// TestRollDialogFocus: the roll dialog (and the roll page, with and
+// without JavaScript) starts on the chosen overlap, "24 hours", not on
+// "Stop it now", which looks dangerous: the danger colour, as text.
+func TestRollDialogFocus(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	_, id := storeKey(t, a, "Billing job", []string{"data:read"}, time.Now().Add(-time.Hour), time.Time{})
+	dangerous := func(t *testing.T, page playwright.Page) {
+		t.Helper()
+		v, err := page.Evaluate(`() => {
+			const probe = document.createElement("span");
+			probe.style.color = "var(--danger)";
+			document.body.append(probe);
+			const danger = getComputedStyle(probe).color;
+			probe.remove();
+			const label = value => getComputedStyle(document.querySelector("input[name=overlap][value='" + value + "']").closest("label")).color;
+			return { danger, now: label("now"), hour: label("1h") };
+		}`)
+		must(t, err)
+		f := v.(map[string]any)
+		if f["now"] != f["danger"] || f["hour"] == f["danger"] {
+			t.Errorf("“Stop it now” in %v, “1 hour” in %v; want the danger colour %v for the first only", f["now"], f["hour"], f["danger"])
+		}
+	}
+	for _, dark := range []bool{false, true} {
+		t.Run(map[bool]string{false: "dialog", true: "dialog-dark"}[dark], func(t *testing.T) {
+			page := newPage(t, a, pageOptions{dark: dark})
+			signIn(t, page, "ada@acme.test", "correct horse battery")
+			panel := panelOf(t, page, "Billing job")
+			must(t, panel.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Roll key"}).Click())
+			dialog := page.GetByRole("dialog", playwright.PageGetByRoleOptions{Name: "Roll “Billing job”"})
+			must(t, expect.Locator(dialog).ToBeVisible())
+			must(t, expect.Locator(dialog.GetByRole("radio", playwright.LocatorGetByRoleOptions{Name: "24 hours"})).ToBeChecked())
+			must(t, expect.Locator(dialog.GetByRole("radio", playwright.LocatorGetByRoleOptions{Name: "24 hours"})).ToBeFocused())
+			dangerous(t, page)
+			viewShot(t, page, "roll-dialog-focus-"+map[bool]string{false: "light", true: "dark"}[dark])
+		})
+	}
+	for _, js := range []bool{true, false} {
+		t.Run(map[bool]string{true: "page", false: "page-nojs"}[js], func(t *testing.T) {
+			page := newPage(t, a, pageOptions{noJS: !js})
+			signIn(t, page, "ada@acme.test", "correct horse battery")
+			goTo(t, page, "/settings/api-keys/"+id+"/roll")
+			must(t, expect.Locator(page.GetByRole("radio", playwright.PageGetByRoleOptions{Name: "24 hours"})).ToBeFocused())
+			dangerous(t, page)
+		})
+	}
+}
+
+// TestDialogsStartSafe: every dialog starts its focus on a safe control:
+// the create form on its name, the revoke confirmation on Cancel, the
+// edit form on the name, the add-endpoint form on its URL.
+func TestDialogsStartSafe(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	storeKey(t, a, "Billing job", []string{"data:read"}, time.Now().Add(-time.Hour), time.Time{})
+	page := newPage(t, a, pageOptions{})
+	signIn(t, page, "ada@acme.test", "correct horse battery")
+
+	must(t, role(page, "link", "Create API Key").Click())
+	create := page.GetByRole("dialog", playwright.PageGetByRoleOptions{Name: "Create API Key"})
+	must(t, expect.Locator(create.GetByLabel("Name", playwright.LocatorGetByLabelOptions{Exact: playwright.Bool(true)})).ToBeFocused())
+	must(t, page.Keyboard().Press("Escape"))
+
+	panel := panelOf(t, page, "Billing job")
+	must(t, panel.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Revoke Key"}).Click())
+	revoke := page.GetByRole("alertdialog")
+	must(t, expect.Locator(revoke.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Cancel"})).ToBeFocused())
+	must(t, page.Keyboard().Press("Escape"))
+	must(t, expect.Locator(revoke).ToHaveCount(0))
+
+	must(t, panel.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Edit", Exact: playwright.Bool(true)}).Click())
+	must(t, expect.Locator(panel.GetByLabel("Name", playwright.LocatorGetByLabelOptions{Exact: playwright.Bool(true)})).ToBeFocused())
+	must(t, page.Keyboard().Press("Escape"))
+
+	goTo(t, page, "/settings/webhooks")
+	must(t, role(page, "link", "Add endpoint").First().Click())
+	must(t, expect.Locator(page.GetByRole("dialog", playwright.PageGetByRoleOptions{Name: "Add endpoint"}).GetByLabel("Endpoint URL")).ToBeFocused())
+}
+
+// TestRevealFocus: the reveal page starts on the key, selected, with and
+// without JavaScript; Copy is its one primary button.
+func TestRevealFocus(t *testing.T) {
+	t.Parallel()
+	for _, js := range []bool{true, false} {
+		t.Run(map[bool]string{true: "js", false: "nojs"}[js], func(t *testing.T) {
+			t.Parallel()
+			_, page := signedIn(t, pageOptions{noJS: !js})
+			name := uniq("Reveal focus")
+			must(t, role(page, "link", "Create API Key").First().Click())
+			fillKeyForm(t, page, name, []string{"data:read"}, "Never", "")
+			must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create API Key"}).Last().Click())
+			must(t, expect.Locator(role(page, "heading", "Save your API key")).ToBeVisible())
+			key := page.GetByLabel("Your new API key")
+			must(t, expect.Locator(key).ToBeFocused())
+			if js {
+				// Selected: Ctrl+C copies it.
+				must(t, expect.Locator(page.Locator(".button-primary:visible")).ToHaveText([]string{"Copy"}))
+				sel, err := key.Evaluate("el => el.value.substring(el.selectionStart, el.selectionEnd) === el.value && el.value.length > 0", nil)
+				must(t, err)
+				if sel != true {
+					t.Errorf("the key is not selected")
+				}
+			} else {
+				// No Copy without JavaScript: Done looks primary instead.
+				must(t, expect.Locator(page.Locator(".button-primary:visible")).ToHaveCount(0))
+				done, err := role(page, "link", "Done").Evaluate(`el => {
+					const probe = document.createElement("span");
+					probe.style.color = "var(--primary)";
+					document.body.append(probe);
+					const primary = getComputedStyle(probe).color;
+					probe.remove();
+					return getComputedStyle(el).backgroundColor === primary;
+				}`, nil)
+				must(t, err)
+				if done != true {
+					t.Errorf("without JavaScript, Done does not look primary")
+				}
+			}
+			must(t, expect.Locator(role(page, "link", "Done")).ToBeVisible())
+		})
+	}
+}

@@ -504,3 +504,114 @@ func TestAuditExportIsStreamed(t *testing.T) {
 		}
 	}
 }
+
+// textOf is the text an element holds, its descendants' included, with
+// its runs of spaces as one.
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	for d := range n.Descendants() {
+		if d.Type == html.TextNode {
+			b.WriteString(d.Data)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// elementByID is the element of a page with this id, or nil.
+func elementByID(t *testing.T, page, id string) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && attr(n, "id") == id {
+			return n
+		}
+	}
+	return nil
+}
+
+func TestAuditLogEvents(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	ws := ts.workspaceID(adminWorkspace)
+	k := c.create("Nightly export")
+	long := strings.Repeat("Exports settled payments to the warehouse. ", 5) // 215 characters
+	if r := c.post("/settings/api-keys/"+k.ID+"/edit", url.Values{"name": {"Nightly export"}, "description": {long}}); r.Code != http.StatusSeeOther {
+		t.Fatalf("edit: %d", r.Code)
+	}
+	c.post("/settings/api-keys/"+k.ID+"/revoke", nil)
+	id := func(a audit.Action) string {
+		evs := ts.events(db.AuditFilter{WorkspaceID: ws, Key: k.ID, Action: a})
+		if len(evs) != 1 {
+			t.Fatalf("%s: %d events", a, len(evs))
+		}
+		return "event-" + strconv.FormatInt(evs[0].ID, 10)
+	}
+	page := c.get("/settings/audit-log").Body
+
+	t.Run("a sentence whose actor and key filter the log", func(t *testing.T) {
+		ev := elementByID(t, page, id(audit.KeyRevoked))
+		if ev == nil {
+			t.Fatal("no revoked event")
+		}
+		var sentence *html.Node
+		for n := range ev.Descendants() {
+			if n.Type == html.ElementNode && strings.Contains(attr(n, "class"), "event-sentence") {
+				sentence = n
+			}
+		}
+		if sentence == nil {
+			t.Fatal("no sentence")
+		}
+		if got, want := textOf(sentence), adminEmail+" revoked key "+k.Prefix+"..."; got != want {
+			t.Errorf("sentence %q, want %q", got, want)
+		}
+		var links []string
+		for n := range sentence.Descendants() {
+			if n.Type == html.ElementNode && n.Data == "a" {
+				links = append(links, attr(n, "href"))
+			}
+		}
+		want := []string{"/settings/audit-log?actor=" + url.QueryEscape(adminEmail), "/settings/audit-log?key=" + k.ID}
+		if !slices.Equal(links, want) {
+			t.Errorf("links %q, want %q", links, want)
+		}
+		if got := textOf(ev); !strings.Contains(got, "Key revoked") || !strings.Contains(got, "192.0.2.10") || !strings.Contains(got, "just now") {
+			t.Errorf("event %q: no action, address or time", got)
+		}
+	})
+
+	t.Run("an edit's details hold the values in full", func(t *testing.T) {
+		ev := elementByID(t, page, id(audit.KeyEdited))
+		if ev == nil {
+			t.Fatal("no edited event")
+		}
+		var details *html.Node
+		for n := range ev.Descendants() {
+			if n.Type == html.ElementNode && n.Data == "details" {
+				details = n
+			}
+		}
+		if details == nil {
+			t.Fatal("no details")
+		}
+		var was, now string
+		for n := range details.Descendants() {
+			switch {
+			case n.Type != html.ElementNode:
+			case attr(n, "class") == "was":
+				was = textOf(n)
+			case attr(n, "class") == "now":
+				now = textOf(n)
+			}
+		}
+		if was != "Before: (none)" || now != "After: "+strings.TrimSpace(long) {
+			t.Errorf("before %q, after %q; want the new description in full", was, now)
+		}
+		if !strings.Contains(textOf(ev), "description changed") {
+			t.Errorf("the summary %q does not say what changed", textOf(ev))
+		}
+	})
+}
