@@ -387,6 +387,18 @@ func TestRollDialogFocus(t *testing.T) {
 			must(t, expect.Locator(dialog.GetByRole("radio", playwright.LocatorGetByRoleOptions{Name: "24 hours"})).ToBeChecked())
 			must(t, expect.Locator(dialog.GetByRole("radio", playwright.LocatorGetByRoleOptions{Name: "24 hours"})).ToBeFocused())
 			dangerous(t, page)
+			// Chosen, "Stop it now" makes Roll key a danger button.
+			must(t, dialog.GetByRole("radio", playwright.LocatorGetByRoleOptions{Name: "Stop it now"}).Check())
+			danger, err := page.Evaluate(`() => {
+				const probe = document.createElement("span");
+				probe.style.color = "var(--danger-strong)";
+				document.body.append(probe);
+				const danger = getComputedStyle(probe).color;
+				probe.remove();
+				return danger;
+			}`)
+			must(t, err)
+			must(t, expect.Locator(dialog.GetByRole("button", playwright.LocatorGetByRoleOptions{Name: "Roll key"})).ToHaveCSS("background-color", danger.(string)))
 			viewShot(t, page, "roll-dialog-focus-"+map[bool]string{false: "light", true: "dark"}[dark])
 		})
 	}
