@@ -144,7 +144,7 @@ func TestRollWithAnHourOfOverlap(t *testing.T) {
 	shot(t, page, "rolled-panel")
 	must(t, panel.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "View all activity of this key in the audit log"}).Click())
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/audit-log\?key=key_[0-9a-z]{20}$`)))
-	rows := page.Locator("table.audit tbody tr")
+	rows := page.Locator(".audit-event")
 	must(t, expect.Locator(rows).ToHaveCount(3))
 	must(t, expect.Locator(rows.Nth(0)).ToContainText("Key rolled"))
 	must(t, expect.Locator(rows.Nth(0)).ToContainText("overlap 1h"))
@@ -160,12 +160,12 @@ func TestRollWithAnHourOfOverlap(t *testing.T) {
 	_, err = page.GetByLabel("Action").SelectOption(playwright.SelectOptionValues{Values: &[]string{"key.created"}})
 	must(t, err)
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`action=key.created`)))
-	must(t, expect.Locator(page.Locator("table.audit tbody tr")).ToHaveCount(2))
+	must(t, expect.Locator(page.Locator(".audit-event")).ToHaveCount(2))
 	must(t, expect.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Export CSV"})).ToHaveAttribute("href", "/settings/audit-log.csv?action=key.created"))
 	_, err = page.GoBack()
 	must(t, err)
 	// Signed in; created, revealed, rolled; the new key created, revealed.
-	must(t, expect.Locator(page.Locator("table.audit tbody tr")).ToHaveCount(6))
+	must(t, expect.Locator(page.Locator(".audit-event")).ToHaveCount(6))
 }
 
 func TestKeyboardOnlyRoll(t *testing.T) {
@@ -378,7 +378,7 @@ func TestLifecycleAccessibility(t *testing.T) {
 			must(t, expect.Locator(page.GetByText("cannot be rolled")).ToBeVisible())
 			check("roll-refused")
 			goTo(t, page, "/settings/audit-log")
-			must(t, expect.Locator(page.Locator("table.audit tbody tr")).ToHaveCount(6))
+			must(t, expect.Locator(page.Locator(".audit-event")).ToHaveCount(6))
 			check("audit-log")
 			goTo(t, page, "/settings/audit-log?action=key.expired")
 			must(t, expect.Locator(page.GetByText("No event matches this filter.")).ToBeVisible())

@@ -51,6 +51,7 @@ func TestContrast(t *testing.T) {
 	add("--warning", []string{"--surface", "--warning-soft"}, text)
 	add("--accent", []string{"--accent-soft"}, text)
 	add("--text-2", []string{"--accent-soft", "--danger-soft"}, text)
+	add("--text", []string{"--danger-soft", "--success-soft"}, text) // the audit log's before and after
 	add("--on-primary", []string{"--primary", "--primary-hover", "--danger-strong", "--danger-strong-hover"}, text)
 	add("--avatar-text", []string{"--avatar-bg"}, text)
 	add("--toast-text", []string{"--toast-bg"}, text)

@@ -158,8 +158,14 @@ func EventSummary(ev audit.Event) string {
 	case audit.KeyEdited:
 		before, _ := d["before"].(map[string]any)
 		after, _ := d["after"].(map[string]any)
+		// Short values read inline; long ones are in the details.
 		for _, field := range sortedKeys(after) {
-			parts = append(parts, fmt.Sprintf("%s: %s → %s", field, quoted(before[field]), quoted(after[field])))
+			b, a := quoted(before[field]), quoted(after[field])
+			if utf8.RuneCountInString(b) > 42 || utf8.RuneCountInString(a) > 42 {
+				parts = append(parts, field+" changed")
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s → %s", field, b, a))
 		}
 	case audit.KeyRolled:
 		if into, ok := d["rolled_into"].(map[string]any); ok {
@@ -173,6 +179,25 @@ func EventSummary(ev audit.Event) string {
 		}
 	case audit.KeyExpired:
 		parts = append(parts, "expired "+whenText(d["expired_at"]))
+	case audit.KeyLeaked:
+		if u, ok := d["url"].(string); ok && u != "" {
+			parts = append(parts, "found at "+clip(u, 60))
+		}
+		if src, ok := d["source"].(string); ok && src != "" {
+			parts = append(parts, "reported by "+clip(src, 40))
+		}
+		if r, _ := d["revoked"].(bool); r {
+			parts = append(parts, "revoked")
+		}
+	case audit.UserSignInFailed:
+		if r, ok := d["reason"].(string); ok {
+			parts = append(parts, r)
+		}
+	case audit.WebhookCreated, audit.WebhookDeleted:
+		// The sentence names the URL.
+		if evs, ok := d["events"].([]any); ok {
+			parts = append(parts, "events "+fullValue(evs))
+		}
 	default:
 		for _, k := range sortedKeys(d) {
 			parts = append(parts, fmt.Sprintf("%s: %s", k, quoted(d[k])))
@@ -248,4 +273,168 @@ func clip(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n]) + "…"
+}
+
+// EventVerb is what the actor of an event did, as the log's sentence says
+// it after the actor's name: "revoked key" (the key follows), "signed in".
+func EventVerb(a audit.Action) string {
+	switch a {
+	case audit.KeyCreated:
+		return "created key"
+	case audit.KeyRevealed:
+		return "revealed key"
+	case audit.KeyEdited:
+		return "edited key"
+	case audit.KeyRolled:
+		return "rolled key"
+	case audit.KeyRevoked:
+		return "revoked key"
+	case audit.KeyLeaked:
+		return "reported leaked key"
+	case audit.KeyExpired:
+		return "recorded the expiry of key"
+	case audit.WebhookCreated:
+		return "added webhook endpoint"
+	case audit.WebhookDeleted:
+		return "deleted webhook endpoint"
+	case audit.UserSignedIn:
+		return "signed in"
+	case audit.UserSignInFailed:
+		return "failed to sign in"
+	case audit.UserSignedOut:
+		return "signed out"
+	}
+	return string(a)
+}
+
+// EventObject is what an event's sentence names after its verb when the
+// event is not about a key: a webhook endpoint's URL.
+func EventObject(ev audit.Event) string {
+	if ev.KeyID != "" {
+		return ""
+	}
+	switch ev.Action {
+	case audit.WebhookCreated, audit.WebhookDeleted:
+		if u, ok := eventDetails(ev)["url"].(string); ok {
+			return u
+		}
+	}
+	return ""
+}
+
+// PayloadRow is one field of an event's details, shown in full when the
+// row is expanded: a value, or for a change its value before and after.
+type PayloadRow struct {
+	Field         string
+	Value         string
+	Before, After string
+	Change        bool
+}
+
+// EventPayload is an event's details, field by field and in full (the
+// summary line clips them): what an edit changed before and after, what
+// a roll did to the old key's expiry, every other field as it is. It is
+// empty when the summary says it all already (one field).
+func EventPayload(ev audit.Event) []PayloadRow {
+	rows := eventPayload(ev)
+	if len(rows) == 1 && !rows[0].Change {
+		return nil
+	}
+	return rows
+}
+
+func eventPayload(ev audit.Event) []PayloadRow {
+	d := eventDetails(ev)
+	var rows []PayloadRow
+	before, _ := d["before"].(map[string]any)
+	after, hasAfter := d["after"].(map[string]any)
+	if hasAfter {
+		for _, f := range sortedKeys(after) {
+			rows = append(rows, PayloadRow{Field: fieldLabel(f), Before: fieldValue(f, before[f]), After: fieldValue(f, after[f]), Change: true})
+		}
+	}
+	for _, k := range sortedKeys(d) {
+		if hasAfter && (k == "before" || k == "after") {
+			continue
+		}
+		rows = append(rows, PayloadRow{Field: fieldLabel(k), Value: fieldValue(k, d[k])})
+	}
+	return rows
+}
+
+func eventDetails(ev audit.Event) map[string]any {
+	d := ev.Details
+	if d == nil && len(ev.RawDetails) > 0 {
+		json.Unmarshal(ev.RawDetails, &d)
+	}
+	return d
+}
+
+// fieldLabel is a field of the details as people read it.
+func fieldLabel(f string) string {
+	switch f {
+	case "expires_at":
+		return "Expires"
+	case "expired_at":
+		return "Expired"
+	case "rolled_into":
+		return "Rolled into"
+	case "rolled_from":
+		return "Replaces"
+	case "url":
+		return "URL"
+	case "webhook_id":
+		return "Endpoint id"
+	}
+	f = strings.ReplaceAll(f, "_", " ")
+	if f == "" {
+		return f
+	}
+	return strings.ToUpper(f[:1]) + f[1:]
+}
+
+// fieldValue is the value of field f in full; no expiry is "never".
+func fieldValue(f string, v any) string {
+	if v == nil && f == "expires_at" {
+		return "never"
+	}
+	return fullValue(v)
+}
+
+// fullValue is a value of the details in full: text as it is, a time as
+// the log shows times, a key reference by its prefix and id.
+func fullValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "(none)"
+	case string:
+		if x == "" {
+			return "(none)"
+		}
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+			return Exact(t)
+		}
+		return x
+	case bool:
+		if x {
+			return "yes"
+		}
+		return "no"
+	case map[string]any:
+		if p, ok := x["prefix"].(string); ok {
+			if id, ok := x["id"].(string); ok {
+				return p + "... (" + id + ")"
+			}
+			return p + "..."
+		}
+		b, _ := json.Marshal(x)
+		return string(b)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprint(v)
 }

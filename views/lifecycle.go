@@ -26,7 +26,7 @@ func ExpiryPolicyText(k apikey.Key, now time.Time) string {
 // with overlap o.
 func OverlapPreview(k apikey.Key, now time.Time, o apikey.Overlap) string {
 	if o == apikey.OverlapNow {
-		return "at once"
+		return "calls with it fail at once"
 	}
 	end := apikey.RollEnd(k.ExpiresAt, now, o)
 	if end.Before(now.Add(o.Duration())) {

@@ -16,19 +16,59 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
-// eventIDs returns the ids of the event rows of an audit log page, in
-// order.
+// eventIDs returns the ids of the events of an audit log page (its
+// elements with id event-N), in order.
 func eventIDs(body string) []int64 {
 	var out []int64
-	for _, m := range regexp.MustCompile(`<tr id="event-(\d+)">`).FindAllStringSubmatch(body, -1) {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		out = append(out, n)
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		return nil
+	}
+	for n := range doc.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		if id, ok := strings.CutPrefix(attr(n, "id"), "event-"); ok {
+			if v, err := strconv.ParseInt(id, 10, 64); err == nil {
+				out = append(out, v)
+			}
+		}
 	}
 	return out
+}
+
+// attr is the value of an element's attribute, "" if it has none.
+func attr(n *html.Node, name string) string {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// firstElement is the first element of an HTML fragment, parsed as the
+// body of a page would hold it.
+func firstElement(t *testing.T, fragment string) *html.Node {
+	t.Helper()
+	nodes, err := html.ParseFragment(strings.NewReader(fragment), &html.Node{Type: html.ElementNode, Data: "body", DataAtom: atom.Body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.Type == html.ElementNode {
+			return n
+		}
+	}
+	t.Fatal("no element in the fragment")
+	return nil
 }
 
 // allEvents returns every audit event of the database, oldest first, of
@@ -233,8 +273,11 @@ func TestAuditLogPage(t *testing.T) {
 
 	t.Run("htmx swaps the results and the export links", func(t *testing.T) {
 		r := c.get("/settings/audit-log?action=key.revoked", htmx(), header("HX-Target", "audit-results"))
-		if r.Code != http.StatusOK || isFullPage(r.Body) || !strings.HasPrefix(r.Body, `<section class="card table-card audit-results" id="audit-results"`) {
+		if r.Code != http.StatusOK || isFullPage(r.Body) {
 			t.Fatalf("got %d %.120s, want the results alone", r.Code, r.Body)
+		}
+		if first := firstElement(t, r.Body); first.Data != "section" || attr(first, "id") != "audit-results" {
+			t.Fatalf("the fragment begins with <%s id=%q>, want the results' section", first.Data, attr(first, "id"))
 		}
 		if !strings.Contains(r.Body, `id="audit-export" hx-swap-oob="true"`) || !strings.Contains(r.Body, `href="/settings/audit-log.csv?action=key.revoked"`) {
 			t.Errorf("no out-of-band export links of the filter")
@@ -460,4 +503,115 @@ func TestAuditExportIsStreamed(t *testing.T) {
 			t.Errorf("%s: %d events, want %d", format, rows, n+1)
 		}
 	}
+}
+
+// nodeText is the text an element holds, its descendants' included, with
+// its runs of spaces as one.
+func nodeText(n *html.Node) string {
+	var b strings.Builder
+	for d := range n.Descendants() {
+		if d.Type == html.TextNode {
+			b.WriteString(d.Data)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// elementByID is the element of a page with this id, or nil.
+func elementByID(t *testing.T, page, id string) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && attr(n, "id") == id {
+			return n
+		}
+	}
+	return nil
+}
+
+func TestAuditLogEvents(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, serverOpts{})
+	ws := ts.workspaceID(adminWorkspace)
+	k := c.create("Nightly export")
+	long := strings.Repeat("Exports settled payments to the warehouse. ", 5) // 215 characters
+	if r := c.post("/settings/api-keys/"+k.ID+"/edit", url.Values{"name": {"Nightly export"}, "description": {long}}); r.Code != http.StatusSeeOther {
+		t.Fatalf("edit: %d", r.Code)
+	}
+	c.post("/settings/api-keys/"+k.ID+"/revoke", nil)
+	id := func(a audit.Action) string {
+		evs := ts.events(blnk.AuditFilter{WorkspaceID: ws, Key: k.ID, Action: a})
+		if len(evs) != 1 {
+			t.Fatalf("%s: %d events", a, len(evs))
+		}
+		return "event-" + strconv.FormatInt(evs[0].ID, 10)
+	}
+	page := c.get("/settings/audit-log").Body
+
+	t.Run("a sentence whose actor and key filter the log", func(t *testing.T) {
+		ev := elementByID(t, page, id(audit.KeyRevoked))
+		if ev == nil {
+			t.Fatal("no revoked event")
+		}
+		var sentence *html.Node
+		for n := range ev.Descendants() {
+			if n.Type == html.ElementNode && strings.Contains(attr(n, "class"), "event-sentence") {
+				sentence = n
+			}
+		}
+		if sentence == nil {
+			t.Fatal("no sentence")
+		}
+		if got, want := nodeText(sentence), adminEmail+" revoked key "+k.Prefix+"..."; got != want {
+			t.Errorf("sentence %q, want %q", got, want)
+		}
+		var links []string
+		for n := range sentence.Descendants() {
+			if n.Type == html.ElementNode && n.Data == "a" {
+				links = append(links, attr(n, "href"))
+			}
+		}
+		want := []string{"/settings/audit-log?actor=" + url.QueryEscape(adminEmail), "/settings/audit-log?key=" + k.ID}
+		if !slices.Equal(links, want) {
+			t.Errorf("links %q, want %q", links, want)
+		}
+		if got := nodeText(ev); !strings.Contains(got, "Key revoked") || !strings.Contains(got, "192.0.2.10") || !strings.Contains(got, "just now") {
+			t.Errorf("event %q: no action, address or time", got)
+		}
+	})
+
+	t.Run("an edit's details hold the values in full", func(t *testing.T) {
+		ev := elementByID(t, page, id(audit.KeyEdited))
+		if ev == nil {
+			t.Fatal("no edited event")
+		}
+		var details *html.Node
+		for n := range ev.Descendants() {
+			if n.Type == html.ElementNode && n.Data == "details" {
+				details = n
+			}
+		}
+		if details == nil {
+			t.Fatal("no details")
+		}
+		var was, now string
+		for n := range details.Descendants() {
+			switch {
+			case n.Type != html.ElementNode:
+			case attr(n, "class") == "was":
+				was = nodeText(n)
+			case attr(n, "class") == "now":
+				now = nodeText(n)
+			}
+		}
+		if was != "Before: (none)" || now != "After: "+strings.TrimSpace(long) {
+			t.Errorf("before %q, after %q; want the new description in full", was, now)
+		}
+		if !strings.Contains(nodeText(ev), "description changed") {
+			t.Errorf("the summary %q does not say what changed", nodeText(ev))
+		}
+	})
 }

@@ -72,9 +72,22 @@
         }
       });
       d.showModal();
-      var focus = d.querySelector("[autofocus]") || d.querySelector("input:not([type=hidden]), button, a[href]");
+      var focus = initialFocus(d);
       if (focus) { focus.focus(); }
     });
+  }
+
+  // initialFocus is where a dialog's focus starts: its [autofocus]
+  // element, else its first control; a radio button stands for its group,
+  // whose checked choice takes the focus (as Tab would give it), never the
+  // first choice of the group, which may be the most destructive one.
+  function initialFocus(d) {
+    var first = d.querySelector("[autofocus]") || d.querySelector("input:not([type=hidden]), select, textarea, button, a[href]");
+    if (first && first.type === "radio" && !first.checked && first.form) {
+      var checked = first.form.querySelector('input[type=radio][name="' + first.name + '"]:checked');
+      if (checked) { return checked; }
+    }
+    return first;
   }
 
   // The keys list: htmx swaps only its results. The control that changed
@@ -392,6 +405,10 @@
   document.addEventListener("focusin", function (e) {
     if (e.target.matches && e.target.matches("[data-select-on-focus]")) { e.target.select(); }
   });
+  // A field focused before this script ran (autofocus) is selected too.
+  if (document.activeElement && document.activeElement.matches("[data-select-on-focus]")) {
+    document.activeElement.select();
+  }
 
   function initForms(root) {
     var scope = root.querySelectorAll ? root : document;
