@@ -251,7 +251,7 @@ func TestWebhookChangesAudited(t *testing.T) {
 		if r.Code != http.StatusOK || !slices.Equal(eventIDs(r.Body), byAction[action]) {
 			t.Errorf("action=%s: %d, rows %v, want %v", action, r.Code, eventIDs(r.Body), byAction[action])
 		}
-		if got := parse(t, r.Body).Find(`tr[id^="event-"] td[data-label="Action"]`); got.Length() == 0 || got.FilterFunction(func(_ int, s *goquery.Selection) bool { return htmlcheck.Text(s) != label }).Length() > 0 {
+		if got := parse(t, r.Body).Find(`li.audit-event .event-action .action`); got.Length() == 0 || got.FilterFunction(func(_ int, s *goquery.Selection) bool { return htmlcheck.Text(s) != label }).Length() > 0 {
 			t.Errorf("action=%s: no %q label", action, label)
 		}
 		csvBody := c.get("/settings/audit-log.csv?action=" + string(action)).Body
