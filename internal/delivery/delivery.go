@@ -28,7 +28,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
@@ -79,13 +78,23 @@ func (c *Config) setDefaults() {
 // Worker sends the queued deliveries.
 type Worker struct {
 	cfg    Config
-	store  *db.DB
+	store  Store
 	log    *slog.Logger
 	client *http.Client
 }
 
+// Store is what the worker needs of the database (db.DB): the queue of
+// deliveries, claimed with a lease so that each is sent by one server.
+type Store interface {
+	ClaimDeliveries(ctx context.Context, by string, now time.Time, lease time.Duration, limit int) ([]blnk.Job, error)
+	ReleaseDeliveries(ctx context.Context, jobs []blnk.Job) error
+	RecordAttempts(ctx context.Context, attempts []blnk.Attempt) error
+	// DeliveriesQueued receives when this process queued a delivery.
+	DeliveriesQueued() <-chan struct{}
+}
+
 // New returns a Worker on store.
-func New(cfg Config, store *db.DB, log *slog.Logger) *Worker {
+func New(cfg Config, store Store, log *slog.Logger) *Worker {
 	cfg.setDefaults()
 	// Control runs on every address dialled, after name resolution and
 	// before connecting, whoever resolved the name: nothing reaches a
