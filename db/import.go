@@ -3,10 +3,12 @@ package db
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
 // KeyImport is one key ImportKeys stores, as CreateKey would store it: its
@@ -197,4 +199,30 @@ func (d *DB) importPostgres(ctx context.Context, next func() (KeyImport, bool, e
 		}
 	}
 	return int(n), nil
+}
+
+// ImportEvents queues events of a workspace in one transaction, each as
+// a change of its type would (enqueueEvent: a delivery to every enabled
+// endpoint that subscribes to it): for loads and tests that need many
+// deliveries at once. It returns how many events it stored.
+func (d *DB) ImportEvents(ctx context.Context, workspaceID int64, t webhook.EventType, now time.Time, payloads [][]byte) (int, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	for _, p := range payloads {
+		if err := d.enqueueEvent(ctx, tx, workspaceID, t, now, p); err != nil {
+			return 0, err
+		}
+	}
+	return len(payloads), tx.Commit()
+}
+
+// CountDeliveries returns how many webhook deliveries are in state
+// ("pending", "delivered", ...), in every workspace.
+func (d *DB) CountDeliveries(ctx context.Context, state webhook.State) (int, error) {
+	var n int
+	err := d.sql.QueryRowContext(ctx, `SELECT count(*) FROM webhook_deliveries WHERE state = $1`, string(state)).Scan(&n)
+	return n, err
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
 // importKeys returns n keys of the workspace to import, as next would
@@ -164,5 +166,32 @@ func TestImportKeysAllOrNothing(t *testing.T) {
 	}
 	if n, err := d.ImportKeys(ctx, feed(nil, nil)); n != 0 || err != nil {
 		t.Errorf("ImportKeys of nothing = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestImportEvents: events queued in bulk get a delivery to each enabled
+// endpoint that subscribes to their type, and none elsewhere.
+func TestImportEvents(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	ws, _, err := d.CreateWorkspaceAdmin(ctx, "Events", "events@example.com", "x", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, events := range [][]webhook.EventType{{webhook.KeyCreated}, {webhook.KeyRevoked}} {
+		if _, _, err := d.CreateWebhook(ctx, blnk.NewWebhook{Endpoint: webhook.Endpoint{ID: webhook.NewID(), WorkspaceID: ws.ID,
+			URL: "https://example.com/hook", Events: events, CreatedAt: testNow}, Secret: webhook.NewSecret(), CreateToken: webhook.NewID()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	payloads := [][]byte{[]byte(`{"n":1}`), []byte(`{"n":2}`), []byte(`{"n":3}`)}
+	if n, err := d.ImportEvents(ctx, ws.ID, webhook.KeyCreated, testNow, payloads); err != nil || n != 3 {
+		t.Fatalf("ImportEvents = %d, %v; want 3", n, err)
+	}
+	if n, err := d.CountDeliveries(ctx, webhook.Pending); err != nil || n != 3 {
+		t.Errorf("pending deliveries = %d, %v; want 3 (one endpoint subscribes to key.created)", n, err)
+	}
+	if n, err := d.CountDeliveries(ctx, webhook.Delivered); err != nil || n != 0 {
+		t.Errorf("delivered = %d, %v; want 0", n, err)
 	}
 }

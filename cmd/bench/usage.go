@@ -344,25 +344,11 @@ func webhookBurst(ctx context.Context, bin, path string, extra []string, logf fu
 	// Queue the events as the key changes would: an event row and a
 	// delivery each, here all in one transaction.
 	t0 := time.Now()
-	tx, err := store.SQL().BeginTx(ctx, nil)
-	if err != nil {
-		return r, err
+	payloads := make([][]byte, burstEvents)
+	for i := range payloads {
+		payloads[i] = webhook.Payload{Type: webhook.KeyCreated, Timestamp: t0, Data: map[string]any{"n": i}}.Encode()
 	}
-	defer tx.Rollback()
-	now := time.Now()
-	for i := range burstEvents {
-		id := webhook.NewMessageID()
-		payload := webhook.Payload{Type: webhook.KeyCreated, Timestamp: now, Data: map[string]any{"n": i}}.Encode()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_events (id, workspace_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			id, ws.ID, string(webhook.KeyCreated), string(payload), now.UnixMilli()); err != nil {
-			return r, err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, created_at, deadline_at, state, next_attempt_at)
-			VALUES ($1, $2, $3, $4, 'pending', $3)`, hook.ID, id, now.UnixMilli(), now.Add(webhook.Lifetime).UnixMilli()); err != nil {
-			return r, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if _, err := store.ImportEvents(ctx, ws.ID, webhook.KeyCreated, t0, payloads); err != nil {
 		return r, err
 	}
 	logf("queued in %s; delivering", time.Since(t0).Round(time.Millisecond))
@@ -378,8 +364,8 @@ func webhookBurst(ctx context.Context, bin, path string, extra []string, logf fu
 	// The attempts are recorded in batches just after: wait for them.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		var n int
-		if err := store.SQL().QueryRowContext(ctx, `SELECT count(*) FROM webhook_deliveries WHERE state = 'delivered'`).Scan(&n); err != nil {
+		n, err := store.CountDeliveries(ctx, webhook.Delivered)
+		if err != nil {
 			return r, err
 		}
 		r.recorded = n
