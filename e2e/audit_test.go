@@ -287,7 +287,7 @@ func TestWebhookDeliveriesLayout(t *testing.T) {
 		}
 	}))
 	t.Cleanup(recv.Close)
-	a := startApp(t, "--webhook-retry", "1h", "--webhook-poll", "100ms")
+	a := startApp(t, "--webhook-retry", "1h", "--webhook-poll", "100ms", "--webhook-allow-private") // the receiver is on loopback
 	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
 	store, login := openAsAdmin(t, a)
 	ep, _, err := store.CreateWebhook(context.Background(), blnk.NewWebhook{
@@ -303,7 +303,7 @@ func TestWebhookDeliveriesLayout(t *testing.T) {
 		keys[i] = seedKey{name: fmt.Sprintf("%s %d", string([]rune(longName)[:40]), i), scopes: []string{"*"}}
 	}
 	storeKeys(t, a, keys)
-	waitUntil(t, 20*time.Second, func() bool { return n.Load() >= deliveries })
+	waitUntil(t, time.Minute, func() bool { return n.Load() >= deliveries })
 
 	for _, w := range []int{390, 1024, 1280, 1440, 1920} {
 		for _, dark := range []bool{false, true} {
@@ -346,6 +346,7 @@ func viewShot(t *testing.T, page playwright.Page, name string) {
 	if _, err := page.Screenshot(playwright.PageScreenshotOptions{
 		Path:       playwright.String(filepath.Join(artifacts, name+".png")),
 		Animations: playwright.ScreenshotAnimationsDisabled,
+		Timeout:    playwright.Float(60_000), // a record, not an assertion about speed
 	}); err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 	}

@@ -230,6 +230,9 @@ func shot(t *testing.T, page playwright.Page, name string) {
 		Path:       playwright.String(filepath.Join(artifacts, name+".png")),
 		FullPage:   playwright.Bool(true),
 		Animations: playwright.ScreenshotAnimationsDisabled, // finished, not caught half way
+		// A tall page on a busy 2-core machine takes a while to paint:
+		// a screenshot is a record, not an assertion about speed.
+		Timeout: playwright.Float(60_000),
 	}); err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 	}
