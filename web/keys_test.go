@@ -86,7 +86,9 @@ func TestKeyList(t *testing.T) {
 			th.Find(".sort-arrow").Remove()
 			cols = append(cols, htmlcheck.Text(th))
 		})
-		if want := []string{"Name", "Key", "Scopes", "Role", "Expires", "Last used", "Created", "Status"}; !slices.Equal(cols, want) {
+		// The first column holds "select all on this page", the last the
+		// rows' action menus.
+		if want := []string{"", "Name", "Key", "Scopes", "Role", "Expires", "Last used", "Created", "Status", "Actions"}; !slices.Equal(cols, want) {
 			t.Errorf("columns: got %q, want %q", cols, want)
 		}
 		// Role is always Member: a column on wide screens, said once under
