@@ -164,7 +164,8 @@ func (s *Server) keyList(c echo.Context) error {
 	filter, _, problem := parseListFilter(query)
 	// A form without JavaScript sends every field, empty ones too: the
 	// list moves to its one address (htmx requests get it in HX-Push-Url).
-	if full && problem == "" && hasEmptyParam(query) {
+	// So does the sort select's default order, sent with every search.
+	if full && problem == "" && (hasEmptyParam(query) || query.Get("sort") == views.DefaultSort(filter.Status)) {
 		return c.Redirect(http.StatusSeeOther, filter.URL())
 	}
 	l, err := s.keyListOf(ctx, ws, query)
