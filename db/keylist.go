@@ -124,16 +124,9 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery) 
 	if desc {
 		order, cmp = "DESC", "<"
 	}
+	base, baseArgs := where, append(args(nil), a...)
 	if !q.After.IsZero() {
-		// Typed: PostgreSQL cannot infer parameters inside a row.
-		var value string
-		if q.Sort == blnk.SortName {
-			value = "lower(CAST(" + a.add(q.After.Value) + " AS TEXT))"
-		} else {
-			n, _ := strconv.ParseInt(q.After.Value, 10, 64)
-			value = "CAST(" + a.add(n) + " AS BIGINT)"
-		}
-		where += fmt.Sprintf(" AND (%s, k.id) %s (%s, CAST(%s AS TEXT))", expr, cmp, value, a.add(q.After.ID))
+		where += " AND " + cursorCond(expr, cmp, q.After, &a)
 	}
 	// Two steps: the ids of the page, sorted by a narrow query (only the
 	// last use is joined, and only to sort by it), then their rows with
@@ -208,8 +201,34 @@ func (d *DB) ListKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery) 
 	}
 	if hasPrev {
 		page.Prev = cursorAt(q, first, true)
+		// Where the page is ("51–100 of 1,234"): the keys before its
+		// first, counted by the index the page was read by.
+		before := "<"
+		if q.Desc {
+			before = ">"
+		}
+		cond := base + " AND " + cursorCond(expr, before, cursorAt(q, first, false), &baseArgs)
+		var n int
+		if err := d.sql.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM api_keys k%s WHERE %s`, join, cond), baseArgs...).Scan(&n); err != nil {
+			return blnk.KeyPage{}, err
+		}
+		page.Offset = n
 	}
 	return page, nil
+}
+
+// cursorCond is the condition of the rows after cursor c in the order of
+// the sort expression expr (cmp ">" or "<"), its arguments added to a.
+func cursorCond(expr, cmp string, c blnk.Cursor, a *args) string {
+	// Typed: PostgreSQL cannot infer parameters inside a row.
+	var value string
+	if c.Sort == blnk.SortName {
+		value = "lower(CAST(" + a.add(c.Value) + " AS TEXT))"
+	} else {
+		n, _ := strconv.ParseInt(c.Value, 10, 64)
+		value = "CAST(" + a.add(n) + " AS BIGINT)"
+	}
+	return fmt.Sprintf("(%s, k.id) %s (%s, CAST(%s AS TEXT))", expr, cmp, value, a.add(c.ID))
 }
 
 // cursorAt is the cursor of the page after (or before) key k.

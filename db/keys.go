@@ -205,6 +205,63 @@ func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by aud
 	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
 		return blnk.Revocation{}, err
 	}
+	r, err := d.revokeInTx(ctx, tx, workspaceID, id, by, now, action, details)
+	if err != nil {
+		return blnk.Revocation{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return blnk.Revocation{}, err
+	}
+	if r.Revoked {
+		d.announce()
+		d.wakeDeliveries()
+	}
+	return r, nil
+}
+
+// RevokeKeys revokes several of a workspace's keys on behalf of by, in one
+// transaction: each revoked key gets its own audit event and webhook, as
+// RevokeKey gives it; keys revoked already change nothing. If any id is
+// not a key of the workspace, it is ErrNotFound and nothing is revoked.
+// The revocations are in the order of ids (each id once).
+func (d *DB) RevokeKeys(ctx context.Context, workspaceID int64, ids []string, by audit.Actor, now time.Time) ([]blnk.Revocation, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
+		return nil, err
+	}
+	var out []blnk.Revocation
+	seen := make(map[string]bool, len(ids))
+	revoked := false
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r, err := d.revokeInTx(ctx, tx, workspaceID, id, by, now, audit.KeyRevoked, nil)
+		if err != nil {
+			return nil, err // ErrNotFound: the whole request, nothing revoked
+		}
+		revoked = revoked || r.Revoked
+		out = append(out, r)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	if revoked {
+		d.announce()
+		d.wakeDeliveries()
+	}
+	return out, nil
+}
+
+// revokeInTx revokes key id in tx (which holds keyChangesLock) and
+// records its change, audit event and webhook. A key of another
+// workspace, or none, is ErrNotFound.
+func (d *DB) revokeInTx(ctx context.Context, tx *sql.Tx, workspaceID int64, id string, by audit.Actor, now time.Time, action audit.Action, details map[string]any) (blnk.Revocation, error) {
 	var r blnk.Revocation
 	byUser := sql.NullInt64{Int64: by.UserID, Valid: by.UserID != 0}
 	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1, revoked_by = $2
@@ -233,13 +290,6 @@ func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by aud
 		if err := d.enqueueEvent(ctx, tx, workspaceID, event, now, webhook.KeyEvent(event, now, r.Key, by.Name(), details)); err != nil {
 			return blnk.Revocation{}, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return blnk.Revocation{}, err
-	}
-	if r.Revoked {
-		d.announce()
-		d.wakeDeliveries()
 	}
 	return r, nil
 }

@@ -30,11 +30,21 @@ type ListFilter struct {
 	Cursor string
 }
 
-// SortParam is the filter's sort as the address writes it: "-created" by
-// default, a "-" for descending.
+// DefaultSort is the sort of a status's list when its address names
+// none: soonest expiry first for the keys expiring soon, else newest
+// first.
+func DefaultSort(status string) string {
+	if status == "expiring" {
+		return "expires"
+	}
+	return "-created"
+}
+
+// SortParam is the filter's sort as the address writes it: the status's
+// DefaultSort unless it says otherwise, a "-" for descending.
 func (f ListFilter) SortParam() string {
 	if f.Sort == "" {
-		return "-created"
+		return DefaultSort(f.Status)
 	}
 	if f.Desc {
 		return "-" + f.Sort
@@ -55,7 +65,7 @@ func (f ListFilter) URL() string {
 	if f.Scope != "" {
 		v.Set("scope", f.Scope)
 	}
-	if s := f.SortParam(); s != "-created" {
+	if s := f.SortParam(); s != DefaultSort(f.Status) {
 		v.Set("sort", s)
 	}
 	if f.Limit != 0 && f.Limit != DefaultListLimit {
@@ -76,9 +86,26 @@ func (f ListFilter) Page(cursor string) ListFilter {
 	return f
 }
 
-// WithStatus returns f showing another status, from its first page.
+// WithStatus returns f showing another status, from its first page, in
+// the same order unless f has its status's default order: then in the
+// new status's default.
 func (f ListFilter) WithStatus(s string) ListFilter {
+	if f.SortParam() == DefaultSort(s) {
+		f.Sort, f.Desc = "", false
+	}
 	f.Status, f.Cursor = s, ""
+	return f
+}
+
+// withSortParam returns f sorted by s ("-created", "name", ...), written
+// as "" when it is the status's default.
+func (f ListFilter) withSortParam(s string) ListFilter {
+	if s == DefaultSort(f.Status) {
+		f.Sort, f.Desc = "", false
+		return f
+	}
+	col, desc := strings.CutPrefix(s, "-")
+	f.Sort, f.Desc = col, desc
 	return f
 }
 
@@ -86,29 +113,24 @@ func (f ListFilter) WithStatus(s string) ListFilter {
 // is, else in the column's natural direction (names A to Z, soonest
 // expiry first, newest creation and use first).
 func (f ListFilter) SortedBy(column string) ListFilter {
-	cur := f.Sort
-	if cur == "" {
-		cur, f.Desc = "created", true
-	}
+	cur, desc := strings.CutPrefix(f.SortParam(), "-")
 	if cur == column {
-		f.Desc = !f.Desc
+		desc = !desc
 	} else {
-		f.Desc = column == "created" || column == "last_used"
+		desc = column == "created" || column == "last_used"
 	}
-	f.Sort, f.Cursor = column, ""
-	if f.Sort == "created" && f.Desc {
-		f.Sort, f.Desc = "", false
+	s := column
+	if desc {
+		s = "-" + column
 	}
-	return f
+	f.Cursor = ""
+	return f.withSortParam(s)
 }
 
 // SortState is how a column header says it sorts the table: "ascending",
 // "descending" or "" (aria-sort).
 func (f ListFilter) SortState(column string) string {
-	cur, desc := f.Sort, f.Desc
-	if cur == "" {
-		cur, desc = "created", true
-	}
+	cur, desc := strings.CutPrefix(f.SortParam(), "-")
 	if cur != column {
 		return ""
 	}
@@ -125,7 +147,23 @@ func (f ListFilter) Filtered() bool {
 
 // Cleared is f without search, status or scope: every key, same order.
 func (f ListFilter) Cleared() ListFilter {
-	return ListFilter{Sort: f.Sort, Desc: f.Desc, Limit: f.Limit}
+	return ListFilter{Limit: f.Limit}.withSortParam(f.SortParam())
+}
+
+// SortOption is a choice of the sort select (phones, where the table has
+// no column headers).
+type SortOption struct{ Value, Label string }
+
+// SortOptions are the list's orders.
+var SortOptions = []SortOption{
+	{"-created", "Newest first"},
+	{"created", "Oldest first"},
+	{"name", "Name, A to Z"},
+	{"-name", "Name, Z to A"},
+	{"expires", "Expires soonest"},
+	{"-expires", "Expires latest"},
+	{"-last_used", "Used most recently"},
+	{"last_used", "Used least recently"},
 }
 
 // StatusTab is one of the list's status filters with its count.
@@ -158,6 +196,8 @@ type KeyList struct {
 	// Next and Prev are the cursors of the pages around this one ("":
 	// none).
 	Next, Prev string
+	// Offset is how many keys of the list come before this page.
+	Offset int
 	// Problem says why the address was refused (a 400): the page then
 	// shows no keys, only the problem and a way back.
 	Problem string
@@ -173,10 +213,20 @@ func (l KeyList) Found() int {
 	return 0
 }
 
-// ShowTab reports whether a status tab is worth showing: "Rolled" only
-// while some key is rolled or it is the filter in use.
-func (l KeyList) ShowTab(t StatusTab) bool {
-	return t.Status != "rolled" || t.Count > 0 || l.Filter.Status == "rolled"
+// PageIDs are the ids of the keys on the page, separated by spaces: the
+// value of "select all on this page".
+func (l KeyList) PageIDs() string {
+	ids := make([]string, len(l.Keys))
+	for i, k := range l.Keys {
+		ids[i] = k.ID
+	}
+	return strings.Join(ids, " ")
+}
+
+// Range says where the page is in the list: "1–50 of 1,234".
+func (l KeyList) Range() string {
+	first := l.Offset + 1
+	return Count(int64(first)) + "–" + Count(int64(l.Offset+len(l.Keys))) + " of " + Count(int64(l.Found()))
 }
 
 // FilterDescription says in words what hides keys, for the empty result:

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -60,15 +61,19 @@ func parseListFilter(q url.Values) (views.ListFilter, blnk.ListQuery, listProble
 		f.Scope, lq.Scope = sc, apikey.Scope(sc)
 	}
 
-	if s := q.Get("sort"); s != "" {
-		col, desc := strings.CutPrefix(s, "-")
-		if !blnk.KnownSort(blnk.ListSort(col)) {
-			return f, lq, fmt.Sprintf("Unknown sort “%s”: use created, name, expires or last_used, with - for descending.", clip(s))
-		}
-		lq.Sort, lq.Desc = blnk.ListSort(col), desc
-		if s != "-created" {
-			f.Sort, f.Desc = col, desc
-		}
+	// Without a sort, the status's default (the keys expiring soon,
+	// soonest first); the filter keeps only a sort that differs from it.
+	sort := q.Get("sort")
+	if sort == "" {
+		sort = views.DefaultSort(f.Status)
+	}
+	col, desc := strings.CutPrefix(sort, "-")
+	if !blnk.KnownSort(blnk.ListSort(col)) {
+		return f, lq, fmt.Sprintf("Unknown sort “%s”: use created, name, expires or last_used, with - for descending.", clip(sort))
+	}
+	lq.Sort, lq.Desc = blnk.ListSort(col), desc
+	if sort != views.DefaultSort(f.Status) {
+		f.Sort, f.Desc = col, desc
 	}
 
 	if s := q.Get("limit"); s != "" {
@@ -156,19 +161,54 @@ func (s *Server) keyList(c echo.Context) error {
 		pasted = true
 	}
 
-	now := s.cfg.Now()
-	filter, lq, problem := parseListFilter(query)
+	filter, _, problem := parseListFilter(query)
 	// A form without JavaScript sends every field, empty ones too: the
 	// list moves to its one address (htmx requests get it in HX-Push-Url).
-	if full && problem == "" && hasEmptyParam(query) {
+	// So does the sort select's default order, sent with every search.
+	if full && problem == "" && (hasEmptyParam(query) || query.Get("sort") == views.DefaultSort(filter.Status)) {
 		return c.Redirect(http.StatusSeeOther, filter.URL())
 	}
+	l, err := s.keyListOf(ctx, ws, query)
+	if err != nil {
+		return err
+	}
+
+	status := http.StatusOK
+	if l.Problem != "" {
+		status = http.StatusBadRequest
+	}
+	if !full {
+		// The address follows the list: the server's canonical form of
+		// what is shown. Typing on in the search box replaces the entry
+		// of the search before; anything else is a new entry, for the
+		// back button.
+		h := c.Response().Header()
+		if typingOn(req.Header.Get("HX-Current-URL"), l.Filter) {
+			h.Set("HX-Replace-Url", l.Filter.URL())
+		} else {
+			h.Set("HX-Push-Url", l.Filter.URL())
+		}
+		return render(c, status, views.KeysResultsSwap(l, pasted))
+	}
+	p, err := s.page(c, "API Keys")
+	if err != nil {
+		return err
+	}
+	return render(c, status, views.KeysPage(p, l))
+}
+
+// keyListOf reads the page of the workspace's keys list that query (the
+// list's address) asks for, with its counts; an address that cannot be
+// shown gives a list with its Problem and no keys.
+func (s *Server) keyListOf(ctx context.Context, ws int64, query url.Values) (views.KeyList, error) {
+	now := s.cfg.Now()
+	filter, lq, problem := parseListFilter(query)
 	lq.Now = now
 	l := views.KeyList{Now: now, Filter: filter, Problem: string(problem)}
 
 	all, counts, among, err := s.counts.count(ctx, ws, lq)
 	if err != nil {
-		return err
+		return l, err
 	}
 	l.Total, l.ExpiringSoon = all.All, all.Expiring
 	if problem != "" {
@@ -179,39 +219,17 @@ func (s *Server) keyList(c echo.Context) error {
 		if counts.Of(lq.Status) > 0 {
 			page, err := s.db.ListKeys(ctx, ws, lq)
 			if err != nil {
-				return err
+				return l, err
 			}
 			for i := range page.Keys {
 				s.freshLastUsed(&page.Keys[i])
 			}
-			l.Keys, l.Next, l.Prev = page.Keys, page.Next.String(), page.Prev.String()
+			l.Keys, l.Next, l.Prev, l.Offset = page.Keys, page.Next.String(), page.Prev.String(), page.Offset
 		}
 	}
 	for _, t := range views.ListStatuses {
 		t.Count = counts.Of(blnk.ListStatus(t.Status))
 		l.Tabs = append(l.Tabs, t)
 	}
-
-	status := http.StatusOK
-	if problem != "" {
-		status = http.StatusBadRequest
-	}
-	if !full {
-		// The address follows the list: the server's canonical form of
-		// what is shown. Typing on in the search box replaces the entry
-		// of the search before; anything else is a new entry, for the
-		// back button.
-		h := c.Response().Header()
-		if typingOn(req.Header.Get("HX-Current-URL"), filter) {
-			h.Set("HX-Replace-Url", filter.URL())
-		} else {
-			h.Set("HX-Push-Url", filter.URL())
-		}
-		return render(c, status, views.KeysResultsSwap(l, pasted))
-	}
-	p, err := s.page(c, "API Keys")
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.KeysPage(p, l))
+	return l, nil
 }

@@ -86,7 +86,9 @@ func TestKeyList(t *testing.T) {
 			th.Find(".sort-arrow").Remove()
 			cols = append(cols, htmlcheck.Text(th))
 		})
-		if want := []string{"Name", "Key", "Scopes", "Role", "Expires", "Last used", "Created", "Status"}; !slices.Equal(cols, want) {
+		// The first column holds "select all on this page", the last the
+		// rows' action menus.
+		if want := []string{"Select", "Name", "Key", "Scopes", "Role", "Expires", "Last used", "Created", "Status", "Actions"}; !slices.Equal(cols, want) {
 			t.Errorf("columns: got %q, want %q", cols, want)
 		}
 		// Role is always Member: a column on wide screens, said once under
@@ -102,7 +104,7 @@ func TestKeyList(t *testing.T) {
 				t.Errorf("%s Role cell: got %q, want Member", k.ID, got)
 			}
 			// Narrower screens show the prefix under the name instead.
-			if got := htmlcheck.Text(keyCell(d, k.ID, "Name").Find("code.prefix.prefix-under")); got != k.Prefix+"..." {
+			if got := htmlcheck.Text(keyCell(d, k.ID, "Name").Find(".prefix-under code.prefix")); got != k.Prefix+"..." {
 				t.Errorf("%s Name cell's prefix: got %q, want %s...", k.ID, got, k.Prefix)
 			}
 			if got := htmlcheck.Text(keyCell(d, k.ID, "Last used")); got != "Never" {

@@ -453,9 +453,11 @@ func TestRollEachOverlap(t *testing.T) {
 					t.Errorf("whoami of the old key: rolled_into %+v, want %s %s", raw.RolledInto, next.ID, next.Prefix)
 				}
 				list := parse(t, c.get("/settings/api-keys").Body)
+				// The roll's note is on the name's line: a rolled row is as
+				// tall as any other.
 				status := htmlcheck.Text(keyCell(list, old.ID, "Status"))
-				note := keyCell(list, old.ID, "Status").Find(".roll-note")
-				if !strings.HasPrefix(status, "Rolled Stops working in") || !strings.HasSuffix(htmlcheck.Text(note), "Rolled into "+next.Prefix+"...") {
+				note := keyCell(list, old.ID, "Name").Find(".roll-note")
+				if status != "Rolled" || !strings.HasPrefix(htmlcheck.Text(note), "Stops working in") || !strings.HasSuffix(htmlcheck.Text(note), "Rolled into "+next.Prefix+"...") {
 					t.Errorf("old key's status just before its end: %q", status)
 				}
 				if !hasLink(note, "/settings/api-keys/"+next.ID) {
@@ -466,8 +468,11 @@ func TestRollEachOverlap(t *testing.T) {
 			// ...and not from the end instant on.
 			checkAPIError(t, c.api("/api/v1/whoami", old.Token), http.StatusUnauthorized, "expired_key")
 			list := parse(t, c.get("/settings/api-keys").Body)
-			if got := htmlcheck.Text(keyCell(list, old.ID, "Status")); got != "Expired Rolled into "+next.Prefix+"..." {
+			if got := htmlcheck.Text(keyCell(list, old.ID, "Status")); got != "Expired" {
 				t.Errorf("old key's status after its end: %q", got)
+			}
+			if got := htmlcheck.Text(keyCell(list, old.ID, "Name").Find(".roll-note")); got != "Rolled into "+next.Prefix+"..." {
+				t.Errorf("old key's roll note after its end: %q", got)
 			}
 			if got := htmlcheck.Text(keyCell(list, next.ID, "Status")); got != "Active" {
 				t.Errorf("new key's status: %q", got)

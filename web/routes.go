@@ -47,6 +47,9 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/settings/api-keys/new", s.keyNew, app...)
 	get(e, "/settings/api-keys/name-check", s.keyNameCheck, app...)
 	e.POST("/settings/api-keys", s.keyCreate, app...)
+	// Static paths win over :id in Echo's router: "revoke" is no key id.
+	get(e, "/settings/api-keys/revoke", s.keyBulkRevokeConfirm, app...)
+	e.POST("/settings/api-keys/revoke", s.keyBulkRevoke, app...)
 	get(e, "/settings/api-keys/:id", s.keyShow, app...)
 	get(e, "/settings/api-keys/:id/reveal", s.keyReveal, app...)
 	get(e, "/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)

@@ -130,6 +130,8 @@ type KeyPage struct {
 	// Next and Prev lead to the pages after and before this one; zero
 	// when there is none.
 	Next, Prev Cursor
+	// Offset is how many keys of the list come before the page's first.
+	Offset int
 }
 
 // StatusCounts are how many keys a search finds in each status.

@@ -22,6 +22,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 )
 
 // The defaults of the servers' lease (--max-staleness) and of how long a
@@ -95,6 +96,7 @@ type Store interface {
 	EditKey(ctx context.Context, workspaceID int64, id string, e blnk.KeyEdit, by audit.Actor, now time.Time) (k apikey.Key, changed bool, err error)
 	RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error)
 	RevokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (blnk.Revocation, error)
+	RevokeKeys(ctx context.Context, workspaceID int64, ids []string, by audit.Actor, now time.Time) ([]blnk.Revocation, error)
 	SetRevokeConfirmation(ctx context.Context, id string, c apikey.Confirmation) error
 	ReportLeak(ctx context.Context, h apikey.Hash, exp apikey.Exposure, by audit.Actor) (blnk.Leak, error)
 	ServersSeenSince(ctx context.Context, since time.Time) ([]blnk.Server, error)
@@ -234,6 +236,67 @@ func (s *Service) Revoke(ctx context.Context, by audit.Actor, workspaceID int64,
 	s.log.Info("api key revoked", "key_id", r.Key.ID, "prefix", r.Key.Prefix, "workspace_id", r.Key.WorkspaceID,
 		"actor", by.Name(), "ip", by.IP, "request_id", by.Request, "confirmed", out.Confirmation.Confirmed, "servers", out.Confirmation.Servers,
 		"confirm_ms", out.Confirmation.Took.Milliseconds())
+	return out, nil
+}
+
+// MaxRevokeMany is the most keys one RevokeMany revokes.
+const MaxRevokeMany = 200
+
+// ErrTooMany is a RevokeMany of more than MaxRevokeMany keys.
+var ErrTooMany = &derrors.Error{Code: derrors.EINVALID, Message: "At most 200 keys can be revoked at once."}
+
+// ErrNoKeys is a RevokeMany of no key.
+var ErrNoKeys = &derrors.Error{Code: derrors.EINVALID, Message: "Select at least one key to revoke."}
+
+// BulkRevocation is what RevokeMany did.
+type BulkRevocation struct {
+	// Revoked are the keys it revoked; Skipped those revoked already
+	// (nothing changed), each in the order asked.
+	Revoked, Skipped []apikey.Key
+	// Confirmation says how many live servers had applied all the
+	// revocations when RevokeMany returned (zero when none was made).
+	Confirmation apikey.Confirmation
+}
+
+// RevokeMany revokes several of a workspace's keys at once (the list's
+// bulk revoke): in one transaction, with an audit event per key revoked,
+// then one wait for the servers, as Revoke waits for one key. If any id
+// is not a key of the workspace, it is blnk.ErrNotFound and nothing is
+// revoked. Ids given twice count once.
+func (s *Service) RevokeMany(ctx context.Context, by audit.Actor, workspaceID int64, ids []string) (BulkRevocation, error) {
+	switch {
+	case len(ids) == 0:
+		return BulkRevocation{}, ErrNoKeys
+	case len(ids) > MaxRevokeMany:
+		return BulkRevocation{}, ErrTooMany
+	}
+	rs, err := s.store.RevokeKeys(ctx, workspaceID, ids, by, s.cfg.Now())
+	if err != nil {
+		return BulkRevocation{}, err
+	}
+	committed := time.Now()
+	var out BulkRevocation
+	var seq int64
+	for _, r := range rs {
+		if !r.Revoked {
+			out.Skipped = append(out.Skipped, r.Key)
+			continue
+		}
+		out.Revoked = append(out.Revoked, r.Key)
+		seq = max(seq, r.Seq)
+	}
+	if len(out.Revoked) == 0 {
+		return out, nil
+	}
+	out.Confirmation = s.revoked(ctx, out.Revoked, seq, committed)
+	for i := range out.Revoked {
+		k := &out.Revoked[i]
+		k.RevokeConfirmation = out.Confirmation
+		s.log.Info("api key revoked", "key_id", k.ID, "prefix", k.Prefix, "workspace_id", k.WorkspaceID,
+			"actor", by.Name(), "ip", by.IP, "request_id", by.Request, "bulk", len(out.Revoked),
+			"confirmed", out.Confirmation.Confirmed, "servers", out.Confirmation.Servers,
+			"confirm_ms", out.Confirmation.Took.Milliseconds())
+	}
 	return out, nil
 }
 

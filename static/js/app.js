@@ -366,14 +366,87 @@
     menu.open = false;
     menu.querySelector("summary").focus();
   });
+  // The account menu and the rows' action menus: one open at a time,
+  // closed when focus or a click goes elsewhere.
   document.addEventListener("click", function (e) {
-    document.querySelectorAll("details.user-menu[open]").forEach(function (m) {
+    document.querySelectorAll("details.user-menu[open], details.row-menu[open]").forEach(function (m) {
       if (!m.contains(e.target)) { m.open = false; }
     });
   });
   document.addEventListener("focusin", function (e) {
-    document.querySelectorAll("details.user-menu[open]").forEach(function (m) {
+    document.querySelectorAll("details.user-menu[open], details.row-menu[open]").forEach(function (m) {
       if (!m.contains(e.target)) { m.open = false; }
+    });
+  });
+  // A row's menu opens with its first item focused, and the arrow keys
+  // move between items (Tab and Shift+Tab do too).
+  document.addEventListener("toggle", function (e) {
+    var m = e.target;
+    if (!m.matches || !m.matches("details.row-menu") || !m.open) { return; }
+    if (m.querySelector("summary") === document.activeElement) {
+      var first = m.querySelector(".menu-item:not([hidden])");
+      if (first) { first.focus(); }
+    }
+  }, true);
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") { return; }
+    var m = e.target.closest && e.target.closest("details.row-menu[open]");
+    if (!m) { return; }
+    var items = Array.prototype.slice.call(m.querySelectorAll(".menu-item:not([hidden])"));
+    var at = items.indexOf(e.target);
+    e.preventDefault();
+    var next = e.key === "ArrowDown" ? (at + 1) % items.length : (at - 1 + items.length) % items.length;
+    if (at < 0) { next = 0; }
+    items[next].focus();
+  });
+
+  // The list's selection: "select all on this page" ticks every row; the
+  // bulk bar says how many are selected and is idle while none is.
+  function syncSelection() {
+    var all = document.getElementById("select-all");
+    var boxes = document.querySelectorAll("#keys-results .row-select");
+    var n = 0;
+    boxes.forEach(function (b) {
+      if (b.checked) { n++; }
+      var row = b.closest("tr");
+      if (row) { row.classList.toggle("row-selected", b.checked); }
+    });
+    if (all) {
+      all.checked = boxes.length > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+    }
+    var count = document.getElementById("bulk-count");
+    var button = document.getElementById("bulk-revoke");
+    if (count) { count.textContent = n === 0 ? "" : n + " selected"; }
+    if (button) { button.disabled = n === 0; }
+  }
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.id === "select-all") {
+      document.querySelectorAll("#keys-results .row-select").forEach(function (b) { b.checked = t.checked; });
+    }
+    if (t.id === "select-all" || (t.classList && t.classList.contains("row-select"))) { syncSelection(); }
+  });
+  // The "select all" box names every key of the page (it works so
+  // without JavaScript); with it, the rows' boxes say the same.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (!e.detail.elt || e.detail.elt.id !== "bulk-form") { return; }
+    delete e.detail.parameters.page;
+  });
+  document.addEventListener("htmx:load", syncSelection);
+  syncSelection();
+
+  // Copy buttons of the list: a prefix or an id, said in the button.
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest("[data-copy-text]");
+    if (!b || !navigator.clipboard) { return; }
+    var text = b.getAttribute("data-copy-text");
+    navigator.clipboard.writeText(text).then(function () {
+      toast("Copied " + text + " to the clipboard.", "");
+      var m = b.closest("details.row-menu");
+      if (m) { m.open = false; m.querySelector("summary").focus(); }
+    }, function () {
+      toast("Could not copy. Select the text and copy it by hand.", "error");
     });
   });
 
@@ -413,7 +486,7 @@
   function initForms(root) {
     var scope = root.querySelectorAll ? root : document;
     // The copy button needs JavaScript, so it is hidden until now.
-    scope.querySelectorAll("[data-copy][hidden]").forEach(function (b) { b.hidden = false; });
+    scope.querySelectorAll("[data-copy][hidden], [data-copy-text][hidden]").forEach(function (b) { b.hidden = false; });
 
     // Scopes: "All permissions" and specific scopes exclude each other.
     scope.querySelectorAll("[data-scopes]:not([data-bound])").forEach(function (box) {
