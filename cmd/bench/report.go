@@ -134,9 +134,9 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 
 	fmt.Fprintf(w, "\n## make bench: /api/v1/verify against the bare /healthz handler\n\n")
 	fmt.Fprintf(w, "Real server (`dashboard serve`, CGO_ENABLED=0, default log level) on 127.0.0.1 with %s keys in SQLite; "+
-		"wrk -t%d -c%d --latency, %s per run after a %s warm-up, %d rounds with the scenarios interleaved; "+
+		"%s, %d rounds with the scenarios interleaved; "+
 		"verify asks `%s`. Values are medians over the rounds; ratios are medians of per-round ratios to that round's /healthz.\n\n",
-		thousands(float64(cfg.keys)), cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, verifyPath(cfg))
+		thousands(float64(cfg.keys)), wrkRuns(cfg), cfg.rounds, verifyPath(cfg))
 
 	writeTableHead(w, "scenario")
 	for i, sc := range rp.scenarios {
@@ -271,6 +271,11 @@ func writeEnvironment(ctx context.Context, w io.Writer, wrk, loadStart string, e
 		strings.TrimSpace(string(kernel)), loadStart, strings.TrimSpace(string(load)))
 	fmt.Fprintf(w, "- load generator: %s (%s)\n", wrkVersion, wrk)
 	fmt.Fprintf(w, "- whole run: %s\n", elapsed.Round(time.Second))
+}
+
+// wrkRuns says how wrk measured each run.
+func wrkRuns(cfg config) string {
+	return fmt.Sprintf("wrk -t%d -c%d --latency, %s per run after a %s warm-up", cfg.threads, cfg.connections, cfg.duration, cfg.warmup)
 }
 
 func verifyPath(cfg config) string { return "GET " + verifyURL(cfg) }

@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,19 +52,14 @@ type stormResult struct {
 func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-signin-", logf)
+	setup, err := newBench(ctx, cfg, "signin-", false, logf)
 	if err != nil {
 		return err
 	}
-	defer done()
-	logf("building the server")
-	bin, err := buildServer(ctx, moduleDir, tmp)
-	if err != nil {
-		return err
-	}
-	dbPath := filepath.Join(tmp, "signin.db")
+	defer setup.done()
 	const admin = "admin@bench.test"
-	if err := createAdmin(ctx, bin, dbPath, admin, "the right password, never sent"); err != nil {
+	bin, dbPath, err := setup.withAdmin(ctx, "signin.db", admin, "the right password, never sent")
+	if err != nil {
 		return err
 	}
 

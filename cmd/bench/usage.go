@@ -53,17 +53,13 @@ const burstEvents = 10_000
 func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-usage-", logf)
+	setup, err := newBench(ctx, cfg, "usage-", true, logf)
 	if err != nil {
 		return err
 	}
-	defer done()
-	wrk, err := ensureWrk(ctx, logf)
-	if err != nil {
-		return err
-	}
-	logf("building the server")
-	bin, err := buildServer(ctx, moduleDir, tmp)
+	defer setup.done()
+	tmp, wrk := setup.tmp, setup.wrk
+	bin, err := setup.bin()
 	if err != nil {
 		return err
 	}
