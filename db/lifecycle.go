@@ -18,15 +18,12 @@ import (
 // reports changed false. A key of another workspace is ErrNotFound. Other
 // processes are told of a new name when this returns.
 func (d *DB) EditKey(ctx context.Context, workspaceID int64, id string, e blnk.KeyEdit, by audit.Actor, now time.Time) (k apikey.Key, changed bool, err error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginKeyChange(ctx)
 	if err != nil {
 		return apikey.Key{}, false, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return apikey.Key{}, false, err
-	}
-	old, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
+	old, err := keyIn(ctx, tx, workspaceID, id)
 	if err != nil {
 		return apikey.Key{}, false, err
 	}
@@ -85,17 +82,13 @@ func (d *DB) EditKey(ctx context.Context, workspaceID int64, id string, e blnk.K
 // the same form token: then Rolled is false), a key of another workspace
 // ErrNotFound; none of these writes anything.
 func (d *DB) RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	// From the lock on, nothing changes the old key under this transaction.
+	tx, err := d.beginKeyChange(ctx)
 	if err != nil {
 		return blnk.Rolled{}, err
 	}
 	defer tx.Rollback()
-	// Every change of a key waits for this lock first: from here on,
-	// nothing changes the old key under this transaction.
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return blnk.Rolled{}, err
-	}
-	old, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, r.WorkspaceID, r.ID))
+	old, err := keyIn(ctx, tx, r.WorkspaceID, r.ID)
 	if err != nil {
 		return blnk.Rolled{}, err
 	}
