@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -178,15 +177,6 @@ func runLockout(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 	if e := serverErrors(srv.stderr.String()); e != "" {
 		problems = append(problems, "the server logged errors:\n"+e)
 	}
-	if len(problems) > 0 {
-		fmt.Fprintf(w, "\nProblems (the measurement is not valid):\n\n")
-		for _, p := range problems {
-			fmt.Fprintf(w, "- %s\n", p)
-		}
-	}
-	fmt.Fprintf(w, "\nTook %s.\n", time.Since(start).Round(time.Second))
-	if len(problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	writeClosing(w, problems, start)
+	return measured(problems)
 }

@@ -268,10 +268,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		loadStart: strings.TrimSpace(string(loadStart)),
 	}
 	rep.write(ctx, stdout)
-	if len(problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	return measured(problems)
 }
 
 // scenariosFor writes the key files of the scenarios, their names

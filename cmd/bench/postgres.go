@@ -219,10 +219,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 	writePostgres(stdout, cfg, version, sets, scenarios, results, rv, ups)
 	writeProblems(stdout, m.problems)
 	writeEnvironment(ctx, stdout, wrk, strings.TrimSpace(string(loadStart)), time.Since(start))
-	if len(m.problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	return measured(m.problems)
 }
 
 // reachable connects to the PostgreSQL server of dsn and returns its

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -247,6 +248,27 @@ func writeProblems(w io.Writer, problems []string) {
 			fmt.Fprintf(w, "- %s\n", p)
 		}
 	}
+}
+
+// writeClosing writes a run's problems, if any, and how long it took,
+// from start.
+func writeClosing(w io.Writer, problems []string, start time.Time) {
+	if len(problems) > 0 {
+		fmt.Fprintf(w, "\nProblems (the measurement is not valid):\n\n")
+		for _, p := range problems {
+			fmt.Fprintf(w, "- %s\n", p)
+		}
+	}
+	fmt.Fprintf(w, "\nTook %s.\n", time.Since(start).Round(time.Second))
+}
+
+// measured returns the error of a run with problems: its measurement is
+// not valid.
+func measured(problems []string) error {
+	if len(problems) > 0 {
+		return errors.New("the measurement is not valid: see the problems above")
+	}
+	return nil
 }
 
 // writeEnvironment says where and when the bench ran.

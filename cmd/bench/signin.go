@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -149,17 +148,8 @@ func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error 
 	for _, g := range goals {
 		fmt.Fprintf(w, "- %s\n", g)
 	}
-	if len(problems) > 0 {
-		fmt.Fprintf(w, "\nProblems (the measurement is not valid):\n\n")
-		for _, p := range problems {
-			fmt.Fprintf(w, "- %s\n", p)
-		}
-	}
-	fmt.Fprintf(w, "\nTook %s.\n", time.Since(start).Round(time.Second))
-	if len(problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	writeClosing(w, problems, start)
+	return measured(problems)
 }
 
 func verdict(ok bool, what string) string {

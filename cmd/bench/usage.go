@@ -24,7 +24,6 @@ import (
 	"crypto/sha256"
 
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -215,10 +214,7 @@ func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	for _, p := range problems {
 		fmt.Fprintln(stdout, "PROBLEM:", p)
 	}
-	if len(problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	return measured(problems)
 }
 
 // setAllowlist gives the key of token an allowlist, as an edit from the
