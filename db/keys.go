@@ -93,12 +93,11 @@ func (d *DB) CreateKey(ctx context.Context, nk blnk.NewKey) (k apikey.Key, creat
 	}); err != nil {
 		return apikey.Key{}, false, err
 	}
-	k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, key.ID))
+	k, err = keyByID(ctx, tx, key.ID)
 	if err != nil {
 		return apikey.Key{}, false, err
 	}
-	if err := d.enqueueEvent(ctx, tx, k.WorkspaceID, webhook.KeyCreated, key.CreatedAt,
-		webhook.KeyEvent(webhook.KeyCreated, key.CreatedAt, k, nk.Actor.Name(), nil)); err != nil {
+	if err := d.enqueueKeyEvent(ctx, tx, webhook.KeyCreated, key.CreatedAt, k, nk.Actor.Name(), nil); err != nil {
 		return apikey.Key{}, false, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -141,6 +140,11 @@ func (d *DB) Keys(ctx context.Context, workspaceID int64) ([]apikey.Key, error) 
 // ErrNotFound, like a key that does not exist.
 func (d *DB) Key(ctx context.Context, workspaceID int64, id string) (apikey.Key, error) {
 	return keyIn(ctx, d.sql, workspaceID, id)
+}
+
+// keyByID returns the key id of any workspace, read through q.
+func keyByID(ctx context.Context, q querier, id string) (apikey.Key, error) {
+	return scanKey(q.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, id))
 }
 
 // keyIn returns one of a workspace's keys, read through q.
@@ -215,7 +219,7 @@ func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by aud
 			return blnk.Revocation{}, err
 		}
 		event := webhook.EventType(action)
-		if err := d.enqueueEvent(ctx, tx, workspaceID, event, now, webhook.KeyEvent(event, now, r.Key, by.Name(), details)); err != nil {
+		if err := d.enqueueKeyEvent(ctx, tx, event, now, r.Key, by.Name(), details); err != nil {
 			return blnk.Revocation{}, err
 		}
 	}

@@ -64,8 +64,7 @@ func (d *DB) RecordNotice(ctx context.Context, n blnk.Notice, now time.Time) (bo
 		days = 1
 	}
 	k := n.Key
-	if err := d.enqueueEvent(ctx, tx, k.WorkspaceID, webhook.KeyExpiring, now,
-		webhook.KeyEvent(webhook.KeyExpiring, now, k, string(audit.System), map[string]any{"days": days})); err != nil {
+	if err := d.enqueueKeyEvent(ctx, tx, webhook.KeyExpiring, now, k, string(audit.System), map[string]any{"days": days}); err != nil {
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
@@ -296,6 +297,12 @@ func (d *DB) enqueueEvent(ctx context.Context, tx *sql.Tx, workspaceID int64, t 
 		return fmt.Errorf("queue event %s: %w", t, err)
 	}
 	return nil
+}
+
+// enqueueKeyEvent stores the event t of key k, with details, in the
+// transaction of its change (see enqueueEvent); actor is who did it.
+func (d *DB) enqueueKeyEvent(ctx context.Context, tx *sql.Tx, t webhook.EventType, now time.Time, k apikey.Key, actor string, details map[string]any) error {
+	return d.enqueueEvent(ctx, tx, k.WorkspaceID, t, now, webhook.KeyEvent(t, now, k, actor, details))
 }
 
 // SendTestEvent queues a test event to one of a workspace's endpoints,
