@@ -43,10 +43,11 @@ DB_PKGS := ./db/... ./internal/... ./web/...
 PG = export BLNK_TEST_POSTGRES=$$(bash e2e/setup-postgres.sh);
 
 .PHONY: check
-check: ## gofmt, go vet, go.mod tidy, generated code up to date, vendored htmx intact
+check: ## gofmt, go vet, staticcheck, go.mod tidy, generated code up to date, vendored htmx intact
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy and commit"; exit 1; }
 	$(GO) tool templ generate -path views >/dev/null
 	@git diff --exit-code --stat -- views || { echo "views/*_templ.go are stale: run make generate and commit"; exit 1; }

@@ -93,21 +93,9 @@ func (d *DB) AuditEvents(ctx context.Context, f blnk.AuditFilter, before, after 
 		order = "ASC"
 	}
 	args = append(args, limit+1)
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+eventColumns+` WHERE `+where+
-		` ORDER BY e.id `+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
+	evs, err := collect(ctx, d.sql, func(row scanner) (audit.Event, error) { return scanEvent(row, true) },
+		`SELECT `+eventColumns+` WHERE `+where+` ORDER BY e.id `+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
-		return blnk.AuditPage{}, err
-	}
-	defer rows.Close()
-	var evs []audit.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows, true)
-		if err != nil {
-			return blnk.AuditPage{}, err
-		}
-		evs = append(evs, ev)
-	}
-	if err := rows.Err(); err != nil {
 		return blnk.AuditPage{}, err
 	}
 	more := len(evs) > limit

@@ -39,6 +39,20 @@ import (
 // held, every statement sees what the previous holders committed.
 const keyChangesLock = "blnk key changes"
 
+// beginKeyChange begins a transaction that changes an existing key, and
+// takes keyChangesLock first, as every such transaction does.
+func (d *DB) beginKeyChange(ctx context.Context) (*sql.Tx, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
 // recordChange appends a change of key keyID to the log and returns its
 // sequence number. tx must commit before the change is announced with
 // announce.
@@ -140,7 +154,7 @@ const authKeyQuery = `SELECT k.hash, k.id, k.workspace_id, w.name, k.name, k.pre
 	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
 	LEFT JOIN api_key_usage u ON u.key_id = k.id`
 
-func scanAuthKey(rows *sql.Rows) (blnk.Record, error) {
+func scanAuthKey(rows scanner) (blnk.Record, error) {
 	var a blnk.Record
 	var hash []byte
 	var scopes, allowlist string
@@ -218,20 +232,8 @@ func (d *DB) KeyChangesSince(ctx context.Context, seq int64) ([]blnk.Record, int
 	if last <= seq {
 		return nil, seq, nil
 	}
-	rows, err := tx.QueryContext(ctx, authKeyQuery+` WHERE k.id IN (SELECT key_id FROM api_key_changes WHERE seq > $1 AND seq <= $2)`, seq, last)
+	out, err := collect(ctx, tx, scanAuthKey, authKeyQuery+` WHERE k.id IN (SELECT key_id FROM api_key_changes WHERE seq > $1 AND seq <= $2)`, seq, last)
 	if err != nil {
-		return nil, seq, err
-	}
-	defer rows.Close()
-	var out []blnk.Record
-	for rows.Next() {
-		a, err := scanAuthKey(rows)
-		if err != nil {
-			return nil, seq, err
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, seq, err
 	}
 	return out, last, nil

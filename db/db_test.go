@@ -208,7 +208,6 @@ func TestOpenConcurrently(t *testing.T) {
 	for x := range dbs {
 		if d == nil {
 			d = x
-			defer x.Close()
 		} else {
 			x.Close()
 		}
@@ -216,6 +215,7 @@ func TestOpenConcurrently(t *testing.T) {
 	if d == nil {
 		t.Fatal("no Open succeeded")
 	}
+	defer d.Close()
 	want := len(migrationFiles(t))
 	if got := count(t, d, "schema_migrations"); got != want {
 		t.Errorf("schema_migrations has %d rows after %d concurrent starts, want %d", got, n, want)

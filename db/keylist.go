@@ -289,43 +289,26 @@ func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery)
 
 // strings runs a query of one text column and returns its values.
 func (d *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := d.sql.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return collect(ctx, d.sql, func(row scanner) (s string, err error) {
+		return s, row.Scan(&s)
+	}, query, args...)
 }
 
 // ListEntries returns the list entries of a workspace's keys.
 func (d *DB) ListEntries(ctx context.Context, workspaceID int64) ([]blnk.ListEntry, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT id, name, prefix, scopes, COALESCE(expires_at, 0),
-		revoked_at IS NOT NULL, rolled_into IS NOT NULL FROM api_keys WHERE workspace_id = $1`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.ListEntry
-	for rows.Next() {
+	return collect(ctx, d.sql, func(row scanner) (blnk.ListEntry, error) {
 		var e blnk.ListEntry
 		var scopes string
-		if err := rows.Scan(&e.ID, &e.Name, &e.Prefix, &scopes, &e.ExpiresAt, &e.Revoked, &e.Rolled); err != nil {
-			return nil, err
+		err := row.Scan(&e.ID, &e.Name, &e.Prefix, &scopes, &e.ExpiresAt, &e.Revoked, &e.Rolled)
+		if err != nil {
+			return e, err
 		}
 		if e.Scopes, err = apikey.ParseScopeList(scopes); err != nil {
-			return nil, fmt.Errorf("key %s: stored scopes %q: %v", e.ID, scopes, err)
+			return e, fmt.Errorf("key %s: stored scopes %q: %v", e.ID, scopes, err)
 		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	}, `SELECT id, name, prefix, scopes, COALESCE(expires_at, 0),
+		revoked_at IS NOT NULL, rolled_into IS NOT NULL FROM api_keys WHERE workspace_id = $1`, workspaceID)
 }
 
 // Lower is the case folding of the database's lower(), which the list's

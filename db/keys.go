@@ -27,8 +27,6 @@ const keyColumns = `k.id, k.workspace_id, k.name, k.prefix, k.scopes, k.expires_
 	LEFT JOIN api_keys rf ON rf.id = k.rolled_from
 	LEFT JOIN api_keys ri ON ri.id = k.rolled_into`
 
-type scanner interface{ Scan(...any) error }
-
 func scanKey(row scanner) (apikey.Key, error) {
 	var k apikey.Key
 	var scopes, allowlist string
@@ -95,12 +93,11 @@ func (d *DB) CreateKey(ctx context.Context, nk blnk.NewKey) (k apikey.Key, creat
 	}); err != nil {
 		return apikey.Key{}, false, err
 	}
-	k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, key.ID))
+	k, err = keyByID(ctx, tx, key.ID)
 	if err != nil {
 		return apikey.Key{}, false, err
 	}
-	if err := d.enqueueEvent(ctx, tx, k.WorkspaceID, webhook.KeyCreated, key.CreatedAt,
-		webhook.KeyEvent(webhook.KeyCreated, key.CreatedAt, k, nk.Actor.Name(), nil)); err != nil {
+	if err := d.enqueueKeyEvent(ctx, tx, webhook.KeyCreated, key.CreatedAt, k, nk.Actor.Name(), nil); err != nil {
 		return apikey.Key{}, false, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -134,28 +131,25 @@ func insertKey(ctx context.Context, tx *sql.Tx, nk blnk.NewKey, revealed bool) (
 
 // Keys lists a workspace's keys, newest first.
 func (d *DB) Keys(ctx context.Context, workspaceID int64) ([]apikey.Key, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+`
+	return collect(ctx, d.sql, scanKey, `SELECT `+keyColumns+`
 		WHERE k.workspace_id = $1
 		ORDER BY k.created_at DESC, k.id DESC`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []apikey.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
 }
 
 // Key returns one of a workspace's keys. A key of another workspace is
 // ErrNotFound, like a key that does not exist.
 func (d *DB) Key(ctx context.Context, workspaceID int64, id string) (apikey.Key, error) {
-	return scanKey(d.sql.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
+	return keyIn(ctx, d.sql, workspaceID, id)
+}
+
+// keyByID returns the key id of any workspace, read through q.
+func keyByID(ctx context.Context, q querier, id string) (apikey.Key, error) {
+	return scanKey(q.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, id))
+}
+
+// keyIn returns one of a workspace's keys, read through q.
+func keyIn(ctx context.Context, q querier, workspaceID int64, id string) (apikey.Key, error) {
+	return scanKey(q.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
 }
 
 // MarkRevealed records that key id's one-time reveal is used up, and, if
@@ -195,16 +189,11 @@ func (d *DB) RevokeKey(ctx context.Context, workspaceID int64, id string, by aud
 }
 
 func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time, action audit.Action, details map[string]any) (blnk.Revocation, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginKeyChange(ctx)
 	if err != nil {
 		return blnk.Revocation{}, err
 	}
 	defer tx.Rollback()
-	// The lock first, as every transaction that changes an existing key
-	// takes it (see keyChangesLock).
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return blnk.Revocation{}, err
-	}
 	r, err := d.revokeInTx(ctx, tx, workspaceID, id, by, now, action, details)
 	if err != nil {
 		return blnk.Revocation{}, err
@@ -225,14 +214,11 @@ func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by aud
 // not a key of the workspace, it is ErrNotFound and nothing is revoked.
 // The revocations are in the order of ids (each id once).
 func (d *DB) RevokeKeys(ctx context.Context, workspaceID int64, ids []string, by audit.Actor, now time.Time) ([]blnk.Revocation, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginKeyChange(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return nil, err
-	}
 	var out []blnk.Revocation
 	seen := make(map[string]bool, len(ids))
 	revoked := false
@@ -275,7 +261,7 @@ func (d *DB) revokeInTx(ctx context.Context, tx *sql.Tx, workspaceID int64, id s
 			return blnk.Revocation{}, err
 		}
 	}
-	r.Key, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
+	r.Key, err = keyIn(ctx, tx, workspaceID, id)
 	if err != nil {
 		return blnk.Revocation{}, err
 	}
@@ -287,7 +273,7 @@ func (d *DB) revokeInTx(ctx context.Context, tx *sql.Tx, workspaceID int64, id s
 			return blnk.Revocation{}, err
 		}
 		event := webhook.EventType(action)
-		if err := d.enqueueEvent(ctx, tx, workspaceID, event, now, webhook.KeyEvent(event, now, r.Key, by.Name(), details)); err != nil {
+		if err := d.enqueueKeyEvent(ctx, tx, event, now, r.Key, by.Name(), details); err != nil {
 			return blnk.Revocation{}, err
 		}
 	}
@@ -306,20 +292,8 @@ func (d *DB) SetRevokeConfirmation(ctx context.Context, id string, c apikey.Conf
 // FindKey finds a key of any workspace by id or by display prefix, for the
 // admin command line. A prefix two keys share is ErrAmbiguous.
 func (d *DB) FindKey(ctx context.Context, idOrPrefix string) (apikey.Key, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1 OR k.prefix = $1 LIMIT 2`, idOrPrefix)
+	found, err := collect(ctx, d.sql, scanKey, `SELECT `+keyColumns+` WHERE k.id = $1 OR k.prefix = $1 LIMIT 2`, idOrPrefix)
 	if err != nil {
-		return apikey.Key{}, err
-	}
-	defer rows.Close()
-	var found []apikey.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return apikey.Key{}, err
-		}
-		found = append(found, k)
-	}
-	if err := rows.Err(); err != nil {
 		return apikey.Key{}, err
 	}
 	switch len(found) {

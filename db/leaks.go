@@ -54,7 +54,7 @@ func (d *DB) ReportLeak(ctx context.Context, h apikey.Hash, exp apikey.Exposure,
 	}
 	n, _ := res.RowsAffected()
 	l.Recorded = n == 1
-	if l.Key, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, id)); err != nil {
+	if l.Key, err = keyByID(ctx, tx, id); err != nil {
 		return blnk.Leak{}, err
 	}
 	if !l.Revoked && !l.Recorded {
@@ -68,8 +68,7 @@ func (d *DB) ReportLeak(ctx context.Context, h apikey.Hash, exp apikey.Exposure,
 		}); err != nil {
 			return blnk.Leak{}, err
 		}
-		if err := d.enqueueEvent(ctx, tx, workspaceID, webhook.KeyLeaked, exp.At,
-			webhook.KeyEvent(webhook.KeyLeaked, exp.At, l.Key, by.Name(), map[string]any{"exposure": map[string]any{"url": exp.URL, "source": exp.Source}})); err != nil {
+		if err := d.enqueueKeyEvent(ctx, tx, webhook.KeyLeaked, exp.At, l.Key, by.Name(), map[string]any{"exposure": map[string]any{"url": exp.URL, "source": exp.Source}}); err != nil {
 			return blnk.Leak{}, err
 		}
 	}

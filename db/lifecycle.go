@@ -18,15 +18,12 @@ import (
 // reports changed false. A key of another workspace is ErrNotFound. Other
 // processes are told of a new name when this returns.
 func (d *DB) EditKey(ctx context.Context, workspaceID int64, id string, e blnk.KeyEdit, by audit.Actor, now time.Time) (k apikey.Key, changed bool, err error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginKeyChange(ctx)
 	if err != nil {
 		return apikey.Key{}, false, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return apikey.Key{}, false, err
-	}
-	old, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, workspaceID, id))
+	old, err := keyIn(ctx, tx, workspaceID, id)
 	if err != nil {
 		return apikey.Key{}, false, err
 	}
@@ -63,7 +60,7 @@ func (d *DB) EditKey(ctx context.Context, workspaceID int64, id string, e blnk.K
 	}); err != nil {
 		return apikey.Key{}, false, err
 	}
-	k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, id))
+	k, err = keyByID(ctx, tx, id)
 	if err != nil {
 		return apikey.Key{}, false, err
 	}
@@ -85,17 +82,13 @@ func (d *DB) EditKey(ctx context.Context, workspaceID int64, id string, e blnk.K
 // the same form token: then Rolled is false), a key of another workspace
 // ErrNotFound; none of these writes anything.
 func (d *DB) RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	// From the lock on, nothing changes the old key under this transaction.
+	tx, err := d.beginKeyChange(ctx)
 	if err != nil {
 		return blnk.Rolled{}, err
 	}
 	defer tx.Rollback()
-	// Every change of a key waits for this lock first: from here on,
-	// nothing changes the old key under this transaction.
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return blnk.Rolled{}, err
-	}
-	old, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.workspace_id = $1 AND k.id = $2`, r.WorkspaceID, r.ID))
+	old, err := keyIn(ctx, tx, r.WorkspaceID, r.ID)
 	if err != nil {
 		return blnk.Rolled{}, err
 	}
@@ -109,7 +102,7 @@ func (d *DB) RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error) {
 		if token != r.FormToken {
 			return blnk.Rolled{Old: old}, blnk.ErrKeyRolled
 		}
-		next, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, old.RolledInto))
+		next, err := keyByID(ctx, tx, old.RolledInto)
 		return blnk.Rolled{Old: old, New: next}, err
 	case !old.RevokedAt.IsZero():
 		return blnk.Rolled{Old: old}, blnk.ErrKeyRevoked
@@ -175,20 +168,20 @@ func (d *DB) RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error) {
 		return blnk.Rolled{}, fmt.Errorf("key %s: stored hash has %d bytes", old.ID, len(hash))
 	}
 	copy(out.OldHash[:], hash)
-	if out.Old, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, old.ID)); err != nil {
+	if out.Old, err = keyByID(ctx, tx, old.ID); err != nil {
 		return blnk.Rolled{}, err
 	}
-	if out.New, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, next.ID)); err != nil {
+	if out.New, err = keyByID(ctx, tx, next.ID); err != nil {
 		return blnk.Rolled{}, err
 	}
 	// The webhooks hear of both, as the audit log does: key.rolled about
 	// the old key, key.created about its successor.
-	if err := d.enqueueEvent(ctx, tx, r.WorkspaceID, webhook.KeyRolled, r.Now, webhook.KeyEvent(webhook.KeyRolled, r.Now, out.Old, r.Actor.Name(),
-		map[string]any{"rolled_into": webhook.KeyData(out.New), "overlap": string(r.Overlap)})); err != nil {
+	if err := d.enqueueKeyEvent(ctx, tx, webhook.KeyRolled, r.Now, out.Old, r.Actor.Name(),
+		map[string]any{"rolled_into": webhook.KeyData(out.New), "overlap": string(r.Overlap)}); err != nil {
 		return blnk.Rolled{}, err
 	}
-	if err := d.enqueueEvent(ctx, tx, r.WorkspaceID, webhook.KeyCreated, r.Now, webhook.KeyEvent(webhook.KeyCreated, r.Now, out.New, r.Actor.Name(),
-		map[string]any{"rolled_from": map[string]any{"id": out.Old.ID, "prefix": out.Old.Prefix}})); err != nil {
+	if err := d.enqueueKeyEvent(ctx, tx, webhook.KeyCreated, r.Now, out.New, r.Actor.Name(),
+		map[string]any{"rolled_from": map[string]any{"id": out.Old.ID, "prefix": out.Old.Prefix}}); err != nil {
 		return blnk.Rolled{}, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -253,12 +246,11 @@ func (d *DB) RecordExpiredKeys(ctx context.Context, now time.Time, limit int) ([
 		}); err != nil {
 			return nil, err
 		}
-		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` WHERE k.id = $1`, e.ID))
+		k, err := keyByID(ctx, tx, e.ID)
 		if err != nil {
 			return nil, err
 		}
-		if err := d.enqueueEvent(ctx, tx, e.WorkspaceID, webhook.KeyExpired, now,
-			webhook.KeyEvent(webhook.KeyExpired, now, k, string(audit.System), nil)); err != nil {
+		if err := d.enqueueKeyEvent(ctx, tx, webhook.KeyExpired, now, k, string(audit.System), nil); err != nil {
 			return nil, err
 		}
 	}

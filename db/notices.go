@@ -31,25 +31,15 @@ func noticeKind(exp, now time.Time) blnk.NoticeKind {
 // expiry first. Revoked keys get none, nor rolled ones: their end is the
 // roll's overlap, which their owner chose.
 func (d *DB) DueNotices(ctx context.Context, now time.Time, limit int) ([]blnk.Notice, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+keyColumns+`
+	return collect(ctx, d.sql, func(row scanner) (blnk.Notice, error) {
+		k, err := scanKey(row)
+		return blnk.Notice{Key: k, Kind: noticeKind(k.ExpiresAt, now)}, err
+	}, `SELECT `+keyColumns+`
 		WHERE k.revoked_at IS NULL AND k.rolled_into IS NULL AND k.expires_at > $1 AND k.expires_at <= $2 AND (
 			(k.expires_at <= $3 AND NOT EXISTS (SELECT 1 FROM api_key_notices n WHERE n.key_id = k.id AND n.kind = 'expiring_1d'))
 			OR (k.expires_at > $3 AND NOT EXISTS (SELECT 1 FROM api_key_notices n WHERE n.key_id = k.id AND n.kind = 'expiring_7d')))
 		ORDER BY k.expires_at, k.id LIMIT $4`,
 		ms(now), ms(now.Add(7*24*time.Hour)), ms(now.Add(24*time.Hour)), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Notice
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, blnk.Notice{Key: k, Kind: noticeKind(k.ExpiresAt, now)})
-	}
-	return out, rows.Err()
 }
 
 // RecordNotice records notice n at now, unless a server did already, and
@@ -74,8 +64,7 @@ func (d *DB) RecordNotice(ctx context.Context, n blnk.Notice, now time.Time) (bo
 		days = 1
 	}
 	k := n.Key
-	if err := d.enqueueEvent(ctx, tx, k.WorkspaceID, webhook.KeyExpiring, now,
-		webhook.KeyEvent(webhook.KeyExpiring, now, k, string(audit.System), map[string]any{"days": days})); err != nil {
+	if err := d.enqueueKeyEvent(ctx, tx, webhook.KeyExpiring, now, k, string(audit.System), map[string]any{"days": days}); err != nil {
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {

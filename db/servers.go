@@ -76,25 +76,16 @@ func (d *DB) Heartbeat(ctx context.Context, hb blnk.Heartbeat) (blnk.Lease, erro
 // ServersSeenSince returns the servers whose last heartbeat is at or after
 // since, and those whose lease has not run out.
 func (d *DB) ServersSeenSince(ctx context.Context, since time.Time) ([]blnk.Server, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT id, address, started_at, seen_at, applied_seq, lease_until - n.now
-		FROM servers, (SELECT `+d.nowMS()+` AS now) n
-		WHERE seen_at >= $1 OR lease_until >= n.now ORDER BY started_at, id`, ms(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Server
-	for rows.Next() {
+	return collect(ctx, d.sql, func(row scanner) (blnk.Server, error) {
 		var s blnk.Server
 		var started, seen, left int64
-		if err := rows.Scan(&s.ID, &s.Address, &started, &seen, &s.Applied, &left); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&s.ID, &s.Address, &started, &seen, &s.Applied, &left)
 		s.Started, s.Seen = time.UnixMilli(started).UTC(), time.UnixMilli(seen).UTC()
 		s.LeaseLeft = time.Duration(left) * time.Millisecond
-		out = append(out, s)
-	}
-	return out, rows.Err()
+		return s, err
+	}, `SELECT id, address, started_at, seen_at, applied_seq, lease_until - n.now
+		FROM servers, (SELECT `+d.nowMS()+` AS now) n
+		WHERE seen_at >= $1 OR lease_until >= n.now ORDER BY started_at, id`, ms(since))
 }
 
 // FenceLapsed marks the leases of the servers that have not applied key
@@ -103,21 +94,8 @@ func (d *DB) ServersSeenSince(ctx context.Context, since time.Time) ([]blnk.Serv
 // without that change (see Heartbeat). A revoke calls it before it
 // counts a server as no longer trusting its memory.
 func (d *DB) FenceLapsed(ctx context.Context, seq int64, margin time.Duration) ([]string, error) {
-	rows, err := d.sql.QueryContext(ctx, `UPDATE servers SET lease_until = lease_until + 1
+	return d.strings(ctx, `UPDATE servers SET lease_until = lease_until + 1
 		WHERE applied_seq < $1 AND lease_until < `+d.nowMS()+` - $2 RETURNING id`, seq, margin.Milliseconds())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // RemoveServer deletes a stopping server's row, so that no revoke waits

@@ -175,45 +175,27 @@ func sumHours(hours []blnk.HourCount) []blnk.HourCount {
 // KeyUsage returns the calls to key id per hour, for the hours from since
 // on that had any, oldest first.
 func (d *DB) KeyUsage(ctx context.Context, id string, since time.Time) ([]blnk.HourCount, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT hour, accepted, refused_revoked, refused_expired, refused_scope, refused_address
-		FROM api_key_usage_hours WHERE key_id = $1 AND hour >= $2 ORDER BY hour`, id, ms(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.HourCount
-	for rows.Next() {
+	return collect(ctx, d.sql, func(row scanner) (blnk.HourCount, error) {
 		h := blnk.HourCount{KeyID: id}
 		var hour int64
-		if err := rows.Scan(&hour, &h.Accepted, &h.Revoked, &h.Expired, &h.Scope, &h.Address); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&hour, &h.Accepted, &h.Revoked, &h.Expired, &h.Scope, &h.Address)
 		h.Hour = time.UnixMilli(hour).UTC()
-		out = append(out, h)
-	}
-	return out, rows.Err()
+		return h, err
+	}, `SELECT hour, accepted, refused_revoked, refused_expired, refused_scope, refused_address
+		FROM api_key_usage_hours WHERE key_id = $1 AND hour >= $2 ORDER BY hour`, id, ms(since))
 }
 
 // KeyAddresses returns the n client addresses key id was used from most
 // lately, newest first, with the last time of each.
 func (d *DB) KeyAddresses(ctx context.Context, id string, n int) ([]blnk.Use, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT ip, last_at FROM api_key_addresses
-		WHERE key_id = $1 ORDER BY last_at DESC, ip LIMIT $2`, id, n)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Use
-	for rows.Next() {
+	return collect(ctx, d.sql, func(row scanner) (blnk.Use, error) {
 		u := blnk.Use{KeyID: id}
 		var at int64
-		if err := rows.Scan(&u.IP, &at); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&u.IP, &at)
 		u.At = time.UnixMilli(at).UTC()
-		out = append(out, u)
-	}
-	return out, rows.Err()
+		return u, err
+	}, `SELECT ip, last_at FROM api_key_addresses
+		WHERE key_id = $1 ORDER BY last_at DESC, ip LIMIT $2`, id, n)
 }
 
 // PruneUsage deletes the hourly counts of hours that started before

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
@@ -74,11 +75,6 @@ func (d *DB) CreateWebhook(ctx context.Context, nw blnk.NewWebhook) (ep webhook.
 	return ep, true, tx.Commit()
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 const webhookColumns = `w.id, w.workspace_id, w.url, w.description, w.created_at, COALESCE(u.email, ''), w.disabled_at
 	FROM webhooks w LEFT JOIN users u ON u.id = w.created_by`
 
@@ -126,6 +122,21 @@ func orderedEvents(set map[webhook.EventType]bool) []webhook.EventType {
 		}
 	}
 	return out
+}
+
+// beginWebhookChange begins a transaction that changes one of a
+// workspace's endpoints, and reads it there.
+func (d *DB) beginWebhookChange(ctx context.Context, workspaceID int64, id string) (*sql.Tx, webhook.Endpoint, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, webhook.Endpoint{}, err
+	}
+	e, err := webhookIn(ctx, tx, workspaceID, id)
+	if err != nil {
+		tx.Rollback()
+		return nil, webhook.Endpoint{}, err
+	}
+	return tx, e, nil
 }
 
 // Webhook returns one of a workspace's endpoints; another workspace's is
@@ -209,15 +220,11 @@ func (d *DB) TakeWebhookSecret(ctx context.Context, workspaceID int64, id string
 // endpoint gets no new deliveries, and its pending ones wait. An endpoint
 // already so is left alone, and nothing is recorded.
 func (d *DB) SetWebhookEnabled(ctx context.Context, workspaceID int64, id string, enabled bool, by audit.Actor, now time.Time) error {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, e, err := d.beginWebhookChange(ctx, workspaceID, id)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	e, err := webhookIn(ctx, tx, workspaceID, id)
-	if err != nil {
-		return err
-	}
 	q := `UPDATE webhooks SET disabled_at = $1 WHERE workspace_id = $2 AND id = $3 AND disabled_at IS NULL`
 	arg, action := sql.NullInt64{Int64: ms(now), Valid: true}, audit.WebhookDisabled
 	if enabled {
@@ -249,15 +256,11 @@ func (d *DB) SetWebhookEnabled(ctx context.Context, workspaceID int64, id string
 // DeleteWebhook deletes one of a workspace's endpoints with its
 // deliveries, and records webhook.deleted in the audit log.
 func (d *DB) DeleteWebhook(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (webhook.Endpoint, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, e, err := d.beginWebhookChange(ctx, workspaceID, id)
 	if err != nil {
 		return webhook.Endpoint{}, err
 	}
 	defer tx.Rollback()
-	e, err := webhookIn(ctx, tx, workspaceID, id)
-	if err != nil {
-		return webhook.Endpoint{}, err
-	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE workspace_id = $1 AND id = $2`, workspaceID, id); err != nil {
 		return webhook.Endpoint{}, err
 	}
@@ -296,19 +299,21 @@ func (d *DB) enqueueEvent(ctx context.Context, tx *sql.Tx, workspaceID int64, t 
 	return nil
 }
 
+// enqueueKeyEvent stores the event t of key k, with details, in the
+// transaction of its change (see enqueueEvent); actor is who did it.
+func (d *DB) enqueueKeyEvent(ctx context.Context, tx *sql.Tx, t webhook.EventType, now time.Time, k apikey.Key, actor string, details map[string]any) error {
+	return d.enqueueEvent(ctx, tx, k.WorkspaceID, t, now, webhook.KeyEvent(t, now, k, actor, details))
+}
+
 // SendTestEvent queues a test event to one of a workspace's endpoints,
 // whatever it subscribes to, and records webhook.tested in the audit log.
 // A disabled endpoint is ErrDisabled.
 func (d *DB) SendTestEvent(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) error {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, e, err := d.beginWebhookChange(ctx, workspaceID, id)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	e, err := webhookIn(ctx, tx, workspaceID, id)
-	if err != nil {
-		return err
-	}
 	if !e.Enabled() {
 		return blnk.ErrDisabled
 	}
@@ -365,21 +370,8 @@ func scanDelivery(row scanner) (webhook.Delivery, error) {
 // WebhookDeliveries returns the latest n deliveries to one of a
 // workspace's endpoints, newest first.
 func (d *DB) WebhookDeliveries(ctx context.Context, workspaceID int64, id string, n int) ([]webhook.Delivery, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+deliveryColumns+`
+	return collect(ctx, d.sql, scanDelivery, `SELECT `+deliveryColumns+`
 		WHERE w.workspace_id = $1 AND d.webhook_id = $2 ORDER BY d.id DESC LIMIT $3`, workspaceID, id, n)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []webhook.Delivery
-	for rows.Next() {
-		dl, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, dl)
-	}
-	return out, rows.Err()
 }
 
 // ResendDelivery queues a delivery to one of a workspace's endpoints
@@ -425,28 +417,21 @@ func (d *DB) ClaimDeliveries(ctx context.Context, by string, now time.Time, leas
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, w.url, w.secret, d.event_id, e.type, e.payload, d.attempts, d.deadline_at
+	jobs, err := collect(ctx, tx, func(row scanner) (blnk.Job, error) {
+		j := blnk.Job{Claim: claim}
+		var event, payload string
+		var deadline int64
+		if err := row.Scan(&j.ID, &j.WebhookID, &j.URL, &j.Secret, &j.EventID, &event, &payload, &j.Attempts, &deadline); err != nil {
+			return blnk.Job{}, err
+		}
+		j.Event, j.Payload, j.Deadline = webhook.EventType(event), []byte(payload), time.UnixMilli(deadline).UTC()
+		return j, nil
+	}, `SELECT d.id, d.webhook_id, w.url, w.secret, d.event_id, e.type, e.payload, d.attempts, d.deadline_at
 		FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN webhook_events e ON e.id = d.event_id
 		WHERE d.claimed_by = $1 ORDER BY d.next_attempt_at, d.id`, claim)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var jobs []blnk.Job
-	for rows.Next() {
-		j := blnk.Job{Claim: claim}
-		var event, payload string
-		var deadline int64
-		if err := rows.Scan(&j.ID, &j.WebhookID, &j.URL, &j.Secret, &j.EventID, &event, &payload, &j.Attempts, &deadline); err != nil {
-			return nil, err
-		}
-		j.Event, j.Payload, j.Deadline = webhook.EventType(event), []byte(payload), time.UnixMilli(deadline).UTC()
-		jobs = append(jobs, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
 	return jobs, tx.Commit()
 }
 

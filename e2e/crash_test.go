@@ -26,9 +26,9 @@ import (
 
 // serveUntilKilled starts the real server on dsn and returns its URL and
 // its process; the caller kills it.
-func serveUntilKilled(t *testing.T, dsn string) (string, *exec.Cmd, *dashtest.SyncBuffer) {
+func serveUntilKilled(t *testing.T, dsn string) (string, *exec.Cmd, *testkit.LogBuffer) {
 	t.Helper()
-	logs := &dashtest.SyncBuffer{}
+	logs := &testkit.LogBuffer{}
 	cmd := exec.Command(binPath, "serve", "--listen", "127.0.0.1:0", "--db", dsn)
 	cmd.Env = append(os.Environ(), "BLNK_SESSION_SECRET=")
 	stderr, err := cmd.StderrPipe()

@@ -71,29 +71,20 @@ func ResendURL(webhookID string, delivery int64) string {
 	return WebhookURL(webhookID, "deliveries", strconv.FormatInt(delivery, 10), "resend")
 }
 
-// deliveryStatus is a delivery's state as people read it.
-func deliveryStatus(d webhook.Delivery) string {
-	switch d.State {
-	case webhook.Delivered:
-		return "Delivered"
-	case webhook.Failed:
-		return "Failed"
-	}
-	if d.Attempts == 0 {
-		return "Sending"
-	}
-	return "Retrying"
-}
+// badge is a state as people read it, and the class of its badge.
+type badge struct{ Label, Class string }
 
-// deliveryBadge is the badge class of a delivery's state.
-func deliveryBadge(d webhook.Delivery) string {
-	switch d.State {
-	case webhook.Delivered:
-		return "badge-active"
-	case webhook.Failed:
-		return "badge-revoked"
+// deliveryBadge is a delivery's state.
+func deliveryBadge(d webhook.Delivery) badge {
+	switch {
+	case d.State == webhook.Delivered:
+		return badge{"Delivered", "badge-active"}
+	case d.State == webhook.Failed:
+		return badge{"Failed", "badge-revoked"}
+	case d.Attempts == 0:
+		return badge{"Sending", "badge-expired"}
 	}
-	return "badge-expired"
+	return badge{"Retrying", "badge-expired"}
 }
 
 // responseText says what the last attempt got: "HTTP 200", or why none.

@@ -6,7 +6,6 @@ package web_test
 // tests exercise the real router and middleware.
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"database/sql"
@@ -56,43 +55,6 @@ const (
 // are predictable.
 var start = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
-// clock is the server's injectable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// logBuffer collects the server's log lines; handlers may log from
-// several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serverOpts changes the test server's configuration.
 type serverOpts struct {
 	// proxies are the trusted proxies (Config.TrustedProxies).
@@ -112,8 +74,8 @@ type testServer struct {
 	db     *db.DB
 	auth   *keyauth.Authenticator
 	keys   *keys.Service
-	clock  *clock
-	logs   *logBuffer
+	clock  *testkit.Clock
+	logs   *testkit.LogBuffer
 	dir    string
 	dbPath string
 	raw    *sql.DB // a second connection, for counting rows
@@ -137,8 +99,8 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	}
 	t.Cleanup(func() { store.Close() })
 
-	clk := &clock{now: start}
-	logs := &logBuffer{}
+	clk := testkit.NewClock(start)
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	kcfg := opts.keyauth

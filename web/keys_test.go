@@ -474,10 +474,7 @@ func TestRevealOnce(t *testing.T) {
 				aCookie = ck
 			}
 		}
-		cookies := []*http.Cookie{aCookie}
-		for _, ck := range c.cookiesFor("/") {
-			cookies = append(cookies, ck)
-		}
+		cookies := append([]*http.Cookie{aCookie}, c.cookiesFor("/")...)
 		if got := c.get(bLoc, withCookies(cookies)); revealedToken(got.Body) != "" {
 			t.Errorf("key B's reveal page shows a token with key A's cookie")
 		}

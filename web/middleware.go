@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -275,19 +276,28 @@ func (s *Server) validText(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		if r.URL.RawQuery != "" && r.URL.Path != "/api/v1/verify" {
-			for k, vs := range r.URL.Query() {
-				if badText(k) {
-					return s.refuseText(c, "")
-				}
-				for _, v := range vs {
-					if badText(v) {
-						return s.refuseText(c, k)
-					}
-				}
+			if where, bad := badField(r.URL.Query()); bad {
+				return s.refuseText(c, where)
 			}
 		}
 		return next(c)
 	}
+}
+
+// badField reports whether a name or a value of fields holds badText, and
+// where: "" for a name, the field's name for a value.
+func badField(fields url.Values) (where string, bad bool) {
+	for k, vs := range fields {
+		if badText(k) {
+			return "", true
+		}
+		for _, v := range vs {
+			if badText(v) {
+				return k, true
+			}
+		}
+	}
+	return "", false
 }
 
 // refuseText answers a request with badText: the API's JSON error under
@@ -321,15 +331,8 @@ func (s *Server) readForms(limit string) echo.MiddlewareFunc {
 			if err != nil {
 				return formError(err)
 			}
-			for k, vs := range form {
-				if badText(k) {
-					return s.refuseText(c, "")
-				}
-				for _, v := range vs {
-					if badText(v) {
-						return s.refuseText(c, k)
-					}
-				}
+			if where, bad := badField(form); bad {
+				return s.refuseText(c, where)
 			}
 			return next(c)
 		}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -59,36 +58,15 @@ func seedList(ctx context.Context, path, admin string, n int) error {
 // the week, two later, one has expired and one is revoked; a third of all
 // were used.
 func listKeys(n int, now time.Time, workspaceID, userID int64) (func() (db.KeyImport, bool, error), error) {
-	var scopeSets []apikey.Set
-	for _, s := range []string{"*", "mcp:read mcp:write", "data:read proxy:read", "data:write", "proxy:write"} {
-		set, err := apikey.ParseScopeList(s)
-		if err != nil {
-			return nil, err
-		}
-		scopeSets = append(scopeSets, set)
+	scopeSets, err := scopeSets("*", "mcp:read mcp:write", "data:read proxy:read", "data:write", "proxy:write")
+	if err != nil {
+		return nil, err
 	}
 	day := 24 * time.Hour
-	i := 0
-	return func() (db.KeyImport, bool, error) {
-		if i == n {
-			return db.KeyImport{}, false, nil
-		}
-		tok, err := apikey.Generate()
-		if err != nil {
-			return db.KeyImport{}, false, err
-		}
-		prefix, err := apikey.Parse(tok)
-		if err != nil {
-			return db.KeyImport{}, false, err
-		}
-		k := apikey.Key{
-			ID:          apikey.NewID(),
-			WorkspaceID: workspaceID,
-			Name:        fmt.Sprintf("%s %05d", listNames[i%len(listNames)], i),
-			Prefix:      prefix,
-			Scopes:      scopeSets[i%len(scopeSets)],
-			CreatedAt:   now.Add(-time.Duration(n-i) * time.Minute),
-		}
+	return keyImports(n, workspaceID, userID, func(i int, _ string, k *apikey.Key) {
+		k.Name = fmt.Sprintf("%s %05d", listNames[i%len(listNames)], i)
+		k.Scopes = scopeSets[i%len(scopeSets)]
+		k.CreatedAt = now.Add(-time.Duration(n-i) * time.Minute)
 		switch i % 10 {
 		case 1:
 			k.ExpiresAt = now.Add(time.Duration(1+i%6) * day) // expiring
@@ -102,10 +80,7 @@ func listKeys(n int, now time.Time, workspaceID, userID int64) (func() (db.KeyIm
 		if i%3 == 0 {
 			k.LastUsedAt, k.LastUsedIP = now.Add(-time.Duration(i)*time.Second), "192.0.2.10"
 		}
-		imp := db.KeyImport{Key: k, Hash: apikey.HashOf(tok), CreatedBy: userID, CreateToken: fmt.Sprintf("bench-%d", i)}
-		i++
-		return imp, true, nil
-	}, nil
+	}), nil
 }
 
 // listPage is one address of the list the bench asks for.
@@ -133,19 +108,14 @@ var (
 func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-list-", logf)
+	setup, err := newBench(ctx, cfg, "list-", false, logf)
 	if err != nil {
 		return err
 	}
-	defer done()
-	logf("building the server")
-	bin, err := buildServer(ctx, moduleDir, tmp)
-	if err != nil {
-		return err
-	}
-	dbPath := filepath.Join(tmp, "list.db")
+	defer setup.done()
 	const admin, password = "admin@bench.test", "the list bench password"
-	if err := createAdmin(ctx, bin, dbPath, admin, password); err != nil {
+	bin, dbPath, err := setup.withAdmin(ctx, "list.db", admin, password)
+	if err != nil {
 		return err
 	}
 	const n = 10_000

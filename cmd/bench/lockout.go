@@ -10,14 +10,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -57,19 +55,14 @@ func (t *signInTally) total() int {
 func runLockout(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-lockout-", logf)
+	setup, err := newBench(ctx, cfg, "lockout-", false, logf)
 	if err != nil {
 		return err
 	}
-	defer done()
-	logf("building the server")
-	bin, err := buildServer(ctx, moduleDir, tmp)
-	if err != nil {
-		return err
-	}
-	dbPath := filepath.Join(tmp, "lockout.db")
+	defer setup.done()
 	const admin, password = "admin@bench.test", "the owner's right password"
-	if err := createAdmin(ctx, bin, dbPath, admin, password); err != nil {
+	bin, dbPath, err := setup.withAdmin(ctx, "lockout.db", admin, password)
+	if err != nil {
 		return err
 	}
 	srv, err := startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...)
@@ -184,15 +177,6 @@ func runLockout(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 	if e := serverErrors(srv.stderr.String()); e != "" {
 		problems = append(problems, "the server logged errors:\n"+e)
 	}
-	if len(problems) > 0 {
-		fmt.Fprintf(w, "\nProblems (the measurement is not valid):\n\n")
-		for _, p := range problems {
-			fmt.Fprintf(w, "- %s\n", p)
-		}
-	}
-	fmt.Fprintf(w, "\nTook %s.\n", time.Since(start).Round(time.Second))
-	if len(problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	writeClosing(w, problems, start)
+	return measured(problems)
 }

@@ -177,29 +177,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	loadStart, _ := os.ReadFile("/proc/loadavg")
 
-	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-", logf)
+	setup, err := newBench(ctx, cfg, "", true, logf)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer setup.done()
+	tmp, wrk := setup.tmp, setup.wrk
 
-	wrk, err := ensureWrk(ctx, logf)
-	if err != nil {
-		return err
-	}
-
-	// Build while the database fills: they use different cores.
-	built := buildAsync(ctx, moduleDir, tmp)
+	// The server builds while the database fills: they use different cores.
 	logf("creating a database of %d keys", cfg.keys)
 	dbPath := filepath.Join(tmp, "bench.db")
 	t0 := time.Now()
 	toks, err := seed(ctx, dbPath, cfg.keys, cfg.sample)
 	if err != nil {
-		built()
 		return fmt.Errorf("seed the database: %w", err)
 	}
 	logf("database ready in %s", time.Since(t0).Round(time.Millisecond))
-	bin, err := built()
+	bin, err := setup.bin()
 	if err != nil {
 		return err
 	}
@@ -274,10 +268,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		loadStart: strings.TrimSpace(string(loadStart)),
 	}
 	rep.write(ctx, stdout)
-	if len(problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	return measured(problems)
 }
 
 // scenariosFor writes the key files of the scenarios, their names
@@ -424,20 +415,58 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// workDir finds the module to build and makes the run's temporary
-// directory (named with prefix); done removes it, unless -keep.
-func workDir(ctx context.Context, cfg config, prefix string, logf func(string, ...any)) (moduleDir, tmp string, done func(), err error) {
-	if moduleDir, err = moduleRoot(ctx); err != nil {
-		return "", "", nil, err
+// A bench is one run's temporary directory and what it needs there.
+type bench struct {
+	tmp  string                 // the run's directory
+	wrk  string                 // the path of wrk, when the run asked for it
+	bin  func() (string, error) // waits for the server's build
+	done func()                 // waits for the build, then removes tmp (unless -keep)
+}
+
+// newBench finds the module to build, makes the run's temporary directory
+// (named for the run), installs wrk when withWrk and starts building the
+// server in the background: the caller may seed a database meanwhile, on
+// another core.
+func newBench(ctx context.Context, cfg config, name string, withWrk bool, logf func(string, ...any)) (*bench, error) {
+	moduleDir, err := moduleRoot(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if tmp, err = os.MkdirTemp("", prefix); err != nil {
-		return "", "", nil, err
+	b := &bench{}
+	if b.tmp, err = os.MkdirTemp("", "blnk-bench-"+name); err != nil {
+		return nil, err
 	}
+	remove := func() { os.RemoveAll(b.tmp) }
 	if cfg.keep {
-		logf("keeping %s", tmp)
-		return moduleDir, tmp, func() {}, nil
+		logf("keeping %s", b.tmp)
+		remove = func() {}
 	}
-	return moduleDir, tmp, func() { os.RemoveAll(tmp) }, nil
+	if withWrk {
+		if b.wrk, err = ensureWrk(ctx, logf); err != nil {
+			remove()
+			return nil, err
+		}
+	}
+	logf("building the server")
+	b.bin = buildAsync(ctx, moduleDir, b.tmp)
+	b.done = func() {
+		b.bin()
+		remove()
+	}
+	return b, nil
+}
+
+// withAdmin waits for the server's build, then makes the workspace "Bench"
+// and its admin in a new SQLite database, file in the run's directory.
+func (b *bench) withAdmin(ctx context.Context, file, email, password string) (bin, dbPath string, err error) {
+	if bin, err = b.bin(); err != nil {
+		return "", "", err
+	}
+	dbPath = filepath.Join(b.tmp, file)
+	if err := createAdmin(ctx, bin, dbPath, email, password); err != nil {
+		return "", "", err
+	}
+	return bin, dbPath, nil
 }
 
 // serverErrors returns the server's log lines at level ERROR.

@@ -102,18 +102,13 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 		}
 		return errors.New(msg)
 	}
-	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-postgres-", logf)
+	setup, err := newBench(ctx, cfg, "postgres-", true, logf)
 	if err != nil {
 		return err
 	}
-	defer done()
-	wrk, err := ensureWrk(ctx, logf)
-	if err != nil {
-		return err
-	}
+	defer setup.done()
+	tmp, wrk := setup.tmp, setup.wrk
 
-	// Build while the database fills: they use different cores.
-	built := buildAsync(ctx, moduleDir, tmp)
 	// Four data sets, seeded while the server builds: those of SQLite
 	// (this process's CPU) beside those of PostgreSQL (mostly the
 	// database server's).
@@ -129,7 +124,6 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 		}
 		dsn, drop, err := pgSchema(ctx, cfg.postgres)
 		if err != nil {
-			built()
 			return err
 		}
 		if cfg.keep {
@@ -160,7 +154,6 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 	}
 	wg.Wait()
 	if err := errors.Join(seedErrs...); err != nil {
-		built()
 		return err
 	}
 	// The seeds' writes go to the disk now rather than during the runs.
@@ -168,7 +161,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 		logf("CHECKPOINT: %v (PostgreSQL may write the seeds out during the first runs)", err)
 	}
 	syscall.Sync()
-	bin, err := built()
+	bin, err := setup.bin()
 	if err != nil {
 		return err
 	}
@@ -226,10 +219,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 	writePostgres(stdout, cfg, version, sets, scenarios, results, rv, ups)
 	writeProblems(stdout, m.problems)
 	writeEnvironment(ctx, stdout, wrk, strings.TrimSpace(string(loadStart)), time.Since(start))
-	if len(m.problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	return measured(m.problems)
 }
 
 // reachable connects to the PostgreSQL server of dsn and returns its
@@ -341,21 +331,32 @@ func revokeThree(ctx context.Context, m *measurer, bin string, st *store, cfg co
 		resp.Body.Close()
 		return resp.StatusCode, nil
 	}
+	// askAll checks token on every server: how many were asked, and how
+	// many answered want.
+	askAll := func(token string, want int) (asked, answered int, err error) {
+		for _, s := range srvs {
+			code, err := status(s, token)
+			if err != nil {
+				return asked, answered, err
+			}
+			asked++
+			if code == want {
+				answered++
+			}
+		}
+		return asked, answered, nil
+	}
 	// The last sampled keys: the verify scenarios drew from them too, on
 	// another server, which is stopped now.
 	n := len(st.toks.valid)
 	for i := range cfg.revokes {
 		id, token := st.toks.validIDs[n-1-i], st.toks.valid[n-1-i]
-		for _, s := range srvs {
-			code, err := status(s, token)
-			if err != nil {
-				return rv, err
-			}
-			rv.checksBefore++
-			if code == http.StatusOK {
-				rv.acceptedBefore++
-			}
+		asked, accepted, err := askAll(token, http.StatusOK)
+		if err != nil {
+			return rv, err
 		}
+		rv.checksBefore += asked
+		rv.acceptedBefore += accepted
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srvs[0].url+"/settings/api-keys/"+id+"/revoke", strings.NewReader(""))
 		if err != nil {
 			return rv, err
@@ -390,16 +391,12 @@ func revokeThree(ctx context.Context, m *measurer, bin string, st *store, cfg co
 		if confirmed == servers && servers == len(srvs) {
 			rv.complete++
 		}
-		for _, s := range srvs {
-			code, err := status(s, token)
-			if err != nil {
-				return rv, err
-			}
-			rv.checksMade++
-			if code == http.StatusUnauthorized {
-				rv.refused++
-			}
+		asked, refused, err := askAll(token, http.StatusUnauthorized)
+		if err != nil {
+			return rv, err
 		}
+		rv.checksMade += asked
+		rv.refused += refused
 	}
 	if rv.acceptedBefore != rv.checksBefore {
 		m.problems = append(m.problems, fmt.Sprintf("revokes: %d of %d checks before a revoke were not accepted", rv.checksBefore-rv.acceptedBefore, rv.checksBefore))
@@ -506,10 +503,10 @@ func writePostgres(w io.Writer, cfg config, version string, sets []*store, scena
 		"Real servers (`dashboard serve`, CGO_ENABLED=0, default log level) on 127.0.0.1.\n", version, hostOf(cfg.postgres))
 
 	fmt.Fprintf(w, "\n### Verify against /healthz, SQLite and PostgreSQL in the same rounds\n\n")
-	fmt.Fprintf(w, "%s keys in each store, one server each (`--auth-fail-burst 1000000000`); wrk -t%d -c%d --latency, %s per run after a %s warm-up, "+
+	fmt.Fprintf(w, "%s keys in each store, one server each (`--auth-fail-burst 1000000000`); %s, "+
 		"%d rounds (the default run has 5; fewer here to keep `make bench` short) with all ten runs interleaved; verify asks `%s`. "+
 		"Medians over the rounds; ratios to the /healthz of the same server in the same round.\n\n",
-		thousands(float64(cfg.keys)), cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, verifyPath(cfg))
+		thousands(float64(cfg.keys)), wrkRuns(cfg), cfg.rounds, verifyPath(cfg))
 	writeTableHead(w, "store: scenario")
 	var names []string
 	sums := make([][]summary, len(scenarios))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -134,9 +135,9 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 
 	fmt.Fprintf(w, "\n## make bench: /api/v1/verify against the bare /healthz handler\n\n")
 	fmt.Fprintf(w, "Real server (`dashboard serve`, CGO_ENABLED=0, default log level) on 127.0.0.1 with %s keys in SQLite; "+
-		"wrk -t%d -c%d --latency, %s per run after a %s warm-up, %d rounds with the scenarios interleaved; "+
+		"%s, %d rounds with the scenarios interleaved; "+
 		"verify asks `%s`. Values are medians over the rounds; ratios are medians of per-round ratios to that round's /healthz.\n\n",
-		thousands(float64(cfg.keys)), cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, verifyPath(cfg))
+		thousands(float64(cfg.keys)), wrkRuns(cfg), cfg.rounds, verifyPath(cfg))
 
 	writeTableHead(w, "scenario")
 	for i, sc := range rp.scenarios {
@@ -249,6 +250,27 @@ func writeProblems(w io.Writer, problems []string) {
 	}
 }
 
+// writeClosing writes a run's problems, if any, and how long it took,
+// from start.
+func writeClosing(w io.Writer, problems []string, start time.Time) {
+	if len(problems) > 0 {
+		fmt.Fprintf(w, "\nProblems (the measurement is not valid):\n\n")
+		for _, p := range problems {
+			fmt.Fprintf(w, "- %s\n", p)
+		}
+	}
+	fmt.Fprintf(w, "\nTook %s.\n", time.Since(start).Round(time.Second))
+}
+
+// measured returns the error of a run with problems: its measurement is
+// not valid.
+func measured(problems []string) error {
+	if len(problems) > 0 {
+		return errors.New("the measurement is not valid: see the problems above")
+	}
+	return nil
+}
+
 // writeEnvironment says where and when the bench ran.
 func writeEnvironment(ctx context.Context, w io.Writer, wrk, loadStart string, elapsed time.Duration) {
 	model, cpus := cpuInfo()
@@ -271,6 +293,11 @@ func writeEnvironment(ctx context.Context, w io.Writer, wrk, loadStart string, e
 		strings.TrimSpace(string(kernel)), loadStart, strings.TrimSpace(string(load)))
 	fmt.Fprintf(w, "- load generator: %s (%s)\n", wrkVersion, wrk)
 	fmt.Fprintf(w, "- whole run: %s\n", elapsed.Round(time.Second))
+}
+
+// wrkRuns says how wrk measured each run.
+func wrkRuns(cfg config) string {
+	return fmt.Sprintf("wrk -t%d -c%d --latency, %s per run after a %s warm-up", cfg.threads, cfg.connections, cfg.duration, cfg.warmup)
 }
 
 func verifyPath(cfg config) string { return "GET " + verifyURL(cfg) }

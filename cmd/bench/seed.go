@@ -100,16 +100,31 @@ func strangers(n int) (unknown, malformed []string, err error) {
 // all, in t. Half the keys have two scopes, half all of them; a third
 // expire in ten years.
 func benchKeys(n, sample int, now time.Time, workspaceID, userID int64, t *tokens) (func() (db.KeyImport, bool, error), error) {
-	var scopeSets [2]apikey.Set
-	for i, s := range []string{"mcp:read mcp:write", "*"} {
-		set, err := apikey.ParseScopeList(s)
-		if err != nil {
-			return nil, err
-		}
-		scopeSets[i] = set
+	scopeSets, err := scopeSets("mcp:read mcp:write", "*")
+	if err != nil {
+		return nil, err
 	}
 	farFuture := now.AddDate(10, 0, 0)
 	every := n / sample
+	return keyImports(n, workspaceID, userID, func(i int, tok string, k *apikey.Key) {
+		k.Name = fmt.Sprintf("bench key %07d", i)
+		k.Scopes = scopeSets[i%2]
+		k.CreatedAt = now.Add(-time.Duration(n-i) * time.Second)
+		if i%3 == 0 {
+			k.ExpiresAt = farFuture
+		}
+		if i%every == 0 && len(t.valid) < sample {
+			t.valid = append(t.valid, tok)
+			t.validIDs = append(t.validIDs, k.ID)
+		}
+	}), nil
+}
+
+// keyImports returns a function that makes n keys to import one at a
+// time, and false after the last: each with a new token (its prefix and
+// hash), an ID, the workspace and its creator; describe(i, token, key)
+// sets the rest of the i-th.
+func keyImports(n int, workspaceID, userID int64, describe func(i int, tok string, k *apikey.Key)) func() (db.KeyImport, bool, error) {
 	i := 0
 	return func() (db.KeyImport, bool, error) {
 		if i == n {
@@ -123,27 +138,23 @@ func benchKeys(n, sample int, now time.Time, workspaceID, userID int64, t *token
 		if err != nil {
 			return db.KeyImport{}, false, fmt.Errorf("generated token does not parse: %w", err)
 		}
-		k := db.KeyImport{
-			Key: apikey.Key{
-				ID:          apikey.NewID(),
-				WorkspaceID: workspaceID,
-				Name:        fmt.Sprintf("bench key %07d", i),
-				Prefix:      prefix,
-				Scopes:      scopeSets[i%2],
-				CreatedAt:   now.Add(-time.Duration(n-i) * time.Second),
-			},
-			Hash:        apikey.HashOf(tok),
-			CreatedBy:   userID,
-			CreateToken: fmt.Sprintf("bench-%d", i),
-		}
-		if i%3 == 0 {
-			k.Key.ExpiresAt = farFuture
-		}
-		if i%every == 0 && len(t.valid) < sample {
-			t.valid = append(t.valid, tok)
-			t.validIDs = append(t.validIDs, k.Key.ID)
-		}
+		k := apikey.Key{ID: apikey.NewID(), WorkspaceID: workspaceID, Prefix: prefix}
+		describe(i, tok, &k)
+		imp := db.KeyImport{Key: k, Hash: apikey.HashOf(tok), CreatedBy: userID, CreateToken: fmt.Sprintf("bench-%d", i)}
 		i++
-		return k, true, nil
-	}, nil
+		return imp, true, nil
+	}
+}
+
+// scopeSets parses each of lists (scopes separated by spaces).
+func scopeSets(lists ...string) ([]apikey.Set, error) {
+	sets := make([]apikey.Set, len(lists))
+	for i, l := range lists {
+		set, err := apikey.ParseScopeList(l)
+		if err != nil {
+			return nil, err
+		}
+		sets[i] = set
+	}
+	return sets, nil
 }

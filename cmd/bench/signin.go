@@ -8,12 +8,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,19 +51,14 @@ type stormResult struct {
 func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-signin-", logf)
+	setup, err := newBench(ctx, cfg, "signin-", false, logf)
 	if err != nil {
 		return err
 	}
-	defer done()
-	logf("building the server")
-	bin, err := buildServer(ctx, moduleDir, tmp)
-	if err != nil {
-		return err
-	}
-	dbPath := filepath.Join(tmp, "signin.db")
+	defer setup.done()
 	const admin = "admin@bench.test"
-	if err := createAdmin(ctx, bin, dbPath, admin, "the right password, never sent"); err != nil {
+	bin, dbPath, err := setup.withAdmin(ctx, "signin.db", admin, "the right password, never sent")
+	if err != nil {
 		return err
 	}
 
@@ -155,17 +148,8 @@ func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error 
 	for _, g := range goals {
 		fmt.Fprintf(w, "- %s\n", g)
 	}
-	if len(problems) > 0 {
-		fmt.Fprintf(w, "\nProblems (the measurement is not valid):\n\n")
-		for _, p := range problems {
-			fmt.Fprintf(w, "- %s\n", p)
-		}
-	}
-	fmt.Fprintf(w, "\nTook %s.\n", time.Since(start).Round(time.Second))
-	if len(problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	writeClosing(w, problems, start)
+	return measured(problems)
 }
 
 func verdict(ok bool, what string) string {

@@ -24,7 +24,6 @@ import (
 	"crypto/sha256"
 
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -53,17 +52,13 @@ const burstEvents = 10_000
 func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	moduleDir, tmp, done, err := workDir(ctx, cfg, "blnk-bench-usage-", logf)
+	setup, err := newBench(ctx, cfg, "usage-", true, logf)
 	if err != nil {
 		return err
 	}
-	defer done()
-	wrk, err := ensureWrk(ctx, logf)
-	if err != nil {
-		return err
-	}
-	logf("building the server")
-	bin, err := buildServer(ctx, moduleDir, tmp)
+	defer setup.done()
+	tmp, wrk := setup.tmp, setup.wrk
+	bin, err := setup.bin()
 	if err != nil {
 		return err
 	}
@@ -219,10 +214,7 @@ func runUsage(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	for _, p := range problems {
 		fmt.Fprintln(stdout, "PROBLEM:", p)
 	}
-	if len(problems) > 0 {
-		return errors.New("the measurement is not valid: see the problems above")
-	}
-	return nil
+	return measured(problems)
 }
 
 // setAllowlist gives the key of token an allowlist, as an edit from the

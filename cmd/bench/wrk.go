@@ -204,7 +204,7 @@ func parseWrk(out string) (result, error) {
 		if rest, ok := strings.CutPrefix(l, "Requests/sec:"); ok {
 			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
 			if err != nil {
-				return result{}, fmt.Errorf("Requests/sec: %w", err)
+				return result{}, fmt.Errorf("wrk's Requests/sec: %w", err)
 			}
 			r.reqPerSec = v
 		}

@@ -120,33 +120,18 @@ func keysVerify(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // waits until the running servers have applied it; it says how many did
 // (exit status 3 if not all of them within --revoke-wait).
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbPath := dbFlag(fs)
-	wait := fs.Duration("revoke-wait", keys.DefaultRevokeWait, "how long to wait for each running server to apply the revocation or stop trusting its memory (the servers' --revoke-wait)")
-	maxStale := fs.Duration("max-staleness", keys.DefaultMaxStaleness, "servers not heard from for this long are not counted as running (the servers' --max-staleness)")
-	if err := fs.Parse(args); err != nil {
+	c := newKeyCommand("revoke", "the revocation", stderr)
+	if err := c.fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if c.fs.NArg() != 1 {
 		return errors.New("usage: dashboard keys revoke ID_OR_PREFIX (e.g. key_... or blnk_fdb796a5)")
 	}
-	target := strings.TrimSuffix(strings.TrimSpace(fs.Arg(0)), "...")
-	store, err := db.Open(ctx, *dbPath)
+	store, k, svc, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	k, err := store.FindKey(ctx, target)
-	switch {
-	case errors.Is(err, blnk.ErrNotFound):
-		return fmt.Errorf("no key has the id or prefix %q", target)
-	case errors.Is(err, blnk.ErrAmbiguous):
-		return fmt.Errorf("several keys have the prefix %q: revoke by id", target)
-	case err != nil:
-		return err
-	}
-	svc := keys.New(keys.Config{RevokeWait: *wait, MaxStaleness: *maxStale}, store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r, err := svc.Revoke(ctx, audit.Actor{Kind: audit.CommandLine}, k.WorkspaceID, k.ID)
 	if err != nil {
 		return err
@@ -157,11 +142,55 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	fmt.Fprintf(stdout, "revoked %s (%s...) %q in workspace %d at %s\n", k.ID, k.Prefix, k.Name, k.WorkspaceID, k.RevokedAt.Format(time.RFC3339))
-	fmt.Fprintln(stdout, confirmationLine(store, r.Confirmation, *maxStale, "each refuses the key from its next request"))
+	fmt.Fprintln(stdout, confirmationLine(store, r.Confirmation, *c.maxStale, "each refuses the key from its next request"))
 	if !r.Confirmation.Complete() {
 		return exitCode(3)
 	}
 	return nil
+}
+
+// keyCommand is what keys revoke and keys roll share: their flags, and
+// the key their argument names.
+type keyCommand struct {
+	verb           string // revoke or roll
+	fs             *flag.FlagSet
+	dbPath         *string
+	wait, maxStale *time.Duration
+}
+
+// newKeyCommand returns the flags of keys verb, whose change (what) the
+// running servers apply.
+func newKeyCommand(verb, what string, stderr io.Writer) *keyCommand {
+	c := &keyCommand{verb: verb, fs: flag.NewFlagSet("keys "+verb, flag.ContinueOnError)}
+	c.fs.SetOutput(stderr)
+	c.dbPath = dbFlag(c.fs)
+	c.wait = c.fs.Duration("revoke-wait", keys.DefaultRevokeWait, "how long to wait for each running server to apply "+what+" or stop trusting its memory (the servers' --revoke-wait)")
+	c.maxStale = c.fs.Duration("max-staleness", keys.DefaultMaxStaleness, "servers not heard from for this long are not counted as running (the servers' --max-staleness)")
+	return c
+}
+
+// open opens the database, finds the key of any workspace that the
+// argument names (an id or a display prefix) and returns the keys service
+// the command goes through. The caller closes the store.
+func (c *keyCommand) open(ctx context.Context) (*db.DB, apikey.Key, *keys.Service, error) {
+	target := strings.TrimSuffix(strings.TrimSpace(c.fs.Arg(0)), "...")
+	store, err := db.Open(ctx, *c.dbPath)
+	if err != nil {
+		return nil, apikey.Key{}, nil, err
+	}
+	k, err := store.FindKey(ctx, target)
+	switch {
+	case errors.Is(err, blnk.ErrNotFound):
+		err = fmt.Errorf("no key has the id or prefix %q", target)
+	case errors.Is(err, blnk.ErrAmbiguous):
+		err = fmt.Errorf("several keys have the prefix %q: %s by id", target, c.verb)
+	}
+	if err != nil {
+		store.Close()
+		return nil, apikey.Key{}, nil, err
+	}
+	svc := keys.New(keys.Config{RevokeWait: *c.wait, MaxStaleness: *c.maxStale}, store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return store, k, svc, nil
 }
 
 // confirmationLine says how the running servers confirmed a revocation
@@ -211,38 +240,23 @@ func firstLine(r io.Reader) (string, error) {
 // --revoke-wait it warns on standard error, but still exits 0: the new
 // key exists, and this was the only time it could be printed.
 func keysRoll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys roll", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbPath := dbFlag(fs)
-	overlapFlag := fs.String("overlap", string(apikey.DefaultRoll), "how long the old key keeps working: now, 1h, 24h or 7d")
-	wait := fs.Duration("revoke-wait", keys.DefaultRevokeWait, "how long to wait for each running server to apply the roll or stop trusting its memory (the servers' --revoke-wait)")
-	maxStale := fs.Duration("max-staleness", keys.DefaultMaxStaleness, "servers not heard from for this long are not counted as running (the servers' --max-staleness)")
-	if err := fs.Parse(args); err != nil {
+	c := newKeyCommand("roll", "the roll", stderr)
+	overlapFlag := c.fs.String("overlap", string(apikey.DefaultRoll), "how long the old key keeps working: now, 1h, 24h or 7d")
+	if err := c.fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if c.fs.NArg() != 1 {
 		return errors.New("usage: dashboard keys roll ID_OR_PREFIX [--overlap now|1h|24h|7d]")
 	}
 	overlap, err := apikey.ParseOverlap(*overlapFlag)
 	if err != nil {
 		return fmt.Errorf("--overlap %q: use now, 1h, 24h or 7d", *overlapFlag)
 	}
-	target := strings.TrimSuffix(strings.TrimSpace(fs.Arg(0)), "...")
-	store, err := db.Open(ctx, *dbPath)
+	store, k, svc, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	k, err := store.FindKey(ctx, target)
-	switch {
-	case errors.Is(err, blnk.ErrNotFound):
-		return fmt.Errorf("no key has the id or prefix %q", target)
-	case errors.Is(err, blnk.ErrAmbiguous):
-		return fmt.Errorf("several keys have the prefix %q: roll by id", target)
-	case err != nil:
-		return err
-	}
-	svc := keys.New(keys.Config{RevokeWait: *wait, MaxStaleness: *maxStale}, store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r, err := svc.Roll(ctx, audit.Actor{Kind: audit.CommandLine}, keys.RollSpec{
 		WorkspaceID: k.WorkspaceID, ID: k.ID, Overlap: overlap, Revealed: true,
 		FormToken: "cli-" + apikey.NewID(), // a fresh one: the command line never resubmits
@@ -262,7 +276,7 @@ func keysRoll(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stderr, "rolled %s (%s...) %q in workspace %d into %s (%s...)\n", r.Old.ID, r.Old.Prefix, r.Old.Name, r.Old.WorkspaceID, r.New.ID, r.New.Prefix)
 	fmt.Fprintf(stderr, "the old key stops working at %s (%s)\n", r.Old.ExpiresAt.UTC().Format(time.RFC3339), blnk.Until(r.Old.ExpiresAt, now))
 	fmt.Fprintln(stderr, "the new key above is shown once: store it now")
-	fmt.Fprintln(stderr, confirmationLine(store, r.Confirmation, *maxStale, "each holds the old key's new end"))
+	fmt.Fprintln(stderr, confirmationLine(store, r.Confirmation, *c.maxStale, "each holds the old key's new end"))
 	return nil
 }
 

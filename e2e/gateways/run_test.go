@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/e2e/internal/dashtest"
+	"github.com/blnk-cloud/apikeys/internal/testkit"
 )
 
 // gateway is nginx or Caddy, run from the configuration the README shows.
@@ -107,7 +108,7 @@ func startGateway(t *testing.T, g gateway, dash *dashtest.App, backend string) s
 		listen := freeAddr(t)
 		dir := t.TempDir()
 		cmd := g.command(t, bin, dir, listen, dashboard, backend)
-		out := &dashtest.SyncBuffer{}
+		out := &testkit.LogBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", g.name, err)
@@ -150,7 +151,7 @@ func waitHTTP(base string, exited <-chan error) error {
 
 // stop ends a gateway gracefully (nginx: SIGQUIT; Caddy: SIGTERM) and
 // shows its logs if the test failed.
-func stop(t *testing.T, name string, cmd *exec.Cmd, exited <-chan error, out *dashtest.SyncBuffer, dir string) {
+func stop(t *testing.T, name string, cmd *exec.Cmd, exited <-chan error, out *testkit.LogBuffer, dir string) {
 	sig := syscall.SIGTERM
 	if name == "nginx" {
 		sig = syscall.SIGQUIT

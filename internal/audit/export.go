@@ -56,15 +56,8 @@ func newCSV(w io.Writer, withWorkspace bool) *csvExporter {
 var CSVHeader = []string{"id", "time", "action", "actor", "actor_kind", "ip", "key_id", "key_prefix", "details"}
 
 func (e *csvExporter) Write(ev Event) error {
-	if !e.header {
-		e.header = true
-		h := CSVHeader
-		if e.withWorkspace {
-			h = append([]string{"workspace_id"}, h...)
-		}
-		if err := e.w.Write(h); err != nil {
-			return err
-		}
+	if err := e.writeHeader(); err != nil {
+		return err
 	}
 	e.row = e.row[:0]
 	if e.withWorkspace {
@@ -95,18 +88,24 @@ func (e *csvExporter) Flush() error {
 }
 
 func (e *csvExporter) Close() error {
-	if !e.header {
-		// An empty export still says what its columns are.
-		e.header = true
-		h := CSVHeader
-		if e.withWorkspace {
-			h = append([]string{"workspace_id"}, h...)
-		}
-		if err := e.w.Write(h); err != nil {
-			return err
-		}
+	// An empty export still says what its columns are.
+	if err := e.writeHeader(); err != nil {
+		return err
 	}
 	return e.Flush()
+}
+
+// writeHeader writes the header row, once.
+func (e *csvExporter) writeHeader() error {
+	if e.header {
+		return nil
+	}
+	e.header = true
+	h := CSVHeader
+	if e.withWorkspace {
+		h = append([]string{"workspace_id"}, h...)
+	}
+	return e.w.Write(h)
 }
 
 type jsonExporter struct {

@@ -48,8 +48,7 @@ func Code(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e := first(err); e != nil {
 		return e.Code
 	}
 	return EINTERNAL
@@ -62,9 +61,15 @@ func Message(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e := first(err); e != nil {
 		return e.Message
 	}
 	return "Something went wrong on our side."
+}
+
+// first returns the first Error in err's chain, or nil.
+func first(err error) *Error {
+	var e *Error
+	errors.As(err, &e)
+	return e
 }

@@ -90,6 +90,16 @@ func (l *Limiter) Fail(key string) time.Duration {
 func (l *Limiter) FailAt(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	b.Tokens = max(b.Tokens-1, -1) // at most one failure in debt
+	wait := l.wait(b)
+	l.blockFor(now, wait)
+	return wait
+}
+
+// bucket returns key's bucket, refilled up to now; a new key starts with
+// a full one. Call with mu held.
+func (l *Limiter) bucket(key string, now time.Time) *blnk.Bucket {
 	b, ok := l.m[key]
 	if !ok {
 		if len(l.m) >= maxEntries {
@@ -99,12 +109,15 @@ func (l *Limiter) FailAt(key string, now time.Time) time.Duration {
 		l.m[key] = b
 	}
 	l.refill(b, now)
-	b.Tokens = max(b.Tokens-1, -1) // at most one failure in debt
-	wait := l.wait(b)
+	return b
+}
+
+// blockFor moves blockedUntil to now+wait when wait is positive and that
+// is later. Call with mu held: no lost update.
+func (l *Limiter) blockFor(now time.Time, wait time.Duration) {
 	if until := now.Add(wait).UnixNano(); wait > 0 && until > l.blockedUntil.Load() {
-		l.blockedUntil.Store(until) // under mu: no lost update
+		l.blockedUntil.Store(until)
 	}
-	return wait
 }
 
 // Take charges one attempt to key if it has one left, and returns zero;
@@ -120,24 +133,12 @@ func (l *Limiter) Take(_ context.Context, key string) (time.Duration, error) {
 func (l *Limiter) TakeAt(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.m[key]
-	if !ok {
-		if len(l.m) >= maxEntries {
-			l.prune(now)
-		}
-		b = &blnk.Bucket{Tokens: float64(l.cfg.Burst), At: now}
-		l.m[key] = b
-	}
-	l.refill(b, now)
+	b := l.bucket(key, now)
 	if wait := l.wait(b); wait > 0 {
 		return wait
 	}
 	b.Tokens--
-	if wait := l.wait(b); wait > 0 {
-		if until := now.Add(wait).UnixNano(); until > l.blockedUntil.Load() {
-			l.blockedUntil.Store(until) // under mu: no lost update
-		}
-	}
+	l.blockFor(now, l.wait(b))
 	return 0
 }
 

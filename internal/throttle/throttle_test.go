@@ -6,34 +6,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/testkit"
 )
 
-// clock is a fake clock that moves only when told to.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // newLimiter returns a Limiter on a fake clock.
-func newLimiter(t testing.TB, cfg Config) (*Limiter, *clock) {
+func newLimiter(t testing.TB, cfg Config) (*Limiter, *testkit.Clock) {
 	t.Helper()
-	c := newClock()
+	c := testkit.NewClock(time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC))
 	return New(cfg, c.Now), c
 }
 

@@ -18,13 +18,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/testkit"
 )
 
 // Build compiles cmd/dashboard into dir and returns the binary's path.
@@ -42,29 +42,11 @@ func Build(dir string) (string, error) {
 
 // App is a running dashboard.
 type App struct {
-	URL     string      // http://127.0.0.1:PORT
-	DB      string      // its --db: the database file, or a PostgreSQL URL
-	Logs    *SyncBuffer // everything it logged
-	Process *os.Process // to stop it (SIGSTOP) or kill it in a test
+	URL     string             // http://127.0.0.1:PORT
+	DB      string             // its --db: the database file, or a PostgreSQL URL
+	Logs    *testkit.LogBuffer // everything it logged
+	Process *os.Process        // to stop it (SIGSTOP) or kill it in a test
 	bin     string
-}
-
-// SyncBuffer is a bytes.Buffer safe for a writer and readers at once.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var listening = regexp.MustCompile(`msg=listening url=(http://\S+)`)
@@ -81,7 +63,7 @@ func Start(t testing.TB, bin string, args ...string) *App {
 // other servers may share).
 func StartOn(t testing.TB, bin, dsn string, args ...string) *App {
 	t.Helper()
-	a := &App{DB: dsn, Logs: &SyncBuffer{}, bin: bin}
+	a := &App{DB: dsn, Logs: &testkit.LogBuffer{}, bin: bin}
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--db", a.DB, "--log-level", "debug"}, args...)...)
 	cmd.Env = append(os.Environ(), "BLNK_SESSION_SECRET=")
 	stderr, err := cmd.StderrPipe()
