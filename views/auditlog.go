@@ -127,13 +127,6 @@ func actionClass(a audit.Action) string {
 	return "neutral"
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
-}
-
 // EventSummary says in a line what an event's details hold: what a new
 // key was given, what an edit changed (before → after), where a roll
 // led.
