@@ -9,66 +9,39 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/net/html"
-	"golang.org/x/net/html/atom"
-
+	"github.com/PuerkitoBio/goquery"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 )
 
-// eventIDs returns the ids of the events of an audit log page (its
-// elements with id event-N), in order.
+// eventIDs returns the ids of the events of an audit log page (the items
+// of its event list, with ids event-N), in order.
 func eventIDs(body string) []int64 {
 	var out []int64
-	doc, err := html.Parse(strings.NewReader(body))
-	if err != nil {
-		return nil
-	}
-	for n := range doc.Descendants() {
-		if n.Type != html.ElementNode {
-			continue
+	htmlcheck.Read(body).Find(`ol.audit-events > li.audit-event[id^="event-"]`).Each(func(_ int, li *goquery.Selection) {
+		id, _ := li.Attr("id")
+		if v, err := strconv.ParseInt(strings.TrimPrefix(id, "event-"), 10, 64); err == nil {
+			out = append(out, v)
 		}
-		if id, ok := strings.CutPrefix(attr(n, "id"), "event-"); ok {
-			if v, err := strconv.ParseInt(id, 10, 64); err == nil {
-				out = append(out, v)
-			}
-		}
-	}
+	})
 	return out
 }
 
-// attr is the value of an element's attribute, "" if it has none.
-func attr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-// firstElement is the first element of an HTML fragment, parsed as the
-// body of a page would hold it.
-func firstElement(t *testing.T, fragment string) *html.Node {
+// pagerLink returns the href of the audit log's page link labelled label
+// ("Older →", "← Newer"), or "".
+func pagerLink(t *testing.T, body, label string) string {
 	t.Helper()
-	nodes, err := html.ParseFragment(strings.NewReader(fragment), &html.Node{Type: html.ElementNode, Data: "body", DataAtom: atom.Body})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range nodes {
-		if n.Type == html.ElementNode {
-			return n
-		}
-	}
-	t.Fatal("no element in the fragment")
-	return nil
+	href, _ := parse(t, body).Find("#audit-results nav.pager a").FilterFunction(func(_ int, a *goquery.Selection) bool {
+		return htmlcheck.Text(a) == label
+	}).Attr("href")
+	return href
 }
 
 // allEvents returns every audit event of the database, oldest first, of
@@ -162,11 +135,18 @@ func TestAuditRecordsEveryAction(t *testing.T) {
 		}
 	}
 	// The key's details show its recent events, with a link to the rest.
-	panel := c.get("/settings/api-keys/"+k.ID, htmx()).Body
-	for _, want := range []string{"Recent activity", "Key expired", "Key rolled", "Key edited", "Key revealed", "Key created",
-		`href="/settings/audit-log?key=` + k.ID + `"`} {
-		if !strings.Contains(panel, want) {
-			t.Errorf("panel: want %q in it", want)
+	recent := parse(t, c.get("/settings/api-keys/"+k.ID, htmx()).Body).Find("section.key-events")
+	if got := htmlcheck.Text(recent.Find("h2")); got != "Recent activity" {
+		t.Errorf("panel: the events' heading is %q, want Recent activity", got)
+	}
+	if !hasLink(recent, "/settings/audit-log?key="+k.ID) {
+		t.Errorf("panel: no link to the key's events in the audit log")
+	}
+	var labels []string
+	recent.Find("ol.event-list > li > .action").Each(func(_ int, s *goquery.Selection) { labels = append(labels, htmlcheck.Text(s)) })
+	for _, want := range []string{"Key expired", "Key rolled", "Key edited", "Key revealed", "Key created"} {
+		if !slices.Contains(labels, want) {
+			t.Errorf("panel: want %q among the recent events %q", want, labels)
 		}
 	}
 }
@@ -225,13 +205,15 @@ func TestAuditLogPage(t *testing.T) {
 		if !slices.IsSortedFunc(ids, func(x, y int64) int { return int(y - x) }) {
 			t.Errorf("rows not newest first: %v", ids)
 		}
-		if !strings.Contains(r.Body, `<time datetime="2026-03-10T12:00:00Z" title="Mar 10, 2026 12:00:00 UTC">1 minute ago</time>`) {
+		if !parse(t, r.Body).Find(`li.audit-event .event-meta time[datetime="2026-03-10T12:00:00Z"][title="Mar 10, 2026 12:00:00 UTC"]`).FilterFunction(func(_ int, s *goquery.Selection) bool {
+			return htmlcheck.Text(s) == "1 minute ago"
+		}).Is("time") {
 			t.Errorf("no relative time with the exact one in its title")
 		}
 		if strings.Contains(r.Body, g.Prefix) || strings.Contains(r.Body, "hank@globex.test") {
 			t.Errorf("Acme's log shows Globex's events")
 		}
-		if !strings.Contains(r.Body, `href="/settings/audit-log" aria-current="page"`) {
+		if !parse(t, r.Body).Has(`aside.sidebar a.nav-link[href="/settings/audit-log"][aria-current="page"]`) {
 			t.Errorf("the sidebar does not mark the audit log as the current page")
 		}
 	})
@@ -265,7 +247,7 @@ func TestAuditLogPage(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("%s: got %v, want %v", tt.query, got, tt.want)
 			}
-			if len(tt.want) == 0 && !strings.Contains(r.Body, "No event matches this filter.") {
+			if len(tt.want) == 0 && parse(t, r.Body).Text("#audit-results .empty-state p") != "No event matches this filter." {
 				t.Errorf("%s: no empty state", tt.query)
 			}
 		}
@@ -276,10 +258,12 @@ func TestAuditLogPage(t *testing.T) {
 		if r.Code != http.StatusOK || isFullPage(r.Body) {
 			t.Fatalf("got %d %.120s, want the results alone", r.Code, r.Body)
 		}
-		if first := firstElement(t, r.Body); first.Data != "section" || attr(first, "id") != "audit-results" {
-			t.Fatalf("the fragment begins with <%s id=%q>, want the results' section", first.Data, attr(first, "id"))
+		d := parse(t, r.Body)
+		if first := d.Children().First(); !first.Is("section#audit-results") {
+			id, _ := first.Attr("id")
+			t.Fatalf("the fragment begins with <%s id=%q>, want the results' section", goquery.NodeName(first), id)
 		}
-		if !strings.Contains(r.Body, `id="audit-export" hx-swap-oob="true"`) || !strings.Contains(r.Body, `href="/settings/audit-log.csv?action=key.revoked"`) {
+		if !hasLink(d.Find(`div#audit-export[hx-swap-oob="true"]`), "/settings/audit-log.csv?action=key.revoked") {
 			t.Errorf("no out-of-band export links of the filter")
 		}
 		if len(eventIDs(r.Body)) != 1 {
@@ -320,11 +304,7 @@ func TestAuditLogPage(t *testing.T) {
 				t.Fatalf("page of %d rows", len(ids))
 			}
 			got = append(got, ids...)
-			m := regexp.MustCompile(`href="(/settings/audit-log\?[^"]*before=\d+[^"]*)"`).FindStringSubmatch(r.Body)
-			next = ""
-			if m != nil {
-				next = htmlUnescape(m[1])
-			}
+			next = pagerLink(t, r.Body, "Older →")
 			if len(pages) > 5 {
 				t.Fatal("too many pages")
 			}
@@ -334,17 +314,15 @@ func TestAuditLogPage(t *testing.T) {
 		}
 		// From the last page back to the newer ones.
 		last := c.get(pages[2]).Body
-		m := regexp.MustCompile(`href="(/settings/audit-log\?[^"]*after=\d+[^"]*)"`).FindStringSubmatch(last)
-		if m == nil {
-			t.Fatal("last page: no link to newer events")
+		newer := pagerLink(t, last, "← Newer")
+		if !strings.Contains(newer, "after=") {
+			t.Fatalf("last page: no link to newer events, got %q", newer)
 		}
-		if ids := eventIDs(c.get(htmlUnescape(m[1])).Body); !slices.Equal(ids, want[50:100]) {
+		if ids := eventIDs(c.get(newer).Body); !slices.Equal(ids, want[50:100]) {
 			t.Errorf("newer page: got %v, want the second page", ids)
 		}
 	})
 }
-
-func htmlUnescape(s string) string { return strings.ReplaceAll(s, "&amp;", "&") }
 
 func TestAuditExport(t *testing.T) {
 	t.Parallel()
@@ -505,33 +483,6 @@ func TestAuditExportIsStreamed(t *testing.T) {
 	}
 }
 
-// nodeText is the text an element holds, its descendants' included, with
-// its runs of spaces as one.
-func nodeText(n *html.Node) string {
-	var b strings.Builder
-	for d := range n.Descendants() {
-		if d.Type == html.TextNode {
-			b.WriteString(d.Data)
-		}
-	}
-	return strings.Join(strings.Fields(b.String()), " ")
-}
-
-// elementByID is the element of a page with this id, or nil.
-func elementByID(t *testing.T, page, id string) *html.Node {
-	t.Helper()
-	doc, err := html.Parse(strings.NewReader(page))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n := range doc.Descendants() {
-		if n.Type == html.ElementNode && attr(n, "id") == id {
-			return n
-		}
-	}
-	return nil
-}
-
 func TestAuditLogEvents(t *testing.T) {
 	t.Parallel()
 	ts, c := newSignedIn(t, serverOpts{})
@@ -549,69 +500,44 @@ func TestAuditLogEvents(t *testing.T) {
 		}
 		return "event-" + strconv.FormatInt(evs[0].ID, 10)
 	}
-	page := c.get("/settings/audit-log").Body
+	page := parse(t, c.get("/settings/audit-log").Body)
 
 	t.Run("a sentence whose actor and key filter the log", func(t *testing.T) {
-		ev := elementByID(t, page, id(audit.KeyRevoked))
-		if ev == nil {
-			t.Fatal("no revoked event")
+		ev := page.One("ol.audit-events > li.audit-event" + htmlcheck.ID(id(audit.KeyRevoked)))
+		sentence := ev.Find("p.event-sentence")
+		if sentence.Length() != 1 {
+			t.Fatalf("%d sentences, want 1", sentence.Length())
 		}
-		var sentence *html.Node
-		for n := range ev.Descendants() {
-			if n.Type == html.ElementNode && strings.Contains(attr(n, "class"), "event-sentence") {
-				sentence = n
-			}
-		}
-		if sentence == nil {
-			t.Fatal("no sentence")
-		}
-		if got, want := nodeText(sentence), adminEmail+" revoked key "+k.Prefix+"..."; got != want {
+		if got, want := htmlcheck.Text(sentence), adminEmail+" revoked key "+k.Prefix+"..."; got != want {
 			t.Errorf("sentence %q, want %q", got, want)
 		}
 		var links []string
-		for n := range sentence.Descendants() {
-			if n.Type == html.ElementNode && n.Data == "a" {
-				links = append(links, attr(n, "href"))
-			}
-		}
+		sentence.Find("a").Each(func(_ int, a *goquery.Selection) {
+			href, _ := a.Attr("href")
+			links = append(links, href)
+		})
 		want := []string{"/settings/audit-log?actor=" + url.QueryEscape(adminEmail), "/settings/audit-log?key=" + k.ID}
 		if !slices.Equal(links, want) {
 			t.Errorf("links %q, want %q", links, want)
 		}
-		if got := nodeText(ev); !strings.Contains(got, "Key revoked") || !strings.Contains(got, "192.0.2.10") || !strings.Contains(got, "just now") {
-			t.Errorf("event %q: no action, address or time", got)
+		action, ip, at := htmlcheck.Text(ev.Find(".event-action .action")), htmlcheck.Text(ev.Find(".event-meta .event-ip")), htmlcheck.Text(ev.Find(".event-meta time"))
+		if action != "Key revoked" || ip != "192.0.2.10" || at != "just now" {
+			t.Errorf("event: action %q, address %q, time %q; want Key revoked, 192.0.2.10, just now", action, ip, at)
 		}
 	})
 
 	t.Run("an edit's details hold the values in full", func(t *testing.T) {
-		ev := elementByID(t, page, id(audit.KeyEdited))
-		if ev == nil {
-			t.Fatal("no edited event")
+		ev := page.One("ol.audit-events > li.audit-event" + htmlcheck.ID(id(audit.KeyEdited)))
+		change := ev.Find("details.event-payload dd.change")
+		if change.Length() != 1 {
+			t.Fatalf("%d changes in the details, want 1", change.Length())
 		}
-		var details *html.Node
-		for n := range ev.Descendants() {
-			if n.Type == html.ElementNode && n.Data == "details" {
-				details = n
-			}
-		}
-		if details == nil {
-			t.Fatal("no details")
-		}
-		var was, now string
-		for n := range details.Descendants() {
-			switch {
-			case n.Type != html.ElementNode:
-			case attr(n, "class") == "was":
-				was = nodeText(n)
-			case attr(n, "class") == "now":
-				now = nodeText(n)
-			}
-		}
+		was, now := htmlcheck.Text(change.Find(".was")), htmlcheck.Text(change.Find(".now"))
 		if was != "Before: (none)" || now != "After: "+strings.TrimSpace(long) {
 			t.Errorf("before %q, after %q; want the new description in full", was, now)
 		}
-		if !strings.Contains(nodeText(ev), "description changed") {
-			t.Errorf("the summary %q does not say what changed", nodeText(ev))
+		if got := htmlcheck.Text(ev.Find("p.event-summary")); !strings.Contains(got, "description changed") {
+			t.Errorf("the summary %q does not say what changed", got)
 		}
 	})
 }

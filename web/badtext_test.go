@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/net/html"
-
+	"github.com/PuerkitoBio/goquery"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -21,28 +21,6 @@ const badTextMessage = "holds a NUL character or text that is not valid UTF-8"
 
 // badTexts are the values no parameter or field may hold.
 var badTexts = map[string]string{"NUL": "a\x00b", "invalid UTF-8": "a\xffb", "lone continuation byte": "\x80", "overlong NUL": "\xc0\x80"}
-
-// pageText returns the text an HTML page or fragment shows, read by an
-// HTML parser: what a person reads, without tags or escapes.
-func pageText(t *testing.T, body string) string {
-	t.Helper()
-	doc, err := html.Parse(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("parse HTML: %v", err)
-	}
-	var b strings.Builder
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.TextNode {
-			b.WriteString(n.Data)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
-	return b.String()
-}
 
 // checkBadTextRefused fails unless r is the 400 of a request with bad
 // text, as a page, an htmx fragment or the API's JSON error, naming
@@ -64,12 +42,12 @@ func checkBadTextRefused(t *testing.T, r *response, mode, field string) {
 		if isFullPage(r.Body) {
 			t.Errorf("%s %.80q: a whole page to htmx, want the error fragment", r.Method, r.Target)
 		}
-		text = pageText(t, r.Body)
+		text = errorText(t, r.Body)
 	default:
 		if !isFullPage(r.Body) {
 			t.Errorf("%s %.80q: want a whole error page", r.Method, r.Target)
 		}
-		text = pageText(t, r.Body)
+		text = errorText(t, r.Body)
 	}
 	if !strings.Contains(text, badTextMessage) {
 		t.Errorf("%s %.80q: the answer does not say %q:\n%.300s", r.Method, r.Target, badTextMessage, text)
@@ -165,7 +143,7 @@ func TestFormsRefuseNULAndInvalidUTF8(t *testing.T) {
 			f.ts.checkCounts(t, before)
 		})
 	}
-	if r := c.get("/settings/api-keys/" + k.ID); r.Code != http.StatusOK || !strings.Contains(pageText(t, r.Body), "Target") {
+	if r := c.get("/settings/api-keys/" + k.ID); r.Code != http.StatusOK || parse(t, r.Body).Text("h1"+htmlcheck.ID("key-title-"+k.ID)) != "Target" {
 		t.Errorf("the key after the refusals: %d, want it unchanged and still signed in", r.Code)
 	}
 }
@@ -371,7 +349,11 @@ func TestAuditFilterKeepsKeysOutOfTheAddress(t *testing.T) {
 		t.Errorf("htmx with a key: %d, HX-Redirect %q; want the prefix's address", r.Code, to)
 	}
 	r = c.get("/settings/audit-log?key=" + k.Prefix)
-	if r.Code != http.StatusOK || !strings.Contains(pageText(t, r.Body), "Filtered by its key") {
+	keyLinks := parse(t, r.Body).Find("ol.audit-events > li.audit-event a.event-key")
+	if r.Code != http.StatusOK || keyLinks.Length() == 0 || keyLinks.FilterFunction(func(_ int, a *goquery.Selection) bool {
+		href, _ := a.Attr("href")
+		return href != "/settings/audit-log?key="+k.ID
+	}).Length() > 0 {
 		t.Errorf("the prefix's filter: %d, want the key's events", r.Code)
 	}
 }

@@ -1,17 +1,17 @@
 package web_test
 
 import (
-	"html"
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 )
 
 // Hostile and odd input, shared by the form tests.
@@ -189,11 +189,10 @@ func TestSignInRefusesBadInput(t *testing.T) {
 // checkedScopes returns the scopes ticked in a create form.
 func checkedScopes(body string) []string {
 	var out []string
-	for _, m := range regexp.MustCompile(`<input type="checkbox" name="scopes" value="([^"]*)"([^>]*)>`).FindAllStringSubmatch(body, -1) {
-		if strings.Contains(m[2], "checked") {
-			out = append(out, html.UnescapeString(m[1]))
-		}
-	}
+	htmlcheck.Read(body).Find(`fieldset#f-scopes input[type="checkbox"][name="scopes"][checked]`).Each(func(_ int, in *goquery.Selection) {
+		v, _ := in.Attr("value")
+		out = append(out, v)
+	})
 	return out
 }
 
@@ -288,11 +287,12 @@ func TestCreateKeyRefusesBadInput(t *testing.T) {
 				}
 				switch mode {
 				case "htmx":
-					if !strings.HasPrefix(r.Body, `<form id="create-key-form"`) || !strings.HasSuffix(strings.TrimSpace(r.Body), "</form>") {
+					d := parse(t, r.Body)
+					if top := d.Children(); top.Length() != 1 || !top.Is("form#create-key-form") || htmlcheck.Text(d.Selection) != htmlcheck.Text(top) {
 						t.Errorf("htmx body: want the form alone, got %.200s", r.Body)
 					}
 				case "page":
-					if !isFullPage(r.Body) || !strings.Contains(r.Body, `<form id="create-key-form"`) {
+					if !isFullPage(r.Body) || !parse(t, r.Body).Has("main form#create-key-form") {
 						t.Errorf("body: want a whole page with the form")
 					}
 				}
@@ -378,7 +378,7 @@ func TestFormBodiesOverTheLimitAre413(t *testing.T) {
 				if r.Code != http.StatusRequestEntityTooLarge {
 					t.Errorf("status: got %d, want 413", r.Code)
 				}
-				if !strings.Contains(r.Body, "What you sent is too large.") {
+				if got := parse(t, r.Body).Text(".error-card p.muted"); got != "What you sent is too large." {
 					t.Errorf("body: want the 413 message")
 				}
 				tt.ts.checkCounts(t, before)

@@ -48,7 +48,7 @@ func TestCrossOriginPostsAreRefused(t *testing.T) {
 				if r.Code != http.StatusForbidden {
 					t.Fatalf("POST %s: got %d, want 403", tt.path, r.Code)
 				}
-				if !strings.Contains(r.Body, "came from another site") {
+				if !strings.Contains(errorText(t, r.Body), "came from another site") {
 					t.Errorf("POST %s: body does not explain the refusal:\n%s", tt.path, r.Body)
 				}
 				if ck := r.cookie("blnk_session"); ck != nil {
@@ -174,7 +174,7 @@ func TestSessionRotatesAtSignIn(t *testing.T) {
 	if r := c.post("/logout", nil); r.Code != http.StatusSeeOther {
 		t.Fatalf("POST /logout: got %d, want 303", r.Code)
 	}
-	if r := c.get("/login"); !strings.Contains(r.Body, "You have been signed out.") {
+	if r := c.get("/login"); parse(t, r.Body).Text(`.auth-card div.alert.alert-info[role="status"]`) != "You have been signed out." {
 		t.Errorf("GET /login after sign-out: no notice\n%s", r.Body)
 	}
 	pre := c.sessionCookie()
@@ -484,9 +484,10 @@ func TestSetup(t *testing.T) {
 		if r.Code != http.StatusOK {
 			t.Fatalf("GET /settings/api-keys after setup: got %d, want 200", r.Code)
 		}
-		for _, want := range []string{"Welcome! Your workspace is ready.", adminWorkspace, adminEmail} {
-			if !strings.Contains(r.Body, want) {
-				t.Errorf("list after setup: want %q in the page", want)
+		d := parse(t, r.Body)
+		for sel, want := range map[string]string{"main .flash": "Welcome! Your workspace is ready.", ".workspace-chip .workspace-name": adminWorkspace, ".user-menu .user-email": adminEmail} {
+			if got := d.Text(sel); got != want {
+				t.Errorf("list after setup: %s says %q, want %q", sel, got, want)
 			}
 		}
 		before := ts.counts()
@@ -530,7 +531,7 @@ func TestSignInThrottling(t *testing.T) {
 
 	for i := 1; i <= 5; i++ {
 		r := attacker.post("/login", wrong)
-		if r.Code != http.StatusUnauthorized || !strings.Contains(r.Body, "The email or password is not right.") {
+		if r.Code != http.StatusUnauthorized || problemText(r.Body) != "The email or password is not right." {
 			t.Fatalf("failure %d: got %d, want 401 with the sign-in problem", i, r.Code)
 		}
 	}
@@ -544,7 +545,7 @@ func TestSignInThrottling(t *testing.T) {
 	if err != nil || ra <= 0 {
 		t.Errorf("Retry-After: got %q, want a positive number of seconds", r.Header.Get("Retry-After"))
 	}
-	if want := "Too many failed sign-ins. Wait " + strconv.Itoa(ra) + " seconds"; !strings.Contains(r.Body, want) {
+	if want := "Too many failed sign-ins. Wait " + strconv.Itoa(ra) + " seconds"; !strings.HasPrefix(problemText(r.Body), want) {
 		t.Errorf("429 page: want %q in it", want)
 	}
 	if ck := r.cookie("blnk_session"); ck != nil && ck.Value != "" && ck.MaxAge >= 0 {
@@ -596,7 +597,7 @@ func TestSignInFailuresLookAlike(t *testing.T) {
 			if r.Code != http.StatusUnauthorized {
 				t.Errorf("status: got %d, want 401", r.Code)
 			}
-			if !strings.Contains(r.Body, "The email or password is not right.") {
+			if problemText(r.Body) != "The email or password is not right." {
 				t.Errorf("body: want the one sign-in problem")
 			}
 			if first == nil {
@@ -646,20 +647,20 @@ func TestProbesAndErrors(t *testing.T) {
 		do       func() *response
 		wantCode int
 		wantType string // Content-Type prefix
-		want     string // in the body
+		want     string // in the body; of HTML, in the error's text
 		wantPage bool   // a whole HTML document
 	}{
 		{"healthz", func() *response { return anon.get("/healthz") }, 200, "text/plain", "ok", false},
 		{"readyz", func() *response { return anon.get("/readyz") }, 200, "text/plain", "ready", false},
 		{"404 page signed in", func() *response { return c.get("/nope") }, 404, "text/html", "Page not found", true},
 		{"404 page signed out", func() *response { return anon.get("/nope") }, 404, "text/html", "Page not found", true},
-		{"404 fragment for htmx", func() *response { return c.get("/nope", htmx()) }, 404, "text/html", `<p class="error-fragment">There is nothing at this address`, false},
+		{"404 fragment for htmx", func() *response { return c.get("/nope", htmx()) }, 404, "text/html", "There is nothing at this address", false},
 		{"404 of a key that does not exist", func() *response { return c.get("/settings/api-keys/key_00000000000000000000") }, 404, "text/html", "Page not found", true},
 		{"404 JSON under /api/", func() *response { return anon.get("/api/v1/nope") }, 404, "application/json", `{"error":{"code":"not_found"`, false},
 		{"405 page", func() *response { return c.post("/healthz", nil) }, 405, "text/html", "This address does not accept that kind of request.", true},
 		{"405 for a page route", func() *response { return c.do(http.MethodPut, "/settings/api-keys", url.Values{}) }, 405, "text/html", "does not accept", true},
 		{"405 signed out", func() *response { return anon.do(http.MethodDelete, "/settings/api-keys/new", nil) }, 405, "text/html", "does not accept", true},
-		{"405 fragment for htmx", func() *response { return c.do(http.MethodPut, "/settings/api-keys", url.Values{}, htmx()) }, 405, "text/html", `<p class="error-fragment">`, false},
+		{"405 fragment for htmx", func() *response { return c.do(http.MethodPut, "/settings/api-keys", url.Values{}, htmx()) }, 405, "text/html", "does not accept", false},
 		{"405 JSON under /api/", func() *response { return anon.do(http.MethodPost, "/api/v1/whoami", url.Values{}) }, 405, "application/json", `{"error":{"code":"method_not_allowed"`, false},
 	}
 	for _, tt := range tests {
@@ -671,7 +672,19 @@ func TestProbesAndErrors(t *testing.T) {
 			if got := r.Header.Get("Content-Type"); !strings.HasPrefix(got, tt.wantType) {
 				t.Errorf("Content-Type: got %q, want %s", got, tt.wantType)
 			}
-			if !strings.Contains(r.Body, tt.want) {
+			got := r.Body
+			if tt.wantType == "text/html" {
+				// A page's error card, or htmx's error fragment alone.
+				sel := ".error-card"
+				if !tt.wantPage {
+					sel = "p.error-fragment"
+				}
+				if !parse(t, r.Body).Has(sel) {
+					t.Errorf("body: no %s in it\n%s", sel, r.Body)
+				}
+				got = errorText(t, r.Body)
+			}
+			if !strings.Contains(got, tt.want) {
 				t.Errorf("body: want %q in it\n%s", tt.want, r.Body)
 			}
 			if got := isFullPage(r.Body); got != tt.wantPage {

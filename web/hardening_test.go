@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"errors"
-	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,20 +15,20 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 	"github.com/blnk-cloud/apikeys/web"
 )
-
-var flashRE = regexp.MustCompile(`<div class="flash" role="status">([^<]*)</div>`)
 
 // flashes returns the notices a page shows.
 func flashes(body string) []string {
 	var out []string
-	for _, m := range flashRE.FindAllStringSubmatch(body, -1) {
-		out = append(out, html.UnescapeString(m[1]))
-	}
+	htmlcheck.Read(body).Find(`div.flash[role="status"]`).Each(func(_ int, s *goquery.Selection) {
+		out = append(out, s.Text())
+	})
 	return out
 }
 

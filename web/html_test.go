@@ -52,3 +52,11 @@ func textOf(t testing.TB, body string) string {
 	t.Helper()
 	return htmlcheck.Text(parse(t, body).Selection)
 }
+
+// errorText returns what an error answer says, as a page (the error
+// card's title and message) or as an htmx fragment (its one paragraph),
+// or "" when body is neither.
+func errorText(t testing.TB, body string) string {
+	t.Helper()
+	return parse(t, body).Text(".error-card h1, .error-card p.muted, p.error-fragment")
+}

@@ -3,18 +3,18 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"html"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 )
 
 // storeKeys stores n keys of the admin's workspace straight in the
@@ -58,29 +58,20 @@ func (ts *testServer) storeKeys(n int, mk func(i int) (string, []string, time.Ti
 	return out
 }
 
-var (
-	rowIDRE  = regexp.MustCompile(`<tr id="key-row-(key_[0-9a-z]+)"`)
-	hrefOfRE = func(id string) *regexp.Regexp {
-		return regexp.MustCompile(`<a\s+id="` + id + `"[^>]*\bhref="([^"]*)"`)
-	}
-)
-
-// rowIDs returns the ids of the rows of a list page, in order.
+// rowIDs returns the ids of the rows of a list page's table, in order.
 func rowIDs(body string) []string {
 	var ids []string
-	for _, m := range rowIDRE.FindAllStringSubmatch(body, -1) {
-		ids = append(ids, m[1])
-	}
+	htmlcheck.Read(body).Find(`table.keys > tbody > tr[id^="key-row-"]`).Each(func(_ int, tr *goquery.Selection) {
+		id, _ := tr.Attr("id")
+		ids = append(ids, strings.TrimPrefix(id, "key-row-"))
+	})
 	return ids
 }
 
-// linkOf returns the href of the element with id, or "".
+// linkOf returns the href of the link with id, or "".
 func linkOf(body, id string) string {
-	m := hrefOfRE(id).FindStringSubmatch(body)
-	if m == nil {
-		return ""
-	}
-	return html.UnescapeString(m[1])
+	href, _ := htmlcheck.Read(body).Attr("a"+htmlcheck.ID(id), "href")
+	return href
 }
 
 // realisticName is the i-th of names people give keys.
@@ -199,8 +190,8 @@ func TestKeyListPagesSearchesFiltersAndSorts(t *testing.T) {
 			if got := rowIDs(r.Body); !slices.Equal(got, wantIDs) {
 				t.Errorf("status=%s: %d rows, want %d", status, len(got), len(wantIDs))
 			}
-			tab := regexp.MustCompile(`id="status-tab-` + status + `"[^>]*aria-current="page"[^>]*>[^<]*<span class="tab-count">` + fmt.Sprint(len(wantIDs)) + `</span>`)
-			if !tab.MatchString(r.Body) {
+			tab := parse(t, r.Body).One("nav.status-tabs a#status-tab-" + status)
+			if cur, _ := tab.Attr("aria-current"); cur != "page" || htmlcheck.Text(tab.Find("span.tab-count")) != fmt.Sprint(len(wantIDs)) {
 				t.Errorf("status=%s: the tab is not current with count %d", status, len(wantIDs))
 			}
 		}
@@ -208,13 +199,15 @@ func TestKeyListPagesSearchesFiltersAndSorts(t *testing.T) {
 
 	t.Run("expiring banner", func(t *testing.T) {
 		r := c.get("/settings/api-keys?q=Staging")
-		if !strings.Contains(r.Body, `id="expiring-banner"`) || !strings.Contains(r.Body, "active keys expire within 7 days.") {
+		d := parse(t, r.Body)
+		banner := d.Find("#expiring-banner")
+		if !strings.Contains(htmlcheck.Text(banner), "active keys expire within 7 days.") {
 			t.Fatal("no banner for the keys expiring within 7 days")
 		}
-		if !strings.Contains(r.Body, `href="/settings/api-keys?status=expiring"`) {
+		if !hasLink(banner, "/settings/api-keys?status=expiring") {
 			t.Error("the banner does not link to the expiring keys")
 		}
-		if !strings.Contains(r.Body, `class="badge badge-expiring" title="Active; stops working at `) {
+		if !d.Has(`table.keys td[data-label="Status"] span.badge.badge-expiring[title^="Active; stops working at "]`) {
 			t.Error("no Expires in N days badge with the exact time")
 		}
 	})
@@ -244,7 +237,8 @@ func TestKeyListPagesSearchesFiltersAndSorts(t *testing.T) {
 				t.Errorf("q=%q: %d rows, want %d", q, len(got), len(wantIDs))
 			}
 			if len(wantIDs) == 0 {
-				if !strings.Contains(r.Body, "No keys matching “"+html.EscapeString(q)+"”") || !strings.Contains(r.Body, `id="list-clear"`) {
+				d := parse(t, r.Body)
+				if !strings.Contains(d.Text(".list-empty strong"), "No keys matching “"+q+"”") || !d.Has(".list-empty a#list-clear") {
 					t.Errorf("q=%q: the empty result does not say what hid the keys or offer to clear", q)
 				}
 			}
@@ -265,7 +259,7 @@ func TestKeyListPagesSearchesFiltersAndSorts(t *testing.T) {
 		if got := len(rowIDs(r.Body)); got != n || n == 0 {
 			t.Errorf("scope=data:read: %d rows, want %d (keys with *, data:read or data:write)", got, n)
 		}
-		if !strings.Contains(r.Body, `<option value="data:read" selected>`) {
+		if !parse(t, r.Body).Has(`select#key-scope option[value="data:read"][selected]`) {
 			t.Error("the scope filter does not show data:read")
 		}
 	})
@@ -281,7 +275,7 @@ func TestKeyListPagesSearchesFiltersAndSorts(t *testing.T) {
 				t.Fatalf("sort=name: %q before %q", a, b)
 			}
 		}
-		if !strings.Contains(r.Body, `aria-sort="ascending"`) {
+		if sort, _ := parse(t, r.Body).Attr("th:has(a#sort-name)", "aria-sort"); sort != "ascending" {
 			t.Error("the Name header does not say it sorts ascending")
 		}
 		// The sorted header links to the other direction.
@@ -339,7 +333,7 @@ func TestKeyListBadAddresses(t *testing.T) {
 				t.Errorf("?%.60s: %d, want 400", query, r.Code)
 				continue
 			}
-			if !strings.Contains(html.UnescapeString(r.Body), want) {
+			if !strings.Contains(textOf(t, r.Body), want) {
 				t.Errorf("?%.60s: the page does not say %q", query, want)
 			}
 			if len(rowIDs(r.Body)) != 0 {
@@ -386,7 +380,7 @@ func TestKeyListKeepsKeysOutOfTheAddress(t *testing.T) {
 	if ids := rowIDs(h.Body); len(ids) != 1 || ids[0] != k.ID {
 		t.Errorf("htmx: rows %v", ids)
 	}
-	if !strings.Contains(h.Body, `id="key-search" name="q" value="`+k.Prefix+`"`) || !strings.Contains(h.Body, `hx-swap-oob="true"`) {
+	if v, ok := parse(t, h.Body).Attr(`input#key-search[name="q"][hx-swap-oob="true"]`, "value"); !ok || v != k.Prefix {
 		t.Error("htmx: the search box is not given the prefix")
 	}
 	if strings.Contains(h.Body, k.Token) || strings.Contains(h.Header.Get("HX-Push-Url"), k.Token[len(k.Prefix):]) {
@@ -438,7 +432,9 @@ func TestKeyListWorkspaceIsolation(t *testing.T) {
 	theirs := other.create("Theirs")
 	for _, q := range []string{"", "?q=" + theirs.ID, "?q=" + theirs.Prefix, "?q=Theirs", "?sort=name&limit=200"} {
 		r := c.get("/settings/api-keys" + q)
-		if slices.Contains(rowIDs(r.Body), theirs.ID) || strings.Contains(r.Body, ">Theirs</a>") || strings.Contains(r.Body, theirs.Prefix+"...") {
+		d := parse(t, r.Body)
+		named := d.Find("a").FilterFunction(func(_ int, a *goquery.Selection) bool { return htmlcheck.Text(a) == "Theirs" })
+		if slices.Contains(rowIDs(r.Body), theirs.ID) || named.Length() > 0 || strings.Contains(htmlcheck.Text(d.Selection), theirs.Prefix+"...") {
 			t.Errorf("%s: another workspace's key listed", q)
 		}
 	}

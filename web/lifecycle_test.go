@@ -5,15 +5,16 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"html"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
@@ -92,10 +93,10 @@ func TestEditKeyForm(t *testing.T) {
 		name     string
 		opts     []opt
 		wantPage bool
-		wantHead string
+		wantHead string // the selector of the fragment's first element
 	}{
 		{"page", nil, true, ""},
-		{"htmx, in the panel", []opt{htmx()}, false, `<form class="key-form edit-form" method="post" action="/settings/api-keys/` + k.ID + `/edit" id="key-details-` + k.ID + `"`},
+		{"htmx, in the panel", []opt{htmx()}, false, `form.key-form.edit-form[method="post"][action="/settings/api-keys/` + k.ID + `/edit"]` + htmlcheck.ID("key-details-"+k.ID)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := c.get("/settings/api-keys/"+k.ID+"/edit", tt.opts...)
@@ -105,7 +106,7 @@ func TestEditKeyForm(t *testing.T) {
 			if isFullPage(r.Body) != tt.wantPage {
 				t.Errorf("whole page: got %v, want %v", isFullPage(r.Body), tt.wantPage)
 			}
-			if tt.wantHead != "" && !strings.HasPrefix(r.Body, tt.wantHead) {
+			if tt.wantHead != "" && !parse(t, r.Body).Children().First().Is(tt.wantHead) {
 				t.Errorf("body starts %.200q, want %q", r.Body, tt.wantHead)
 			}
 			if v, _ := inputValue(r.Body, "f-name"); v != "Billing <prod>" {
@@ -163,7 +164,7 @@ func TestEditKeyRefusesBadInput(t *testing.T) {
 				if r.Code != http.StatusUnprocessableEntity {
 					t.Fatalf("status: got %d, want 422\n%.500s", r.Code, r.Body)
 				}
-				if mode == "htmx" && !strings.HasPrefix(r.Body, `<form class="key-form edit-form"`) {
+				if top := parse(t, r.Body).Children(); mode == "htmx" && (top.Length() != 1 || !top.Is("form.key-form.edit-form")) {
 					t.Errorf("htmx body: want the form alone, got %.200s", r.Body)
 				}
 				if mode == "page" && !isFullPage(r.Body) {
@@ -244,16 +245,17 @@ func TestEditKey(t *testing.T) {
 		if r.Code != http.StatusOK {
 			t.Fatalf("status: got %d, want 200\n%s", r.Code, r.Body)
 		}
-		if !strings.HasPrefix(r.Body, `<div class="details" id="key-details-`+k.ID+`"`) {
+		d := parse(t, r.Body)
+		if !d.Children().First().Is("div.details" + htmlcheck.ID("key-details-"+k.ID)) {
 			t.Errorf("body: want the details first, got %.200s", r.Body)
 		}
-		if !strings.Contains(r.Body, `<span id="key-title-`+k.ID+`" hx-swap-oob="innerHTML">New &lt;name&gt; 🚀</span>`) {
+		if title := d.Find(`span[hx-swap-oob="innerHTML"]` + htmlcheck.ID("key-title-"+k.ID)); htmlcheck.Text(title) != "New <name> 🚀" {
 			t.Errorf("no out-of-band title with the new name")
 		}
-		if !strings.Contains(r.Body, `<tr id="key-row-`+k.ID+`" hx-swap-oob="true"`) {
+		if !d.Has(`tr[hx-swap-oob="true"]` + rowSel(k.ID)) {
 			t.Errorf("no out-of-band row")
 		}
-		if !strings.Contains(r.Body, "Line one\nLine two") {
+		if got := d.Find(htmlcheck.ID("key-details-"+k.ID) + " dd.description").Text(); got != "Line one\nLine two" {
 			t.Errorf("description: want the lines kept, trimmed")
 		}
 		if got := r.Header.Get("HX-Trigger"); !strings.Contains(got, "Changes saved.") {
@@ -293,7 +295,8 @@ func TestEditKey(t *testing.T) {
 			t.Fatalf("got %d to %q, want 303 to the key", r.Code, r.Header.Get("Location"))
 		}
 		page := c.follow(r)
-		if !strings.Contains(page.Body, "Changes saved.") || !strings.Contains(page.Body, "Plain edited") || !strings.Contains(page.Body, "notes") {
+		d := parse(t, page.Body)
+		if d.Text("main .flash") != "Changes saved." || d.Text(htmlcheck.ID("key-title-"+k.ID)) != "Plain edited" || detail(d, "Description") != "notes" {
 			t.Errorf("key page after the edit: want the notice, the name and the description")
 		}
 	})
@@ -363,7 +366,7 @@ func TestEditRevokedKey(t *testing.T) {
 	if got := cellText(t, c.get("/settings/api-keys").Body, k.ID, "Status"); got != "Revoked" {
 		t.Errorf("list status: got %q, want Revoked", got)
 	}
-	if body := c.get("/settings/api-keys/" + k.ID + "/edit").Body; !strings.Contains(body, "it stays revoked") {
+	if body := c.get("/settings/api-keys/" + k.ID + "/edit").Body; !strings.Contains(parse(t, body).Text("form.edit-form p.hint"), "it stays revoked") {
 		t.Errorf("the edit form of a revoked key does not say it stays revoked")
 	}
 }
@@ -418,7 +421,7 @@ func TestRollEachOverlap(t *testing.T) {
 			if next.ID == old.ID || next.Token == old.Token {
 				t.Fatalf("the roll did not make a new key")
 			}
-			if !strings.Contains(next.Reveal.Body, "This key replaces") || !strings.Contains(next.Reveal.Body, old.Prefix+"...") {
+			if !strings.HasPrefix(parse(t, next.Reveal.Body).Text(`div.alert-info[role="note"]`), "This key replaces "+old.Prefix+"...") {
 				t.Errorf("the reveal page does not say which key the new one replaces")
 			}
 			so, sn := ts.keyOf(old.ID), ts.keyOf(next.ID)
@@ -509,10 +512,10 @@ func TestRollKeepsTheExpiryPolicy(t *testing.T) {
 	never := c.create("Never")
 	ts.clock.Advance(10 * 24 * time.Hour) // Mar 20
 
-	if body := c.get("/settings/api-keys/" + thirty.ID + "/roll").Body; !strings.Contains(html.UnescapeString(body), "expires 30 days from today: it works through Apr 19, 2026") {
+	if body := c.get("/settings/api-keys/" + thirty.ID + "/roll").Body; !strings.Contains(parse(t, body).Text("#roll-body p.roll-policy"), "expires 30 days from today: it works through Apr 19, 2026") {
 		t.Errorf("roll dialog of a 30-day key does not say which expiry applies")
 	}
-	if body := c.get("/settings/api-keys/" + dated.ID + "/roll").Body; !strings.Contains(body, "fixed date") || !strings.Contains(body, "Dec 31, 2026") {
+	if policy := parse(t, c.get("/settings/api-keys/"+dated.ID+"/roll").Body).Text("#roll-body p.roll-policy"); !strings.Contains(policy, "fixed date") || !strings.Contains(policy, "Dec 31, 2026") {
 		t.Errorf("roll dialog of a dated key does not say the date stays")
 	}
 	for _, tt := range []struct {
@@ -539,7 +542,7 @@ func TestRollKeepsTheExpiryPolicy(t *testing.T) {
 	// A key that expires before the overlap would end keeps its expiry.
 	soon := c.createKey(url.Values{"name": {"Soon"}, "scopes": {"*"}, "expires": {"date"}, "expires_on": {"2026-03-22"}, "form_token": {formToken()}})
 	ts.clock.Advance(time.Date(2026, 3, 22, 20, 0, 0, 0, time.UTC).Sub(ts.clock.Now()))
-	if body := c.get("/settings/api-keys/" + soon.ID + "/roll").Body; !strings.Contains(body, "until it expires, Mar 23, 00:00 UTC") {
+	if body := c.get("/settings/api-keys/" + soon.ID + "/roll").Body; parse(t, body).Text(`label.choice:has(input[name="overlap"][value="7d"]) .choice-preview`) != "until it expires, Mar 23, 00:00 UTC" {
 		t.Errorf("roll dialog of a key expiring within the overlap does not say it ends sooner")
 	}
 	c.roll(soon.ID, "7d")
@@ -574,7 +577,7 @@ func TestRollRefused(t *testing.T) {
 					opts = append(opts, htmx())
 				}
 				confirm := c.get("/settings/api-keys/"+tt.key.ID+"/roll", opts...)
-				if confirm.Code != http.StatusOK || !strings.Contains(confirm.Body, tt.want) || strings.Contains(confirm.Body, `name="overlap"`) {
+				if d := parse(t, confirm.Body); confirm.Code != http.StatusOK || !strings.HasPrefix(d.Text("#roll-body div.alert-error#roll-desc"), tt.want) || d.Has(`input[name="overlap"]`) {
 					t.Errorf("confirmation: got %d, want the reason %q and no form", confirm.Code, tt.want)
 				}
 				before := ts.counts()
@@ -582,10 +585,11 @@ func TestRollRefused(t *testing.T) {
 				if r.Code != http.StatusConflict {
 					t.Fatalf("status: got %d, want 409\n%s", r.Code, r.Body)
 				}
-				if !strings.Contains(r.Body, tt.want) {
+				d := parse(t, r.Body)
+				if !strings.HasPrefix(d.Text("#roll-body div.alert-error#roll-desc"), tt.want) {
 					t.Errorf("body: want %q in it", tt.want)
 				}
-				if mode == "htmx" && !strings.HasPrefix(r.Body, `<div class="roll-body" id="roll-body">`) {
+				if mode == "htmx" && !d.Children().First().Is("div.roll-body#roll-body") {
 					t.Errorf("htmx body: want the dialog's content, got %.100s", r.Body)
 				}
 				if r.cookie("blnk_reveal") != nil || r.Header.Get("Location") != "" {
@@ -600,7 +604,8 @@ func TestRollRefused(t *testing.T) {
 		next := c.roll(k.ID, "7d")
 		before := ts.counts()
 		r := c.post("/settings/api-keys/"+k.ID+"/roll", url.Values{"overlap": {"1h"}, "form_token": {formToken()}})
-		if r.Code != http.StatusConflict || !strings.Contains(r.Body, "This key was rolled already") || !strings.Contains(r.Body, next.Prefix+"...") {
+		refusal := parse(t, r.Body).Text("#roll-body div.alert-error#roll-desc")
+		if r.Code != http.StatusConflict || !strings.HasPrefix(refusal, "This key was rolled already") || !strings.Contains(refusal, next.Prefix+"...") {
 			t.Errorf("second roll: got %d, want 409 naming the new key\n%.600s", r.Code, r.Body)
 		}
 		ts.checkCounts(t, before)
@@ -614,7 +619,7 @@ func TestRollRefused(t *testing.T) {
 			before := ts.counts()
 			for _, opts := range [][]opt{nil, {htmx()}} {
 				r := c.post("/settings/api-keys/"+k.ID+"/roll", url.Values{"overlap": {o}, "form_token": {formToken()}}, opts...)
-				if r.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Body, "Choose how long the old key keeps working") {
+				if r.Code != http.StatusUnprocessableEntity || !strings.HasPrefix(problemText(r.Body), "Choose how long the old key keeps working") {
 					t.Errorf("overlap %q: got %d, want 422 with the choices", o, r.Code)
 				}
 				checkEscaped(t, r.Body, o)
@@ -686,7 +691,7 @@ func TestRollSubmittedTwice(t *testing.T) {
 		k := c.create("Roll with a used token")
 		before := ts.counts()
 		r := c.post("/settings/api-keys/"+k.ID+"/roll", url.Values{"overlap": {"1h"}, "form_token": {token}})
-		if r.Code != http.StatusConflict || !strings.Contains(r.Body, "This form was used already") {
+		if r.Code != http.StatusConflict || !strings.HasPrefix(problemText(r.Body), "This form was used already") {
 			t.Errorf("got %d, want 409 'used already'", r.Code)
 		}
 		ts.checkCounts(t, before)
@@ -698,12 +703,31 @@ func TestRollDialog(t *testing.T) {
 	_, c := newSignedIn(t, serverOpts{})
 	k := c.create("Dialog")
 	r := c.get("/settings/api-keys/"+k.ID+"/roll", htmx())
-	for _, want := range []string{`<dialog class="modal roll-modal" data-modal`, `hx-post="/settings/api-keys/` + k.ID + `/roll"`,
-		`name="overlap" value="now"`, `name="overlap" value="1h"`, `name="overlap" value="24h" checked`, `name="overlap" value="7d"`,
-		"Stop it now", "neither will the new key", `name="form_token"`} {
-		if !strings.Contains(r.Body, want) {
-			t.Errorf("dialog: want %q in it", want)
+	d := parse(t, r.Body)
+	dialog := d.Children().First()
+	if !dialog.Is("dialog.modal.roll-modal[data-modal]") {
+		t.Fatalf("dialog: the fragment starts with %s, want the roll dialog", goquery.NodeName(dialog))
+	}
+	rollForm := dialog.Find(`form[hx-post="/settings/api-keys/` + k.ID + `/roll"]`)
+	if rollForm.Length() != 1 || rollForm.Find(`input[type="hidden"][name="form_token"]`).Length() != 1 {
+		t.Errorf("dialog: no htmx form to roll the key with its form token")
+	}
+	var overlaps []string
+	rollForm.Find(`input[type="radio"][name="overlap"]`).Each(func(_ int, in *goquery.Selection) {
+		v, _ := in.Attr("value")
+		if _, checked := in.Attr("checked"); checked {
+			v += " checked"
 		}
+		overlaps = append(overlaps, v)
+	})
+	if want := []string{"now", "1h", "24h checked", "7d"}; !slices.Equal(overlaps, want) {
+		t.Errorf("dialog: overlaps %q, want %q", overlaps, want)
+	}
+	if got := htmlcheck.Text(rollForm.Find(`label.choice:has(input[value="now"])`)); !strings.HasPrefix(got, "Stop it now") {
+		t.Errorf("dialog: the overlap now is labelled %q, want Stop it now", got)
+	}
+	if got := htmlcheck.Text(dialog.Find("p.roll-policy")); !strings.Contains(got, "neither will the new key") {
+		t.Errorf("dialog: the expiry policy %q does not say the new key never expires", got)
 	}
 	// With htmx, a roll leads to the reveal page by a full navigation,
 	// which carries the one-time cookie.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/a-h/templ"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 	"github.com/labstack/echo/v4"
 )
 
@@ -44,7 +45,7 @@ func TestRenderFailureIsAnErrorPage(t *testing.T) {
 			t.Errorf("GET %s: got %d, want 500", path, rec.Code)
 		}
 		body := rec.Body.String()
-		if !strings.Contains(body, "Something went wrong") || !strings.HasPrefix(strings.ToLower(body), "<!doctype html>") {
+		if !strings.HasPrefix(strings.ToLower(body), "<!doctype html>") || htmlcheck.Parse(t, body).Text(".error-card h1") != "Something went wrong" {
 			t.Errorf("GET %s: want the whole error page, got\n%s", path, body)
 		}
 		if strings.Contains(body, "half a page") || strings.Contains(body, "first") {

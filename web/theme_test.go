@@ -3,28 +3,35 @@ package web_test
 import (
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
-)
 
-var htmlTagRE = regexp.MustCompile(`<html[^>]*>`)
+	"github.com/PuerkitoBio/goquery"
+)
 
 // themeOf returns the data-theme of a page's <html> ("" when it follows
 // the system) and its color-scheme meta tag.
 func themeOf(t *testing.T, body string) (theme, scheme string) {
 	t.Helper()
-	tag := htmlTagRE.FindString(body)
-	if tag == "" {
-		t.Fatalf("no <html> tag in\n%s", body)
+	if !isFullPage(body) {
+		t.Fatalf("no <html> page in\n%s", body)
 	}
-	if m := regexp.MustCompile(`data-theme="([^"]*)"`).FindStringSubmatch(tag); m != nil {
-		theme = m[1]
-	}
-	if m := regexp.MustCompile(`<meta name="color-scheme" content="([^"]*)"`).FindStringSubmatch(body); m != nil {
-		scheme = m[1]
-	}
+	d := parse(t, body)
+	theme, _ = d.Attr("html", "data-theme")
+	scheme, _ = d.Attr(`head > meta[name="color-scheme"]`, "content")
 	return theme, scheme
+}
+
+// pressedTheme returns the values of the theme switch's buttons shown as
+// pressed.
+func pressedTheme(t *testing.T, body string) []string {
+	t.Helper()
+	var out []string
+	parse(t, body).Find(`form.theme-form button[name="theme"][aria-pressed="true"]`).Each(func(_ int, b *goquery.Selection) {
+		v, _ := b.Attr("value")
+		out = append(out, v)
+	})
+	return out
 }
 
 func TestThemeIsRememberedAndRenderedByTheServer(t *testing.T) {
@@ -34,7 +41,7 @@ func TestThemeIsRememberedAndRenderedByTheServer(t *testing.T) {
 	if theme, scheme := themeOf(t, r.Body); theme != "" || scheme != "light dark" {
 		t.Errorf("before any choice: data-theme %q, color-scheme %q; want none and \"light dark\"", theme, scheme)
 	}
-	if !strings.Contains(r.Body, `value="system" aria-pressed="true"`) {
+	if got := pressedTheme(t, r.Body); len(got) != 1 || got[0] != "system" {
 		t.Error("the System button is not shown as pressed before any choice")
 	}
 
@@ -70,7 +77,7 @@ func TestThemeIsRememberedAndRenderedByTheServer(t *testing.T) {
 			if theme, scheme := themeOf(t, page.Body); theme != tc.wantTheme || scheme != tc.wantScheme {
 				t.Errorf("then data-theme %q, color-scheme %q; want %q, %q", theme, scheme, tc.wantTheme, tc.wantScheme)
 			}
-			if !strings.Contains(page.Body, `value="`+tc.value+`" aria-pressed="true"`) {
+			if got := pressedTheme(t, page.Body); len(got) != 1 || got[0] != tc.value {
 				t.Errorf("the %s button is not shown as pressed", tc.value)
 			}
 			// Pages that are not signed in, and error pages, follow it too.

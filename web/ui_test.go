@@ -1,12 +1,14 @@
 package web_test
 
 import (
-	"html"
 	"net/http"
 	"net/url"
-	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 )
 
 func TestNameCheckWarnsOfActiveKeysOfTheSameName(t *testing.T) {
@@ -41,19 +43,23 @@ func TestNameCheckWarnsOfActiveKeysOfTheSameName(t *testing.T) {
 			if isFullPage(r.Body) {
 				t.Error("answered a whole page, want a fragment")
 			}
-			got := strings.TrimSpace(html.UnescapeString(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(r.Body, "")))
-			if tc.want == "" && got != "" || tc.want != "" && !strings.HasPrefix(got, tc.want) {
+			d := parse(t, r.Body)
+			if tc.want == "" {
+				if got := htmlcheck.Text(d.Selection); got != "" {
+					t.Errorf("warning %q, want none", got)
+				}
+			} else if got := d.Text("p.warning"); !strings.HasPrefix(got, tc.want) {
 				t.Errorf("warning %q, want %q", got, tc.want)
 			}
 			checkEscaped(t, r.Body, tc.query)
 		})
 	}
 	one := c.get("/settings/api-keys/name-check?name=Production+API+Key&name=other", htmx())
-	if !strings.Contains(html.UnescapeString(one.Body), "2 active keys") {
+	if !strings.HasPrefix(parse(t, one.Body).Text("p.warning"), "2 active keys") {
 		t.Errorf("repeated name parameter: %s", one.Body)
 	}
 	// Signed out: nothing to learn.
-	if r := ts.client().get("/settings/api-keys/name-check?name=Production+API+Key", htmx()); r.Code != http.StatusOK || r.Header.Get("HX-Redirect") == "" || strings.Contains(r.Body, "already") {
+	if r := ts.client().get("/settings/api-keys/name-check?name=Production+API+Key", htmx()); r.Code != http.StatusOK || r.Header.Get("HX-Redirect") == "" || strings.Contains(textOf(t, r.Body), "already") {
 		t.Errorf("signed out: %d, HX-Redirect %q, body %q; want a redirect to sign in", r.Code, r.Header.Get("HX-Redirect"), r.Body)
 	}
 }
@@ -72,34 +78,41 @@ func TestCreateFormShowsASummaryAndWarnings(t *testing.T) {
 		if r.Code != http.StatusUnprocessableEntity {
 			t.Fatalf("full page %v: status %d, want 422", full, r.Code)
 		}
-		body := html.UnescapeString(r.Body)
-		summary := regexp.MustCompile(`(?s)<div class="error-summary"[^>]*>.*?</div>`).FindString(body)
-		for _, want := range []string{`autofocus`, `<h2 id="error-summary-title">There are 2 problems</h2>`,
-			`<a href="#f-scopes" data-focus="f-scopes">Choose at least one scope.</a>`,
-			`<a href="#f-expires_on" data-focus="f-expires_on">Choose a date after today.</a>`} {
-			if !strings.Contains(summary, want) {
-				t.Errorf("full page %v: the error summary lacks %s:\n%s", full, want, summary)
-			}
+		d := parse(t, r.Body)
+		summary := d.One("div.error-summary")
+		if _, ok := summary.Attr("autofocus"); !ok {
+			t.Errorf("full page %v: the error summary does not take the focus", full)
 		}
-		if strings.Index(summary, "f-scopes") > strings.Index(summary, "f-expires_on") {
-			t.Errorf("full page %v: the summary is not in the form's order", full)
+		if got, want := htmlcheck.Text(summary.Find("h2#error-summary-title")), "There are 2 problems"; got != want {
+			t.Errorf("full page %v: the error summary's title is %q, want %q", full, got, want)
 		}
-		if strings.Contains(body, `id="f-name" name="name" type="text" value="Production API Key" required maxlength="100" autocomplete="off" autofocus`) {
+		// The links, in the form's order: each to its field, saying its problem.
+		var links []string
+		summary.Find("a").Each(func(_ int, a *goquery.Selection) {
+			href, _ := a.Attr("href")
+			focus, _ := a.Attr("data-focus")
+			links = append(links, href+" "+focus+" "+htmlcheck.Text(a))
+		})
+		if want := []string{"#f-scopes f-scopes Choose at least one scope.", "#f-expires_on f-expires_on Choose a date after today."}; !slices.Equal(links, want) {
+			t.Errorf("full page %v: the error summary's links are %q, want %q", full, links, want)
+		}
+		if _, ok := d.One("input#f-name").Attr("autofocus"); ok {
 			t.Errorf("full page %v: the name field takes the focus from the summary", full)
 		}
-		if !strings.Contains(body, "Another active key is already named “Production API Key”.") {
-			t.Errorf("full page %v: no duplicate-name warning", full)
+		if got := d.Text("#f-name-warning p.warning"); !strings.HasPrefix(got, "Another active key is already named “Production API Key”.") {
+			t.Errorf("full page %v: no duplicate-name warning, got %q", full, got)
 		}
-		if !strings.Contains(body, `<fieldset id="f-scopes" class="field field-invalid" aria-describedby="f-scopes-problem"`) {
-			t.Errorf("full page %v: the scopes are not described by their problem", full)
+		scopes := d.One("fieldset#f-scopes")
+		if by, _ := scopes.Attr("aria-describedby"); !scopes.HasClass("field-invalid") || by != "f-scopes-problem" {
+			t.Errorf("full page %v: the scopes are not described by their problem (described by %q)", full, by)
 		}
-		if !strings.Contains(body, `<p class="hint" id="f-scopes-hint" hidden>`) {
+		if _, hidden := scopes.Find("p.hint#f-scopes-hint").Attr("hidden"); !hidden {
 			t.Errorf("full page %v: the scopes' hint shows next to their problem", full)
 		}
 	}
 	// The warning and the risk of * with Never are warnings: the key is made.
 	k := c.createKey(keyForm("Production API Key", "never", "*"))
-	if !strings.Contains(html.UnescapeString(k.Reveal.Body), "Another active key has the same name.") {
+	if !strings.HasPrefix(parse(t, k.Reveal.Body).Text("p.warning"), "Another active key has the same name.") {
 		t.Error("the reveal page does not say another key has the same name")
 	}
 }
@@ -117,7 +130,7 @@ func TestRevealShowsAUsageLineWithoutTheKey(t *testing.T) {
 	if strings.Contains(line, k.Token) || strings.Contains(line, k.Prefix) {
 		t.Errorf("usage line %q holds the key", line)
 	}
-	if strings.Contains(k.Reveal.Body, "same name") {
+	if strings.Contains(textOf(t, k.Reveal.Body), "same name") {
 		t.Error("a key with a new name is said to have another's name")
 	}
 
@@ -136,12 +149,14 @@ func TestRevealShowsAUsageLineWithoutTheKey(t *testing.T) {
 	}
 }
 
+// textareaValue returns the text of the textarea with HTML id id, as the
+// browser fills it, and whether there is one.
 func textareaValue(body, id string) (string, bool) {
-	m := regexp.MustCompile(`<textarea[^>]*\bid="` + regexp.QuoteMeta(id) + `"[^>]*>([^<]*)</textarea>`).FindStringSubmatch(body)
-	if m == nil {
+	ta := htmlcheck.Read(body).Find("textarea" + htmlcheck.ID(id)).First()
+	if ta.Length() == 0 {
 		return "", false
 	}
-	return html.UnescapeString(m[1]), true
+	return ta.Text(), true
 }
 
 func TestNotFoundInsideTheAppWhenSignedIn(t *testing.T) {
@@ -151,30 +166,37 @@ func TestNotFoundInsideTheAppWhenSignedIn(t *testing.T) {
 		if r.Code != http.StatusNotFound {
 			t.Errorf("%s: status %d, want 404", path, r.Code)
 		}
-		for _, want := range []string{`<aside class="sidebar"`, `<details class="user-menu">`, "Page not found", adminEmail} {
-			if !strings.Contains(r.Body, want) {
-				t.Errorf("%s: the page lacks %s", path, want)
+		d := parse(t, r.Body)
+		for _, sel := range []string{"aside.sidebar", "details.user-menu"} {
+			if !d.Has(sel) {
+				t.Errorf("%s: the page lacks %s", path, sel)
 			}
 		}
-		if strings.Contains(r.Body, `aria-current="page"`) {
+		if got := d.Text(".error-card h1"); got != "Page not found" {
+			t.Errorf("%s: heading %q, want Page not found", path, got)
+		}
+		if got := d.Text("details.user-menu .user-email"); got != adminEmail {
+			t.Errorf("%s: the user menu names %q, want %s", path, got, adminEmail)
+		}
+		if d.Has(`[aria-current="page"]`) {
 			t.Errorf("%s: a navigation entry claims to be this page", path)
 		}
 	}
 	// The pending notice is kept for the next real page.
 	c.post("/settings/api-keys/"+c.create("Flash", "mcp:read").ID+"/revoke", nil)
-	if r := c.get("/nowhere"); strings.Contains(r.Body, "was revoked") {
+	if r := c.get("/nowhere"); strings.Contains(textOf(t, r.Body), "was revoked") {
 		t.Error("the 404 page took the one-time notice")
 	}
-	if r := c.get("/settings/api-keys"); !strings.Contains(r.Body, "was revoked") {
+	if r := c.get("/settings/api-keys"); !strings.Contains(parse(t, r.Body).Text("main .flash"), "was revoked") {
 		t.Error("the one-time notice is lost after a 404")
 	}
 	// Signed out: the page on its own.
 	r := ts.client().get("/no/such/page")
-	if r.Code != http.StatusNotFound || strings.Contains(r.Body, `class="sidebar"`) || !strings.Contains(r.Body, "Page not found") {
-		t.Errorf("signed out: %d, with the app's shell: %v", r.Code, strings.Contains(r.Body, `class="sidebar"`))
+	if d := parse(t, r.Body); r.Code != http.StatusNotFound || d.Has(".sidebar") || d.Text(".error-card h1") != "Page not found" {
+		t.Errorf("signed out: %d, with the app's shell: %v", r.Code, d.Has(".sidebar"))
 	}
 	// htmx still gets a fragment.
-	if r := c.get("/no/such/page", htmx()); isFullPage(r.Body) || strings.Contains(r.Body, "sidebar") {
+	if r := c.get("/no/such/page", htmx()); isFullPage(r.Body) || parse(t, r.Body).Has(".sidebar") {
 		t.Errorf("htmx: a whole page for a 404")
 	}
 }
@@ -186,10 +208,12 @@ func TestAuthFormsFocusAndHints(t *testing.T) {
 	if r.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("setup: %d", r.Code)
 	}
-	if !strings.Contains(r.Body, `<p class="hint" id="f-password-hint" hidden>At least 12 characters.</p>`) {
+	d := parse(t, r.Body)
+	hint := d.One("p.hint#f-password-hint")
+	if _, hidden := hint.Attr("hidden"); !hidden || htmlcheck.Text(hint) != "At least 12 characters." {
 		t.Error("setup: the password's hint is not hidden while its problem shows")
 	}
-	if !strings.Contains(r.Body, `aria-describedby="f-password-problem"`) || strings.Contains(r.Body, `aria-describedby="f-password-hint f-password-problem"`) {
+	if by, _ := d.Attr("input#f-password", "aria-describedby"); by != "f-password-problem" {
 		t.Error("setup: the password is described by its hint as well as its problem")
 	}
 	c.setup(adminWorkspace, adminEmail, adminPassword)
@@ -199,11 +223,11 @@ func TestAuthFormsFocusAndHints(t *testing.T) {
 	if login.Code != http.StatusUnauthorized {
 		t.Fatalf("login: %d", login.Code)
 	}
-	if !regexp.MustCompile(`<input id="f-password"[^>]*autofocus`).MatchString(login.Body) || regexp.MustCompile(`<input id="f-email"[^>]*autofocus`).MatchString(login.Body) {
+	if d := parse(t, login.Body); !d.Has("input#f-password[autofocus]") || d.Has("input#f-email[autofocus]") {
 		t.Error("after a wrong password, the focus is not on Password alone")
 	}
 	fresh := ts.client().get("/login")
-	if !regexp.MustCompile(`<input id="f-email"[^>]*autofocus`).MatchString(fresh.Body) {
+	if !parse(t, fresh.Body).Has("input#f-email[autofocus]") {
 		t.Error("the sign-in page does not start in Email")
 	}
 }

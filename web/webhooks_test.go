@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -41,22 +42,33 @@ func addWebhook(t *testing.T, c *client, u string, events ...string) string {
 	return m[1]
 }
 
-var secretRE = regexp.MustCompile(`<textarea[^>]*id="webhook-secret"[^>]*>(whsec_[A-Za-z0-9+/=]+)</textarea>`)
+// shownSecret returns the signing secret a page shows in its secret box,
+// and whether it shows one: "whsec_" and base64.
+func shownSecret(body string) (string, bool) {
+	v, ok := textareaValue(body, "webhook-secret")
+	if !ok || !strings.HasPrefix(v, webhook.SecretPrefix) {
+		return "", false
+	}
+	if _, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(v, webhook.SecretPrefix)); err != nil {
+		return "", false
+	}
+	return v, true
+}
 
 func TestWebhookPages(t *testing.T) {
 	t.Parallel()
 	ts, c := newSignedIn(t, serverOpts{})
 	list := c.get("/settings/webhooks")
-	if list.Code != 200 || !strings.Contains(list.Body, "No webhook endpoints yet") {
+	if list.Code != 200 || parse(t, list.Body).Text("section.empty-state h2") != "No webhook endpoints yet" {
 		t.Fatalf("empty list: %d", list.Code)
 	}
-	if !strings.Contains(list.Body, `href="/settings/webhooks" aria-current="page"`) {
+	if !parse(t, list.Body).Has(`aside.sidebar a.nav-link[href="/settings/webhooks"][aria-current="page"]`) {
 		t.Errorf("the sidebar does not mark Webhooks as the current page")
 	}
-	if r := c.get("/settings/webhooks/new", htmx()); r.Code != 200 || !strings.HasPrefix(r.Body, `<dialog class="modal"`) {
+	if r := c.get("/settings/webhooks/new", htmx()); r.Code != 200 || !parse(t, r.Body).Children().First().Is("dialog.modal") {
 		t.Errorf("htmx form: %d %.60q", r.Code, r.Body)
 	}
-	if r := c.get("/settings/webhooks/new"); r.Code != 200 || !isFullPage(r.Body) || !strings.Contains(r.Body, `name="events" value="key.leaked"`) {
+	if r := c.get("/settings/webhooks/new"); r.Code != 200 || !isFullPage(r.Body) || !parse(t, r.Body).Has(`input[type="checkbox"][name="events"][value="key.leaked"]`) {
 		t.Errorf("form page: %d", r.Code)
 	}
 
@@ -78,20 +90,20 @@ func TestWebhookPages(t *testing.T) {
 		t.Errorf("%d endpoints after a double submit, want 1", n)
 	}
 	page := c.follow(r)
-	s := secretRE.FindStringSubmatch(page.Body)
-	if s == nil {
+	secret, ok := shownSecret(page.Body)
+	if !ok {
 		t.Fatalf("secret page shows no secret:\n%s", page.Body)
 	}
 	if page.Header.Get("Cache-Control") != "no-store" || page.Header.Get("Referrer-Policy") != "no-referrer" {
 		t.Errorf("secret page headers: %v", page.Header)
 	}
-	if again := c.follow(r); secretRE.MatchString(again.Body) || !strings.Contains(again.Body, "can no longer be displayed") {
+	if again := parse(t, c.follow(r).Body); again.Has("textarea#webhook-secret") || again.Text("h1") != "This secret can no longer be displayed" {
 		t.Errorf("the secret is shown twice")
 	}
 	// Another browser of the same workspace never sees it.
 	other := ts.client()
 	other.signIn(adminEmail, adminPassword)
-	if strings.Contains(other.get("/settings/webhooks/"+id+"/secret").Body, s[1]) {
+	if strings.Contains(other.get("/settings/webhooks/"+id+"/secret").Body, secret) {
 		t.Errorf("the secret is shown to another session")
 	}
 
@@ -104,7 +116,7 @@ func TestWebhookPages(t *testing.T) {
 		t.Errorf("list status: %q, want Enabled", got)
 	}
 	details := c.get("/settings/webhooks/" + id)
-	if got := parse(t, details.Body).Text("#deliveries .section-empty"); !strings.HasPrefix(got, "No deliveries yet") || strings.Contains(details.Body, s[1]) {
+	if got := parse(t, details.Body).Text("#deliveries .section-empty"); !strings.HasPrefix(got, "No deliveries yet") || strings.Contains(details.Body, secret) {
 		t.Errorf("details page: deliveries %q", got)
 	}
 
@@ -114,16 +126,17 @@ func TestWebhookPages(t *testing.T) {
 		t.Errorf("test event: %d %q", r.Code, r.Header.Get("Location"))
 	}
 	r = c.post("/settings/webhooks/"+id+"/test", nil, htmx())
-	if r.Code != 200 || !strings.HasPrefix(r.Body, `<section id="deliveries"`) || !strings.Contains(r.Header.Get("HX-Trigger"), "Test event queued") {
+	d := parse(t, r.Body)
+	if r.Code != 200 || !d.Children().First().Is("section#deliveries") || !strings.Contains(r.Header.Get("HX-Trigger"), "Test event queued") {
 		t.Errorf("htmx test event: %d %.80q %q", r.Code, r.Body, r.Header.Get("HX-Trigger"))
 	}
-	if got := strings.Count(r.Body, `<tr class="delivery">`); got != 2 {
+	if got := d.Count("section#deliveries tbody > tr.delivery"); got != 2 {
 		t.Errorf("%d deliveries listed, want 2", got)
 	}
-	if !strings.Contains(r.Body, `hx-trigger="every 2s"`) {
+	if trigger, _ := d.Attr("section#deliveries", "hx-trigger"); trigger != "every 2s" {
 		t.Errorf("pending deliveries: the list does not refresh itself")
 	}
-	if frag := c.get("/settings/webhooks/"+id+"/deliveries", htmx()); frag.Code != 200 || !strings.Contains(frag.Body, "webhook.test") {
+	if frag := c.get("/settings/webhooks/"+id+"/deliveries", htmx()); frag.Code != 200 || !slices.Contains(strings.Fields(parse(t, frag.Body).Text(`section#deliveries tr.delivery td[data-label="Event"] code.chip`)), "webhook.test") {
 		t.Errorf("deliveries fragment: %d", frag.Code)
 	}
 	if full := c.get("/settings/webhooks/" + id + "/deliveries"); full.Code != http.StatusSeeOther {
@@ -155,7 +168,7 @@ func TestWebhookPages(t *testing.T) {
 	}
 
 	// Delete, after a confirmation.
-	if r := c.get("/settings/webhooks/" + id + "/delete"); r.Code != 200 || !strings.Contains(r.Body, "Delete this endpoint?") {
+	if r := c.get("/settings/webhooks/" + id + "/delete"); r.Code != 200 || parse(t, r.Body).Text("h1#delete-title") != "Delete this endpoint?" {
 		t.Errorf("delete confirmation: %d", r.Code)
 	}
 	r = c.post("/settings/webhooks/"+id+"/delete", nil)
@@ -238,7 +251,7 @@ func TestWebhookChangesAudited(t *testing.T) {
 	// The log's page: its action filter offers them, by name.
 	page := c.get("/settings/audit-log")
 	for _, a := range []string{"webhook.enabled", "webhook.disabled", "webhook.tested"} {
-		if !strings.Contains(page.Body, `<option value="`+a+`"`) {
+		if !parse(t, page.Body).Has(`select#f-action option[value="` + a + `"]`) {
 			t.Errorf("the action filter has no %s", a)
 		}
 	}
@@ -330,7 +343,7 @@ func TestWebhookFormRefusesBadInput(t *testing.T) {
 				if len(got) != len(tt.want) {
 					t.Errorf("problems = %q, want only %v", got, tt.want)
 				}
-				if mode == "htmx" && !strings.HasPrefix(r.Body, `<form id="webhook-form"`) {
+				if top := parse(t, r.Body).Children(); mode == "htmx" && (top.Length() != 1 || !top.Is("form#webhook-form")) {
 					t.Errorf("htmx answer is not the form alone: %.60q", r.Body)
 				}
 				if v, _ := inputValue(r.Body, "f-url"); v != tt.form.Get("url") {
@@ -436,7 +449,7 @@ func TestWebhookWorkspaceIsolation(t *testing.T) {
 			t.Errorf("POST %s: %d, want 404", path, r.Code)
 		}
 	}
-	if r := c.get("/settings/webhooks/" + id); r.Code != 200 || strings.Contains(r.Body, "Disabled") {
+	if r := c.get("/settings/webhooks/" + id); r.Code != 200 || detail(parse(t, r.Body), "Status") != "Enabled" {
 		t.Errorf("the owner's endpoint changed: %d", r.Code)
 	}
 	for _, bad := range []string{"wh_nope", "../api-keys", "wh_0123456789ABCDEFGHJK"} {
