@@ -142,6 +142,22 @@ func reasons(c Calls) string {
 	return strings.Join(parts, ", ")
 }
 
+// RefusalText says why a call was refused, for the details' "Last
+// refused".
+func RefusalText(r blnk.RefusalReason) string {
+	switch r {
+	case blnk.RefusedRevoked:
+		return "Key revoked"
+	case blnk.RefusedExpired:
+		return "Key expired"
+	case blnk.RefusedScope:
+		return "Scope not granted"
+	case blnk.RefusedAddress:
+		return "Address not on the allowlist"
+	}
+	return "Refused"
+}
+
 // chartSummary is the chart's text alternative in one sentence.
 func (u Usage) chartSummary() string {
 	return fmt.Sprintf("Calls per day over the last %d days: %s accepted, %s refused. The table below lists each day.",

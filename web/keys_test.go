@@ -586,7 +586,7 @@ func TestKeyDetails(t *testing.T) {
 				"Role":      "Member",
 				"Created":   "Mar 10, 2026 12:00:00 UTC by " + adminEmail,
 				"Expires":   "Dec 31, 2026 (end of day, UTC)",
-				"Last used": "Never",
+				"Last used": "Never used",
 				"Status":    "Active",
 			} {
 				if got := detail(d, term); got != want {

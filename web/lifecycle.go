@@ -32,7 +32,27 @@ func (s *Server) keyDetails(ctx context.Context, k apikey.Key) (views.KeyDetails
 	if err != nil {
 		return views.KeyDetails{}, err
 	}
-	return views.KeyDetails{Key: k, Now: s.cfg.Now(), Events: p.Events, Usage: &u}, nil
+	d := views.KeyDetails{Key: k, Now: s.cfg.Now(), Events: p.Events, Usage: &u}
+	if d.LastRefused, err = s.lastRefused(ctx, k.ID); err != nil {
+		return views.KeyDetails{}, err
+	}
+	return d, nil
+}
+
+// lastRefused returns the last refused call to key id, the newer of the
+// stored one and this server's unflushed one; nil if none.
+func (s *Server) lastRefused(ctx context.Context, id string) (*blnk.Refusal, error) {
+	r, ok, err := s.db.LastRefused(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if mem, inMem := s.auth.LastRefused(id); inMem && (!ok || mem.At.After(r.At)) {
+		r, ok = mem, true
+	}
+	if !ok {
+		return nil, nil
+	}
+	return &r, nil
 }
 
 func (s *Server) keyEditForm(c echo.Context) error {
