@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
@@ -166,14 +168,11 @@ func (s *Server) keyList(c echo.Context) error {
 	lq.Now = now
 	l := views.KeyList{Now: now, Filter: filter, Problem: string(problem)}
 
-	all, counts, among, err := s.counts.count(ctx, ws, lq)
+	counts, among, err := s.fillCounts(ctx, ws, lq, &l)
 	if err != nil {
 		return err
 	}
-	l.Total, l.ExpiringSoon = all.All, all.Expiring
-	if problem != "" {
-		counts = all
-	} else {
+	if problem == "" {
 		// The keys the filter finds, when they are few: read by id.
 		lq.Among = among
 		if counts.Of(lq.Status) > 0 {
@@ -186,10 +185,6 @@ func (s *Server) keyList(c echo.Context) error {
 			}
 			l.Keys, l.Next, l.Prev = page.Keys, page.Next.String(), page.Prev.String()
 		}
-	}
-	for _, t := range views.ListStatuses {
-		t.Count = counts.Of(blnk.ListStatus(t.Status))
-		l.Tabs = append(l.Tabs, t)
 	}
 
 	status := http.StatusOK
@@ -214,4 +209,46 @@ func (s *Server) keyList(c echo.Context) error {
 		return err
 	}
 	return render(c, status, views.KeysPage(p, l))
+}
+
+// fillCounts sets l's totals, expiring count and status tabs for the
+// filter lq (all keys' counts if l has a Problem). It returns the counts
+// of what the filter finds and, when few, their ids (see listCounts).
+func (s *Server) fillCounts(ctx context.Context, ws int64, lq blnk.ListQuery, l *views.KeyList) (blnk.StatusCounts, []string, error) {
+	all, counts, among, err := s.counts.count(ctx, ws, lq)
+	if err != nil {
+		return counts, nil, err
+	}
+	l.Total, l.ExpiringSoon = all.All, all.Expiring
+	if l.Problem != "" {
+		counts = all
+	}
+	l.Tabs = l.Tabs[:0]
+	for _, t := range views.ListStatuses {
+		t.Count = counts.Of(blnk.ListStatus(t.Status))
+		l.Tabs = append(l.Tabs, t)
+	}
+	return counts, among, nil
+}
+
+// countsOOB returns, for an htmx action taken from the keys list (the
+// panel over it), the list's counts as they are now, out of band: the
+// status tabs of the filter the list shows (read from its address) and
+// the expiring banner. Nil for an action from anywhere else.
+func (s *Server) countsOOB(c echo.Context) (templ.Component, error) {
+	if !fromList(c) {
+		return nil, nil
+	}
+	u, _ := url.Parse(c.Request().Header.Get("HX-Current-URL")) // fromList parsed it
+	filter, lq, problem := parseListFilter(u.Query())
+	if problem != "" {
+		filter, lq, _ = parseListFilter(nil)
+	}
+	now := s.cfg.Now()
+	lq.Now = now
+	l := views.KeyList{Now: now, Filter: filter}
+	if _, _, err := s.fillCounts(c.Request().Context(), mustSession(c).Workspace.ID, lq, &l); err != nil {
+		return nil, err
+	}
+	return views.KeyCountsOOB(l), nil
 }

@@ -145,7 +145,11 @@ func (s *Server) keyEdit(c echo.Context) error {
 	c.Response().Header().Set("HX-Trigger", toastTrigger(notice))
 	parts := []templ.Component{views.KeyDetailsBody(d), views.TitleOOB(k)}
 	if fromList(c) {
-		parts = append(parts, views.KeyRowOOB(k, d.Now))
+		counts, err := s.countsOOB(c)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, views.KeyRowOOB(k, d.Now), counts)
 	}
 	return render(c, http.StatusOK, parts...)
 }

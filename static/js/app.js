@@ -55,6 +55,7 @@
       opener = null;
       d.addEventListener("close", function () {
         var back = d.returnFocusTo && d.returnFocusTo();
+        placeToasts(); // out of the dialog before it goes
         d.remove();
         if (back) {
           back.focus();
@@ -72,6 +73,7 @@
         }
       });
       d.showModal();
+      placeToasts(); // a toast already showing stays on top
       var focus = initialFocus(d);
       if (focus) { focus.focus(); }
     });
@@ -307,6 +309,22 @@
     }
   });
 
+  // Toasts show above everything, open dialogs included. A modal dialog
+  // sits in the top layer and makes the rest of the page inert (not
+  // clickable, hidden from screen readers), so the region moves into the
+  // topmost open dialog and shows as a popover, itself in the top layer
+  // above that dialog. It moves again when that dialog closes.
+  function placeToasts() {
+    var box = document.getElementById("toasts");
+    if (!box) { return; }
+    var open = document.querySelectorAll("dialog[open]");
+    var home = open.length ? open[open.length - 1] : document.body;
+    if (box.parentNode !== home) { home.appendChild(box); }
+    if (typeof box.showPopover !== "function") { return; }
+    if (box.matches(":popover-open")) { box.hidePopover(); }
+    if (box.children.length) { box.showPopover(); }
+  }
+
   // Errors htmx does not swap (404, 500, network) become a notice.
   function toast(message, kind) {
     var box = document.getElementById("toasts");
@@ -316,7 +334,11 @@
     t.setAttribute("role", kind === "error" ? "alert" : "status");
     t.textContent = message;
     box.appendChild(t);
-    setTimeout(function () { t.remove(); }, 6000);
+    placeToasts();
+    setTimeout(function () {
+      t.remove();
+      placeToasts();
+    }, 6000);
   }
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr;
