@@ -359,6 +359,51 @@
     toast(e.detail.value || e.detail.message || "", "");
   });
 
+  // The usage chart: a day hovered or focused says its numbers under the
+  // chart (its <title> is the browser's slower tooltip). The days are one
+  // Tab stop: arrow keys, Home and End move between them.
+  function chartDay(e) {
+    return e.target.closest && e.target.closest("[data-chart] .chart-day");
+  }
+  function readDay(day) {
+    var fig = day.closest("[data-chart]");
+    var out = fig && fig.querySelector("[data-chart-readout]");
+    if (!out) { return; }
+    if (!out.hasAttribute("data-default")) { out.setAttribute("data-default", out.textContent); }
+    out.textContent = day.getAttribute("data-day") + ".";
+  }
+  function unreadDay(day) {
+    var fig = day.closest("[data-chart]");
+    var out = fig && fig.querySelector("[data-chart-readout]");
+    if (out && out.hasAttribute("data-default") && fig.querySelector(".chart-day:focus") === null) {
+      out.textContent = out.getAttribute("data-default");
+    }
+  }
+  document.addEventListener("mouseover", function (e) { var d = chartDay(e); if (d) { readDay(d); } });
+  document.addEventListener("mouseout", function (e) { var d = chartDay(e); if (d) { unreadDay(d); } });
+  document.addEventListener("focusin", function (e) { var d = chartDay(e); if (d) { readDay(d); } });
+  document.addEventListener("focusout", function (e) {
+    var d = chartDay(e);
+    if (d) { setTimeout(function () { unreadDay(d); }, 0); }
+  });
+  document.addEventListener("keydown", function (e) {
+    var d = chartDay(e);
+    if (!d) { return; }
+    var days = Array.prototype.slice.call(d.parentNode.querySelectorAll(".chart-day"));
+    var i = days.indexOf(d), next = i;
+    switch (e.key) {
+    case "ArrowLeft": next = Math.max(0, i - 1); break;
+    case "ArrowRight": next = Math.min(days.length - 1, i + 1); break;
+    case "Home": next = 0; break;
+    case "End": next = days.length - 1; break;
+    default: return;
+    }
+    e.preventDefault();
+    d.setAttribute("tabindex", "-1");
+    days[next].setAttribute("tabindex", "0");
+    days[next].focus();
+  });
+
   // The theme switch of the account menu: the choice shows at once; htmx
   // posts it so the server draws the next pages in it (without JavaScript,
   // the form posts and the page reloads).
