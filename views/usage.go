@@ -113,7 +113,8 @@ const (
 	chartBar     = 7
 	chartHeight  = 100
 	refusedRow   = 24
-	minBarHeight = 1.5 // a day with any calls shows a bar
+	minBarHeight = 1.5 // a day with any accepted calls shows a bar
+	minRefused   = 4   // and one with any refused call a bar one notices
 )
 
 // bar is one day's bars: accepted on the chart's scale, refused on the
@@ -140,7 +141,7 @@ func (u Usage) bars() []bar {
 	out := make([]bar, len(u.Days))
 	for i, d := range u.Days {
 		ah := height(d.Accepted, top, chartHeight)
-		rh := height(d.Refused(), rtop, refusedRow)
+		rh := max(height(d.Refused(), rtop, refusedRow), min(float64(d.Refused()), 1)*minRefused)
 		out[i] = bar{
 			X:         num(float64(i*chartSlot) + (chartSlot-chartBar)/2.0),
 			HitX:      strconv.Itoa(i * chartSlot),

@@ -59,8 +59,8 @@ func TestRefusedVisibleAtSmallRatios(t *testing.T) {
 	if got := h(bars[10].RefusedH); got < refusedRow/2 {
 		t.Errorf("the day of 300 refused calls: bar %v of %d", got, refusedRow)
 	}
-	if got := h(bars[25].RefusedH); got < minBarHeight {
-		t.Errorf("the day of 1 refused call: bar %v, want at least %v", got, minBarHeight)
+	if got := h(bars[25].RefusedH); got < minRefused {
+		t.Errorf("the day of 1 refused call: bar %v, want at least %v", got, minRefused)
 	}
 	if got := h(bars[0].RefusedH); got != 0 {
 		t.Errorf("a day without refused calls: bar %v, want none", got)
