@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
 )
 
 // TestLastUsedIsAccepted: "Last used" is the last accepted call. A key
@@ -40,6 +42,9 @@ func TestLastUsedIsAccepted(t *testing.T) {
 		}
 		if title, _ := tm.Attr("title"); title != "Mar 10, 2026 12:00:00 UTC" {
 			t.Errorf("%s: Last refused title = %q, want the exact time", when, title)
+		}
+		if got := htmlcheck.Text(d.Find("section.usage p.muted").Last()); got != "No accepted calls yet." {
+			t.Errorf("%s: recent addresses say %q, want No accepted calls yet.", when, got)
 		}
 		if n := d.Find("table.addresses tbody tr").Length(); n != 0 {
 			t.Errorf("%s: %d recent client addresses, want none: no call was accepted", when, n)
