@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -16,7 +17,8 @@ import (
 // Usage. A server counts calls in memory (internal/keyauth) and writes
 // them here in batches: the last use of each key (api_key_usage), the
 // addresses each key was used from (api_key_addresses) and the calls per
-// key per hour (api_key_usage_hours). Every write is an upsert that keeps
+// key per hour (api_key_usage_hours), and the last refused call of each
+// key (api_key_refusals: never a use). Every write is an upsert that keeps
 // the newest time or adds the counts, so several servers writing the same
 // keys add up, in any order. Rows older than the retention are deleted
 // (PruneUsage): the chart shows 30 days, and hours before that are gone.
@@ -32,7 +34,8 @@ const upsertRows = 250
 // RecordUsage writes a batch of usage in one transaction.
 func (d *DB) RecordUsage(ctx context.Context, u blnk.Usage) error {
 	uses, addrs, hours := latestUses(u.Uses, false), latestUses(u.Addresses, true), sumHours(u.Hours)
-	if len(uses)+len(addrs)+len(hours) == 0 {
+	refusals := latestRefusals(u.Refusals)
+	if len(uses)+len(addrs)+len(hours)+len(refusals) == 0 {
 		return nil
 	}
 	tx, err := d.sql.BeginTx(ctx, nil)
@@ -68,6 +71,15 @@ func (d *DB) RecordUsage(ctx context.Context, u blnk.Usage) error {
 		})
 	if err != nil {
 		return fmt.Errorf("record hourly counts: %w", err)
+	}
+	err = d.upsert(ctx, tx, `INSERT INTO api_key_refusals (key_id, at, ip, reason) VALUES `,
+		` ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, ip = excluded.ip, reason = excluded.reason WHERE excluded.at > api_key_refusals.at`,
+		4, len(refusals), func(i int) []any {
+			r := refusals[i]
+			return []any{r.KeyID, ms(r.At), r.IP, string(r.Reason)}
+		})
+	if err != nil {
+		return fmt.Errorf("record refused calls: %w", err)
 	}
 	return tx.Commit()
 }
@@ -147,6 +159,39 @@ func latestUses(uses []blnk.Use, byIP bool) []blnk.Use {
 		return cmp.Or(strings.Compare(a.KeyID, b.KeyID), strings.Compare(a.IP, b.IP))
 	})
 	return out
+}
+
+// latestRefusals keeps the newest refusal of each key, sorted by key.
+func latestRefusals(rs []blnk.Refusal) []blnk.Refusal {
+	latest := make(map[string]blnk.Refusal, len(rs))
+	for _, r := range rs {
+		if old, ok := latest[r.KeyID]; !ok || r.At.After(old.At) {
+			latest[r.KeyID] = r
+		}
+	}
+	out := make([]blnk.Refusal, 0, len(latest))
+	for _, r := range latest {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b blnk.Refusal) int { return strings.Compare(a.KeyID, b.KeyID) })
+	return out
+}
+
+// LastRefused returns the last refused call to key id that was written,
+// and false if there was none.
+func (d *DB) LastRefused(ctx context.Context, id string) (blnk.Refusal, bool, error) {
+	r := blnk.Refusal{KeyID: id}
+	var at int64
+	var reason string
+	err := d.sql.QueryRowContext(ctx, `SELECT at, ip, reason FROM api_key_refusals WHERE key_id = $1`, id).Scan(&at, &r.IP, &reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return blnk.Refusal{}, false, nil
+	}
+	if err != nil {
+		return blnk.Refusal{}, false, err
+	}
+	r.At, r.Reason = time.UnixMilli(at).UTC(), blnk.RefusalReason(reason)
+	return r, true, nil
 }
 
 // sumHours adds up the counts of the same key and hour, sorted.

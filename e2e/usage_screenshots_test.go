@@ -65,7 +65,7 @@ func TestUsageScreenshotsForTheREADME(t *testing.T) {
 		must(t, exactRole(page, "link", "Payments gateway").Click())
 		usage := page.GetByRole("region", playwright.PageGetByRoleOptions{Name: "Usage"})
 		must(t, expect.Locator(usage).ToBeVisible())
-		must(t, expect.Locator(usage.GetByText("Refused:")).ToContainText("from an address not allowed"))
+		must(t, expect.Locator(usage.Locator(".usage-reasons")).ToContainText("from an address not allowed"))
 		if _, err := usage.Screenshot(playwright.LocatorScreenshotOptions{
 			Path:       playwright.String(filepath.Join(artifacts, s.name+".png")),
 			Animations: playwright.ScreenshotAnimationsDisabled,

@@ -154,7 +154,7 @@ func TestUsageChartAndLeak(t *testing.T) {
 	must(t, expect.Locator(panel).ToBeVisible())
 	usage := panel.GetByRole("region", playwright.LocatorGetByRoleOptions{Name: "Usage"})
 	must(t, expect.Locator(usage).ToContainText("Calls34Accepted30Refused4"))
-	must(t, expect.Locator(usage.GetByRole("img")).ToHaveAttribute("aria-label", regexp.MustCompile(`30 accepted, 4 refused`)))
+	must(t, expect.Locator(usage.Locator("svg.chart-main")).ToHaveAttribute("aria-label", regexp.MustCompile(`30 accepted, 4 refused`)))
 	for _, ip := range []string{"203.0.113.10", "203.0.113.11", "203.0.113.12"} {
 		must(t, expect.Locator(usage.GetByRole("cell", playwright.LocatorGetByRoleOptions{Name: ip})).ToBeVisible())
 	}

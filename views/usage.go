@@ -63,44 +63,130 @@ func UsageSince(now time.Time) time.Time {
 	return now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(UsageDays - 1))
 }
 
-// peak is the largest day's total, at least 1.
-func (u Usage) peak() int64 {
-	p := int64(1)
+// busiest returns the day with the most accepted calls (the latest of
+// equals), and the day with the most refused ones.
+func (u Usage) busiest() (accepted, refused UsageDay) {
 	for _, d := range u.Days {
-		p = max(p, d.Total())
+		if d.Accepted >= accepted.Accepted {
+			accepted = d
+		}
+		if d.Refused() >= refused.Refused() {
+			refused = d
+		}
 	}
-	return p
+	return accepted, refused
 }
 
-// The chart's drawing, in the SVG's own units: one slot per day.
+// axisMax is the top of a scale that holds peak: 2, 4, 6, 8 or 10 times
+// a power of ten, so that its half is a round number too (8,662 -> 10,000,
+// 34 -> 40, 0 -> 2).
+func axisMax(peak int64) int64 {
+	for unit := int64(1); ; unit *= 10 {
+		for _, m := range []int64{2, 4, 6, 8, 10} {
+			if m*unit >= peak {
+				return m * unit
+			}
+		}
+	}
+}
+
+// Short writes a count of an axis in few characters: 800, 5k, 2.5M.
+func Short(n int64) string {
+	trim := func(f float64, unit string) string {
+		return strings.TrimSuffix(strconv.FormatFloat(f, 'f', 1, 64), ".0") + unit
+	}
+	switch {
+	case n >= 1_000_000:
+		return trim(float64(n)/1e6, "M")
+	case n >= 1_000:
+		return trim(float64(n)/1e3, "k")
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// The chart's drawing, in the SVG's own units: one slot per day; the
+// refused calls have a short row of their own, on their own scale, under
+// the accepted ones: 541 refused beside 110,000 accepted would be a bar
+// no one sees on one scale.
 const (
-	chartSlot   = 10
-	chartBar    = 7
-	chartHeight = 100
+	chartSlot    = 10
+	chartBar     = 7
+	chartHeight  = 100
+	refusedRow   = 24
+	minBarHeight = 1.5 // a day with any accepted calls shows a bar
+	minRefused   = 4   // and one with any refused call a bar one notices
 )
 
-// bar is one day's bar: the heights of its accepted and refused parts.
+// bar is one day's bars: accepted on the chart's scale, refused on the
+// refused row's, and what a reader is told of the day.
 type bar struct {
-	X, AcceptedY, AcceptedH, RefusedY, RefusedH string
-	Title                                       string
+	X, HitX, AcceptedY, AcceptedH, RefusedY, RefusedH string
+	Label                                             string
+}
+
+// scales are the tops of the two scales.
+func (u Usage) scales() (accepted, refused int64) {
+	a, r := u.busiest()
+	return axisMax(a.Accepted), axisMax(r.Refused())
 }
 
 func (u Usage) bars() []bar {
-	peak := float64(u.peak())
+	top, rtop := u.scales()
+	height := func(n, top int64, full float64) float64 {
+		if n == 0 {
+			return 0
+		}
+		return max(float64(n)/float64(top)*full, minBarHeight)
+	}
 	out := make([]bar, len(u.Days))
 	for i, d := range u.Days {
-		ah := float64(d.Accepted) / peak * chartHeight
-		rh := float64(d.Refused()) / peak * chartHeight
+		ah := height(d.Accepted, top, chartHeight)
+		rh := max(height(d.Refused(), rtop, refusedRow), min(float64(d.Refused()), 1)*minRefused)
 		out[i] = bar{
 			X:         num(float64(i*chartSlot) + (chartSlot-chartBar)/2.0),
+			HitX:      strconv.Itoa(i * chartSlot),
 			AcceptedY: num(chartHeight - ah),
 			AcceptedH: num(ah),
-			RefusedY:  num(chartHeight - ah - rh),
+			RefusedY:  num(refusedRow - rh),
 			RefusedH:  num(rh),
-			Title:     fmt.Sprintf("%s: %s accepted, %s refused", Date(d.Day), Count(d.Accepted), Count(d.Refused())),
+			Label:     dayLabel(d),
 		}
 	}
 	return out
+}
+
+// dayLabel tells a day's calls: "Mar 3, 2026: 8,662 accepted, 12 refused".
+func dayLabel(d UsageDay) string {
+	return fmt.Sprintf("%s: %s accepted, %s refused", Date(d.Day), Count(d.Accepted), Count(d.Refused()))
+}
+
+// rangeText is the days the chart shows: "Feb 9 – Mar 10".
+func (u Usage) rangeText() string {
+	return shortDay(u.Days[0].Day) + " – " + shortDay(u.Days[len(u.Days)-1].Day)
+}
+
+// busiestText says the busiest days in words, never as "peak N a day":
+// "Busiest day: 8,662 accepted calls, on Mar 3."
+func (u Usage) busiestText() string {
+	a, r := u.busiest()
+	if a.Accepted == 0 && r.Refused() == 0 {
+		return "No calls in these " + strconv.Itoa(UsageDays) + " days."
+	}
+	text := ""
+	if a.Accepted > 0 {
+		text = fmt.Sprintf("Busiest day: %s accepted %s, on %s.", Count(a.Accepted), callsWord(a.Accepted), shortDay(a.Day))
+	}
+	if r.Refused() > 0 {
+		text += fmt.Sprintf(" Most refused: %s %s, on %s.", Count(r.Refused()), callsWord(r.Refused()), shortDay(r.Day))
+	}
+	return strings.TrimSpace(text)
+}
+
+func callsWord(n int64) string {
+	if n == 1 {
+		return "call"
+	}
+	return "calls"
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
@@ -142,10 +228,26 @@ func reasons(c Calls) string {
 	return strings.Join(parts, ", ")
 }
 
+// RefusalText says why a call was refused, for the details' "Last
+// refused".
+func RefusalText(r blnk.RefusalReason) string {
+	switch r {
+	case blnk.RefusedRevoked:
+		return "Key revoked"
+	case blnk.RefusedExpired:
+		return "Key expired"
+	case blnk.RefusedScope:
+		return "Scope not granted"
+	case blnk.RefusedAddress:
+		return "Address not on the allowlist"
+	}
+	return "Refused"
+}
+
 // chartSummary is the chart's text alternative in one sentence.
 func (u Usage) chartSummary() string {
-	return fmt.Sprintf("Calls per day over the last %d days: %s accepted, %s refused. The table below lists each day.",
-		UsageDays, Count(u.Total.Accepted), Count(u.Total.Refused()))
+	return fmt.Sprintf("Calls per day over the last %d days, %s: %s accepted, %s refused. Arrow keys move between days; the table below lists each day.",
+		UsageDays, u.rangeText(), Count(u.Total.Accepted), Count(u.Total.Refused()))
 }
 
 // shortDay is a chart label: "Mar 3".

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"math"
@@ -31,11 +33,42 @@ func (s *Server) setupGone(c echo.Context) (bool, error) {
 	return true, echo.ErrNotFound
 }
 
+// setupLinked reports whether the request may set up: always, unless the
+// server asks for its setup link's token (Config.SetupToken), which the
+// request then carries as "token" (the link's query, then the form's
+// hidden field). Otherwise it answers with a page that says to open the
+// link.
+func (s *Server) setupLinked(c echo.Context) (bool, error) {
+	if s.setupHash == nil {
+		return true, nil
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	got := sha256.Sum256([]byte(c.FormValue("token")))
+	if subtle.ConstantTimeCompare(got[:], s.setupHash[:]) == 1 {
+		return true, nil
+	}
+	return false, render(c, http.StatusForbidden, views.SetupLinkPage())
+}
+
 func (s *Server) setupForm(c echo.Context) error {
 	if gone, err := s.setupGone(c); gone || err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.SetupPage(views.SetupForm{}))
+	if ok, err := s.setupLinked(c); !ok {
+		return err
+	}
+	return render(c, http.StatusOK, views.SetupPage(views.SetupForm{Token: s.setupToken(c)}))
+}
+
+// setupToken is the token the setup form carries on, "" when none is
+// asked for.
+func (s *Server) setupToken(c echo.Context) string {
+	if s.setupHash == nil {
+		return ""
+	}
+	return c.FormValue("token")
 }
 
 // setupInput is the validated setup form.
@@ -71,7 +104,10 @@ func (s *Server) setup(c echo.Context) error {
 	if _, err := c.FormParams(); err != nil {
 		return formError(err)
 	}
-	f := views.SetupForm{Workspace: c.FormValue("workspace"), Email: c.FormValue("email")}
+	if ok, err := s.setupLinked(c); !ok {
+		return err
+	}
+	f := views.SetupForm{Workspace: c.FormValue("workspace"), Email: c.FormValue("email"), Token: s.setupToken(c)}
 	in, ok := validateSetup(&f, c.FormValue("password"), c.FormValue("confirm"))
 	if !ok {
 		f.Workspace, f.Email = shown(f.Workspace), shown(f.Email)

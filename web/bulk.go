@@ -123,5 +123,5 @@ func (s *Server) keyBulkRevoke(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("HX-Trigger", toastTrigger(msg))
-	return render(c, http.StatusOK, views.KeysResultsSwap(l, false), views.ListBannerOOB(l))
+	return render(c, http.StatusOK, views.KeysResultsSwap(l, false), views.ExpiringBanner(l.ExpiringSoon, true))
 }

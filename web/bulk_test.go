@@ -122,7 +122,7 @@ func TestBulkRevoke(t *testing.T) {
 			t.Errorf("HX-Trigger %q, want the toast", got)
 		}
 		d := parse(t, r.Body)
-		if !d.Has("#keys-results") || !d.Has(`#list-banner[hx-swap-oob="true"]`) {
+		if !d.Has("#keys-results") || !d.Has(`#expiring-banner[hx-swap-oob="true"]`) {
 			t.Fatalf("want the list's results and the banner, got %.200q", r.Body)
 		}
 		for _, k := range ks[:2] {

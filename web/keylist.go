@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
@@ -206,14 +207,11 @@ func (s *Server) keyListOf(ctx context.Context, ws int64, query url.Values) (vie
 	lq.Now = now
 	l := views.KeyList{Now: now, Filter: filter, Problem: string(problem)}
 
-	all, counts, among, err := s.counts.count(ctx, ws, lq)
+	counts, among, err := s.fillCounts(ctx, ws, lq, &l)
 	if err != nil {
 		return l, err
 	}
-	l.Total, l.ExpiringSoon = all.All, all.Expiring
-	if problem != "" {
-		counts = all
-	} else {
+	if problem == "" {
 		// The keys the filter finds, when they are few: read by id.
 		lq.Among = among
 		if counts.Of(lq.Status) > 0 {
@@ -227,9 +225,47 @@ func (s *Server) keyListOf(ctx context.Context, ws int64, query url.Values) (vie
 			l.Keys, l.Next, l.Prev, l.Offset = page.Keys, page.Next.String(), page.Prev.String(), page.Offset
 		}
 	}
+	return l, nil
+}
+
+// fillCounts sets l's totals, expiring count and status tabs for the
+// filter lq (all keys' counts if l has a Problem). It returns the counts
+// of what the filter finds and, when few, their ids (see listCounts).
+func (s *Server) fillCounts(ctx context.Context, ws int64, lq blnk.ListQuery, l *views.KeyList) (blnk.StatusCounts, []string, error) {
+	all, counts, among, err := s.counts.count(ctx, ws, lq)
+	if err != nil {
+		return counts, nil, err
+	}
+	l.Total, l.ExpiringSoon = all.All, all.Expiring
+	if l.Problem != "" {
+		counts = all
+	}
+	l.Tabs = l.Tabs[:0]
 	for _, t := range views.ListStatuses {
 		t.Count = counts.Of(blnk.ListStatus(t.Status))
 		l.Tabs = append(l.Tabs, t)
 	}
-	return l, nil
+	return counts, among, nil
+}
+
+// countsOOB returns, for an htmx action taken from the keys list (the
+// panel over it), the list's counts as they are now, out of band: the
+// status tabs of the filter the list shows (read from its address) and
+// the expiring banner. Nil for an action from anywhere else.
+func (s *Server) countsOOB(c echo.Context) (templ.Component, error) {
+	if !fromList(c) {
+		return nil, nil
+	}
+	u, _ := url.Parse(c.Request().Header.Get("HX-Current-URL")) // fromList parsed it
+	filter, lq, problem := parseListFilter(u.Query())
+	if problem != "" {
+		filter, lq, _ = parseListFilter(nil)
+	}
+	now := s.cfg.Now()
+	lq.Now = now
+	l := views.KeyList{Now: now, Filter: filter}
+	if _, _, err := s.fillCounts(c.Request().Context(), mustSession(c).Workspace.ID, lq, &l); err != nil {
+		return nil, err
+	}
+	return views.KeyCountsOOB(l), nil
 }

@@ -295,7 +295,11 @@ func (s *Server) keyRevoke(c echo.Context) error {
 	d.Now = now
 	c.Response().Header().Set("HX-Trigger", `{"toast":"API key revoked."}`)
 	if fromList(c) {
-		return render(c, http.StatusOK, views.KeyDetailsBody(d), views.KeyRowOOB(k, now))
+		counts, err := s.countsOOB(c)
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusOK, views.KeyDetailsBody(d), views.KeyRowOOB(k, now), counts)
 	}
 	return render(c, http.StatusOK, views.KeyDetailsBody(d))
 }

@@ -127,8 +127,8 @@ func TestKeyList(t *testing.T) {
 		if got := htmlcheck.Text(keyCell(d, expiring.ID, "Expires")); got != "Mar 11, 2026" {
 			t.Errorf("Expires of the dated key: got %q, want Mar 11, 2026", got)
 		}
-		if got := htmlcheck.Text(keyCell(d, thirty.ID, "Expires")); got != "Apr 9, 2026" {
-			t.Errorf("Expires of a 30-day key: got %q, want Apr 9, 2026", got)
+		if got := htmlcheck.Text(keyCell(d, thirty.ID, "Expires")); !strings.HasPrefix(got, "Apr 9, 2026 · in ") {
+			t.Errorf("Expires of a 30-day key: got %q, want Apr 9, 2026 and the time left (TestExpiryTimeLeft)", got)
 		}
 		if got := htmlcheck.Text(keyCell(d, forever.ID, "Created").Find("time")); got != "Mar 10, 2026" {
 			t.Errorf("Created: got %q, want Mar 10, 2026", got)
@@ -584,8 +584,8 @@ func TestKeyDetails(t *testing.T) {
 				"Key":       k.Prefix + "...",
 				"Role":      "Member",
 				"Created":   "Mar 10, 2026 12:00:00 UTC by " + adminEmail,
-				"Expires":   "Dec 31, 2026 (end of day, UTC)",
-				"Last used": "Never",
+				"Expires":   "Dec 31, 2026 · in 297 days (end of day, UTC)",
+				"Last used": "Never used",
 				"Status":    "Active",
 			} {
 				if got := detail(d, term); got != want {
@@ -729,7 +729,7 @@ func TestRevoke(t *testing.T) {
 			t.Fatalf("status: got %d, want 200", r.Code)
 		}
 		checkAPIError(t, c.api("/api/v1/verify", k.Token), http.StatusUnauthorized, "revoked_key")
-		if !parse(t, r.Body).Children().First().Is("div.details" + htmlcheck.ID("key-details-"+k.ID)) {
+		if !parse(t, r.Body).Children().First().Is("div.details.key-dead" + htmlcheck.ID("key-details-"+k.ID)) {
 			t.Errorf("body: want the details first, got %.100q", r.Body)
 		}
 		d := parse(t, r.Body)

@@ -32,7 +32,27 @@ func (s *Server) keyDetails(ctx context.Context, k apikey.Key) (views.KeyDetails
 	if err != nil {
 		return views.KeyDetails{}, err
 	}
-	return views.KeyDetails{Key: k, Now: s.cfg.Now(), Events: p.Events, Usage: &u}, nil
+	d := views.KeyDetails{Key: k, Now: s.cfg.Now(), Events: p.Events, Usage: &u}
+	if d.LastRefused, err = s.lastRefused(ctx, k.ID); err != nil {
+		return views.KeyDetails{}, err
+	}
+	return d, nil
+}
+
+// lastRefused returns the last refused call to key id, the newer of the
+// stored one and this server's unflushed one; nil if none.
+func (s *Server) lastRefused(ctx context.Context, id string) (*blnk.Refusal, error) {
+	r, ok, err := s.db.LastRefused(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if mem, inMem := s.auth.LastRefused(id); inMem && (!ok || mem.At.After(r.At)) {
+		r, ok = mem, true
+	}
+	if !ok {
+		return nil, nil
+	}
+	return &r, nil
 }
 
 func (s *Server) keyEditForm(c echo.Context) error {
@@ -125,7 +145,11 @@ func (s *Server) keyEdit(c echo.Context) error {
 	c.Response().Header().Set("HX-Trigger", toastTrigger(notice))
 	parts := []templ.Component{views.KeyDetailsBody(d), views.TitleOOB(k)}
 	if fromList(c) {
-		parts = append(parts, views.KeyRowOOB(k, d.Now))
+		counts, err := s.countsOOB(c)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, views.KeyRowOOB(k, d.Now), counts)
 	}
 	return render(c, http.StatusOK, parts...)
 }

@@ -387,8 +387,32 @@ func TestUsagePanel(t *testing.T) {
 		if got := bars.Length(); got != 30 {
 			t.Errorf("chart has %d days, want 30", got)
 		}
-		if got, _ := u.Find(`figure.usage-chart svg[role="img"]`).Attr("aria-label"); !strings.HasPrefix(got, "Calls per day over the last 30 days: 12 accepted, 2 refused.") {
+		if got, _ := u.Find(`figure.usage-chart svg[role="group"]`).Attr("aria-label"); !strings.HasPrefix(got, "Calls per day over the last 30 days, Feb 9 – Mar 10: 12 accepted, 2 refused.") {
 			t.Errorf("chart: text alternative %q", got)
+		}
+		// A scale: the accepted calls' axis (0, half, top), the refused
+		// row's top, the range shown, the busiest days in words.
+		if got := htmlcheck.Text(u.Find(".chart-y").First()); got != "20 10 0" {
+			t.Errorf("chart: y axis %q, want 20 10 0", got)
+		}
+		if got := htmlcheck.Text(u.Find(".chart-y-refused")); got != "2" {
+			t.Errorf("chart: refused row's top %q, want 2", got)
+		}
+		if got := u.Find("svg.chart-refused rect.bar-refused").Length(); got != 30 {
+			t.Errorf("chart: %d refused bars, want 30", got)
+		}
+		if got := htmlcheck.Text(u.Find("#usage-title")); got != "Usage · last 30 days, Feb 9 – Mar 10" {
+			t.Errorf("usage title %q", got)
+		}
+		if got, want := htmlcheck.Text(u.Find("figcaption.chart-readout")), "Busiest day: 12 accepted calls, on Mar 10. Most refused: 2 calls, on Mar 10."; got != want {
+			t.Errorf("chart readout %q, want %q", got, want)
+		}
+		// One Tab stop: today; each day has its numbers as its name.
+		if got := bars.Filter(`[tabindex="0"]`).Length(); got != 1 || bars.Last().AttrOr("tabindex", "") != "0" {
+			t.Errorf("chart: %d days in the Tab order (want today only)", got)
+		}
+		if got := bars.Last().AttrOr("aria-label", ""); got != "Mar 10, 2026: 12 accepted, 2 refused" {
+			t.Errorf("chart: today's name %q", got)
 		}
 	}
 	// Calls not flushed yet show too.

@@ -4,6 +4,7 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,6 +80,12 @@ type Config struct {
 	// ReadyTimeout bounds the write /readyz makes, at most once a second
 	// (default 2s): a database that takes longer is not ready.
 	ReadyTimeout time.Duration
+	// SetupToken, when set, is the secret of the one-time first-run setup
+	// link (/setup?token=...): until an admin exists, /setup shows its
+	// form only to whoever has it, not to whoever reaches the port first.
+	// cmd/dashboard sets it, and prints the link, when the server listens
+	// on anything but loopback. The server keeps only its hash.
+	SetupToken string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -200,6 +207,9 @@ type Server struct {
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
 	setupDone atomic.Bool
+	// setupHash is the SHA-256 of Config.SetupToken; nil: /setup needs
+	// no token.
+	setupHash *[sha256.Size]byte
 	// deviceKey signs device cookies (device.go).
 	deviceKey []byte
 	// leakLimit bounds the leak reports per client address.
@@ -236,6 +246,10 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		hashSlots:      make(chan struct{}, cfg.PasswordChecks),
 		verifyPassword: password.Verify,
 		leakLimit:      throttle.New(cfg.LeakLimit, cfg.Now),
+	}
+	if cfg.SetupToken != "" {
+		h := sha256.Sum256([]byte(cfg.SetupToken))
+		s.setupHash, s.cfg.SetupToken = &h, ""
 	}
 	s.ready = &readiness{write: store.TouchReadiness, now: cfg.Now, timeout: cfg.ReadyTimeout, log: log}
 	e, err := s.newEcho()

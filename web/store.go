@@ -26,6 +26,7 @@ type Store interface {
 	LastChange(ctx context.Context) (int64, error)
 	KeyUsage(ctx context.Context, id string, since time.Time) ([]blnk.HourCount, error)
 	KeyAddresses(ctx context.Context, id string, n int) ([]blnk.Use, error)
+	LastRefused(ctx context.Context, id string) (blnk.Refusal, bool, error)
 	AuditEvents(ctx context.Context, f blnk.AuditFilter, before, after int64, limit int) (blnk.AuditPage, error)
 	EachAuditEvent(ctx context.Context, f blnk.AuditFilter, fn func(audit.Event) error) error
 	Webhooks(ctx context.Context, workspaceID int64) ([]webhook.Endpoint, error)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -133,6 +134,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	url := "http://" + ln.Addr().String()
+	setupToken, err := firstRunToken(ctx, store, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	serverID := newServerID()
 	// Loading makes garbage of every row read while the index grows to
 	// its full size; collecting often meanwhile keeps the peak near the
@@ -181,6 +187,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		TrustedOrigins:  trusted,
 		SharedLogins:    store, // failed sign-ins count across every server on this database
 		Webhooks:        web.WebhookConfig{Guard: guard},
+		SetupToken:      setupToken,
 	}, store, auth, keyring, log)
 	if err != nil {
 		ln.Close()
@@ -200,6 +207,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// from this line when they ask for port 0.
 	startup, _ := newLogger(stderr, "info", *logFormat)
 	startup.Info("listening", "url", url, "db", store.Describe(), "keys", auth.Len(), "server", serverID, "gc_percent", gcPercent)
+	if setupToken != "" {
+		// The one secret this server logs on purpose: worth nothing once
+		// setup is done, and the only way in until then.
+		startup.Warn("first-run setup: open this link to create the workspace and its Owner (it works until setup is done; use this server's address if the one shown is not reachable)",
+			"url", url+"/setup?token="+setupToken)
+	}
 
 	httpSrv := &http.Server{
 		Handler:           srv,
@@ -314,4 +327,22 @@ func parseTrustedProxies(text string) ([]netip.Prefix, error) {
 		}
 	}
 	return list, nil
+}
+
+// firstRunToken returns the token of the one-time setup link when the
+// server listens on anything but loopback and nobody has set it up yet:
+// then /setup is open to whoever has the link (printed in the log), not
+// to whoever reaches the port first. "" otherwise: on 127.0.0.1 only
+// this machine can reach it. 192 random bits, base64url.
+func firstRunToken(ctx context.Context, store *db.DB, addr net.Addr) (string, error) {
+	if ap, err := netip.ParseAddrPort(addr.String()); err == nil && ap.Addr().Unmap().IsLoopback() {
+		return "", nil
+	}
+	done, err := store.HasAdmin(ctx)
+	if err != nil || done {
+		return "", err
+	}
+	var b [24]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }

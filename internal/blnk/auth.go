@@ -51,11 +51,33 @@ type HourCount struct {
 	Counts
 }
 
+// Refusal is a key's most recent refused call: when, from which
+// address, and why. It is never a use: "last used" is the last accepted
+// call.
+type Refusal struct {
+	KeyID  string
+	At     time.Time
+	IP     string
+	Reason RefusalReason
+}
+
+// RefusalReason says why a call with a known key was refused.
+type RefusalReason string
+
+// The reasons, as stored.
+const (
+	RefusedRevoked RefusalReason = "revoked"
+	RefusedExpired RefusalReason = "expired"
+	RefusedScope   RefusalReason = "scope"
+	RefusedAddress RefusalReason = "address"
+)
+
 // Usage is what a flush writes.
 type Usage struct {
-	Uses      []Use       // the last use of each key
+	Uses      []Use       // the last use (accepted call) of each key
 	Addresses []Use       // addresses keys were used from, with the last time
 	Hours     []HourCount // calls to add to the stored counts
+	Refusals  []Refusal   // the last refused call of each key
 }
 
 // Heartbeat says that server ServerID (listening at Address since

@@ -235,3 +235,27 @@ func BenchmarkAuthenticateAllowlist50(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAuthenticateRefusedAddress checks a valid key from an address
+// its allowlist refuses: counted, and recorded as its last refused call
+// (not as a use), without an allocation.
+func BenchmarkAuthenticateRefusedAddress(b *testing.B) {
+	_, tokens, store := benchIndexStore(b, 10_000)
+	ctx := context.Background()
+	token := tokens[len(tokens)/2]
+	allow, err := apikey.ParseAllowlist("192.0.2.0/24")
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := apikey.HashOf(token)
+	if _, err := store.SQL().ExecContext(ctx, `UPDATE api_keys SET allowlist = $1 WHERE hash = $2`, apikey.FormatAllowlist(allow), h[:]); err != nil {
+		b.Fatal(err)
+	}
+	a := newAuth(b, store, keyauth.Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Authenticate(ctx, token, "198.51.100.7"); err != keyauth.ErrIPNotAllowed {
+			b.Fatal(err)
+		}
+	}
+}

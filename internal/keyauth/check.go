@@ -42,18 +42,19 @@ func (a *Authenticator) authorize(ctx context.Context, token, ip string, scope a
 	now := a.cfg.Now()
 	e, allow, err := a.check(token, now)
 	if err == nil {
-		// A refused call from a valid key is a use too: an address the key
-		// is used from but should not be is what its owner wants to see.
-		a.touch(e, now, ip)
+		// Only an accepted call is a use. A refused one is recorded apart
+		// (refuse): a key whose every call its allowlist refuses must not
+		// look in use, and its owner still sees where the calls come from.
 		if allow != nil && !allows(allow, ip) {
-			a.count(e, now, refusedAddress)
+			a.refuse(e, now, ip, refusedAddress)
 			return Identity{}, ErrIPNotAllowed
 		}
 		id := a.identity(e)
 		if scope != "" && !e.scopes.Allows(scope) {
-			a.count(e, now, refusedScope)
+			a.refuse(e, now, ip, refusedScope)
 			return id, ErrInsufficientScope
 		}
+		a.touch(e, now, ip)
 		a.count(e, now, accepted)
 		return id, nil
 	}
@@ -61,9 +62,9 @@ func (a *Authenticator) authorize(ctx context.Context, token, ip string, scope a
 	case ErrUnavailable:
 		return Identity{}, err // our failure, not the client's
 	case ErrRevoked:
-		a.count(e, now, refusedRevoked)
+		a.refuse(e, now, ip, refusedRevoked)
 	case ErrExpired:
-		a.count(e, now, refusedExpired)
+		a.refuse(e, now, ip, refusedExpired)
 	}
 	if wait := a.fails.WaitAt(ip, now); wait > 0 {
 		return Identity{}, &RateLimitedError{RetryAfter: wait}

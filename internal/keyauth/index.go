@@ -63,6 +63,11 @@ type entry struct {
 	ipHash    atomic.Uint64 // of the last address, see ipHash
 	ip        lastIP        // the last address, under ipLocks
 
+	// The last refused call: when (Unix ms; 0: none since this process
+	// started), and from where and why, under ipLocks. Never a use.
+	lastRefused atomic.Int64
+	refused     refusal
+
 	// Calls since the last flush, by outcome, during the hour starting at
 	// usageHour (Unix ms). See Authenticator.count.
 	usageHour atomic.Int64
@@ -121,6 +126,12 @@ type seenAddr struct {
 
 func (l *ipLocks) of(e *entry) *ipStripe {
 	return &l[(uintptr(unsafe.Pointer(e))/unsafe.Sizeof(entry{}))%uintptr(len(l))]
+}
+
+// refusal is where a key's last refused call came from, and why.
+type refusal struct {
+	ip  lastIP
+	why outcome
 }
 
 // String writes the address, "" if none.
@@ -400,6 +411,21 @@ func (e *entry) expiresTime() time.Time {
 // set records addr as the entry's last address. The address it replaces,
 // last used at prevAt (Unix ms, 0: unknown), goes to the stripe's ring.
 func (l *ipLocks) set(e *entry, addr string, prevAt int64) {
+	ip := parseLastIP(addr)
+	st := l.of(e)
+	st.mu.Lock()
+	old := e.ip
+	e.ip = ip
+	if old.kind != 0 && old != ip && prevAt != 0 {
+		st.seen[st.n%seenRing] = seenAddr{slot: e.slot, ip: old, at: prevAt}
+		st.n++
+	}
+	st.mu.Unlock()
+}
+
+// parseLastIP reads addr, without allocating; none if it is not an
+// address.
+func parseLastIP(addr string) lastIP {
 	var ip lastIP
 	if a, err := netip.ParseAddr(addr); err == nil {
 		a = a.Unmap()
@@ -411,15 +437,26 @@ func (l *ipLocks) set(e *entry, addr string, prevAt int64) {
 			ip.addr, ip.kind = a.As16(), 6
 		}
 	}
+	return ip
+}
+
+// setRefused records where the entry's last refused call came from, and
+// why.
+func (l *ipLocks) setRefused(e *entry, r refusal) {
 	st := l.of(e)
 	st.mu.Lock()
-	old := e.ip
-	e.ip = ip
-	if old.kind != 0 && old != ip && prevAt != 0 {
-		st.seen[st.n%seenRing] = seenAddr{slot: e.slot, ip: old, at: prevAt}
-		st.n++
-	}
+	e.refused = r
 	st.mu.Unlock()
+}
+
+// getRefused returns where the entry's last refused call came from, and
+// why.
+func (l *ipLocks) getRefused(e *entry) refusal {
+	st := l.of(e)
+	st.mu.Lock()
+	r := e.refused
+	st.mu.Unlock()
+	return r
 }
 
 // get returns the entry's last address, "" if none.

@@ -280,14 +280,15 @@ func (a *Authenticator) put(k blnk.Record) {
 		e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
 		e.revokedAt.Store(old.revokedAt.Load())
 		e.lastUsed.Store(old.lastUsed.Load())
+		e.lastRefused.Store(old.lastRefused.Load())
 		st := a.ips.of(old)
 		st.mu.Lock()
-		ip := old.ip
+		ip, refused := old.ip, old.refused
 		st.mu.Unlock()
 		e.ipHash.Store(old.ipHash.Load())
 		st = a.ips.of(e)
 		st.mu.Lock()
-		e.ip = ip
+		e.ip, e.refused = ip, refused
 		st.mu.Unlock()
 		// The old entry keeps its unflushed counts: it is still queued
 		// if it has any, and the flush writes them under the same id.

@@ -13,10 +13,12 @@ import (
 // hourMS is an hour in milliseconds.
 const hourMS = int64(time.Hour / time.Millisecond)
 
-// addrMark is what a flush last wrote of an entry's address.
+// addrMark is what a flush last wrote of an entry's address, and of its
+// last refused call.
 type addrMark struct {
-	ipHash uint64
-	at     int64 // Unix ms
+	ipHash  uint64
+	at      int64 // Unix ms
+	refused int64 // Unix ms
 }
 
 // addrRefresh is how stale an address's stored last time may grow while
@@ -60,6 +62,36 @@ func (a *Authenticator) LastUsed(id string) (at time.Time, ip string, ok bool) {
 	return time.UnixMilli(ms).UTC(), a.ips.get(e), true
 }
 
+// LastRefused returns the last refused call to a key that this process
+// saw, which may be newer than the database's until the next flush.
+func (a *Authenticator) LastRefused(id string) (blnk.Refusal, bool) {
+	e := a.byID(id)
+	if e == nil {
+		return blnk.Refusal{}, false
+	}
+	ms := e.lastRefused.Load()
+	if ms == 0 {
+		return blnk.Refusal{}, false
+	}
+	r := a.ips.getRefused(e)
+	return blnk.Refusal{KeyID: id, At: time.UnixMilli(ms).UTC(), IP: r.ip.String(), Reason: r.why.reason()}, true
+}
+
+// reason is how a refusal's outcome is stored.
+func (o outcome) reason() blnk.RefusalReason {
+	switch o {
+	case refusedRevoked:
+		return blnk.RefusedRevoked
+	case refusedExpired:
+		return blnk.RefusedExpired
+	case refusedScope:
+		return blnk.RefusedScope
+	case refusedAddress:
+		return blnk.RefusedAddress
+	}
+	return ""
+}
+
 // Unflushed returns the calls to key id counted in memory and not written
 // yet, and the hour they belong to (zero if none): what a page adds to the
 // stored counts to be current.
@@ -91,6 +123,25 @@ func (a *Authenticator) touch(e *entry, now time.Time, ip string) {
 	if e.ipHash.Swap(h) != h {
 		a.ips.set(e, ip, last)
 	}
+	a.queue(e)
+}
+
+// refuse counts a refused call to e, and records it as e's last refused
+// call: at most once a second per key (a key refused thousands of times
+// a second keeps its cores apart, as touch does), so the address and
+// reason shown are of a call in the last second. It never touches
+// lastUsed.
+func (a *Authenticator) refuse(e *entry, now time.Time, ip string, why outcome) {
+	a.count(e, now, why)
+	ms := now.UnixMilli()
+	last := e.lastRefused.Load()
+	if ms-last < 1000 && ms >= last {
+		return
+	}
+	if !e.lastRefused.CompareAndSwap(last, ms) {
+		return // another request just recorded one
+	}
+	a.ips.setRefused(e, refusal{ip: parseLastIP(ip), why: why})
 	a.queue(e)
 }
 
@@ -221,6 +272,10 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		if c.Total() > 0 {
 			u.Hours = append(u.Hours, blnk.HourCount{KeyID: id, Hour: time.UnixMilli(hour).UTC(), Counts: c})
 		}
+		if ms := e.lastRefused.Load(); ms != 0 && a.refusalDue(e, ms) {
+			r := a.ips.getRefused(e)
+			u.Refusals = append(u.Refusals, blnk.Refusal{KeyID: id, At: time.UnixMilli(ms).UTC(), IP: r.ip.String(), Reason: r.why.reason()})
+		}
 	}
 	for _, r := range rolled {
 		u.Hours = append(u.Hours, blnk.HourCount{KeyID: a.idOf(r.e), Hour: time.UnixMilli(r.hour).UTC(), Counts: r.c})
@@ -231,7 +286,7 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		a.mu.RUnlock()
 		u.Addresses = append(u.Addresses, blnk.Use{KeyID: a.idOf(e), At: time.UnixMilli(s.at).UTC(), IP: s.ip.String()})
 	})
-	if len(u.Uses)+len(u.Addresses)+len(u.Hours) == 0 {
+	if len(u.Uses)+len(u.Addresses)+len(u.Hours)+len(u.Refusals) == 0 {
 		return nil
 	}
 	// In parts, with a pause between them: one flush of 10,000 busy keys
@@ -240,17 +295,18 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 	// Uses and addresses are upserts, and a part that fails leaves its
 	// counts, and the ones after it, to the next flush.
 	var err error
-	for first := true; len(u.Uses)+len(u.Addresses)+len(u.Hours) > 0; first = false {
+	for first := true; len(u.Uses)+len(u.Addresses)+len(u.Hours)+len(u.Refusals) > 0; first = false {
 		if !first {
 			a.pause(ctx)
 		}
-		part := blnk.Usage{Uses: cut(&u.Uses), Addresses: cut(&u.Addresses), Hours: cut(&u.Hours)}
+		part := blnk.Usage{Uses: cut(&u.Uses), Addresses: cut(&u.Addresses), Hours: cut(&u.Hours), Refusals: cut(&u.Refusals)}
 		pctx, cancel := context.WithTimeout(ctx, flushTimeout)
 		err = a.store.RecordUsage(pctx, part)
 		cancel()
 		if err != nil {
 			u.Hours = append(part.Hours, u.Hours...)
 			u.Addresses = append(part.Addresses, u.Addresses...)
+			u.Refusals = append(part.Refusals, u.Refusals...)
 			break
 		}
 	}
@@ -263,7 +319,9 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 			u.Hours = u.Hours[max(0, len(u.Hours)-maxPending/2):]
 			u.Addresses = u.Addresses[max(0, len(u.Addresses)-maxPending/2):]
 		}
-		a.pending = blnk.Usage{Hours: u.Hours, Addresses: u.Addresses}
+		// Refusals are one per key, and kept here because refusalDue
+		// has marked them written.
+		a.pending = blnk.Usage{Hours: u.Hours, Addresses: u.Addresses, Refusals: u.Refusals}
 		return err
 	}
 	return nil
@@ -288,19 +346,37 @@ func (a *Authenticator) pause(ctx context.Context) {
 	}
 }
 
+// refusalDue reports whether e's last refused call, at ms, is still to be
+// written: a key refused once and used since is not written again at
+// every flush. The caller holds flushMu.
+func (a *Authenticator) refusalDue(e *entry, ms int64) bool {
+	a.growWritten(e)
+	m := &a.written[e.slot]
+	if m.refused == ms {
+		return false
+	}
+	m.refused = ms
+	return true
+}
+
+// growWritten makes room in a.written for e's slot.
+func (a *Authenticator) growWritten(e *entry) {
+	if int(e.slot) >= len(a.written) {
+		a.written = append(a.written, make([]addrMark, int(e.slot)+1-len(a.written)+entryChunk)...)
+	}
+}
+
 // addressDue reports whether the address ip of e, last used at ms, is to
 // be written by this flush: it changed, or its stored time is older than
 // addrRefresh. The caller holds flushMu.
 func (a *Authenticator) addressDue(e *entry, ip string, ms int64) bool {
-	if int(e.slot) >= len(a.written) {
-		a.written = append(a.written, make([]addrMark, int(e.slot)+1-len(a.written)+entryChunk)...)
-	}
+	a.growWritten(e)
 	m := &a.written[e.slot]
 	h := ipHash(ip)
 	if m.ipHash == h && ms-m.at < int64(addrRefresh/time.Millisecond) {
 		return false
 	}
-	*m = addrMark{ipHash: h, at: ms}
+	m.ipHash, m.at = h, ms
 	return true
 }
 

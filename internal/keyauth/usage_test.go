@@ -163,9 +163,9 @@ func TestUsageCounts(t *testing.T) {
 	checkHours(t, f, k.ID, map[time.Time]blnk.Counts{hour: want})
 	checkHours(t, f, rk.ID, map[time.Time]blnk.Counts{hour: {Revoked: 4}})
 	checkHours(t, f, ek.ID, map[time.Time]blnk.Counts{hour: {Expired: 1}})
-	// The three addresses the calls came from, and the refused one: a key
-	// used from where it should not be is worth seeing.
-	checkAddresses(t, f, k.ID, "198.51.100.1", "192.0.2.1", "192.0.2.3", "192.0.2.2")
+	// The three addresses the accepted calls came from; the refused one
+	// is the key's last refused call, not a use (TestLastRefused).
+	checkAddresses(t, f, k.ID, "192.0.2.3", "192.0.2.2", "192.0.2.1")
 
 	// The next hour is a row of its own; a flush adds to what is stored.
 	clk.Set(hour.Add(time.Hour + time.Minute))
@@ -417,5 +417,139 @@ func TestUsageFlushInParts(t *testing.T) {
 		if got := dbLastUsed(t, f, ids[i]); got.ip != "192.0.2.1" {
 			t.Errorf("key %d: last used %v", i, got)
 		}
+	}
+}
+
+// TestLastRefused: a refused call is never a use. A key whose every call
+// its allowlist refuses stays "never used", and its last refused call
+// (time, address, reason) is kept apart, in memory and then by Flush.
+func TestLastRefused(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	clk := newClock(start)
+	k, token := f.addKey(t, keySpec{scopes: []string{"mcp:read"}, allow: "192.0.2.0/24"})
+	rk, revokedToken := f.addKey(t, keySpec{name: "revoked"})
+	f.revoke(t, f.store, rk.ID)
+	a := newAuth(t, f.store, keyauth.Config{Now: clk.Now})
+	ms := func(d time.Duration) time.Time { return start.Add(d).Truncate(time.Millisecond) }
+
+	if _, ok := a.LastRefused(k.ID); ok {
+		t.Errorf("LastRefused of a key never called: ok = true, want false")
+	}
+	for i := range 3 {
+		clk.Set(start.Add(time.Duration(i) * time.Minute))
+		if _, err := a.Authenticate(ctx, token, "198.51.100.7"); err != keyauth.ErrIPNotAllowed {
+			t.Fatalf("call %d: %v, want %v", i, err, keyauth.ErrIPNotAllowed)
+		}
+	}
+	if at, ip, ok := a.LastUsed(k.ID); ok {
+		t.Errorf("LastUsed after refused calls only = %v from %q, want none", at, ip)
+	}
+	want := blnk.Refusal{KeyID: k.ID, At: ms(2 * time.Minute), IP: "198.51.100.7", Reason: blnk.RefusedAddress}
+	if got, ok := a.LastRefused(k.ID); !ok || !sameRefusal(got, want) {
+		t.Errorf("LastRefused = %+v, %v; want %+v", got, ok, want)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := dbLastUsed(t, f, k.ID); !got.at.IsZero() {
+		t.Errorf("database last used = %v, want none: every call was refused", got)
+	}
+	checkAddresses(t, f, k.ID)
+	checkRefusal(t, f, want)
+
+	// Within a second of the last one, another refusal changes nothing
+	// (as touch, a key refused thousands of times a second writes its
+	// time once a second); a second later it is recorded, with its reason.
+	clk.Set(start.Add(2*time.Minute + 500*time.Millisecond))
+	if _, err := a.Authorize(ctx, token, "192.0.2.1", apikey.DataRead); err != keyauth.ErrInsufficientScope {
+		t.Fatalf("scope: %v", err)
+	}
+	if got, _ := a.LastRefused(k.ID); !sameRefusal(got, want) {
+		t.Errorf("LastRefused within the second = %+v, want %+v", got, want)
+	}
+	clk.Set(start.Add(2*time.Minute + time.Second))
+	if _, err := a.Authorize(ctx, token, "192.0.2.1", apikey.DataRead); err != keyauth.ErrInsufficientScope {
+		t.Fatalf("scope: %v", err)
+	}
+	want = blnk.Refusal{KeyID: k.ID, At: ms(2*time.Minute + time.Second), IP: "192.0.2.1", Reason: blnk.RefusedScope}
+	if got, _ := a.LastRefused(k.ID); !sameRefusal(got, want) {
+		t.Errorf("LastRefused a second later = %+v, want %+v", got, want)
+	}
+	if at, _, ok := a.LastUsed(k.ID); ok {
+		t.Errorf("LastUsed after a refused scope = %v, want none", at)
+	}
+
+	// An accepted call is the last use, and leaves the last refusal.
+	clk.Set(start.Add(3 * time.Minute))
+	if _, err := a.Authorize(ctx, token, "192.0.2.1", apikey.MCPRead); err != nil {
+		t.Fatal(err)
+	}
+	if at, ip, ok := a.LastUsed(k.ID); !ok || !at.Equal(ms(3*time.Minute)) || ip != "192.0.2.1" {
+		t.Errorf("LastUsed = %v, %q, %v; want %v from 192.0.2.1", at, ip, ok, ms(3*time.Minute))
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkRefusal(t, f, want)
+
+	// A flush with no new refusal does not write it again.
+	if _, err := f.store.SQL().ExecContext(ctx, `UPDATE api_key_refusals SET at = 1000, ip = 'marker' WHERE key_id = $1`, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	if _, err := a.Authorize(ctx, token, "192.0.2.1", apikey.MCPRead); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkRefusal(t, f, blnk.Refusal{KeyID: k.ID, At: time.UnixMilli(1000).UTC(), IP: "marker", Reason: blnk.RefusedScope})
+
+	// A revoked key's calls are refusals too.
+	if _, err := a.Authenticate(ctx, revokedToken, "2001:db8::9"); err != keyauth.ErrRevoked {
+		t.Fatalf("revoked: %v", err)
+	}
+	wantRevoked := blnk.Refusal{KeyID: rk.ID, At: clk.Now().Truncate(time.Millisecond), IP: "2001:db8::9", Reason: blnk.RefusedRevoked}
+	if got, ok := a.LastRefused(rk.ID); !ok || !sameRefusal(got, wantRevoked) {
+		t.Errorf("LastRefused of the revoked key = %+v, want %+v", got, wantRevoked)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkRefusal(t, f, wantRevoked)
+}
+
+// TestRefusedAllocatesNothing: recording a refused call stays off the
+// heap, as the accepted path does.
+func TestRefusedAllocatesNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	clk := newClock(start)
+	_, token := f.addKey(t, keySpec{allow: "192.0.2.0/24"})
+	a := newAuth(t, f.store, keyauth.Config{Now: clk.Now})
+	allocs := testing.AllocsPerRun(200, func() {
+		clk.Add(time.Second) // each call is recorded, not skipped by the throttle
+		if _, err := a.Authenticate(ctx, token, "198.51.100.7"); err != keyauth.ErrIPNotAllowed {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a refused call allocates %v times, want 0", allocs)
+	}
+}
+
+func sameRefusal(a, b blnk.Refusal) bool {
+	return a.KeyID == b.KeyID && a.At.Equal(b.At) && a.IP == b.IP && a.Reason == b.Reason
+}
+
+func checkRefusal(t *testing.T, f *fixture, want blnk.Refusal) {
+	t.Helper()
+	got, ok, err := f.store.LastRefused(context.Background(), want.KeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || !sameRefusal(got, want) {
+		t.Errorf("database last refused = %+v, %v; want %+v", got, ok, want)
 	}
 }

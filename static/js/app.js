@@ -55,6 +55,7 @@
       opener = null;
       d.addEventListener("close", function () {
         var back = d.returnFocusTo && d.returnFocusTo();
+        placeToasts(); // out of the dialog before it goes
         d.remove();
         if (back) {
           back.focus();
@@ -72,6 +73,7 @@
         }
       });
       d.showModal();
+      placeToasts(); // a toast already showing stays on top
       var focus = initialFocus(d);
       if (focus) { focus.focus(); }
     });
@@ -307,6 +309,22 @@
     }
   });
 
+  // Toasts show above everything, open dialogs included. A modal dialog
+  // sits in the top layer and makes the rest of the page inert (not
+  // clickable, hidden from screen readers), so the region moves into the
+  // topmost open dialog and shows as a popover, itself in the top layer
+  // above that dialog. It moves again when that dialog closes.
+  function placeToasts() {
+    var box = document.getElementById("toasts");
+    if (!box) { return; }
+    var open = document.querySelectorAll("dialog[open]");
+    var home = open.length ? open[open.length - 1] : document.body;
+    if (box.parentNode !== home) { home.appendChild(box); }
+    if (typeof box.showPopover !== "function") { return; }
+    if (box.matches(":popover-open")) { box.hidePopover(); }
+    if (box.children.length) { box.showPopover(); }
+  }
+
   // Errors htmx does not swap (404, 500, network) become a notice.
   function toast(message, kind) {
     var box = document.getElementById("toasts");
@@ -316,7 +334,11 @@
     t.setAttribute("role", kind === "error" ? "alert" : "status");
     t.textContent = message;
     box.appendChild(t);
-    setTimeout(function () { t.remove(); }, 6000);
+    placeToasts();
+    setTimeout(function () {
+      t.remove();
+      placeToasts();
+    }, 6000);
   }
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr;
@@ -335,6 +357,51 @@
   });
   document.addEventListener("toast", function (e) {
     toast(e.detail.value || e.detail.message || "", "");
+  });
+
+  // The usage chart: a day hovered or focused says its numbers under the
+  // chart (its <title> is the browser's slower tooltip). The days are one
+  // Tab stop: arrow keys, Home and End move between them.
+  function chartDay(e) {
+    return e.target.closest && e.target.closest("[data-chart] .chart-day");
+  }
+  function readDay(day) {
+    var fig = day.closest("[data-chart]");
+    var out = fig && fig.querySelector("[data-chart-readout]");
+    if (!out) { return; }
+    if (!out.hasAttribute("data-default")) { out.setAttribute("data-default", out.textContent); }
+    out.textContent = day.getAttribute("data-day") + ".";
+  }
+  function unreadDay(day) {
+    var fig = day.closest("[data-chart]");
+    var out = fig && fig.querySelector("[data-chart-readout]");
+    if (out && out.hasAttribute("data-default") && fig.querySelector(".chart-day:focus") === null) {
+      out.textContent = out.getAttribute("data-default");
+    }
+  }
+  document.addEventListener("mouseover", function (e) { var d = chartDay(e); if (d) { readDay(d); } });
+  document.addEventListener("mouseout", function (e) { var d = chartDay(e); if (d) { unreadDay(d); } });
+  document.addEventListener("focusin", function (e) { var d = chartDay(e); if (d) { readDay(d); } });
+  document.addEventListener("focusout", function (e) {
+    var d = chartDay(e);
+    if (d) { setTimeout(function () { unreadDay(d); }, 0); }
+  });
+  document.addEventListener("keydown", function (e) {
+    var d = chartDay(e);
+    if (!d) { return; }
+    var days = Array.prototype.slice.call(d.parentNode.querySelectorAll(".chart-day"));
+    var i = days.indexOf(d), next = i;
+    switch (e.key) {
+    case "ArrowLeft": next = Math.max(0, i - 1); break;
+    case "ArrowRight": next = Math.min(days.length - 1, i + 1); break;
+    case "Home": next = 0; break;
+    case "End": next = days.length - 1; break;
+    default: return;
+    }
+    e.preventDefault();
+    d.setAttribute("tabindex", "-1");
+    days[next].setAttribute("tabindex", "0");
+    days[next].focus();
   });
 
   // The theme switch of the account menu: the choice shows at once; htmx
