@@ -225,6 +225,7 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return redirect(c, target)
 		}
+		withViewer(c, cur)
 		return next(c)
 	}
 }
