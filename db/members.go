@@ -235,11 +235,11 @@ func (d *DB) CreateInvitation(ctx context.Context, ni blnk.NewInvitation) (blnk.
 	return stored, tx.Commit()
 }
 
-// RevokeInvitation revokes a workspace's pending invitation and records
+// RevokeMemberInvitation revokes a workspace's pending invitation and records
 // member.invitation_revoked. An invitation no longer pending (accepted,
 // revoked or expired) is ErrInvitationUsed, ErrInvitationRevoked or
 // ErrInvitationExpired; another workspace's is ErrNotFound.
-func (d *DB) RevokeInvitation(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (blnk.Invitation, error) {
+func (d *DB) RevokeMemberInvitation(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (blnk.Invitation, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return blnk.Invitation{}, err
@@ -382,10 +382,10 @@ func owners(ctx context.Context, tx *sql.Tx, workspaceID int64) (int, error) {
 	return n, err
 }
 
-// ChangeRole changes a member's role from c.From to c.To and records
+// ChangeMemberRole changes a member's role from c.From to c.To and records
 // member.role_changed. The last Owner keeps their role (ErrLastOwner);
 // a member whose role is no longer c.From is a conflict.
-func (d *DB) ChangeRole(ctx context.Context, c blnk.RoleChange) (blnk.Member, error) {
+func (d *DB) ChangeMemberRole(ctx context.Context, c blnk.RoleChange) (blnk.Member, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return blnk.Member{}, err

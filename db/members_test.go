@@ -148,21 +148,21 @@ func TestLastOwnerStays(t *testing.T) {
 	tm := newTeam(t)
 	ctx := context.Background()
 	by := audit.Actor{UserID: tm.owner.ID, Email: tm.owner.Email, Kind: audit.User}
-	if _, err := tm.d.ChangeRole(ctx, blnk.RoleChange{WorkspaceID: tm.ws.ID, UserID: tm.owner.ID, From: blnk.RoleOwner, To: blnk.RoleAdmin, Actor: by, Now: tm.now}); !errors.Is(err, blnk.ErrLastOwner) {
+	if _, err := tm.d.ChangeMemberRole(ctx, blnk.RoleChange{WorkspaceID: tm.ws.ID, UserID: tm.owner.ID, From: blnk.RoleOwner, To: blnk.RoleAdmin, Actor: by, Now: tm.now}); !errors.Is(err, blnk.ErrLastOwner) {
 		t.Errorf("demote the last Owner: %v, want ErrLastOwner", err)
 	}
 	if _, err := tm.d.RemoveMember(ctx, blnk.Removal{WorkspaceID: tm.ws.ID, UserID: tm.owner.ID, Role: blnk.RoleOwner, Keys: blnk.KeysRevoke, Actor: by, Now: tm.now}); !errors.Is(err, blnk.ErrLastOwner) {
 		t.Errorf("remove the last Owner: %v, want ErrLastOwner", err)
 	}
 	// With a second Owner, the first may step down.
-	if _, err := tm.d.ChangeRole(ctx, blnk.RoleChange{WorkspaceID: tm.ws.ID, UserID: tm.member.ID, From: blnk.RoleMember, To: blnk.RoleOwner, Actor: by, Now: tm.now}); err != nil {
+	if _, err := tm.d.ChangeMemberRole(ctx, blnk.RoleChange{WorkspaceID: tm.ws.ID, UserID: tm.member.ID, From: blnk.RoleMember, To: blnk.RoleOwner, Actor: by, Now: tm.now}); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := tm.d.ChangeRole(ctx, blnk.RoleChange{WorkspaceID: tm.ws.ID, UserID: tm.owner.ID, From: blnk.RoleOwner, To: blnk.RoleAdmin, Actor: by, Now: tm.now}); err != nil || m.Role != blnk.RoleAdmin {
+	if m, err := tm.d.ChangeMemberRole(ctx, blnk.RoleChange{WorkspaceID: tm.ws.ID, UserID: tm.owner.ID, From: blnk.RoleOwner, To: blnk.RoleAdmin, Actor: by, Now: tm.now}); err != nil || m.Role != blnk.RoleAdmin {
 		t.Errorf("demote one of two Owners: %v, role %q", err, m.Role)
 	}
 	// A change made for a role read before another change is refused.
-	if _, err := tm.d.ChangeRole(ctx, blnk.RoleChange{WorkspaceID: tm.ws.ID, UserID: tm.owner.ID, From: blnk.RoleOwner, To: blnk.RoleViewer, Actor: by, Now: tm.now}); !errors.Is(err, blnk.ErrRoleChanged) {
+	if _, err := tm.d.ChangeMemberRole(ctx, blnk.RoleChange{WorkspaceID: tm.ws.ID, UserID: tm.owner.ID, From: blnk.RoleOwner, To: blnk.RoleViewer, Actor: by, Now: tm.now}); !errors.Is(err, blnk.ErrRoleChanged) {
 		t.Errorf("change from a stale role: %v, want ErrRoleChanged", err)
 	}
 }
@@ -260,7 +260,7 @@ func TestInvitationSingleUse(t *testing.T) {
 	if _, _, err := tm.d.AcceptInvitation(ctx, blnk.Acceptance{TokenHash: hash, Name: "Again", PasswordHash: "h", Now: tm.now.Add(time.Hour)}); !errors.Is(err, blnk.ErrInvitationUsed) {
 		t.Errorf("accepted twice: %v, want ErrInvitationUsed", err)
 	}
-	if _, err := tm.d.RevokeInvitation(ctx, tm.ws.ID, "inv_1", by, tm.now.Add(2*time.Hour)); !errors.Is(err, blnk.ErrInvitationUsed) {
+	if _, err := tm.d.RevokeMemberInvitation(ctx, tm.ws.ID, "inv_1", by, tm.now.Add(2*time.Hour)); !errors.Is(err, blnk.ErrInvitationUsed) {
 		t.Errorf("revoke a used invitation: %v, want ErrInvitationUsed", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/views"
@@ -113,7 +112,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if status >= 500 && code == "" {
 		s.log.Error("request failed", "request_id", requestIDOf(c), "method", c.Request().Method,
-			"path", apikey.Redact(c.Request().URL.Path), "err", err)
+			"path", logPath(c.Request().URL.Path), "err", err)
 		message = ""
 	}
 	title := http.StatusText(status)

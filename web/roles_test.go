@@ -19,6 +19,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/members"
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/web"
 )
@@ -179,6 +180,15 @@ func roleRoutes() map[string]routeCase {
 		"GET /settings/webhooks/:id/delete":                       {need: admin, path: "/settings/webhooks/{hook}/delete", scoped: true},
 		"POST /settings/webhooks/:id/delete":                      {need: admin, path: "/settings/webhooks/{hook}/delete", scoped: true},
 		"POST /settings/webhooks/:id/deliveries/:delivery/resend": {need: admin, path: "/settings/webhooks/{hook}/deliveries/{delivery}/resend", scoped: true},
+
+		"GET /settings/members":                         {need: viewer, path: "/settings/members"},
+		"POST /settings/members/invitations":            {need: admin, path: "/settings/members/invitations", form: url.Values{"email": {"{email}"}, "role": {"member"}}, ok: 200},
+		"POST /settings/members/invitations/:id/revoke": {need: admin, path: "/settings/members/invitations/{invitation}/revoke", scoped: true},
+		"POST /settings/members/:id/role":               {need: admin, path: "/settings/members/{person}/role", form: url.Values{"role": {"viewer"}}, scoped: true},
+		"GET /settings/members/:id/remove":              {need: admin, path: "/settings/members/{person}/remove", scoped: true},
+		"POST /settings/members/:id/remove":             {need: admin, path: "/settings/members/{person}/remove", form: url.Values{"keys": {"revoke"}}, scoped: true},
+		"GET /invite/:token":                            {}, // no session: TestInvitation*
+		"POST /invite/:token":                           {},
 	}
 }
 
@@ -253,7 +263,7 @@ func TestRoleMatrix(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("role matrix: %d routes with a session (and %d own-key variants) x %d people, GET also as HEAD and htmx = %d requests", len(cases)-13, len(own), len(matrixRoles), cells)
+	t.Logf("role matrix: %d routes with a session (and %d own-key variants) x %d people, GET also as HEAD and htmx = %d requests", len(cases)-15, len(own), len(matrixRoles), cells)
 }
 
 // checkCell makes one request of the matrix and checks its answer.
@@ -284,6 +294,12 @@ func (tm *teamServer) checkCell(t *testing.T, name string, rc routeCase, role, m
 			path = strings.ReplaceAll(path, "{delivery}", fmt.Sprint(id))
 		}
 	}
+	if strings.Contains(path, "{person}") {
+		path = strings.ReplaceAll(path, "{person}", fmt.Sprint(tm.person(t)))
+	}
+	if strings.Contains(path, "{invitation}") {
+		path = strings.ReplaceAll(path, "{invitation}", tm.invitation(t))
+	}
 	var want int
 	refused := false
 	switch {
@@ -311,6 +327,9 @@ func (tm *teamServer) checkCell(t *testing.T, name string, rc routeCase, role, m
 		}
 		if form.Has("form_token") {
 			form.Set("form_token", formToken())
+		}
+		if form.Get("email") == "{email}" {
+			form.Set("email", "invited-"+formToken()+"@example.com")
 		}
 	}
 	var opts []opt
@@ -360,7 +379,7 @@ func TestRoleChangeTakesEffectAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tm.db.ChangeRole(context.Background(), blnk.RoleChange{WorkspaceID: ws.ID, UserID: tm.ids[roleMember],
+	if _, err := tm.db.ChangeMemberRole(context.Background(), blnk.RoleChange{WorkspaceID: ws.ID, UserID: tm.ids[roleMember],
 		From: blnk.RoleMember, To: blnk.RoleViewer, Now: tm.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -414,4 +433,40 @@ func TestKeyPanelShowsWhatTheRoleMayDo(t *testing.T) {
 			}
 		}
 	}
+}
+
+// person adds a Member to Acme Corp, for a route that changes one, and
+// returns their id.
+func (tm *teamServer) person(t *testing.T) int64 {
+	t.Helper()
+	ws, err := tm.db.FindWorkspace(context.Background(), adminWorkspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _, err := tm.db.AddMember(context.Background(), ws.ID, "person-"+formToken()+"@example.com", "hash", blnk.RoleMember,
+		audit.Actor{Kind: audit.CommandLine}, tm.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
+
+// invitation makes a pending invitation of Acme Corp and returns its id.
+func (tm *teamServer) invitation(t *testing.T) string {
+	t.Helper()
+	ws, err := tm.db.FindWorkspace(context.Background(), adminWorkspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := formToken()
+	now := tm.clock.Now()
+	inv, err := tm.db.CreateInvitation(context.Background(), blnk.NewInvitation{
+		Invitation: blnk.Invitation{ID: "inv_" + tok[len(tok)-16:], WorkspaceID: ws.ID, Email: "invited-" + tok + "@example.com", Role: blnk.RoleMember,
+			CreatedAt: now, ExpiresAt: now.Add(blnk.InvitationTTL)},
+		TokenHash: members.TokenHash(tok), Actor: audit.Actor{UserID: tm.ids[roleOwner], Email: adminEmail, Kind: audit.User},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv.ID
 }

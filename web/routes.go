@@ -84,6 +84,19 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/settings/webhooks/:id/delete", s.webhookDeleteConfirm, hooks...)
 	e.POST("/settings/webhooks/:id/delete", s.webhookDelete, hooks...)
 	e.POST("/settings/webhooks/:id/deliveries/:delivery/resend", s.webhookResend, hooks...)
+
+	// People: everyone sees who belongs; Admins and Owners change it (the
+	// members service checks who may touch an Owner). An invitation link
+	// needs no session: it is how people without one get in.
+	manage := slices.Concat(app, []echo.MiddlewareFunc{s.need(blnk.PermMembers, "Managing members")})
+	get(e, "/settings/members", s.memberList, app...)
+	e.POST("/settings/members/invitations", s.memberInvite, manage...)
+	e.POST("/settings/members/invitations/:id/revoke", s.invitationRevoke, manage...)
+	e.POST("/settings/members/:id/role", s.memberRole, manage...)
+	get(e, "/settings/members/:id/remove", s.memberRemoveConfirm, manage...)
+	e.POST("/settings/members/:id/remove", s.memberRemove, manage...)
+	get(e, "/invite/:token", s.inviteShow, pages...)
+	e.POST("/invite/:token", s.inviteAccept, pages...)
 }
 
 // router is what routes are added to: the server or a group of it.

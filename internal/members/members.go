@@ -25,10 +25,10 @@ import (
 type Store interface {
 	FindMember(ctx context.Context, workspaceID, userID int64) (blnk.Member, error)
 	CreateInvitation(ctx context.Context, ni blnk.NewInvitation) (blnk.Invitation, error)
-	RevokeInvitation(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (blnk.Invitation, error)
+	RevokeMemberInvitation(ctx context.Context, workspaceID int64, id string, by audit.Actor, now time.Time) (blnk.Invitation, error)
 	AcceptInvitation(ctx context.Context, a blnk.Acceptance) (blnk.User, blnk.Invitation, error)
 	AddMember(ctx context.Context, workspaceID int64, email, passwordHash string, role blnk.Role, by audit.Actor, now time.Time) (blnk.User, bool, error)
-	ChangeRole(ctx context.Context, c blnk.RoleChange) (blnk.Member, error)
+	ChangeMemberRole(ctx context.Context, c blnk.RoleChange) (blnk.Member, error)
 	RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, error)
 }
 
@@ -120,7 +120,7 @@ func (s *Service) RevokeInvitation(ctx context.Context, by Actor, id string) (bl
 	if !by.Role.Can(blnk.PermMembers) {
 		return blnk.Invitation{}, blnk.Forbidden(blnk.PermMembers.Needs(), "Revoking an invitation")
 	}
-	inv, err := s.store.RevokeInvitation(ctx, by.WorkspaceID, id, by.Actor, s.now())
+	inv, err := s.store.RevokeMemberInvitation(ctx, by.WorkspaceID, id, by.Actor, s.now())
 	if err != nil {
 		return blnk.Invitation{}, err
 	}
@@ -153,7 +153,7 @@ func (s *Service) ChangeRole(ctx context.Context, by Actor, userID int64, to bln
 	if !by.Role.CanManage(to) {
 		return blnk.Member{}, blnk.Forbidden(needed(to), "Making someone an "+to.Label())
 	}
-	out, err := s.store.ChangeRole(ctx, blnk.RoleChange{WorkspaceID: by.WorkspaceID, UserID: userID, From: m.Role, To: to, Actor: by.Actor, Now: s.now()})
+	out, err := s.store.ChangeMemberRole(ctx, blnk.RoleChange{WorkspaceID: by.WorkspaceID, UserID: userID, From: m.Role, To: to, Actor: by.Actor, Now: s.now()})
 	if err != nil {
 		return blnk.Member{}, err
 	}
