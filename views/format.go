@@ -18,7 +18,11 @@ type Page struct {
 	Title     string
 	Email     string // the signed-in user
 	Workspace string
-	Flash     string // a one-time notice at the top of the page
+	// WorkspaceID is the current workspace; Workspaces every workspace
+	// of the person, for the sidebar's switch (shown when more than one).
+	WorkspaceID int64
+	Workspaces  []blnk.Membership
+	Flash       string // a one-time notice at the top of the page
 	Now       time.Time
 	Nav       string // the sidebar entry of the page: "" (API keys) or NavAudit
 	// NotInNav marks a page that is none of the navigation's entries (an

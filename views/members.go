@@ -100,3 +100,6 @@ func memberRowID(m blnk.Member) string { return "member-" + strconv.FormatInt(m.
 // manageableRole reports whether the person drawn for manages people of
 // role r.
 func manageableRole(ctx context.Context, r blnk.Role) bool { return ViewerOf(ctx).Role.CanManage(r) }
+
+// SwitchURL makes workspace id the session's current one.
+func SwitchURL(id int64) string { return "/workspaces/" + strconv.FormatInt(id, 10) + "/switch" }

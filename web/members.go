@@ -367,3 +367,18 @@ func (s *Server) inviteAccept(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/api-keys")
 }
+
+// workspaceSwitch makes another of the person's workspaces the current
+// one of their session; a workspace they are not a member of is 404.
+func (s *Server) workspaceSwitch(c echo.Context) error {
+	id, err := memberID(c)
+	if err != nil {
+		return err
+	}
+	cs, _ := s.cookies.Get(c.Request(), sessionCookie)
+	token, _ := cs.Values[tokenValue].(string)
+	if err := s.accounts.Switch(c.Request().Context(), tokenHash(token), mustSession(c).User.ID, id); err != nil {
+		return err
+	}
+	return redirect(c, "/settings/api-keys")
+}

@@ -370,3 +370,55 @@ func TestLastOwnerCannotLeave(t *testing.T) {
 		t.Errorf("after leaving: %d", r.Code)
 	}
 }
+
+func TestWorkspaceSwitch(t *testing.T) {
+	tm := newTeamServer(t)
+	other := tm.clients[roleOther]
+	acme, otherWS := tm.workspaceID(t, adminWorkspace), tm.workspaceID(t, "Other Inc")
+	// One workspace: no switch.
+	if parse(t, other.get("/settings/api-keys").Body).Has("details.workspace-switch") {
+		t.Error("a person of one workspace is offered a switch")
+	}
+	if _, _, err := tm.db.AddMember(context.Background(), acme, "other@example.com", "", blnk.RoleViewer, audit.Actor{Kind: audit.CommandLine}, tm.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	d := parse(t, other.get("/settings/api-keys").Body)
+	if got := d.Count("details.workspace-switch form button"); got != 2 {
+		t.Fatalf("the switch lists %d workspaces, want 2", got)
+	}
+	if got := d.Text("details.workspace-switch button[aria-current]"); !strings.Contains(got, "Other Inc") || !strings.Contains(got, "Owner") {
+		t.Errorf("the current workspace: %q", got)
+	}
+	r := other.post("/workspaces/"+strconv.FormatInt(acme, 10)+"/switch", nil)
+	if r.Code != http.StatusSeeOther || r.Header.Get("Location") != "/settings/api-keys" {
+		t.Fatalf("switch: %d %q", r.Code, r.Header.Get("Location"))
+	}
+	// The session remembers it, request after request, with the role
+	// there.
+	for range 2 {
+		d = parse(t, other.get("/settings/api-keys").Body)
+		if got := d.Text("details.workspace-switch summary"); !strings.Contains(got, adminWorkspace) {
+			t.Errorf("after the switch, the workspace is %q", got)
+		}
+	}
+	if d.Has(`a[href="/settings/webhooks"]`) {
+		t.Error("a Viewer of Acme Corp sees the webhooks link")
+	}
+	if r := other.get("/settings/webhooks"); r.Code != http.StatusForbidden {
+		t.Errorf("webhooks as a Viewer after the switch: %d", r.Code)
+	}
+	// A workspace one is not a member of is 404, and changes nothing.
+	third, _, err := tm.db.CreateWorkspaceAdmin(context.Background(), "Third", "third@example.com", "hash", tm.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := other.post("/workspaces/"+strconv.FormatInt(third.ID, 10)+"/switch", nil); r.Code != http.StatusNotFound {
+		t.Errorf("switch to another's workspace: %d, want 404", r.Code)
+	}
+	if r := other.post("/workspaces/"+strconv.FormatInt(otherWS, 10)+"/switch", nil, htmx()); r.Code != http.StatusOK || r.Header.Get("HX-Redirect") != "/settings/api-keys" {
+		t.Errorf("switch back with htmx: %d %q", r.Code, r.Header.Get("HX-Redirect"))
+	}
+	if r := other.get("/settings/webhooks"); r.Code != http.StatusOK {
+		t.Errorf("webhooks as the Owner of Other Inc again: %d", r.Code)
+	}
+}

@@ -45,12 +45,18 @@ func (s *Server) page(c echo.Context, title string) (views.Page, error) {
 	if err != nil {
 		return views.Page{}, err
 	}
+	ws, err := s.db.ListMemberships(c.Request().Context(), cur.User.ID)
+	if err != nil {
+		return views.Page{}, err
+	}
 	return views.Page{
-		Title:     title,
-		Email:     cur.User.Email,
-		Workspace: cur.Workspace.Name,
-		Flash:     flash,
-		Now:       s.cfg.Now(),
+		Title:       title,
+		Email:       cur.User.Email,
+		Workspace:   cur.Workspace.Name,
+		WorkspaceID: cur.Workspace.ID,
+		Workspaces:  ws,
+		Flash:       flash,
+		Now:         s.cfg.Now(),
 	}, nil
 }
 

@@ -1,7 +1,7 @@
 package web_test
 
 // The roles table, driven through every route of the router: each role
-// of a workspace (Owner, Admin, Member, Viewer) and an Admin of another
+// of a workspace (Owner, Admin, Member, Viewer) and an Owner of another
 // workspace ask for every page, htmx fragment, form post and export, and
 // get what web/README.md ("People and roles") says, with nothing written
 // when they are refused.
@@ -25,7 +25,7 @@ import (
 )
 
 // The people of the role tests: one per role in "Acme Corp", and the
-// Admin of another workspace.
+// Owner of another workspace.
 const (
 	roleOwner  = "owner"
 	roleAdmin  = "admin"
@@ -37,7 +37,7 @@ const (
 var matrixRoles = []string{roleOwner, roleAdmin, roleMember, roleViewer, roleOther}
 
 // teamServer is a server with a workspace of four people, one per role,
-// and a second workspace with its Admin.
+// and a second workspace with its Owner.
 type teamServer struct {
 	*testServer
 	clients map[string]*client
@@ -187,6 +187,7 @@ func roleRoutes() map[string]routeCase {
 		"POST /settings/members/:id/role":               {need: admin, path: "/settings/members/{person}/role", form: url.Values{"role": {"viewer"}}, scoped: true},
 		"GET /settings/members/:id/remove":              {need: admin, path: "/settings/members/{person}/remove", scoped: true},
 		"POST /settings/members/:id/remove":             {need: admin, path: "/settings/members/{person}/remove", form: url.Values{"keys": {"revoke"}}, scoped: true},
+		"POST /workspaces/:id/switch":                   {need: viewer, path: "/workspaces/{workspace}/switch", scoped: true},
 		"GET /invite/:token":                            {}, // no session: TestInvitation*
 		"POST /invite/:token":                           {},
 	}
@@ -207,7 +208,7 @@ func ownKeyCases(cases map[string]routeCase) map[string]routeCase {
 }
 
 // TestRoleMatrix drives every route of web.Routes as each role and as
-// another workspace's Admin.
+// another workspace's Owner.
 func TestRoleMatrix(t *testing.T) {
 	tm := newTeamServer(t)
 	cases := roleRoutes()
@@ -297,6 +298,10 @@ func (tm *teamServer) checkCell(t *testing.T, name string, rc routeCase, role, m
 	if strings.Contains(path, "{person}") {
 		path = strings.ReplaceAll(path, "{person}", fmt.Sprint(tm.person(t)))
 	}
+	if strings.Contains(path, "{workspace}") {
+		// Acme Corp, where everyone is but the other workspace's Admin.
+		path = strings.ReplaceAll(path, "{workspace}", fmt.Sprint(tm.workspaceID(t, adminWorkspace)))
+	}
 	if strings.Contains(path, "{invitation}") {
 		path = strings.ReplaceAll(path, "{invitation}", tm.invitation(t))
 	}
@@ -357,10 +362,10 @@ func (tm *teamServer) checkCell(t *testing.T, name string, rc routeCase, role, m
 }
 
 // roleOf is the role of a person of the matrix in Acme Corp; the other
-// workspace's Admin is an Admin (of theirs).
+// workspace's person is its Owner.
 func roleOf(person string) blnk.Role {
 	if person == roleOther {
-		return blnk.RoleAdmin
+		return blnk.RoleOwner
 	}
 	return blnk.Role(person)
 }

@@ -95,6 +95,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/settings/members/:id/role", s.memberRole, manage...)
 	get(e, "/settings/members/:id/remove", s.memberRemoveConfirm, manage...)
 	e.POST("/settings/members/:id/remove", s.memberRemove, manage...)
+	e.POST("/workspaces/:id/switch", s.workspaceSwitch, app...)
 	get(e, "/invite/:token", s.inviteShow, pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
 }
