@@ -23,8 +23,8 @@ type Page struct {
 	WorkspaceID int64
 	Workspaces  []blnk.Membership
 	Flash       string // a one-time notice at the top of the page
-	Now       time.Time
-	Nav       string // the sidebar entry of the page: "" (API keys) or NavAudit
+	Now         time.Time
+	Nav         string // the sidebar entry of the page: "" (API keys) or NavAudit
 	// NotInNav marks a page that is none of the navigation's entries (an
 	// error page): no entry is shown as the current page.
 	NotInNav bool
