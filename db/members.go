@@ -472,13 +472,15 @@ func (d *DB) RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, er
 			r.WorkspaceID, r.UserID, ms(r.Now), r.To); err != nil {
 			return blnk.Removed{}, fmt.Errorf("transfer keys: %w", err)
 		}
+		evs := make([]audit.Event, len(out.Keys))
 		for i := range out.Keys {
 			k := &out.Keys[i]
 			k.CreatedByID, k.CreatedBy = r.To, r.Actor.Email
-			if err := recordEvent(ctx, tx, audit.Event{WorkspaceID: r.WorkspaceID, At: r.Now, Action: audit.KeyTransferred, Actor: r.Actor,
-				KeyID: k.ID, KeyPrefix: k.Prefix, Details: map[string]any{"before": map[string]any{"owner": from}, "after": map[string]any{"owner": r.Actor.Email}}}); err != nil {
-				return blnk.Removed{}, err
-			}
+			evs[i] = audit.Event{WorkspaceID: r.WorkspaceID, At: r.Now, Action: audit.KeyTransferred, Actor: r.Actor,
+				KeyID: k.ID, KeyPrefix: k.Prefix, Details: map[string]any{"before": map[string]any{"owner": from}, "after": map[string]any{"owner": r.Actor.Email}}}
+		}
+		if err := recordEvents(ctx, tx, evs); err != nil {
+			return blnk.Removed{}, err
 		}
 	case blnk.KeysRevoke:
 		byUser := sql.NullInt64{Int64: r.Actor.UserID, Valid: r.Actor.UserID != 0}
@@ -487,17 +489,34 @@ func (d *DB) RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, er
 			return blnk.Removed{}, fmt.Errorf("revoke keys: %w", err)
 		}
 		details := map[string]any{"reason": "member removed", "member": from}
+		ids := make([]string, len(out.Keys))
+		evs := make([]audit.Event, len(out.Keys))
 		for i := range out.Keys {
 			k := &out.Keys[i]
 			k.RevokedAt, k.RevokedBy = r.Now, r.Actor.Email
-			if out.Seq, err = d.recordChange(ctx, tx, k.ID, r.Now); err != nil {
+			ids[i] = k.ID
+			evs[i] = audit.Event{WorkspaceID: r.WorkspaceID, At: r.Now, Action: audit.KeyRevoked, Actor: r.Actor,
+				KeyID: k.ID, KeyPrefix: k.Prefix, Details: details}
+		}
+		if len(ids) > 0 {
+			if out.Seq, err = d.recordChanges(ctx, tx, ids, r.Now); err != nil {
 				return blnk.Removed{}, err
 			}
-			if err := recordEvent(ctx, tx, audit.Event{WorkspaceID: r.WorkspaceID, At: r.Now, Action: audit.KeyRevoked, Actor: r.Actor,
-				KeyID: k.ID, KeyPrefix: k.Prefix, Details: details}); err != nil {
-				return blnk.Removed{}, err
+		}
+		if err := recordEvents(ctx, tx, evs); err != nil {
+			return blnk.Removed{}, err
+		}
+		// One webhook event per key, when an endpoint subscribes.
+		var hooks int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM webhooks w JOIN webhook_subscriptions s ON s.webhook_id = w.id
+			WHERE w.workspace_id = $1 AND w.disabled_at IS NULL AND s.event = $2`, r.WorkspaceID, string(webhook.KeyRevoked)).Scan(&hooks); err != nil {
+			return blnk.Removed{}, err
+		}
+		for i := range out.Keys {
+			if hooks == 0 {
+				break
 			}
-			if err := d.enqueueEvent(ctx, tx, r.WorkspaceID, webhook.KeyRevoked, r.Now, webhook.KeyEvent(webhook.KeyRevoked, r.Now, *k, r.Actor.Name(), details)); err != nil {
+			if err := d.enqueueEvent(ctx, tx, r.WorkspaceID, webhook.KeyRevoked, r.Now, webhook.KeyEvent(webhook.KeyRevoked, r.Now, out.Keys[i], r.Actor.Name(), details)); err != nil {
 				return blnk.Removed{}, err
 			}
 		}

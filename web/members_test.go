@@ -11,8 +11,11 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/testkit"
 )
 
 // auditCount counts a workspace's events of action.
@@ -420,5 +423,56 @@ func TestWorkspaceSwitch(t *testing.T) {
 	}
 	if r := other.get("/settings/webhooks"); r.Code != http.StatusOK {
 		t.Errorf("webhooks as the Owner of Other Inc again: %d", r.Code)
+	}
+}
+
+// TestRemoveMemberWithManyKeys removes a member who made 1,000 active
+// keys, with each hand-off, through the router: every key is handed off
+// with its own audit event, and the answer's time is logged (the issue's
+// goal is under a second).
+func TestRemoveMemberWithManyKeys(t *testing.T) {
+	const n = 1000
+	for _, handOff := range []string{"transfer", "revoke"} {
+		t.Run(handOff, func(t *testing.T) {
+			tm := newTeamServer(t)
+			ws := tm.workspaceID(t, adminWorkspace)
+			i := 0
+			_, err := tm.db.ImportKeys(context.Background(), func() (db.KeyImport, bool, error) {
+				if i == n {
+					return db.KeyImport{}, false, nil
+				}
+				i++
+				tok, err := apikey.Generate()
+				if err != nil {
+					return db.KeyImport{}, false, err
+				}
+				return db.KeyImport{
+					Key: apikey.Key{ID: apikey.NewID(), WorkspaceID: ws, Name: "bulk " + strconv.Itoa(i), Prefix: tok[:apikey.PrefixLen],
+						Scopes: apikey.Set(1), CreatedAt: tm.clock.Now()},
+					Hash: apikey.HashOf(tok), CreatedBy: tm.ids[roleMember], CreateToken: apikey.NewID(),
+				}, true, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := "/settings/members/" + strconv.FormatInt(tm.ids[roleMember], 10) + "/remove"
+			if d := parse(t, tm.clients[roleOwner].get(path).Body); d.Count("table.member-keys tbody tr") != n {
+				t.Errorf("the confirmation lists %d keys, want %d", d.Count("table.member-keys tbody tr"), n)
+			}
+			start := time.Now()
+			r := tm.clients[roleOwner].post(path, url.Values{"keys": {handOff}})
+			took := time.Since(start)
+			if r.Code != http.StatusSeeOther {
+				t.Fatalf("remove: %d\n%.300s", r.Code, textOf(t, r.Body))
+			}
+			t.Logf("%s: removal with %d keys (%s) answered in %v", testkit.Kind(), n, handOff, took)
+			action := audit.KeyTransferred
+			if handOff == "revoke" {
+				action = audit.KeyRevoked
+			}
+			if got := tm.auditCount(t, action); got != n {
+				t.Errorf("%d %s events, want %d", got, action, n)
+			}
+		})
 	}
 }
