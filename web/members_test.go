@@ -334,6 +334,12 @@ func TestRemoveMember(t *testing.T) {
 			if got := tm.auditCount(t, audit.MemberRemoved); got != 1 {
 				t.Errorf("%d member.removed events, want 1", got)
 			}
+			// Removed from their only workspace, the person's right
+			// password signs in to nothing, and says so.
+			if r := member.post("/login", url.Values{"email": {tm.emails[roleMember]}, "password": {adminPassword}}); r.Code != http.StatusForbidden ||
+				!strings.Contains(textOf(t, r.Body), "not a member of any workspace") {
+				t.Errorf("signing in after removal: %d\n%.300s", r.Code, textOf(t, r.Body))
+			}
 			if handOff == "transfer" {
 				panel := parse(t, owner.get("/settings/api-keys/"+k1).Body)
 				if !strings.Contains(panel.Text(".details-list"), "by "+adminEmail) {
