@@ -144,3 +144,34 @@ func storeMemberKeys(t *testing.T, a *app, email string, n int) []string {
 	}
 	return names
 }
+
+// TestWorkspaceSwitchInBrowser: a person of two workspaces opens the
+// sidebar's workspace card, picks the other one, and the pages are that
+// workspace's, with their role there; axe-core checks the open card.
+func TestWorkspaceSwitchInBrowser(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	a.createAdmin(t, "Globex", "hank@globex.test", "correct horse battery")
+	if out, err := a.cli(t, "", "members", "add", "--workspace", "Globex", "--email", "ada@acme.test", "--role", "viewer"); err != nil {
+		t.Fatalf("members add: %v\n%s", err, out)
+	}
+	for _, o := range []pageOptions{{width: 1280}, {mobile: true, dark: true}} {
+		o.axe = true
+		page := newPage(t, a, o)
+		signIn(t, page, "ada@acme.test", "correct horse battery")
+		card := page.Locator("details.workspace-switch > summary")
+		must(t, expect.Locator(card).ToContainText("Acme Payments"))
+		must(t, card.Click())
+		globex := page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Globex"})
+		must(t, expect.Locator(globex).ToBeVisible())
+		checkA11y(t, page, "the workspace card, open")
+		must(t, globex.Click())
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
+		must(t, expect.Locator(card).ToContainText("Globex"))
+		// A Viewer there: no Create API Key.
+		must(t, expect.Locator(page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Create API Key"})).ToHaveCount(0))
+		goTo(t, page, "/settings/audit-log")
+		must(t, expect.Locator(card).ToContainText("Globex"))
+	}
+}
