@@ -175,3 +175,29 @@ func TestWorkspaceSwitchInBrowser(t *testing.T) {
 		must(t, expect.Locator(card).ToContainText("Globex"))
 	}
 }
+
+// TestMembersScreenshot draws the members page with a pending invitation
+// (artifacts/members.png) for a look.
+func TestMembersScreenshot(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	for _, who := range []string{"grace@acme.test member", "linus@acme.test viewer", "ken@acme.test admin"} {
+		f := strings.Fields(who)
+		if out, err := a.cli(t, "correct horse battery\n", "members", "add", "--workspace", "Acme Payments", "--email", f[0], "--role", f[1]); err != nil {
+			t.Fatalf("members add: %v\n%s", err, out)
+		}
+	}
+	storeMemberKeys(t, a, "grace@acme.test", 2)
+	page := newPage(t, a, pageOptions{width: 1280})
+	signIn(t, page, "ada@acme.test", "correct horse battery")
+	goTo(t, page, "/settings/members")
+	must(t, page.GetByLabel("Email").Fill("new@acme.test"))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create invitation link"}).Click())
+	must(t, expect.Locator(page.GetByLabel("Invitation link")).ToBeVisible())
+	shot(t, page, "members")
+	row := page.GetByRole("row").Filter(playwright.LocatorFilterOptions{HasText: "grace@acme.test"})
+	must(t, row.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Remove"}).Click())
+	must(t, expect.Locator(page.Locator("table.member-keys tbody tr")).ToHaveCount(2))
+	shot(t, page, "members-remove")
+}
