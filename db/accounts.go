@@ -28,8 +28,9 @@ func (d *DB) SetupFirstAdmin(ctx context.Context, workspace, email, passwordHash
 	return d.createAdmin(ctx, workspace, email, passwordHash, now, true)
 }
 
-// CreateWorkspaceAdmin creates a workspace and its admin in one
-// transaction. It returns ErrEmailTaken if the email is registered.
+// CreateWorkspaceAdmin creates a workspace and its Owner in one
+// transaction. It returns ErrEmailTaken if the email is registered, and
+// ErrWorkspaceTaken if a workspace has the name (in any case).
 func (d *DB) CreateWorkspaceAdmin(ctx context.Context, workspace, email, passwordHash string, now time.Time) (blnk.Workspace, blnk.User, error) {
 	return d.createAdmin(ctx, workspace, email, passwordHash, now, false)
 }
@@ -54,6 +55,19 @@ func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash str
 		if exists {
 			return blnk.Workspace{}, blnk.User{}, blnk.ErrAlreadySet
 		}
+	} else {
+		// Never a second workspace of the same name: the command line
+		// says so instead.
+		if err := d.lock(ctx, tx, "blnk workspace names"); err != nil {
+			return blnk.Workspace{}, blnk.User{}, err
+		}
+		var taken bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM workspaces WHERE lower(name) = lower($1))`, workspace).Scan(&taken); err != nil {
+			return blnk.Workspace{}, blnk.User{}, err
+		}
+		if taken {
+			return blnk.Workspace{}, blnk.User{}, blnk.ErrWorkspaceTaken
+		}
 	}
 
 	ws := blnk.Workspace{Name: workspace, CreatedAt: now.UTC().Truncate(time.Millisecond)}
@@ -71,7 +85,7 @@ func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash str
 	if err != nil {
 		return blnk.Workspace{}, blnk.User{}, fmt.Errorf("insert user: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'admin', $3)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)`,
 		ws.ID, u.ID, ms(now)); err != nil {
 		return blnk.Workspace{}, blnk.User{}, fmt.Errorf("insert membership: %w", err)
 	}
@@ -79,21 +93,24 @@ func (d *DB) createAdmin(ctx context.Context, workspace, email, passwordHash str
 }
 
 // LoginByEmail finds a user by email (case-insensitive) with the first
-// workspace they administer.
+// workspace they joined (none, Workspace.ID 0, when they belong to no
+// workspace any more).
 func (d *DB) LoginByEmail(ctx context.Context, email string) (blnk.Login, error) {
 	if !storable(email) {
 		return blnk.Login{}, blnk.ErrNotFound // no stored email is like it; PostgreSQL would refuse to compare
 	}
 	var l blnk.Login
-	var uc, wc int64
+	var uc int64
+	var wid, wc sql.NullInt64
+	var wname sql.NullString
 	err := d.sql.QueryRowContext(ctx, `
-		SELECT u.id, u.email, u.created_at, u.password_hash, w.id, w.name, w.created_at
+		SELECT u.id, u.email, u.name, u.created_at, u.password_hash, w.id, w.name, w.created_at
 		FROM users u
-		JOIN memberships m ON m.user_id = u.id
-		JOIN workspaces w ON w.id = m.workspace_id
+		LEFT JOIN memberships m ON m.user_id = u.id
+		LEFT JOIN workspaces w ON w.id = m.workspace_id
 		WHERE lower(u.email) = lower($1)
 		ORDER BY m.created_at, w.id
-		LIMIT 1`, email).Scan(&l.User.ID, &l.User.Email, &uc, &l.PasswordHash, &l.Workspace.ID, &l.Workspace.Name, &wc)
+		LIMIT 1`, email).Scan(&l.User.ID, &l.User.Email, &l.User.Name, &uc, &l.PasswordHash, &wid, &wname, &wc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return blnk.Login{}, blnk.ErrNotFound
 	}
@@ -101,7 +118,9 @@ func (d *DB) LoginByEmail(ctx context.Context, email string) (blnk.Login, error)
 		return blnk.Login{}, err
 	}
 	l.User.CreatedAt = time.UnixMilli(uc).UTC()
-	l.Workspace.CreatedAt = time.UnixMilli(wc).UTC()
+	if wid.Valid {
+		l.Workspace = blnk.Workspace{ID: wid.Int64, Name: wname.String, CreatedAt: time.UnixMilli(wc.Int64).UTC()}
+	}
 	return l, nil
 }
 
@@ -117,6 +136,9 @@ func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, worksp
 		tokenHash, userID, workspaceID, ms(now), ms(now)); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET last_signed_in_at = $1 WHERE id = $2`, ms(now), userID); err != nil {
+		return err
+	}
 	for _, ev := range events {
 		if err := recordEvent(ctx, tx, ev); err != nil {
 			return err
@@ -125,16 +147,19 @@ func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, worksp
 	return tx.Commit()
 }
 
-// SessionByToken finds the session stored under tokenHash.
+// SessionByToken finds the session stored under tokenHash, with the
+// user's role in its workspace, read now: a session whose person is no
+// longer a member of its workspace is not found.
 func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (blnk.Session, error) {
 	var s blnk.Session
 	var created, seen, uc, wc int64
 	err := d.sql.QueryRowContext(ctx, `
-		SELECT s.created_at, s.last_seen_at, u.id, u.email, u.created_at, w.id, w.name, w.created_at
+		SELECT s.created_at, s.last_seen_at, u.id, u.email, u.created_at, w.id, w.name, w.created_at, m.role
 		FROM sessions s
 		JOIN users u ON u.id = s.user_id
 		JOIN workspaces w ON w.id = s.workspace_id
-		WHERE s.token_hash = $1`, tokenHash).Scan(&created, &seen, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc)
+		JOIN memberships m ON m.workspace_id = s.workspace_id AND m.user_id = s.user_id
+		WHERE s.token_hash = $1`, tokenHash).Scan(&created, &seen, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc, &s.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return blnk.Session{}, blnk.ErrNotFound
 	}

@@ -229,3 +229,40 @@ func auditWhere(f blnk.AuditFilter) (string, []any) {
 	}
 	return strings.Join(conds, " AND "), args
 }
+
+// recordEvents appends events to the audit log inside tx, as recordEvent
+// does, a few hundred rows a statement.
+func recordEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event) error {
+	const cols = 10
+	for chunk := range slices.Chunk(evs, 200) {
+		var b strings.Builder
+		args := make([]any, 0, cols*len(chunk))
+		b.WriteString(`INSERT INTO audit_events
+		(workspace_id, at, action, actor, actor_kind, actor_user_id, ip, key_id, key_prefix, details) VALUES `)
+		for i, ev := range chunk {
+			if ev.Actor.Kind == "" {
+				ev.Actor.Kind = audit.System
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for c := range cols {
+				if c > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "$%d", cols*i+c+1)
+			}
+			b.WriteString(")")
+			args = append(args,
+				sql.NullInt64{Int64: ev.WorkspaceID, Valid: ev.WorkspaceID != 0}, ms(ev.At), string(ev.Action), ev.Actor.Name(),
+				string(ev.Actor.Kind), sql.NullInt64{Int64: ev.Actor.UserID, Valid: ev.Actor.UserID != 0}, ev.Actor.IP,
+				sql.NullString{String: ev.KeyID, Valid: ev.KeyID != ""}, sql.NullString{String: ev.KeyPrefix, Valid: ev.KeyPrefix != ""},
+				ev.DetailsJSON())
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("record %d audit events: %w", len(chunk), err)
+		}
+	}
+	return nil
+}

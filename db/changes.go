@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
@@ -244,4 +246,50 @@ func (d *DB) LastChange(ctx context.Context) (int64, error) {
 	var seq int64
 	err := d.sql.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM api_key_changes`).Scan(&seq)
 	return seq, err
+}
+
+// recordChanges appends a change of each key of keyIDs to the log, as
+// recordChange does for one, in a few statements (a removal revokes a
+// member's keys at once), and returns the last sequence number. One
+// notification tells of all of them: followers read every change after
+// the last they applied.
+func (d *DB) recordChanges(ctx context.Context, tx *sql.Tx, keyIDs []string, now time.Time) (int64, error) {
+	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
+		return 0, fmt.Errorf("lock key changes: %w", err)
+	}
+	var last int64
+	for chunk := range slices.Chunk(keyIDs, 500) {
+		var b strings.Builder
+		args := make([]any, 0, 2*len(chunk))
+		b.WriteString(`INSERT INTO api_key_changes (key_id, at) VALUES `)
+		for i, id := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d, $%d)", 2*i+1, 2*i+2)
+			args = append(args, id, ms(now))
+		}
+		b.WriteString(` RETURNING seq`)
+		rows, err := tx.QueryContext(ctx, b.String(), args...)
+		if err != nil {
+			return 0, fmt.Errorf("record key changes: %w", err)
+		}
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			last = max(last, seq)
+		}
+		if err := rows.Close(); err != nil {
+			return 0, err
+		}
+	}
+	if d.kind == Postgres && last != 0 {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, d.channel, fmt.Sprint(last)); err != nil {
+			return 0, fmt.Errorf("notify key change: %w", err)
+		}
+	}
+	return last, nil
 }

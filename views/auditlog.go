@@ -110,6 +110,18 @@ func ActionLabel(a audit.Action) string {
 		return "Sign-in failed"
 	case audit.UserSignedOut:
 		return "Signed out"
+	case audit.KeyTransferred:
+		return "Key transferred"
+	case audit.MemberInvited:
+		return "Member invited"
+	case audit.MemberInvitationRevoked:
+		return "Invitation revoked"
+	case audit.MemberJoined:
+		return "Member joined"
+	case audit.MemberRoleChanged:
+		return "Role changed"
+	case audit.MemberRemoved:
+		return "Member removed"
 	}
 	return string(a)
 }
@@ -117,7 +129,7 @@ func ActionLabel(a audit.Action) string {
 // actionClass is the CSS class suffix of an action's badge.
 func actionClass(a audit.Action) string {
 	switch a {
-	case audit.KeyRevoked, audit.KeyLeaked, audit.UserSignInFailed, audit.WebhookDeleted:
+	case audit.KeyRevoked, audit.KeyLeaked, audit.UserSignInFailed, audit.WebhookDeleted, audit.MemberRemoved:
 		return "danger"
 	case audit.KeyExpired, audit.WebhookDisabled:
 		return "warning"

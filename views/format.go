@@ -18,9 +18,13 @@ type Page struct {
 	Title     string
 	Email     string // the signed-in user
 	Workspace string
-	Flash     string // a one-time notice at the top of the page
-	Now       time.Time
-	Nav       string // the sidebar entry of the page: "" (API keys) or NavAudit
+	// WorkspaceID is the current workspace; Workspaces every workspace
+	// of the person, for the sidebar's switch (shown when more than one).
+	WorkspaceID int64
+	Workspaces  []blnk.Membership
+	Flash       string // a one-time notice at the top of the page
+	Now         time.Time
+	Nav         string // the sidebar entry of the page: "" (API keys) or NavAudit
 	// NotInNav marks a page that is none of the navigation's entries (an
 	// error page): no entry is shown as the current page.
 	NotInNav bool
@@ -174,4 +178,12 @@ func ConfirmationText(c apikey.Confirmation) string {
 		}
 	}
 	return text + fmt.Sprintf("; %d not confirmed within %s", c.Servers-c.Confirmed-c.Lapsed, blnk.FormatDuration(c.Took))
+}
+
+// dash is s, or a dash when s is empty.
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }

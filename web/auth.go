@@ -210,6 +210,11 @@ func (s *Server) login(c echo.Context) error {
 	// The right password: the attempt was no failure, and this client's
 	// earlier failures at the account are forgiven.
 	s.signedInAttempt(c, charges)
+	if l.Workspace.ID == 0 {
+		// The right password, but no workspace left to sign in to.
+		f.Problem = "You are not a member of any workspace. Ask an Owner or Admin for an invitation."
+		return render(c, http.StatusForbidden, views.LoginPage(f))
+	}
 	if err := s.startSession(c, l.User, l.Workspace.ID, ""); err != nil {
 		return err
 	}

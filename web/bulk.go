@@ -59,6 +59,9 @@ func (s *Server) keyBulkRevokeConfirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.mayChangeAll(c, ids); err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	page, err := s.db.ListKeys(ctx, mustSession(c).Workspace.ID, blnk.ListQuery{
 		Among: ids, Sort: blnk.SortName, Limit: len(ids), Now: s.cfg.Now(),
@@ -104,6 +107,9 @@ func (s *Server) keyBulkRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.mayChangeAll(c, ids); err != nil {
+		return err
+	}
 	ws := mustSession(c).Workspace.ID
 	r, err := s.keys.RevokeMany(c.Request().Context(), s.actor(c), ws, ids)
 	if err != nil {
@@ -124,4 +130,30 @@ func (s *Server) keyBulkRevoke(c echo.Context) error {
 	}
 	c.Response().Header().Set("HX-Trigger", toastTrigger(msg))
 	return render(c, http.StatusOK, views.KeysResultsSwap(l, false), views.ExpiringBanner(l.ExpiringSoon, true))
+}
+
+// mayChangeAll refuses, as keyOwner does for one key, a change of several
+// keys that the person may not make: a Member's keys must all be their
+// own. A key of another workspace, or none, is a 404 for the whole
+// request, whatever the role.
+func (s *Server) mayChangeAll(c echo.Context, ids []string) error {
+	cur := mustSession(c)
+	if cur.Role.Can(blnk.PermAnyKey) {
+		return nil
+	}
+	page, err := s.db.ListKeys(c.Request().Context(), cur.Workspace.ID, blnk.ListQuery{
+		Among: ids, Sort: blnk.SortName, Limit: len(ids), Now: s.cfg.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	if len(page.Keys) != len(ids) {
+		return blnk.ErrNotFound
+	}
+	for _, k := range page.Keys {
+		if k.CreatedByID == 0 || k.CreatedByID != cur.User.ID {
+			return blnk.Forbidden(blnk.PermAnyKey.Needs(), "Revoking keys someone else created")
+		}
+	}
+	return nil
 }

@@ -81,7 +81,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", r.Method),
-			slog.String("path", apikey.Redact(r.URL.Path)),
+			slog.String("path", logPath(r.URL.Path)),
 			slog.Int("status", c.Response().Status),
 			slog.Int64("bytes", c.Response().Size),
 			slog.Duration("duration", time.Since(start)),
@@ -226,6 +226,7 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return redirect(c, target)
 		}
+		withViewer(c, cur)
 		return next(c)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/views"
@@ -46,12 +45,18 @@ func (s *Server) page(c echo.Context, title string) (views.Page, error) {
 	if err != nil {
 		return views.Page{}, err
 	}
+	ws, err := s.db.ListMemberships(c.Request().Context(), cur.User.ID)
+	if err != nil {
+		return views.Page{}, err
+	}
 	return views.Page{
-		Title:     title,
-		Email:     cur.User.Email,
-		Workspace: cur.Workspace.Name,
-		Flash:     flash,
-		Now:       s.cfg.Now(),
+		Title:       title,
+		Email:       cur.User.Email,
+		Workspace:   cur.Workspace.Name,
+		WorkspaceID: cur.Workspace.ID,
+		Workspaces:  ws,
+		Flash:       flash,
+		Now:         s.cfg.Now(),
 	}, nil
 }
 
@@ -113,7 +118,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if status >= 500 && code == "" {
 		s.log.Error("request failed", "request_id", requestIDOf(c), "method", c.Request().Method,
-			"path", apikey.Redact(c.Request().URL.Path), "err", err)
+			"path", logPath(c.Request().URL.Path), "err", err)
 		message = ""
 	}
 	title := http.StatusText(status)

@@ -2,11 +2,13 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // routes lists every route of the server.
@@ -42,41 +44,65 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/login", s.login, pages...)
 	e.POST("/logout", s.logout, pages...)
 
+	// What each role may do (roles.go): reading needs a session only;
+	// the rest needs the permission of its line of the roles table,
+	// checked before the handler runs.
+	create := slices.Concat(app, []echo.MiddlewareFunc{s.need(blnk.PermCreateKeys, "Creating keys")})
+	keyChange := slices.Concat(app, []echo.MiddlewareFunc{s.keyOwner})
+	hooks := slices.Concat(app, []echo.MiddlewareFunc{s.need(blnk.PermWebhooks, "Managing webhooks")})
+
 	get(e, "/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/settings/api-keys") }, app...)
 	get(e, "/settings/api-keys", s.keyList, app...)
-	get(e, "/settings/api-keys/new", s.keyNew, app...)
-	get(e, "/settings/api-keys/name-check", s.keyNameCheck, app...)
-	e.POST("/settings/api-keys", s.keyCreate, app...)
+	get(e, "/settings/api-keys/new", s.keyNew, create...)
+	get(e, "/settings/api-keys/name-check", s.keyNameCheck, create...)
+	e.POST("/settings/api-keys", s.keyCreate, create...)
 	// Static paths win over :id in Echo's router: "revoke" is no key id.
-	get(e, "/settings/api-keys/revoke", s.keyBulkRevokeConfirm, app...)
-	e.POST("/settings/api-keys/revoke", s.keyBulkRevoke, app...)
+	// Members may bulk-revoke their own keys only (keyBulkRevoke checks
+	// each key's creator, as keyOwner does for one).
+	get(e, "/settings/api-keys/revoke", s.keyBulkRevokeConfirm, create...)
+	e.POST("/settings/api-keys/revoke", s.keyBulkRevoke, create...)
 	get(e, "/settings/api-keys/:id", s.keyShow, app...)
-	get(e, "/settings/api-keys/:id/reveal", s.keyReveal, app...)
-	get(e, "/settings/api-keys/:id/revoke", s.keyRevokeConfirm, app...)
-	e.POST("/settings/api-keys/:id/revoke", s.keyRevoke, app...)
-	get(e, "/settings/api-keys/:id/edit", s.keyEditForm, app...)
-	e.POST("/settings/api-keys/:id/edit", s.keyEdit, app...)
-	get(e, "/settings/api-keys/:id/roll", s.keyRollConfirm, app...)
-	e.POST("/settings/api-keys/:id/roll", s.keyRoll, app...)
+	get(e, "/settings/api-keys/:id/reveal", s.keyReveal, create...)
+	get(e, "/settings/api-keys/:id/revoke", s.keyRevokeConfirm, keyChange...)
+	e.POST("/settings/api-keys/:id/revoke", s.keyRevoke, keyChange...)
+	get(e, "/settings/api-keys/:id/edit", s.keyEditForm, keyChange...)
+	e.POST("/settings/api-keys/:id/edit", s.keyEdit, keyChange...)
+	get(e, "/settings/api-keys/:id/roll", s.keyRollConfirm, keyChange...)
+	e.POST("/settings/api-keys/:id/roll", s.keyRoll, keyChange...)
 
 	// The audit log: read and export only. No route changes an event.
 	get(e, "/settings/audit-log", s.auditLog, app...)
 	get(e, "/settings/audit-log.csv", s.auditExport("csv"), app...)
 	get(e, "/settings/audit-log.json", s.auditExport("json"), app...)
+	// The theme is the person's own choice, kept in their browser.
 	e.POST("/settings/theme", s.themeSet, app...)
 
-	get(e, "/settings/webhooks", s.webhookList, app...)
-	get(e, "/settings/webhooks/new", s.webhookNew, app...)
-	e.POST("/settings/webhooks", s.webhookCreate, app...)
-	get(e, "/settings/webhooks/:id", s.webhookShow, app...)
-	get(e, "/settings/webhooks/:id/secret", s.webhookSecret, app...)
-	get(e, "/settings/webhooks/:id/deliveries", s.webhookDeliveries, app...)
-	e.POST("/settings/webhooks/:id/test", s.webhookTest, app...)
-	e.POST("/settings/webhooks/:id/disable", s.webhookDisable, app...)
-	e.POST("/settings/webhooks/:id/enable", s.webhookEnable, app...)
-	get(e, "/settings/webhooks/:id/delete", s.webhookDeleteConfirm, app...)
-	e.POST("/settings/webhooks/:id/delete", s.webhookDelete, app...)
-	e.POST("/settings/webhooks/:id/deliveries/:delivery/resend", s.webhookResend, app...)
+	get(e, "/settings/webhooks", s.webhookList, hooks...)
+	get(e, "/settings/webhooks/new", s.webhookNew, hooks...)
+	e.POST("/settings/webhooks", s.webhookCreate, hooks...)
+	get(e, "/settings/webhooks/:id", s.webhookShow, hooks...)
+	get(e, "/settings/webhooks/:id/secret", s.webhookSecret, hooks...)
+	get(e, "/settings/webhooks/:id/deliveries", s.webhookDeliveries, hooks...)
+	e.POST("/settings/webhooks/:id/test", s.webhookTest, hooks...)
+	e.POST("/settings/webhooks/:id/disable", s.webhookDisable, hooks...)
+	e.POST("/settings/webhooks/:id/enable", s.webhookEnable, hooks...)
+	get(e, "/settings/webhooks/:id/delete", s.webhookDeleteConfirm, hooks...)
+	e.POST("/settings/webhooks/:id/delete", s.webhookDelete, hooks...)
+	e.POST("/settings/webhooks/:id/deliveries/:delivery/resend", s.webhookResend, hooks...)
+
+	// People: everyone sees who belongs; Admins and Owners change it (the
+	// members service checks who may touch an Owner). An invitation link
+	// needs no session: it is how people without one get in.
+	manage := slices.Concat(app, []echo.MiddlewareFunc{s.need(blnk.PermMembers, "Managing members")})
+	get(e, "/settings/members", s.memberList, app...)
+	e.POST("/settings/members/invitations", s.memberInvite, manage...)
+	e.POST("/settings/members/invitations/:id/revoke", s.invitationRevoke, manage...)
+	e.POST("/settings/members/:id/role", s.memberRole, manage...)
+	get(e, "/settings/members/:id/remove", s.memberRemoveConfirm, manage...)
+	e.POST("/settings/members/:id/remove", s.memberRemove, manage...)
+	e.POST("/workspaces/:id/switch", s.workspaceSwitch, app...)
+	get(e, "/invite/:token", s.inviteShow, pages...)
+	e.POST("/invite/:token", s.inviteAccept, pages...)
 }
 
 // router is what routes are added to: the server or a group of it.

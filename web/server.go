@@ -23,6 +23,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/endpoints"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/members"
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
@@ -201,8 +202,10 @@ type Server struct {
 	endpoints *endpoints.Service
 	// accounts sets up, signs in and out, and times out sessions.
 	accounts *accounts.Service
-	log      *slog.Logger
-	cookies  *sessions.CookieStore
+	// members invites, accepts, changes roles and removes people.
+	members *members.Service
+	log     *slog.Logger
+	cookies *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
@@ -239,6 +242,7 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		keys:           keyring,
 		endpoints:      endpoints.New(store, cfg.Now, log),
 		accounts:       accounts.New(accounts.Config{Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime, Now: cfg.Now}, store, log),
+		members:        members.New(store, keyring, cfg.Now, log),
 		log:            log,
 		cookies:        newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
 		deviceKey:      deriveKey(cfg.SessionSecret, "blnk device cookie: hmac"),

@@ -12,7 +12,8 @@ import (
 
 // Store is what the pages read from the database themselves (db.DB). It
 // has no method that writes, and the Server keeps the database only as a
-// Store: every write goes through a service (keys, endpoints, accounts),
+// Store: every write goes through a service (keys, endpoints, accounts,
+// members),
 // which records its audit event with it. TestWebWritesOnlyThroughServices
 // keeps it so.
 type Store interface {
@@ -34,4 +35,11 @@ type Store interface {
 	WebhookDeliveries(ctx context.Context, workspaceID int64, id string, n int) ([]webhook.Delivery, error)
 	HasAdmin(ctx context.Context) (bool, error)
 	LoginByEmail(ctx context.Context, email string) (blnk.Login, error)
+	ListMemberships(ctx context.Context, userID int64) ([]blnk.Membership, error)
+	ListMembers(ctx context.Context, workspaceID int64) ([]blnk.Member, error)
+	FindMember(ctx context.Context, workspaceID, userID int64) (blnk.Member, error)
+	FindUser(ctx context.Context, email string) (blnk.User, error)
+	ListMemberKeys(ctx context.Context, workspaceID, userID int64, now time.Time) ([]apikey.Key, error)
+	ListInvitations(ctx context.Context, workspaceID int64, now time.Time) ([]blnk.Invitation, error)
+	FindInvitation(ctx context.Context, tokenHash []byte) (blnk.Invitation, error)
 }

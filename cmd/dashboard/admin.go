@@ -22,8 +22,8 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/password"
 )
 
-// adminCreate creates a workspace and its first admin, for scripts and
-// tests. The password is read from BLNK_ADMIN_PASSWORD or the first line
+// adminCreate creates a workspace and its Owner, for scripts and tests;
+// a name another workspace has (in any case) is refused. The password is read from BLNK_ADMIN_PASSWORD or the first line
 // of standard input: a flag would show it in the process list.
 func adminCreate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
@@ -61,13 +61,15 @@ func adminCreate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	defer store.Close()
 	w, u, err := store.CreateWorkspaceAdmin(ctx, ws, addr, hash, time.Now())
-	if errors.Is(err, blnk.ErrEmailTaken) {
+	switch {
+	case errors.Is(err, blnk.ErrEmailTaken):
 		return fmt.Errorf("%s is already registered", addr)
-	}
-	if err != nil {
+	case errors.Is(err, blnk.ErrWorkspaceTaken):
+		return fmt.Errorf("a workspace named %q exists already: add people to it with dashboard members add --workspace %q", ws, ws)
+	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "created workspace %d %q with admin %s (user %d)\n", w.ID, w.Name, u.Email, u.ID)
+	fmt.Fprintf(stdout, "created workspace %d %q with owner %s (user %d)\n", w.ID, w.Name, u.Email, u.ID)
 	return nil
 }
 

@@ -6,6 +6,10 @@
 //	                                          create a workspace and its admin; the
 //	                                          password comes from BLNK_ADMIN_PASSWORD
 //	                                          or standard input, never from a flag
+//	dashboard members add --workspace NAME --email EMAIL --role ROLE
+//	                                          add a person to a workspace (a new
+//	                                          person's password as for admin create)
+//	dashboard members list --workspace NAME   the members, with their ids
 //	dashboard keys verify [--scope S]         check a key read from standard input
 //	dashboard keys revoke ID_OR_PREFIX        revoke a key at once, for incidents
 //	dashboard keys roll ID_OR_PREFIX [--overlap 24h]
@@ -54,6 +58,9 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 const usage = `usage:
   dashboard [serve] [flags]
   dashboard admin create --workspace NAME --email EMAIL   (password: BLNK_ADMIN_PASSWORD or stdin)
+  dashboard members add --workspace NAME --email EMAIL --role owner|admin|member|viewer
+                                                          (a new person's password: BLNK_ADMIN_PASSWORD or stdin)
+  dashboard members list --workspace NAME
   dashboard keys verify [--scope SCOPE]                   (key: stdin)
   dashboard keys revoke ID_OR_PREFIX
   dashboard keys roll ID_OR_PREFIX [--overlap now|1h|24h|7d]   (prints only the new key)
@@ -69,7 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		cmd, args = args[0], args[1:]
 	}
 	sub := ""
-	if (cmd == "admin" || cmd == "keys" || cmd == "audit") && len(args) > 0 {
+	if (cmd == "admin" || cmd == "keys" || cmd == "audit" || cmd == "members") && len(args) > 0 {
 		sub, args = args[0], args[1:]
 	}
 	switch cmd + " " + sub {
@@ -77,6 +84,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serve(ctx, args, stderr)
 	case "admin create":
 		return adminCreate(ctx, args, stdin, stdout, stderr)
+	case "members add":
+		return membersAdd(ctx, args, stdin, stdout, stderr)
+	case "members list":
+		return membersList(ctx, args, stdout, stderr)
 	case "keys verify":
 		return keysVerify(ctx, args, stdin, stdout, stderr)
 	case "keys revoke":

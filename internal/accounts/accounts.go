@@ -23,6 +23,7 @@ type Store interface {
 	TouchSession(ctx context.Context, tokenHash []byte, now time.Time) error
 	DeleteSession(ctx context.Context, tokenHash []byte, events ...audit.Event) error
 	DeleteStaleSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error)
+	SwitchWorkspace(ctx context.Context, tokenHash []byte, userID, workspaceID int64) error
 	RecordEvent(ctx context.Context, ev audit.Event) error
 }
 
@@ -117,4 +118,16 @@ func (s *Service) SignInFailed(ctx context.Context, ev audit.Event) error {
 func (s *Service) DeleteStale(ctx context.Context) (int64, error) {
 	now := s.cfg.Now()
 	return s.store.DeleteStaleSessions(ctx, now.Add(-s.cfg.Idle), now.Add(-s.cfg.Lifetime))
+}
+
+// Switch makes workspaceID the current workspace of the session of
+// tokenHash, whose person is userID: blnk.ErrNotFound unless they are a
+// member of it. The session remembers it; the role there is read with
+// the session on every request.
+func (s *Service) Switch(ctx context.Context, tokenHash []byte, userID, workspaceID int64) error {
+	if err := s.store.SwitchWorkspace(ctx, tokenHash, userID, workspaceID); err != nil {
+		return err
+	}
+	s.log.Info("workspace switched", "user_id", userID, "workspace_id", workspaceID)
+	return nil
 }

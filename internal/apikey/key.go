@@ -41,7 +41,10 @@ type Key struct {
 	Scopes      Set
 	ExpiresAt   time.Time // zero: never expires; else the first instant it no longer works
 	CreatedAt   time.Time
-	CreatedBy   string // email of the user who created it, "" if unknown
+	CreatedBy   string // email of the user who created it (or took it over), "" for the command line
+	// CreatedByID is that user's id; 0: the command line. A Member may
+	// change the keys they created.
+	CreatedByID int64
 	RevokedAt   time.Time
 	RevokedBy   string
 	LastUsedAt  time.Time

@@ -30,13 +30,21 @@ const (
 	UserSignedIn     Action = "user.signed_in"
 	UserSignInFailed Action = "user.sign_in_failed"
 	UserSignedOut    Action = "user.signed_out"
+
+	KeyTransferred          Action = "key.transferred"
+	MemberInvited           Action = "member.invited"
+	MemberInvitationRevoked Action = "member.invitation_revoked"
+	MemberJoined            Action = "member.joined"
+	MemberRoleChanged       Action = "member.role_changed"
+	MemberRemoved           Action = "member.removed"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
 func Actions() []Action {
 	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
 		WebhookCreated, WebhookDeleted, WebhookEnabled, WebhookDisabled, WebhookTested,
-		UserSignedIn, UserSignInFailed, UserSignedOut}
+		UserSignedIn, UserSignInFailed, UserSignedOut,
+		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved}
 }
 
 // Known reports whether a is one of Actions.

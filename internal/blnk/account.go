@@ -13,8 +13,11 @@ type Login struct {
 
 // Session is a signed-in browser session.
 type Session struct {
-	User       User
-	Workspace  Workspace
+	User      User
+	Workspace Workspace
+	// Role is the user's role in Workspace, read with the session on
+	// every request: a change takes effect on the next one.
+	Role       Role
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 }

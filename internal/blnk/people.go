@@ -23,6 +23,7 @@ type Workspace struct {
 type User struct {
 	ID        int64
 	Email     string
+	Name      string // the display name; "" when none was given
 	CreatedAt time.Time
 }
 

@@ -416,3 +416,11 @@ func createdDetails(k apikey.Key) map[string]any {
 func (s *Service) Reveal(ctx context.Context, workspaceID int64, id string, by audit.Actor) (first bool, err error) {
 	return s.store.MarkRevealed(ctx, workspaceID, id, s.cfg.Now(), by)
 }
+
+// Revoked makes revocations another service committed (a member's keys,
+// revoked with their removal, up to key change seq, at committed) exact
+// as Revoke does: this process refuses the keys at once, the live servers
+// are waited for, and the confirmation is recorded on each key.
+func (s *Service) Revoked(ctx context.Context, keys []apikey.Key, seq int64, committed time.Time) apikey.Confirmation {
+	return s.revoked(ctx, keys, seq, committed)
+}

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/views"
+)
+
+// The roles table (web/README.md, "People and roles") is checked here,
+// on the server, before any handler runs: routes.go gives each route the
+// permission it needs. The role comes with the session, read from the
+// database on every request, so that a change of role or a removal
+// takes effect on the person's next request, on every server.
+
+// need refuses, with a 403 that names the role it takes, a request of a
+// person whose role lacks p; what says what was asked ("Creating keys").
+func (s *Server) need(p blnk.Permission, what string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !mustSession(c).Role.Can(p) {
+				return blnk.Forbidden(p.Needs(), what)
+			}
+			return next(c)
+		}
+	}
+}
+
+// keyOwner lets through a request that changes the key of the :id
+// parameter only if the person may change that key: Admins and Owners
+// any key, Members the keys they created. Another workspace's key is a
+// 404 whatever the role, as everywhere.
+func (s *Server) keyOwner(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		k, err := s.workspaceKey(c)
+		if err != nil {
+			return err
+		}
+		cur := mustSession(c)
+		mine := k.CreatedByID != 0 && k.CreatedByID == cur.User.ID
+		switch {
+		case !mine && !cur.Role.Can(blnk.PermAnyKey):
+			return blnk.Forbidden(blnk.PermAnyKey.Needs(), "Changing a key someone else created")
+		case !cur.Role.Can(blnk.PermCreateKeys):
+			return blnk.Forbidden(blnk.PermCreateKeys.Needs(), "Changing your keys")
+		}
+		return next(c)
+	}
+}
+
+// withViewer tells the views who the page is drawn for, so that they
+// leave out the controls the person's role cannot use.
+func withViewer(c echo.Context, cur *blnk.Session) {
+	r := c.Request()
+	c.SetRequest(r.WithContext(views.WithViewer(r.Context(), views.Viewer{UserID: cur.User.ID, Role: cur.Role})))
+}
