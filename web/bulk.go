@@ -133,9 +133,9 @@ func (s *Server) keyBulkRevoke(c echo.Context) error {
 }
 
 // mayChangeAll refuses, as keyOwner does for one key, a change of several
-// keys that the person may not make: a Member's keys must all be their
-// own. A key of another workspace, or none, is a 404 for the whole
-// request, whatever the role.
+// keys that the person may not make: Admins and Owners may change any,
+// Members only keys they created, Viewers none. A key of another
+// workspace, or none, is a 404 for the whole request, whatever the role.
 func (s *Server) mayChangeAll(c echo.Context, ids []string) error {
 	cur := mustSession(c)
 	if cur.Role.Can(blnk.PermAnyKey) {
@@ -154,6 +154,9 @@ func (s *Server) mayChangeAll(c echo.Context, ids []string) error {
 		if k.CreatedByID == 0 || k.CreatedByID != cur.User.ID {
 			return blnk.Forbidden(blnk.PermAnyKey.Needs(), "Revoking keys someone else created")
 		}
+	}
+	if !cur.Role.Can(blnk.PermCreateKeys) {
+		return blnk.Forbidden(blnk.PermCreateKeys.Needs(), "Revoking your keys")
 	}
 	return nil
 }

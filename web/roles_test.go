@@ -164,6 +164,8 @@ func roleRoutes() map[string]routeCase {
 		"POST /settings/api-keys/:id/edit":                        {need: admin, path: "/settings/api-keys/{key}/edit", form: url.Values{"name": {"renamed by the matrix"}}, scoped: true},
 		"GET /settings/api-keys/:id/roll":                         {need: admin, path: "/settings/api-keys/{key}/roll", scoped: true},
 		"POST /settings/api-keys/:id/roll":                        {need: admin, path: "/settings/api-keys/{key}/roll", form: url.Values{"overlap": {"now"}, "form_token": {"x"}}, scoped: true},
+		"GET /settings/api-keys/revoke":                           {need: admin, path: "/settings/api-keys/revoke?id={key}", scoped: true},
+		"POST /settings/api-keys/revoke":                          {need: admin, path: "/settings/api-keys/revoke?id={key}", okHTMX: 200, scoped: true},
 		"GET /settings/audit-log":                                 {need: viewer, path: "/settings/audit-log"},
 		"GET /settings/audit-log.csv":                             {need: viewer, path: "/settings/audit-log.csv"},
 		"GET /settings/audit-log.json":                            {need: viewer, path: "/settings/audit-log.json"},

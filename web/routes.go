@@ -57,10 +57,10 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/settings/api-keys/name-check", s.keyNameCheck, create...)
 	e.POST("/settings/api-keys", s.keyCreate, create...)
 	// Static paths win over :id in Echo's router: "revoke" is no key id.
-	// Members may bulk-revoke their own keys only (keyBulkRevoke checks
-	// each key's creator, as keyOwner does for one).
-	get(e, "/settings/api-keys/revoke", s.keyBulkRevokeConfirm, create...)
-	e.POST("/settings/api-keys/revoke", s.keyBulkRevoke, create...)
+	// The handlers check each key as keyOwner checks one (mayChangeAll):
+	// Members may revoke their own keys only.
+	get(e, "/settings/api-keys/revoke", s.keyBulkRevokeConfirm, app...)
+	e.POST("/settings/api-keys/revoke", s.keyBulkRevoke, app...)
 	get(e, "/settings/api-keys/:id", s.keyShow, app...)
 	get(e, "/settings/api-keys/:id/reveal", s.keyReveal, create...)
 	get(e, "/settings/api-keys/:id/revoke", s.keyRevokeConfirm, keyChange...)
