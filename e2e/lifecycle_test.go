@@ -116,7 +116,7 @@ func TestRollWithAnHourOfOverlap(t *testing.T) {
 	}
 	oldRow, newRow := rowOf(oldToken[:13]), rowOf(newToken[:13])
 	must(t, expect.Locator(oldRow.Locator(".badge")).ToHaveText("Rolled"))
-	must(t, expect.Locator(oldRow.Locator("td[data-label='Status']")).ToContainText("Stops working in 1 hour"))
+	must(t, expect.Locator(oldRow.Locator(".roll-note")).ToContainText("Stops working in 1 hour"))
 	must(t, expect.Locator(oldRow.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "New key " + newToken[:13]})).ToBeVisible())
 	must(t, expect.Locator(newRow.Locator(".badge")).ToHaveText("Active"))
 	must(t, expect.Locator(newRow.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Old key " + oldToken[:13]})).ToBeVisible())

@@ -17,7 +17,9 @@ import (
 func tabTo(t *testing.T, page playwright.Page, target playwright.Locator, what string) {
 	t.Helper()
 	must(t, target.WaitFor())
-	for range 80 {
+	// A page of keys has several stops a row (its box, name, copy button
+	// and menu): a keyboard user may press Tab a few hundred times.
+	for range 400 {
 		focused, err := target.Evaluate("el => el === document.activeElement", nil)
 		must(t, err)
 		if focused == true {

@@ -19,8 +19,8 @@
   });
 
   // finder returns a function that finds el again later, even if htmx
-  // replaced it in the meantime (a key's row after a revoke): by the id of
-  // its nearest ancestor with one, and its href.
+  // replaced it in the meantime (a key's row after a revoke): by its own
+  // id, or the id of its nearest ancestor with one and its href.
   function finder(el) {
     if (!el) { return function () { return null; }; }
     var holder = el.closest("[id]");
@@ -30,6 +30,7 @@
       if (document.contains(el)) { return el; }
       var h = holderID && document.getElementById(holderID);
       if (!h) { return null; }
+      if (h.matches(focusable)) { return h; } // the element had an id of its own
       if (href) {
         var same = Array.prototype.find.call(h.querySelectorAll("a[href]"), function (a) { return a.getAttribute("href") === href; });
         if (same) { return same; }
