@@ -152,7 +152,8 @@ func TestCreateKeySpecificScopesAndDate(t *testing.T) {
 	must(t, role(page, "link", "Done").Click())
 	row := keyRow(page, name)
 	must(t, expect.Locator(row.Locator("td[data-label='Scopes']")).ToHaveText(regexp.MustCompile(`^\s*mcp:read\s*data:write\s*$`)))
-	must(t, expect.Locator(row.Locator("td[data-label='Expires']")).ToHaveText(day.Format("Jan 2, 2006")))
+	// The date, then the time left ("Feb 7, 2027 · in 63 days").
+	must(t, expect.Locator(row.Locator("td[data-label='Expires']")).ToHaveText(regexp.MustCompile(`^\s*`+regexp.QuoteMeta(day.Format("Jan 2, 2006"))+` · in \d+ days\s*$`)))
 
 	// Thirty days, the default quick choice.
 	name30 := uniq("Thirty days")
