@@ -175,12 +175,18 @@ func TestSignInLockoutDeviceCookieIsChecked(t *testing.T) {
 		t.Fatalf("device cookie %q: want nonce.expiry.signature", valid.Value)
 	}
 	later, _ := strconv.ParseInt(parts[1], 10, 64)
+	// Another nonce: its first character changed (to one it is not: a
+	// random nonce starts with "A" one time in 64).
+	otherNonce := "A" + parts[0][1:]
+	if parts[0][0] == 'A' {
+		otherNonce = "B" + parts[0][1:]
+	}
 	tests := []struct {
 		name    string
 		cookies []*http.Cookie
 	}{
 		{"none", []*http.Cookie{}},
-		{"another nonce", []*http.Cookie{{Name: valid.Name, Value: "A" + parts[0][1:] + "." + parts[1] + "." + parts[2]}}},
+		{"another nonce", []*http.Cookie{{Name: valid.Name, Value: otherNonce + "." + parts[1] + "." + parts[2]}}},
 		{"a later expiry", []*http.Cookie{{Name: valid.Name, Value: parts[0] + "." + strconv.FormatInt(later+86400, 10) + "." + parts[2]}}},
 		{"no signature", []*http.Cookie{{Name: valid.Name, Value: parts[0] + "." + parts[1] + "."}}},
 		{"garbage", []*http.Cookie{{Name: valid.Name, Value: "x"}}},
