@@ -163,7 +163,7 @@ func TestCreateKeySpecificScopesAndDate(t *testing.T) {
 	must(t, expect.Locator(page.Locator("tbody tr:target")).ToContainText(name30))
 	must(t, expect.Locator(page.Locator("tbody tr:target")).ToHaveCSS("animation-name", "flash-new"))
 	want := time.Now().UTC().AddDate(0, 0, 30).Format("Jan 2, 2006")
-	must(t, expect.Locator(keyRow(page, name30).Locator("td[data-label='Expires']")).ToHaveText(want))
+	must(t, expect.Locator(keyRow(page, name30).Locator("td[data-label='Expires']")).ToHaveText(regexp.MustCompile(`^\s*`+regexp.QuoteMeta(want)+` · in 3[01] days\s*$`)))
 	// Newest first.
 	first := page.Locator("tbody tr").First().GetByRole("link")
 	must(t, expect.Locator(first).ToHaveText(name30))
