@@ -42,16 +42,7 @@ func adminCreate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return fmt.Errorf("--email: %v", err)
 	}
-	pw, ok := os.LookupEnv("BLNK_ADMIN_PASSWORD")
-	if !ok {
-		if pw, err = firstLine(stdin); err != nil {
-			return fmt.Errorf("read password from standard input: %w", err)
-		}
-	}
-	if err := password.Check(pw); err != nil {
-		return fmt.Errorf("password: %v", err)
-	}
-	hash, err := password.DefaultHasher.Hash(pw)
+	hash, err := newPasswordHash(stdin)
 	if err != nil {
 		return err
 	}
@@ -222,6 +213,23 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// newPasswordHash reads a new password from BLNK_ADMIN_PASSWORD, else
+// from the first line of stdin (never from a flag: it would show in the
+// process list), checks it against the policy and hashes it.
+func newPasswordHash(stdin io.Reader) (string, error) {
+	pw, ok := os.LookupEnv("BLNK_ADMIN_PASSWORD")
+	if !ok {
+		var err error
+		if pw, err = firstLine(stdin); err != nil {
+			return "", fmt.Errorf("read password from standard input: %w", err)
+		}
+	}
+	if err := password.Check(pw); err != nil {
+		return "", fmt.Errorf("password: %v", err)
+	}
+	return password.DefaultHasher.Hash(pw)
 }
 
 // firstLine reads one line, without its line ending.

@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/members"
-	"github.com/blnk-cloud/apikeys/internal/password"
 )
 
 // membersAdd makes a person a member of a workspace with a role, for
@@ -49,17 +47,8 @@ func membersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	hash := ""
 	if _, err := store.FindUser(ctx, addr); errors.Is(err, blnk.ErrNotFound) {
-		pw, ok := os.LookupEnv("BLNK_ADMIN_PASSWORD")
-		if !ok {
-			if pw, err = firstLine(stdin); err != nil {
-				return fmt.Errorf("%s has no account: read its password from standard input: %w", addr, err)
-			}
-		}
-		if err := password.Check(pw); err != nil {
-			return fmt.Errorf("password: %v", err)
-		}
-		if hash, err = password.DefaultHasher.Hash(pw); err != nil {
-			return err
+		if hash, err = newPasswordHash(stdin); err != nil {
+			return fmt.Errorf("%s has no account: %w", addr, err)
 		}
 	} else if err != nil {
 		return err
