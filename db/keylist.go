@@ -97,6 +97,9 @@ func (d *DB) searchWhere(workspaceID int64, q blnk.ListQuery, a *args) string {
 		}
 		w.WriteString(" AND (" + strings.Join(or, " OR ") + ")")
 	}
+	if q.NonCompliant {
+		w.WriteString(" AND " + d.nonCompliant(q.Policy, q.Now, a))
+	}
 	return w.String()
 }
 
@@ -267,7 +270,8 @@ func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery)
 		WHEN k.expires_at <= ` + a.add(ms(q.Now)) + ` THEN 1
 		WHEN k.rolled_into IS NOT NULL THEN 2
 		WHEN k.expires_at <= ` + a.add(ms(q.Now.Add(blnk.ExpiringWithin))) + ` THEN 3
-		ELSE 4 END AS bucket, COUNT(*)
+		ELSE 4 END AS bucket, COUNT(*),
+		SUM(CASE WHEN ` + d.nonCompliant(q.Policy, q.Now, &a) + ` THEN 1 ELSE 0 END)
 		FROM api_keys k WHERE ` + where + ` GROUP BY bucket`
 	rows, err := d.sql.QueryContext(ctx, query, a...)
 	if err != nil {
@@ -275,16 +279,20 @@ func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery)
 	}
 	defer rows.Close()
 	var n [5]int
+	var nc int
 	for rows.Next() {
-		var bucket, count int
-		if err := rows.Scan(&bucket, &count); err != nil {
+		var bucket, count, breaking int
+		if err := rows.Scan(&bucket, &count, &breaking); err != nil {
 			return blnk.StatusCounts{}, err
 		}
 		if bucket >= 0 && bucket < len(n) {
 			n[bucket] = count
 		}
+		nc += breaking
 	}
-	return CountsOf(n), rows.Err()
+	c := CountsOf(n)
+	c.NonCompliant = nc
+	return c, rows.Err()
 }
 
 // strings runs a query of one text column and returns its values.
@@ -299,7 +307,7 @@ func (d *DB) ListEntries(ctx context.Context, workspaceID int64) ([]blnk.ListEnt
 	return collect(ctx, d.sql, func(row scanner) (blnk.ListEntry, error) {
 		var e blnk.ListEntry
 		var scopes string
-		err := row.Scan(&e.ID, &e.Name, &e.Prefix, &scopes, &e.ExpiresAt, &e.Revoked, &e.Rolled)
+		err := row.Scan(&e.ID, &e.Name, &e.Prefix, &scopes, &e.ExpiresAt, &e.Revoked, &e.Rolled, &e.Allowlisted, &e.CreatedBy)
 		if err != nil {
 			return e, err
 		}
@@ -308,7 +316,8 @@ func (d *DB) ListEntries(ctx context.Context, workspaceID int64) ([]blnk.ListEnt
 		}
 		return e, nil
 	}, `SELECT id, name, prefix, scopes, COALESCE(expires_at, 0),
-		revoked_at IS NOT NULL, rolled_into IS NOT NULL FROM api_keys WHERE workspace_id = $1`, workspaceID)
+		revoked_at IS NOT NULL, rolled_into IS NOT NULL, allowlist <> '', COALESCE(created_by, 0)
+		FROM api_keys WHERE workspace_id = $1`, workspaceID)
 }
 
 // Lower is the case folding of the database's lower(), which the list's

@@ -112,7 +112,7 @@ func (d *DB) RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error) {
 
 	nk, err := r.Successor(old)
 	if err != nil {
-		return blnk.Rolled{}, err
+		return blnk.Rolled{Old: old}, err
 	}
 	nk.Key.RolledFrom = old.ID
 	nk.Key.CreatedAt = r.Now

@@ -122,6 +122,8 @@ func ActionLabel(a audit.Action) string {
 		return "Role changed"
 	case audit.MemberRemoved:
 		return "Member removed"
+	case audit.PolicyChanged:
+		return "Key policies changed"
 	}
 	return string(a)
 }
@@ -160,7 +162,7 @@ func EventSummary(ev audit.Event) string {
 		if from, ok := d["rolled_from"].(map[string]any); ok {
 			parts = append(parts, fmt.Sprintf("replaces %v...", from["prefix"]))
 		}
-	case audit.KeyEdited:
+	case audit.KeyEdited, audit.PolicyChanged:
 		before, _ := d["before"].(map[string]any)
 		after, _ := d["after"].(map[string]any)
 		// Short values read inline; long ones are in the details.

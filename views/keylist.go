@@ -24,7 +24,10 @@ type ListFilter struct {
 	Search string
 	Status string // "", active, expiring, rolled, expired, revoked
 	Scope  string // "" or a scope
-	Sort   string // "" (created), name, expires, last_used
+	// Compliance is "" or ComplianceNon: only the working keys that
+	// break the key policies.
+	Compliance string
+	Sort       string // "" (created), name, expires, last_used
 	Desc   bool   // meaningful when Sort is not ""
 	Limit  int    // 0: DefaultListLimit
 	Cursor string
@@ -65,6 +68,9 @@ func (f ListFilter) URL() string {
 	if f.Scope != "" {
 		v.Set("scope", f.Scope)
 	}
+	if f.Compliance != "" {
+		v.Set("compliance", f.Compliance)
+	}
 	if s := f.SortParam(); s != DefaultSort(f.Status) {
 		v.Set("sort", s)
 	}
@@ -94,6 +100,16 @@ func (f ListFilter) WithStatus(s string) ListFilter {
 		f.Sort, f.Desc = "", false
 	}
 	f.Status, f.Cursor = s, ""
+	return f
+}
+
+// WithCompliance returns f showing only the keys that break the key
+// policies (on) or every key, from its first page.
+func (f ListFilter) WithCompliance(on bool) ListFilter {
+	f.Compliance, f.Cursor = "", ""
+	if on {
+		f.Compliance = ComplianceNon
+	}
 	return f
 }
 
@@ -142,10 +158,11 @@ func (f ListFilter) SortState(column string) string {
 
 // Filtered reports whether f hides some keys (search, status or scope).
 func (f ListFilter) Filtered() bool {
-	return f.Search != "" || f.Status != "" || f.Scope != ""
+	return f.Search != "" || f.Status != "" || f.Scope != "" || f.Compliance != ""
 }
 
-// Cleared is f without search, status or scope: every key, same order.
+// Cleared is f without search, status, scope or compliance: every key,
+// same order.
 func (f ListFilter) Cleared() ListFilter {
 	return ListFilter{Limit: f.Limit}.withSortParam(f.SortParam())
 }
@@ -193,6 +210,11 @@ type KeyList struct {
 	// Total is how many keys the workspace has; ExpiringSoon how many of
 	// them are active and expire within apikey.ExpiringWithin.
 	Total, ExpiringSoon int
+	// NonCompliant is how many of the workspace's keys work and break
+	// its key policies.
+	NonCompliant int
+	// NonCompliantFound is how many of those the search and scope find.
+	NonCompliantFound int
 	// Next and Prev are the cursors of the pages around this one ("":
 	// none).
 	Next, Prev string
@@ -252,6 +274,9 @@ func (l KeyList) FilterDescription() string {
 	}
 	if f.Scope != "" {
 		add("that can use " + ScopeLabel(apikey.Scope(f.Scope)))
+	}
+	if f.Compliance != "" {
+		add("breaking the key policies")
 	}
 	return s
 }

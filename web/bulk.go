@@ -124,6 +124,9 @@ func (s *Server) keyBulkRevoke(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, back)
 	}
 	u, _ := url.Parse(back)
+	if err := s.withPolicy(c); err != nil {
+		return err
+	}
 	l, err := s.keyListOf(c.Request().Context(), ws, u.Query())
 	if err != nil {
 		return err

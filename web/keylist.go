@@ -32,7 +32,7 @@ type listProblem = string
 func parseListFilter(q url.Values) (views.ListFilter, blnk.ListQuery, listProblem) {
 	var f views.ListFilter
 	lq := blnk.ListQuery{Sort: blnk.SortCreated, Desc: true, Limit: views.DefaultListLimit}
-	for _, name := range []string{"q", "status", "scope", "sort", "cursor", "limit"} {
+	for _, name := range []string{"q", "status", "scope", "compliance", "sort", "cursor", "limit"} {
 		if len(q[name]) > 1 {
 			return f, lq, listProblem(fmt.Sprintf("“%s” is given %d times; give it once.", name, len(q[name])))
 		}
@@ -53,6 +53,14 @@ func parseListFilter(q url.Values) (views.ListFilter, blnk.ListQuery, listProble
 		f.Status, lq.Status = string(s), s
 	default:
 		return f, lq, fmt.Sprintf("Unknown status “%s”: use active, expiring, rolled, expired or revoked.", clip(string(s)))
+	}
+
+	switch cp := q.Get("compliance"); cp {
+	case "":
+	case views.ComplianceNon:
+		f.Compliance, lq.NonCompliant = cp, true
+	default:
+		return f, lq, fmt.Sprintf("Unknown compliance “%s”: use noncompliant, or leave it out.", clip(cp))
 	}
 
 	if sc := q.Get("scope"); sc != "" {
@@ -145,7 +153,6 @@ func searchWithoutSecret(q string) (string, bool) {
 
 func (s *Server) keyList(c echo.Context) error {
 	req := c.Request()
-	ctx := req.Context()
 	ws := mustSession(c).Workspace.ID
 	full := isFullPage(c)
 	query := req.URL.Query()
@@ -169,7 +176,10 @@ func (s *Server) keyList(c echo.Context) error {
 	if full && problem == "" && (hasEmptyParam(query) || query.Get("sort") == views.DefaultSort(filter.Status)) {
 		return c.Redirect(http.StatusSeeOther, filter.URL())
 	}
-	l, err := s.keyListOf(ctx, ws, query)
+	if err := s.withPolicy(c); err != nil {
+		return err
+	}
+	l, err := s.keyListOf(c.Request().Context(), ws, query)
 	if err != nil {
 		return err
 	}
@@ -204,7 +214,7 @@ func (s *Server) keyList(c echo.Context) error {
 func (s *Server) keyListOf(ctx context.Context, ws int64, query url.Values) (views.KeyList, error) {
 	now := s.cfg.Now()
 	filter, lq, problem := parseListFilter(query)
-	lq.Now = now
+	lq.Now, lq.Policy = now, views.PolicyOf(ctx).Policy
 	l := views.KeyList{Now: now, Filter: filter, Problem: string(problem)}
 
 	counts, among, err := s.fillCounts(ctx, ws, lq, &l)
@@ -232,11 +242,12 @@ func (s *Server) keyListOf(ctx context.Context, ws int64, query url.Values) (vie
 // filter lq (all keys' counts if l has a Problem). It returns the counts
 // of what the filter finds and, when few, their ids (see listCounts).
 func (s *Server) fillCounts(ctx context.Context, ws int64, lq blnk.ListQuery, l *views.KeyList) (blnk.StatusCounts, []string, error) {
-	all, counts, among, err := s.counts.count(ctx, ws, lq)
+	all, counts, among, err := s.counts.count(ctx, ws, lq, views.PolicyOf(ctx).Roles)
 	if err != nil {
 		return counts, nil, err
 	}
 	l.Total, l.ExpiringSoon = all.All, all.Expiring
+	l.NonCompliant, l.NonCompliantFound = all.NonCompliant, counts.NonCompliant
 	if l.Problem != "" {
 		counts = all
 	}
@@ -261,8 +272,11 @@ func (s *Server) countsOOB(c echo.Context) (templ.Component, error) {
 	if problem != "" {
 		filter, lq, _ = parseListFilter(nil)
 	}
+	if err := s.withPolicy(c); err != nil {
+		return nil, err
+	}
 	now := s.cfg.Now()
-	lq.Now = now
+	lq.Now, lq.Policy = now, views.PolicyOf(c.Request().Context()).Policy
 	l := views.KeyList{Now: now, Filter: filter}
 	if _, _, err := s.fillCounts(c.Request().Context(), mustSession(c).Workspace.ID, lq, &l); err != nil {
 		return nil, err

@@ -45,8 +45,19 @@ func validFormToken(t string) bool {
 }
 
 func (s *Server) keyNew(c echo.Context) error {
-	f := views.KeyForm{Expires: apikey.Expires30d, Token: newFormToken(), Now: s.cfg.Now()}
+	f := views.KeyForm{Token: newFormToken(), Now: s.cfg.Now()}
+	if err := s.keyFormPolicy(c, &f); err != nil {
+		return err
+	}
+	f.Expires, f.ExpiresOn = views.DefaultExpiry(f.Policy, f.Now)
 	return s.renderKeyForm(c, http.StatusOK, f)
+}
+
+// keyFormPolicy gives the create form the key policies it shows.
+func (s *Server) keyFormPolicy(c echo.Context, f *views.KeyForm) error {
+	var err error
+	f.Policy, f.Bound, err = s.keys.PolicyFor(c.Request().Context(), s.actor(c), mustSession(c).Workspace.ID)
+	return err
 }
 
 func (s *Server) renderKeyForm(c echo.Context, status int, f views.KeyForm) error {
@@ -121,12 +132,7 @@ func (s *Server) keyCreate(c echo.Context) error {
 	}
 	in, ok := validateKeyForm(&f)
 	if !ok {
-		f.Name, f.Description, f.ExpiresOn = shown(f.Name), shown(f.Description), shown(f.ExpiresOn)
-		f.Allowlist = shown(f.Allowlist)
-		if _, f.Duplicates, err = s.duplicateNames(c.Request().Context(), mustSession(c).Workspace.ID, f.Name); err != nil {
-			return err
-		}
-		return s.renderKeyForm(c, http.StatusUnprocessableEntity, f)
+		return s.refuseKeyForm(c, f)
 	}
 
 	cur := mustSession(c)
@@ -141,6 +147,9 @@ func (s *Server) keyCreate(c echo.Context) error {
 		Allowlist:   in.allowlist,
 		FormToken:   f.Token,
 	})
+	if policyProblems(err, f.Problems) {
+		return s.refuseKeyForm(c, f)
+	}
 	if err != nil {
 		return err
 	}
@@ -150,6 +159,21 @@ func (s *Server) keyCreate(c echo.Context) error {
 		}
 	}
 	return redirect(c, revealPath(created.Key.ID))
+}
+
+// refuseKeyForm answers a create form with problems: 422 and the form
+// again, with the input kept.
+func (s *Server) refuseKeyForm(c echo.Context, f views.KeyForm) error {
+	f.Name, f.Description, f.ExpiresOn = shown(f.Name), shown(f.Description), shown(f.ExpiresOn)
+	f.Allowlist = shown(f.Allowlist)
+	var err error
+	if _, f.Duplicates, err = s.duplicateNames(c.Request().Context(), mustSession(c).Workspace.ID, f.Name); err != nil {
+		return err
+	}
+	if err := s.keyFormPolicy(c, &f); err != nil {
+		return err
+	}
+	return s.renderKeyForm(c, http.StatusUnprocessableEntity, f)
 }
 
 // actor is who makes a change through this request: the signed-in user.
@@ -236,6 +260,9 @@ func (s *Server) keyShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.withPolicy(c); err != nil {
+		return err
+	}
 	d, err := s.keyDetails(c.Request().Context(), k)
 	if err != nil {
 		return err
@@ -281,6 +308,9 @@ func (s *Server) keyRevoke(c echo.Context) error {
 	}
 	k := r.Key
 	s.freshLastUsed(&k)
+	if err := s.withPolicy(c); err != nil {
+		return err
+	}
 
 	if isFullPage(c) {
 		if err := s.addFlash(c, "The key “"+k.Name+"” was revoked."); err != nil {

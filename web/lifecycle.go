@@ -65,6 +65,11 @@ func (s *Server) keyEditForm(c echo.Context) error {
 }
 
 func (s *Server) renderEditForm(c echo.Context, status int, f views.KeyEditForm) error {
+	policy, err := s.keys.Policy(c.Request().Context(), f.Key.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	f.AllowlistRequired = policy.RequireAllowlist && f.Key.Works(s.cfg.Now())
 	if !isFullPage(c) {
 		return render(c, status, views.KeyEditFormBody(f, true))
 	}
@@ -123,7 +128,14 @@ func (s *Server) keyEdit(c echo.Context) error {
 	}
 	cur := mustSession(c)
 	ed, err := s.keys.Edit(c.Request().Context(), s.actor(c), cur.Workspace.ID, k.ID, e)
+	if policyProblems(err, f.Problems) {
+		f.Name, f.Description, f.Allowlist = shown(f.Name), shown(f.Description), shown(f.Allowlist)
+		return s.renderEditForm(c, http.StatusUnprocessableEntity, f)
+	}
 	if err != nil {
+		return err
+	}
+	if err := s.withPolicy(c); err != nil {
 		return err
 	}
 	k = ed.Key
@@ -188,6 +200,10 @@ func (s *Server) keyRollConfirm(c echo.Context) error {
 }
 
 func (s *Server) renderRollForm(c echo.Context, status int, f views.RollForm) error {
+	var err error
+	if f.Policy, f.Bound, err = s.keys.PolicyFor(c.Request().Context(), s.actor(c), mustSession(c).Workspace.ID); err != nil {
+		return err
+	}
 	if !isFullPage(c) {
 		if c.Request().Method == http.MethodPost {
 			return render(c, status, views.RollBody(f, true)) // in place of the dialog's content
@@ -240,6 +256,16 @@ func (s *Server) keyRoll(c echo.Context) error {
 		now := s.cfg.Now()
 		f := views.RollForm{Key: r.Old, Overlap: string(overlap), Token: newFormToken(), Now: now, Refusal: rollRefusal(r.Old, now)}
 		return s.renderRollForm(c, http.StatusConflict, f)
+	case errors.As(err, new(*blnk.PolicyError)):
+		// The dialog says why, from the policies (the same rule).
+		now := s.cfg.Now()
+		f := views.RollForm{Key: r.Old, Overlap: string(overlap), Token: newFormToken(), Now: now}
+		if f.Key.ID == "" {
+			if f.Key, err = s.workspaceKey(c); err != nil {
+				return err
+			}
+		}
+		return s.renderRollForm(c, http.StatusUnprocessableEntity, f)
 	case errors.Is(err, keys.ErrFormUsed):
 		k, err := s.workspaceKey(c)
 		if err != nil {

@@ -55,12 +55,13 @@ const maxAmong = 500
 // keys and of those q's search and scope find (the same when q has
 // neither), from one read of the snapshot and one pass over it; and,
 // when q filters and finds at most maxAmong keys in its status, their ids
-// (else nil).
-func (lc *listCounts) count(ctx context.Context, workspaceID int64, q blnk.ListQuery) (all, found blnk.StatusCounts, among []string, err error) {
+// (else nil). The counts say how many keys break q.Policy (whose
+// creators have roles), and q.NonCompliant keeps only those.
+func (lc *listCounts) count(ctx context.Context, workspaceID int64, q blnk.ListQuery, roles map[int64]blnk.Role) (all, found blnk.StatusCounts, among []string, err error) {
 	entries, lower, err := lc.snapshot(ctx, workspaceID)
-	search := q.Search != "" || q.Scope != ""
+	search := q.Search != "" || q.Scope != "" || q.NonCompliant
 	if errors.Is(err, errTooBig) {
-		if all, err = lc.db.CountKeys(ctx, workspaceID, blnk.ListQuery{Now: q.Now}); err != nil || !search {
+		if all, err = lc.db.CountKeys(ctx, workspaceID, blnk.ListQuery{Now: q.Now, Policy: q.Policy}); err != nil || !search {
 			return all, all, nil, err
 		}
 		found, err = lc.db.CountKeys(ctx, workspaceID, q)
@@ -70,16 +71,24 @@ func (lc *listCounts) count(ctx context.Context, workspaceID int64, q blnk.ListQ
 		return all, found, nil, err
 	}
 	var nAll, nFound [5]int
+	var ncAll, ncFound int
 	filtered := search || q.Status != blnk.AnyStatus
 	lowerSearch := lc.db.Lower(q.Search)
 	among = []string{}
 	for i, e := range entries {
 		b := e.Bucket(q.Now)
 		nAll[b]++
-		if search && !e.Matches(q, lower[i], lowerSearch) {
+		nc := q.Policy.EntryNonCompliant(e, roles[e.CreatedBy], q.Now)
+		if nc {
+			ncAll++
+		}
+		if search && (!e.Matches(q, lower[i], lowerSearch) || q.NonCompliant && !nc) {
 			continue
 		}
 		nFound[b]++
+		if nc {
+			ncFound++
+		}
 		if filtered && len(among) <= maxAmong && db.InStatus(b, q.Status) {
 			among = append(among, e.ID)
 		}
@@ -87,7 +96,9 @@ func (lc *listCounts) count(ctx context.Context, workspaceID int64, q blnk.ListQ
 	if !filtered || len(among) > maxAmong {
 		among = nil
 	}
-	return db.CountsOf(nAll), db.CountsOf(nFound), among, nil
+	all, found = db.CountsOf(nAll), db.CountsOf(nFound)
+	all.NonCompliant, found.NonCompliant = ncAll, ncFound
+	return all, found, among, nil
 }
 
 // snapshot returns the workspace's entries, and their names folded, at

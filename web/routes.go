@@ -103,6 +103,13 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/workspaces/:id/switch", s.workspaceSwitch, app...)
 	get(e, "/invite/:token", s.inviteShow, pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
+
+	// Key policies: Owners only, to see and to change. Changing them is
+	// a sensitive action: its POST is where a recent-sign-in (sudo)
+	// check goes.
+	policies := slices.Concat(app, []echo.MiddlewareFunc{s.need(blnk.PermPolicies, "Setting the key policies")})
+	get(e, "/settings/policies", s.policiesShow, policies...)
+	e.POST("/settings/policies", s.policiesSave, policies...)
 }
 
 // router is what routes are added to: the server or a group of it.

@@ -37,6 +37,8 @@ const (
 	MemberJoined            Action = "member.joined"
 	MemberRoleChanged       Action = "member.role_changed"
 	MemberRemoved           Action = "member.removed"
+
+	PolicyChanged Action = "policy.changed"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
@@ -44,7 +46,8 @@ func Actions() []Action {
 	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
 		WebhookCreated, WebhookDeleted, WebhookEnabled, WebhookDisabled, WebhookTested,
 		UserSignedIn, UserSignInFailed, UserSignedOut,
-		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved}
+		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved,
+		PolicyChanged}
 }
 
 // Known reports whether a is one of Actions.

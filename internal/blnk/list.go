@@ -55,6 +55,11 @@ type ListQuery struct {
 	After Cursor
 	Limit int
 	Now   time.Time
+	// NonCompliant keeps only the keys that work and break Policy
+	// (Policy.NonCompliant). Policy is the workspace's key policies: the
+	// counts say how many keys break it.
+	NonCompliant bool
+	Policy       Policy
 	// Among, when not nil, restricts the list to these keys: the ones a
 	// caller already knows the search finds (few of many), so that the
 	// query reads them by id instead of walking every key. Empty: none.
@@ -137,6 +142,9 @@ type KeyPage struct {
 // StatusCounts are how many keys a search finds in each status.
 type StatusCounts struct {
 	All, Active, Expiring, Rolled, Expired, Revoked int
+	// NonCompliant is how many of them work and break the key policies
+	// of the query (ListQuery.Policy).
+	NonCompliant int
 }
 
 // Of returns the count of a status filter.
@@ -163,6 +171,10 @@ type ListEntry struct {
 	Scopes           apikey.Set
 	ExpiresAt        int64 // Unix ms; 0: never
 	Revoked, Rolled  bool
+	// Allowlisted and CreatedBy (0: the command line) are what the key
+	// policies look at besides (Policy.EntryNonCompliant).
+	Allowlisted bool
+	CreatedBy   int64
 }
 
 // Matches reports whether e is found by q's search and scope, as the

@@ -83,6 +83,8 @@ const (
 	PermMembers
 	// PermOwners: make or remove Owners.
 	PermOwners
+	// PermPolicies: set the workspace's key policies.
+	PermPolicies
 )
 
 // Needs returns the least role that has p.

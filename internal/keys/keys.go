@@ -107,6 +107,11 @@ type Store interface {
 	DeleteAuditEventsBefore(ctx context.Context, t time.Time, batch int) (int64, error)
 	PruneUsage(ctx context.Context, before time.Time) (int64, error)
 	PruneWebhookEvents(ctx context.Context, before time.Time) (int64, error)
+	// Key policies (policy.go).
+	Key(ctx context.Context, workspaceID int64, id string) (apikey.Key, error)
+	KeyPolicy(ctx context.Context, workspaceID int64) (blnk.Policy, error)
+	SetKeyPolicy(ctx context.Context, workspaceID int64, p blnk.Policy, by audit.Actor, now time.Time) (before blnk.Policy, changed bool, err error)
+	FindMember(ctx context.Context, workspaceID, userID int64) (blnk.Member, error)
 }
 
 // Index is this process's key index (keyauth.Authenticator): the service
@@ -151,16 +156,20 @@ type Created struct {
 	Token string
 }
 
-// Create makes a new key.
+// Create makes a new key. A key that breaks its workspace's key policies
+// is refused with a *blnk.PolicyError (policy.go).
 func (s *Service) Create(ctx context.Context, by audit.Actor, spec Spec) (Created, error) {
 	if spec.Scopes == 0 || spec.WorkspaceID == 0 || spec.FormToken == "" {
 		return Created{}, errors.New("keys: incomplete key spec") // a programming error
+	}
+	now := s.cfg.Now()
+	if err := s.checkNew(ctx, by, spec, now); err != nil {
+		return Created{}, err
 	}
 	token, err := apikey.Generate()
 	if err != nil {
 		return Created{}, err
 	}
-	now := s.cfg.Now()
 	k := apikey.Key{
 		ID:          apikey.NewID(),
 		WorkspaceID: spec.WorkspaceID,

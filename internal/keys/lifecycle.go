@@ -31,8 +31,15 @@ type Edited struct {
 // request on; other servers as soon as they read the change (they are
 // told at once). Revoked and expired keys can be edited; nothing else
 // about them changes. A key of another workspace is blnk.ErrNotFound.
+//
+// An edit that leaves a working key without the IP allowlist its key
+// policies require is refused with a *blnk.PolicyError.
 func (s *Service) Edit(ctx context.Context, by audit.Actor, workspaceID int64, id string, e Edit) (Edited, error) {
-	k, changed, err := s.store.EditKey(ctx, workspaceID, id, blnk.KeyEdit{Name: e.Name, Description: e.Description, Allowlist: e.Allowlist}, by, s.cfg.Now())
+	now := s.cfg.Now()
+	if err := s.checkEdit(ctx, workspaceID, id, e, now); err != nil {
+		return Edited{}, err
+	}
+	k, changed, err := s.store.EditKey(ctx, workspaceID, id, blnk.KeyEdit{Name: e.Name, Description: e.Description, Allowlist: e.Allowlist}, by, now)
 	if err != nil {
 		return Edited{}, err
 	}
@@ -98,6 +105,12 @@ var (
 // says which): from then on no server accepts the old key past its new
 // end. Revoked, expired and rolled keys are refused (ErrRevoked,
 // ErrExpired, ErrRolled); a key of another workspace is blnk.ErrNotFound.
+//
+// The new key follows the workspace's key policies: an expiry past the
+// maximum lifetime (or none) becomes the latest it allows, and a key
+// that would still break a rule (no expiry where one is required, no IP
+// allowlist, scopes the roller may not grant) is refused with a
+// *blnk.PolicyError, and nothing is written.
 func (s *Service) Roll(ctx context.Context, by audit.Actor, spec RollSpec) (Rolled, error) {
 	if spec.WorkspaceID == 0 || spec.FormToken == "" || spec.Overlap == "" {
 		return Rolled{}, errors.New("keys: incomplete roll spec") // a programming error
@@ -108,10 +121,18 @@ func (s *Service) Roll(ctx context.Context, by audit.Actor, spec RollSpec) (Roll
 	}
 	hash := apikey.HashOf(token)
 	now := s.cfg.Now()
+	policy, bound, err := s.PolicyFor(ctx, by, spec.WorkspaceID)
+	if err != nil {
+		return Rolled{}, err
+	}
 	r, err := s.store.RollKey(ctx, blnk.Roll{
 		WorkspaceID: spec.WorkspaceID, ID: spec.ID, Now: now, Overlap: spec.Overlap,
 		FormToken: spec.FormToken, Actor: by, Revealed: spec.Revealed,
 		Successor: func(old apikey.Key) (blnk.NewKey, error) {
+			expires, days, err := successor(policy, bound, old, now)
+			if err != nil {
+				return blnk.NewKey{}, err
+			}
 			return blnk.NewKey{
 				Key: apikey.Key{
 					ID:          apikey.NewID(),
@@ -119,9 +140,9 @@ func (s *Service) Roll(ctx context.Context, by audit.Actor, spec RollSpec) (Roll
 					Name:        old.Name,
 					Prefix:      token[:apikey.PrefixLen],
 					Scopes:      old.Scopes,
-					ExpiresAt:   apikey.SuccessorExpiry(old, now),
+					ExpiresAt:   expires,
 					Description: old.Description,
-					ExpiryDays:  old.ExpiryDays,
+					ExpiryDays:  days,
 					Allowlist:   old.Allowlist,
 				},
 				Hash:      hash,
