@@ -112,6 +112,7 @@ func (tm *teamServer) fingerprint(t *testing.T) string {
 		`SELECT coalesce(sum(length(name)), 0) FROM api_keys`,
 		`SELECT count(*) FROM memberships`, `SELECT count(*) FROM memberships WHERE role = 'owner'`,
 		`SELECT count(*) FROM memberships WHERE role = 'admin'`, `SELECT count(*) FROM memberships WHERE role = 'viewer'`,
+		`SELECT count(*) FROM key_policies`, `SELECT coalesce(sum(max_lifetime_days), 0) FROM key_policies`,
 	} {
 		var n int64
 		if err := tm.raw.QueryRow(q).Scan(&n); err != nil {
@@ -145,7 +146,7 @@ type routeCase struct {
 // roleRoutes is the roles table of every route, keyed "METHOD path" as
 // the router names them. GET stands for HEAD too.
 func roleRoutes() map[string]routeCase {
-	viewer, member, admin := blnk.RoleViewer, blnk.RoleMember, blnk.RoleAdmin
+	viewer, member, admin, owner := blnk.RoleViewer, blnk.RoleMember, blnk.RoleAdmin, blnk.RoleOwner
 	return map[string]routeCase{
 		"GET /healthz": {}, "GET /readyz": {}, "GET /favicon.ico": {}, "GET /static/*": {},
 		"GET /api/v1/whoami": {}, "GET /api/v1/verify": {}, "GET /api/v1/examples/mcp": {}, "POST /api/v1/keys/leaked": {},
@@ -190,6 +191,8 @@ func roleRoutes() map[string]routeCase {
 		"GET /settings/members/:id/remove":              {need: admin, path: "/settings/members/{person}/remove", scoped: true},
 		"POST /settings/members/:id/remove":             {need: admin, path: "/settings/members/{person}/remove", form: url.Values{"keys": {"revoke"}}, scoped: true},
 		"POST /workspaces/:id/switch":                   {need: viewer, path: "/workspaces/{workspace}/switch", scoped: true},
+		"GET /settings/policies":                        {need: owner, path: "/settings/policies"},
+		"POST /settings/policies":                       {need: owner, path: "/settings/policies", form: url.Values{"max_lifetime_days": {"400"}, "member_scopes": {"*"}}},
 		"GET /invite/:token":                            {}, // no session: TestInvitation*
 		"POST /invite/:token":                           {},
 	}
