@@ -28,9 +28,9 @@ type ListFilter struct {
 	// break the key policies.
 	Compliance string
 	Sort       string // "" (created), name, expires, last_used
-	Desc   bool   // meaningful when Sort is not ""
-	Limit  int    // 0: DefaultListLimit
-	Cursor string
+	Desc       bool   // meaningful when Sort is not ""
+	Limit      int    // 0: DefaultListLimit
+	Cursor     string
 }
 
 // DefaultSort is the sort of a status's list when its address names

@@ -207,7 +207,7 @@ func TestKeyPoliciesEnforced(t *testing.T) {
 		t.Errorf("the non-compliant key stopped working: %d", r.Code)
 	}
 	list := htmlcheck.Parse(t, owner.get("/settings/api-keys").Body)
-	if !list.Has("#" + "key-" + old.ID + " .badge-noncompliant") && !list.Has(`tr:has(a[href$="`+old.ID+`"]) .badge-noncompliant`) {
+	if !list.Has("#"+"key-"+old.ID+" .badge-noncompliant") && !list.Has(`tr:has(a[href$="`+old.ID+`"]) .badge-noncompliant`) {
 		t.Errorf("the old key's row has no Non-compliant badge")
 	}
 	if got := list.Text("#policy-banner strong"); !strings.HasPrefix(got, "1 working key breaks") {

@@ -255,7 +255,9 @@ func (e *PolicyError) Error() string {
 
 // Unwrap gives the error its code (invalid) and sentence for callers
 // that know only derrors.
-func (e *PolicyError) Unwrap() error { return &derrors.Error{Code: derrors.EINVALID, Message: e.Error()} }
+func (e *PolicyError) Unwrap() error {
+	return &derrors.Error{Code: derrors.EINVALID, Message: e.Error()}
+}
 
 // Successor is what a key rolled at now becomes under p: the new key's
 // expiry and expiry policy (apikey.SuccessorExpiry, brought within the
