@@ -42,4 +42,8 @@ type Store interface {
 	ListMemberKeys(ctx context.Context, workspaceID, userID int64, now time.Time) ([]apikey.Key, error)
 	ListInvitations(ctx context.Context, workspaceID int64, now time.Time) ([]blnk.Invitation, error)
 	FindInvitation(ctx context.Context, tokenHash []byte) (blnk.Invitation, error)
+	// FindFactors is the one read of "has a second factor" (passkeys
+	// count there too).
+	FindFactors(ctx context.Context, userID int64) (blnk.Factors, error)
+	ListMemberFactors(ctx context.Context, workspaceID int64) (map[int64]blnk.Factors, error)
 }

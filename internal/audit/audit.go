@@ -37,6 +37,13 @@ const (
 	MemberJoined            Action = "member.joined"
 	MemberRoleChanged       Action = "member.role_changed"
 	MemberRemoved           Action = "member.removed"
+
+	TwoFactorEnabled      Action = "two_factor.enabled"
+	TwoFactorDisabled     Action = "two_factor.disabled"
+	TwoFactorRecoveryUsed Action = "two_factor.recovery_used"
+	TwoFactorRecoveryNew  Action = "two_factor.recovery_regenerated"
+	TwoFactorRequired     Action = "two_factor.required"
+	UserSudo              Action = "user.sudo"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
@@ -44,7 +51,8 @@ func Actions() []Action {
 	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
 		WebhookCreated, WebhookDeleted, WebhookEnabled, WebhookDisabled, WebhookTested,
 		UserSignedIn, UserSignInFailed, UserSignedOut,
-		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved}
+		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved,
+		TwoFactorEnabled, TwoFactorDisabled, TwoFactorRecoveryUsed, TwoFactorRecoveryNew, TwoFactorRequired, UserSudo}
 }
 
 // Known reports whether a is one of Actions.
