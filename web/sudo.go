@@ -201,4 +201,3 @@ func bulkNeedsSudo(c echo.Context) bool {
 	form, err := c.FormParams()
 	return err != nil || len(form["id"]) > 1
 }
-
