@@ -547,3 +547,42 @@ func TestRegenerateRecoveryCodes(t *testing.T) {
 		t.Errorf("a new code: %d, want 303", r.Code)
 	}
 }
+
+// TestSecondStepCost measures what the second step adds to a sign-in:
+// the same person signs in 40 times with the password alone, then 40
+// times with the password and a TOTP code (the clock moves a step
+// each time), through the router, on this test's database. The medians
+// are logged; the hashing is the fast test hasher, so the password's own
+// cost (argon2id, tens of ms) is not in either.
+func TestSecondStepCost(t *testing.T) {
+	ts, admin := newSignedIn(t, serverOpts{})
+	const n = 40
+	median := func(d []time.Duration) time.Duration {
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	var pw, step []time.Duration
+	for range n {
+		c := ts.client()
+		began := time.Now()
+		c.signIn(adminEmail, adminPassword)
+		pw = append(pw, time.Since(began))
+	}
+	secret, _ := enableTOTP(t, ts, admin)
+	for range n {
+		ts.clock.Advance(30 * time.Second)
+		c := ts.client()
+		r := c.post("/login", url.Values{"email": {adminEmail}, "password": {adminPassword}})
+		if r.Code != http.StatusSeeOther {
+			t.Fatalf("password: %d", r.Code)
+		}
+		code := totpCode(t, secret, ts.clock.Now())
+		began := time.Now()
+		if r := c.post("/login/two-factor", url.Values{"code": {code}}); r.Code != http.StatusSeeOther {
+			t.Fatalf("code: %d", r.Code)
+		}
+		step = append(step, time.Since(began))
+	}
+	t.Logf("sign-in, password only (fast test hash): median %v; the TOTP step (POST /login/two-factor, a second request): median %v",
+		median(pw), median(step))
+}
