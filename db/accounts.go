@@ -132,8 +132,8 @@ func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, worksp
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)`,
-		tokenHash, userID, workspaceID, ms(now), ms(now)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, last_seen_at, sudo_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		tokenHash, userID, workspaceID, ms(now), ms(now), ms(now)); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET last_signed_in_at = $1 WHERE id = $2`, ms(now), userID); err != nil {
@@ -152,14 +152,15 @@ func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, worksp
 // longer a member of its workspace is not found.
 func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (blnk.Session, error) {
 	var s blnk.Session
-	var created, seen, uc, wc int64
+	var created, seen, uc, wc, req int64
+	var sudo sql.NullInt64
 	err := d.sql.QueryRowContext(ctx, `
-		SELECT s.created_at, s.last_seen_at, u.id, u.email, u.created_at, w.id, w.name, w.created_at, m.role
+		SELECT s.created_at, s.last_seen_at, s.sudo_at, u.id, u.email, u.created_at, w.id, w.name, w.created_at, w.require_two_factor, m.role
 		FROM sessions s
 		JOIN users u ON u.id = s.user_id
 		JOIN workspaces w ON w.id = s.workspace_id
 		JOIN memberships m ON m.workspace_id = s.workspace_id AND m.user_id = s.user_id
-		WHERE s.token_hash = $1`, tokenHash).Scan(&created, &seen, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc, &s.Role)
+		WHERE s.token_hash = $1`, tokenHash).Scan(&created, &seen, &sudo, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc, &req, &s.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return blnk.Session{}, blnk.ErrNotFound
 	}
@@ -168,6 +169,10 @@ func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (blnk.Session
 	}
 	s.CreatedAt = time.UnixMilli(created).UTC()
 	s.LastSeenAt = time.UnixMilli(seen).UTC()
+	if sudo.Valid {
+		s.SudoAt = time.UnixMilli(sudo.Int64).UTC()
+	}
+	s.Workspace.RequireTwoFactor = req == 1
 	s.User.CreatedAt = time.UnixMilli(uc).UTC()
 	s.Workspace.CreatedAt = time.UnixMilli(wc).UTC()
 	return s, nil

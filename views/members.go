@@ -3,6 +3,7 @@ package views
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
@@ -34,6 +35,26 @@ type Members struct {
 	Link    string
 	Invited blnk.Invitation
 	Now     time.Time
+	// Factors are the second factors of the members who have one.
+	Factors map[int64]blnk.Factors
+}
+
+// factorLabel says which second factors a member has.
+func factorLabel(f blnk.Factors) string {
+	var parts []string
+	if f.TOTP {
+		parts = append(parts, "Authenticator app")
+	}
+	switch {
+	case f.Passkeys == 1:
+		parts = append(parts, "1 passkey")
+	case f.Passkeys > 1:
+		parts = append(parts, strconv.Itoa(f.Passkeys)+" passkeys")
+	}
+	if len(parts) == 0 {
+		return "None"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // InviteForm is the invite form, with its problems when refused.

@@ -215,6 +215,20 @@ func (s *Server) login(c echo.Context) error {
 		f.Problem = "You are not a member of any workspace. Ask an Owner or Admin for an invitation."
 		return render(c, http.StatusForbidden, views.LoginPage(f))
 	}
+	factors, err := s.db.FindFactors(ctx, l.User.ID)
+	if err != nil {
+		return err
+	}
+	if factors.Any() {
+		// The right password is half of it: no session until the
+		// second factor (finishSecondFactor).
+		p := pendingSignIn{UserID: l.User.ID, WorkspaceID: l.Workspace.ID, Email: l.User.Email, Next: f.Next}
+		if err := s.startPending(c, p); err != nil {
+			return err
+		}
+		s.log.Info("password right; second factor asked", "request_id", requestIDOf(c), "user_id", l.User.ID)
+		return c.Redirect(http.StatusSeeOther, "/login/two-factor")
+	}
 	if err := s.startSession(c, l.User, l.Workspace.ID, ""); err != nil {
 		return err
 	}

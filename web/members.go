@@ -55,6 +55,9 @@ func (s *Server) membersPage(c echo.Context, status int, m views.Members) error 
 	if m.Members, err = s.db.ListMembers(ctx, cur.Workspace.ID); err != nil {
 		return err
 	}
+	if m.Factors, err = s.db.ListMemberFactors(ctx, cur.Workspace.ID); err != nil {
+		return err
+	}
 	m.Now = s.cfg.Now()
 	if cur.Role.Can(blnk.PermMembers) {
 		if m.Invitations, err = s.db.ListInvitations(ctx, cur.Workspace.ID, m.Now); err != nil {

@@ -39,10 +39,18 @@ func (s *Server) routes(e *echo.Echo) {
 	// at "/" would answer every unknown path and wrong method (405) with
 	// the sign-in redirect, API paths included.
 	pages := []echo.MiddlewareFunc{s.requireSetup, forms}
-	app := []echo.MiddlewareFunc{s.requireSetup, forms, s.requireSession}
+	// own: signed in, whatever the workspace requires; app: and with a
+	// second factor if the workspace requires one (requireFactor sends
+	// those without to /settings/security first).
+	own := []echo.MiddlewareFunc{s.requireSetup, forms, s.requireSession}
+	app := []echo.MiddlewareFunc{s.requireSetup, forms, s.requireSession, s.requireFactor}
 	get(e, "/login", s.loginForm, pages...)
 	e.POST("/login", s.login, pages...)
 	e.POST("/logout", s.logout, pages...)
+	// The second step of signing in: the session cookie holds the
+	// pending sign-in, not a session.
+	get(e, "/login/two-factor", s.twoFactorForm, pages...)
+	e.POST("/login/two-factor", s.twoFactor, pages...)
 
 	// What each role may do (roles.go): reading needs a session only;
 	// the rest needs the permission of its line of the roles table,
@@ -60,7 +68,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// The handlers check each key as keyOwner checks one (mayChangeAll):
 	// Members may revoke their own keys only.
 	get(e, "/settings/api-keys/revoke", s.keyBulkRevokeConfirm, app...)
-	e.POST("/settings/api-keys/revoke", s.keyBulkRevoke, app...)
+	e.POST("/settings/api-keys/revoke", s.keyBulkRevoke, slices.Concat(app, []echo.MiddlewareFunc{s.sudoWhen(bulkNeedsSudo)})...)
 	get(e, "/settings/api-keys/:id", s.keyShow, app...)
 	get(e, "/settings/api-keys/:id/reveal", s.keyReveal, create...)
 	get(e, "/settings/api-keys/:id/revoke", s.keyRevokeConfirm, keyChange...)
@@ -75,7 +83,7 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/settings/audit-log.csv", s.auditExport("csv"), app...)
 	get(e, "/settings/audit-log.json", s.auditExport("json"), app...)
 	// The theme is the person's own choice, kept in their browser.
-	e.POST("/settings/theme", s.themeSet, app...)
+	e.POST("/settings/theme", s.themeSet, own...)
 
 	get(e, "/settings/webhooks", s.webhookList, hooks...)
 	get(e, "/settings/webhooks/new", s.webhookNew, hooks...)
@@ -87,7 +95,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/settings/webhooks/:id/disable", s.webhookDisable, hooks...)
 	e.POST("/settings/webhooks/:id/enable", s.webhookEnable, hooks...)
 	get(e, "/settings/webhooks/:id/delete", s.webhookDeleteConfirm, hooks...)
-	e.POST("/settings/webhooks/:id/delete", s.webhookDelete, hooks...)
+	e.POST("/settings/webhooks/:id/delete", s.webhookDelete, slices.Concat(hooks, []echo.MiddlewareFunc{s.sudo})...)
 	e.POST("/settings/webhooks/:id/deliveries/:delivery/resend", s.webhookResend, hooks...)
 
 	// People: everyone sees who belongs; Admins and Owners change it (the
@@ -97,10 +105,25 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/settings/members", s.memberList, app...)
 	e.POST("/settings/members/invitations", s.memberInvite, manage...)
 	e.POST("/settings/members/invitations/:id/revoke", s.invitationRevoke, manage...)
-	e.POST("/settings/members/:id/role", s.memberRole, manage...)
+	e.POST("/settings/members/:id/role", s.memberRole, slices.Concat(manage, []echo.MiddlewareFunc{s.sudo})...)
 	get(e, "/settings/members/:id/remove", s.memberRemoveConfirm, manage...)
-	e.POST("/settings/members/:id/remove", s.memberRemove, manage...)
-	e.POST("/workspaces/:id/switch", s.workspaceSwitch, app...)
+	e.POST("/settings/members/:id/remove", s.memberRemove, slices.Concat(manage, []echo.MiddlewareFunc{s.sudo})...)
+	e.POST("/workspaces/:id/switch", s.workspaceSwitch, own...)
+
+	// Signing in safely: the person's own factors (reachable before one
+	// is set up, whatever the workspace requires), the Owner's switch,
+	// and sudo mode. Removing a factor, new recovery codes and the
+	// switch need sudo.
+	sudo := slices.Concat(own, []echo.MiddlewareFunc{s.sudo})
+	get(e, "/settings/security", s.security, own...)
+	get(e, "/settings/security/totp", s.totpSetup, own...)
+	e.POST("/settings/security/totp", s.totpEnable, own...)
+	e.POST("/settings/security/totp/remove", s.totpRemove, sudo...)
+	e.POST("/settings/security/recovery-codes", s.recoveryRegenerate, sudo...)
+	e.POST("/settings/security/require-2fa", s.requireTwoFactor,
+		slices.Concat(own, []echo.MiddlewareFunc{s.need(blnk.PermOwners, "Requiring two-factor sign-in"), s.sudo})...)
+	get(e, "/sudo", s.sudoPage, own...)
+	e.POST("/sudo", s.sudoSubmit, own...)
 	get(e, "/invite/:token", s.inviteShow, pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
 

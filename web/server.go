@@ -26,6 +26,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/members"
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
+	"github.com/blnk-cloud/apikeys/internal/twofactor"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
@@ -70,6 +71,11 @@ type Config struct {
 	// LoginLimit: per client address, per address and email, per account
 	// (email) and per device cookie (see Server.signInCharges).
 	LoginByIP, LoginByIPEmail, LoginByEmail, LoginByDevice LoginThrottle
+	// TwoFactorByUser and TwoFactorBySession, when set, replace the
+	// throttles of second-factor codes (and sudo checks) made from
+	// LoginLimit: per account, and per pending sign-in (5 wrong codes,
+	// then one per 20 s; shared through SharedLogins).
+	TwoFactorByUser, TwoFactorBySession LoginThrottle
 	// PasswordChecks bounds the password hashes computed at once
 	// (default runtime.GOMAXPROCS(0)): each takes a core and, with the
 	// default argon2id cost, 19 MiB, so that a storm of sign-ins queues
@@ -149,6 +155,12 @@ func (c *Config) setDefaults() {
 		// A known browser's own mistakes lock only that browser.
 		c.LoginByDevice = newThrottle(c.LoginLimit)
 	}
+	if c.TwoFactorByUser == nil {
+		c.TwoFactorByUser = newThrottle(c.LoginLimit)
+	}
+	if c.TwoFactorBySession == nil {
+		c.TwoFactorBySession = newThrottle(c.LoginLimit)
+	}
 	if c.PasswordChecks <= 0 {
 		c.PasswordChecks = runtime.GOMAXPROCS(0)
 	}
@@ -204,6 +216,9 @@ type Server struct {
 	accounts *accounts.Service
 	// members invites, accepts, changes roles and removes people.
 	members *members.Service
+	// factors changes second factors, the Owner's requirement of them,
+	// and sudo mode.
+	factors *twofactor.Service
 	log     *slog.Logger
 	cookies *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
@@ -251,6 +266,11 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		verifyPassword: password.Verify,
 		leakLimit:      throttle.New(cfg.LeakLimit, cfg.Now),
 	}
+	factors, err := twofactor.New(store, cfg.SessionSecret, cfg.Now, log)
+	if err != nil {
+		return nil, err
+	}
+	s.factors = factors
 	if cfg.SetupToken != "" {
 		h := sha256.Sum256([]byte(cfg.SetupToken))
 		s.setupHash, s.cfg.SetupToken = &h, ""
@@ -283,7 +303,7 @@ func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
 			} else if n > 0 {
 				s.log.Debug("cleaned sessions", "deleted", n)
 			}
-			for _, th := range []LoginThrottle{s.cfg.LoginByIP, s.cfg.LoginByIPEmail, s.cfg.LoginByEmail, s.cfg.LoginByDevice} {
+			for _, th := range []LoginThrottle{s.cfg.LoginByIP, s.cfg.LoginByIPEmail, s.cfg.LoginByEmail, s.cfg.LoginByDevice, s.cfg.TwoFactorByUser, s.cfg.TwoFactorBySession} {
 				if p, ok := th.(interface{ Prune(context.Context) error }); ok {
 					if err := p.Prune(ctx); err != nil && ctx.Err() == nil {
 						s.log.Error("prune sign-in throttle", "err", err)

@@ -43,4 +43,8 @@ type Store interface {
 	ListInvitations(ctx context.Context, workspaceID int64, now time.Time) ([]blnk.Invitation, error)
 	FindInvitation(ctx context.Context, tokenHash []byte) (blnk.Invitation, error)
 	KeyPolicy(ctx context.Context, workspaceID int64) (blnk.Policy, error)
+	// FindFactors is the one read of "has a second factor" (passkeys
+	// count there too).
+	FindFactors(ctx context.Context, userID int64) (blnk.Factors, error)
+	ListMemberFactors(ctx context.Context, workspaceID int64) (map[int64]blnk.Factors, error)
 }

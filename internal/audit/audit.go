@@ -38,7 +38,13 @@ const (
 	MemberRoleChanged       Action = "member.role_changed"
 	MemberRemoved           Action = "member.removed"
 
-	PolicyChanged Action = "policy.changed"
+	PolicyChanged         Action = "policy.changed"
+	TwoFactorEnabled      Action = "two_factor.enabled"
+	TwoFactorDisabled     Action = "two_factor.disabled"
+	TwoFactorRecoveryUsed Action = "two_factor.recovery_used"
+	TwoFactorRecoveryNew  Action = "two_factor.recovery_regenerated"
+	TwoFactorRequired     Action = "two_factor.required"
+	UserSudo              Action = "user.sudo"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
@@ -47,7 +53,8 @@ func Actions() []Action {
 		WebhookCreated, WebhookDeleted, WebhookEnabled, WebhookDisabled, WebhookTested,
 		UserSignedIn, UserSignInFailed, UserSignedOut,
 		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved,
-		PolicyChanged}
+		PolicyChanged,
+		TwoFactorEnabled, TwoFactorDisabled, TwoFactorRecoveryUsed, TwoFactorRecoveryNew, TwoFactorRequired, UserSudo}
 }
 
 // Known reports whether a is one of Actions.

@@ -20,4 +20,7 @@ type Session struct {
 	Role       Role
 	CreatedAt  time.Time
 	LastSeenAt time.Time
+	// SudoAt is when the session last gave a password or a second
+	// factor (signing in included); zero: never.
+	SudoAt time.Time
 }

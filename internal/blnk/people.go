@@ -17,6 +17,9 @@ type Workspace struct {
 	ID        int64
 	Name      string
 	CreatedAt time.Time
+	// RequireTwoFactor: its Owner requires every member to have a
+	// second factor (read with the session).
+	RequireTwoFactor bool
 }
 
 // User is a person who signs in to the dashboard.
