@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/a-h/templ"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
@@ -27,10 +26,9 @@ type PolicyForm struct {
 	Saved blnk.Policy
 	// NonCompliant is how many working keys break the saved policies.
 	NonCompliant int
-	// Extra is more rules of the workspace, drawn as one more group of
-	// the form before its button (nil: none); the form's fields it adds
-	// are read by the handler that saves the form.
-	Extra templ.Component
+	// RequireTwoFactor: every member must sign in with a second factor
+	// (the workspace's switch, kept by the two-factor service).
+	RequireTwoFactor bool
 	Now   time.Time
 }
 
@@ -60,7 +58,7 @@ func (f PolicyForm) HasScope(s apikey.Scope) bool {
 
 // policyFields are the policy form's fields in their order.
 var policyFields = []fieldRef{{"max_lifetime_days", "f-max_lifetime_days"}, {"require_expiry", "f-require_expiry"},
-	{"member_scopes", "f-member_scopes"}, {"require_allowlist", "f-require_allowlist"}}
+	{"member_scopes", "f-member_scopes"}, {"require_allowlist", "f-require_allowlist"}, {"require_2fa", "f-require_2fa"}}
 
 // NonCompliantURL is the keys list of the keys that break the policies.
 var NonCompliantURL = ListFilter{Compliance: ComplianceNon}.URL()

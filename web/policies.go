@@ -39,7 +39,9 @@ func (s *Server) policiesShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.policiesPage(c, http.StatusOK, views.PolicyFormOf(p))
+	f := views.PolicyFormOf(p)
+	f.RequireTwoFactor = mustSession(c).Workspace.RequireTwoFactor
+	return s.policiesPage(c, http.StatusOK, f)
 }
 
 // policiesSave replaces the key policies by the form's: every field is
@@ -64,7 +66,24 @@ func (s *Server) policiesSave(c echo.Context) error {
 	if p.RequireAllowlist, err = blnk.ParseCheckbox("Require an IP allowlist", form["require_allowlist"]); err != nil {
 		f.Problems["require_allowlist"] = derrors.Message(err)
 	}
-	f.RequireExpiry, f.RequireAllowlist = p.RequireExpiry, p.RequireAllowlist
+	require2FA, err := blnk.ParseCheckbox("Require two-factor sign-in", form["require_2fa"])
+	if err != nil {
+		f.Problems["require_2fa"] = derrors.Message(err)
+	}
+	cur := mustSession(c)
+	if require2FA && !cur.Workspace.RequireTwoFactor {
+		// Checked before anything is saved: the two-factor service
+		// refuses an Owner without a factor, and the policies must not
+		// be half written when it does.
+		fs, err := s.db.FindFactors(c.Request().Context(), cur.User.ID)
+		if err != nil {
+			return err
+		}
+		if !fs.Any() {
+			f.Problems["require_2fa"] = "Set up a second factor for yourself first (Security), then require one of everyone."
+		}
+	}
+	f.RequireExpiry, f.RequireAllowlist, f.RequireTwoFactor = p.RequireExpiry, p.RequireAllowlist, require2FA
 	if len(f.Problems) > 0 {
 		f.MaxLifetime = shown(clip(f.MaxLifetime))
 		for i, n := range f.MemberScopes {
@@ -72,12 +91,19 @@ func (s *Server) policiesSave(c echo.Context) error {
 		}
 		return s.policiesPage(c, http.StatusUnprocessableEntity, f)
 	}
-	r, err := s.keys.SetPolicy(c.Request().Context(), s.actor(c), mustSession(c).Workspace.ID, p)
+	r, err := s.keys.SetPolicy(c.Request().Context(), s.actor(c), cur.Workspace.ID, p)
 	if err != nil {
 		return err
 	}
+	changed := r.Changed
+	if require2FA != cur.Workspace.RequireTwoFactor {
+		if err := s.factors.SetRequireTwoFactor(c.Request().Context(), s.twoFactorActor(c), cur.Workspace.ID, require2FA); err != nil {
+			return err
+		}
+		changed = true
+	}
 	notice := "Key policies saved."
-	if !r.Changed {
+	if !changed {
 		notice = "Nothing to save: the key policies were already these."
 	}
 	if err := s.addFlash(c, notice); err != nil {

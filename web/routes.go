@@ -127,12 +127,11 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/invite/:token", s.inviteShow, pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
 
-	// Key policies: Owners only, to see and to change. Changing them is
-	// a sensitive action: its POST is where a recent-sign-in (sudo)
-	// check goes.
+	// Key policies: Owners only, to see and to change. Changing them
+	// (two-factor sign-in included) is a sensitive action: sudo.
 	policies := slices.Concat(app, []echo.MiddlewareFunc{s.need(blnk.PermPolicies, "Setting the key policies")})
 	get(e, "/settings/policies", s.policiesShow, policies...)
-	e.POST("/settings/policies", s.policiesSave, policies...)
+	e.POST("/settings/policies", s.policiesSave, slices.Concat(policies, []echo.MiddlewareFunc{s.sudo})...)
 }
 
 // router is what routes are added to: the server or a group of it.

@@ -586,3 +586,44 @@ func TestSecondStepCost(t *testing.T) {
 	t.Logf("sign-in, password only (fast test hash): median %v; the TOTP step (POST /login/two-factor, a second request): median %v",
 		median(pw), median(step))
 }
+
+// The key policies form carries the workspace's two-factor switch
+// (SPEC: require_2fa is a key policies field): refused, with nothing
+// saved, while the Owner has no factor; then saved with the policies.
+func TestPoliciesFormRequiresTwoFactor(t *testing.T) {
+	t.Parallel()
+	ts, admin := newSignedIn(t, serverOpts{})
+	form := url.Values{"max_lifetime_days": {"30"}, "member_scopes": {"*"}, "require_2fa": {"on"}}
+	r := admin.post("/settings/policies", form)
+	if r.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("require without a factor: %d, want 422", r.Code)
+	}
+	if !parse(t, r.Body).Has(`#f-require_2fa[checked]`) || !parse(t, r.Body).Has(`.field-invalid #f-require_2fa`) {
+		t.Error("the refused switch is not kept, or no problem is shown next to it")
+	}
+	if n := ts.actionCount(audit.PolicyChanged); n != 0 {
+		t.Errorf("%d policy.changed events after a refused form, want 0 (a partial write)", n)
+	}
+	if r := admin.post("/settings/policies", url.Values{"member_scopes": {"*"}, "require_2fa": {"yes"}}); r.Code != http.StatusUnprocessableEntity {
+		t.Errorf("a bad value: %d, want 422", r.Code)
+	}
+	enableTOTP(t, ts, admin)
+	if r := admin.post("/settings/policies", form); r.Code != http.StatusSeeOther {
+		t.Fatalf("save with a factor: %d, want 303\n%.300s", r.Code, textOf(t, r.Body))
+	}
+	if ts.actionCount(audit.PolicyChanged) != 1 || ts.actionCount(audit.TwoFactorRequired) != 1 {
+		t.Errorf("events: policy.changed %d, two_factor.required %d, want 1 and 1",
+			ts.actionCount(audit.PolicyChanged), ts.actionCount(audit.TwoFactorRequired))
+	}
+	if !parse(t, admin.get("/settings/policies").Body).Has(`#f-require_2fa[checked]`) {
+		t.Error("the policies page does not show the switch on")
+	}
+	// Off again through the same form.
+	delete(form, "require_2fa")
+	if r := admin.post("/settings/policies", form); r.Code != http.StatusSeeOther {
+		t.Fatalf("switch off: %d", r.Code)
+	}
+	if parse(t, admin.get("/settings/policies").Body).Has(`#f-require_2fa[checked]`) {
+		t.Error("the switch stayed on")
+	}
+}
