@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
@@ -29,7 +28,7 @@ type PolicyForm struct {
 	// RequireTwoFactor: every member must sign in with a second factor
 	// (the workspace's switch, kept by the two-factor service).
 	RequireTwoFactor bool
-	Now   time.Time
+	Now              time.Time
 }
 
 // PolicyFormOf is the form showing p.
