@@ -33,7 +33,14 @@ type Members struct {
 	// this once.
 	Link    string
 	Invited blnk.Invitation
-	Now     time.Time
+	// Emailed: the invitation was also sent by email.
+	Emailed bool
+	// ResetLink is the password reset link just made for ResetFor ("" otherwise):
+	// shown this once, valid until ResetExpires.
+	ResetLink    string
+	ResetFor     blnk.Member
+	ResetExpires time.Time
+	Now          time.Time
 }
 
 // InviteForm is the invite form, with its problems when refused.

@@ -103,6 +103,21 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/workspaces/:id/switch", s.workspaceSwitch, app...)
 	get(e, "/invite/:token", s.inviteShow, pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
+
+	// Passwords: a reset link made by an Owner or Admin (the members
+	// service checks who may touch an Owner), "forgot password" by email
+	// (when the server sends email), and the link's page, which needs no
+	// session.
+	e.POST("/settings/members/:id/reset-link", s.memberResetLink, manage...)
+	get(e, "/password/forgot", s.forgotForm, pages...)
+	e.POST("/password/forgot", s.forgot, pages...)
+	get(e, "/password/reset/:token", s.resetForm, pages...)
+	e.POST("/password/reset/:token", s.resetSubmit, pages...)
+
+	// The person's own sessions: everyone sees and ends their own.
+	get(e, "/settings/security/sessions", s.sessionList, app...)
+	e.POST("/settings/security/sessions/revoke-others", s.sessionsRevokeOthers, app...)
+	e.POST("/settings/security/sessions/:id/revoke", s.sessionRevoke, app...)
 }
 
 // router is what routes are added to: the server or a group of it.

@@ -42,4 +42,6 @@ type Store interface {
 	ListMemberKeys(ctx context.Context, workspaceID, userID int64, now time.Time) ([]apikey.Key, error)
 	ListInvitations(ctx context.Context, workspaceID int64, now time.Time) ([]blnk.Invitation, error)
 	FindInvitation(ctx context.Context, tokenHash []byte) (blnk.Invitation, error)
+	FindPasswordReset(ctx context.Context, tokenHash []byte) (blnk.PasswordReset, error)
+	ListSessions(ctx context.Context, userID int64, current []byte) ([]blnk.SessionInfo, error)
 }

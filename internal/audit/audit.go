@@ -37,6 +37,10 @@ const (
 	MemberJoined            Action = "member.joined"
 	MemberRoleChanged       Action = "member.role_changed"
 	MemberRemoved           Action = "member.removed"
+
+	PasswordResetLinkCreated Action = "password.reset_link_created"
+	PasswordChanged          Action = "password.changed"
+	SessionRevoked           Action = "session.revoked"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
@@ -44,7 +48,8 @@ func Actions() []Action {
 	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
 		WebhookCreated, WebhookDeleted, WebhookEnabled, WebhookDisabled, WebhookTested,
 		UserSignedIn, UserSignInFailed, UserSignedOut,
-		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved}
+		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved,
+		PasswordResetLinkCreated, PasswordChanged, SessionRevoked}
 }
 
 // Known reports whether a is one of Actions.
