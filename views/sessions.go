@@ -7,6 +7,9 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
+// NavSessions is Page.Nav for the sessions page (in no sidebar entry).
+const NavSessions = "sessions"
+
 // SessionsPath is the page of the person's sessions.
 const SessionsPath = "/settings/security/sessions"
 

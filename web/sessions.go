@@ -40,7 +40,7 @@ func (s *Server) sessionList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p.NotInNav = true
+	p.Nav = views.NavSessions
 	return render(c, http.StatusOK, views.SessionsPage(p, list))
 }
 
