@@ -2,11 +2,15 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
@@ -127,13 +131,28 @@ func (d *DB) LoginByEmail(ctx context.Context, email string) (blnk.Login, error)
 // CreateSession records a new session under the hash of its token, and
 // events (user.signed_in) in the same transaction.
 func (d *DB) CreateSession(ctx context.Context, tokenHash []byte, userID, workspaceID int64, now time.Time, events ...audit.Event) error {
+	return d.CreateSessionFrom(ctx, tokenHash, userID, workspaceID, now, blnk.SessionClient{}, events...)
+}
+
+// CreateSessionFrom is CreateSession with the client it signs in from:
+// its public id (a random one when empty), user agent and address, for
+// the person's list of sessions. Over-long values are cut.
+func (d *DB) CreateSessionFrom(ctx context.Context, tokenHash []byte, userID, workspaceID int64, now time.Time, client blnk.SessionClient, events ...audit.Event) error {
+	if client.ID == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		client.ID = hex.EncodeToString(b[:])
+	}
+	ua, ip := cut(client.UserAgent, blnk.MaxUserAgent), cut(client.IP, blnk.MaxIP)
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, last_seen_at, sudo_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		tokenHash, userID, workspaceID, ms(now), ms(now), ms(now)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, last_seen_at, sudo_at, id, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		tokenHash, userID, workspaceID, ms(now), ms(now), ms(now), client.ID, ua, ip); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET last_signed_in_at = $1 WHERE id = $2`, ms(now), userID); err != nil {
@@ -242,4 +261,17 @@ func (d *DB) TouchReadiness(ctx context.Context, now time.Time) error {
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
 		"readiness_checked_at", []byte(strconv.FormatInt(ms(now), 10)))
 	return err
+}
+
+// cut returns s cut to at most n bytes on a character boundary, as text
+// that can be stored (valid UTF-8, no NUL).
+func cut(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -100,3 +100,18 @@ if [ ! -s "$axe_dest/axe.min.js" ]; then
   trap - EXIT
   log "axe-core $axe_version ready"
 fi
+
+# 5. mailpit, the SMTP server the email tests start (internal/testkit
+# StartMailpit), at the version internal/testkit/mailpit.go pins
+# (MailpitVersion), built with `go install` into the directory it looks
+# in (BLNK_MAILPIT names another binary). Not a module of go.mod: its own
+# dependencies would raise the versions the dashboard builds with.
+mailpit_version=$(sed -n 's/^const MailpitVersion = "\(.*\)"$/\1/p' internal/testkit/mailpit.go)
+[ -n "$mailpit_version" ] || { log "cannot read MailpitVersion from internal/testkit/mailpit.go"; exit 1; }
+mailpit_dir="${XDG_CACHE_HOME:-$HOME/.cache}/blnk-e2e/mailpit-$mailpit_version"
+if [ ! -x "$mailpit_dir/mailpit" ]; then
+  log "installing github.com/axllent/mailpit@$mailpit_version into $mailpit_dir (go install)"
+  mkdir -p "$mailpit_dir"
+  GOBIN="$mailpit_dir" GOFLAGS=-mod=mod go install "github.com/axllent/mailpit@$mailpit_version"
+  log "mailpit $mailpit_version ready"
+fi

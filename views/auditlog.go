@@ -124,6 +124,12 @@ func ActionLabel(a audit.Action) string {
 		return "Member removed"
 	case audit.PolicyChanged:
 		return "Key policies changed"
+	case audit.PasswordResetLinkCreated:
+		return "Password reset link created"
+	case audit.PasswordChanged:
+		return "Password changed"
+	case audit.SessionRevoked:
+		return "Session signed out"
 	}
 	return string(a)
 }
@@ -133,7 +139,7 @@ func actionClass(a audit.Action) string {
 	switch a {
 	case audit.KeyRevoked, audit.KeyLeaked, audit.UserSignInFailed, audit.WebhookDeleted, audit.MemberRemoved:
 		return "danger"
-	case audit.KeyExpired, audit.WebhookDisabled:
+	case audit.KeyExpired, audit.WebhookDisabled, audit.PasswordResetLinkCreated, audit.PasswordChanged, audit.SessionRevoked:
 		return "warning"
 	case audit.KeyCreated, audit.KeyRolled, audit.WebhookCreated:
 		return "accent"

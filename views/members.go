@@ -34,7 +34,14 @@ type Members struct {
 	// this once.
 	Link    string
 	Invited blnk.Invitation
-	Now     time.Time
+	// Emailed: the invitation was also sent by email.
+	Emailed bool
+	// ResetLink is the password reset link just made for ResetFor ("" otherwise):
+	// shown this once, valid until ResetExpires.
+	ResetLink    string
+	ResetFor     blnk.Member
+	ResetExpires time.Time
+	Now          time.Time
 	// Factors are the second factors of the members who have one.
 	Factors map[int64]blnk.Factors
 }

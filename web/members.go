@@ -24,10 +24,13 @@ import (
 const invitePrefix = "/invite/"
 
 // logPath is a request's path as the logs may show it: no key, and no
-// invitation token.
+// invitation or password reset token.
 func logPath(p string) string {
 	if strings.HasPrefix(p, invitePrefix) {
 		return invitePrefix + "…"
+	}
+	if strings.HasPrefix(p, resetPrefix) {
+		return resetPrefix + "…"
 	}
 	return apikey.Redact(p)
 }
@@ -113,7 +116,8 @@ func (s *Server) memberInvite(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
-	return s.membersPage(c, http.StatusOK, views.Members{Link: s.origin(c) + invitePrefix + inv.Token, Invited: inv.Invitation})
+	emailed := s.emailInvitation(c, inv.Invitation, cur.Workspace.Name, inv.Token)
+	return s.membersPage(c, http.StatusOK, views.Members{Link: s.linkBase(c) + invitePrefix + inv.Token, Invited: inv.Invitation, Emailed: emailed})
 }
 
 var invitationIDRE = regexp.MustCompile(`^inv_[0-9a-f]{16}$`)

@@ -113,6 +113,7 @@ func (tm *teamServer) fingerprint(t *testing.T) string {
 		`SELECT count(*) FROM memberships`, `SELECT count(*) FROM memberships WHERE role = 'owner'`,
 		`SELECT count(*) FROM memberships WHERE role = 'admin'`, `SELECT count(*) FROM memberships WHERE role = 'viewer'`,
 		`SELECT count(*) FROM key_policies`, `SELECT coalesce(sum(max_lifetime_days), 0) FROM key_policies`,
+		`SELECT count(*) FROM password_resets`, `SELECT count(*) FROM sessions`,
 	} {
 		var n int64
 		if err := tm.raw.QueryRow(q).Scan(&n); err != nil {
@@ -207,6 +208,17 @@ func roleRoutes() map[string]routeCase {
 		"GET /sudo":                              {need: viewer, path: "/sudo?next=/settings/api-keys", ok: 303, okHTMX: 303},
 		"POST /sudo":                             {need: viewer, path: "/sudo", form: url.Values{"next": {"/settings/members"}}, ok: 422},
 		"POST /invite/:token":                    {},
+
+		"POST /settings/members/:id/reset-link": {need: admin, path: "/settings/members/{person}/reset-link", ok: 200, scoped: true},
+		"GET /password/forgot":                  {}, // no session: TestForgot*, TestPasswordReset*
+		"POST /password/forgot":                 {},
+		"GET /password/reset/:token":            {},
+		"POST /password/reset/:token":           {},
+		// Everyone's own sessions; {session} is another session of the
+		// asker (someone else's is 404: TestSessionsOfOthersAreNotFound).
+		"GET /settings/security/sessions":                {need: viewer, path: "/settings/security/sessions"},
+		"POST /settings/security/sessions/:id/revoke":    {need: viewer, path: "/settings/security/sessions/{session}/revoke"},
+		"POST /settings/security/sessions/revoke-others": {need: viewer, path: "/settings/security/sessions/revoke-others"},
 	}
 }
 
@@ -281,7 +293,7 @@ func TestRoleMatrix(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("role matrix: %d routes with a session (and %d own-key variants) x %d people, GET also as HEAD and htmx = %d requests", len(cases)-17, len(own), len(matrixRoles), cells)
+	t.Logf("role matrix: %d routes with a session (and %d own-key variants) x %d people, GET also as HEAD and htmx = %d requests", len(cases)-21, len(own), len(matrixRoles), cells)
 }
 
 // checkCell makes one request of the matrix and checks its answer.
@@ -318,6 +330,9 @@ func (tm *teamServer) checkCell(t *testing.T, name string, rc routeCase, role, m
 	if strings.Contains(path, "{workspace}") {
 		// Acme Corp, where everyone is but the other workspace's Admin.
 		path = strings.ReplaceAll(path, "{workspace}", fmt.Sprint(tm.workspaceID(t, adminWorkspace)))
+	}
+	if strings.Contains(path, "{session}") {
+		path = strings.ReplaceAll(path, "{session}", tm.otherSession(t, role))
 	}
 	if strings.Contains(path, "{invitation}") {
 		path = strings.ReplaceAll(path, "{invitation}", tm.invitation(t))
@@ -491,4 +506,24 @@ func (tm *teamServer) invitation(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return inv.ID
+}
+
+// otherSession starts another session of the person of role (as if in
+// another browser) and returns its public id.
+func (tm *teamServer) otherSession(t *testing.T, role string) string {
+	t.Helper()
+	ws := adminWorkspace
+	if role == roleOther {
+		ws = "Other Inc"
+	}
+	hash := members.TokenHash(formToken())
+	if err := tm.db.CreateSessionFrom(context.Background(), hash, tm.ids[role], tm.workspaceID(t, ws), tm.clock.Now(),
+		blnk.SessionClient{UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0", IP: "192.0.2.9"}); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	if err := tm.raw.QueryRow(`SELECT id FROM sessions WHERE token_hash = $1`, hash).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -132,6 +132,20 @@ func (s *Server) routes(e *echo.Echo) {
 	policies := slices.Concat(app, []echo.MiddlewareFunc{s.need(blnk.PermPolicies, "Setting the key policies")})
 	get(e, "/settings/policies", s.policiesShow, policies...)
 	e.POST("/settings/policies", s.policiesSave, slices.Concat(policies, []echo.MiddlewareFunc{s.sudo})...)
+	// Passwords: a reset link made by an Owner or Admin (the members
+	// service checks who may touch an Owner), "forgot password" by email
+	// (when the server sends email), and the link's page, which needs no
+	// session.
+	e.POST("/settings/members/:id/reset-link", s.memberResetLink, slices.Concat(manage, []echo.MiddlewareFunc{s.sudo})...)
+	get(e, "/password/forgot", s.forgotForm, pages...)
+	e.POST("/password/forgot", s.forgot, pages...)
+	get(e, "/password/reset/:token", s.resetForm, pages...)
+	e.POST("/password/reset/:token", s.resetSubmit, pages...)
+
+	// The person's own sessions: everyone sees and ends their own.
+	get(e, "/settings/security/sessions", s.sessionList, own...)
+	e.POST("/settings/security/sessions/revoke-others", s.sessionsRevokeOthers, own...)
+	e.POST("/settings/security/sessions/:id/revoke", s.sessionRevoke, own...)
 }
 
 // router is what routes are added to: the server or a group of it.

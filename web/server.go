@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/endpoints"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/mail"
 	"github.com/blnk-cloud/apikeys/internal/members"
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
@@ -93,8 +95,27 @@ type Config struct {
 	// cmd/dashboard sets it, and prints the link, when the server listens
 	// on anything but loopback. The server keeps only its hash.
 	SetupToken string
+	// Mail sends emails (invitations, password reset links) in the
+	// background; nil: no SMTP server is configured, links are shown to
+	// copy and "Forgot password?" says to ask an Owner or Admin.
+	Mail Mailer
+	// PublicURL is the dashboard's address as people reach it, e.g.
+	// "https://keys.example.com": emailed and printed links start with
+	// it, never with a request's Host header (which whoever asks for a
+	// "forgot password" email would choose). Required with Mail.
+	PublicURL string
+	// ForgotLimit bounds the "forgot password" emails per client address
+	// and per email, on each server (default: 5 in a row, then one every
+	// 2 minutes).
+	ForgotLimit throttle.Config
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+}
+
+// Mailer sends a message in the background (mail.Outbox): Post returns
+// at once, and failures are logged there.
+type Mailer interface {
+	Post(m mail.Message, requestID string)
 }
 
 func (c *Config) setDefaults() {
@@ -114,12 +135,7 @@ func (c *Config) setDefaults() {
 		// Five failures in a row, then one more try every 20 seconds.
 		c.LoginLimit = throttle.Config{Burst: 5, Every: 20 * time.Second}
 	}
-	newThrottle := func(cfg throttle.Config) LoginThrottle {
-		if c.SharedLogins != nil {
-			return throttle.NewShared(cfg, c.SharedLogins, c.Now)
-		}
-		return throttle.New(cfg, c.Now)
-	}
+	newThrottle := c.newThrottle
 	// Each allowance is the LoginLimit's burst and rate times the same
 	// factor, so that a bucket of any of them refills in Burst × Every:
 	// the shared throttles keep their buckets in one table, and each
@@ -170,9 +186,22 @@ func (c *Config) setDefaults() {
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = 2 * time.Second
 	}
+	if c.ForgotLimit == (throttle.Config{}) {
+		c.ForgotLimit = throttle.Config{Burst: 5, Every: 2 * time.Minute}
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.LeakLimit == (throttle.Config{}) {
 		c.LeakLimit = throttle.Config{Burst: 10, Every: 6 * time.Second}
 	}
+}
+
+// newThrottle returns a throttle of cfg: shared by every server when
+// SharedLogins is set, else in memory.
+func (c *Config) newThrottle(cfg throttle.Config) LoginThrottle {
+	if c.SharedLogins != nil {
+		return throttle.NewShared(cfg, c.SharedLogins, c.Now)
+	}
+	return throttle.New(cfg, c.Now)
 }
 
 // LoginThrottle limits sign-in attempts per key: a client address
@@ -230,6 +259,8 @@ type Server struct {
 	setupHash *[sha256.Size]byte
 	// deviceKey signs device cookies (device.go).
 	deviceKey []byte
+	// forgotByIP and forgotByEmail bound the "forgot password" emails.
+	forgotByIP, forgotByEmail LoginThrottle
 	// leakLimit bounds the leak reports per client address.
 	leakLimit *throttle.Limiter
 	// hashSlots holds a token per password hash being computed: at most
@@ -247,6 +278,9 @@ type Server struct {
 func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Service, log *slog.Logger) (*Server, error) {
 	if len(cfg.SessionSecret) < 32 {
 		return nil, errors.New("web: session secret must be at least 32 bytes")
+	}
+	if cfg.Mail != nil && cfg.PublicURL == "" {
+		return nil, errors.New("web: sending email needs the public URL, which emailed links start with")
 	}
 	cfg.setDefaults()
 	s := &Server{
@@ -271,6 +305,9 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		return nil, err
 	}
 	s.factors = factors
+	// In memory, per server: the shared buckets are pruned once they
+	// would have refilled at the sign-in throttles' pace, which is faster.
+	s.forgotByIP, s.forgotByEmail = throttle.New(cfg.ForgotLimit, cfg.Now), throttle.New(cfg.ForgotLimit, cfg.Now)
 	if cfg.SetupToken != "" {
 		h := sha256.Sum256([]byte(cfg.SetupToken))
 		s.setupHash, s.cfg.SetupToken = &h, ""

@@ -98,7 +98,7 @@ func (s *Server) startSession(c echo.Context, u blnk.User, workspaceID int64, fl
 		return err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
-	if err := s.accounts.StartSession(r.Context(), tokenHash(token), u, workspaceID, actorOf(c, u.ID, u.Email)); err != nil {
+	if err := s.accounts.StartSession(r.Context(), tokenHash(token), u, workspaceID, actorOf(c, u.ID, u.Email), r.UserAgent()); err != nil {
 		return err
 	}
 	cs.Values = map[any]any{tokenValue: token}

@@ -47,4 +47,6 @@ type Store interface {
 	// count there too).
 	FindFactors(ctx context.Context, userID int64) (blnk.Factors, error)
 	ListMemberFactors(ctx context.Context, workspaceID int64) (map[int64]blnk.Factors, error)
+	FindPasswordReset(ctx context.Context, tokenHash []byte) (blnk.PasswordReset, error)
+	ListSessions(ctx context.Context, userID int64, current []byte) ([]blnk.SessionInfo, error)
 }

@@ -33,7 +33,7 @@ func TestWebWritesOnlyThroughServices(t *testing.T) {
 	// The methods of db.DB that change something, by their verbs.
 	writeVerbs := []string{"Create", "Delete", "Edit", "Revoke", "Roll", "Record", "Report", "Mark", "Set",
 		"Send", "Resend", "Take", "Touch", "Update", "Remove", "Fence", "Prune", "Claim", "Release", "Ensure",
-		"Import", "Heartbeat", "Accept", "Add", "Change", "Switch"}
+		"Import", "Heartbeat", "Accept", "Add", "Change", "Switch", "Reset"}
 	allowed := map[string]bool{"TouchReadiness": true}
 	writes := map[string]bool{}
 	dbType := reflect.TypeFor[*db.DB]()

@@ -10,6 +10,8 @@
 //	                                          add a person to a workspace (a new
 //	                                          person's password as for admin create)
 //	dashboard members list --workspace NAME   the members, with their ids
+//	dashboard members reset-link --email EMAIL [--public-url URL]
+//	                                          print a one-hour password reset link
 //	dashboard keys verify [--scope S]         check a key read from standard input
 //	dashboard keys revoke ID_OR_PREFIX        revoke a key at once, for incidents
 //	dashboard keys roll ID_OR_PREFIX [--overlap 24h]
@@ -61,6 +63,7 @@ const usage = `usage:
   dashboard members add --workspace NAME --email EMAIL --role owner|admin|member|viewer
                                                           (a new person's password: BLNK_ADMIN_PASSWORD or stdin)
   dashboard members list --workspace NAME
+  dashboard members reset-link --email EMAIL --public-url URL   (prints a one-hour password reset link)
   dashboard keys verify [--scope SCOPE]                   (key: stdin)
   dashboard keys revoke ID_OR_PREFIX
   dashboard keys roll ID_OR_PREFIX [--overlap now|1h|24h|7d]   (prints only the new key)
@@ -88,6 +91,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return membersAdd(ctx, args, stdin, stdout, stderr)
 	case "members list":
 		return membersList(ctx, args, stdout, stderr)
+	case "members reset-link":
+		return membersResetLink(ctx, args, stdout, stderr)
 	case "keys verify":
 		return keysVerify(ctx, args, stdin, stdout, stderr)
 	case "keys revoke":

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/accounts"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/members"
 )
@@ -114,4 +115,46 @@ func findWorkspace(ctx context.Context, store *db.DB, name string) (blnk.Workspa
 		return blnk.Workspace{}, fmt.Errorf("no workspace is named %q", clean)
 	}
 	return ws, err
+}
+
+// membersResetLink prints a one-hour password reset link for the person
+// with --email: the way back in for an Owner locked out of the browser.
+// The link starts with --public-url. Every session of the person ends
+// when the link is used.
+func membersResetLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("members reset-link", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbPath := dbFlag(fs)
+	email := fs.String("email", "", "the person's email (required)")
+	publicURL := publicURLFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	addr, err := blnk.CleanEmail(*email)
+	if err != nil {
+		return fmt.Errorf("--email: %v", err)
+	}
+	public, err := parsePublicURL(*publicURL)
+	if err != nil {
+		return err
+	}
+	if public == "" {
+		return errors.New("--public-url (env BLNK_PUBLIC_URL) is needed: the link starts with the dashboard's address, e.g. https://keys.example.com")
+	}
+	store, err := db.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := accounts.New(accounts.Config{Now: time.Now}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	token, u, err := svc.ResetLinkFor(ctx, addr)
+	if errors.Is(err, blnk.ErrNotFound) {
+		return fmt.Errorf("no account has the email %s", addr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "password reset link for %s (user %d), valid for an hour, once; it signs out all their sessions:\n", u.Email, u.ID)
+	fmt.Fprintln(stdout, public+"/password/reset/"+token)
+	return nil
 }

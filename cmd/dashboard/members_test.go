@@ -65,3 +65,80 @@ func TestMembersCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestMembersResetLink: members reset-link prints a link of the public
+// URL that opens the reset page; it needs the public URL and an account.
+func TestMembersResetLink(t *testing.T) {
+	dsn := testkit.DSN(t)
+	t.Setenv("BLNK_ADMIN_PASSWORD", "correct horse battery staple")
+	t.Setenv("BLNK_PUBLIC_URL", "")
+	ctx := context.Background()
+	cmd := func(args ...string) (string, string, error) {
+		var out, errOut bytes.Buffer
+		err := run(ctx, append(args, "--db", dsn), strings.NewReader(""), &out, &errOut)
+		return out.String(), errOut.String(), err
+	}
+	if _, _, err := cmd("admin", "create", "--workspace", "Acme", "--email", "owner@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	out, msg, err := cmd("members", "reset-link", "--email", "Owner@example.com", "--public-url", "https://keys.example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := strings.TrimSpace(out)
+	if !strings.HasPrefix(link, "https://keys.example.com/password/reset/") || len(link) != len("https://keys.example.com/password/reset/")+43 || strings.Count(out, "\n") != 1 {
+		t.Errorf("printed %q, want one link of 256 bits", out)
+	}
+	if !strings.Contains(msg, "valid for an hour") || strings.Contains(msg, link) {
+		t.Errorf("standard error: %q", msg)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--email", "owner@example.com"}, "--public-url (env BLNK_PUBLIC_URL) is needed"},
+		{[]string{"--email", "nobody@example.com", "--public-url", "https://keys.example.com"}, "no account has the email nobody@example.com"},
+		{[]string{"--email", "owner@example.com", "--public-url", "https://keys.example.com/path"}, "use the dashboard's origin"},
+		{[]string{"--email", "not an email", "--public-url", "https://keys.example.com"}, "--email"},
+	} {
+		if out, _, err := cmd(append([]string{"members", "reset-link"}, tt.args...)...); err == nil || !strings.Contains(err.Error(), tt.want) || out != "" {
+			t.Errorf("reset-link %v: %q, %v, want %q", tt.args, out, err, tt.want)
+		}
+	}
+}
+
+// TestServeEmailFlags: email needs the public URL, a sender, and the
+// password in the environment only.
+func TestServeEmailFlags(t *testing.T) {
+	dsn := testkit.DSN(t)
+	t.Setenv("BLNK_PUBLIC_URL", "")
+	t.Setenv("BLNK_SMTP_PASSWORD", "")
+	for _, tt := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--smtp-url", "smtp://u@mail.example.com", "--smtp-from", "k@example.com"}, "", "--smtp-url needs --public-url"},
+		{[]string{"--smtp-url", "smtp://u:pw@mail.example.com", "--smtp-from", "k@example.com", "--public-url", "https://k.example.com"}, "", "BLNK_SMTP_PASSWORD"},
+		{[]string{"--smtp-url", "smtp://u@mail.example.com", "--public-url", "https://k.example.com"}, "", "--smtp-from"},
+		{[]string{"--public-url", "ftp://k.example.com"}, "", "--public-url"},
+		{nil, "secret", "BLNK_SMTP_PASSWORD is set but --smtp-url"},
+	} {
+		t.Setenv("BLNK_SMTP_PASSWORD", tt.env)
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"serve", "--db", dsn, "--listen", "127.0.0.1:0"}, tt.args...), strings.NewReader(""), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("serve %v: %v, want an error about %q", tt.args, err, tt.want)
+		}
+		if strings.Contains(errOut.String()+fmtErr(err), "secret") || strings.Contains(fmtErr(err), ":pw@") {
+			t.Errorf("serve %v repeats the password: %v", tt.args, err)
+		}
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

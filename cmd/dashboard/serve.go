@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
@@ -25,6 +26,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/delivery"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/mail"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/web"
@@ -44,6 +46,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		oldTrustProxy = v
 		return nil
 	})
+	publicURL := publicURLFlag(fs)
+	smtpURL := fs.String("smtp-url", env("BLNK_SMTP_URL", ""), "SMTP server that sends invitations and \"forgot password\" links: smtp://user@host:587 (STARTTLS) or smtps://user@host:465; the password comes from BLNK_SMTP_PASSWORD, never a flag; empty: no email, links are shown to copy (env BLNK_SMTP_URL)")
+	smtpFrom := fs.String("smtp-from", env("BLNK_SMTP_FROM", ""), "sender address of the emails, e.g. \"Blnk Cloud <keys@example.com>\"; required with --smtp-url (env BLNK_SMTP_FROM)")
 	origins := fs.String("trusted-origins", env("BLNK_TRUSTED_ORIGINS", ""), "comma-separated extra origins allowed to post forms, e.g. https://dash.example.com (env BLNK_TRUSTED_ORIGINS)")
 	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale, hookRetry, hookPoll, sweep time.Duration
 	var err error
@@ -106,9 +111,32 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	public, err := parsePublicURL(*publicURL)
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
+	}
+	var outbox *mail.Outbox
+	if *smtpURL != "" {
+		if public == "" {
+			return errors.New("--smtp-url needs --public-url (env BLNK_PUBLIC_URL): emailed links start with it, never with the address a request names")
+		}
+		smtp, err := mail.NewSMTP(*smtpURL, os.Getenv("BLNK_SMTP_PASSWORD"), *smtpFrom)
+		if err != nil {
+			return fmt.Errorf("--smtp-url: %w", err)
+		}
+		outbox = mail.NewOutbox(smtp, mail.DefaultTimeout, log)
+		log.Info("email on", "smtp", smtp.String())
+		defer func() {
+			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), mail.DefaultTimeout)
+			outbox.Close(stop)
+			cancel()
+		}()
+	} else if os.Getenv("BLNK_SMTP_PASSWORD") != "" {
+		return errors.New("BLNK_SMTP_PASSWORD is set but --smtp-url (env BLNK_SMTP_URL) is not")
 	}
 	// The lease must outlast a poll that comes late, and a revoke be able
 	// to wait for a server's lease to run out (internal/keys).
@@ -179,7 +207,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			trusted = append(trusted, o)
 		}
 	}
-	srv, err := web.New(web.Config{
+	webCfg := web.Config{
 		SessionSecret:   key,
 		SessionIdle:     idle,
 		SessionLifetime: lifetime,
@@ -188,7 +216,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SharedLogins:    store, // failed sign-ins count across every server on this database
 		Webhooks:        web.WebhookConfig{Guard: guard},
 		SetupToken:      setupToken,
-	}, store, auth, keyring, log)
+		PublicURL:       public,
+	}
+	if outbox != nil {
+		webCfg.Mail = outbox // never a nil *Outbox in the interface
+	}
+	srv, err := web.New(webCfg, store, auth, keyring, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -345,4 +378,24 @@ func firstRunToken(ctx context.Context, store *db.DB, addr net.Addr) (string, er
 	var b [24]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// publicURLFlag adds --public-url, which emailed and printed links start
+// with.
+func publicURLFlag(fs *flag.FlagSet) *string {
+	return fs.String("public-url", env("BLNK_PUBLIC_URL", ""), "the dashboard's address as people reach it, e.g. https://keys.example.com: emailed and printed links start with it; required with --smtp-url (env BLNK_PUBLIC_URL)")
+}
+
+// parsePublicURL checks --public-url: an http or https origin, with no
+// path, query or credentials; "" stays "".
+func parsePublicURL(raw string) (string, error) {
+	raw = strings.TrimRight(strings.TrimSpace(raw), "/")
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("--public-url %q: use the dashboard's origin, like https://keys.example.com (no path)", raw)
+	}
+	return raw, nil
 }

@@ -45,6 +45,9 @@ const (
 	TwoFactorRecoveryNew  Action = "two_factor.recovery_regenerated"
 	TwoFactorRequired     Action = "two_factor.required"
 	UserSudo              Action = "user.sudo"
+	PasswordResetLinkCreated Action = "password.reset_link_created"
+	PasswordChanged          Action = "password.changed"
+	SessionRevoked           Action = "session.revoked"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
@@ -54,7 +57,8 @@ func Actions() []Action {
 		UserSignedIn, UserSignInFailed, UserSignedOut,
 		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved,
 		PolicyChanged,
-		TwoFactorEnabled, TwoFactorDisabled, TwoFactorRecoveryUsed, TwoFactorRecoveryNew, TwoFactorRequired, UserSudo}
+		TwoFactorEnabled, TwoFactorDisabled, TwoFactorRecoveryUsed, TwoFactorRecoveryNew, TwoFactorRequired, UserSudo,
+		PasswordResetLinkCreated, PasswordChanged, SessionRevoked}
 }
 
 // Known reports whether a is one of Actions.

@@ -34,6 +34,9 @@ var floors = map[string][]string{
 	"internal/endpoints": {"internal/audit", "internal/blnk", "internal/webhook", "internal/derrors"},
 	"internal/accounts":  {"internal/audit", "internal/blnk", "internal/derrors", "internal/password"},
 	"internal/twofactor": {"internal/audit", "internal/blnk", "internal/derrors"},
+	"internal/members":   {"internal/apikey", "internal/audit", "internal/blnk", "internal/derrors"},
+	// The email adapter: the standard library and its SMTP client only.
+	"internal/mail": {},
 	// Adapters: the database knows only the vocabulary.
 	"db":    {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/naming"},
 	"views": {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/password", "static"},

@@ -30,6 +30,7 @@ type Store interface {
 	AddMember(ctx context.Context, workspaceID int64, email, passwordHash string, role blnk.Role, by audit.Actor, now time.Time) (blnk.User, bool, error)
 	ChangeMemberRole(ctx context.Context, c blnk.RoleChange) (blnk.Member, error)
 	RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, error)
+	CreatePasswordReset(ctx context.Context, r blnk.NewPasswordReset) error
 }
 
 // Revoker makes revocations just committed exact on every server
@@ -221,4 +222,29 @@ func (s *Service) Add(ctx context.Context, workspaceID int64, email, passwordHas
 	}
 	s.log.Info("member added", "workspace_id", workspaceID, "user_id", u.ID, "role", role, "new_person", created)
 	return u, created, nil
+}
+
+// ResetLink makes a one-hour password reset link for member userID and
+// returns its token, to be shown once. Owners and Admins make them;
+// only Owners make them for Owners (the roles table: who may remove
+// someone may reset their password). password.reset_link_created is
+// recorded in the actor's workspace.
+func (s *Service) ResetLink(ctx context.Context, by Actor, userID int64) (string, blnk.Member, error) {
+	m, err := s.manageable(ctx, by, userID, "Making a password reset link")
+	if err != nil {
+		return "", blnk.Member{}, err
+	}
+	token, err := blnk.NewToken()
+	if err != nil {
+		return "", blnk.Member{}, err
+	}
+	now := s.now()
+	if err := s.store.CreatePasswordReset(ctx, blnk.NewPasswordReset{
+		UserID: userID, WorkspaceID: by.WorkspaceID, TokenHash: blnk.TokenHash(token),
+		CreatedAt: now, ExpiresAt: now.Add(blnk.ResetTTL), Actor: by.Actor,
+	}); err != nil {
+		return "", blnk.Member{}, err
+	}
+	s.log.Info("password reset link created", "workspace_id", by.WorkspaceID, "user_id", userID, "actor", by.Name(), "request_id", by.Request)
+	return token, m, nil
 }
