@@ -30,9 +30,10 @@ var floors = map[string][]string{
 	"internal/keyauth":  {"internal/apikey", "internal/blnk", "internal/throttle", "internal/audit", "internal/derrors"},
 	"internal/delivery": {"internal/blnk", "internal/webhook", "internal/apikey", "internal/audit"},
 	// Services: the vocabulary, never the database, the web or an engine.
-	"internal/keys":      {"internal/apikey", "internal/audit", "internal/blnk", "internal/derrors", "internal/webhook"},
-	"internal/endpoints": {"internal/audit", "internal/blnk", "internal/webhook", "internal/derrors"},
-	"internal/accounts":  {"internal/audit", "internal/blnk", "internal/derrors", "internal/password"},
+	"internal/keys":        {"internal/apikey", "internal/audit", "internal/blnk", "internal/derrors", "internal/webhook"},
+	"internal/endpoints":   {"internal/audit", "internal/blnk", "internal/webhook", "internal/derrors"},
+	"internal/accounts":    {"internal/audit", "internal/blnk", "internal/derrors", "internal/password"},
+	"internal/idempotency": {"internal/blnk", "internal/derrors"},
 	// Adapters: the database knows only the vocabulary.
 	"db":    {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/naming"},
 	"views": {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/password", "static"},
