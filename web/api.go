@@ -11,6 +11,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/web/openapi"
 )
 
 // whoamiResponse is what GET /api/v1/whoami says about the caller's key.
@@ -147,4 +148,10 @@ func verifyScope(raw string) (apikey.Scope, bool) {
 func (s *Server) exampleMCP(c echo.Context) error {
 	id, _ := keyauth.IdentityFrom(c)
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "key_id": id.KeyID, "scope": apikey.MCPRead})
+}
+
+// openAPI serves the OpenAPI 3.1 description of /api/v1 as it is
+// embedded: no credentials, since it says nothing about any workspace.
+func (s *Server) openAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, openapi.MediaType, openapi.JSON())
 }

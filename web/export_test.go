@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/blnk-cloud/apikeys/internal/idempotency"
 )
 
 // What the tests of package web_test may reach inside a Server.
@@ -37,3 +39,12 @@ func Routes(s *Server) []*echo.Route { return s.echo.Routes() }
 func WrapReadinessProbe(s *Server, wrap func(write func(ctx context.Context, now time.Time) error) func(ctx context.Context, now time.Time) error) {
 	s.ready.write = wrap(s.ready.write)
 }
+
+// AddRoute adds a route to the server, behind its middleware, for tests
+// of middleware that the real routes use (Idempotency).
+func AddRoute(s *Server, method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	s.echo.Add(method, path, h, m...)
+}
+
+// IdempotencyService returns the server's idempotency service.
+func IdempotencyService(s *Server) *idempotency.Service { return s.idempotency }

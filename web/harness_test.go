@@ -6,6 +6,7 @@ package web_test
 // tests exercise the real router and middleware.
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"database/sql"
@@ -35,6 +36,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/testkit"
 	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
+	"github.com/blnk-cloud/apikeys/internal/testkit/openapicheck"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
@@ -396,6 +398,17 @@ func (c *client) do(method, target string, form url.Values, opts ...opt) *respon
 	if o.body != nil {
 		body = o.body
 	}
+	// The API's exchanges are held to the OpenAPI document, which needs
+	// the request's body after the server has read it.
+	api := strings.HasPrefix(target, "/api/")
+	var sent []byte
+	if api && body != nil {
+		var err error
+		if sent, err = io.ReadAll(body); err != nil {
+			c.t.Fatalf("read the request body: %v", err)
+		}
+		body = bytes.NewReader(sent)
+	}
 	r := httptest.NewRequest(method, origin+target, body)
 	r.RemoteAddr = c.remoteAddr
 	if o.remoteAddr != "" {
@@ -441,7 +454,28 @@ func (c *client) do(method, target string, form url.Values, opts ...opt) *respon
 		c.jar.SetCookies(u, res.Cookies())
 	}
 	c.ts.record(out)
+	if api {
+		checkOpenAPI(c.t, r, sent, out)
+	}
 	return out
+}
+
+// openAPI is the checker of every API exchange of this test binary,
+// loaded once.
+var openAPI = sync.OnceValues(openapicheck.New)
+
+// checkOpenAPI fails the test when an API exchange is not one the OpenAPI
+// document describes (openapicheck.Checker.Check).
+func checkOpenAPI(t *testing.T, r *http.Request, body []byte, res *response) {
+	t.Helper()
+	chk, err := openAPI()
+	if err != nil {
+		t.Fatalf("openapicheck: %v", err)
+	}
+	x := openapicheck.Exchange{Request: r, RequestBody: body, Status: res.Code, Header: res.Header, Body: []byte(res.Body)}
+	if err := chk.Check(context.Background(), x); err != nil {
+		t.Errorf("OpenAPI: %v", err)
+	}
 }
 
 func (c *client) get(target string, opts ...opt) *response {

@@ -67,6 +67,7 @@ func (s *Server) page(c echo.Context, title string) (views.Page, error) {
 type problem struct {
 	status        int
 	code, message string
+	fields        map[string]string // validation_failed: a message per field
 }
 
 func (p *problem) Error() string { return p.code + ": " + p.message }
@@ -75,6 +76,18 @@ func (p *problem) Error() string { return p.code + ": " + p.message }
 // message.
 func apiError(status int, code, message string) error {
 	return &problem{status: status, code: code, message: message}
+}
+
+// apiErrorBody is the API's error: {"error": {"code", "message",
+// "fields"}}, fields only for validation_failed.
+type apiErrorBody struct {
+	Error apiErrorObject `json:"error"`
+}
+
+type apiErrorObject struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
 }
 
 // statusOf is the HTTP status of a domain error's code.
@@ -98,11 +111,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status, message, code := http.StatusInternalServerError, "", ""
+	var fields map[string]string
 	var he *echo.HTTPError
 	var p *problem
 	switch {
 	case errors.As(err, &p):
-		status, code, message = p.status, p.code, p.message
+		status, code, message, fields = p.status, p.code, p.message, p.fields
 	case errors.As(err, &he):
 		status = he.Code
 		if m, ok := he.Message.(string); ok && status != http.StatusNotFound {
@@ -145,7 +159,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			code = "internal_error"
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		werr := c.JSON(status, map[string]map[string]string{"error": {"code": code, "message": message}})
+		werr := c.JSON(status, apiErrorBody{Error: apiErrorObject{Code: code, Message: message, Fields: fields}})
 		if werr != nil {
 			s.log.Error("write error", "request_id", requestIDOf(c), "err", werr)
 		}

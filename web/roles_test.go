@@ -150,7 +150,7 @@ func roleRoutes() map[string]routeCase {
 	viewer, member, admin, owner := blnk.RoleViewer, blnk.RoleMember, blnk.RoleAdmin, blnk.RoleOwner
 	return map[string]routeCase{
 		"GET /healthz": {}, "GET /readyz": {}, "GET /favicon.ico": {}, "GET /static/*": {},
-		"GET /api/v1/whoami": {}, "GET /api/v1/verify": {}, "GET /api/v1/examples/mcp": {}, "POST /api/v1/keys/leaked": {},
+		"GET /api/v1/whoami": {}, "GET /api/v1/verify": {}, "GET /api/v1/examples/mcp": {}, "POST /api/v1/keys/leaked": {}, "GET /api/v1/openapi.json": {},
 		"GET /setup": {}, "POST /setup": {}, "GET /login": {}, "POST /login": {}, "POST /logout": {},
 
 		"GET /":                                                   {need: viewer, path: "/", ok: 303, okHTMX: 303},

@@ -26,6 +26,7 @@ func (s *Server) routes(e *echo.Echo) {
 	get(api, "/verify", s.verify)
 	get(api, "/examples/mcp", s.exampleMCP, s.auth.RequireScope(apikey.MCPRead))
 	api.POST("/keys/leaked", s.leakReport) // unauthenticated: anyone who finds a key reports it
+	get(api, "/openapi.json", s.openAPI)   // the description of all of /api/v1, no credentials
 
 	// Pages. Forms are small: 64 KiB is plenty and bounds what a request
 	// can make the server parse. Every form is read and checked for text

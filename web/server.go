@@ -22,6 +22,7 @@ import (
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/accounts"
 	"github.com/blnk-cloud/apikeys/internal/endpoints"
+	"github.com/blnk-cloud/apikeys/internal/idempotency"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/mail"
@@ -248,8 +249,11 @@ type Server struct {
 	// factors changes second factors, the Owner's requirement of them,
 	// and sudo mode.
 	factors *twofactor.Service
-	log     *slog.Logger
-	cookies *sessions.CookieStore
+	// idempotency keeps the answers of POSTs sent with an
+	// Idempotency-Key (the Idempotency middleware).
+	idempotency *idempotency.Service
+	log         *slog.Logger
+	cookies     *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
@@ -292,6 +296,7 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		endpoints:      endpoints.New(store, cfg.Now, log),
 		accounts:       accounts.New(accounts.Config{Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime, Now: cfg.Now}, store, log),
 		members:        members.New(store, keyring, cfg.Now, log),
+		idempotency:    idempotency.New(store, cfg.Now, log),
 		log:            log,
 		cookies:        newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
 		deviceKey:      deriveKey(cfg.SessionSecret, "blnk device cookie: hmac"),
@@ -324,8 +329,9 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
-// CleanSessions deletes expired sessions from the database, and the
-// sign-in throttle's refilled buckets, every interval until ctx ends.
+// CleanSessions deletes expired sessions from the database, the sign-in
+// throttle's refilled buckets, and the answers kept for Idempotency-Keys
+// past their 24 hours, every interval until ctx ends.
 func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -346,6 +352,9 @@ func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
 						s.log.Error("prune sign-in throttle", "err", err)
 					}
 				}
+			}
+			if _, err := s.idempotency.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("sweep idempotency keys", "err", err)
 			}
 		}
 	}

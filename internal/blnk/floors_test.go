@@ -36,7 +36,8 @@ var floors = map[string][]string{
 	"internal/twofactor": {"internal/audit", "internal/blnk", "internal/derrors"},
 	"internal/members":   {"internal/apikey", "internal/audit", "internal/blnk", "internal/derrors"},
 	// The email adapter: the standard library and its SMTP client only.
-	"internal/mail": {},
+	"internal/mail":        {},
+	"internal/idempotency": {"internal/blnk", "internal/derrors"},
 	// Adapters: the database knows only the vocabulary.
 	"db":    {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/naming"},
 	"views": {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/password", "static"},
