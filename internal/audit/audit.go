@@ -37,6 +37,9 @@ const (
 	MemberJoined            Action = "member.joined"
 	MemberRoleChanged       Action = "member.role_changed"
 	MemberRemoved           Action = "member.removed"
+
+	TokenCreated Action = "token.created"
+	TokenRevoked Action = "token.revoked"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
@@ -44,7 +47,8 @@ func Actions() []Action {
 	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
 		WebhookCreated, WebhookDeleted, WebhookEnabled, WebhookDisabled, WebhookTested,
 		UserSignedIn, UserSignInFailed, UserSignedOut,
-		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved}
+		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved,
+		TokenCreated, TokenRevoked}
 }
 
 // Known reports whether a is one of Actions.
@@ -66,6 +70,9 @@ type Actor struct {
 	// Request is the id of the request that asked, for the logs; it is
 	// not stored.
 	Request string
+	// Via names the management token a user acted through ("" for the
+	// browser): events show "EMAIL via token NAME".
+	Via string
 }
 
 // ActorKind says what kind of actor made a change.
@@ -85,6 +92,15 @@ func (a Actor) Name() string {
 		return a.Email
 	}
 	return string(a.Kind)
+}
+
+// Shown is how the actor is shown with how it acted: Name, and "via
+// token NAME" for a change made with a management token.
+func (a Actor) Shown() string {
+	if a.Via != "" {
+		return a.Name() + " via token " + a.Via
+	}
+	return a.Name()
 }
 
 // Event is one entry of the audit log.
