@@ -67,6 +67,9 @@ func (s *Server) page(c echo.Context, title string) (views.Page, error) {
 type problem struct {
 	status        int
 	code, message string
+	// fields says what is wrong with each field of a request body (422
+	// validation_failed); nil for other errors.
+	fields map[string]string
 }
 
 func (p *problem) Error() string { return p.code + ": " + p.message }
@@ -146,7 +149,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 			code = "internal_error"
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		werr := c.JSON(status, map[string]map[string]string{"error": {"code": code, "message": message}})
+		body := map[string]any{"code": code, "message": message}
+		if p != nil && len(p.fields) > 0 {
+			body["fields"] = p.fields
+		}
+		werr := c.JSON(status, map[string]any{"error": body})
 		if werr != nil {
 			s.log.Error("write error", "request_id", requestIDOf(c), "err", werr)
 		}

@@ -22,10 +22,21 @@ func (s *Server) routes(e *echo.Echo) {
 
 	// The JSON API, for clients holding a key.
 	api := e.Group("/api/v1")
-	get(api, "/whoami", s.whoami, s.auth.RequireKey())
+	get(api, "/whoami", s.whoami, keysOnly, s.auth.RequireKey())
 	get(api, "/verify", s.verify)
-	get(api, "/examples/mcp", s.exampleMCP, s.auth.RequireScope(apikey.MCPRead))
+	get(api, "/examples/mcp", s.exampleMCP, keysOnly, s.auth.RequireScope(apikey.MCPRead))
 	api.POST("/keys/leaked", s.leakReport) // unauthenticated: anyone who finds a key reports it
+
+	// The management API, for people's management tokens (mgmtapi.go).
+	// "leaked" above is a static path, which wins over :id.
+	get(api, "/keys", s.apiKeys, s.mgmt(blnk.TokenKeysRead)...)
+	api.POST("/keys", s.apiKeyCreate, s.mgmt(blnk.TokenKeysWrite)...)
+	get(api, "/keys/:id", s.apiKeyGet, s.mgmt(blnk.TokenKeysRead)...)
+	api.PATCH("/keys/:id", s.apiKeyEdit, s.mgmt(blnk.TokenKeysWrite)...)
+	api.POST("/keys/:id/roll", s.apiKeyRoll, s.mgmt(blnk.TokenKeysWrite)...)
+	api.POST("/keys/:id/revoke", s.apiKeyRevoke, s.mgmt(blnk.TokenKeysWrite)...)
+	get(api, "/audit-events", s.apiAuditEvents, s.mgmt(blnk.TokenAuditRead)...)
+	get(api, "/members", s.apiMembers, s.mgmt(blnk.TokenMembersRead)...)
 
 	// Pages. Forms are small: 64 KiB is plenty and bounds what a request
 	// can make the server parse. Every form is read and checked for text
@@ -103,6 +114,12 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/workspaces/:id/switch", s.workspaceSwitch, app...)
 	get(e, "/invite/:token", s.inviteShow, pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
+
+	// Management tokens: each person's own, whatever their role (a token
+	// never does more than the role allows at each request).
+	get(e, "/settings/tokens", s.tokenList, app...)
+	e.POST("/settings/tokens", s.tokenCreate, app...)
+	e.POST("/settings/tokens/:id/revoke", s.tokenRevoke, app...)
 }
 
 // router is what routes are added to: the server or a group of it.

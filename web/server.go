@@ -26,6 +26,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/members"
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
+	"github.com/blnk-cloud/apikeys/internal/tokens"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
 
@@ -59,6 +60,9 @@ type Config struct {
 	// LeakLimit bounds the leak reports one client address may send
 	// (default: 10 in a row, then one every 6 seconds).
 	LeakLimit throttle.Config
+	// TokenLimit bounds the management API requests of one token, on
+	// each server (default: 100 in a row, then 10 a second).
+	TokenLimit throttle.Config
 	// Webhooks is how webhooks are checked and sent.
 	Webhooks WebhookConfig
 	// SharedLogins, when set, keeps the sign-in throttles' counts there
@@ -158,6 +162,9 @@ func (c *Config) setDefaults() {
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = 2 * time.Second
 	}
+	if c.TokenLimit == (throttle.Config{}) {
+		c.TokenLimit = throttle.Config{Burst: 100, Every: 100 * time.Millisecond}
+	}
 	if c.LeakLimit == (throttle.Config{}) {
 		c.LeakLimit = throttle.Config{Burst: 10, Every: 6 * time.Second}
 	}
@@ -204,6 +211,10 @@ type Server struct {
 	accounts *accounts.Service
 	// members invites, accepts, changes roles and removes people.
 	members *members.Service
+	// tokens creates, revokes and checks management tokens.
+	tokens *tokens.Service
+	// tokenLimit bounds each management token's requests.
+	tokenLimit *throttle.Limiter
 	log     *slog.Logger
 	cookies *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
@@ -243,6 +254,8 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		endpoints:      endpoints.New(store, cfg.Now, log),
 		accounts:       accounts.New(accounts.Config{Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime, Now: cfg.Now}, store, log),
 		members:        members.New(store, keyring, cfg.Now, log),
+		tokens:         tokens.New(store, cfg.Now, log),
+		tokenLimit:     throttle.New(cfg.TokenLimit, cfg.Now),
 		log:            log,
 		cookies:        newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
 		deviceKey:      deriveKey(cfg.SessionSecret, "blnk device cookie: hmac"),

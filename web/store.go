@@ -42,4 +42,5 @@ type Store interface {
 	ListMemberKeys(ctx context.Context, workspaceID, userID int64, now time.Time) ([]apikey.Key, error)
 	ListInvitations(ctx context.Context, workspaceID int64, now time.Time) ([]blnk.Invitation, error)
 	FindInvitation(ctx context.Context, tokenHash []byte) (blnk.Invitation, error)
+	ListTokens(ctx context.Context, workspaceID, userID int64) ([]blnk.Token, error)
 }
