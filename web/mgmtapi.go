@@ -174,16 +174,19 @@ type jsonBody map[string]json.RawMessage
 // allowed (every unknown field is named in a 422).
 func readJSON(c echo.Context, allowed ...string) (jsonBody, error) {
 	r := c.Request()
-	mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	if err != nil || mt != echo.MIMEApplicationJSON {
-		return nil, apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as JSON, with Content-Type: application/json.")
-	}
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxAPIBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, apiError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("The body is larger than %d KiB.", maxAPIBody>>10))
 		}
 		return nil, apiError(http.StatusBadRequest, "bad_request", "The body could not be read.")
+	}
+	ctype := r.Header.Get(echo.HeaderContentType)
+	if len(raw) == 0 && ctype == "" {
+		return jsonBody{}, nil // a POST with no body at all: no field given
+	}
+	if mt, _, err := mime.ParseMediaType(ctype); err != nil || mt != echo.MIMEApplicationJSON {
+		return nil, apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as JSON, with Content-Type: application/json.")
 	}
 	var body jsonBody
 	if len(bytes.TrimSpace(raw)) == 0 {

@@ -149,6 +149,9 @@ func roleRoutes() map[string]routeCase {
 	return map[string]routeCase{
 		"GET /healthz": {}, "GET /readyz": {}, "GET /favicon.ico": {}, "GET /static/*": {},
 		"GET /api/v1/whoami": {}, "GET /api/v1/verify": {}, "GET /api/v1/examples/mcp": {}, "POST /api/v1/keys/leaked": {},
+		// The management API takes tokens, not sessions: TestMgmtAPI*.
+		"GET /api/v1/keys": {}, "POST /api/v1/keys": {}, "GET /api/v1/keys/:id": {}, "PATCH /api/v1/keys/:id": {},
+		"POST /api/v1/keys/:id/roll": {}, "POST /api/v1/keys/:id/revoke": {}, "GET /api/v1/audit-events": {}, "GET /api/v1/members": {},
 		"GET /setup": {}, "POST /setup": {}, "GET /login": {}, "POST /login": {}, "POST /logout": {},
 
 		"GET /":                                                   {need: viewer, path: "/", ok: 303, okHTMX: 303},
@@ -192,6 +195,11 @@ func roleRoutes() map[string]routeCase {
 		"POST /workspaces/:id/switch":                   {need: viewer, path: "/workspaces/{workspace}/switch", scoped: true},
 		"GET /invite/:token":                            {}, // no session: TestInvitation*
 		"POST /invite/:token":                           {},
+
+		// Each person's own management tokens, whatever the role.
+		"GET /settings/tokens":             {need: viewer, path: "/settings/tokens"},
+		"POST /settings/tokens":            {need: viewer, path: "/settings/tokens", form: url.Values{"name": {"matrix"}, "scopes": {"keys:read"}, "expires": {"30d"}}, ok: 201},
+		"POST /settings/tokens/:id/revoke": {need: viewer, path: "/settings/tokens/{token}/revoke", scoped: true},
 	}
 }
 
@@ -242,7 +250,12 @@ func TestRoleMatrix(t *testing.T) {
 	}
 	sort.Strings(names)
 
-	cells := 0
+	cells, sessionless := 0, 0
+	for _, rc := range cases {
+		if rc.need == "" {
+			sessionless++
+		}
+	}
 	for _, name := range names {
 		rc := all[name]
 		if rc.need == "" {
@@ -266,7 +279,7 @@ func TestRoleMatrix(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("role matrix: %d routes with a session (and %d own-key variants) x %d people, GET also as HEAD and htmx = %d requests", len(cases)-15, len(own), len(matrixRoles), cells)
+	t.Logf("role matrix: %d routes with a session (and %d own-key variants) x %d people, GET also as HEAD and htmx = %d requests", len(cases)-sessionless, len(own), len(matrixRoles), cells)
 }
 
 // checkCell makes one request of the matrix and checks its answer.
@@ -303,6 +316,16 @@ func (tm *teamServer) checkCell(t *testing.T, name string, rc routeCase, role, m
 	if strings.Contains(path, "{workspace}") {
 		// Acme Corp, where everyone is but the other workspace's Admin.
 		path = strings.ReplaceAll(path, "{workspace}", fmt.Sprint(tm.workspaceID(t, adminWorkspace)))
+	}
+	if strings.Contains(path, "{token}") {
+		// The asker's own token; for the other workspace's Owner, the
+		// Owner's of Acme Corp.
+		who := role
+		if role == roleOther {
+			who = roleOwner
+		}
+		tm.clients[who].createToken("matrix "+who, "keys:read")
+		path = strings.ReplaceAll(path, "{token}", tm.tokenID(t, tm.emails[who]))
 	}
 	if strings.Contains(path, "{invitation}") {
 		path = strings.ReplaceAll(path, "{invitation}", tm.invitation(t))

@@ -215,8 +215,8 @@ type Server struct {
 	tokens *tokens.Service
 	// tokenLimit bounds each management token's requests.
 	tokenLimit *throttle.Limiter
-	log     *slog.Logger
-	cookies *sessions.CookieStore
+	log        *slog.Logger
+	cookies    *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
