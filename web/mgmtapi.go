@@ -233,6 +233,7 @@ func actorOfToken(c echo.Context) audit.Actor {
 // apiKey is a key as the management API shows it.
 type apiKey struct {
 	ID          string     `json:"id"`
+	WorkspaceID int64      `json:"workspace_id"`
 	Name        string     `json:"name"`
 	Prefix      string     `json:"prefix"`
 	Status      string     `json:"status"`
@@ -258,7 +259,7 @@ func timePtr(t time.Time) *time.Time {
 
 func (s *Server) apiKeyOf(k apikey.Key, now time.Time) apiKey {
 	s.freshLastUsed(&k)
-	out := apiKey{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Status: string(k.Status(now)), Scopes: []string{},
+	out := apiKey{ID: k.ID, WorkspaceID: k.WorkspaceID, Name: k.Name, Prefix: k.Prefix, Status: string(k.Status(now)), Scopes: []string{},
 		Description: k.Description, Allowlist: []string{}, CreatedAt: k.CreatedAt.UTC(), ExpiresAt: timePtr(k.ExpiresAt),
 		LastUsedAt: timePtr(k.LastUsedAt), RevokedAt: timePtr(k.RevokedAt)}
 	for _, sc := range k.Scopes.Scopes() {
@@ -448,13 +449,14 @@ func (s *Server) apiKeyEdit(c echo.Context) error {
 // confirmation is how the running servers confirmed a change.
 type confirmation struct {
 	Confirmed int   `json:"confirmed"`
+	Lapsed    int   `json:"lapsed"` // servers that stopped trusting their memory instead`
 	Servers   int   `json:"servers"`
 	MS        int64 `json:"ms"`
 	Complete  bool  `json:"complete"`
 }
 
 func confirmationOf(c apikey.Confirmation) confirmation {
-	return confirmation{Confirmed: c.Confirmed, Servers: c.Servers, MS: c.Took.Milliseconds(), Complete: c.Complete()}
+	return confirmation{Confirmed: c.Confirmed, Lapsed: c.Lapsed, Servers: c.Servers, MS: c.Took.Milliseconds(), Complete: c.Complete()}
 }
 
 // rolledKey is the answer to a roll: the new key with its secret, the
