@@ -45,7 +45,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return nil
 	})
 	origins := fs.String("trusted-origins", env("BLNK_TRUSTED_ORIGINS", ""), "comma-separated extra origins allowed to post forms, e.g. https://dash.example.com (env BLNK_TRUSTED_ORIGINS)")
-	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale, hookRetry, hookPoll, sweep time.Duration
+	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale, hookRetry, hookPoll, sweep, tokenEvery time.Duration
 	var err error
 	durations := []struct {
 		p         *time.Duration
@@ -62,6 +62,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{&maxStale, "max-staleness", "BLNK_MAX_STALENESS", keys.DefaultMaxStaleness, "the lease: a server answers API calls from memory for this long after its view of the keys was last confirmed with the database, then fails closed (503)"},
 		{&hookRetry, "webhook-retry", "BLNK_WEBHOOK_RETRY", 10 * time.Second, "first wait after a failed webhook delivery; doubles each time, retries for 24h"},
 		{&hookPoll, "webhook-poll", "BLNK_WEBHOOK_POLL", time.Second, "how often the webhook queue is read for deliveries other servers queued"},
+		{&tokenEvery, "token-rate-every", "BLNK_TOKEN_RATE_EVERY", 100 * time.Millisecond, "after --token-rate-burst, one more management API request per token per this long, on each server"},
 		{&sweep, "sweep-every", "BLNK_SWEEP_EVERY", 30 * time.Second, "how often keys that expired (key.expired) or expire within 7 days or 1 day (key.expiring) are looked for"},
 	}
 	for _, d := range durations {
@@ -76,6 +77,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	failBurst := fs.Int("auth-fail-burst", burst, "failed API authentications a client address may make in a row (env BLNK_AUTH_FAIL_BURST)")
+	tburst, err := envParse("BLNK_TOKEN_RATE_BURST", 100, strconv.Atoi)
+	if err != nil {
+		return err
+	}
+	tokenBurst := fs.Int("token-rate-burst", tburst, "management API requests one token may make in a row on a server, before 429 (env BLNK_TOKEN_RATE_BURST)")
 	counts := fs.Bool("usage-counts", env("BLNK_USAGE_COUNTS", "true") != "false", "count calls per key per hour; false only to measure what counting costs (env BLNK_USAGE_COUNTS)")
 	allowPrivate := fs.Bool("webhook-allow-private", env("BLNK_WEBHOOK_ALLOW_PRIVATE", "") == "true", "let webhooks reach loopback, private, link-local and other non-public addresses, for receivers on your own network; this server's own address stays refused (env BLNK_WEBHOOK_ALLOW_PRIVATE=true)")
 	retentionDef, err := envParse("BLNK_AUDIT_RETENTION", time.Duration(0), parseDays)
@@ -188,6 +194,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SharedLogins:    store, // failed sign-ins count across every server on this database
 		Webhooks:        web.WebhookConfig{Guard: guard},
 		SetupToken:      setupToken,
+		TokenLimit:      throttle.Config{Burst: *tokenBurst, Every: tokenEvery},
 	}, store, auth, keyring, log)
 	if err != nil {
 		ln.Close()
