@@ -132,13 +132,15 @@ func (d *DB) ListTokens(ctx context.Context, workspaceID, userID int64) ([]blnk.
 // TokenGrant returns the token stored under h with its person, workspace
 // and the person's role there now, in one query: a person no longer a
 // member of the token's workspace has no grant (blnk.ErrNotFound), as an
-// unknown token has none.
+// unknown token has none; nor has a token made before the person's
+// current membership began (removed, then invited again: the old tokens
+// stay dead), give or take a minute of the servers' clocks.
 func (d *DB) TokenGrant(ctx context.Context, h apikey.Hash) (blnk.TokenGrant, error) {
 	var g blnk.TokenGrant
 	var wsCreated int64
 	t, err := scanToken(d.sql.QueryRowContext(ctx, `SELECT `+tokenColumns+`, u.email, u.name, w.name, w.created_at, m.role
 		FROM management_tokens t
-		JOIN memberships m ON m.workspace_id = t.workspace_id AND m.user_id = t.user_id
+		JOIN memberships m ON m.workspace_id = t.workspace_id AND m.user_id = t.user_id AND m.created_at <= t.created_at + 60000
 		JOIN users u ON u.id = t.user_id
 		JOIN workspaces w ON w.id = t.workspace_id
 		WHERE t.token_hash = $1`, h[:]), &g.User.Email, &g.User.Name, &g.Workspace.Name, &wsCreated, &g.Role)

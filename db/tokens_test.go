@@ -55,6 +55,14 @@ func TestTokenGrantNeedsMembership(t *testing.T) {
 	if _, err := d.TokenGrant(ctx, apikey.HashOf(secret)); err != blnk.ErrNotFound {
 		t.Fatalf("grant without membership: %v", err)
 	}
+	// Back in the workspace later: the old token stays dead.
+	if _, err := d.sql.ExecContext(ctx, `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)`,
+		tok.WorkspaceID, tok.UserID, ms(tok.CreatedAt.Add(2*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.TokenGrant(ctx, apikey.HashOf(secret)); err != blnk.ErrNotFound {
+		t.Fatalf("grant of a token older than the membership: %v", err)
+	}
 }
 
 // BenchmarkTokenGrant is what each management API request pays to read
