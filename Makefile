@@ -81,12 +81,13 @@ fuzz: ## fuzz the key parser for 30 seconds
 BENCH_POSTGRES ?= $(or $(BLNK_TEST_POSTGRES),postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
 
 .PHONY: bench
-bench: ## load-test /api/v1/verify against /healthz on a 100,000-key database, several servers on PostgreSQL, the keys list of a 10,000-key workspace
+bench: ## load-test /api/v1/verify against /healthz on a 100,000-key database, several servers on PostgreSQL, the keys list of a 10,000-key workspace, the management API
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/apikey/ ./internal/keyauth/
 	$(GO) run ./cmd/bench
 	$(GO) run ./cmd/bench -usage
 	$(GO) run ./cmd/bench -postgres '$(BENCH_POSTGRES)' -postgres-optional
 	$(GO) run ./cmd/bench -list
+	$(GO) run ./cmd/bench -mgmt
 
 .PHONY: bench-signin
 bench-signin: ## sign-in storms (128, then 2,000 wrong passwords at once): hashes, peak memory, /healthz

@@ -26,9 +26,9 @@ func recordEvent(ctx context.Context, tx *sql.Tx, ev audit.Event) error {
 	key := sql.NullString{String: ev.KeyID, Valid: ev.KeyID != ""}
 	prefix := sql.NullString{String: ev.KeyPrefix, Valid: ev.KeyPrefix != ""}
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events
-		(workspace_id, at, action, actor, actor_kind, actor_user_id, ip, key_id, key_prefix, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		ws, ms(ev.At), string(ev.Action), ev.Actor.Name(), string(ev.Actor.Kind), user, ev.Actor.IP, key, prefix, ev.DetailsJSON())
+		(workspace_id, at, action, actor, actor_kind, actor_user_id, ip, key_id, key_prefix, details, actor_via)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		ws, ms(ev.At), string(ev.Action), ev.Actor.Name(), string(ev.Actor.Kind), user, ev.Actor.IP, key, prefix, ev.DetailsJSON(), ev.Actor.Via)
 	if err != nil {
 		return fmt.Errorf("record audit event %s: %w", ev.Action, err)
 	}
@@ -50,7 +50,7 @@ func (d *DB) RecordEvent(ctx context.Context, ev audit.Event) error {
 }
 
 const eventColumns = `e.id, COALESCE(e.workspace_id, 0), e.at, e.action, e.actor, e.actor_kind, COALESCE(e.actor_user_id, 0),
-	e.ip, COALESCE(e.key_id, ''), COALESCE(e.key_prefix, ''), e.details FROM audit_events e`
+	e.ip, COALESCE(e.key_id, ''), COALESCE(e.key_prefix, ''), e.details, e.actor_via FROM audit_events e`
 
 // scanEvent reads eventColumns. The details are kept as stored
 // (RawDetails); Details is filled in only if parse.
@@ -59,7 +59,7 @@ func scanEvent(row scanner, parse bool) (audit.Event, error) {
 	var at int64
 	var action, kind, details string
 	err := row.Scan(&ev.ID, &ev.WorkspaceID, &at, &action, &ev.Actor.Email, &kind, &ev.Actor.UserID,
-		&ev.Actor.IP, &ev.KeyID, &ev.KeyPrefix, &details)
+		&ev.Actor.IP, &ev.KeyID, &ev.KeyPrefix, &details, &ev.Actor.Via)
 	if err != nil {
 		return audit.Event{}, err
 	}
@@ -233,12 +233,12 @@ func auditWhere(f blnk.AuditFilter) (string, []any) {
 // recordEvents appends events to the audit log inside tx, as recordEvent
 // does, a few hundred rows a statement.
 func recordEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event) error {
-	const cols = 10
+	const cols = 11
 	for chunk := range slices.Chunk(evs, 200) {
 		var b strings.Builder
 		args := make([]any, 0, cols*len(chunk))
 		b.WriteString(`INSERT INTO audit_events
-		(workspace_id, at, action, actor, actor_kind, actor_user_id, ip, key_id, key_prefix, details) VALUES `)
+		(workspace_id, at, action, actor, actor_kind, actor_user_id, ip, key_id, key_prefix, details, actor_via) VALUES `)
 		for i, ev := range chunk {
 			if ev.Actor.Kind == "" {
 				ev.Actor.Kind = audit.System
@@ -258,7 +258,7 @@ func recordEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event) error {
 				sql.NullInt64{Int64: ev.WorkspaceID, Valid: ev.WorkspaceID != 0}, ms(ev.At), string(ev.Action), ev.Actor.Name(),
 				string(ev.Actor.Kind), sql.NullInt64{Int64: ev.Actor.UserID, Valid: ev.Actor.UserID != 0}, ev.Actor.IP,
 				sql.NullString{String: ev.KeyID, Valid: ev.KeyID != ""}, sql.NullString{String: ev.KeyPrefix, Valid: ev.KeyPrefix != ""},
-				ev.DetailsJSON())
+				ev.DetailsJSON(), ev.Actor.Via)
 		}
 		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("record %d audit events: %w", len(chunk), err)

@@ -130,6 +130,10 @@ func ActionLabel(a audit.Action) string {
 		return "Password changed"
 	case audit.SessionRevoked:
 		return "Session signed out"
+	case audit.TokenCreated:
+		return "Token created"
+	case audit.TokenRevoked:
+		return "Token revoked"
 	}
 	return string(a)
 }
@@ -316,6 +320,10 @@ func EventVerb(a audit.Action) string {
 		return "failed to sign in"
 	case audit.UserSignedOut:
 		return "signed out"
+	case audit.TokenCreated:
+		return "created management token"
+	case audit.TokenRevoked:
+		return "revoked management token"
 	}
 	return string(a)
 }
@@ -330,6 +338,10 @@ func EventObject(ev audit.Event) string {
 	case audit.WebhookCreated, audit.WebhookDeleted:
 		if u, ok := eventDetails(ev)["url"].(string); ok {
 			return u
+		}
+	case audit.TokenCreated, audit.TokenRevoked:
+		if n, ok := eventDetails(ev)["name"].(string); ok {
+			return "“" + n + "”"
 		}
 	}
 	return ""

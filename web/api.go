@@ -86,6 +86,10 @@ func (s *Server) verify(c echo.Context) error {
 		id, err = s.auth.Authorize(r.Context(), keyauth.Token(r), c.RealIP(), scope)
 	}
 	if err != nil {
+		// A management token is never a key: said so, off the hot path.
+		if refused, terr := refuseTokens(c); refused {
+			return terr
+		}
 		return keyauth.WriteGatewayError(c, err, scope)
 	}
 	// This is the hot path: the names are canonical already, so they are

@@ -32,19 +32,9 @@ type auditQuery struct {
 func (s *Server) parseAuditQuery(c echo.Context) (auditQuery, error) {
 	q := c.Request().URL.Query()
 	var a auditQuery
-	a.filter.WorkspaceID = mustSession(c).Workspace.ID
-
-	key := strings.TrimSuffix(strings.TrimSpace(q.Get("key")), "...")
-	if key != "" && !apikey.ValidID(key) && !isPrefix(key) {
-		return a, echo.NewHTTPError(http.StatusBadRequest, "Filter by a key's id (key_…) or its prefix as the list shows it (blnk_ and 8 characters).")
-	}
-	actor := strings.ToLower(strings.TrimSpace(q.Get("actor")))
-	if !utf8.ValidString(actor) || utf8.RuneCountInString(actor) > 320 {
-		return a, echo.NewHTTPError(http.StatusBadRequest, "Filter by an actor: an email address, “command line”, “leak report” or “system”.")
-	}
-	action := audit.Action(strings.TrimSpace(q.Get("action")))
-	if action != "" && !audit.Known(action) {
-		return a, echo.NewHTTPError(http.StatusBadRequest, "There is no action “"+shown(string(action))+"” in the audit log.")
+	var err error
+	if a.filter, err = parseAuditFilter(q, mustSession(c).Workspace.ID); err != nil {
+		return a, err
 	}
 	cursor := func(name string) (int64, error) {
 		v := q.Get(name)
@@ -57,16 +47,34 @@ func (s *Server) parseAuditQuery(c echo.Context) (auditQuery, error) {
 		}
 		return n, nil
 	}
-	var err error
 	if a.before, err = cursor("before"); err != nil {
 		return a, err
 	}
 	if a.after, err = cursor("after"); err != nil {
 		return a, err
 	}
-	a.filter.Key, a.filter.Actor, a.filter.Action = key, actor, action
-	a.shown = views.AuditFilter{Key: key, Actor: actor, Action: string(action), Before: q.Get("before"), After: q.Get("after")}
+	a.shown = views.AuditFilter{Key: a.filter.Key, Actor: a.filter.Actor, Action: string(a.filter.Action), Before: q.Get("before"), After: q.Get("after")}
 	return a, nil
+}
+
+// parseAuditFilter reads the audit log's filter of workspace ws from the
+// URL (the pages' and the management API's): key, actor, action.
+func parseAuditFilter(q url.Values, ws int64) (blnk.AuditFilter, error) {
+	f := blnk.AuditFilter{WorkspaceID: ws}
+	key := strings.TrimSuffix(strings.TrimSpace(q.Get("key")), "...")
+	if key != "" && !apikey.ValidID(key) && !isPrefix(key) {
+		return f, echo.NewHTTPError(http.StatusBadRequest, "Filter by a key's id (key_…) or its prefix as the list shows it (blnk_ and 8 characters).")
+	}
+	actor := strings.ToLower(strings.TrimSpace(q.Get("actor")))
+	if !utf8.ValidString(actor) || utf8.RuneCountInString(actor) > 320 {
+		return f, echo.NewHTTPError(http.StatusBadRequest, "Filter by an actor: an email address, “command line”, “leak report” or “system”.")
+	}
+	action := audit.Action(strings.TrimSpace(q.Get("action")))
+	if action != "" && !audit.Known(action) {
+		return f, echo.NewHTTPError(http.StatusBadRequest, "There is no action “"+shown(string(action))+"” in the audit log.")
+	}
+	f.Key, f.Actor, f.Action = key, actor, action
+	return f, nil
 }
 
 // isPrefix reports whether s looks like a key's display prefix.

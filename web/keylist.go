@@ -148,7 +148,7 @@ func searchWithoutSecret(q string) (string, bool) {
 		return "", false
 	}
 	i := strings.Index(r, "[redacted]")
-	return r[i-apikey.PrefixLen : i], true
+	return r[strings.LastIndex(r[:i], "blnk"):i], true // a key's prefix, or a management token's
 }
 
 func (s *Server) keyList(c echo.Context) error {

@@ -306,8 +306,10 @@ func TestLeakReportRefusesBadRequests(t *testing.T) {
 	if r := leak(c, "[]"); r.Code != http.StatusAccepted {
 		t.Errorf("no items: status %d, want 202", r.Code)
 	}
-	if r := c.get("/api/v1/keys/leaked", noCookies()); r.Code != http.StatusMethodNotAllowed {
-		t.Errorf("GET: status %d, want 405", r.Code)
+	// GET of the same path is the management API's GET /api/v1/keys/{id}
+	// (web/README.md "Management API"): without a management token, 401.
+	if r := c.get("/api/v1/keys/leaked", noCookies()); r.Code != http.StatusUnauthorized || !strings.Contains(r.Body, `"invalid_token"`) {
+		t.Errorf("GET: status %d, want 401 invalid_token: %s", r.Code, r.Body)
 	}
 }
 

@@ -98,6 +98,7 @@ var statusOf = map[string]int{
 	derrors.EFORBIDDEN:    http.StatusForbidden,
 	derrors.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	derrors.ENOTSUPPORTED: http.StatusNotImplemented,
+	derrors.EUNAUTHORIZED: http.StatusUnauthorized,
 }
 
 // handleError turns a handler's error into a response: the JSON error of

@@ -3,6 +3,7 @@ package web
 import (
 	"github.com/labstack/echo/v4"
 
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/views"
 )
@@ -37,15 +38,25 @@ func (s *Server) keyOwner(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		cur := mustSession(c)
-		mine := k.CreatedByID != 0 && k.CreatedByID == cur.User.ID
-		switch {
-		case !mine && !cur.Role.Can(blnk.PermAnyKey):
-			return blnk.Forbidden(blnk.PermAnyKey.Needs(), "Changing a key someone else created")
-		case !cur.Role.Can(blnk.PermCreateKeys):
-			return blnk.Forbidden(blnk.PermCreateKeys.Needs(), "Changing your keys")
+		if err := mayChangeKey(cur.Role, cur.User.ID, k); err != nil {
+			return err
 		}
 		return next(c)
 	}
+}
+
+// mayChangeKey says whether a person (userID, with role) may edit, roll
+// or revoke k: Admins and Owners any key, Members the keys they created.
+// The pages (keyOwner) and the management API both ask it.
+func mayChangeKey(role blnk.Role, userID int64, k apikey.Key) error {
+	mine := k.CreatedByID != 0 && k.CreatedByID == userID
+	switch {
+	case !mine && !role.Can(blnk.PermAnyKey):
+		return blnk.Forbidden(blnk.PermAnyKey.Needs(), "Changing a key someone else created")
+	case !role.Can(blnk.PermCreateKeys):
+		return blnk.Forbidden(blnk.PermCreateKeys.Needs(), "Changing your keys")
+	}
+	return nil
 }
 
 // withViewer tells the views who the page is drawn for, so that they

@@ -151,6 +151,9 @@ func roleRoutes() map[string]routeCase {
 	return map[string]routeCase{
 		"GET /healthz": {}, "GET /readyz": {}, "GET /favicon.ico": {}, "GET /static/*": {},
 		"GET /api/v1/whoami": {}, "GET /api/v1/verify": {}, "GET /api/v1/examples/mcp": {}, "POST /api/v1/keys/leaked": {}, "GET /api/v1/openapi.json": {},
+		// The management API takes tokens, not sessions: TestMgmtAPI*.
+		"GET /api/v1/keys": {}, "POST /api/v1/keys": {}, "GET /api/v1/keys/:id": {}, "PATCH /api/v1/keys/:id": {},
+		"POST /api/v1/keys/:id/roll": {}, "POST /api/v1/keys/:id/revoke": {}, "GET /api/v1/audit-events": {}, "GET /api/v1/members": {},
 		"GET /setup": {}, "POST /setup": {}, "GET /login": {}, "POST /login": {}, "POST /logout": {},
 
 		"GET /":                                                   {need: viewer, path: "/", ok: 303, okHTMX: 303},
@@ -219,6 +222,11 @@ func roleRoutes() map[string]routeCase {
 		"GET /settings/security/sessions":                {need: viewer, path: "/settings/security/sessions"},
 		"POST /settings/security/sessions/:id/revoke":    {need: viewer, path: "/settings/security/sessions/{session}/revoke"},
 		"POST /settings/security/sessions/revoke-others": {need: viewer, path: "/settings/security/sessions/revoke-others"},
+
+		// Each person's own management tokens, whatever the role.
+		"GET /settings/tokens":             {need: viewer, path: "/settings/tokens"},
+		"POST /settings/tokens":            {need: viewer, path: "/settings/tokens", form: url.Values{"name": {"matrix"}, "scopes": {"keys:read"}, "expires": {"30d"}}, ok: 201},
+		"POST /settings/tokens/:id/revoke": {need: viewer, path: "/settings/tokens/{token}/revoke", scoped: true},
 	}
 }
 
@@ -269,7 +277,12 @@ func TestRoleMatrix(t *testing.T) {
 	}
 	sort.Strings(names)
 
-	cells := 0
+	cells, sessionless := 0, 0
+	for _, rc := range cases {
+		if rc.need == "" {
+			sessionless++
+		}
+	}
 	for _, name := range names {
 		rc := all[name]
 		if rc.need == "" {
@@ -293,7 +306,7 @@ func TestRoleMatrix(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("role matrix: %d routes with a session (and %d own-key variants) x %d people, GET also as HEAD and htmx = %d requests", len(cases)-21, len(own), len(matrixRoles), cells)
+	t.Logf("role matrix: %d routes with a session (and %d own-key variants) x %d people, GET also as HEAD and htmx = %d requests", len(cases)-sessionless, len(own), len(matrixRoles), cells)
 }
 
 // checkCell makes one request of the matrix and checks its answer.
@@ -333,6 +346,16 @@ func (tm *teamServer) checkCell(t *testing.T, name string, rc routeCase, role, m
 	}
 	if strings.Contains(path, "{session}") {
 		path = strings.ReplaceAll(path, "{session}", tm.otherSession(t, role))
+	}
+	if strings.Contains(path, "{token}") {
+		// The asker's own token; for the other workspace's Owner, the
+		// Owner's of Acme Corp.
+		who := role
+		if role == roleOther {
+			who = roleOwner
+		}
+		tm.clients[who].createToken("matrix "+who, "keys:read")
+		path = strings.ReplaceAll(path, "{token}", tm.tokenID(t, tm.emails[who]))
 	}
 	if strings.Contains(path, "{invitation}") {
 		path = strings.ReplaceAll(path, "{invitation}", tm.invitation(t))

@@ -22,11 +22,22 @@ func (s *Server) routes(e *echo.Echo) {
 
 	// The JSON API, for clients holding a key.
 	api := e.Group("/api/v1")
-	get(api, "/whoami", s.whoami, s.auth.RequireKey())
+	get(api, "/whoami", s.whoami, keysOnly, s.auth.RequireKey())
 	get(api, "/verify", s.verify)
-	get(api, "/examples/mcp", s.exampleMCP, s.auth.RequireScope(apikey.MCPRead))
+	get(api, "/examples/mcp", s.exampleMCP, keysOnly, s.auth.RequireScope(apikey.MCPRead))
 	api.POST("/keys/leaked", s.leakReport) // unauthenticated: anyone who finds a key reports it
 	get(api, "/openapi.json", s.openAPI)   // the description of all of /api/v1, no credentials
+
+	// The management API, for people's management tokens (mgmtapi.go).
+	// "leaked" above is a static path, which wins over :id.
+	get(api, "/keys", s.apiKeys, s.mgmt(blnk.TokenKeysRead)...)
+	api.POST("/keys", s.apiKeyCreate, s.mgmt(blnk.TokenKeysWrite)...)
+	get(api, "/keys/:id", s.apiKeyGet, s.mgmt(blnk.TokenKeysRead)...)
+	api.PATCH("/keys/:id", s.apiKeyEdit, s.mgmt(blnk.TokenKeysWrite)...)
+	api.POST("/keys/:id/roll", s.apiKeyRoll, s.mgmt(blnk.TokenKeysWrite)...)
+	api.POST("/keys/:id/revoke", s.apiKeyRevoke, s.mgmt(blnk.TokenKeysWrite)...)
+	get(api, "/audit-events", s.apiAuditEvents, s.mgmt(blnk.TokenAuditRead)...)
+	get(api, "/members", s.apiMembers, s.mgmt(blnk.TokenMembersRead)...)
 
 	// Pages. Forms are small: 64 KiB is plenty and bounds what a request
 	// can make the server parse. Every form is read and checked for text
@@ -147,6 +158,11 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/settings/security/sessions", s.sessionList, own...)
 	e.POST("/settings/security/sessions/revoke-others", s.sessionsRevokeOthers, own...)
 	e.POST("/settings/security/sessions/:id/revoke", s.sessionRevoke, own...)
+	// Management tokens: each person's own, whatever their role (a token
+	// never does more than the role allows at each request).
+	get(e, "/settings/tokens", s.tokenList, app...)
+	e.POST("/settings/tokens", s.tokenCreate, slices.Concat(app, []echo.MiddlewareFunc{s.sudo})...)
+	e.POST("/settings/tokens/:id/revoke", s.tokenRevoke, app...)
 }
 
 // router is what routes are added to: the server or a group of it.

@@ -29,6 +29,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/members"
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
+	"github.com/blnk-cloud/apikeys/internal/tokens"
 	"github.com/blnk-cloud/apikeys/internal/twofactor"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
@@ -63,6 +64,9 @@ type Config struct {
 	// LeakLimit bounds the leak reports one client address may send
 	// (default: 10 in a row, then one every 6 seconds).
 	LeakLimit throttle.Config
+	// TokenLimit bounds the management API requests of one token, on
+	// each server (default: 100 in a row, then 10 a second).
+	TokenLimit throttle.Config
 	// Webhooks is how webhooks are checked and sent.
 	Webhooks WebhookConfig
 	// SharedLogins, when set, keeps the sign-in throttles' counts there
@@ -191,6 +195,9 @@ func (c *Config) setDefaults() {
 		c.ForgotLimit = throttle.Config{Burst: 5, Every: 2 * time.Minute}
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.TokenLimit == (throttle.Config{}) {
+		c.TokenLimit = throttle.Config{Burst: 100, Every: 100 * time.Millisecond}
+	}
 	if c.LeakLimit == (throttle.Config{}) {
 		c.LeakLimit = throttle.Config{Burst: 10, Every: 6 * time.Second}
 	}
@@ -252,8 +259,12 @@ type Server struct {
 	// idempotency keeps the answers of POSTs sent with an
 	// Idempotency-Key (the Idempotency middleware).
 	idempotency *idempotency.Service
-	log         *slog.Logger
-	cookies     *sessions.CookieStore
+	// tokens creates, revokes and checks management tokens.
+	tokens *tokens.Service
+	// tokenLimit bounds each management token's requests.
+	tokenLimit *throttle.Limiter
+	log        *slog.Logger
+	cookies    *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
@@ -297,6 +308,8 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		accounts:       accounts.New(accounts.Config{Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime, Now: cfg.Now}, store, log),
 		members:        members.New(store, keyring, cfg.Now, log),
 		idempotency:    idempotency.New(store, cfg.Now, log),
+		tokens:         tokens.New(store, cfg.Now, log),
+		tokenLimit:     throttle.New(cfg.TokenLimit, cfg.Now),
 		log:            log,
 		cookies:        newCookieStore(cfg.SessionSecret, cfg.SessionLifetime),
 		deviceKey:      deriveKey(cfg.SessionSecret, "blnk device cookie: hmac"),

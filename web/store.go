@@ -49,4 +49,5 @@ type Store interface {
 	ListMemberFactors(ctx context.Context, workspaceID int64) (map[int64]blnk.Factors, error)
 	FindPasswordReset(ctx context.Context, tokenHash []byte) (blnk.PasswordReset, error)
 	ListSessions(ctx context.Context, userID int64, current []byte) ([]blnk.SessionInfo, error)
+	ListTokens(ctx context.Context, workspaceID, userID int64) ([]blnk.Token, error)
 }

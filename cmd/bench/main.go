@@ -78,6 +78,7 @@ type config struct {
 	lockout          bool
 	usage            bool
 	list             bool
+	mgmt             bool
 	postgres         string // the PostgreSQL server's URL; "": no PostgreSQL run
 	postgresOptional bool   // an unreachable -postgres skips the run
 	startKeys        int    // keys of the start-up measurement (-postgres)
@@ -104,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "print wrk's own output of every run to stderr")
 	fs.StringVar(&c.serverArgs, "server-args", "", "extra flags for the server, space-separated (experiments, e.g. \"--usage-flush 1h\")")
 	fs.BoolVar(&c.usage, "usage", false, "measure usage counting with a 50-CIDR allowlist against the plain check, and a burst of 10,000 webhook events, instead")
+	fs.BoolVar(&c.mgmt, "mgmt", false, "measure the management API on a 10,000-key workspace (list pages p50/p99, creates per second) instead")
 	fs.BoolVar(&c.list, "list", false, "measure the keys list of a 10,000-key workspace (first, filtered, sorted and deep pages) instead")
 	fs.BoolVar(&c.signin, "signin", false, "measure sign-in storms instead (128 and 2,000 wrong passwords at once): passwords hashed, peak memory, /healthz")
 	fs.BoolVar(&c.lockout, "lockout", false, "measure a lockout attack instead (a minute of wrong passwords from one address): how often the owner's known browser and a new one still sign in")
@@ -169,6 +171,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.list {
 		return runList(ctx, cfg, stdout, stderr)
+	}
+	if cfg.mgmt {
+		return runMgmt(ctx, cfg, stdout, stderr)
 	}
 	if cfg.postgres != "" {
 		return runPostgres(ctx, cfg, stdout, stderr)

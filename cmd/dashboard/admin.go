@@ -114,7 +114,7 @@ func keysVerify(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // (exit status 3 if not all of them within --revoke-wait).
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newKeyCommand("revoke", "the revocation", stderr)
-	if err := c.fs.Parse(args); err != nil {
+	if err := parseArgs(c.fs, args); err != nil {
 		return err
 	}
 	if c.fs.NArg() != 1 {
@@ -189,10 +189,16 @@ func (c *keyCommand) open(ctx context.Context) (*db.DB, apikey.Key, *keys.Servic
 // confirmationLine says how the running servers confirmed a revocation
 // or a roll, and what applying it means (applied).
 func confirmationLine(store *db.DB, c apikey.Confirmation, maxStale time.Duration, applied string) string {
+	return confirmationText(store.Kind() == db.SQLite, c, maxStale, applied)
+}
+
+// confirmationText is confirmationLine for a database of a kind (SQLite
+// or not), for the command line as a client too.
+func confirmationText(sqlite bool, c apikey.Confirmation, maxStale time.Duration, applied string) string {
 	switch {
 	case c.Servers == 0:
 		how := "they read it when they start"
-		if store.Kind() == db.SQLite {
+		if sqlite {
 			how = "a server started later reads it at start"
 		}
 		return fmt.Sprintf("no running server has been seen in the last %v: %s", maxStale, how)
@@ -252,7 +258,7 @@ func firstLine(r io.Reader) (string, error) {
 func keysRoll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newKeyCommand("roll", "the roll", stderr)
 	overlapFlag := c.fs.String("overlap", string(apikey.DefaultRoll), "how long the old key keeps working: now, 1h, 24h or 7d")
-	if err := c.fs.Parse(args); err != nil {
+	if err := parseArgs(c.fs, args); err != nil {
 		return err
 	}
 	if c.fs.NArg() != 1 {

@@ -67,6 +67,11 @@ const usage = `usage:
   dashboard keys verify [--scope SCOPE]                   (key: stdin)
   dashboard keys revoke ID_OR_PREFIX
   dashboard keys roll ID_OR_PREFIX [--overlap now|1h|24h|7d]   (prints only the new key)
+  As a client of a running dashboard (token: BLNK_TOKEN, a management token; --server or BLNK_SERVER):
+  dashboard keys create --name NAME --scopes S1,S2 [--expires 30d|60d|90d|never|DATE] --server URL   (prints only the new key)
+  dashboard keys list [--q S] [--status S] [--scope S] [--sort S] --server URL
+  dashboard keys roll ID_OR_PREFIX [--overlap ...] --server URL
+  dashboard keys revoke ID_OR_PREFIX --server URL
   dashboard audit export [--since 7d|DATE] [--format csv|json]`
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -96,9 +101,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "keys verify":
 		return keysVerify(ctx, args, stdin, stdout, stderr)
 	case "keys revoke":
+		if remoteRequested(args) {
+			return remoteRevoke(ctx, args, stdout, stderr)
+		}
 		return keysRevoke(ctx, args, stdout, stderr)
 	case "keys roll":
+		if remoteRequested(args) {
+			return remoteRoll(ctx, args, stdout, stderr)
+		}
 		return keysRoll(ctx, args, stdout, stderr)
+	case "keys create":
+		return remoteCreate(ctx, args, stdout, stderr)
+	case "keys list":
+		return remoteList(ctx, args, stdout, stderr)
 	case "audit export":
 		return auditExport(ctx, args, stdout, stderr)
 	}

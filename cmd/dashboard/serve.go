@@ -50,7 +50,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	smtpURL := fs.String("smtp-url", env("BLNK_SMTP_URL", ""), "SMTP server that sends invitations and \"forgot password\" links: smtp://user@host:587 (STARTTLS) or smtps://user@host:465; the password comes from BLNK_SMTP_PASSWORD, never a flag; empty: no email, links are shown to copy (env BLNK_SMTP_URL)")
 	smtpFrom := fs.String("smtp-from", env("BLNK_SMTP_FROM", ""), "sender address of the emails, e.g. \"Blnk Cloud <keys@example.com>\"; required with --smtp-url (env BLNK_SMTP_FROM)")
 	origins := fs.String("trusted-origins", env("BLNK_TRUSTED_ORIGINS", ""), "comma-separated extra origins allowed to post forms, e.g. https://dash.example.com (env BLNK_TRUSTED_ORIGINS)")
-	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale, hookRetry, hookPoll, sweep time.Duration
+	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale, hookRetry, hookPoll, sweep, tokenEvery time.Duration
 	var err error
 	durations := []struct {
 		p         *time.Duration
@@ -67,6 +67,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		{&maxStale, "max-staleness", "BLNK_MAX_STALENESS", keys.DefaultMaxStaleness, "the lease: a server answers API calls from memory for this long after its view of the keys was last confirmed with the database, then fails closed (503)"},
 		{&hookRetry, "webhook-retry", "BLNK_WEBHOOK_RETRY", 10 * time.Second, "first wait after a failed webhook delivery; doubles each time, retries for 24h"},
 		{&hookPoll, "webhook-poll", "BLNK_WEBHOOK_POLL", time.Second, "how often the webhook queue is read for deliveries other servers queued"},
+		{&tokenEvery, "token-rate-every", "BLNK_TOKEN_RATE_EVERY", 100 * time.Millisecond, "after --token-rate-burst, one more management API request per token per this long, on each server"},
 		{&sweep, "sweep-every", "BLNK_SWEEP_EVERY", 30 * time.Second, "how often keys that expired (key.expired) or expire within 7 days or 1 day (key.expiring) are looked for"},
 	}
 	for _, d := range durations {
@@ -81,6 +82,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	failBurst := fs.Int("auth-fail-burst", burst, "failed API authentications a client address may make in a row (env BLNK_AUTH_FAIL_BURST)")
+	tburst, err := envParse("BLNK_TOKEN_RATE_BURST", 100, strconv.Atoi)
+	if err != nil {
+		return err
+	}
+	tokenBurst := fs.Int("token-rate-burst", tburst, "management API requests one token may make in a row on a server, before 429 (env BLNK_TOKEN_RATE_BURST)")
 	counts := fs.Bool("usage-counts", env("BLNK_USAGE_COUNTS", "true") != "false", "count calls per key per hour; false only to measure what counting costs (env BLNK_USAGE_COUNTS)")
 	allowPrivate := fs.Bool("webhook-allow-private", env("BLNK_WEBHOOK_ALLOW_PRIVATE", "") == "true", "let webhooks reach loopback, private, link-local and other non-public addresses, for receivers on your own network; this server's own address stays refused (env BLNK_WEBHOOK_ALLOW_PRIVATE=true)")
 	retentionDef, err := envParse("BLNK_AUDIT_RETENTION", time.Duration(0), parseDays)
@@ -217,6 +223,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Webhooks:        web.WebhookConfig{Guard: guard},
 		SetupToken:      setupToken,
 		PublicURL:       public,
+		TokenLimit:      throttle.Config{Burst: *tokenBurst, Every: tokenEvery},
 	}
 	if outbox != nil {
 		webCfg.Mail = outbox // never a nil *Outbox in the interface

@@ -177,7 +177,7 @@ func (s *Service) ResetLinkFor(ctx context.Context, email string) (string, blnk.
 
 // resetLink stores a new reset link of userID and returns its token.
 func (s *Service) resetLink(ctx context.Context, userID, workspaceID int64, by audit.Actor, details map[string]any) (string, error) {
-	token, err := blnk.NewToken()
+	token, err := blnk.NewLinkToken()
 	if err != nil {
 		return "", err
 	}

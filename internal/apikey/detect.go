@@ -8,9 +8,9 @@ import (
 
 // tokenKind is a kind of secret this product issues: the literal its
 // tokens start with, how long they are, and the check that tells one from
-// text that only looks like it. Management tokens ("blnkm_") join the
-// list when they exist; FindToken and everything built on it then finds
-// them too.
+// text that only looks like it: API keys ("blnk_") and management
+// tokens ("blnkm_"), so that FindToken and everything built on it (names
+// that refuse a pasted secret, redaction) find both.
 type tokenKind struct {
 	literal string
 	length  int
@@ -18,8 +18,11 @@ type tokenKind struct {
 }
 
 // tokenKinds returns the kinds of token FindToken looks for.
-func tokenKinds() [1]tokenKind {
-	return [...]tokenKind{{literal: literal, length: TokenLen, parse: Parse}}
+func tokenKinds() [2]tokenKind {
+	return [...]tokenKind{
+		{literal: literal, length: TokenLen, parse: Parse},
+		{literal: mgmtLiteral, length: MgmtTokenLen, parse: ParseManagement},
+	}
 }
 
 // FindToken returns where the first token in s is, s[start:end], with its

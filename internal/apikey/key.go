@@ -260,6 +260,21 @@ func Expiry(choice, date string, now time.Time) (time.Time, error) {
 	return day.AddDate(0, 0, 1), nil
 }
 
+// ExpiryAt checks an exact expiry instant, as the management API takes
+// it, by Expiry's bounds: after now, and at most MaxExpiry years ahead
+// (through the end of that day, UTC). It is returned in UTC, to the
+// millisecond, as stored.
+func ExpiryAt(t, now time.Time) (time.Time, error) {
+	t = t.UTC().Truncate(time.Millisecond)
+	if !t.After(now) {
+		return time.Time{}, derrors.Errorf(derrors.EINVALID, "Choose an expiry after now, or null for never.")
+	}
+	if t.After(now.UTC().Truncate(24*time.Hour).AddDate(MaxExpiry, 0, 1)) {
+		return time.Time{}, derrors.Errorf(derrors.EINVALID, "Choose an expiry at most %d years ahead, or null for never.", MaxExpiry)
+	}
+	return t, nil
+}
+
 // LastValidDay returns the last date on which a key expiring at expiresAt
 // works (the date people chose), in UTC.
 func LastValidDay(expiresAt time.Time) time.Time {

@@ -168,11 +168,17 @@ func isBase62(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
-// Redact replaces anything in s that looks like a token (the literal and
-// hex prefix followed by at least 10 base62 characters) with its display
-// prefix and "[redacted]", for text that is logged or echoed, such as a
-// URL path a client pasted a key into.
+// Redact replaces anything in s that looks like a key or a management
+// token (the literal and hex prefix followed by at least 10 base62
+// characters) with its display prefix and "[redacted]", for text that is
+// logged or echoed, such as a URL path a client pasted a key into.
 func Redact(s string) string {
+	return redact(redact(s, literal, PrefixLen), mgmtLiteral, MgmtPrefixLen)
+}
+
+// redact is Redact for the tokens of one literal, whose display prefix
+// is prefixLen long.
+func redact(s, literal string, prefixLen int) string {
 	i := strings.Index(s, literal)
 	if i < 0 {
 		return s
@@ -180,7 +186,7 @@ func Redact(s string) string {
 	var b strings.Builder
 	for i >= 0 {
 		j := i + len(literal)
-		for j < len(s) && j < i+PrefixLen && isHex(s[j]) {
+		for j < len(s) && j < i+prefixLen && isHex(s[j]) {
 			j++
 		}
 		k := j
@@ -188,7 +194,7 @@ func Redact(s string) string {
 			k++
 		}
 		end := i + len(literal)
-		if j == i+PrefixLen && k-j >= 10 {
+		if j == i+prefixLen && k-j >= 10 {
 			b.WriteString(s[:j])
 			b.WriteString("[redacted]")
 			end = k

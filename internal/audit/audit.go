@@ -38,16 +38,18 @@ const (
 	MemberRoleChanged       Action = "member.role_changed"
 	MemberRemoved           Action = "member.removed"
 
-	PolicyChanged         Action = "policy.changed"
-	TwoFactorEnabled      Action = "two_factor.enabled"
-	TwoFactorDisabled     Action = "two_factor.disabled"
-	TwoFactorRecoveryUsed Action = "two_factor.recovery_used"
-	TwoFactorRecoveryNew  Action = "two_factor.recovery_regenerated"
-	TwoFactorRequired     Action = "two_factor.required"
-	UserSudo              Action = "user.sudo"
+	PolicyChanged            Action = "policy.changed"
+	TwoFactorEnabled         Action = "two_factor.enabled"
+	TwoFactorDisabled        Action = "two_factor.disabled"
+	TwoFactorRecoveryUsed    Action = "two_factor.recovery_used"
+	TwoFactorRecoveryNew     Action = "two_factor.recovery_regenerated"
+	TwoFactorRequired        Action = "two_factor.required"
+	UserSudo                 Action = "user.sudo"
 	PasswordResetLinkCreated Action = "password.reset_link_created"
 	PasswordChanged          Action = "password.changed"
 	SessionRevoked           Action = "session.revoked"
+	TokenCreated             Action = "token.created"
+	TokenRevoked             Action = "token.revoked"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
@@ -58,7 +60,8 @@ func Actions() []Action {
 		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved,
 		PolicyChanged,
 		TwoFactorEnabled, TwoFactorDisabled, TwoFactorRecoveryUsed, TwoFactorRecoveryNew, TwoFactorRequired, UserSudo,
-		PasswordResetLinkCreated, PasswordChanged, SessionRevoked}
+		PasswordResetLinkCreated, PasswordChanged, SessionRevoked,
+		TokenCreated, TokenRevoked}
 }
 
 // Known reports whether a is one of Actions.
@@ -80,6 +83,9 @@ type Actor struct {
 	// Request is the id of the request that asked, for the logs; it is
 	// not stored.
 	Request string
+	// Via names the management token a user acted through ("" for the
+	// browser): events show "EMAIL via token NAME".
+	Via string
 }
 
 // ActorKind says what kind of actor made a change.
@@ -99,6 +105,15 @@ func (a Actor) Name() string {
 		return a.Email
 	}
 	return string(a.Kind)
+}
+
+// Shown is how the actor is shown with how it acted: Name, and "via
+// token NAME" for a change made with a management token.
+func (a Actor) Shown() string {
+	if a.Via != "" {
+		return a.Name() + " via token " + a.Via
+	}
+	return a.Name()
 }
 
 // Event is one entry of the audit log.

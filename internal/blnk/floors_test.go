@@ -38,6 +38,7 @@ var floors = map[string][]string{
 	// The email adapter: the standard library and its SMTP client only.
 	"internal/mail":        {},
 	"internal/idempotency": {"internal/blnk", "internal/derrors"},
+	"internal/tokens":      {"internal/apikey", "internal/audit", "internal/blnk", "internal/derrors", "internal/naming"},
 	// Adapters: the database knows only the vocabulary.
 	"db":    {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/naming"},
 	"views": {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/password", "static"},

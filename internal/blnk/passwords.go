@@ -13,9 +13,9 @@ import (
 // ResetTTL is how long a password reset link works.
 const ResetTTL = time.Hour
 
-// NewToken returns a random secret for a link (256 bits, base64url): an
+// NewLinkToken returns a random secret for a link (256 bits, base64url): an
 // invitation's or a password reset's. Only its TokenHash is stored.
-func NewToken() (string, error) {
+func NewLinkToken() (string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", err

@@ -14,13 +14,14 @@ import (
 // status and the page or JSON code a user gets. Adapters map their own
 // failures to these (the database's "no rows" is ENOTFOUND).
 const (
-	EINVALID      = "invalid"     // the input breaks a rule; Message says which
-	ENOTFOUND     = "not_found"   // no such thing, or not in this workspace
-	ECONFLICT     = "conflict"    // the thing changed or exists already
-	EFORBIDDEN    = "forbidden"   // the actor's role does not allow it
-	EUNAVAILABLE  = "unavailable" // try again later (failing closed, a limit)
-	EINTERNAL     = "internal"    // a bug or an adapter's failure
-	ENOTSUPPORTED = "unsupported" // not possible with this configuration
+	EINVALID      = "invalid"      // the input breaks a rule; Message says which
+	ENOTFOUND     = "not_found"    // no such thing, or not in this workspace
+	ECONFLICT     = "conflict"     // the thing changed or exists already
+	EFORBIDDEN    = "forbidden"    // the actor's role does not allow it
+	EUNAVAILABLE  = "unavailable"  // try again later (failing closed, a limit)
+	EINTERNAL     = "internal"     // a bug or an adapter's failure
+	ENOTSUPPORTED = "unsupported"  // not possible with this configuration
+	EUNAUTHORIZED = "unauthorized" // the credential (a management token) is missing, unknown, expired or revoked
 )
 
 // Error is a failure the product knows about: a code for programs and a

@@ -234,7 +234,7 @@ func (s *Service) ResetLink(ctx context.Context, by Actor, userID int64) (string
 	if err != nil {
 		return "", blnk.Member{}, err
 	}
-	token, err := blnk.NewToken()
+	token, err := blnk.NewLinkToken()
 	if err != nil {
 		return "", blnk.Member{}, err
 	}
