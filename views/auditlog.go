@@ -122,6 +122,10 @@ func ActionLabel(a audit.Action) string {
 		return "Role changed"
 	case audit.MemberRemoved:
 		return "Member removed"
+	case audit.PasskeyAdded:
+		return "Passkey added"
+	case audit.PasskeyRemoved:
+		return "Passkey removed"
 	}
 	return string(a)
 }
@@ -129,7 +133,7 @@ func ActionLabel(a audit.Action) string {
 // actionClass is the CSS class suffix of an action's badge.
 func actionClass(a audit.Action) string {
 	switch a {
-	case audit.KeyRevoked, audit.KeyLeaked, audit.UserSignInFailed, audit.WebhookDeleted, audit.MemberRemoved:
+	case audit.KeyRevoked, audit.KeyLeaked, audit.UserSignInFailed, audit.WebhookDeleted, audit.MemberRemoved, audit.PasskeyRemoved:
 		return "danger"
 	case audit.KeyExpired, audit.WebhookDisabled:
 		return "warning"
@@ -308,6 +312,10 @@ func EventVerb(a audit.Action) string {
 		return "failed to sign in"
 	case audit.UserSignedOut:
 		return "signed out"
+	case audit.PasskeyAdded:
+		return "added passkey"
+	case audit.PasskeyRemoved:
+		return "removed passkey"
 	}
 	return string(a)
 }
@@ -322,6 +330,10 @@ func EventObject(ev audit.Event) string {
 	case audit.WebhookCreated, audit.WebhookDeleted:
 		if u, ok := eventDetails(ev)["url"].(string); ok {
 			return u
+		}
+	case audit.PasskeyAdded, audit.PasskeyRemoved:
+		if n, ok := eventDetails(ev)["name"].(string); ok {
+			return n
 		}
 	}
 	return ""

@@ -37,6 +37,9 @@ const (
 	MemberJoined            Action = "member.joined"
 	MemberRoleChanged       Action = "member.role_changed"
 	MemberRemoved           Action = "member.removed"
+
+	PasskeyAdded   Action = "passkey.added"
+	PasskeyRemoved Action = "passkey.removed"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
@@ -44,7 +47,8 @@ func Actions() []Action {
 	return []Action{KeyCreated, KeyRevealed, KeyEdited, KeyRolled, KeyRevoked, KeyLeaked, KeyExpired,
 		WebhookCreated, WebhookDeleted, WebhookEnabled, WebhookDisabled, WebhookTested,
 		UserSignedIn, UserSignInFailed, UserSignedOut,
-		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved}
+		KeyTransferred, MemberInvited, MemberInvitationRevoked, MemberJoined, MemberRoleChanged, MemberRemoved,
+		PasskeyAdded, PasskeyRemoved}
 }
 
 // Known reports whether a is one of Actions.
