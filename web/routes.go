@@ -103,6 +103,15 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/workspaces/:id/switch", s.workspaceSwitch, app...)
 	get(e, "/invite/:token", s.inviteShow, pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
+
+	// Passkeys: each person's own, whatever their role (passkeys.go).
+	// Their JSON answers are for passkeys.js. Removing one asks for sudo.
+	get(e, "/settings/security/passkeys", s.passkeyList, app...)
+	e.POST("/settings/security/passkeys/begin", s.passkeyAddBegin, app...)
+	e.POST("/settings/security/passkeys/finish", s.passkeyAddFinish, app...)
+	e.POST("/settings/security/passkeys/:id/remove", s.passkeyRemove, slices.Concat(app, []echo.MiddlewareFunc{s.passkeySudo})...)
+	e.POST("/login/passkey/begin", s.passkeyLoginBegin, pages...)
+	e.POST("/login/passkey/finish", s.passkeyLoginFinish, pages...)
 }
 
 // router is what routes are added to: the server or a group of it.

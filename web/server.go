@@ -24,6 +24,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/members"
+	"github.com/blnk-cloud/apikeys/internal/passkeys"
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
@@ -87,8 +88,18 @@ type Config struct {
 	// cmd/dashboard sets it, and prints the link, when the server listens
 	// on anything but loopback. The server keeps only its hash.
 	SetupToken string
+	// Passkeys is who passkeys are made for (passkeys.ParsePublicURL
+	// makes it from --public-url); an empty RPID turns passkeys off.
+	Passkeys PasskeyConfig
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+}
+
+// PasskeyConfig is the relying party of passkeys: its id (the public
+// URL's host name) and the origins browsers may answer from.
+type PasskeyConfig struct {
+	RPID    string
+	Origins []string
 }
 
 func (c *Config) setDefaults() {
@@ -204,8 +215,11 @@ type Server struct {
 	accounts *accounts.Service
 	// members invites, accepts, changes roles and removes people.
 	members *members.Service
-	log     *slog.Logger
-	cookies *sessions.CookieStore
+	// passkeys adds, removes and checks passkeys; nil: passkeys are off
+	// (no public URL).
+	passkeys *passkeys.Service
+	log      *slog.Logger
+	cookies  *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
@@ -250,6 +264,13 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		hashSlots:      make(chan struct{}, cfg.PasswordChecks),
 		verifyPassword: password.Verify,
 		leakLimit:      throttle.New(cfg.LeakLimit, cfg.Now),
+	}
+	if cfg.Passkeys.RPID != "" {
+		pk, err := passkeys.New(passkeys.Config{RPID: cfg.Passkeys.RPID, Origins: cfg.Passkeys.Origins, Now: cfg.Now}, store, log)
+		if err != nil {
+			return nil, err
+		}
+		s.passkeys = pk
 	}
 	if cfg.SetupToken != "" {
 		h := sha256.Sum256([]byte(cfg.SetupToken))

@@ -42,4 +42,7 @@ type Store interface {
 	ListMemberKeys(ctx context.Context, workspaceID, userID int64, now time.Time) ([]apikey.Key, error)
 	ListInvitations(ctx context.Context, workspaceID int64, now time.Time) ([]blnk.Invitation, error)
 	FindInvitation(ctx context.Context, tokenHash []byte) (blnk.Invitation, error)
+	ListPasskeys(ctx context.Context, userID int64) ([]blnk.Passkey, error)
+	CountPasskeys(ctx context.Context, userID int64) (int, error)
+	LoginByUserID(ctx context.Context, userID int64) (blnk.Login, error)
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/delivery"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/internal/passkeys"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/web"
@@ -44,6 +46,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		oldTrustProxy = v
 		return nil
 	})
+	publicURL := fs.String("public-url", env("BLNK_PUBLIC_URL", ""), "the address people open the dashboard at, such as https://dash.example.com: passkeys are made for its domain (https, or http://localhost); empty: http://localhost:PORT when listening on loopback, else passkeys are off (env BLNK_PUBLIC_URL)")
 	origins := fs.String("trusted-origins", env("BLNK_TRUSTED_ORIGINS", ""), "comma-separated extra origins allowed to post forms, e.g. https://dash.example.com (env BLNK_TRUSTED_ORIGINS)")
 	var idle, lifetime, flush, poll, failEvery, revokeWait, maxStale, hookRetry, hookPoll, sweep time.Duration
 	var err error
@@ -134,6 +137,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	url := "http://" + ln.Addr().String()
+	pk, err := passkeyConfig(*publicURL, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if pk.RPID == "" {
+		log.Info("passkeys are off: set --public-url (BLNK_PUBLIC_URL) to the https address people open the dashboard at")
+	} else {
+		log.Info("passkeys on", "rp_id", pk.RPID, "origin", pk.Origins[0])
+	}
 	setupToken, err := firstRunToken(ctx, store, ln.Addr())
 	if err != nil {
 		ln.Close()
@@ -173,7 +186,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	sender := delivery.New(delivery.Config{ServerID: serverID, RetryBase: hookRetry, PollEvery: hookPoll, Guard: guard}, store, log)
 
-	var trusted []string
+	// The public URL is this server's own origin, whatever Host a proxy
+	// passes on.
+	trusted := slices.Clone(pk.Origins)
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			trusted = append(trusted, o)
@@ -188,6 +203,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		SharedLogins:    store, // failed sign-ins count across every server on this database
 		Webhooks:        web.WebhookConfig{Guard: guard},
 		SetupToken:      setupToken,
+		Passkeys:        pk,
 	}, store, auth, keyring, log)
 	if err != nil {
 		ln.Close()
@@ -345,4 +361,24 @@ func firstRunToken(ctx context.Context, store *db.DB, addr net.Addr) (string, er
 	var b [24]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// passkeyConfig returns who passkeys are made for: the --public-url's
+// domain, refused with a sentence that says why when browsers would
+// refuse it; without one, http://localhost:PORT for a server listening
+// on loopback (browsers treat localhost as a secure context), else none
+// (passkeys off).
+func passkeyConfig(publicURL string, addr net.Addr) (web.PasskeyConfig, error) {
+	if publicURL != "" {
+		rp, origin, err := passkeys.ParsePublicURL(publicURL)
+		if err != nil {
+			return web.PasskeyConfig{}, fmt.Errorf("--public-url (BLNK_PUBLIC_URL): %w", err)
+		}
+		return web.PasskeyConfig{RPID: rp, Origins: []string{origin}}, nil
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+		return web.PasskeyConfig{}, nil
+	}
+	return web.PasskeyConfig{RPID: "localhost", Origins: []string{"http://localhost:" + strconv.Itoa(int(ap.Port()))}}, nil
 }

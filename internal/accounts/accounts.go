@@ -61,8 +61,17 @@ func (s *Service) Setup(ctx context.Context, workspace, email, passwordHash stri
 // StartSession stores a new session of u in workspaceID under tokenHash
 // and records user.signed_in by actor, in one write.
 func (s *Service) StartSession(ctx context.Context, tokenHash []byte, u blnk.User, workspaceID int64, actor audit.Actor) error {
+	return s.StartSessionBy(ctx, tokenHash, u, workspaceID, actor, "")
+}
+
+// StartSessionBy is StartSession for a sign-in by method (such as
+// "passkey"), which user.signed_in records as its "method"; "": none.
+func (s *Service) StartSessionBy(ctx context.Context, tokenHash []byte, u blnk.User, workspaceID int64, actor audit.Actor, method string) error {
 	now := s.cfg.Now()
 	signedIn := audit.Event{WorkspaceID: workspaceID, At: now, Action: audit.UserSignedIn, Actor: actor}
+	if method != "" {
+		signedIn.Details = map[string]any{"method": method}
+	}
 	return s.store.CreateSession(ctx, tokenHash, u.ID, workspaceID, now, signedIn)
 }
 

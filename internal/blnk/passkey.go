@@ -37,9 +37,9 @@ const (
 // Ceremony is a passkey ceremony under way: begun by one request, ended
 // (once) by the next.
 type Ceremony struct {
-	Kind   string
-	UserID int64  // 0: a sign-in with a passkey alone, the person not known yet
-	Data   []byte // what the service needs to check the answer (JSON)
+	Kind      string
+	UserID    int64  // 0: a sign-in with a passkey alone, the person not known yet
+	Data      []byte // what the service needs to check the answer (JSON)
 	ExpiresAt time.Time
 }
 
