@@ -192,6 +192,15 @@ func roleRoutes() map[string]routeCase {
 		"POST /workspaces/:id/switch":                   {need: viewer, path: "/workspaces/{workspace}/switch", scoped: true},
 		"GET /invite/:token":                            {}, // no session: TestInvitation*
 		"POST /invite/:token":                           {},
+
+		// A person's own passkeys, whatever their role; the rest is
+		// TestPasskey*.
+		"GET /settings/security/passkeys":             {need: viewer, path: "/settings/security/passkeys"},
+		"POST /settings/security/passkeys/begin":      {},
+		"POST /settings/security/passkeys/finish":     {},
+		"POST /settings/security/passkeys/:id/remove": {},
+		"POST /login/passkey/begin":                   {},
+		"POST /login/passkey/finish":                  {},
 	}
 }
 

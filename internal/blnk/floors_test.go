@@ -33,6 +33,7 @@ var floors = map[string][]string{
 	"internal/keys":      {"internal/apikey", "internal/audit", "internal/blnk", "internal/derrors", "internal/webhook"},
 	"internal/endpoints": {"internal/audit", "internal/blnk", "internal/webhook", "internal/derrors"},
 	"internal/accounts":  {"internal/audit", "internal/blnk", "internal/derrors", "internal/password"},
+	"internal/passkeys":  {"internal/audit", "internal/blnk", "internal/derrors"},
 	// Adapters: the database knows only the vocabulary.
 	"db":    {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/naming"},
 	"views": {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/password", "static"},
