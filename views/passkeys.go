@@ -24,7 +24,10 @@ type Passkeys struct {
 	// Here is the relying party id passkeys are made for now; a passkey
 	// made for another (the public URL changed) is marked.
 	Here string
-	Now  time.Time
+	// Origin is the origin passkeys work at: a page opened at another
+	// address links there instead of offering them.
+	Origin string
+	Now    time.Time
 }
 
 // passkeyLastUsed says when a passkey was last used.

@@ -98,8 +98,16 @@ func (s *Server) passkeyView(c echo.Context) (views.Passkeys, error) {
 	if err != nil {
 		return v, err
 	}
-	v.Keys, v.Here = keys, s.passkeys.RPID()
+	v.Keys, v.Here, v.Origin = keys, s.passkeys.RPID(), s.passkeyOrigin()
 	return v, nil
+}
+
+// passkeyOrigin is the origin passkeys work at; "": passkeys are off.
+func (s *Server) passkeyOrigin() string {
+	if s.passkeys == nil || len(s.cfg.Passkeys.Origins) == 0 {
+		return ""
+	}
+	return s.cfg.Passkeys.Origins[0]
 }
 
 // passkeyList is the person's own passkeys page.

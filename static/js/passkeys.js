@@ -91,9 +91,21 @@
     root.querySelectorAll("[data-passkey-nojs]").forEach(function (n) { n.hidden = true; });
   }
 
+  // here reports whether this page is at the origin passkeys are made
+  // for; if not, it shows the link to that origin instead.
+  function here(el) {
+    var origin = el.getAttribute("data-origin");
+    if (!origin || origin === window.location.origin) { return true; }
+    hideNotes(el.parentNode);
+    var note = el.parentNode.querySelector("[data-passkey-elsewhere]");
+    if (note) { note.hidden = false; }
+    return false;
+  }
+
   // Adding a passkey.
   document.querySelectorAll("form[data-passkey-add]").forEach(function (form) {
     var base = form.getAttribute("data-passkey-add");
+    if (!here(form)) { return; }
     form.hidden = false;
     hideNotes(form.parentNode);
     var busy = false;
@@ -127,6 +139,7 @@
     var base = box.getAttribute("data-passkey-signin");
     var next = box.getAttribute("data-next") || "";
     var button = box.querySelector("[data-passkey-login]");
+    if (!here(box)) { return; }
     box.hidden = false;
     hideNotes(box.parentNode);
     var busy = false;
