@@ -146,12 +146,16 @@ func TestPasskeysScreenshots(t *testing.T) {
 				must(t, page.GetByLabel("Name of the new passkey").Fill("MacBook Pro · Touch ID"))
 				must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Add a passkey"}).Click())
 				must(t, expect.Locator(page.Locator(".flash")).ToBeVisible())
-				must(t, page.GetByLabel("Name of the new passkey").Fill("YubiKey 5C"))
+				// The same authenticator again: the browser is told which
+				// passkeys exist (excludeCredentials) and refuses a second.
+				must(t, page.GetByLabel("Name of the new passkey").Fill("The same laptop"))
 				must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Add a passkey"}).Click())
-				must(t, expect.Locator(page.Locator("table.passkeys tbody tr")).ToHaveCount(2))
+				must(t, expect.Locator(page.GetByRole("alert")).ToHaveText("This device has a passkey for your account already."))
+				checkA11y(t, page, "passkey refused")
+				shot(t, page, "passkeys-refused")
 				first = false
 			}
-			must(t, expect.Locator(page.Locator("table.passkeys tbody tr")).ToHaveCount(2))
+			must(t, expect.Locator(page.Locator("table.passkeys tbody tr")).ToHaveCount(1))
 			checkA11y(t, page, fmt.Sprintf("passkeys %d %s", width, theme))
 			shot(t, page, fmt.Sprintf("passkeys-%d-%s", width, theme))
 		}
