@@ -109,6 +109,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	pk, err := publicPasskeys(*publicURL)
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
@@ -137,10 +141,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	url := "http://" + ln.Addr().String()
-	pk, err := passkeyConfig(*publicURL, ln.Addr())
-	if err != nil {
-		ln.Close()
-		return err
+	if pk.RPID == "" {
+		pk = localPasskeys(ln.Addr())
 	}
 	if pk.RPID == "" {
 		log.Info("passkeys are off: set --public-url (BLNK_PUBLIC_URL) to the https address people open the dashboard at")
@@ -363,22 +365,28 @@ func firstRunToken(ctx context.Context, store *db.DB, addr net.Addr) (string, er
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// passkeyConfig returns who passkeys are made for: the --public-url's
+// publicPasskeys returns who passkeys are made for: the --public-url's
 // domain, refused with a sentence that says why when browsers would
-// refuse it; without one, http://localhost:PORT for a server listening
-// on loopback (browsers treat localhost as a secure context), else none
-// (passkeys off).
-func passkeyConfig(publicURL string, addr net.Addr) (web.PasskeyConfig, error) {
-	if publicURL != "" {
-		rp, origin, err := passkeys.ParsePublicURL(publicURL)
-		if err != nil {
-			return web.PasskeyConfig{}, fmt.Errorf("--public-url (BLNK_PUBLIC_URL): %w", err)
-		}
-		return web.PasskeyConfig{RPID: rp, Origins: []string{origin}}, nil
-	}
-	ap, err := netip.ParseAddrPort(addr.String())
-	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+// refuse it; none without one.
+func publicPasskeys(publicURL string) (web.PasskeyConfig, error) {
+	if publicURL == "" {
 		return web.PasskeyConfig{}, nil
 	}
-	return web.PasskeyConfig{RPID: "localhost", Origins: []string{"http://localhost:" + strconv.Itoa(int(ap.Port()))}}, nil
+	rp, origin, err := passkeys.ParsePublicURL(publicURL)
+	if err != nil {
+		return web.PasskeyConfig{}, fmt.Errorf("--public-url (BLNK_PUBLIC_URL): %w", err)
+	}
+	return web.PasskeyConfig{RPID: rp, Origins: []string{origin}}, nil
+}
+
+// localPasskeys is the relying party of a server without --public-url:
+// http://localhost:PORT when it listens on loopback (browsers treat
+// localhost as a secure context, and refuse passkeys on 127.0.0.1),
+// else none (passkeys off).
+func localPasskeys(addr net.Addr) web.PasskeyConfig {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+		return web.PasskeyConfig{}
+	}
+	return web.PasskeyConfig{RPID: "localhost", Origins: []string{"http://localhost:" + strconv.Itoa(int(ap.Port()))}}
 }
