@@ -216,6 +216,16 @@ func (s *Server) passkeyLoginBegin(c echo.Context) error {
 		return passkeysOff(c)
 	}
 	ctx := c.Request().Context()
+	// Each begin keeps a row until it is finished or runs out: 30 in a
+	// row per address, then one every 2 seconds, is plenty for people.
+	if wait, err := s.passkeyBegins.Take(ctx, "ip:"+clientNet(c.RealIP())); err != nil || wait > 0 {
+		if err != nil {
+			return err
+		}
+		secs := int(wait.Seconds() + 0.999)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return passkeyJSON(c, http.StatusTooManyRequests, map[string]string{"error": "Too many passkey sign-ins begun. Wait " + strconv.Itoa(secs) + " seconds, then try again."})
+	}
 	var opts []byte
 	var token string
 	var err error

@@ -252,6 +252,32 @@ func TestPasskeySignInThrottled(t *testing.T) {
 	}
 }
 
+// TestPasskeyBeginsAreBounded: anyone may begin a passkey sign-in, and
+// each keeps a row for 5 minutes: an address gets 30 in a row.
+func TestPasskeyBeginsAreBounded(t *testing.T) {
+	ts, _ := newSignedIn(t, withPasskeys())
+	c := ts.client()
+	for i := range 30 {
+		if r := c.post("/login/passkey/begin", nil); r.Code != http.StatusOK {
+			t.Fatalf("begin %d: %s", i+1, r)
+		}
+	}
+	r := c.post("/login/passkey/begin", nil)
+	if r.Code != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "2" {
+		t.Fatalf("begin 31: %s", r)
+	}
+	if n := ts.count("passkey_ceremonies"); n != 30 {
+		t.Errorf("%d ceremonies kept, want 30", n)
+	}
+	if r := ts.client().post("/login/passkey/begin", nil, fromAddr("198.51.100.7:1234")); r.Code != http.StatusOK {
+		t.Errorf("another address: %d", r.Code)
+	}
+	ts.clock.Advance(2 * time.Second)
+	if r := c.post("/login/passkey/begin", nil); r.Code != http.StatusOK {
+		t.Errorf("2 s later: %d", r.Code)
+	}
+}
+
 func TestPasskeysOff(t *testing.T) {
 	ts, c := newSignedIn(t, serverOpts{})
 	doc := htmlcheck.Parse(t, c.get("/settings/security/passkeys").Body)

@@ -231,6 +231,9 @@ type Server struct {
 	deviceKey []byte
 	// leakLimit bounds the leak reports per client address.
 	leakLimit *throttle.Limiter
+	// passkeyBegins bounds the passkey sign-ins an address may begin:
+	// each keeps a row for 5 minutes, asked by anyone without a session.
+	passkeyBegins *throttle.Limiter
 	// hashSlots holds a token per password hash being computed: at most
 	// cfg.PasswordChecks at once.
 	hashSlots chan struct{}
@@ -264,6 +267,7 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		hashSlots:      make(chan struct{}, cfg.PasswordChecks),
 		verifyPassword: password.Verify,
 		leakLimit:      throttle.New(cfg.LeakLimit, cfg.Now),
+		passkeyBegins:  throttle.New(throttle.Config{Burst: 30, Every: 2 * time.Second}, cfg.Now),
 	}
 	if cfg.Passkeys.RPID != "" {
 		pk, err := passkeys.New(passkeys.Config{RPID: cfg.Passkeys.RPID, Origins: cfg.Passkeys.Origins, Now: cfg.Now}, store, log)
