@@ -13,13 +13,14 @@ import (
 // Second factors (internal/twofactor owns every write; these are its
 // store), the Owner's requirement of them, and sudo mode per session.
 
-// FindFactors returns the second factors userID has. Passkeys are counted by
-// whoever adds them (0 until then).
+// FindFactors returns the second factors userID has: an authenticator
+// app (with its recovery codes left) and passkeys.
 func (d *DB) FindFactors(ctx context.Context, userID int64) (blnk.Factors, error) {
 	var f blnk.Factors
 	err := d.sql.QueryRowContext(ctx, `
 		SELECT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = $1),
-		       (SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL)`, userID).Scan(&f.TOTP, &f.RecoveryLeft)
+		       (SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL),
+		       (SELECT count(*) FROM passkeys WHERE user_id = $1)`, userID).Scan(&f.TOTP, &f.RecoveryLeft, &f.Passkeys)
 	return f, err
 }
 
@@ -27,8 +28,10 @@ func (d *DB) FindFactors(ctx context.Context, userID int64) (blnk.Factors, error
 // workspaceID who has one, by user id (the members page).
 func (d *DB) ListMemberFactors(ctx context.Context, workspaceID int64) (map[int64]blnk.Factors, error) {
 	rows, err := d.sql.QueryContext(ctx, `
-		SELECT t.user_id FROM totp_factors t
-		JOIN memberships m ON m.user_id = t.user_id AND m.workspace_id = $1`, workspaceID)
+		SELECT m.user_id,
+		       EXISTS (SELECT 1 FROM totp_factors t WHERE t.user_id = m.user_id),
+		       (SELECT count(*) FROM passkeys p WHERE p.user_id = m.user_id)
+		FROM memberships m WHERE m.workspace_id = $1`, workspaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -36,12 +39,13 @@ func (d *DB) ListMemberFactors(ctx context.Context, workspaceID int64) (map[int6
 	out := map[int64]blnk.Factors{}
 	for rows.Next() {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var f blnk.Factors
+		if err := rows.Scan(&id, &f.TOTP, &f.Passkeys); err != nil {
 			return nil, err
 		}
-		f := out[id]
-		f.TOTP = true
-		out[id] = f
+		if f.Any() {
+			out[id] = f
+		}
 	}
 	return out, rows.Err()
 }

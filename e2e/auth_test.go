@@ -87,7 +87,7 @@ func TestFirstRunSetupSignOutSignIn(t *testing.T) {
 	// A wrong password: one message that does not say whether the email exists.
 	must(t, page.GetByLabel("Email").Fill("ada@acme.test"))
 	must(t, page.GetByLabel("Password").Fill("not the password"))
-	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in"}).Click())
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in", Exact: playwright.Bool(true)}).Click())
 	must(t, expect.Locator(page.GetByRole("alert")).ToContainText("The email or password is not right."))
 	must(t, expect.Locator(page.GetByLabel("Email")).ToHaveValue("ada@acme.test"))
 	// The email is kept: the password is what to type again.
@@ -96,7 +96,7 @@ func TestFirstRunSetupSignOutSignIn(t *testing.T) {
 
 	must(t, page.GetByLabel("Email").Fill("nobody@acme.test"))
 	must(t, page.GetByLabel("Password").Fill("not the password"))
-	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in"}).Click())
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in", Exact: playwright.Bool(true)}).Click())
 	must(t, expect.Locator(page.GetByRole("alert")).ToContainText("The email or password is not right."))
 
 	// The right one, and back to the page asked for.

@@ -134,6 +134,10 @@ func ActionLabel(a audit.Action) string {
 		return "Token created"
 	case audit.TokenRevoked:
 		return "Token revoked"
+	case audit.PasskeyAdded:
+		return "Passkey added"
+	case audit.PasskeyRemoved:
+		return "Passkey removed"
 	}
 	return string(a)
 }
@@ -141,7 +145,7 @@ func ActionLabel(a audit.Action) string {
 // actionClass is the CSS class suffix of an action's badge.
 func actionClass(a audit.Action) string {
 	switch a {
-	case audit.KeyRevoked, audit.KeyLeaked, audit.UserSignInFailed, audit.WebhookDeleted, audit.MemberRemoved:
+	case audit.KeyRevoked, audit.KeyLeaked, audit.UserSignInFailed, audit.WebhookDeleted, audit.MemberRemoved, audit.PasskeyRemoved:
 		return "danger"
 	case audit.KeyExpired, audit.WebhookDisabled, audit.PasswordResetLinkCreated, audit.PasswordChanged, audit.SessionRevoked:
 		return "warning"
@@ -324,6 +328,10 @@ func EventVerb(a audit.Action) string {
 		return "created management token"
 	case audit.TokenRevoked:
 		return "revoked management token"
+	case audit.PasskeyAdded:
+		return "added passkey"
+	case audit.PasskeyRemoved:
+		return "removed passkey"
 	}
 	return string(a)
 }
@@ -342,6 +350,10 @@ func EventObject(ev audit.Event) string {
 	case audit.TokenCreated, audit.TokenRevoked:
 		if n, ok := eventDetails(ev)["name"].(string); ok {
 			return "“" + n + "”"
+		}
+	case audit.PasskeyAdded, audit.PasskeyRemoved:
+		if n, ok := eventDetails(ev)["name"].(string); ok {
+			return n
 		}
 	}
 	return ""

@@ -18,6 +18,9 @@ const SecurityPath = "/settings/security"
 // component (TOTPSection, RequireSection), so that more (passkeys,
 // sessions) can be added beside them.
 type Security struct {
+	// Passkeys and Sessions are the passkeys and sessions sections.
+	Passkeys Passkeys
+	Sessions Sessions
 	Factors blnk.Factors
 	// Required: the workspace requires a second factor (and the person
 	// has none: the page says why they were sent here).
@@ -69,6 +72,9 @@ func (r RecoveryCodes) DownloadURL() string {
 // TwoFactorForm is the second step of signing in.
 type TwoFactorForm struct {
 	Problem string
+	// PasskeyOrigin offers "Use a passkey" (at that origin) to a person
+	// who has one; "": not offered.
+	PasskeyOrigin string
 }
 
 // Sudo is the form that asks for the password or a code again before a

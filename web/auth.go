@@ -146,7 +146,7 @@ func (s *Server) loginForm(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, "/settings/api-keys")
 	}
-	f := views.LoginForm{Next: localPath(c.QueryParam("next"))}
+	f := views.LoginForm{Next: localPath(c.QueryParam("next")), PasskeyOrigin: s.passkeyOrigin()}
 	notice, err := s.popFlash(c)
 	if err != nil {
 		return err
@@ -163,7 +163,7 @@ func (s *Server) login(c echo.Context) error {
 	if _, err := c.FormParams(); err != nil {
 		return formError(err)
 	}
-	f := views.LoginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: localPath(c.FormValue("next"))}
+	f := views.LoginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: localPath(c.FormValue("next")), PasskeyOrigin: s.passkeyOrigin()}
 	password := c.FormValue("password")
 	if len(f.Email) > blnk.MaxEmail {
 		// Cut on a character boundary: the email is shown again.

@@ -227,6 +227,15 @@ func roleRoutes() map[string]routeCase {
 		"GET /settings/tokens":             {need: viewer, path: "/settings/tokens"},
 		"POST /settings/tokens":            {need: viewer, path: "/settings/tokens", form: url.Values{"name": {"matrix"}, "scopes": {"keys:read"}, "expires": {"30d"}}, ok: 201},
 		"POST /settings/tokens/:id/revoke": {need: viewer, path: "/settings/tokens/{token}/revoke", scoped: true},
+
+		// A person's own passkeys, whatever their role; the rest is
+		// TestPasskey*.
+		"GET /settings/security/passkeys":             {need: viewer, path: "/settings/security/passkeys"},
+		"POST /settings/security/passkeys/begin":      {},
+		"POST /settings/security/passkeys/finish":     {},
+		"POST /settings/security/passkeys/:id/remove": {},
+		"POST /login/passkey/begin":                   {},
+		"POST /login/passkey/finish":                  {},
 	}
 }
 

@@ -163,6 +163,14 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/settings/tokens", s.tokenList, app...)
 	e.POST("/settings/tokens", s.tokenCreate, slices.Concat(app, []echo.MiddlewareFunc{s.sudo})...)
 	e.POST("/settings/tokens/:id/revoke", s.tokenRevoke, app...)
+	// Passkeys: each person's own, whatever their role (passkeys.go).
+	// Their JSON answers are for passkeys.js. Removing one asks for sudo.
+	get(e, "/settings/security/passkeys", s.passkeyList, own...)
+	e.POST("/settings/security/passkeys/begin", s.passkeyAddBegin, own...)
+	e.POST("/settings/security/passkeys/finish", s.passkeyAddFinish, own...)
+	e.POST("/settings/security/passkeys/:id/remove", s.passkeyRemove, slices.Concat(own, []echo.MiddlewareFunc{s.sudo})...)
+	e.POST("/login/passkey/begin", s.passkeyLoginBegin, pages...)
+	e.POST("/login/passkey/finish", s.passkeyLoginFinish, pages...)
 }
 
 // router is what routes are added to: the server or a group of it.

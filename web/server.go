@@ -27,6 +27,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/mail"
 	"github.com/blnk-cloud/apikeys/internal/members"
+	"github.com/blnk-cloud/apikeys/internal/passkeys"
 	"github.com/blnk-cloud/apikeys/internal/password"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/internal/tokens"
@@ -113,6 +114,9 @@ type Config struct {
 	// and per email, on each server (default: 5 in a row, then one every
 	// 2 minutes).
 	ForgotLimit throttle.Config
+	// Passkeys is who passkeys are made for (passkeys.ParsePublicURL
+	// makes it from --public-url); an empty RPID turns passkeys off.
+	Passkeys PasskeyConfig
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -121,6 +125,13 @@ type Config struct {
 // at once, and failures are logged there.
 type Mailer interface {
 	Post(m mail.Message, requestID string)
+}
+
+// PasskeyConfig is the relying party of passkeys: its id (the public
+// URL's host name) and the origins browsers may answer from.
+type PasskeyConfig struct {
+	RPID    string
+	Origins []string
 }
 
 func (c *Config) setDefaults() {
@@ -263,8 +274,11 @@ type Server struct {
 	tokens *tokens.Service
 	// tokenLimit bounds each management token's requests.
 	tokenLimit *throttle.Limiter
-	log        *slog.Logger
-	cookies    *sessions.CookieStore
+	// passkeys adds, removes and checks passkeys; nil: passkeys are off
+	// (no public URL).
+	passkeys *passkeys.Service
+	log      *slog.Logger
+	cookies  *sessions.CookieStore
 	// dummyHash is verified against when an email is unknown. Made on the
 	// first such sign-in, not at start: hashing takes 19 MiB for a moment.
 	dummyHash func() string
@@ -278,6 +292,9 @@ type Server struct {
 	forgotByIP, forgotByEmail LoginThrottle
 	// leakLimit bounds the leak reports per client address.
 	leakLimit *throttle.Limiter
+	// passkeyBegins bounds the passkey sign-ins an address may begin:
+	// each keeps a row for 5 minutes, asked by anyone without a session.
+	passkeyBegins *throttle.Limiter
 	// hashSlots holds a token per password hash being computed: at most
 	// cfg.PasswordChecks at once.
 	hashSlots chan struct{}
@@ -317,6 +334,14 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		hashSlots:      make(chan struct{}, cfg.PasswordChecks),
 		verifyPassword: password.Verify,
 		leakLimit:      throttle.New(cfg.LeakLimit, cfg.Now),
+		passkeyBegins:  throttle.New(throttle.Config{Burst: 30, Every: 2 * time.Second}, cfg.Now),
+	}
+	if cfg.Passkeys.RPID != "" {
+		pk, err := passkeys.New(passkeys.Config{RPID: cfg.Passkeys.RPID, Origins: cfg.Passkeys.Origins, Now: cfg.Now}, store, log)
+		if err != nil {
+			return nil, err
+		}
+		s.passkeys = pk
 	}
 	factors, err := twofactor.New(store, cfg.SessionSecret, cfg.Now, log)
 	if err != nil {

@@ -84,6 +84,12 @@ func mustSession(c echo.Context) *blnk.Session {
 // is worthless after it. The audit log records user.signed_in with the
 // session.
 func (s *Server) startSession(c echo.Context, u blnk.User, workspaceID int64, flash string) error {
+	return s.startSessionBy(c, u, workspaceID, flash, "")
+}
+
+// startSessionBy is startSession for a sign-in by method ("passkey"),
+// which user.signed_in records.
+func (s *Server) startSessionBy(c echo.Context, u blnk.User, workspaceID int64, flash, method string) error {
 	r := c.Request()
 	// The request's own session object, so that anything else this
 	// request writes to it keeps the new token.
@@ -98,7 +104,7 @@ func (s *Server) startSession(c echo.Context, u blnk.User, workspaceID int64, fl
 		return err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
-	if err := s.accounts.StartSession(r.Context(), tokenHash(token), u, workspaceID, actorOf(c, u.ID, u.Email), r.UserAgent()); err != nil {
+	if err := s.accounts.StartSessionBy(r.Context(), tokenHash(token), u, workspaceID, actorOf(c, u.ID, u.Email), r.UserAgent(), method); err != nil {
 		return err
 	}
 	cs.Values = map[any]any{tokenValue: token}

@@ -50,4 +50,7 @@ type Store interface {
 	FindPasswordReset(ctx context.Context, tokenHash []byte) (blnk.PasswordReset, error)
 	ListSessions(ctx context.Context, userID int64, current []byte) ([]blnk.SessionInfo, error)
 	ListTokens(ctx context.Context, workspaceID, userID int64) ([]blnk.Token, error)
+	ListPasskeys(ctx context.Context, userID int64) ([]blnk.Passkey, error)
+	CountPasskeys(ctx context.Context, userID int64) (int, error)
+	LoginByUserID(ctx context.Context, userID int64) (blnk.Login, error)
 }

@@ -113,18 +113,29 @@ func (s *Server) clearPending(c echo.Context, flash string) error {
 // session starts, the browser becomes a known device of the account, and
 // the person goes where they were going.
 func (s *Server) finishSecondFactor(c echo.Context, p pendingSignIn, how string) error {
-	if err := s.startSession(c, blnk.User{ID: p.UserID, Email: p.Email}, p.WorkspaceID, ""); err != nil {
+	to, err := s.completeSecondFactor(c, p, how)
+	if err != nil {
 		return err
 	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// completeSecondFactor starts the session of the pending sign-in p and
+// returns where the person goes: finishSecondFactor redirects there, a
+// passkey's answer (JSON, for passkeys.js) names it.
+func (s *Server) completeSecondFactor(c echo.Context, p pendingSignIn, how string) (string, error) {
+	if err := s.startSessionBy(c, blnk.User{ID: p.UserID, Email: p.Email}, p.WorkspaceID, "", how); err != nil {
+		return "", err
+	}
 	if err := s.setDeviceCookie(c, p.Email); err != nil {
-		return err
+		return "", err
 	}
 	s.log.Info("signed in", "request_id", requestIDOf(c), "user_id", p.UserID, "second_factor", how)
 	to := p.Next
 	if to == "" {
 		to = "/settings/api-keys"
 	}
-	return c.Redirect(http.StatusSeeOther, to)
+	return to, nil
 }
 
 // pendingExpired sends a browser whose pending sign-in is gone back to
@@ -137,10 +148,29 @@ func (s *Server) pendingExpired(c echo.Context) error {
 }
 
 func (s *Server) twoFactorForm(c echo.Context) error {
-	if _, ok := s.pending(c); !ok {
+	p, ok := s.pending(c)
+	if !ok {
 		return s.pendingExpired(c)
 	}
-	return render(c, http.StatusOK, views.TwoFactorPage(views.TwoFactorForm{}))
+	f, err := s.twoFactorPageForm(c, p)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.TwoFactorPage(f))
+}
+
+// twoFactorPageForm is the second step's form for p: "Use a passkey"
+// when the person has one and passkeys are on.
+func (s *Server) twoFactorPageForm(c echo.Context, p pendingSignIn) (views.TwoFactorForm, error) {
+	origin := s.passkeyOrigin()
+	if origin == "" {
+		return views.TwoFactorForm{}, nil
+	}
+	fs, err := s.db.FindFactors(c.Request().Context(), p.UserID)
+	if err != nil || fs.Passkeys == 0 {
+		return views.TwoFactorForm{}, err
+	}
+	return views.TwoFactorForm{PasskeyOrigin: origin}, nil
 }
 
 // secondFactorCharges are the counts a second-factor attempt is charged
@@ -198,7 +228,12 @@ func (s *Server) twoFactor(c echo.Context) error {
 			status = http.StatusUnprocessableEntity
 		}
 		s.log.Info("second factor refused", "request_id", requestIDOf(c), "user_id", p.UserID)
-		return render(c, status, views.TwoFactorPage(views.TwoFactorForm{Problem: derrors.Message(err)}))
+		f, ferr := s.twoFactorPageForm(c, p)
+		if ferr != nil {
+			return ferr
+		}
+		f.Problem = derrors.Message(err)
+		return render(c, status, views.TwoFactorPage(f))
 	}
 	if err != nil {
 		return err
@@ -220,6 +255,12 @@ func (s *Server) securityPage(c echo.Context, status int, sec views.Security) er
 		return err
 	}
 	sec.Factors, sec.Required = f, cur.Workspace.RequireTwoFactor
+	if sec.Passkeys, err = s.passkeyView(c); err != nil {
+		return err
+	}
+	if sec.Sessions, err = s.SessionsList(c, views.SecurityPath); err != nil {
+		return err
+	}
 	p, err := s.page(c, "Security")
 	if err != nil {
 		return err

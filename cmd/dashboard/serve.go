@@ -16,6 +16,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/mail"
+	"github.com/blnk-cloud/apikeys/internal/passkeys"
 	"github.com/blnk-cloud/apikeys/internal/throttle"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 	"github.com/blnk-cloud/apikeys/web"
@@ -121,6 +123,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	pk, err := publicPasskeys(public)
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
@@ -168,6 +174,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	url := "http://" + ln.Addr().String()
+	if pk.RPID == "" {
+		pk = localPasskeys(ln.Addr())
+	}
+	if pk.RPID == "" {
+		log.Info("passkeys are off: set --public-url (BLNK_PUBLIC_URL) to the https address people open the dashboard at")
+	} else {
+		log.Info("passkeys on", "rp_id", pk.RPID, "origin", pk.Origins[0])
+	}
 	setupToken, err := firstRunToken(ctx, store, ln.Addr())
 	if err != nil {
 		ln.Close()
@@ -207,7 +221,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	sender := delivery.New(delivery.Config{ServerID: serverID, RetryBase: hookRetry, PollEvery: hookPoll, Guard: guard}, store, log)
 
-	var trusted []string
+	// The public URL is this server's own origin, whatever Host a proxy
+	// passes on.
+	trusted := slices.Clone(pk.Origins)
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			trusted = append(trusted, o)
@@ -223,6 +239,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Webhooks:        web.WebhookConfig{Guard: guard},
 		SetupToken:      setupToken,
 		PublicURL:       public,
+		Passkeys:        pk,
 		TokenLimit:      throttle.Config{Burst: *tokenBurst, Every: tokenEvery},
 	}
 	if outbox != nil {
@@ -405,4 +422,30 @@ func parsePublicURL(raw string) (string, error) {
 		return "", fmt.Errorf("--public-url %q: use the dashboard's origin, like https://keys.example.com (no path)", raw)
 	}
 	return raw, nil
+}
+
+// publicPasskeys returns who passkeys are made for: the --public-url's
+// domain, refused with a sentence that says why when browsers would
+// refuse it; none without one.
+func publicPasskeys(publicURL string) (web.PasskeyConfig, error) {
+	if publicURL == "" {
+		return web.PasskeyConfig{}, nil
+	}
+	rp, origin, err := passkeys.ParsePublicURL(publicURL)
+	if err != nil {
+		return web.PasskeyConfig{}, fmt.Errorf("--public-url (BLNK_PUBLIC_URL): %w", err)
+	}
+	return web.PasskeyConfig{RPID: rp, Origins: []string{origin}}, nil
+}
+
+// localPasskeys is the relying party of a server without --public-url:
+// http://localhost:PORT when it listens on loopback (browsers treat
+// localhost as a secure context, and refuse passkeys on 127.0.0.1),
+// else none (passkeys off).
+func localPasskeys(addr net.Addr) web.PasskeyConfig {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+		return web.PasskeyConfig{}
+	}
+	return web.PasskeyConfig{RPID: "localhost", Origins: []string{"http://localhost:" + strconv.Itoa(int(ap.Port()))}}
 }

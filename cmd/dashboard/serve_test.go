@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +81,9 @@ func TestServeRefusesTheRemovedTrustProxy(t *testing.T) {
 		{"flag set to true", "", []string{"--trust-proxy=true"}, "--trusted-proxies 127.0.0.1"},
 		{"environment", "true", nil, "--trust-proxy (BLNK_TRUST_PROXY) was removed"},
 		{"bad entry", "", []string{"--trusted-proxies", "127.0.0.1,10.0.0.300"}, "--trusted-proxies: 10.0.0.300 is not an IP address"},
+		{"public URL an IP address", "", []string{"--public-url", "https://10.0.0.2"}, "--public-url (BLNK_PUBLIC_URL): the public URL \"https://10.0.0.2\" names an IP address; passkeys need a domain name"},
+		{"public URL over http", "", []string{"--public-url", "http://dash.example.com"}, "is not https; browsers offer passkeys only over https (or on http://localhost)"},
+		{"public URL with a path", "", []string{"--public-url", "https://example.com/dash"}, "must be an origin only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,6 +103,24 @@ func TestServeRefusesTheRemovedTrustProxy(t *testing.T) {
 // TestServeLeaseFlags: a revoke must be able to wait for a lease to run
 // out, and a lease must outlast a late poll; serve refuses other settings
 // before it opens anything.
+func TestLocalPasskeys(t *testing.T) {
+	tests := []struct {
+		addr string
+		want string
+	}{
+		{"127.0.0.1:8080", "http://localhost:8080"},
+		{"[::1]:9000", "http://localhost:9000"},
+		{"0.0.0.0:8080", ""},
+		{"10.0.0.2:8080", ""},
+	}
+	for _, tt := range tests {
+		got := localPasskeys(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(tt.addr)))
+		if tt.want == "" && got.RPID != "" || tt.want != "" && (got.RPID != "localhost" || len(got.Origins) != 1 || got.Origins[0] != tt.want) {
+			t.Errorf("localPasskeys(%s) = %+v, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
 func TestServeLeaseFlags(t *testing.T) {
 	for _, tt := range []struct {
 		args []string

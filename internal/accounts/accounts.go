@@ -68,8 +68,17 @@ func (s *Service) Setup(ctx context.Context, workspace, email, passwordHash stri
 // and records user.signed_in by actor, in one write. userAgent is the
 // browser's, kept (with actor.IP) for the person's list of sessions.
 func (s *Service) StartSession(ctx context.Context, tokenHash []byte, u blnk.User, workspaceID int64, actor audit.Actor, userAgent string) error {
+	return s.StartSessionBy(ctx, tokenHash, u, workspaceID, actor, userAgent, "")
+}
+
+// StartSessionBy is StartSession for a sign-in by method (such as
+// "passkey"), which user.signed_in records as its "method"; "": none.
+func (s *Service) StartSessionBy(ctx context.Context, tokenHash []byte, u blnk.User, workspaceID int64, actor audit.Actor, userAgent, method string) error {
 	now := s.cfg.Now()
 	signedIn := audit.Event{WorkspaceID: workspaceID, At: now, Action: audit.UserSignedIn, Actor: actor}
+	if method != "" {
+		signedIn.Details = map[string]any{"method": method}
+	}
 	return s.store.CreateSessionFrom(ctx, tokenHash, u.ID, workspaceID, now, blnk.SessionClient{UserAgent: userAgent, IP: actor.IP}, signedIn)
 }
 

@@ -50,6 +50,8 @@ const (
 	SessionRevoked           Action = "session.revoked"
 	TokenCreated             Action = "token.created"
 	TokenRevoked             Action = "token.revoked"
+	PasskeyAdded             Action = "passkey.added"
+	PasskeyRemoved           Action = "passkey.removed"
 )
 
 // Actions returns every action, in the order web/README.md lists them.
@@ -61,7 +63,8 @@ func Actions() []Action {
 		PolicyChanged,
 		TwoFactorEnabled, TwoFactorDisabled, TwoFactorRecoveryUsed, TwoFactorRecoveryNew, TwoFactorRequired, UserSudo,
 		PasswordResetLinkCreated, PasswordChanged, SessionRevoked,
-		TokenCreated, TokenRevoked}
+		TokenCreated, TokenRevoked,
+		PasskeyAdded, PasskeyRemoved}
 }
 
 // Known reports whether a is one of Actions.

@@ -39,6 +39,7 @@ var floors = map[string][]string{
 	"internal/mail":        {},
 	"internal/idempotency": {"internal/blnk", "internal/derrors"},
 	"internal/tokens":      {"internal/apikey", "internal/audit", "internal/blnk", "internal/derrors", "internal/naming"},
+	"internal/passkeys":    {"internal/audit", "internal/blnk", "internal/derrors"},
 	// Adapters: the database knows only the vocabulary.
 	"db":    {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/naming"},
 	"views": {"internal/apikey", "internal/audit", "internal/blnk", "internal/webhook", "internal/derrors", "internal/password", "static"},

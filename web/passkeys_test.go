@@ -1,0 +1,293 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/testkit"
+	"github.com/blnk-cloud/apikeys/internal/testkit/htmlcheck"
+	"github.com/blnk-cloud/apikeys/internal/throttle"
+	"github.com/blnk-cloud/apikeys/web"
+)
+
+// withPasskeys turns passkeys on for the test server's origin.
+func withPasskeys(more ...func(*web.Config)) serverOpts {
+	return serverOpts{config: func(c *web.Config) {
+		c.Passkeys = web.PasskeyConfig{RPID: "dash.test", Origins: []string{origin}}
+		for _, f := range more {
+			f(c)
+		}
+	}}
+}
+
+// jsonBody sends b as a JSON request body.
+func jsonBody(b []byte) opt { return rawBody(strings.NewReader(string(b)), "application/json") }
+
+// addPasskey adds a passkey named name through the pages, as passkeys.js
+// does, and fails the test unless it is added.
+func addPasskey(t *testing.T, c *client, auth *testkit.Authenticator, name string) {
+	t.Helper()
+	r := c.post("/settings/security/passkeys/begin", url.Values{"name": {name}})
+	if r.Code != http.StatusOK || r.cookie("blnk_passkey") == nil {
+		t.Fatalf("begin: %s", r)
+	}
+	answer, err := auth.Create([]byte(r.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = c.do(http.MethodPost, "/settings/security/passkeys/finish", nil, jsonBody(answer))
+	if r.Code != http.StatusOK || !strings.Contains(r.Body, `"redirect":"/settings/security/passkeys"`) {
+		t.Fatalf("finish: %s", r)
+	}
+}
+
+// passkeySignIn signs c in with a passkey alone and returns the finish
+// answer.
+func passkeySignIn(t *testing.T, c *client, auth *testkit.Authenticator, next string) (*response, []byte) {
+	t.Helper()
+	r := c.post("/login/passkey/begin", nil)
+	if r.Code != http.StatusOK {
+		t.Fatalf("begin: %s", r)
+	}
+	answer, err := auth.Get([]byte(r.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "/login/passkey/finish"
+	if next != "" {
+		target += "?next=" + url.QueryEscape(next)
+	}
+	return c.do(http.MethodPost, target, nil, jsonBody(answer)), answer
+}
+
+func events(t *testing.T, ts *testServer, action audit.Action) []audit.Event {
+	t.Helper()
+	page, err := ts.db.AuditEvents(context.Background(), blnk.AuditFilter{Action: action}, 0, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Events
+}
+
+func TestPasskeyAddSignInRemove(t *testing.T) {
+	ts, c := newSignedIn(t, withPasskeys())
+	auth := testkit.NewAuthenticator(origin)
+
+	r := c.get("/settings/security/passkeys")
+	doc := htmlcheck.Parse(t, r.Body)
+	if r.Code != http.StatusOK || doc.Text(".passkeys-empty") != "You have no passkeys yet." || !doc.Has(`form[data-passkey-add] input[name=name]`) {
+		t.Fatalf("empty page: %s", r)
+	}
+	if got := doc.Text(`.nav-link[aria-current=page]`); got != "Security" {
+		t.Errorf("current nav entry %q, want Security", got)
+	}
+
+	addPasskey(t, c, auth, "  Work laptop  ")
+	r = c.get("/settings/security/passkeys")
+	doc = htmlcheck.Parse(t, r.Body)
+	if got := doc.Text("table.passkeys tbody tr td[data-label=Name]"); got != "Work laptop" {
+		t.Errorf("listed name %q", got)
+	}
+	if got := doc.Text("table.passkeys td[data-label='Last used']"); got != "Never" {
+		t.Errorf("last used %q", got)
+	}
+	if got := doc.Text(".flash"); got != "Passkey “Work laptop” added." {
+		t.Errorf("notice %q", got)
+	}
+	keys, _ := ts.db.ListPasskeys(context.Background(), 1)
+	if len(keys) != 1 {
+		t.Fatalf("stored %d passkeys", len(keys))
+	}
+	if evs := events(t, ts, audit.PasskeyAdded); len(evs) != 1 || evs[0].Actor.Email != adminEmail {
+		t.Errorf("passkey.added events: %+v", evs)
+	}
+
+	// Signed out, a passkey alone signs in, to next.
+	c.post("/logout", nil)
+	r = c.get("/login")
+	if !htmlcheck.Parse(t, r.Body).Has(`[data-passkey-signin] button[data-passkey-login]`) {
+		t.Errorf("no passkey button on the sign-in page")
+	}
+	ts.clock.Advance(time.Minute)
+	r, answer := passkeySignIn(t, c, auth, "/settings/audit-log")
+	if r.Code != http.StatusOK || !strings.Contains(r.Body, `"redirect":"/settings/audit-log"`) {
+		t.Fatalf("passkey sign-in: %s", r)
+	}
+	if r := c.get("/settings/api-keys"); r.Code != http.StatusOK {
+		t.Fatalf("signed in? %d", r.Code)
+	}
+	signedIn := events(t, ts, audit.UserSignedIn)
+	if len(signedIn) == 0 || signedIn[0].DetailsJSON() != `{"method":"passkey"}` {
+		t.Errorf("newest user.signed_in: %+v", signedIn)
+	}
+	keys, _ = ts.db.ListPasskeys(context.Background(), 1)
+	if !keys[0].LastUsedAt.Equal(ts.clock.Now()) {
+		t.Errorf("last used %v, want %v", keys[0].LastUsedAt, ts.clock.Now())
+	}
+
+	// The same answer again, from another browser with a ceremony of its
+	// own: the challenge was answered already.
+	other := ts.client()
+	other.post("/login/passkey/begin", nil)
+	r = other.do(http.MethodPost, "/login/passkey/finish", nil, jsonBody(answer))
+	if r.Code == http.StatusOK || other.sessionCookie() != "" {
+		t.Errorf("replayed answer signs in: %s", r)
+	}
+	// No ceremony at all.
+	r = ts.client().do(http.MethodPost, "/login/passkey/finish", nil, jsonBody(answer))
+	if r.Code != http.StatusUnprocessableEntity || !strings.Contains(r.Body, "expired or was used") {
+		t.Errorf("without a ceremony: %s", r)
+	}
+
+	// Another workspace's admin cannot remove it.
+	stranger := ts.addWorkspace("Other", "other@example.com", "another password 123")
+	if r := stranger.post("/settings/security/passkeys/"+keys[0].ID+"/remove", nil); r.Code != http.StatusNotFound {
+		t.Errorf("a stranger removes the passkey: %d", r.Code)
+	}
+	if r := c.post("/settings/security/passkeys/pk_../remove", nil); r.Code != http.StatusNotFound {
+		t.Errorf("a bad id: %d", r.Code)
+	}
+	r = c.post("/settings/security/passkeys/"+keys[0].ID+"/remove", nil)
+	if r.Code != http.StatusSeeOther || r.Header.Get("Location") != "/settings/security/passkeys" {
+		t.Fatalf("remove: %s", r)
+	}
+	if n, _ := ts.db.CountPasskeys(context.Background(), 1); n != 0 {
+		t.Errorf("%d passkeys after removal", n)
+	}
+	if evs := events(t, ts, audit.PasskeyRemoved); len(evs) != 1 {
+		t.Errorf("passkey.removed events: %+v", evs)
+	}
+	// A removed passkey no longer signs in.
+	fresh := ts.client()
+	r, _ = passkeySignIn(t, fresh, auth, "")
+	if r.Code != http.StatusForbidden || fresh.sessionCookie() != "" {
+		t.Errorf("removed passkey signs in: %s", r)
+	}
+	if evs := events(t, ts, audit.UserSignInFailed); len(evs) == 0 || !strings.Contains(evs[0].DetailsJSON(), "passkey") {
+		t.Errorf("user.sign_in_failed: %+v", evs)
+	}
+}
+
+func TestPasskeyRefusedInput(t *testing.T) {
+	ts, c := newSignedIn(t, withPasskeys())
+	auth := testkit.NewAuthenticator(origin)
+	for _, name := range []string{"", "   ", "tab\tname", "bidi\u202Eexe", "zero\u200Bwidth", "<b>" + strings.Repeat("x", 100)} {
+		r := c.post("/settings/security/passkeys/begin", url.Values{"name": {name}})
+		var body struct{ Error string }
+		json.Unmarshal([]byte(r.Body), &body)
+		if r.Code != http.StatusUnprocessableEntity || body.Error == "" || r.cookie("blnk_passkey") != nil {
+			t.Errorf("name %q: %s", name, r)
+		}
+	}
+	if n := ts.count("passkey_ceremonies"); n != 0 {
+		t.Errorf("%d ceremonies kept for bad names", n)
+	}
+
+	// An answer from another origin (a phishing page) is refused.
+	evil := testkit.NewAuthenticator("http://dash.test.evil.example")
+	r := c.post("/settings/security/passkeys/begin", url.Values{"name": {"phished"}})
+	answer, _ := evil.Create([]byte(r.Body))
+	r = c.do(http.MethodPost, "/settings/security/passkeys/finish", nil, jsonBody(answer))
+	if r.Code != http.StatusForbidden || !strings.Contains(r.Body, "not accepted") {
+		t.Errorf("another origin's answer: %s", r)
+	}
+	// Garbage, and too much of it.
+	c.post("/settings/security/passkeys/begin", url.Values{"name": {"x"}})
+	r = c.do(http.MethodPost, "/settings/security/passkeys/finish", nil, jsonBody([]byte(`{"id":`)))
+	if r.Code != http.StatusForbidden {
+		t.Errorf("garbage: %s", r)
+	}
+	c.post("/settings/security/passkeys/begin", url.Values{"name": {"x"}})
+	r = c.do(http.MethodPost, "/settings/security/passkeys/finish", nil, jsonBody([]byte(strings.Repeat("x", 70<<10))))
+	if r.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("70 KiB answer: %d", r.Code)
+	}
+	// Another person's ceremony (its cookie, stolen) adds nothing to theirs.
+	r = c.post("/settings/security/passkeys/begin", url.Values{"name": {"mine"}})
+	stolen := r.cookie("blnk_passkey")
+	answer, _ = auth.Create([]byte(r.Body))
+	stranger := ts.addWorkspace("Other", "other@example.com", "another password 123")
+	cookies := append(stranger.cookiesFor("/"), stolen)
+	r = stranger.do(http.MethodPost, "/settings/security/passkeys/finish", nil, jsonBody(answer), withCookies(cookies))
+	if r.Code != http.StatusUnprocessableEntity {
+		t.Errorf("stranger finishes another's ceremony: %s", r)
+	}
+	if n := ts.count("passkeys"); n != 0 {
+		t.Errorf("%d passkeys stored", n)
+	}
+	// Not signed in: no adding.
+	if r := ts.client().post("/settings/security/passkeys/begin", url.Values{"name": {"x"}}); r.Code != http.StatusSeeOther {
+		t.Errorf("signed out begin: %d", r.Code)
+	}
+}
+
+func TestPasskeySignInThrottled(t *testing.T) {
+	ts, c := newSignedIn(t, withPasskeys(func(c *web.Config) {
+		c.LoginLimit = throttle.Config{Burst: 1, Every: time.Minute} // 4 per address
+	}))
+	auth := testkit.NewAuthenticator(origin)
+	addPasskey(t, c, auth, "laptop")
+	auth.Origin = "http://evil.example" // every answer refused
+	b := ts.client()
+	for i := range 4 {
+		if r, _ := passkeySignIn(t, b, auth, ""); r.Code != http.StatusForbidden {
+			t.Fatalf("attempt %d: %s", i+1, r)
+		}
+	}
+	auth.Origin = origin
+	r, _ := passkeySignIn(t, b, auth, "")
+	if r.Code != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || b.sessionCookie() != "" {
+		t.Fatalf("fifth attempt: %s", r)
+	}
+	ts.clock.Advance(time.Minute)
+	if r, _ := passkeySignIn(t, b, auth, "//evil.example"); r.Code != http.StatusOK || !strings.Contains(r.Body, `"redirect":"/settings/api-keys"`) {
+		t.Fatalf("after a minute: %s", r)
+	}
+}
+
+// TestPasskeyBeginsAreBounded: anyone may begin a passkey sign-in, and
+// each keeps a row for 5 minutes: an address gets 30 in a row.
+func TestPasskeyBeginsAreBounded(t *testing.T) {
+	ts, _ := newSignedIn(t, withPasskeys())
+	c := ts.client()
+	for i := range 30 {
+		if r := c.post("/login/passkey/begin", nil); r.Code != http.StatusOK {
+			t.Fatalf("begin %d: %s", i+1, r)
+		}
+	}
+	r := c.post("/login/passkey/begin", nil)
+	if r.Code != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "2" {
+		t.Fatalf("begin 31: %s", r)
+	}
+	if n := ts.count("passkey_ceremonies"); n != 30 {
+		t.Errorf("%d ceremonies kept, want 30", n)
+	}
+	if r := ts.client().post("/login/passkey/begin", nil, fromAddr("198.51.100.7:1234")); r.Code != http.StatusOK {
+		t.Errorf("another address: %d", r.Code)
+	}
+	ts.clock.Advance(2 * time.Second)
+	if r := c.post("/login/passkey/begin", nil); r.Code != http.StatusOK {
+		t.Errorf("2 s later: %d", r.Code)
+	}
+}
+
+func TestPasskeysOff(t *testing.T) {
+	ts, c := newSignedIn(t, serverOpts{})
+	doc := htmlcheck.Parse(t, c.get("/settings/security/passkeys").Body)
+	if !strings.Contains(doc.Text(".passkeys-section .alert"), "--public-url") || doc.Has("form[data-passkey-add]") {
+		t.Errorf("passkeys off: the page offers them")
+	}
+	if htmlcheck.Parse(t, ts.client().get("/login").Body).Has("[data-passkey-signin]") {
+		t.Errorf("passkeys off: the sign-in page offers them")
+	}
+	if r := ts.client().post("/login/passkey/begin", nil); r.Code != http.StatusNotFound {
+		t.Errorf("begin with passkeys off: %d", r.Code)
+	}
+}
