@@ -6,7 +6,6 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
-
 // PasskeysPath is the page where a person manages their passkeys.
 const PasskeysPath = "/settings/security/passkeys"
 

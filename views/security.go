@@ -21,7 +21,7 @@ type Security struct {
 	// Passkeys and Sessions are the passkeys and sessions sections.
 	Passkeys Passkeys
 	Sessions Sessions
-	Factors blnk.Factors
+	Factors  blnk.Factors
 	// Required: the workspace requires a second factor (and the person
 	// has none: the page says why they were sent here).
 	Required bool

@@ -83,7 +83,7 @@ func TestServeRefusesTheRemovedTrustProxy(t *testing.T) {
 		{"bad entry", "", []string{"--trusted-proxies", "127.0.0.1,10.0.0.300"}, "--trusted-proxies: 10.0.0.300 is not an IP address"},
 		{"public URL an IP address", "", []string{"--public-url", "https://10.0.0.2"}, "--public-url (BLNK_PUBLIC_URL): the public URL \"https://10.0.0.2\" names an IP address; passkeys need a domain name"},
 		{"public URL over http", "", []string{"--public-url", "http://dash.example.com"}, "is not https; browsers offer passkeys only over https (or on http://localhost)"},
-		{"public URL with a path", "", []string{"--public-url", "https://example.com/dash"}, "must be an origin only"},
+		{"public URL with a path", "", []string{"--public-url", "https://example.com/dash"}, "use the dashboard's origin, like https://keys.example.com (no path)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
