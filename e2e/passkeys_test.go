@@ -70,8 +70,8 @@ func TestPasskeysInBrowser(t *testing.T) {
 	held := virtualAuthenticator(t, page)
 	signIn(t, page, "ada@acme.test", "correct horse battery")
 
-	must(t, page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Security"}).Click())
-	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/security/passkeys$`)))
+	goTo(t, page, "/settings/security")
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/security$`)))
 	must(t, expect.Locator(page.GetByText("You have no passkeys yet.")).ToBeVisible())
 	// Keyboard only: type the name, Tab to the button, Enter.
 	name := page.GetByLabel("Name of the new passkey")
@@ -101,6 +101,10 @@ func TestPasskeysInBrowser(t *testing.T) {
 	must(t, page.Keyboard().Press("Enter"))
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
 
+	// The password is no longer enough: the passkey is the second step.
+	signOut(t, page)
+	passkeySecondStep(t, page, "ada@acme.test", "correct horse battery")
+
 	goTo(t, page, "/settings/security/passkeys")
 	must(t, expect.Locator(row.Locator("td[data-label='Last used']")).ToHaveText("just now"))
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Remove passkey Work laptop"}).Click())
@@ -123,23 +127,36 @@ func TestPasskeysInBrowser(t *testing.T) {
 }
 
 // TestPasskeysScreenshots: the passkeys page and the sign-in page at
-// 390, 1024 and 1440 px, light and dark, axe-core clean.
+// 390, 1024 and 1440 px, light and dark, axe-core clean. One page and one
+// virtual authenticator throughout (it holds the passkey the later
+// sign-ins need as their second step); the viewport and the colour
+// scheme change between shots.
 func TestPasskeysScreenshots(t *testing.T) {
 	t.Parallel()
 	a := startApp(t)
 	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
 	la := atLocalhost(t, a)
+	page := newPage(t, la, pageOptions{width: 390, axe: true})
+	virtualAuthenticator(t, page)
 	first := true
 	for _, width := range []int{390, 1024, 1440} {
 		for _, dark := range []bool{false, true} {
 			theme := map[bool]string{false: "light", true: "dark"}[dark]
-			page := newPage(t, la, pageOptions{width: width, mobile: width == 390, dark: dark, axe: true})
-			virtualAuthenticator(t, page)
+			scheme := map[bool]*playwright.ColorScheme{false: playwright.ColorSchemeLight, true: playwright.ColorSchemeDark}[dark]
+			must(t, page.SetViewportSize(width, 900))
+			must(t, page.EmulateMedia(playwright.PageEmulateMediaOptions{ColorScheme: scheme}))
+			if !first {
+				signOut(t, page)
+			}
 			goTo(t, page, "/login")
 			must(t, expect.Locator(page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in with a passkey"})).ToBeVisible())
 			checkA11y(t, page, fmt.Sprintf("sign-in with passkeys %d %s", width, theme))
 			shot(t, page, fmt.Sprintf("passkeys-login-%d-%s", width, theme))
-			signIn(t, page, "ada@acme.test", "correct horse battery")
+			if first {
+				signIn(t, page, "ada@acme.test", "correct horse battery")
+			} else {
+				passkeySecondStep(t, page, "ada@acme.test", "correct horse battery")
+			}
 			goTo(t, page, "/settings/security/passkeys")
 			if first {
 				checkA11y(t, page, "no passkeys")
@@ -158,6 +175,22 @@ func TestPasskeysScreenshots(t *testing.T) {
 			must(t, expect.Locator(page.Locator("table.passkeys tbody tr")).ToHaveCount(1))
 			checkA11y(t, page, fmt.Sprintf("passkeys %d %s", width, theme))
 			shot(t, page, fmt.Sprintf("passkeys-%d-%s", width, theme))
+			goTo(t, page, "/settings/security")
+			checkA11y(t, page, fmt.Sprintf("security %d %s", width, theme))
+			shot(t, page, fmt.Sprintf("security-%d-%s", width, theme))
 		}
 	}
+}
+
+// passkeySecondStep signs in with the password, then, on the second
+// step's page, with the passkey the page's virtual authenticator holds.
+func passkeySecondStep(t *testing.T, page playwright.Page, email, password string) {
+	t.Helper()
+	goTo(t, page, "/login")
+	must(t, page.GetByLabel("Email").Fill(email))
+	must(t, page.GetByLabel("Password").Fill(password))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in", Exact: playwright.Bool(true)}).Click())
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login/two-factor$`)))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Use a passkey"}).Click())
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
 }
