@@ -124,7 +124,7 @@ func (s *Server) keyBulkRevoke(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, back)
 	}
 	u, _ := url.Parse(back)
-	l, err := s.keyListOf(c.Request().Context(), ws, u.Query())
+	l, err := s.keyListOf(c.Request().Context(), mustSession(c), u.Query())
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ const maxAmong = 500
 // (else nil).
 func (lc *listCounts) count(ctx context.Context, workspaceID int64, q blnk.ListQuery) (all, found blnk.StatusCounts, among []string, err error) {
 	entries, lower, err := lc.snapshot(ctx, workspaceID)
-	search := q.Search != "" || q.Scope != ""
+	search := q.Search != "" || q.Scope != "" || q.CreatedBy != 0
 	if errors.Is(err, errTooBig) {
 		if all, err = lc.db.CountKeys(ctx, workspaceID, blnk.ListQuery{Now: q.Now}); err != nil || !search {
 			return all, all, nil, err
