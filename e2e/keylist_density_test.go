@@ -69,8 +69,12 @@ const densityFacts = `() => {
 		if (r.querySelector(".roll-note")) rolled = Math.max(rolled, b.height);
 		else other = Math.max(other, b.height);
 	}
+	// A table wider than its card spills out of it (the card does not
+	// clip it, so that a row's menu shows whole).
+	const table = document.querySelector("#keys-results table"), card = document.querySelector(".list-card");
+	const spill = table && card ? table.getBoundingClientRect().right - card.getBoundingClientRect().right : 0;
 	const wide = Array.from(document.querySelectorAll("body *")).filter(e => e.getBoundingClientRect().right > de.clientWidth + 1).slice(0, 5).map(e => e.tagName + "." + e.className).join(" ");
-	return {wide, rows: rows.length, visible, rolled, other, pageHeight: de.scrollHeight,
+	return {wide, spill, rows: rows.length, visible, rolled, other, pageHeight: de.scrollHeight,
 		sideways: de.scrollWidth > de.clientWidth, banner: !!document.getElementById("expiring-banner")};
 }`
 
@@ -102,6 +106,9 @@ func TestKeyListDensity(t *testing.T) {
 		}
 		if f["sideways"] == true {
 			t.Errorf("%d px: the page scrolls sideways", o.width)
+		}
+		if toFloat(f["spill"]) > 0.5 {
+			t.Errorf("%d px: the table spills %v px out of its card", o.width, f["spill"])
 		}
 		return f
 	}

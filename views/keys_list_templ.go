@@ -47,7 +47,7 @@ func KeysPage(p Page, l KeyList) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"page-header\"><div><h1>API Keys</h1><p class=\"muted\">Keys let your applications, scripts and agents call Blnk Cloud APIs for this workspace. Treat them like passwords.</p></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"page-header\"><div><h1>API Keys</h1><p class=\"muted\">Applications, scripts and agents call Blnk Cloud APIs with these keys. Treat them like passwords.</p></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
