@@ -266,6 +266,7 @@ type sizeRow struct {
 type listSizes struct {
 	rows        []sizeRow
 	first, next int
+	firstRaw    int
 }
 
 // assetRE finds the static files a page names.
@@ -314,7 +315,7 @@ func transferSizes(ctx context.Context, jar http.CookieJar, base, next string) (
 	if err != nil {
 		return out, err
 	}
-	out.rows, out.first = append(out.rows, page), page.sent
+	out.rows, out.first, out.firstRaw = append(out.rows, page), page.sent, page.raw
 	seen := map[string]bool{}
 	for _, m := range assetRE.FindAllStringSubmatch(body, -1) {
 		path := html.UnescapeString(m[1])
@@ -326,9 +327,9 @@ func transferSizes(ctx context.Context, jar http.CookieJar, base, next string) (
 		if err != nil {
 			return out, err
 		}
-		out.rows, out.first = append(out.rows, r), out.first+r.sent
+		out.rows, out.first, out.firstRaw = append(out.rows, r), out.first+r.sent, out.firstRaw+r.raw
 	}
-	out.rows = append(out.rows, sizeRow{what: "**first visit, in all**", sent: out.first})
+	out.rows = append(out.rows, sizeRow{what: "**first visit, in all**", sent: out.first, raw: out.firstRaw})
 	full, _, err := fetch("a next page, whole (no JavaScript)", next, false)
 	if err != nil {
 		return out, err
