@@ -53,7 +53,8 @@ func (a *args) add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
-// searchWhere is the condition of a query's workspace, search and scope.
+// searchWhere is the condition of a query's workspace, search, scope and
+// owner.
 func (d *DB) searchWhere(workspaceID int64, q blnk.ListQuery, a *args) string {
 	// contains(haystack, needle): a plain substring test, which both
 	// databases run faster than LIKE and which needs no escaping.
@@ -83,6 +84,10 @@ func (d *DB) searchWhere(workspaceID int64, q blnk.ListQuery, a *args) string {
 			fmt.Fprintf(&w, ` OR %s(k.prefix, %s) > 0`, contains, p)
 		}
 		w.WriteString(")")
+	}
+	if q.CreatedBy != 0 {
+		// By the index api_keys_creator (workspace_id, created_by).
+		w.WriteString(" AND k.created_by = " + a.add(q.CreatedBy))
 	}
 	if q.Scope != "" {
 		// Stored scopes are names joined by single spaces.
@@ -258,8 +263,9 @@ func cursorAt(q blnk.ListQuery, k apikey.Key, backward bool) blnk.Cursor {
 	return c
 }
 
-// CountKeys counts in SQL the keys a search finds (q's Search and Scope; its
-// status, sort and cursor are ignored) in each status at q.Now.
+// CountKeys counts in SQL the keys a search finds (q's Search, Scope and
+// CreatedBy; its status, sort and cursor are ignored) in each status at
+// q.Now.
 func (d *DB) CountKeys(ctx context.Context, workspaceID int64, q blnk.ListQuery) (blnk.StatusCounts, error) {
 	var a args
 	where := d.searchWhere(workspaceID, q, &a)

@@ -19,7 +19,8 @@ const keyColumns = `k.id, k.workspace_id, k.name, k.prefix, k.scopes, k.expires_
 	k.revoke_confirmed, k.revoke_servers, k.revoke_confirm_ms, k.revoke_lapsed,
 	k.description, k.expiry_days, COALESCE(k.rolled_from, ''), COALESCE(rf.prefix, ''),
 	COALESCE(k.rolled_into, ''), COALESCE(ri.prefix, ''), k.rolled_at,
-	k.allowlist, k.exposed_at, COALESCE(k.exposed_url, ''), COALESCE(k.exposed_source, ''), COALESCE(k.created_by, 0)
+	k.allowlist, k.exposed_at, COALESCE(k.exposed_url, ''), COALESCE(k.exposed_source, ''), COALESCE(k.created_by, 0),
+	COALESCE(cu.name, '')
 	FROM api_keys k
 	LEFT JOIN users cu ON cu.id = k.created_by
 	LEFT JOIN users ru ON ru.id = k.revoked_by
@@ -35,7 +36,7 @@ func scanKey(row scanner) (apikey.Key, error) {
 	err := row.Scan(&k.ID, &k.WorkspaceID, &k.Name, &k.Prefix, &scopes, &expires, &created,
 		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP, &confirmed, &servers, &took, &lapsed,
 		&k.Description, &days, &k.RolledFrom, &k.RolledFromPrefix, &k.RolledInto, &k.RolledIntoPrefix, &rolled,
-		&allowlist, &exposed, &k.Exposure.URL, &k.Exposure.Source, &k.CreatedByID)
+		&allowlist, &exposed, &k.Exposure.URL, &k.Exposure.Source, &k.CreatedByID, &k.CreatedByName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return apikey.Key{}, blnk.ErrNotFound
 	}

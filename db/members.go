@@ -472,6 +472,17 @@ func (d *DB) RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, er
 			r.WorkspaceID, r.UserID, ms(r.Now), r.To); err != nil {
 			return blnk.Removed{}, fmt.Errorf("transfer keys: %w", err)
 		}
+		// A change of each key: the list's counts (its owner=me filter)
+		// are kept until the change log moves.
+		ids := make([]string, len(out.Keys))
+		for i := range out.Keys {
+			ids[i] = out.Keys[i].ID
+		}
+		if len(ids) > 0 {
+			if out.Seq, err = d.recordChanges(ctx, tx, ids, r.Now); err != nil {
+				return blnk.Removed{}, err
+			}
+		}
 		evs := make([]audit.Event, len(out.Keys))
 		for i := range out.Keys {
 			k := &out.Keys[i]

@@ -27,6 +27,7 @@ type ListFilter struct {
 	// Compliance is "" or ComplianceNon: only the working keys that
 	// break the key policies.
 	Compliance string
+	Owner      string // "" (everyone's keys) or "me"
 	Sort       string // "" (created), name, expires, last_used
 	Desc       bool   // meaningful when Sort is not ""
 	Limit      int    // 0: DefaultListLimit
@@ -70,6 +71,9 @@ func (f ListFilter) URL() string {
 	}
 	if f.Compliance != "" {
 		v.Set("compliance", f.Compliance)
+	}
+	if f.Owner != "" {
+		v.Set("owner", f.Owner)
 	}
 	if s := f.SortParam(); s != DefaultSort(f.Status) {
 		v.Set("sort", s)
@@ -156,13 +160,14 @@ func (f ListFilter) SortState(column string) string {
 	return "ascending"
 }
 
-// Filtered reports whether f hides some keys (search, status or scope).
+// Filtered reports whether f hides some keys (search, status, scope or
+// owner).
 func (f ListFilter) Filtered() bool {
-	return f.Search != "" || f.Status != "" || f.Scope != "" || f.Compliance != ""
+	return f.Search != "" || f.Status != "" || f.Scope != "" || f.Compliance != "" || f.Owner != ""
 }
 
-// Cleared is f without search, status, scope or compliance: every key,
-// same order.
+// Cleared is f without search, status, scope, compliance or owner: every
+// key, same order.
 func (f ListFilter) Cleared() ListFilter {
 	return ListFilter{Limit: f.Limit}.withSortParam(f.SortParam())
 }
@@ -252,7 +257,7 @@ func (l KeyList) Range() string {
 }
 
 // FilterDescription says in words what hides keys, for the empty result:
-// `matching "prod", expired, that can use data:read`.
+// `matching "prod", expired, that can use data:read, created by you`.
 func (l KeyList) FilterDescription() string {
 	f := l.Filter
 	s := ""
@@ -277,6 +282,9 @@ func (l KeyList) FilterDescription() string {
 	}
 	if f.Compliance != "" {
 		add("breaking the key policies")
+	}
+	if f.Owner == "me" {
+		add("created by you")
 	}
 	return s
 }
@@ -338,4 +346,49 @@ func sortCaption(f ListFilter) string {
 		return "oldest first"
 	}
 	return "newest first"
+}
+
+// Creator says whose key k is: the person who created it or was handed it
+// (their name, else their email), or the command line.
+func Creator(k apikey.Key) string {
+	switch {
+	case k.CreatedByID == 0:
+		return "Command line"
+	case k.CreatedByName != "":
+		return k.CreatedByName
+	case k.CreatedBy != "":
+		return k.CreatedBy
+	}
+	return "A former member"
+}
+
+// CreatorDetail is the hover text of Creator: the person's email when the
+// list shows their name.
+func CreatorDetail(k apikey.Key) string {
+	if k.CreatedByID == 0 {
+		return "Made with the dashboard's command line"
+	}
+	return k.CreatedBy
+}
+
+// maxRowScopes is how many scopes a row of the list shows; the rest are
+// counted ("+2"), named on hover and in the details panel.
+const maxRowScopes = 2
+
+// rowScopes splits a key's scopes into those a row shows and the rest.
+func rowScopes(s apikey.Set) (shown, rest []apikey.Scope) {
+	all := s.Scopes()
+	if len(all) <= maxRowScopes {
+		return all, nil
+	}
+	return all[:maxRowScopes], all[maxRowScopes:]
+}
+
+// scopeNames joins scopes for a hover text.
+func scopeNames(s []apikey.Scope) string {
+	names := make([]string, len(s))
+	for i, sc := range s {
+		names[i] = string(sc)
+	}
+	return strings.Join(names, ", ")
 }

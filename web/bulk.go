@@ -127,7 +127,7 @@ func (s *Server) keyBulkRevoke(c echo.Context) error {
 	if err := s.withPolicy(c); err != nil {
 		return err
 	}
-	l, err := s.keyListOf(c.Request().Context(), ws, u.Query())
+	l, err := s.keyListOf(c.Request().Context(), mustSession(c), u.Query())
 	if err != nil {
 		return err
 	}

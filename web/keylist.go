@@ -28,11 +28,12 @@ const maxListLimit = 200
 type listProblem = string
 
 // parseListFilter reads the list's query parameters (web/README.md, "The
-// keys list"). Each may appear once; unknown parameters are ignored.
-func parseListFilter(q url.Values) (views.ListFilter, blnk.ListQuery, listProblem) {
+// keys list"). Each may appear once; unknown parameters are ignored. me is
+// the person who asks: owner=me keeps their keys.
+func parseListFilter(q url.Values, me int64) (views.ListFilter, blnk.ListQuery, listProblem) {
 	var f views.ListFilter
 	lq := blnk.ListQuery{Sort: blnk.SortCreated, Desc: true, Limit: views.DefaultListLimit}
-	for _, name := range []string{"q", "status", "scope", "compliance", "sort", "cursor", "limit"} {
+	for _, name := range []string{"q", "status", "scope", "compliance", "owner", "sort", "cursor", "limit"} {
 		if len(q[name]) > 1 {
 			return f, lq, listProblem(fmt.Sprintf("“%s” is given %d times; give it once.", name, len(q[name])))
 		}
@@ -68,6 +69,14 @@ func parseListFilter(q url.Values) (views.ListFilter, blnk.ListQuery, listProble
 			return f, lq, fmt.Sprintf("Unknown scope “%s”.", clip(sc))
 		}
 		f.Scope, lq.Scope = sc, apikey.Scope(sc)
+	}
+
+	switch o := q.Get("owner"); o {
+	case "":
+	case "me":
+		f.Owner, lq.CreatedBy = o, me
+	default:
+		return f, lq, fmt.Sprintf("Unknown owner “%s”: use me, or leave it out for everyone's keys.", clip(o))
 	}
 
 	// Without a sort, the status's default (the keys expiring soon,
@@ -122,7 +131,7 @@ func typingOn(current string, next views.ListFilter) bool {
 	if err != nil || u.Path != views.ListPath {
 		return false
 	}
-	prev, _, problem := parseListFilter(u.Query())
+	prev, _, problem := parseListFilter(u.Query(), 0)
 	if problem != "" || prev.Search == "" || next.Search == "" || prev.Search == next.Search {
 		return false
 	}
@@ -153,7 +162,6 @@ func searchWithoutSecret(q string) (string, bool) {
 
 func (s *Server) keyList(c echo.Context) error {
 	req := c.Request()
-	ws := mustSession(c).Workspace.ID
 	full := isFullPage(c)
 	query := req.URL.Query()
 	// A key pasted into the search must not stay in the address bar, the
@@ -169,7 +177,7 @@ func (s *Server) keyList(c echo.Context) error {
 		pasted = true
 	}
 
-	filter, _, problem := parseListFilter(query)
+	filter, _, problem := parseListFilter(query, 0)
 	// A form without JavaScript sends every field, empty ones too: the
 	// list moves to its one address (htmx requests get it in HX-Push-Url).
 	// So does the sort select's default order, sent with every search.
@@ -179,7 +187,7 @@ func (s *Server) keyList(c echo.Context) error {
 	if err := s.withPolicy(c); err != nil {
 		return err
 	}
-	l, err := s.keyListOf(c.Request().Context(), ws, query)
+	l, err := s.keyListOf(c.Request().Context(), mustSession(c), query)
 	if err != nil {
 		return err
 	}
@@ -211,9 +219,10 @@ func (s *Server) keyList(c echo.Context) error {
 // keyListOf reads the page of the workspace's keys list that query (the
 // list's address) asks for, with its counts; an address that cannot be
 // shown gives a list with its Problem and no keys.
-func (s *Server) keyListOf(ctx context.Context, ws int64, query url.Values) (views.KeyList, error) {
+func (s *Server) keyListOf(ctx context.Context, cur *blnk.Session, query url.Values) (views.KeyList, error) {
 	now := s.cfg.Now()
-	filter, lq, problem := parseListFilter(query)
+	ws := cur.Workspace.ID
+	filter, lq, problem := parseListFilter(query, cur.User.ID)
 	lq.Now, lq.Policy = now, views.PolicyOf(ctx).Policy
 	l := views.KeyList{Now: now, Filter: filter, Problem: string(problem)}
 
@@ -268,9 +277,10 @@ func (s *Server) countsOOB(c echo.Context) (templ.Component, error) {
 		return nil, nil
 	}
 	u, _ := url.Parse(c.Request().Header.Get("HX-Current-URL")) // fromList parsed it
-	filter, lq, problem := parseListFilter(u.Query())
+	me := mustSession(c).User.ID
+	filter, lq, problem := parseListFilter(u.Query(), me)
 	if problem != "" {
-		filter, lq, _ = parseListFilter(nil)
+		filter, lq, _ = parseListFilter(nil, me)
 	}
 	if err := s.withPolicy(c); err != nil {
 		return nil, err

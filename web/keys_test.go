@@ -88,7 +88,7 @@ func TestKeyList(t *testing.T) {
 		})
 		// The first column holds "select all on this page", the last the
 		// rows' action menus.
-		if want := []string{"Select", "Name", "Key", "Scopes", "Role", "Expires", "Last used", "Created", "Status", "Actions"}; !slices.Equal(cols, want) {
+		if want := []string{"Select", "Name", "Key", "Scopes", "Role", "Expires", "Last used", "Created", "Created by", "Status", "Actions"}; !slices.Equal(cols, want) {
 			t.Errorf("columns: got %q, want %q", cols, want)
 		}
 		// Role is always Member: a column on wide screens, said once under
@@ -580,13 +580,14 @@ func TestKeyDetails(t *testing.T) {
 			var scopes []string
 			d.Find("ul.scope-list > li").Each(func(_ int, s *goquery.Selection) { scopes = append(scopes, htmlcheck.Text(s)) })
 			for term, want := range map[string]string{
-				"Name":      "Details key",
-				"Key":       k.Prefix + "...",
-				"Role":      "Member",
-				"Created":   "Mar 10, 2026 12:00:00 UTC by " + adminEmail,
-				"Expires":   "Dec 31, 2026 · in 297 days (end of day, UTC)",
-				"Last used": "Never used",
-				"Status":    "Active",
+				"Name":       "Details key",
+				"Key":        k.Prefix + "...",
+				"Role":       "Member",
+				"Created":    "Mar 10, 2026 12:00:00 UTC",
+				"Created by": adminEmail,
+				"Expires":    "Dec 31, 2026 · in 297 days (end of day, UTC)",
+				"Last used":  "Never used",
+				"Status":     "Active",
 			} {
 				if got := detail(d, term); got != want {
 					t.Errorf("details %s: got %q, want %q", term, got, want)

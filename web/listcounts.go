@@ -59,7 +59,7 @@ const maxAmong = 500
 // creators have roles), and q.NonCompliant keeps only those.
 func (lc *listCounts) count(ctx context.Context, workspaceID int64, q blnk.ListQuery, roles map[int64]blnk.Role) (all, found blnk.StatusCounts, among []string, err error) {
 	entries, lower, err := lc.snapshot(ctx, workspaceID)
-	search := q.Search != "" || q.Scope != "" || q.NonCompliant
+	search := q.Search != "" || q.Scope != "" || q.NonCompliant || q.CreatedBy != 0
 	if errors.Is(err, errTooBig) {
 		if all, err = lc.db.CountKeys(ctx, workspaceID, blnk.ListQuery{Now: q.Now, Policy: q.Policy}); err != nil || !search {
 			return all, all, nil, err

@@ -293,7 +293,9 @@ type apiPage[T any] struct {
 // status, scope, sort, cursor, limit: parseListFilter, the same rules as
 // the page).
 func (s *Server) apiKeys(c echo.Context) error {
-	_, lq, problem := parseListFilter(c.QueryParams())
+	tok, _ := tokenFrom(c)
+	_, lq, problem := parseListFilter(c.QueryParams(), tok.UserID) // owner=me: the token's person
+
 	if problem != "" {
 		return apiError(http.StatusBadRequest, "bad_request", problem)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"html"
@@ -183,15 +185,15 @@ func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	deep = "/settings/api-keys?cursor=" + url.QueryEscape(u.Query().Get("cursor"))
 
 	pages := []listPage{
-		{"first page (newest 50 of 10,000)", "/settings/api-keys", false, "Showing 50 of 10,000 keys.", true},
-		{"first page, htmx (results only)", "/settings/api-keys", true, "Showing 50 of 10,000 keys.", true},
-		{"deep page (after key 7,600, by cursor)", deep, false, "Showing 50 of 10,000 keys.", true},
-		{"filtered: search \"billing\", active, scope data:read", "/settings/api-keys?q=billing&scope=data:read&status=active", false, "Showing 50 of ", true},
-		{"filtered: search finding 10 keys", "/settings/api-keys?q=triage+099", false, "Showing 10 of 10 keys.", true},
-		{"filtered: expiring soon, soonest first", "/settings/api-keys?sort=expires&status=expiring", false, "Showing 50 of 1,000 keys.", true},
+		{"first page (newest 50 of 10,000)", "/settings/api-keys", false, "1–50 of 10,000", true},
+		{"first page, htmx (results only)", "/settings/api-keys", true, "1–50 of 10,000", true},
+		{"deep page (after key 7,600, by cursor)", deep, false, "7,601–7,650 of 10,000", true},
+		{"filtered: search \"billing\", active, scope data:read", "/settings/api-keys?q=billing&scope=data:read&status=active", false, "1–50 of ", true},
+		{"filtered: search finding 10 keys", "/settings/api-keys?q=triage+099", false, "1–10 of 10", true},
+		{"filtered: expiring soon, soonest first", "/settings/api-keys?sort=expires&status=expiring", false, "1–50 of 1,000", true},
 		{"filtered: revoked, search finding nothing", "/settings/api-keys?q=no+such+key&status=revoked", false, "No keys revoked, matching", true},
-		{"sorted by name", "/settings/api-keys?sort=name", false, "Showing 50 of 10,000 keys.", false},
-		{"sorted by last use", "/settings/api-keys?sort=-last_used", false, "Showing 50 of 10,000 keys.", false},
+		{"sorted by name", "/settings/api-keys?sort=name", false, "1–50 of 10,000", false},
+		{"sorted by last use", "/settings/api-keys?sort=-last_used", false, "1–50 of 10,000", false},
 	}
 	const warm, runs = 20, 300
 	var results []listResult
@@ -219,6 +221,11 @@ func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		logf("%s: p50 %s", p.name, fmtDur(times[len(times)/2]))
 	}
 
+	sizes, err := transferSizes(ctx, jar, srv.url, deep)
+	if err != nil {
+		return err
+	}
+
 	model, cores := cpuInfo()
 	fmt.Fprintf(stdout, "\n### The keys list, 10,000 keys (SQLite)\n\n")
 	fmt.Fprintf(stdout, "Run %s, %s (%d cores), %d requests each after %d to warm up, one client after the other on loopback; %s in all.\n\n",
@@ -233,10 +240,104 @@ func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			worstP50, worstP99 = max(worstP50, r.p50), max(worstP99, r.p99)
 		}
 	}
+	fmt.Fprintf(stdout, "\nTransferred, gzip (Accept-Encoding: gzip, bodies as sent):\n\n| what | compressed | uncompressed |\n|---|---:|---:|\n")
+	for _, r := range sizes.rows {
+		fmt.Fprintf(stdout, "| %s | %.1f KB | %.1f KB |\n", r.what, float64(r.sent)/1024, float64(r.raw)/1024)
+	}
+	fmt.Fprintf(stdout, "\nGoals: first visit (page and assets) < 60 KB (%.1f KB): %s; the next page with a warm cache < 20 KB (%.1f KB): %s.\n",
+		float64(sizes.first)/1024, strings.TrimSpace(verdict(sizes.first < 60*1024, "")), float64(sizes.next)/1024, strings.TrimSpace(verdict(sizes.next < 20*1024, "")))
 	rss, hwm := srv.memory()
 	fmt.Fprintf(stdout, "\nServer memory: %s resident at peak (VmHWM %s).\n", mb(rss*1024), mb(hwm*1024))
 	fmt.Fprintf(stdout, "Goals, for the first, filtered and deep pages: p50 < 10 ms (worst %s): %s; p99 < 25 ms (worst %s): %s; HTML < 100 KB (largest %.1f KB): %s.\n",
 		fmtDur(worstP50), strings.TrimSpace(verdict(worstP50 < 10*time.Millisecond, "")), fmtDur(worstP99), strings.TrimSpace(verdict(worstP99 < 25*time.Millisecond, "")),
 		float64(biggest)/1024, strings.TrimSpace(verdict(biggest < 100*1024, "")))
 	return nil
+}
+
+// sizeRow is one response's size as sent (compressed) and as read.
+type sizeRow struct {
+	what      string
+	sent, raw int
+}
+
+// listSizes are the bytes a browser receives for the list: the first
+// visit (the page and every asset it names, an empty cache) and the next
+// page with a warm cache (the assets are immutable: not asked again).
+type listSizes struct {
+	rows        []sizeRow
+	first, next int
+	firstRaw    int
+}
+
+// assetRE finds the static files a page names.
+var assetRE = regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`)
+
+// transferSizes measures what the list costs on the wire with gzip, as a
+// browser asks for it (Accept-Encoding), against the real server: the
+// client does not decompress, so the bodies are counted as sent.
+func transferSizes(ctx context.Context, jar http.CookieJar, base, next string) (listSizes, error) {
+	client := &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
+	fetch := func(what, path string, htmx bool) (sizeRow, string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return sizeRow{}, "", err
+		}
+		req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+		if htmx {
+			req.Header.Set("HX-Request", "true")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return sizeRow{}, "", err
+		}
+		defer resp.Body.Close()
+		sent, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return sizeRow{}, "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return sizeRow{}, "", fmt.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+		raw := sent
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(sent))
+			if err != nil {
+				return sizeRow{}, "", err
+			}
+			if raw, err = io.ReadAll(zr); err != nil {
+				return sizeRow{}, "", err
+			}
+		}
+		return sizeRow{what: what, sent: len(sent), raw: len(raw)}, string(raw), nil
+	}
+	var out listSizes
+	page, body, err := fetch("the list's first page", "/settings/api-keys", false)
+	if err != nil {
+		return out, err
+	}
+	out.rows, out.first, out.firstRaw = append(out.rows, page), page.sent, page.raw
+	seen := map[string]bool{}
+	for _, m := range assetRE.FindAllStringSubmatch(body, -1) {
+		path := html.UnescapeString(m[1])
+		if seen[path] {
+			continue
+		}
+		seen[path] = true
+		r, _, err := fetch(path, path, false)
+		if err != nil {
+			return out, err
+		}
+		out.rows, out.first, out.firstRaw = append(out.rows, r), out.first+r.sent, out.firstRaw+r.raw
+	}
+	out.rows = append(out.rows, sizeRow{what: "**first visit, in all**", sent: out.first, raw: out.firstRaw})
+	full, _, err := fetch("a next page, whole (no JavaScript)", next, false)
+	if err != nil {
+		return out, err
+	}
+	frag, _, err := fetch("a next page, htmx (results only)", next, true)
+	if err != nil {
+		return out, err
+	}
+	out.rows, out.next = append(out.rows, full, frag), frag.sent
+	return out, nil
 }

@@ -45,10 +45,12 @@ type Key struct {
 	// CreatedByID is that user's id; 0: the command line. A Member may
 	// change the keys they created.
 	CreatedByID int64
-	RevokedAt   time.Time
-	RevokedBy   string
-	LastUsedAt  time.Time
-	LastUsedIP  string
+	// CreatedByName is that user's display name, "" when they gave none.
+	CreatedByName string
+	RevokedAt     time.Time
+	RevokedBy     string
+	LastUsedAt    time.Time
+	LastUsedIP    string
 	// Description is the admins' notes about the key ("" if none).
 	Description string
 	// ExpiryDays is the expiry policy of a key made to expire N days

@@ -48,8 +48,11 @@ type ListQuery struct {
 	// Scope keeps keys that may do what it permits (apikey.Set.Allows:
 	// "*" allows everything, X:write allows X:read). "": every key.
 	Scope apikey.Scope
-	Sort  ListSort
-	Desc  bool
+	// CreatedBy, when not 0, keeps the keys of this person: the ones they
+	// created or were handed over (the list's owner=me). 0: everyone's.
+	CreatedBy int64
+	Sort      ListSort
+	Desc      bool
 	// After is where the page starts: the cursor of a previous page's
 	// Next or Prev; zero: the first page.
 	After Cursor
@@ -177,11 +180,14 @@ type ListEntry struct {
 	CreatedBy   int64
 }
 
-// Matches reports whether e is found by q's search and scope, as the
+// Matches reports whether e is found by q's search, scope and owner, as the
 // list's query finds it: lowerName and lowerSearch are e's name and q's
 // search folded by Lower.
 func (e ListEntry) Matches(q ListQuery, lowerName, lowerSearch string) bool {
 	if q.Scope != "" && !e.Scopes.Allows(q.Scope) {
+		return false
+	}
+	if q.CreatedBy != 0 && e.CreatedBy != q.CreatedBy {
 		return false
 	}
 	if q.Search == "" {

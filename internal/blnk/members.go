@@ -256,7 +256,8 @@ type Removed struct {
 	Member Member
 	// Keys are the member's active keys, transferred or revoked.
 	Keys []apikey.Key
-	// Seq is the last key change the revocations made (0 if none).
+	// Seq is the last key change the revocations or transfers made (0 if
+	// none).
 	Seq int64
 	// Sessions is how many sessions of the member ended.
 	Sessions int64
