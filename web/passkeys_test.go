@@ -85,8 +85,8 @@ func TestPasskeyAddSignInRemove(t *testing.T) {
 	if r.Code != http.StatusOK || doc.Text(".passkeys-empty") != "You have no passkeys yet." || !doc.Has(`form[data-passkey-add] input[name=name]`) {
 		t.Fatalf("empty page: %s", r)
 	}
-	if got := doc.Text(`.nav-link[aria-current=page]`); got != "Security" {
-		t.Errorf("current nav entry %q, want Security", got)
+	if !doc.Has(`nav.breadcrumb a[href="/settings/security"]`) {
+		t.Errorf("the breadcrumb does not lead back to Security")
 	}
 
 	addPasskey(t, c, auth, "  Work laptop  ")
@@ -289,5 +289,62 @@ func TestPasskeysOff(t *testing.T) {
 	}
 	if r := ts.client().post("/login/passkey/begin", nil); r.Code != http.StatusNotFound {
 		t.Errorf("begin with passkeys off: %d", r.Code)
+	}
+}
+
+// A person with a passkey gives it after the password: the two-factor
+// page offers it, a right answer signs in (to next), and wrong answers
+// are charged to the same limit as codes.
+func TestPasskeyAsSecondFactor(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, withPasskeys())
+	auth := testkit.NewAuthenticator(origin)
+	addPasskey(t, c, auth, "Work laptop")
+	c.post("/logout", nil)
+
+	passwordStep(t, c, adminEmail)
+	if !parse(t, c.get("/login/two-factor").Body).Has(`[data-passkey-signin] button[data-passkey-login]`) {
+		t.Fatal("the second step does not offer the passkey")
+	}
+	// Another authenticator's passkey is refused, five times, then the
+	// account waits, as for wrong codes.
+	stranger := testkit.NewAuthenticator(origin)
+	if _, err := stranger.Create([]byte(`{"publicKey":{"challenge":"AAAA","rp":{"id":"dash.test","name":"x"},"user":{"id":"AAAA","name":"x","displayName":"x"},"pubKeyCredParams":[{"type":"public-key","alg":-7}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		r := c.post("/login/passkey/begin", nil)
+		if r.Code != http.StatusOK {
+			t.Fatalf("begin %d: %s", i, r)
+		}
+		cred := stranger.Credentials()[0]
+		var opts struct {
+			PublicKey struct{ Challenge string } `json:"publicKey"`
+		}
+		if err := json.Unmarshal([]byte(r.Body), &opts); err != nil {
+			t.Fatal(err)
+		}
+		answer, err := stranger.Sign(cred, opts.PublicKey.Challenge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := c.do(http.MethodPost, "/login/passkey/finish", nil, jsonBody(answer)); r.Code == http.StatusOK || c.sessionCookie() != "" && r.Code == http.StatusOK {
+			t.Fatalf("a stranger's passkey as the second factor: %s", r)
+		}
+	}
+	r, _ := passkeySignIn(t, c, auth, "")
+	if r.Code != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 5 refused passkeys the right one: %d, want 429 with Retry-After", r.Code)
+	}
+	ts.clock.Advance(time.Minute)
+	r, _ = passkeySignIn(t, c, auth, "")
+	if r.Code != http.StatusOK || !strings.Contains(r.Body, `"redirect":"/settings/members"`) {
+		t.Fatalf("the passkey as second factor: %s", r)
+	}
+	if r := c.get("/settings/api-keys"); r.Code != http.StatusOK {
+		t.Fatalf("signed in? %d", r.Code)
+	}
+	if ev := events(t, ts, audit.UserSignedIn); len(ev) == 0 || ev[0].DetailsJSON() != `{"method":"passkey"}` {
+		t.Errorf("newest user.signed_in: %+v", ev)
 	}
 }
