@@ -168,9 +168,10 @@ type Authenticator struct {
 	born    time.Time // the monotonic clock's origin, see mono
 	started time.Time
 
-	mu  sync.RWMutex // guards idx
-	idx *index
-	ips ipLocks
+	mu   sync.RWMutex // guards idx
+	idx  *index
+	ips  ipLocks
+	uses useTable
 
 	syncMu     sync.Mutex   // one sync at a time; checks never take it
 	seq        int64        // last key change applied; under syncMu
@@ -179,16 +180,12 @@ type Authenticator struct {
 	lease      atomic.Int64 // mono (ns) when the lease runs out
 	appliedSeq atomic.Int64 // seq, for readers outside syncMu
 	dirtyMu    sync.Mutex
-	dirty      []*entry // keys used since the last flush
+	dirty      []*useRec // keys used since the last flush
 	rolledMu   sync.Mutex
 	rolled     []rolledCounts // counts of past hours, taken off their entries
 	flushMu    sync.Mutex
-	spare      []*entry   // a drained dirty list, reused; under flushMu
+	spare      []*useRec  // a drained dirty list, reused; under flushMu
 	pending    blnk.Usage // what the last flush could not write; under flushMu
-	// written is, per entry slot, the address last written to the
-	// addresses table and when: a key used from one address all day has
-	// that row refreshed once a minute, not every flush. Under flushMu.
-	written []addrMark
 }
 
 // New loads every key of store into a new Authenticator.
@@ -279,27 +276,16 @@ func (a *Authenticator) put(k blnk.Record) {
 		}
 		e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
 		e.revokedAt.Store(old.revokedAt.Load())
-		e.lastUsed.Store(old.lastUsed.Load())
-		e.lastRefused.Store(old.lastRefused.Load())
-		st := a.ips.of(old)
-		st.mu.Lock()
-		ip, refused := old.ip, old.refused
-		st.mu.Unlock()
-		e.ipHash.Store(old.ipHash.Load())
-		st = a.ips.of(e)
-		st.mu.Lock()
-		e.ip, e.refused = ip, refused
-		st.mu.Unlock()
-		// The old entry keeps its unflushed counts: it is still queued
-		// if it has any, and the flush writes them under the same id.
+		// The new entry takes the old one's use record (last use,
+		// address, counts), made now if the key had none, so that a call
+		// racing with this edit counts in the one record either way.
+		e.use.Store(old.use.Load())
 		return
 	}
 	e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
 	e.revokedAt.Store(revoked)
-	if !k.Key.LastUsedAt.IsZero() {
-		e.lastUsed.Store(k.Key.LastUsedAt.UnixMilli())
-		a.setIP(e, k.Key.LastUsedIP)
-	}
+	// The key's last use stays in the database: the pages read it there
+	// and add what this process has seen since it started (LastUsed).
 }
 
 // byID returns the entry of key id, or nil.
