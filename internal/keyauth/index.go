@@ -3,6 +3,7 @@ package keyauth
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,6 +253,30 @@ func sameHigh(c, h uint64) bool { return c>>32 == h>>32 }
 func (t *slotTable) start(h uint64) (uint64, uint64) {
 	mask := uint64(len(t.cells) - 1)
 	return h & mask, mask
+}
+
+// reserve sizes the table for n keys at once, rather than doubling it
+// on the way there (each doubling places every cell again, and leaves
+// the old cells as garbage).
+func (t *slotTable) reserve(n int) {
+	size := 1024
+	for size*3 < n*4+4 {
+		size *= 2
+	}
+	if t.n != 0 || size <= len(t.cells) {
+		return
+	}
+	t.cells = make([]uint64, size)
+}
+
+// reserve sizes the index for n keys.
+func (x *index) reserve(n int) {
+	if n <= 0 || n > 1<<30 {
+		return
+	}
+	x.byHash.reserve(n)
+	x.byID.reserve(n)
+	x.entries = slices.Grow(x.entries, n/entryChunk+1)
 }
 
 // grow doubles the table when one more key would fill it past 3/4,

@@ -49,6 +49,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,14 @@ type Store interface {
 	// WatchChanges returns a channel that receives soon after another
 	// process may have committed a key change, until ctx ends.
 	WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
+	// KeyCount returns how many keys there are (the index is sized from
+	// it before a load).
+	KeyCount(ctx context.Context) (int, error)
+	// KeyChange returns the key of change seq, "" if the log holds none.
+	KeyChange(ctx context.Context, seq int64) (string, error)
+	// ResumeKeys returns, in one snapshot, what a view of the keys saved
+	// after change seq (of key keyID) needs to come up to date.
+	ResumeKeys(ctx context.Context, seq int64, keyID string) (blnk.KeyResume, error)
 	// Heartbeat records that a server is alive and what it has applied,
 	// and renews its lease if it still holds hb.Held; otherwise it claims
 	// a new one without renewing it (see db/servers.go).
@@ -154,6 +163,11 @@ type Config struct {
 	// DisableUsageCounts turns off the hourly counts of calls (last use
 	// is still recorded): for measuring what counting costs.
 	DisableUsageCounts bool
+	// SnapshotPath is a file where the index is saved (at shutdown, and
+	// after a start that read every key) and read at start, with only the
+	// keys changed since then read from the database; "" for none. See
+	// snapshot.go.
+	SnapshotPath string
 	// Now is the clock (default time.Now). Staleness is measured with
 	// the monotonic clock instead, so that tests can move Now freely.
 	Now func() time.Time
@@ -179,13 +193,18 @@ type Authenticator struct {
 	confirmed  atomic.Int64 // mono (ns) when the last confirmed sync's read began
 	lease      atomic.Int64 // mono (ns) when the lease runs out
 	appliedSeq atomic.Int64 // seq, for readers outside syncMu
-	dirtyMu    sync.Mutex
-	dirty      []*useRec // keys used since the last flush
-	rolledMu   sync.Mutex
-	rolled     []rolledCounts // counts of past hours, taken off their entries
-	flushMu    sync.Mutex
-	spare      []*useRec  // a drained dirty list, reused; under flushMu
-	pending    blnk.Usage // what the last flush could not write; under flushMu
+	// fromSnapshot is, if the index came from the snapshot file, one more
+	// than the number of keys changed since it was written; 0: every key
+	// was read from the database.
+	fromSnapshot int
+	snapshotErr  error // why the snapshot was not used, if there was one
+	dirtyMu      sync.Mutex
+	dirty        []*useRec // keys used since the last flush
+	rolledMu     sync.Mutex
+	rolled       []rolledCounts // counts of past hours, taken off their entries
+	flushMu      sync.Mutex
+	spare        []*useRec  // a drained dirty list, reused; under flushMu
+	pending      blnk.Usage // what the last flush could not write; under flushMu
 }
 
 // New loads every key of store into a new Authenticator.
@@ -225,12 +244,9 @@ func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Authe
 		}
 	}
 	at := a.mono()
-	seq, err := store.AuthKeys(ctx, func(k blnk.Record) { a.put(k) })
-	if err != nil {
+	if err := a.load(ctx); err != nil {
 		return nil, err
 	}
-	a.seq = seq
-	a.appliedSeq.Store(seq)
 	renewed, err := a.confirm(ctx, at)
 	if err == nil && !renewed {
 		err = a.Sync(ctx) // a revoke gave up on this server while it loaded
@@ -240,6 +256,45 @@ func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Authe
 		log.Error("confirm the keys loaded", "err", err)
 	}
 	return a, nil
+}
+
+// load fills the index: from the snapshot file and the changes since,
+// if there is one that fits the database, else from every key. (No lock:
+// a is not shared yet.)
+func (a *Authenticator) load(ctx context.Context) error {
+	if path := a.cfg.SnapshotPath; path != "" {
+		err := a.loadSnapshot(ctx, path)
+		if err == nil {
+			return nil
+		}
+		a.snapshotErr = err
+		if !errors.Is(err, os.ErrNotExist) {
+			a.log.Warn("key snapshot not used: reading every key", "path", path, "err", err)
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		a.idx = newIndex()
+	}
+	if n, err := a.store.KeyCount(ctx); err == nil {
+		a.idx.reserve(n + n/64) // and room for a few more
+	}
+	seq, err := a.store.AuthKeys(ctx, func(k blnk.Record) { a.put(k) })
+	if err != nil {
+		return err
+	}
+	a.seq = seq
+	a.appliedSeq.Store(seq)
+	return nil
+}
+
+// LoadedFrom says where the index came from at start: "snapshot" (and
+// how many keys changed since it was written) or "database".
+func (a *Authenticator) LoadedFrom() (string, int) {
+	if a.fromSnapshot > 0 {
+		return "snapshot", a.fromSnapshot - 1
+	}
+	return "database", 0
 }
 
 // Close releases what the Authenticator holds. (Nothing today: Run's
