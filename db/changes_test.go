@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,13 @@ import (
 func authKeys(t *testing.T, d *DB) (map[string]blnk.Record, int64) {
 	t.Helper()
 	keys := make(map[string]blnk.Record)
-	seq, err := d.AuthKeys(context.Background(), func(a blnk.Record) { keys[a.Key.ID] = a })
+	seq, err := d.AuthKeys(context.Background(), func(a blnk.Record) {
+		// The record's strings are good until fn returns: keep copies.
+		k := &a.Key
+		k.ID, k.Name, k.Prefix = strings.Clone(k.ID), strings.Clone(k.Name), strings.Clone(k.Prefix)
+		k.RolledInto, k.RolledIntoPrefix = strings.Clone(k.RolledInto), strings.Clone(k.RolledIntoPrefix)
+		keys[a.Key.ID] = a
+	})
 	if err != nil {
 		t.Fatalf("AuthKeys: %v", err)
 	}
