@@ -1,8 +1,9 @@
 // Package keyauth decides whether an API call's key gets in, fast.
 //
 // An Authenticator keeps every key's hash and metadata in memory (about
-// 270 bytes a key, in an index the garbage collector never scans, see
-// index.go), loaded from the database at start. A check is then
+// 180 bytes a key, in an index the garbage collector never scans, see
+// index.go), loaded from the database at start, or from a snapshot file
+// and the changes since (snapshot.go). A check is then
 // parse + checksum (garbage is refused before any lookup) -> SHA-256 ->
 // table lookup -> revoked? -> expired? -> scope, with no database work and
 // no allocation, and takes the same path for an unknown key as for a
