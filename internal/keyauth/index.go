@@ -38,6 +38,10 @@ type index struct {
 	// million keys of one workspace hold its name once.
 	workspaces []workspace
 	wsByID     map[int64]uint32
+	// replaced is the entry the last add took the place of, if
+	// replacedOK: the same key's older entry.
+	replaced   uint32
+	replacedOK bool
 }
 
 // workspace is a workspace of keys in the index.
@@ -364,31 +368,34 @@ func (x *index) lookupID(id string) (uint32, bool) {
 
 // place points byHash and byID at slot for its entry's hash and id: the
 // cell of an older entry of the same key is taken over, else a new one.
-func (x *index) place(slot uint32) {
+// It returns the older entry's slot, if there was one.
+func (x *index) place(slot uint32) (old uint32, replaced bool) {
 	e := x.at(slot)
 	x.byHash.grow(func(s uint32) uint64 { return hashStart(&x.at(s).hash) })
-	if x.byHash.set(hashStart(&e.hash), slot, func(s uint32) bool { return x.at(s).hash == e.hash }) {
+	old, replaced = x.byHash.set(hashStart(&e.hash), slot, func(s uint32) bool { return x.at(s).hash == e.hash })
+	if !replaced {
 		x.keys++
 	}
 	x.byID.grow(func(s uint32) uint64 { return idStart(x.id(x.at(s))) })
 	id := x.id(e)
 	x.byID.set(idStart(id), slot, func(s uint32) bool { return x.id(x.at(s)) == id })
+	return old, replaced
 }
 
 // set points the cell of the key that hashes to h (same tells it among
-// others) at slot, or a new cell; it reports whether the cell is new.
-// The table has room (grow).
-func (t *slotTable) set(h uint64, slot uint32, same func(slot uint32) bool) bool {
+// others) at slot, or a new cell; it returns the slot the cell held, if
+// it was not new. The table has room (grow).
+func (t *slotTable) set(h uint64, slot uint32, same func(slot uint32) bool) (uint32, bool) {
 	for i, mask := t.start(h); ; i = (i + 1) & mask {
 		c := t.cells[i]
 		if c == 0 {
 			t.cells[i] = cell(h, slot)
 			t.n++
-			return true
+			return 0, false
 		}
 		if sameHigh(c, h) && same(cellSlot(c)) {
 			t.cells[i] = cell(h, slot)
-			return false
+			return cellSlot(c), true
 		}
 	}
 }
@@ -427,7 +434,7 @@ func (x *index) add(hash apikey.Hash, k apikey.Key, workspace string) *entry {
 		e.allowOff = x.writeAllow(k.Allowlist[:n])
 		e.allowN = uint8(n)
 	}
-	x.place(slot)
+	x.replaced, x.replacedOK = x.place(slot)
 	return e
 }
 

@@ -280,7 +280,7 @@ func (a *Authenticator) load(ctx context.Context) error {
 	if n, err := a.store.KeyCount(ctx); err == nil {
 		a.idx.reserve(n + n/64) // and room for a few more
 	}
-	seq, err := a.store.AuthKeys(ctx, func(k blnk.Record) { a.put(k) })
+	seq, err := a.loadAll(ctx)
 	if err != nil {
 		return err
 	}
