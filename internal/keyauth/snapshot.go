@@ -60,6 +60,7 @@ const (
 	snapVersion = 1
 	entryBytes  = 32 + 8*3 + 4*4 + 2*2 + 2 // encodeEntry
 	prefixBytes = 18
+	snapBlock   = 4096 // entries or cells encoded at a time
 )
 
 // ErrSnapshot: the snapshot file cannot be used (corrupt, of another
@@ -199,17 +200,26 @@ func (a *Authenticator) WriteSnapshot(ctx context.Context, path string) error {
 	for _, t := range texts {
 		w.Write(t)
 	}
+	block := make([]byte, 0, snapBlock*entryBytes)
 	for i := range h.Entries {
-		encodeEntry(buf[:], &entries[i/entryChunk][i%entryChunk])
-		w.Write(buf[:])
+		block = block[:len(block)+entryBytes]
+		encodeEntry(block[len(block)-entryBytes:], &entries[i/entryChunk][i%entryChunk])
+		if len(block) == cap(block) || i == h.Entries-1 {
+			w.Write(block)
+			block = block[:0]
+		}
 	}
 	a.mu.RLock()
 	ok := uint64(len(x.byHash.cells)) == h.HashCells && uint64(len(x.byID.cells)) == h.IDCells &&
 		int64(x.keys) == h.Keys && x.n == h.Entries
 	if ok {
 		for _, t := range []*slotTable{&x.byHash, &x.byID} {
-			for _, c := range t.cells {
-				w.Write(le.AppendUint64(buf[:0], c))
+			for part := range slices.Chunk(t.cells, snapBlock) {
+				block = block[:0]
+				for _, c := range part {
+					block = le.AppendUint64(block, c)
+				}
+				w.Write(block)
 			}
 		}
 	}
@@ -345,15 +355,21 @@ func readSnapshot(path string) (x *index, seq int64, seqKey string, err error) {
 		}
 		x.text = append(x.text, t)
 	}
+	block := make([]byte, snapBlock*entryBytes)
+	var in []byte // what is left of block
 	for i := range h.Entries {
 		if i%entryChunk == 0 {
 			x.entries = append(x.entries, new([entryChunk]entry))
 		}
-		if _, err := io.ReadFull(r, buf[:]); err != nil {
-			return nil, 0, "", bad("entries: %v", err)
+		if len(in) == 0 {
+			in = block[:min(len(block), int(h.Entries-i)*entryBytes)]
+			if _, err := io.ReadFull(r, in); err != nil {
+				return nil, 0, "", bad("entries: %v", err)
+			}
 		}
 		e := &x.entries[i/entryChunk][i%entryChunk]
-		decodeEntry(buf[:], e)
+		decodeEntry(in[:entryBytes], e)
+		in = in[entryBytes:]
 		if int(e.textChunk) >= len(x.text) || int(e.textOff)+idLen+apikey.PrefixLen+int(e.nameLen) > len(x.text[e.textChunk]) ||
 			int(e.ws) >= len(x.workspaces) || (e.allowN > 0 && (e.allowOff+uint32(e.allowN) > h.AllowN ||
 			e.allowOff/allowChunk != (e.allowOff+uint32(e.allowN)-1)/allowChunk)) ||
@@ -368,15 +384,18 @@ func readSnapshot(path string) (x *index, seq int64, seqKey string, err error) {
 		n     uint64
 	}{{&x.byHash, h.HashCells, h.HashN}, {&x.byID, h.IDCells, h.IDN}} {
 		t.t.cells = make([]uint64, t.cells)
-		for i := range t.t.cells {
-			if _, err := io.ReadFull(r, buf[:8]); err != nil {
+		for part := range slices.Chunk(t.t.cells, len(block)/8) {
+			in := block[:8*len(part)]
+			if _, err := io.ReadFull(r, in); err != nil {
 				return nil, 0, "", bad("tables: %v", err)
 			}
-			c := le.Uint64(buf[:])
-			if c != 0 && cellSlot(c) >= x.n {
-				return nil, 0, "", bad("table cell beyond the entries")
+			for i := range part {
+				c := le.Uint64(in[8*i:])
+				if c != 0 && cellSlot(c) >= x.n {
+					return nil, 0, "", bad("table cell beyond the entries")
+				}
+				part[i] = c
 			}
-			t.t.cells[i] = c
 		}
 		t.t.n = int(t.n)
 	}
