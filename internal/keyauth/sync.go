@@ -215,6 +215,9 @@ func (a *Authenticator) saveSnapshot(ctx context.Context) {
 	defer cancel()
 	t0 := time.Now()
 	if err := a.WriteSnapshot(ctx, a.cfg.SnapshotPath); err != nil {
+		if ctx.Err() != nil {
+			return // stopping: the last one is written at the end of Run
+		}
 		a.log.Warn("save the key snapshot", "path", a.cfg.SnapshotPath, "err", err)
 		return
 	}
