@@ -105,7 +105,7 @@ type useRec struct {
 
 const (
 	useChunk  = 4096
-	useChunks = 1 << 14 // 67 million records: far more keys than one process holds
+	useChunks = 1 << 16 // 268 million records: far more keys than one process holds
 )
 
 // useTable holds the use records: a fixed array of chunks, each published

@@ -320,7 +320,7 @@ func readSnapshot(path string) (x *index, seq int64, seqKey string, err error) {
 	// allocated for them.
 	need := int64(h.Workspaces)*10 + int64(h.Texts)*4 + int64(h.Entries)*entryBytes +
 		int64(h.HashCells+h.IDCells)*8 + int64(h.AllowChunks)*allowChunk*prefixBytes
-	if h.HashCells > 1<<40 || h.IDCells > 1<<40 || need > size || h.Keys < 0 ||
+	if h.HashCells > 1<<40 || h.IDCells > 1<<40 || need > size || h.Keys < 0 || uint64(h.AllowN) > uint64(h.AllowChunks)*allowChunk ||
 		h.HashCells&(h.HashCells-1) != 0 || h.IDCells&(h.IDCells-1) != 0 || h.HashN > h.HashCells || h.IDN > h.IDCells {
 		return nil, 0, "", bad("sizes beyond the file")
 	}
