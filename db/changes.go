@@ -3,11 +3,13 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
@@ -144,26 +146,89 @@ func (d *DB) WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
 	return wake
 }
 
-// authKeyQuery reads what checking a key needs. The successor's prefix
-// is looked up for rolled keys only: a join of api_keys with itself made
-// PostgreSQL hash every key a second time (spilling to disk at a million
-// keys) to find the few that have a successor.
+// authKeyQuery reads what checking a key needs, and no more: a key's
+// last use stays in the database, where the pages read it. The
+// successor's prefix is looked up for rolled keys only: a join of
+// api_keys with itself made PostgreSQL hash every key a second time
+// (spilling to disk at a million keys) to find the few that have a
+// successor.
 const authKeyQuery = `SELECT k.hash, k.id, k.workspace_id, w.name, k.name, k.prefix, k.scopes,
-	k.expires_at, k.created_at, k.revoked_at, u.at, COALESCE(u.ip, ''),
+	k.expires_at, k.created_at, k.revoked_at,
 	COALESCE(k.rolled_into, ''),
 	CASE WHEN k.rolled_into IS NULL THEN '' ELSE COALESCE((SELECT ri.prefix FROM api_keys ri WHERE ri.id = k.rolled_into), '') END,
 	k.allowlist
-	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
-	LEFT JOIN api_key_usage u ON u.key_id = k.id`
+	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id`
 
+// authKeyRow is a row of authKeyQuery as scanned, reused from row to row.
+type authKeyRow struct {
+	hash, id, ws, name, prefix, scopes, succ, succPrefix, allowlist sql.RawBytes
+	wsID, created                                                   int64
+	expires, revoked                                                sql.NullInt64
+	// The last workspace's name and the last scopes text, kept: keys
+	// come workspace after workspace, and share a few sets of scopes.
+	lastWS     string
+	lastScopes string
+	lastSet    apikey.Set
+}
+
+// scan reads the current row into r and returns its record. The strings
+// of the record (but the workspace name) point into r's buffers: they are
+// good until the next row, which is enough for fn of AuthKeys (the index
+// copies what it keeps).
+func (r *authKeyRow) scan(rows *sql.Rows) (blnk.Record, error) {
+	var a blnk.Record
+	err := rows.Scan(&r.hash, &r.id, &r.wsID, &r.ws, &r.name, &r.prefix, &r.scopes,
+		&r.expires, &r.created, &r.revoked, &r.succ, &r.succPrefix, &r.allowlist)
+	if err != nil {
+		return blnk.Record{}, err
+	}
+	a.Key.ID = unsafeString(r.id)
+	if len(r.hash) != len(a.Hash) {
+		return blnk.Record{}, fmt.Errorf("key %s: stored hash has %d bytes", a.Key.ID, len(r.hash))
+	}
+	copy(a.Hash[:], r.hash)
+	if string(r.ws) != r.lastWS {
+		r.lastWS = string(r.ws)
+	}
+	a.WorkspaceName = r.lastWS
+	a.Key.WorkspaceID = r.wsID
+	a.Key.Name, a.Key.Prefix = unsafeString(r.name), unsafeString(r.prefix)
+	if string(r.scopes) != r.lastScopes || r.lastScopes == "" {
+		set, err := apikey.ParseScopeList(string(r.scopes))
+		if err != nil {
+			return blnk.Record{}, fmt.Errorf("key %s: stored scopes %q: %v", a.Key.ID, r.scopes, err)
+		}
+		r.lastScopes, r.lastSet = string(r.scopes), set
+	}
+	a.Key.Scopes = r.lastSet
+	if len(r.allowlist) > 0 {
+		if a.Key.Allowlist, err = apikey.ParseStoredAllowlist(string(r.allowlist)); err != nil {
+			return blnk.Record{}, fmt.Errorf("key %s: %v", a.Key.ID, err)
+		}
+	}
+	a.Key.RolledInto, a.Key.RolledIntoPrefix = unsafeString(r.succ), unsafeString(r.succPrefix)
+	a.Key.CreatedAt = time.UnixMilli(r.created).UTC()
+	a.Key.ExpiresAt, a.Key.RevokedAt = fromMS(r.expires), fromMS(r.revoked)
+	return a, nil
+}
+
+// unsafeString is b as a string, without a copy: good while b is.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// scanAuthKey reads a row of authKeyQuery into a record of its own.
 func scanAuthKey(rows scanner) (blnk.Record, error) {
 	var a blnk.Record
 	var hash []byte
 	var scopes, allowlist string
 	var created int64
-	var expires, revoked, used sql.NullInt64
+	var expires, revoked sql.NullInt64
 	err := rows.Scan(&hash, &a.Key.ID, &a.Key.WorkspaceID, &a.WorkspaceName, &a.Key.Name, &a.Key.Prefix, &scopes,
-		&expires, &created, &revoked, &used, &a.Key.LastUsedIP, &a.Key.RolledInto, &a.Key.RolledIntoPrefix, &allowlist)
+		&expires, &created, &revoked, &a.Key.RolledInto, &a.Key.RolledIntoPrefix, &allowlist)
 	if err != nil {
 		return blnk.Record{}, err
 	}
@@ -178,13 +243,15 @@ func scanAuthKey(rows scanner) (blnk.Record, error) {
 		return blnk.Record{}, fmt.Errorf("key %s: %v", a.Key.ID, err)
 	}
 	a.Key.CreatedAt = time.UnixMilli(created).UTC()
-	a.Key.ExpiresAt, a.Key.RevokedAt, a.Key.LastUsedAt = fromMS(expires), fromMS(revoked), fromMS(used)
+	a.Key.ExpiresAt, a.Key.RevokedAt = fromMS(expires), fromMS(revoked)
 	return a, nil
 }
 
 // AuthKeys calls fn for every key of every workspace, and returns the
 // sequence number of the last key change it includes: pass it to
-// KeyChangesSince to follow later changes.
+// KeyChangesSince to follow later changes. The record fn gets is good
+// until fn returns: its strings point into buffers the next row reuses
+// (a million rows would otherwise make four million strings of garbage).
 func (d *DB) AuthKeys(ctx context.Context, fn func(blnk.Record)) (seq int64, err error) {
 	// One snapshot: the keys and the sequence number agree, so no change
 	// falls between them.
@@ -209,14 +276,72 @@ func (d *DB) AuthKeys(ctx context.Context, fn func(blnk.Record)) (seq int64, err
 		return 0, err
 	}
 	defer rows.Close()
+	var r authKeyRow
 	for rows.Next() {
-		a, err := scanAuthKey(rows)
+		a, err := r.scan(rows)
 		if err != nil {
 			return 0, err
 		}
 		fn(a)
 	}
 	return seq, rows.Err()
+}
+
+// KeyCount returns how many keys there are, of every workspace.
+func (d *DB) KeyCount(ctx context.Context) (int, error) {
+	var n int
+	err := d.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys`).Scan(&n)
+	return n, err
+}
+
+// KeyChange returns the key of change seq, "" if the log holds no such
+// change.
+func (d *DB) KeyChange(ctx context.Context, seq int64) (string, error) {
+	var id string
+	err := d.sql.QueryRowContext(ctx, `SELECT key_id FROM api_key_changes WHERE seq = $1`, seq).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// ResumeKeys returns, in one snapshot, what a view of the keys saved
+// after change seq (of key keyID; seq 0: before any change) needs to come
+// up to date: whether the log holds that change, the keys changed since,
+// the last change, and how many keys there are.
+func (d *DB) ResumeKeys(ctx context.Context, seq int64, keyID string) (blnk.KeyResume, error) {
+	tx, err := d.sql.BeginTx(ctx, d.snapshot())
+	if err != nil {
+		return blnk.KeyResume{}, err
+	}
+	defer tx.Rollback()
+	var r blnk.KeyResume
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM api_key_changes`).Scan(&r.Last); err != nil {
+		return blnk.KeyResume{}, err
+	}
+	if seq > r.Last {
+		return r, nil // a log that went back: another database, or restored
+	}
+	if seq > 0 {
+		var id string
+		err := tx.QueryRowContext(ctx, `SELECT key_id FROM api_key_changes WHERE seq = $1`, seq).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && id != keyID) {
+			return r, nil
+		}
+		if err != nil {
+			return blnk.KeyResume{}, err
+		}
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys`).Scan(&r.Keys); err != nil {
+		return blnk.KeyResume{}, err
+	}
+	if r.Last > seq {
+		if r.Changed, err = collect(ctx, tx, scanAuthKey, authKeyQuery+` WHERE k.id IN (SELECT key_id FROM api_key_changes WHERE seq > $1 AND seq <= $2)`, seq, r.Last); err != nil {
+			return blnk.KeyResume{}, err
+		}
+	}
+	r.Found = true
+	return r, nil
 }
 
 // KeyChangesSince returns the keys changed after change seq, as they are

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,13 @@ import (
 func authKeys(t *testing.T, d *DB) (map[string]blnk.Record, int64) {
 	t.Helper()
 	keys := make(map[string]blnk.Record)
-	seq, err := d.AuthKeys(context.Background(), func(a blnk.Record) { keys[a.Key.ID] = a })
+	seq, err := d.AuthKeys(context.Background(), func(a blnk.Record) {
+		// The record's strings are good until fn returns: keep copies.
+		k := &a.Key
+		k.ID, k.Name, k.Prefix = strings.Clone(k.ID), strings.Clone(k.Name), strings.Clone(k.Prefix)
+		k.RolledInto, k.RolledIntoPrefix = strings.Clone(k.RolledInto), strings.Clone(k.RolledIntoPrefix)
+		keys[a.Key.ID] = a
+	})
 	if err != nil {
 		t.Fatalf("AuthKeys: %v", err)
 	}
@@ -245,5 +252,63 @@ func BenchmarkRecordUsage(b *testing.B) {
 		if err := d.RecordUsage(context.Background(), blnk.Usage{Uses: uses, Addresses: uses, Hours: hours}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestResumeKeys: what a server starting from a saved view reads.
+func TestResumeKeys(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTestDB(t)
+	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
+	nk, _ := newKey(t, w.ID, u.ID, "k1", testNow)
+	k1 := createKey(t, d, nk)
+	nk, _ = newKey(t, w.ID, u.ID, "k2", testNow)
+	k2 := createKey(t, d, nk)
+	_, seq := authKeys(t, d)
+	if n, err := d.KeyCount(ctx); err != nil || n != 2 {
+		t.Fatalf("KeyCount = %d, %v; want 2", n, err)
+	}
+	if id, err := d.KeyChange(ctx, seq); err != nil || id != k2.ID {
+		t.Fatalf("KeyChange(%d) = %q, %v; want %s", seq, id, err, k2.ID)
+	}
+	if id, err := d.KeyChange(ctx, seq+100); err != nil || id != "" {
+		t.Fatalf("KeyChange past the end = %q, %v; want none", id, err)
+	}
+
+	r, err := d.ResumeKeys(ctx, seq, k2.ID)
+	if err != nil || !r.Found || len(r.Changed) != 0 || r.Last != seq || r.Keys != 2 {
+		t.Fatalf("ResumeKeys with nothing since = %+v, %v; want found, nothing changed, last %d, 2 keys", r, err, seq)
+	}
+	nk, _ = newKey(t, w.ID, u.ID, "k3", testNow)
+	k3 := createKey(t, d, nk)
+	if _, err := d.RevokeKey(ctx, w.ID, k1.ID, audit.Actor{UserID: u.ID, Kind: audit.User}, testNow); err != nil {
+		t.Fatal(err)
+	}
+	r, err = d.ResumeKeys(ctx, seq, k2.ID)
+	if err != nil || !r.Found || r.Last <= seq || r.Keys != 3 || len(r.Changed) != 2 {
+		t.Fatalf("ResumeKeys after a create and a revoke = %+v, %v; want found, 2 changed, 3 keys", r, err)
+	}
+	got := map[string]bool{}
+	for _, c := range r.Changed {
+		got[c.Key.ID] = !c.Key.RevokedAt.IsZero()
+	}
+	if revoked, ok := got[k1.ID]; !ok || !revoked {
+		t.Errorf("changed since: %v; want %s revoked", got, k1.ID)
+	}
+	if revoked, ok := got[k3.ID]; !ok || revoked {
+		t.Errorf("changed since: %v; want %s, not revoked", got, k3.ID)
+	}
+	// Another key at that change (another database), or a change the log
+	// does not hold: not found.
+	for _, c := range []struct {
+		seq int64
+		id  string
+	}{{seq, k1.ID}, {seq, ""}, {r.Last + 1, ""}} {
+		if r, err := d.ResumeKeys(ctx, c.seq, c.id); err != nil || r.Found {
+			t.Errorf("ResumeKeys(%d, %q) = %+v, %v; want not found", c.seq, c.id, r, err)
+		}
+	}
+	if r, err := d.ResumeKeys(ctx, 0, ""); err != nil || !r.Found || len(r.Changed) != 3 || r.Keys != 3 {
+		t.Errorf("ResumeKeys from the start = %+v, %v; want every key changed", r, err)
 	}
 }

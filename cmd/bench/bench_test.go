@@ -211,7 +211,7 @@ func TestSeedTokens(t *testing.T) {
 	}
 	defer store.Close()
 	stored := map[apikey.Hash]string{}
-	if _, err := store.AuthKeys(ctx, func(r blnk.Record) { stored[r.Hash] = r.Key.ID }); err != nil {
+	if _, err := store.AuthKeys(ctx, func(r blnk.Record) { stored[r.Hash] = strings.Clone(r.Key.ID) }); err != nil {
 		t.Fatal(err)
 	}
 	if len(stored) != n {

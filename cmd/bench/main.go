@@ -87,6 +87,8 @@ type config struct {
 	simKeys          int    // keys simulated (-simulate)
 	simRequests      int    // requests replayed per run (-simulate)
 	zipf             float64
+	startup          bool   // start-up only, both stores side by side
+	baseBin          string // -startup: another server binary to compare with
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -117,12 +119,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.simKeys, "sim-keys", 1_000_000, "with -simulate: keys simulated")
 	fs.IntVar(&c.simRequests, "sim-requests", 1_000_000, "with -simulate: requests replayed per run")
 	fs.Float64Var(&c.zipf, "zipf", 1.1, "with -simulate: Zipf's s of the keys' popularity (more than 1)")
+	fs.BoolVar(&c.startup, "startup", false, "measure start-up only instead, with -keys keys, on SQLite and on the PostgreSQL server of -postgres if one answers there: every key read, then from a snapshot file; ready time, CPU, memory, verify against /healthz")
+	fs.StringVar(&c.baseBin, "base-bin", "", "with -startup: also start this server binary (another version) with every key read, for a ratio")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	roundsSet := false
 	fs.Visit(func(f *flag.Flag) { roundsSet = roundsSet || f.Name == "rounds" })
-	if c.postgres != "" && !roundsSet {
+	if c.postgres != "" && !roundsSet && !c.startup {
 		c.rounds = postgresRounds
 	}
 	switch {
@@ -159,6 +163,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.simulate {
 		return runSimulate(cfg, stdout, stderr)
+	}
+	if cfg.startup {
+		return runStartup(ctx, cfg, stdout, stderr)
 	}
 	if cfg.signin {
 		return runSignin(ctx, cfg, stdout, stderr)

@@ -89,6 +89,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	tokenBurst := fs.Int("token-rate-burst", tburst, "management API requests one token may make in a row on a server, before 429 (env BLNK_TOKEN_RATE_BURST)")
+	snapshot := fs.String("key-snapshot", env("BLNK_KEY_SNAPSHOT", ""), "a file where the keys held in memory are saved (at shutdown, and after a start that read every key), so that the next start reads only the keys changed since; one file per server, never shared; empty: none (env BLNK_KEY_SNAPSHOT)")
 	counts := fs.Bool("usage-counts", env("BLNK_USAGE_COUNTS", "true") != "false", "count calls per key per hour; false only to measure what counting costs (env BLNK_USAGE_COUNTS)")
 	allowPrivate := fs.Bool("webhook-allow-private", env("BLNK_WEBHOOK_ALLOW_PRIVATE", "") == "true", "let webhooks reach loopback, private, link-local and other non-public addresses, for receivers on your own network; this server's own address stays refused (env BLNK_WEBHOOK_ALLOW_PRIVATE=true)")
 	retentionDef, err := envParse("BLNK_AUDIT_RETENTION", time.Duration(0), parseDays)
@@ -204,6 +205,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		ServerID:           serverID,
 		Address:            url,
 		DisableUsageCounts: !*counts,
+		SnapshotPath:       *snapshot,
 	}, store, log)
 	if err != nil {
 		ln.Close()
@@ -263,7 +265,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// Said whatever the log level: scripts (and the tests) read the URL
 	// from this line when they ask for port 0.
 	startup, _ := newLogger(stderr, "info", *logFormat)
-	startup.Info("listening", "url", url, "db", store.Describe(), "keys", auth.Len(), "server", serverID, "gc_percent", gcPercent)
+	keysFrom, changedSince := auth.LoadedFrom()
+	startup.Info("listening", "url", url, "db", store.Describe(), "keys", auth.Len(), "keys_from", keysFrom, "changed_since_snapshot", changedSince, "server", serverID, "gc_percent", gcPercent)
 	if setupToken != "" {
 		// The one secret this server logs on purpose: worth nothing once
 		// setup is done, and the only way in until then.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +48,36 @@ func TestShutdownLogsNoError(t *testing.T) {
 		if strings.Contains(logs, "level=ERROR") {
 			t.Errorf("start %d: errors logged by a normal shutdown:\n%s", i+1, logs)
 		}
+	}
+}
+
+// TestServeKeySnapshot: --key-snapshot saves the keys as the server
+// stops, and the next start reads them from the file (the listening line
+// says so); a file that is not a snapshot is ignored with a warning and
+// every key read.
+func TestServeKeySnapshot(t *testing.T) {
+	dsn := testkit.DSN(t)
+	path := filepath.Join(t.TempDir(), "keys.snap")
+	start := func() string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		w := &cancelOnListening{cancel: cancel}
+		if err := serve(ctx, []string{"--listen", "127.0.0.1:0", "--db", dsn, "--key-snapshot", path}, w); err != nil {
+			t.Fatalf("serve: %v\n%s", err, w.logs.String())
+		}
+		return w.logs.String()
+	}
+	if logs := start(); !strings.Contains(logs, "keys_from=database") || !strings.Contains(logs, "key snapshot saved") {
+		t.Fatalf("first start: want the keys read from the database and a snapshot saved:\n%s", logs)
+	}
+	if logs := start(); !strings.Contains(logs, "keys_from=snapshot") || strings.Contains(logs, "level=ERROR") {
+		t.Fatalf("second start: want the keys read from the snapshot, no error:\n%s", logs)
+	}
+	if err := os.WriteFile(path, []byte("not a snapshot"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if logs := start(); !strings.Contains(logs, "keys_from=database") || !strings.Contains(logs, "key snapshot not used") {
+		t.Fatalf("a file that is not a snapshot: want a warning and the keys read from the database:\n%s", logs)
 	}
 }

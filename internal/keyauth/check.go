@@ -117,12 +117,13 @@ func (a *Authenticator) identity(e *entry) Identity {
 	a.mu.RLock()
 	id, prefix, name, workspace := a.idx.strings(e)
 	succ, succPrefix := a.idx.successor(e)
+	wsID := a.idx.workspaces[e.ws].id
 	a.mu.RUnlock()
 	return Identity{
 		KeyID:            id,
 		Name:             name,
 		Prefix:           prefix,
-		WorkspaceID:      e.workspaceID,
+		WorkspaceID:      wsID,
 		Workspace:        workspace,
 		Scopes:           e.scopes,
 		CreatedAt:        time.UnixMilli(e.createdAt).UTC(),

@@ -3,6 +3,8 @@ package keyauth
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,8 +17,8 @@ import (
 // slot numbers find a key by its hash and by its id, entries live in
 // fixed chunks, and their text in append-only byte chunks. The garbage
 // collector never scans any of it, however many keys there are. The
-// Authenticator's mu guards the tables and the growth of the chunks; an
-// entry's fields other than its atomics and its address never change once
+// Authenticator's mu guards the tables, the workspaces and the growth of
+// the chunks; an entry's fields other than its atomics never change once
 // it is published.
 type index struct {
 	byHash  slotTable            // by the key's hash (entry.hash)
@@ -32,6 +34,20 @@ type index struct {
 	// chunks, only for keys with an allowlist.
 	allow  []*[allowChunk]netip.Prefix
 	allowN uint32
+	// workspaces are the keys' workspaces, each once (entry.ws): a
+	// million keys of one workspace hold its name once.
+	workspaces []workspace
+	wsByID     map[int64]uint32
+	// replaced is the entry the last add took the place of, if
+	// replacedOK: the same key's older entry.
+	replaced   uint32
+	replacedOK bool
+}
+
+// workspace is a workspace of keys in the index.
+type workspace struct {
+	id   int64
+	name string
 }
 
 const (
@@ -41,27 +57,36 @@ const (
 	allowChunk = 4096 // CIDRs; at least apikey.MaxAllowlist
 )
 
-// entry is a key in the index.
+// entry is a key in the index: what a check needs, and no more (88
+// bytes). What a key's use records (last use, address, counts) lives in
+// a record of its own (useRec), made at its first use since the process
+// started: most keys of a large index are not called in a given hour.
 type entry struct {
-	hash        apikey.Hash // SHA-256 of the token: what byHash finds
-	workspaceID int64
-	createdAt   int64 // Unix ms
-	expiresAt   int64 // Unix ms; 0: never
-	textChunk   uint32
-	textOff     uint32 // id, prefix, name, workspace name, then the successor's id and prefix if rolled
-	nameLen     uint16
-	wsLen       uint16
-	scopes      apikey.Set
-	slot        uint32 // the entry's own number in the index
-	allowOff    uint32 // its allowlist in index.allow, if allowN > 0
-	allowN      uint8
-	rolled      bool // replaced by a successor (a roll), named after the workspace name
+	hash      apikey.Hash  // SHA-256 of the token: what byHash finds
+	createdAt int64        // Unix ms
+	expiresAt int64        // Unix ms; 0: never
+	revokedAt atomic.Int64 // Unix ms; 0: not revoked
+	textChunk uint32
+	textOff   uint32        // id, prefix, name, then the successor's id and prefix if rolled
+	ws        uint32        // the key's workspace in index.workspaces
+	use       atomic.Uint32 // its use record plus one (Authenticator.uses); 0: none yet
+	allowOff  uint32        // its allowlist in index.allow, if allowN > 0
+	nameLen   uint16
+	scopes    apikey.Set
+	allowN    uint8
+	rolled    bool // replaced by a successor (a roll), named after the name
+}
 
-	revokedAt atomic.Int64  // Unix ms; 0: not revoked
-	lastUsed  atomic.Int64  // Unix ms; 0: never
-	dirty     atomic.Bool   // used since the last flush
-	ipHash    atomic.Uint64 // of the last address, see ipHash
-	ip        lastIP        // the last address, under ipLocks
+// useRec is what a key's calls since the process started record: its
+// last use and address, its last refused call, its counts of the current
+// hour. Records live in fixed chunks (useTable) and hold no pointers, as
+// entries do.
+type useRec struct {
+	idChunk, idOff uint32 // the key's id in the index's text
+	dirty          atomic.Bool
+	lastUsed       atomic.Int64  // Unix ms; 0: never
+	ipHash         atomic.Uint64 // of the last address, see ipHash
+	ip             lastIP        // the last address, under ipLocks
 
 	// The last refused call: when (Unix ms; 0: none since this process
 	// started), and from where and why, under ipLocks. Never a use.
@@ -72,6 +97,62 @@ type entry struct {
 	// usageHour (Unix ms). See Authenticator.count.
 	usageHour atomic.Int64
 	usage     [nOutcomes]atomic.Uint32
+
+	// What a flush last wrote of the address and the last refused call;
+	// under flushMu.
+	written addrMark
+}
+
+const (
+	useChunk  = 4096
+	useChunks = 1 << 16 // 268 million records: far more keys than one process holds
+)
+
+// useTable holds the use records: a fixed array of chunks, each published
+// once, so that a check finds a record with two loads and no lock.
+type useTable struct {
+	mu     sync.Mutex // taken to make a record
+	n      uint32
+	chunks [useChunks]atomic.Pointer[[useChunk]useRec]
+}
+
+// at returns record n.
+func (t *useTable) at(n uint32) *useRec {
+	return &t.chunks[n/useChunk].Load()[n%useChunk]
+}
+
+// of returns e's record, made at its first call.
+func (t *useTable) of(e *entry) *useRec {
+	if n := e.use.Load(); n != 0 {
+		return t.at(n - 1)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n := e.use.Load(); n != 0 {
+		return t.at(n - 1)
+	}
+	n := t.n
+	if n/useChunk >= useChunks {
+		n = useChunks*useChunk - 1 // never reached; shared rather than a crash
+	} else {
+		if t.chunks[n/useChunk].Load() == nil {
+			t.chunks[n/useChunk].Store(new([useChunk]useRec))
+		}
+		t.n++
+	}
+	u := t.at(n)
+	u.idChunk, u.idOff = e.textChunk, e.textOff
+	e.use.Store(n + 1)
+	return u
+}
+
+// find returns e's record, nil if it has none.
+func (t *useTable) find(e *entry) (*useRec, uint32) {
+	n := e.use.Load()
+	if n == 0 {
+		return nil, 0
+	}
+	return t.at(n - 1), n - 1
 }
 
 // allows reports whether the client address ip is in one of list's
@@ -117,15 +198,16 @@ type ipStripe struct {
 
 const seenRing = 64
 
-// seenAddr is an address an entry was last used from at at (Unix ms).
+// seenAddr is an address a key (its id in the index's text) was last
+// used from at at (Unix ms).
 type seenAddr struct {
-	slot uint32
-	ip   lastIP
-	at   int64
+	idChunk, idOff uint32
+	ip             lastIP
+	at             int64
 }
 
-func (l *ipLocks) of(e *entry) *ipStripe {
-	return &l[(uintptr(unsafe.Pointer(e))/unsafe.Sizeof(entry{}))%uintptr(len(l))]
+func (l *ipLocks) of(u *useRec) *ipStripe {
+	return &l[(uintptr(unsafe.Pointer(u))/unsafe.Sizeof(useRec{}))%uintptr(len(l))]
 }
 
 // refusal is where a key's last refused call came from, and why.
@@ -145,7 +227,7 @@ func (ip lastIP) String() string {
 	return ""
 }
 
-func newIndex() *index { return &index{} }
+func newIndex() *index { return &index{wsByID: map[int64]uint32{}} }
 
 // slotTable finds entries by a key of theirs: an open-addressing table
 // (linear probing, at most 3/4 full) of cells that hold a slot number
@@ -175,6 +257,30 @@ func sameHigh(c, h uint64) bool { return c>>32 == h>>32 }
 func (t *slotTable) start(h uint64) (uint64, uint64) {
 	mask := uint64(len(t.cells) - 1)
 	return h & mask, mask
+}
+
+// reserve sizes the table for n keys at once, rather than doubling it
+// on the way there (each doubling places every cell again, and leaves
+// the old cells as garbage).
+func (t *slotTable) reserve(n int) {
+	size := 1024
+	for size*3 < n*4+4 {
+		size *= 2
+	}
+	if t.n != 0 || size <= len(t.cells) {
+		return
+	}
+	t.cells = make([]uint64, size)
+}
+
+// reserve sizes the index for n keys.
+func (x *index) reserve(n int) {
+	if n <= 0 || n > 1<<30 {
+		return
+	}
+	x.byHash.reserve(n)
+	x.byID.reserve(n)
+	x.entries = slices.Grow(x.entries, n/entryChunk+1)
 }
 
 // grow doubles the table when one more key would fill it past 3/4,
@@ -219,6 +325,11 @@ func (x *index) id(e *entry) string {
 	return unsafe.String(&x.text[e.textChunk][e.textOff], idLen)
 }
 
+// idAt returns the id written at off in text chunk chunk.
+func (x *index) idAt(chunk, off uint32) string {
+	return unsafe.String(&x.text[chunk][off], idLen)
+}
+
 // lookupHash returns the slot of the key whose hash is h.
 func (x *index) lookupHash(h *apikey.Hash) (uint32, bool) {
 	t := &x.byHash
@@ -257,31 +368,34 @@ func (x *index) lookupID(id string) (uint32, bool) {
 
 // place points byHash and byID at slot for its entry's hash and id: the
 // cell of an older entry of the same key is taken over, else a new one.
-func (x *index) place(slot uint32) {
+// It returns the older entry's slot, if there was one.
+func (x *index) place(slot uint32) (old uint32, replaced bool) {
 	e := x.at(slot)
 	x.byHash.grow(func(s uint32) uint64 { return hashStart(&x.at(s).hash) })
-	if x.byHash.set(hashStart(&e.hash), slot, func(s uint32) bool { return x.at(s).hash == e.hash }) {
+	old, replaced = x.byHash.set(hashStart(&e.hash), slot, func(s uint32) bool { return x.at(s).hash == e.hash })
+	if !replaced {
 		x.keys++
 	}
 	x.byID.grow(func(s uint32) uint64 { return idStart(x.id(x.at(s))) })
 	id := x.id(e)
 	x.byID.set(idStart(id), slot, func(s uint32) bool { return x.id(x.at(s)) == id })
+	return old, replaced
 }
 
 // set points the cell of the key that hashes to h (same tells it among
-// others) at slot, or a new cell; it reports whether the cell is new.
-// The table has room (grow).
-func (t *slotTable) set(h uint64, slot uint32, same func(slot uint32) bool) bool {
+// others) at slot, or a new cell; it returns the slot the cell held, if
+// it was not new. The table has room (grow).
+func (t *slotTable) set(h uint64, slot uint32, same func(slot uint32) bool) (uint32, bool) {
 	for i, mask := t.start(h); ; i = (i + 1) & mask {
 		c := t.cells[i]
 		if c == 0 {
 			t.cells[i] = cell(h, slot)
 			t.n++
-			return true
+			return 0, false
 		}
 		if sameHigh(c, h) && same(cellSlot(c)) {
 			t.cells[i] = cell(h, slot)
-			return false
+			return cellSlot(c), true
 		}
 	}
 }
@@ -302,27 +416,42 @@ func (x *index) add(hash apikey.Hash, k apikey.Key, workspace string) *entry {
 	slot := x.n
 	x.n++
 	e := x.at(slot)
-	e.slot = slot
 	e.hash = hash
-	e.workspaceID = k.WorkspaceID
+	e.ws = x.workspace(k.WorkspaceID, workspace)
 	e.createdAt = k.CreatedAt.UnixMilli()
 	if !k.ExpiresAt.IsZero() {
 		e.expiresAt = k.ExpiresAt.UnixMilli()
 	}
 	e.scopes = k.Scopes
-	name, ws := truncate16(k.Name), truncate16(workspace)
-	e.nameLen, e.wsLen = uint16(len(name)), uint16(len(ws))
+	name := truncate16(k.Name)
+	e.nameLen = uint16(len(name))
 	succ, succPrefix := "", ""
 	if len(k.RolledInto) == idLen && len(k.RolledIntoPrefix) == apikey.PrefixLen {
 		succ, succPrefix, e.rolled = k.RolledInto, k.RolledIntoPrefix, true
 	}
-	e.textChunk, e.textOff = x.write(k.ID, k.Prefix, name, ws, succ, succPrefix)
+	e.textChunk, e.textOff = x.write(k.ID, k.Prefix, name, succ, succPrefix)
 	if n := min(len(k.Allowlist), apikey.MaxAllowlist); n > 0 {
 		e.allowOff = x.writeAllow(k.Allowlist[:n])
 		e.allowN = uint8(n)
 	}
-	x.place(slot)
+	x.replaced, x.replacedOK = x.place(slot)
 	return e
+}
+
+// workspace returns the number of workspace id in x.workspaces, added if
+// new; a new name replaces the one held.
+func (x *index) workspace(id int64, name string) uint32 {
+	name = truncate16(name)
+	if i, ok := x.wsByID[id]; ok {
+		if x.workspaces[i].name != name {
+			x.workspaces[i].name = strings.Clone(name)
+		}
+		return i
+	}
+	i := uint32(len(x.workspaces))
+	x.workspaces = append(x.workspaces, workspace{id: id, name: strings.Clone(name)})
+	x.wsByID[id] = i
+	return i
 }
 
 // write appends strings to the text chunks, together, and returns where.
@@ -377,6 +506,7 @@ func (x *index) allowlist(e *entry) []netip.Prefix {
 
 // strings returns an entry's id, prefix, name and workspace name. They
 // point into the text chunks, which never change, so no copy is made.
+// The caller holds the lock.
 func (x *index) strings(e *entry) (id, prefix, name, workspace string) {
 	base := x.text[e.textChunk][e.textOff:]
 	cut := func(n int) string {
@@ -387,8 +517,7 @@ func (x *index) strings(e *entry) (id, prefix, name, workspace string) {
 	id = cut(idLen)
 	prefix = cut(apikey.PrefixLen)
 	name = cut(int(e.nameLen))
-	workspace = cut(int(e.wsLen))
-	return id, prefix, name, workspace
+	return id, prefix, name, x.workspaces[e.ws].name
 }
 
 // successor returns the id and prefix of the key that replaced e's key in
@@ -397,7 +526,7 @@ func (x *index) successor(e *entry) (id, prefix string) {
 	if !e.rolled {
 		return "", ""
 	}
-	base := x.text[e.textChunk][int(e.textOff)+idLen+apikey.PrefixLen+int(e.nameLen)+int(e.wsLen):]
+	base := x.text[e.textChunk][int(e.textOff)+idLen+apikey.PrefixLen+int(e.nameLen):]
 	return unsafe.String(unsafe.SliceData(base), idLen), unsafe.String(unsafe.SliceData(base[idLen:]), apikey.PrefixLen)
 }
 
@@ -408,16 +537,16 @@ func (e *entry) expiresTime() time.Time {
 	return time.UnixMilli(e.expiresAt).UTC()
 }
 
-// set records addr as the entry's last address. The address it replaces,
+// set records addr as the key's last address. The address it replaces,
 // last used at prevAt (Unix ms, 0: unknown), goes to the stripe's ring.
-func (l *ipLocks) set(e *entry, addr string, prevAt int64) {
+func (l *ipLocks) set(e *useRec, addr string, prevAt int64) {
 	ip := parseLastIP(addr)
 	st := l.of(e)
 	st.mu.Lock()
 	old := e.ip
 	e.ip = ip
 	if old.kind != 0 && old != ip && prevAt != 0 {
-		st.seen[st.n%seenRing] = seenAddr{slot: e.slot, ip: old, at: prevAt}
+		st.seen[st.n%seenRing] = seenAddr{idChunk: e.idChunk, idOff: e.idOff, ip: old, at: prevAt}
 		st.n++
 	}
 	st.mu.Unlock()
@@ -442,7 +571,7 @@ func parseLastIP(addr string) lastIP {
 
 // setRefused records where the entry's last refused call came from, and
 // why.
-func (l *ipLocks) setRefused(e *entry, r refusal) {
+func (l *ipLocks) setRefused(e *useRec, r refusal) {
 	st := l.of(e)
 	st.mu.Lock()
 	e.refused = r
@@ -451,7 +580,7 @@ func (l *ipLocks) setRefused(e *entry, r refusal) {
 
 // getRefused returns where the entry's last refused call came from, and
 // why.
-func (l *ipLocks) getRefused(e *entry) refusal {
+func (l *ipLocks) getRefused(e *useRec) refusal {
 	st := l.of(e)
 	st.mu.Lock()
 	r := e.refused
@@ -460,7 +589,7 @@ func (l *ipLocks) getRefused(e *entry) refusal {
 }
 
 // get returns the entry's last address, "" if none.
-func (l *ipLocks) get(e *entry) string {
+func (l *ipLocks) get(e *useRec) string {
 	st := l.of(e)
 	st.mu.Lock()
 	ip := e.ip
@@ -497,7 +626,7 @@ func (x *index) same(e *entry, k apikey.Key, workspace string) bool {
 	}
 	_, _, name, ws := x.strings(e)
 	succ, _ := x.successor(e)
-	if e.expiresAt != expires || e.scopes != k.Scopes || e.workspaceID != k.WorkspaceID ||
+	if e.expiresAt != expires || e.scopes != k.Scopes || x.workspaces[e.ws].id != k.WorkspaceID ||
 		name != truncate16(k.Name) || ws != truncate16(workspace) || succ != k.RolledInto {
 		return false
 	}

@@ -1,8 +1,9 @@
 // Package keyauth decides whether an API call's key gets in, fast.
 //
 // An Authenticator keeps every key's hash and metadata in memory (about
-// 270 bytes a key, in an index the garbage collector never scans, see
-// index.go), loaded from the database at start. A check is then
+// 180 bytes a key, in an index the garbage collector never scans, see
+// index.go), loaded from the database at start, or from a snapshot file
+// and the changes since (snapshot.go). A check is then
 // parse + checksum (garbage is refused before any lookup) -> SHA-256 ->
 // table lookup -> revoked? -> expired? -> scope, with no database work and
 // no allocation, and takes the same path for an unknown key as for a
@@ -49,6 +50,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +75,14 @@ type Store interface {
 	// WatchChanges returns a channel that receives soon after another
 	// process may have committed a key change, until ctx ends.
 	WatchChanges(ctx context.Context, log *slog.Logger) <-chan struct{}
+	// KeyCount returns how many keys there are (the index is sized from
+	// it before a load).
+	KeyCount(ctx context.Context) (int, error)
+	// KeyChange returns the key of change seq, "" if the log holds none.
+	KeyChange(ctx context.Context, seq int64) (string, error)
+	// ResumeKeys returns, in one snapshot, what a view of the keys saved
+	// after change seq (of key keyID) needs to come up to date.
+	ResumeKeys(ctx context.Context, seq int64, keyID string) (blnk.KeyResume, error)
 	// Heartbeat records that a server is alive and what it has applied,
 	// and renews its lease if it still holds hb.Held; otherwise it claims
 	// a new one without renewing it (see db/servers.go).
@@ -154,6 +164,11 @@ type Config struct {
 	// DisableUsageCounts turns off the hourly counts of calls (last use
 	// is still recorded): for measuring what counting costs.
 	DisableUsageCounts bool
+	// SnapshotPath is a file where the index is saved (at shutdown, and
+	// after a start that read every key) and read at start, with only the
+	// keys changed since then read from the database; "" for none. See
+	// snapshot.go.
+	SnapshotPath string
 	// Now is the clock (default time.Now). Staleness is measured with
 	// the monotonic clock instead, so that tests can move Now freely.
 	Now func() time.Time
@@ -168,9 +183,10 @@ type Authenticator struct {
 	born    time.Time // the monotonic clock's origin, see mono
 	started time.Time
 
-	mu  sync.RWMutex // guards idx
-	idx *index
-	ips ipLocks
+	mu   sync.RWMutex // guards idx
+	idx  *index
+	ips  ipLocks
+	uses useTable
 
 	syncMu     sync.Mutex   // one sync at a time; checks never take it
 	seq        int64        // last key change applied; under syncMu
@@ -178,17 +194,18 @@ type Authenticator struct {
 	confirmed  atomic.Int64 // mono (ns) when the last confirmed sync's read began
 	lease      atomic.Int64 // mono (ns) when the lease runs out
 	appliedSeq atomic.Int64 // seq, for readers outside syncMu
-	dirtyMu    sync.Mutex
-	dirty      []*entry // keys used since the last flush
-	rolledMu   sync.Mutex
-	rolled     []rolledCounts // counts of past hours, taken off their entries
-	flushMu    sync.Mutex
-	spare      []*entry   // a drained dirty list, reused; under flushMu
-	pending    blnk.Usage // what the last flush could not write; under flushMu
-	// written is, per entry slot, the address last written to the
-	// addresses table and when: a key used from one address all day has
-	// that row refreshed once a minute, not every flush. Under flushMu.
-	written []addrMark
+	// fromSnapshot is, if the index came from the snapshot file, one more
+	// than the number of keys changed since it was written; 0: every key
+	// was read from the database.
+	fromSnapshot int
+	snapshotErr  error // why the snapshot was not used, if there was one
+	dirtyMu      sync.Mutex
+	dirty        []*useRec // keys used since the last flush
+	rolledMu     sync.Mutex
+	rolled       []rolledCounts // counts of past hours, taken off their entries
+	flushMu      sync.Mutex
+	spare        []*useRec  // a drained dirty list, reused; under flushMu
+	pending      blnk.Usage // what the last flush could not write; under flushMu
 }
 
 // New loads every key of store into a new Authenticator.
@@ -228,12 +245,9 @@ func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Authe
 		}
 	}
 	at := a.mono()
-	seq, err := store.AuthKeys(ctx, func(k blnk.Record) { a.put(k) })
-	if err != nil {
+	if err := a.load(ctx); err != nil {
 		return nil, err
 	}
-	a.seq = seq
-	a.appliedSeq.Store(seq)
 	renewed, err := a.confirm(ctx, at)
 	if err == nil && !renewed {
 		err = a.Sync(ctx) // a revoke gave up on this server while it loaded
@@ -243,6 +257,45 @@ func New(ctx context.Context, cfg Config, store Store, log *slog.Logger) (*Authe
 		log.Error("confirm the keys loaded", "err", err)
 	}
 	return a, nil
+}
+
+// load fills the index: from the snapshot file and the changes since,
+// if there is one that fits the database, else from every key. (No lock:
+// a is not shared yet.)
+func (a *Authenticator) load(ctx context.Context) error {
+	if path := a.cfg.SnapshotPath; path != "" {
+		err := a.loadSnapshot(ctx, path)
+		if err == nil {
+			return nil
+		}
+		a.snapshotErr = err
+		if !errors.Is(err, os.ErrNotExist) {
+			a.log.Warn("key snapshot not used: reading every key", "path", path, "err", err)
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		a.idx = newIndex()
+	}
+	if n, err := a.store.KeyCount(ctx); err == nil {
+		a.idx.reserve(n + n/64) // and room for a few more
+	}
+	seq, err := a.loadAll(ctx)
+	if err != nil {
+		return err
+	}
+	a.seq = seq
+	a.appliedSeq.Store(seq)
+	return nil
+}
+
+// LoadedFrom says where the index came from at start: "snapshot" (and
+// how many keys changed since it was written) or "database".
+func (a *Authenticator) LoadedFrom() (string, int) {
+	if a.fromSnapshot > 0 {
+		return "snapshot", a.fromSnapshot - 1
+	}
+	return "database", 0
 }
 
 // Close releases what the Authenticator holds. (Nothing today: Run's
@@ -279,27 +332,16 @@ func (a *Authenticator) put(k blnk.Record) {
 		}
 		e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
 		e.revokedAt.Store(old.revokedAt.Load())
-		e.lastUsed.Store(old.lastUsed.Load())
-		e.lastRefused.Store(old.lastRefused.Load())
-		st := a.ips.of(old)
-		st.mu.Lock()
-		ip, refused := old.ip, old.refused
-		st.mu.Unlock()
-		e.ipHash.Store(old.ipHash.Load())
-		st = a.ips.of(e)
-		st.mu.Lock()
-		e.ip, e.refused = ip, refused
-		st.mu.Unlock()
-		// The old entry keeps its unflushed counts: it is still queued
-		// if it has any, and the flush writes them under the same id.
+		// The new entry takes the old one's use record (last use,
+		// address, counts), made now if the key had none, so that a call
+		// racing with this edit counts in the one record either way.
+		e.use.Store(old.use.Load())
 		return
 	}
 	e := a.idx.add(k.Hash, k.Key, k.WorkspaceName)
 	e.revokedAt.Store(revoked)
-	if !k.Key.LastUsedAt.IsZero() {
-		e.lastUsed.Store(k.Key.LastUsedAt.UnixMilli())
-		a.setIP(e, k.Key.LastUsedIP)
-	}
+	// The key's last use stays in the database: the pages read it there
+	// and add what this process has seen since it started (LastUsed).
 }
 
 // byID returns the entry of key id, or nil.

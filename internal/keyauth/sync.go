@@ -156,6 +156,10 @@ func (a *Authenticator) renew(at time.Duration) {
 func (a *Authenticator) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.follow(ctx) })
+	if a.cfg.SnapshotPath != "" && a.fromSnapshot == 0 {
+		// Every key was read: save them, so that the next start need not.
+		wg.Go(func() { a.saveSnapshot(ctx) })
+	}
 	flush := time.NewTicker(a.cfg.FlushEvery)
 	defer flush.Stop()
 	for {
@@ -167,6 +171,9 @@ func (a *Authenticator) Run(ctx context.Context) {
 				a.log.Error("flush last used at shutdown", "err", err)
 			}
 			cancel()
+			if a.cfg.SnapshotPath != "" {
+				a.saveSnapshot(context.WithoutCancel(ctx))
+			}
 			return
 		case <-flush.C:
 			if err := a.Flush(ctx); err != nil && ctx.Err() == nil {
@@ -200,4 +207,19 @@ func (a *Authenticator) follow(ctx context.Context) {
 			again = time.After(retrySync)
 		}
 	}
+}
+
+// saveSnapshot writes the snapshot file, and logs how it went.
+func (a *Authenticator) saveSnapshot(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	if err := a.WriteSnapshot(ctx, a.cfg.SnapshotPath); err != nil {
+		if ctx.Err() != nil {
+			return // stopping: the last one is written at the end of Run
+		}
+		a.log.Warn("save the key snapshot", "path", a.cfg.SnapshotPath, "err", err)
+		return
+	}
+	a.log.Info("key snapshot saved", "path", a.cfg.SnapshotPath, "keys", a.Len(), "took", time.Since(t0).Round(time.Millisecond))
 }

@@ -28,7 +28,7 @@ const addrRefresh = time.Minute
 
 // rolledCounts are an entry's counts of a past hour, awaiting the flush.
 type rolledCounts struct {
-	e    *entry
+	e    *useRec
 	hour int64
 	c    blnk.Counts
 }
@@ -51,7 +51,7 @@ const (
 // LastUsed returns the freshest known last use of a key, which may be
 // newer than the database's until the next flush.
 func (a *Authenticator) LastUsed(id string) (at time.Time, ip string, ok bool) {
-	e := a.byID(id)
+	e := a.useOf(id)
 	if e == nil {
 		return time.Time{}, "", false
 	}
@@ -65,7 +65,7 @@ func (a *Authenticator) LastUsed(id string) (at time.Time, ip string, ok bool) {
 // LastRefused returns the last refused call to a key that this process
 // saw, which may be newer than the database's until the next flush.
 func (a *Authenticator) LastRefused(id string) (blnk.Refusal, bool) {
-	e := a.byID(id)
+	e := a.useOf(id)
 	if e == nil {
 		return blnk.Refusal{}, false
 	}
@@ -96,7 +96,7 @@ func (o outcome) reason() blnk.RefusalReason {
 // yet, and the hour they belong to (zero if none): what a page adds to the
 // stored counts to be current.
 func (a *Authenticator) Unflushed(id string) (hour time.Time, c blnk.Counts) {
-	e := a.byID(id)
+	e := a.useOf(id)
 	if e == nil {
 		return time.Time{}, blnk.Counts{}
 	}
@@ -110,7 +110,8 @@ func (a *Authenticator) Unflushed(id string) (hour time.Time, c blnk.Counts) {
 // touch records a use of e. Busy keys write their timestamp at most once
 // a second, so that cores do not fight over one cache line; a change of
 // address is recorded at once.
-func (a *Authenticator) touch(e *entry, now time.Time, ip string) {
+func (a *Authenticator) touch(k *entry, now time.Time, ip string) {
+	e := a.uses.of(k)
 	ms := now.UnixMilli()
 	last := e.lastUsed.Load()
 	h := ipHash(ip)
@@ -131,8 +132,9 @@ func (a *Authenticator) touch(e *entry, now time.Time, ip string) {
 // a second keeps its cores apart, as touch does), so the address and
 // reason shown are of a call in the last second. It never touches
 // lastUsed.
-func (a *Authenticator) refuse(e *entry, now time.Time, ip string, why outcome) {
-	a.count(e, now, why)
+func (a *Authenticator) refuse(k *entry, now time.Time, ip string, why outcome) {
+	e := a.uses.of(k)
+	a.countRec(e, now, why)
 	ms := now.UnixMilli()
 	last := e.lastRefused.Load()
 	if ms-last < 1000 && ms >= last {
@@ -146,7 +148,7 @@ func (a *Authenticator) refuse(e *entry, now time.Time, ip string, why outcome) 
 }
 
 // queue puts e on the list of entries the next flush writes, once.
-func (a *Authenticator) queue(e *entry) {
+func (a *Authenticator) queue(e *useRec) {
 	if !e.dirty.Load() && e.dirty.CompareAndSwap(false, true) {
 		a.dirtyMu.Lock()
 		a.dirty = append(a.dirty, e)
@@ -160,7 +162,15 @@ func (a *Authenticator) queue(e *entry) {
 // first call of a new hour moves the past hour's counts aside (rollHour),
 // once per key and hour. A call racing with that move may land in the
 // neighbouring hour; a clock that steps back counts in the current one.
-func (a *Authenticator) count(e *entry, now time.Time, o outcome) {
+func (a *Authenticator) count(k *entry, now time.Time, o outcome) {
+	if a.cfg.DisableUsageCounts {
+		return
+	}
+	a.countRec(a.uses.of(k), now, o)
+}
+
+// countRec is count on the key's use record.
+func (a *Authenticator) countRec(e *useRec, now time.Time, o outcome) {
 	if a.cfg.DisableUsageCounts {
 		return
 	}
@@ -174,7 +184,7 @@ func (a *Authenticator) count(e *entry, now time.Time, o outcome) {
 
 // rollHour starts hour h on e's counters, setting the past hour's counts
 // aside for the next flush.
-func (a *Authenticator) rollHour(e *entry, h int64) {
+func (a *Authenticator) rollHour(e *useRec, h int64) {
 	st := a.ips.of(e)
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -192,7 +202,7 @@ func (a *Authenticator) rollHour(e *entry, h int64) {
 }
 
 // takeCounts returns e's counts and sets them to zero.
-func (e *entry) takeCounts() blnk.Counts {
+func (e *useRec) takeCounts() blnk.Counts {
 	return blnk.Counts{
 		Accepted: int64(e.usage[accepted].Swap(0)),
 		Revoked:  int64(e.usage[refusedRevoked].Swap(0)),
@@ -203,7 +213,7 @@ func (e *entry) takeCounts() blnk.Counts {
 }
 
 // peekCounts returns e's counts.
-func (e *entry) peekCounts() blnk.Counts {
+func (e *useRec) peekCounts() blnk.Counts {
 	return blnk.Counts{
 		Accepted: int64(e.usage[accepted].Load()),
 		Revoked:  int64(e.usage[refusedRevoked].Load()),
@@ -211,12 +221,6 @@ func (e *entry) peekCounts() blnk.Counts {
 		Scope:    int64(e.usage[refusedScope].Load()),
 		Address:  int64(e.usage[refusedAddress].Load()),
 	}
-}
-
-// setIP records the address of a use loaded from the database.
-func (a *Authenticator) setIP(e *entry, ip string) {
-	e.ipHash.Store(ipHash(ip))
-	a.ips.set(e, ip, 0)
 }
 
 // ipHash is FNV-1a of an address, to tell cheaply whether it changed.
@@ -261,7 +265,7 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		st.mu.Lock()
 		hour, c, ip := e.usageHour.Load(), e.takeCounts(), e.ip
 		st.mu.Unlock()
-		id := a.idOf(e)
+		id := a.idOf(e.idChunk, e.idOff)
 		if ms := e.lastUsed.Load(); ms != 0 {
 			use := blnk.Use{KeyID: id, At: time.UnixMilli(ms).UTC(), IP: ip.String()}
 			u.Uses = append(u.Uses, use)
@@ -278,13 +282,10 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		}
 	}
 	for _, r := range rolled {
-		u.Hours = append(u.Hours, blnk.HourCount{KeyID: a.idOf(r.e), Hour: time.UnixMilli(r.hour).UTC(), Counts: r.c})
+		u.Hours = append(u.Hours, blnk.HourCount{KeyID: a.idOf(r.e.idChunk, r.e.idOff), Hour: time.UnixMilli(r.hour).UTC(), Counts: r.c})
 	}
 	a.ips.drain(func(s seenAddr) {
-		a.mu.RLock()
-		e := a.idx.at(s.slot)
-		a.mu.RUnlock()
-		u.Addresses = append(u.Addresses, blnk.Use{KeyID: a.idOf(e), At: time.UnixMilli(s.at).UTC(), IP: s.ip.String()})
+		u.Addresses = append(u.Addresses, blnk.Use{KeyID: a.idOf(s.idChunk, s.idOff), At: time.UnixMilli(s.at).UTC(), IP: s.ip.String()})
 	})
 	if len(u.Uses)+len(u.Addresses)+len(u.Hours)+len(u.Refusals) == 0 {
 		return nil
@@ -349,9 +350,8 @@ func (a *Authenticator) pause(ctx context.Context) {
 // refusalDue reports whether e's last refused call, at ms, is still to be
 // written: a key refused once and used since is not written again at
 // every flush. The caller holds flushMu.
-func (a *Authenticator) refusalDue(e *entry, ms int64) bool {
-	a.growWritten(e)
-	m := &a.written[e.slot]
+func (a *Authenticator) refusalDue(e *useRec, ms int64) bool {
+	m := &e.written
 	if m.refused == ms {
 		return false
 	}
@@ -359,19 +359,11 @@ func (a *Authenticator) refusalDue(e *entry, ms int64) bool {
 	return true
 }
 
-// growWritten makes room in a.written for e's slot.
-func (a *Authenticator) growWritten(e *entry) {
-	if int(e.slot) >= len(a.written) {
-		a.written = append(a.written, make([]addrMark, int(e.slot)+1-len(a.written)+entryChunk)...)
-	}
-}
-
 // addressDue reports whether the address ip of e, last used at ms, is to
 // be written by this flush: it changed, or its stored time is older than
 // addrRefresh. The caller holds flushMu.
-func (a *Authenticator) addressDue(e *entry, ip string, ms int64) bool {
-	a.growWritten(e)
-	m := &a.written[e.slot]
+func (a *Authenticator) addressDue(e *useRec, ip string, ms int64) bool {
+	m := &e.written
 	h := ipHash(ip)
 	if m.ipHash == h && ms-m.at < int64(addrRefresh/time.Millisecond) {
 		return false
@@ -380,10 +372,20 @@ func (a *Authenticator) addressDue(e *entry, ip string, ms int64) bool {
 	return true
 }
 
-// idOf returns the id of the key of e.
-func (a *Authenticator) idOf(e *entry) string {
+// idOf returns the id written at off in text chunk chunk of the index.
+func (a *Authenticator) idOf(chunk, off uint32) string {
 	a.mu.RLock()
-	id, _, _, _ := a.idx.strings(e)
+	id := a.idx.idAt(chunk, off)
 	a.mu.RUnlock()
 	return id
+}
+
+// useOf returns the use record of key id, nil if it has none.
+func (a *Authenticator) useOf(id string) *useRec {
+	e := a.byID(id)
+	if e == nil {
+		return nil
+	}
+	u, _ := a.uses.find(e)
+	return u
 }
