@@ -88,15 +88,18 @@ func (ts *testServer) httpServer() string {
 func (m mgmtClient) call(method, path string, body any, hdr ...string) apiCall {
 	m.t.Helper()
 	var rd io.Reader
+	var sent []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
+		sent = []byte(b)
 		rd = strings.NewReader(b)
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			m.t.Fatal(err)
 		}
+		sent = j
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, m.base+path, rd)
@@ -123,6 +126,7 @@ func (m mgmtClient) call(method, path string, body any, hdr ...string) apiCall {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	out := apiCall{Code: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	checkOpenAPI(m.t, req, sent, &response{Code: resp.StatusCode, Header: resp.Header, Body: string(raw)})
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.JSON); err != nil {
 			m.t.Fatalf("%s %s: not a JSON object: %v\n%s", method, path, err, raw)
