@@ -156,11 +156,14 @@ func (s *Server) mgmtErrors(next echo.HandlerFunc) echo.HandlerFunc {
 		var p *problem
 		var he *echo.HTTPError
 		var tp tokens.Problems
+		var pe *blnk.PolicyError
 		switch {
 		case errors.As(err, &p):
 			return err
 		case errors.As(err, &tp):
 			return validationFailed(tp)
+		case errors.As(err, &pe):
+			return validationFailed(policyFields(pe))
 		case errors.As(err, &he):
 			switch he.Code {
 			case http.StatusNotFound:
@@ -184,6 +187,24 @@ func (s *Server) mgmtErrors(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return err
 	}
+}
+
+// policyFields are the key policies' refusal of a key by the API's field
+// names (the form's "expires" is expires_at).
+func policyFields(pe *blnk.PolicyError) map[string]string {
+	p := map[string]string{}
+	for _, pr := range pe.Problems {
+		f := pr.Field
+		if f == "expires" {
+			f = "expires_at"
+		}
+		if p[f] == "" {
+			p[f] = pr.Message
+		} else {
+			p[f] += " " + pr.Message
+		}
+	}
+	return p
 }
 
 // validationFailed is the 422 of input with problems, by field.

@@ -658,3 +658,112 @@ func TestTokenPageRefusesBadInput(t *testing.T) {
 		t.Fatalf("the list: %s", list.Text("main"))
 	}
 }
+
+// TestMgmtAPIEscalation: a token never does more than its person may now.
+// A Member's token creating keys with scopes beyond the workspace's
+// member_scopes policy (or "*"), or without the expiry or allowlist the
+// policies require, is 422 validation_failed naming the field, and
+// nothing is written; an Admin's token may grant them. Another
+// workspace's person, with every scope, finds none of this workspace's
+// keys by id (GET, PATCH, roll, revoke, with and without an
+// Idempotency-Key, and the list's q): 404 and nothing changes.
+func TestMgmtAPIEscalation(t *testing.T) {
+	tt := newTokenTeam(t)
+	theirs := []string{tt.key(t, roleOwner), tt.key(t, roleMember)}
+	ctx := context.Background()
+	ws, err := tt.db.FindWorkspace(ctx, adminWorkspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcp, err := apikey.ParseScopes([]string{"mcp:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tt.keys.SetPolicy(ctx, audit.Actor{Kind: audit.CommandLine}, ws.ID, blnk.Policy{MemberScopes: mcp}); err != nil {
+		t.Fatal(err)
+	}
+	member, admin := tt.as(t, roleMember), tt.as(t, roleAdmin)
+	for _, scopes := range [][]string{{"*"}, {"data:write"}, {"mcp:read", "proxy:read"}, {"mcp:write"}} {
+		before := tt.fingerprint(t)
+		r := member.call("POST", "/api/v1/keys", map[string]any{"name": "wider", "scopes": scopes}, "Idempotency-Key", "wider-"+strings.Join(scopes, "-"))
+		member.want(422, "validation_failed", r)
+		if f := r.errFields(); f["scopes"] == nil || len(f) != 1 {
+			t.Errorf("member creating %v: fields %v, want scopes only", scopes, f)
+		}
+		if tt.fingerprint(t) != before {
+			t.Errorf("member creating %v: a refused create wrote something", scopes)
+		}
+	}
+	member.want(201, "", member.call("POST", "/api/v1/keys", map[string]any{"name": "within", "scopes": []string{"mcp:read"}}))
+	admin.want(201, "", admin.call("POST", "/api/v1/keys", map[string]any{"name": "admin's", "scopes": []string{"*"}}))
+
+	// Expiry and allowlist policies: the API's field names.
+	if _, err := tt.keys.SetPolicy(ctx, audit.Actor{Kind: audit.CommandLine}, ws.ID, blnk.Policy{MemberScopes: mcp, RequireExpiry: true, RequireAllowlist: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := member.call("POST", "/api/v1/keys", map[string]any{"name": "loose", "scopes": []string{"mcp:read"}})
+	member.want(422, "validation_failed", r)
+	if f := r.errFields(); f["expires_at"] == nil || f["allowlist"] == nil {
+		t.Errorf("no expiry and no allowlist under policies that require them: fields %v, want expires_at and allowlist", f)
+	}
+
+	other := tt.as(t, roleOther)
+	for _, id := range theirs {
+		before := tt.fingerprint(t)
+		other.want(404, "not_found", other.call("GET", "/api/v1/keys/"+id, nil))
+		other.want(404, "not_found", other.call("PATCH", "/api/v1/keys/"+id, map[string]any{"name": "mine now"}))
+		for _, action := range []string{"roll", "revoke"} {
+			other.want(404, "not_found", other.call("POST", "/api/v1/keys/"+id+"/"+action, nil))
+			other.want(404, "not_found", other.call("POST", "/api/v1/keys/"+id+"/"+action, nil, "Idempotency-Key", "steal-"+action+"-"+id))
+		}
+		list := other.call("GET", "/api/v1/keys?q="+id, nil)
+		other.want(200, "", list)
+		if data, _ := list.JSON["data"].([]any); len(data) != 0 {
+			t.Errorf("another workspace's list with q=%s: %s", id, list.Raw)
+		}
+		if tt.fingerprint(t) != before {
+			t.Errorf("another workspace's token changed key %s", id)
+		}
+	}
+}
+
+// TestMgmtAPIIdempotentRollAndRevoke: a roll retried with its
+// Idempotency-Key gets the first answer (201, the same new key, secret
+// null and the note) and rolls nothing more; a revoke retried gets its
+// first confirmation again.
+func TestMgmtAPIIdempotentRollAndRevoke(t *testing.T) {
+	tt := newTokenTeam(t)
+	m := tt.as(t, roleAdmin)
+	id := tt.key(t, roleAdmin)
+	first := m.call("POST", "/api/v1/keys/"+id+"/roll", map[string]any{"overlap": "1h"}, "Idempotency-Key", "roll-1")
+	m.want(201, "", first)
+	if _, err := apikey.Parse(first.str("secret")); err != nil {
+		t.Fatalf("first roll: no secret: %s", first.Raw)
+	}
+	keysAfter := tt.count("api_keys")
+	again := m.call("POST", "/api/v1/keys/"+id+"/roll", map[string]any{"overlap": "1h"}, "Idempotency-Key", "roll-1")
+	m.want(201, "", again)
+	if again.Header.Get("Idempotent-Replayed") != "true" || again.str("id") != first.str("id") || again.JSON["secret"] != nil || again.str("note") == "" {
+		t.Fatalf("roll replay: %s", again.Raw)
+	}
+	if again.Header.Get("Location") != "/api/v1/keys/"+first.str("id") {
+		t.Errorf("roll replay's Location: %q", again.Header.Get("Location"))
+	}
+	if n := tt.count("api_keys"); n != keysAfter {
+		t.Errorf("the replay made keys: %d, want %d", n, keysAfter)
+	}
+	m.want(422, "idempotency_mismatch", m.call("POST", "/api/v1/keys/"+id+"/roll", map[string]any{"overlap": "7d"}, "Idempotency-Key", "roll-1"))
+
+	newID := first.str("id")
+	rev := m.call("POST", "/api/v1/keys/"+newID+"/revoke", nil, "Idempotency-Key", "revoke-1")
+	m.want(200, "", rev)
+	rev2 := m.call("POST", "/api/v1/keys/"+newID+"/revoke", nil, "Idempotency-Key", "revoke-1")
+	if rev2.Code != 200 || rev2.Raw != rev.Raw || rev2.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("revoke replay: %d %s, want the first answer %s", rev2.Code, rev2.Raw, rev.Raw)
+	}
+	// Without the key, a second revoke runs, and says it changed nothing.
+	rev3 := m.call("POST", "/api/v1/keys/"+newID+"/revoke", nil)
+	if rev3.Code != 200 || rev3.JSON["revoked"] != false {
+		t.Fatalf("second revoke: %s", rev3.Raw)
+	}
+}
