@@ -453,6 +453,11 @@ func TestMgmtAPIErrors(t *testing.T) {
 	m.want(415, "unsupported_media_type", m.call("POST", "/api/v1/keys", `{"name":"x","scopes":["*"]}`, "Content-Type", "text/plain"))
 	m.want(415, "unsupported_media_type", m.call("PATCH", "/api/v1/keys/"+id, `name=x`, "Content-Type", "application/x-www-form-urlencoded"))
 	m.want(413, "body_too_large", m.call("POST", "/api/v1/keys", `{"name":"`+strings.Repeat("x", 70<<10)+`"}`))
+	// The body limit holds before the Idempotency-Key reads the body, and
+	// the refusal is not kept against the key.
+	m.want(413, "body_too_large", m.call("POST", "/api/v1/keys", `{"name":"`+strings.Repeat("x", 70<<10)+`"}`, "Idempotency-Key", "big"))
+	m.want(413, "body_too_large", m.call("POST", "/api/v1/keys/"+id+"/revoke", `{"`+strings.Repeat("x", 70<<10)+`":1}`, "Idempotency-Key", "big-revoke"))
+	m.want(415, "unsupported_media_type", m.call("POST", "/api/v1/keys/"+id+"/roll", `overlap=1h`, "Content-Type", "text/plain", "Idempotency-Key", "form"))
 	m.want(400, "invalid_json", m.call("POST", "/api/v1/keys", `{"name":`))
 	m.want(400, "invalid_json", m.call("POST", "/api/v1/keys", `[1,2]`))
 
