@@ -67,6 +67,9 @@ type serverOpts struct {
 	// sharedLogins keeps the sign-in throttle in the database, as serve
 	// does, instead of in memory.
 	sharedLogins bool
+	// keyStore, when set, is the keys service's store in place of the
+	// database (a wrapper of it, to hold or fail a write).
+	keyStore func(*db.DB) keys.Store
 }
 
 // testServer is a Server with everything a test may want to look at.
@@ -127,7 +130,11 @@ func newTestServer(t *testing.T, opts serverOpts) *testServer {
 	if opts.config != nil {
 		opts.config(&cfg)
 	}
-	keyring := keys.New(keys.Config{Now: clk.Now}, store, auth, log)
+	var kstore keys.Store = store
+	if opts.keyStore != nil {
+		kstore = opts.keyStore(store)
+	}
+	keyring := keys.New(keys.Config{Now: clk.Now}, kstore, auth, log)
 	srv, err := web.New(cfg, store, auth, keyring, log)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)

@@ -55,9 +55,9 @@ func Idempotency(svc *idempotency.Service, scope func(echo.Context) (int64, bool
 			body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxIdempotentBody))
 			if err != nil {
 				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-					return apiError(http.StatusRequestEntityTooLarge, "too_large", "The body is too large.")
+					return apiError(http.StatusRequestEntityTooLarge, "body_too_large", "The body is too large.")
 				}
-				return apiError(http.StatusBadRequest, "invalid_body", "The body could not be read.")
+				return apiError(http.StatusBadRequest, "bad_request", "The body could not be read.")
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			claim, kept, err := svc.Begin(r.Context(), token, keys[0], r.Method, r.URL.Path, body)

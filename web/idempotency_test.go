@@ -5,103 +5,98 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
+	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/web"
 )
 
-// The Idempotency middleware's tests run against a target: a POST route
-// with it, and a count of the route's side effects. fakeCreate is a
-// stand-in for POST /api/v1/keys (the management API comes from another
-// branch): a handler that answers a new key with its secret, as the
-// OpenAPI document describes it, and counts its runs. Once the real route
-// is merged, a target that sends a management token and counts rows of
-// api_keys runs the same tests against it.
+// The Idempotency-Key tests run against the real POST /api/v1/keys of a
+// test server whose admin has three management tokens. What ran is
+// counted as rows of api_keys. keyGate stands between the keys service
+// and the database to hold a create (to keep a request running) or fail
+// it.
 type idemTarget struct {
-	path  string                   // where to POST
-	token func(i int) string       // the Authorization header of token i
-	body  func(name string) string // a valid request body
-	ran   func() int               // how many times the request really ran
+	ts     *testServer // the database the keys are counted in
+	path   string      // where to POST
+	tokens []string    // the secrets of tokens 1, 2, 3
+	base   int         // rows of api_keys before the test
 }
 
-// fakeCreate is a test server whose POST /api/v1/keys is a counting
-// handler behind Idempotency, with the token id taken from
-// "Authorization: Bearer blnkm_<id>". hold, when not nil, is waited on by
-// the handler after it counted (to keep a request running); fail makes the
-// handler return that error.
-type fakeCreate struct {
-	runs    atomic.Int64
+// token is the Authorization header of token i (1 to 3).
+func (tg idemTarget) token(i int) string { return "Bearer " + tg.tokens[i-1] }
+
+// body is a valid create's body.
+func (tg idemTarget) body(name string) string {
+	return fmt.Sprintf(`{"name":%q,"scopes":["mcp:read"]}`, name)
+}
+
+// ran returns how many keys the requests created.
+func (tg idemTarget) ran() int { return tg.ts.count("api_keys") - tg.base }
+
+// keyGate is the keys service's store: the database, but for CreateKey,
+// which waits on hold (when set, after telling started) and returns fail
+// (when set).
+type keyGate struct {
+	keys.Store
 	hold    chan struct{}
-	started chan struct{} // receives once per run, when hold is set
+	started chan struct{}
 	fail    atomic.Pointer[error]
 }
 
-func newFakeCreate(t *testing.T, ts *testServer) (*fakeCreate, idemTarget) {
-	t.Helper()
-	f := &fakeCreate{}
-	scope := func(c echo.Context) (int64, bool) {
-		tok, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer blnkm_")
-		if !ok {
-			return 0, false
-		}
-		id, err := strconv.ParseInt(tok, 10, 64)
-		return id, err == nil
-	}
-	web.AddRoute(ts.srv, http.MethodPost, "/api/v1/keys", f.handle, web.Idempotency(web.IdempotencyService(ts.srv), scope))
-	return f, idemTarget{
-		path:  "/api/v1/keys",
-		token: func(i int) string { return "Bearer blnkm_" + strconv.Itoa(i) },
-		body:  func(name string) string { return fmt.Sprintf(`{"name":%q,"scopes":["*"]}`, name) },
-		ran:   func() int { return int(f.runs.Load()) },
-	}
-}
+func (g *keyGate) wrap(d *db.DB) keys.Store { g.Store = d; return g }
 
-// holdGuard ends a hold that no test releases, so that a broken lock
-// fails the tests instead of hanging them.
-const holdGuard = 10 * time.Second
-
-// failWith makes the handler return err (nil: answer again).
-func (f *fakeCreate) failWith(err error) { f.fail.Store(&err) }
-
-func (f *fakeCreate) handle(c echo.Context) error {
-	n := f.runs.Add(1)
-	if f.hold != nil {
-		f.started <- struct{}{}
+func (g *keyGate) CreateKey(ctx context.Context, nk blnk.NewKey) (apikey.Key, bool, error) {
+	if g.hold != nil {
+		g.started <- struct{}{}
 		select {
-		case <-f.hold:
+		case <-g.hold:
 		case <-time.After(holdGuard):
 			// Only when the lock is broken and a run nobody waits for
 			// was held: the test fails on what it answers.
 		}
 	}
-	if err := f.fail.Load(); err != nil && *err != nil {
-		return *err
+	if err := g.fail.Load(); err != nil && *err != nil {
+		return apikey.Key{}, false, *err
 	}
-	var in struct {
-		Name string `json:"name"`
+	return g.Store.CreateKey(ctx, nk)
+}
+
+// failWith makes creates fail with err (nil: work again).
+func (g *keyGate) failWith(err error) { g.fail.Store(&err) }
+
+// holdGuard ends a hold that no test releases, so that a broken lock
+// fails the tests instead of hanging them.
+const holdGuard = 10 * time.Second
+
+// newIdemTarget returns a signed-in server with three management tokens,
+// its gate, and its POST /api/v1/keys.
+func newIdemTarget(t *testing.T) (*testServer, *keyGate, idemTarget) {
+	t.Helper()
+	g := &keyGate{}
+	ts, admin := newSignedIn(t, serverOpts{keyStore: g.wrap})
+	tg := idemTarget{ts: ts, path: "/api/v1/keys"}
+	for i := range 3 {
+		tg.tokens = append(tg.tokens, admin.createToken(fmt.Sprintf("ci %d", i+1), allTokenScopes...))
 	}
-	if err := json.NewDecoder(c.Request().Body).Decode(&in); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "bad body")
-	}
-	secret, err := apikey.Generate()
-	if err != nil {
-		return err
-	}
-	id := fmt.Sprintf("key_%020d", n)
-	c.Response().Header().Set("Location", "/api/v1/keys/"+id)
-	return c.JSON(http.StatusCreated, map[string]any{
-		"id": id, "name": in.Name, "description": "", "prefix": secret[:13], "scopes": []string{"*"}, "role": "member",
-		"status": "active", "allowlist": []string{}, "created_at": "2026-03-10T12:00:00Z", "created_by": "admin@example.com",
-		"expires_at": nil, "last_used_at": nil, "revoked_at": nil, "rolled_from": nil, "rolled_into": nil, "secret": secret,
-	})
+	tg.base = ts.count("api_keys")
+	return ts, g, tg
+}
+
+// on returns the target served by another server of tg's database, and
+// its gate.
+func (tg idemTarget) on(t *testing.T) (*testServer, *keyGate, idemTarget) {
+	t.Helper()
+	g := &keyGate{}
+	other := newTestServer(t, serverOpts{dsn: tg.ts.dbPath, keyStore: g.wrap})
+	return other, g, tg
 }
 
 // post sends a target's request with an Idempotency-Key (none if key is
@@ -144,8 +139,7 @@ func jsonObject(t *testing.T, body string) map[string]any {
 // no table holds it); another body is 422 idempotency_mismatch; another
 // token's same key, or no key, runs again.
 func TestIdempotencyReplays(t *testing.T) {
-	ts := newTestServer(t, serverOpts{})
-	_, tg := newFakeCreate(t, ts)
+	ts, _, tg := newIdemTarget(t)
 	c := ts.client()
 
 	first := tg.post(c, 1, "create-ci-key", tg.body("CI"))
@@ -178,7 +172,7 @@ func TestIdempotencyReplays(t *testing.T) {
 		}
 	}
 	if got := tg.ran(); got != 1 {
-		t.Fatalf("the handler ran %d times, want 1", got)
+		t.Fatalf("%d keys were created, want 1", got)
 	}
 	for name, b := range ts.dbFiles() {
 		if strings.Contains(string(b), secret) {
@@ -199,7 +193,7 @@ func TestIdempotencyReplays(t *testing.T) {
 		}
 	}
 	if got := tg.ran(); got != 4 {
-		t.Errorf("the handler ran %d times, want 4", got)
+		t.Errorf("%d keys were created, want 4", got)
 	}
 }
 
@@ -207,8 +201,7 @@ func TestIdempotencyReplays(t *testing.T) {
 // empty, twice, or with a control character is 422 validation_failed
 // naming the header, and nothing runs.
 func TestIdempotencyKeyIsChecked(t *testing.T) {
-	ts := newTestServer(t, serverOpts{})
-	_, tg := newFakeCreate(t, ts)
+	ts, _, tg := newIdemTarget(t)
 	c := ts.client()
 	if r := tg.post(c, 1, strings.Repeat("k", 255), tg.body("a")); r.Code != http.StatusCreated {
 		t.Fatalf("255 characters: got %d, want 201\n%s", r.Code, r.Body)
@@ -236,7 +229,7 @@ func TestIdempotencyKeyIsChecked(t *testing.T) {
 		})
 	}
 	if got := tg.ran(); got != 1 {
-		t.Errorf("the handler ran %d times, want 1", got)
+		t.Errorf("%d keys were created, want 1", got)
 	}
 }
 
@@ -246,8 +239,7 @@ func TestIdempotencyKeyIsChecked(t *testing.T) {
 // server crashed) is taken over by a retry, which runs it again; the
 // first caller still gets its own answer.
 func TestIdempotencyInProgress(t *testing.T) {
-	ts := newTestServer(t, serverOpts{})
-	f, tg := newFakeCreate(t, ts)
+	ts, f, tg := newIdemTarget(t)
 	f.hold, f.started = make(chan struct{}), make(chan struct{}, 100)
 	c := ts.client()
 
@@ -291,24 +283,24 @@ func TestIdempotencyInProgress(t *testing.T) {
 		t.Errorf("the kept answer is of key %v, want the takeover's %v", got, want)
 	}
 	if got := tg.ran(); got != 3 {
-		t.Errorf("the handler ran %d times, want 3 (slow, hung, and hung again by the takeover)", got)
+		t.Errorf("%d keys were created, want 3 (slow, hung, and hung again by the takeover)", got)
 	}
 }
 
 // TestIdempotencyKeepsRefusalsNotFailures: a 4xx answer is kept and
 // replayed; a 500 is not (a retry runs again).
 func TestIdempotencyKeepsRefusalsNotFailures(t *testing.T) {
-	ts := newTestServer(t, serverOpts{})
-	f, tg := newFakeCreate(t, ts)
+	ts, f, tg := newIdemTarget(t)
 	c := ts.client()
-	f.failWith(echo.NewHTTPError(http.StatusConflict, "This key has been revoked."))
-	for i := range 2 {
-		if r := tg.post(c, 1, "refused", tg.body("a")); r.Code != http.StatusConflict || apiCode(t, r) != "conflict" {
-			t.Fatalf("try %d: got %d %s, want 409 conflict", i, r.Code, r.Body)
-		}
+	// A refusal that handleError writes after the handler returned:
+	// kept, and replayed with its status and body.
+	refused := tg.post(c, 1, "refused", tg.body(""))
+	if refused.Code != http.StatusUnprocessableEntity || apiCode(t, refused) != "validation_failed" {
+		t.Fatalf("an empty name: got %d %s, want 422 validation_failed", refused.Code, refused.Body)
 	}
-	if got := tg.ran(); got != 1 {
-		t.Fatalf("a refusal ran %d times, want 1 (kept)", got)
+	again := tg.post(c, 1, "refused", tg.body(""))
+	if again.Code != refused.Code || again.Body != refused.Body || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("the refusal again: got %d %s (replayed %q), want the first answer replayed", again.Code, again.Body, again.Header.Get("Idempotent-Replayed"))
 	}
 	f.failWith(fmt.Errorf("the disk is on fire"))
 	if r := tg.post(c, 1, "failed", tg.body("a")); r.Code != http.StatusInternalServerError {
@@ -318,16 +310,15 @@ func TestIdempotencyKeepsRefusalsNotFailures(t *testing.T) {
 	if r := tg.post(c, 1, "failed", tg.body("a")); r.Code != http.StatusCreated || r.Header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("retry after a 500: got %d, replayed %q; want it run", r.Code, r.Header.Get("Idempotent-Replayed"))
 	}
-	if got := tg.ran(); got != 3 {
-		t.Errorf("ran %d times, want 3", got)
+	if got := tg.ran(); got != 1 {
+		t.Errorf("%d keys created, want 1", got)
 	}
 }
 
 // TestIdempotencyExpires: after 24 hours a key is a new request, and the
 // sweep deletes what is older.
 func TestIdempotencyExpires(t *testing.T) {
-	ts := newTestServer(t, serverOpts{})
-	_, tg := newFakeCreate(t, ts)
+	ts, _, tg := newIdemTarget(t)
 	c := ts.client()
 	tg.post(c, 1, "daily", tg.body("a"))
 	ts.clock.Advance(24*time.Hour - time.Millisecond)
@@ -358,21 +349,18 @@ func TestIdempotencyExpires(t *testing.T) {
 func TestIdempotencyConcurrentRetries(t *testing.T) {
 	for _, held := range []bool{false, true} {
 		t.Run(fmt.Sprintf("one server, held %v", held), func(t *testing.T) {
-			ts := newTestServer(t, serverOpts{})
-			f, tg := newFakeCreate(t, ts)
-			concurrentRetries(t, []*client{ts.client()}, []idemTarget{tg}, []*fakeCreate{f}, held)
+			ts, f, tg := newIdemTarget(t)
+			concurrentRetries(t, []*client{ts.client()}, []idemTarget{tg}, []*keyGate{f}, held)
 		})
 		t.Run(fmt.Sprintf("two servers, held %v", held), func(t *testing.T) {
-			a := newTestServer(t, serverOpts{})
-			b := newTestServer(t, serverOpts{dsn: a.dbPath})
-			fa, ta := newFakeCreate(t, a)
-			fb, tb := newFakeCreate(t, b)
-			concurrentRetries(t, []*client{a.client(), b.client()}, []idemTarget{ta, tb}, []*fakeCreate{fa, fb}, held)
+			a, fa, ta := newIdemTarget(t)
+			b, fb, tb := ta.on(t)
+			concurrentRetries(t, []*client{a.client(), b.client()}, []idemTarget{ta, tb}, []*keyGate{fa, fb}, held)
 		})
 	}
 }
 
-func concurrentRetries(t *testing.T, clients []*client, targets []idemTarget, fakes []*fakeCreate, held bool) {
+func concurrentRetries(t *testing.T, clients []*client, targets []idemTarget, fakes []*keyGate, held bool) {
 	const n = 50
 	hold, started := make(chan struct{}), make(chan struct{}, n)
 	if held {
@@ -406,12 +394,8 @@ func concurrentRetries(t *testing.T, clients []*client, targets []idemTarget, fa
 		close(hold)
 	}
 	wg.Wait()
-	ran := 0
-	for _, tg := range targets {
-		ran += tg.ran()
-	}
-	if ran != 1 {
-		t.Fatalf("the handler ran %d times, want 1", ran)
+	if ran := targets[0].ran(); ran != 1 {
+		t.Fatalf("%d keys were created, want 1", ran)
 	}
 	first, inProgress := 0, 0
 	for i, code := range codes {

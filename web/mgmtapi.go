@@ -9,6 +9,8 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +61,36 @@ func grantOf(c echo.Context) blnk.TokenGrant {
 // errors in the API's shape, then the token, its rate limit and scope.
 func (s *Server) mgmt(scope blnk.TokenScope) []echo.MiddlewareFunc {
 	return []echo.MiddlewareFunc{s.mgmtErrors, s.requireToken(scope)}
+}
+
+// mgmtPost is mgmt for a POST: after the token, the body limit and the
+// Idempotency-Key (keyed by the token), then mgmtErrors again, so that
+// an error answer is in the API's shape when Idempotency keeps it.
+func (s *Server) mgmtPost(scope blnk.TokenScope) []echo.MiddlewareFunc {
+	idem := Idempotency(s.idempotency, func(c echo.Context) (int64, bool) {
+		t, ok := tokenFrom(c)
+		return idempotencyScope(t.ID), ok
+	})
+	return []echo.MiddlewareFunc{s.mgmtErrors, s.requireToken(scope), limitAPIBody, idem, s.mgmtErrors}
+}
+
+// idempotencyScope is the number the Idempotency-Key records of token id
+// are kept under (idempotency_keys.token_id is an integer, token ids are
+// "tok_" and 100 random bits): the first 63 bits of the id's SHA-256. Two
+// tokens share a number with a chance of about n²/2⁶⁴ for n tokens.
+func idempotencyScope(id string) int64 {
+	h := sha256.Sum256([]byte(id))
+	return int64(binary.BigEndian.Uint64(h[:8]) >> 1)
+}
+
+// limitAPIBody bounds the body to maxAPIBody before anything reads it (a
+// longer one is 413 body_too_large).
+func limitAPIBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, maxAPIBody)
+		return next(c)
+	}
 }
 
 // tokenChallenge is the WWW-Authenticate of a refused token (RFC 6750).
@@ -124,11 +156,14 @@ func (s *Server) mgmtErrors(next echo.HandlerFunc) echo.HandlerFunc {
 		var p *problem
 		var he *echo.HTTPError
 		var tp tokens.Problems
+		var pe *blnk.PolicyError
 		switch {
 		case errors.As(err, &p):
 			return err
 		case errors.As(err, &tp):
 			return validationFailed(tp)
+		case errors.As(err, &pe):
+			return validationFailed(policyFields(pe))
 		case errors.As(err, &he):
 			switch he.Code {
 			case http.StatusNotFound:
@@ -152,6 +187,24 @@ func (s *Server) mgmtErrors(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return err
 	}
+}
+
+// policyFields are the key policies' refusal of a key by the API's field
+// names (the form's "expires" is expires_at).
+func policyFields(pe *blnk.PolicyError) map[string]string {
+	p := map[string]string{}
+	for _, pr := range pe.Problems {
+		f := pr.Field
+		if f == "expires" {
+			f = "expires_at"
+		}
+		if p[f] == "" {
+			p[f] = pr.Message
+		} else {
+			p[f] += " " + pr.Message
+		}
+	}
+	return p
 }
 
 // validationFailed is the 422 of input with problems, by field.
@@ -238,6 +291,7 @@ type apiKey struct {
 	Prefix      string     `json:"prefix"`
 	Status      string     `json:"status"`
 	Scopes      []string   `json:"scopes"`
+	Role        string     `json:"role"` // always member, as whoami says
 	Description string     `json:"description"`
 	Allowlist   []string   `json:"allowlist"`
 	CreatedAt   time.Time  `json:"created_at"`
@@ -259,7 +313,7 @@ func timePtr(t time.Time) *time.Time {
 
 func (s *Server) apiKeyOf(k apikey.Key, now time.Time) apiKey {
 	s.freshLastUsed(&k)
-	out := apiKey{ID: k.ID, WorkspaceID: k.WorkspaceID, Name: k.Name, Prefix: k.Prefix, Status: string(k.Status(now)), Scopes: []string{},
+	out := apiKey{ID: k.ID, WorkspaceID: k.WorkspaceID, Name: k.Name, Prefix: k.Prefix, Status: string(k.Status(now)), Scopes: []string{}, Role: string(k.Role()),
 		Description: k.Description, Allowlist: []string{}, CreatedAt: k.CreatedAt.UTC(), ExpiresAt: timePtr(k.ExpiresAt),
 		LastUsedAt: timePtr(k.LastUsedAt), RevokedAt: timePtr(k.RevokedAt)}
 	for _, sc := range k.Scopes.Scopes() {
@@ -281,12 +335,12 @@ func (s *Server) apiKeyOf(k apikey.Key, now time.Time) apiKey {
 	return out
 }
 
-// page is a page of a list: its items, and the cursor of the next page
-// ("" and has_more false on the last).
+// apiPage is a page of a list: its items, and the cursor of the next
+// page (null and has_more false on the last).
 type apiPage[T any] struct {
-	Data       []T    `json:"data"`
-	NextCursor string `json:"next_cursor"`
-	HasMore    bool   `json:"has_more"`
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+	HasMore    bool    `json:"has_more"`
 }
 
 // apiKeys lists the workspace's keys with the list's filters (q,
@@ -305,7 +359,7 @@ func (s *Server) apiKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := apiPage[apiKey]{Data: make([]apiKey, 0, len(page.Keys)), NextCursor: page.Next.String(), HasMore: !page.Next.IsZero()}
+	out := apiPage[apiKey]{Data: make([]apiKey, 0, len(page.Keys)), NextCursor: strPtr(page.Next.String()), HasMore: !page.Next.IsZero()}
 	for _, k := range page.Keys {
 		out.Data = append(out.Data, s.apiKeyOf(k, now))
 	}
@@ -396,6 +450,7 @@ func (s *Server) apiKeyCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/keys/"+created.Key.ID)
 	return c.JSON(http.StatusCreated, createdKey{apiKey: s.apiKeyOf(created.Key, now), Secret: created.Token})
 }
 
@@ -500,6 +555,7 @@ func (s *Server) apiKeyRoll(c echo.Context) error {
 		return err
 	}
 	now := s.cfg.Now()
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/keys/"+r.New.ID)
 	return c.JSON(http.StatusCreated, rolledKey{createdKey: createdKey{apiKey: s.apiKeyOf(r.New, now), Secret: r.Token},
 		Replaced: s.apiKeyOf(r.Old, now), Confirmation: confirmationOf(r.Confirmation)})
 }
@@ -592,7 +648,7 @@ func (s *Server) apiAuditEvents(c echo.Context) error {
 			KeyPrefix: strPtr(ev.KeyPrefix), Details: d})
 	}
 	if page.Older != 0 {
-		out.NextCursor, out.HasMore = strconv.FormatInt(page.Older, 10), true
+		out.NextCursor, out.HasMore = strPtr(strconv.FormatInt(page.Older, 10)), true
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -613,9 +669,7 @@ func (s *Server) apiMembers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Data []apiMember `json:"data"`
-	}{Data: make([]apiMember, 0, len(ms))}
+	out := apiPage[apiMember]{Data: make([]apiMember, 0, len(ms))} // one page: every member
 	for _, m := range ms {
 		out.Data = append(out.Data, apiMember{ID: m.User.ID, Email: m.User.Email, Name: m.User.Name, Role: string(m.Role),
 			JoinedAt: m.JoinedAt.UTC(), LastSignInAt: timePtr(m.LastSignInAt)})

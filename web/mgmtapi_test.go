@@ -88,15 +88,18 @@ func (ts *testServer) httpServer() string {
 func (m mgmtClient) call(method, path string, body any, hdr ...string) apiCall {
 	m.t.Helper()
 	var rd io.Reader
+	var sent []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
+		sent = []byte(b)
 		rd = strings.NewReader(b)
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			m.t.Fatal(err)
 		}
+		sent = j
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, m.base+path, rd)
@@ -123,6 +126,7 @@ func (m mgmtClient) call(method, path string, body any, hdr ...string) apiCall {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	out := apiCall{Code: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	checkOpenAPI(m.t, req, sent, &response{Code: resp.StatusCode, Header: resp.Header, Body: string(raw)})
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.JSON); err != nil {
 			m.t.Fatalf("%s %s: not a JSON object: %v\n%s", method, path, err, raw)
@@ -449,6 +453,11 @@ func TestMgmtAPIErrors(t *testing.T) {
 	m.want(415, "unsupported_media_type", m.call("POST", "/api/v1/keys", `{"name":"x","scopes":["*"]}`, "Content-Type", "text/plain"))
 	m.want(415, "unsupported_media_type", m.call("PATCH", "/api/v1/keys/"+id, `name=x`, "Content-Type", "application/x-www-form-urlencoded"))
 	m.want(413, "body_too_large", m.call("POST", "/api/v1/keys", `{"name":"`+strings.Repeat("x", 70<<10)+`"}`))
+	// The body limit holds before the Idempotency-Key reads the body, and
+	// the refusal is not kept against the key.
+	m.want(413, "body_too_large", m.call("POST", "/api/v1/keys", `{"name":"`+strings.Repeat("x", 70<<10)+`"}`, "Idempotency-Key", "big"))
+	m.want(413, "body_too_large", m.call("POST", "/api/v1/keys/"+id+"/revoke", `{"`+strings.Repeat("x", 70<<10)+`":1}`, "Idempotency-Key", "big-revoke"))
+	m.want(415, "unsupported_media_type", m.call("POST", "/api/v1/keys/"+id+"/roll", `overlap=1h`, "Content-Type", "text/plain", "Idempotency-Key", "form"))
 	m.want(400, "invalid_json", m.call("POST", "/api/v1/keys", `{"name":`))
 	m.want(400, "invalid_json", m.call("POST", "/api/v1/keys", `[1,2]`))
 
@@ -652,5 +661,114 @@ func TestTokenPageRefusesBadInput(t *testing.T) {
 	list := htmlcheck.Parse(t, c.get("/settings/tokens").Body)
 	if list.Has("#token-secret") || !strings.Contains(list.Text("table.tokens"), "dated") || !strings.Contains(list.Text("table.tokens"), "Never") {
 		t.Fatalf("the list: %s", list.Text("main"))
+	}
+}
+
+// TestMgmtAPIEscalation: a token never does more than its person may now.
+// A Member's token creating keys with scopes beyond the workspace's
+// member_scopes policy (or "*"), or without the expiry or allowlist the
+// policies require, is 422 validation_failed naming the field, and
+// nothing is written; an Admin's token may grant them. Another
+// workspace's person, with every scope, finds none of this workspace's
+// keys by id (GET, PATCH, roll, revoke, with and without an
+// Idempotency-Key, and the list's q): 404 and nothing changes.
+func TestMgmtAPIEscalation(t *testing.T) {
+	tt := newTokenTeam(t)
+	theirs := []string{tt.key(t, roleOwner), tt.key(t, roleMember)}
+	ctx := context.Background()
+	ws, err := tt.db.FindWorkspace(ctx, adminWorkspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcp, err := apikey.ParseScopes([]string{"mcp:read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tt.keys.SetPolicy(ctx, audit.Actor{Kind: audit.CommandLine}, ws.ID, blnk.Policy{MemberScopes: mcp}); err != nil {
+		t.Fatal(err)
+	}
+	member, admin := tt.as(t, roleMember), tt.as(t, roleAdmin)
+	for _, scopes := range [][]string{{"*"}, {"data:write"}, {"mcp:read", "proxy:read"}, {"mcp:write"}} {
+		before := tt.fingerprint(t)
+		r := member.call("POST", "/api/v1/keys", map[string]any{"name": "wider", "scopes": scopes}, "Idempotency-Key", "wider-"+strings.Join(scopes, "-"))
+		member.want(422, "validation_failed", r)
+		if f := r.errFields(); f["scopes"] == nil || len(f) != 1 {
+			t.Errorf("member creating %v: fields %v, want scopes only", scopes, f)
+		}
+		if tt.fingerprint(t) != before {
+			t.Errorf("member creating %v: a refused create wrote something", scopes)
+		}
+	}
+	member.want(201, "", member.call("POST", "/api/v1/keys", map[string]any{"name": "within", "scopes": []string{"mcp:read"}}))
+	admin.want(201, "", admin.call("POST", "/api/v1/keys", map[string]any{"name": "admin's", "scopes": []string{"*"}}))
+
+	// Expiry and allowlist policies: the API's field names.
+	if _, err := tt.keys.SetPolicy(ctx, audit.Actor{Kind: audit.CommandLine}, ws.ID, blnk.Policy{MemberScopes: mcp, RequireExpiry: true, RequireAllowlist: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := member.call("POST", "/api/v1/keys", map[string]any{"name": "loose", "scopes": []string{"mcp:read"}})
+	member.want(422, "validation_failed", r)
+	if f := r.errFields(); f["expires_at"] == nil || f["allowlist"] == nil {
+		t.Errorf("no expiry and no allowlist under policies that require them: fields %v, want expires_at and allowlist", f)
+	}
+
+	other := tt.as(t, roleOther)
+	for _, id := range theirs {
+		before := tt.fingerprint(t)
+		other.want(404, "not_found", other.call("GET", "/api/v1/keys/"+id, nil))
+		other.want(404, "not_found", other.call("PATCH", "/api/v1/keys/"+id, map[string]any{"name": "mine now"}))
+		for _, action := range []string{"roll", "revoke"} {
+			other.want(404, "not_found", other.call("POST", "/api/v1/keys/"+id+"/"+action, nil))
+			other.want(404, "not_found", other.call("POST", "/api/v1/keys/"+id+"/"+action, nil, "Idempotency-Key", "steal-"+action+"-"+id))
+		}
+		list := other.call("GET", "/api/v1/keys?q="+id, nil)
+		other.want(200, "", list)
+		if data, _ := list.JSON["data"].([]any); len(data) != 0 {
+			t.Errorf("another workspace's list with q=%s: %s", id, list.Raw)
+		}
+		if tt.fingerprint(t) != before {
+			t.Errorf("another workspace's token changed key %s", id)
+		}
+	}
+}
+
+// TestMgmtAPIIdempotentRollAndRevoke: a roll retried with its
+// Idempotency-Key gets the first answer (201, the same new key, secret
+// null and the note) and rolls nothing more; a revoke retried gets its
+// first confirmation again.
+func TestMgmtAPIIdempotentRollAndRevoke(t *testing.T) {
+	tt := newTokenTeam(t)
+	m := tt.as(t, roleAdmin)
+	id := tt.key(t, roleAdmin)
+	first := m.call("POST", "/api/v1/keys/"+id+"/roll", map[string]any{"overlap": "1h"}, "Idempotency-Key", "roll-1")
+	m.want(201, "", first)
+	if _, err := apikey.Parse(first.str("secret")); err != nil {
+		t.Fatalf("first roll: no secret: %s", first.Raw)
+	}
+	keysAfter := tt.count("api_keys")
+	again := m.call("POST", "/api/v1/keys/"+id+"/roll", map[string]any{"overlap": "1h"}, "Idempotency-Key", "roll-1")
+	m.want(201, "", again)
+	if again.Header.Get("Idempotent-Replayed") != "true" || again.str("id") != first.str("id") || again.JSON["secret"] != nil || again.str("note") == "" {
+		t.Fatalf("roll replay: %s", again.Raw)
+	}
+	if again.Header.Get("Location") != "/api/v1/keys/"+first.str("id") {
+		t.Errorf("roll replay's Location: %q", again.Header.Get("Location"))
+	}
+	if n := tt.count("api_keys"); n != keysAfter {
+		t.Errorf("the replay made keys: %d, want %d", n, keysAfter)
+	}
+	m.want(422, "idempotency_mismatch", m.call("POST", "/api/v1/keys/"+id+"/roll", map[string]any{"overlap": "7d"}, "Idempotency-Key", "roll-1"))
+
+	newID := first.str("id")
+	rev := m.call("POST", "/api/v1/keys/"+newID+"/revoke", nil, "Idempotency-Key", "revoke-1")
+	m.want(200, "", rev)
+	rev2 := m.call("POST", "/api/v1/keys/"+newID+"/revoke", nil, "Idempotency-Key", "revoke-1")
+	if rev2.Code != 200 || rev2.Raw != rev.Raw || rev2.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("revoke replay: %d %s, want the first answer %s", rev2.Code, rev2.Raw, rev.Raw)
+	}
+	// Without the key, a second revoke runs, and says it changed nothing.
+	rev3 := m.call("POST", "/api/v1/keys/"+newID+"/revoke", nil)
+	if rev3.Code != 200 || rev3.JSON["revoked"] != false {
+		t.Fatalf("second revoke: %s", rev3.Raw)
 	}
 }

@@ -29,13 +29,14 @@ func (s *Server) routes(e *echo.Echo) {
 	get(api, "/openapi.json", s.openAPI)   // the description of all of /api/v1, no credentials
 
 	// The management API, for people's management tokens (mgmtapi.go).
-	// "leaked" above is a static path, which wins over :id.
+	// "leaked" above is a static path, which wins over :id. Every POST
+	// takes an Idempotency-Key (mgmtPost).
 	get(api, "/keys", s.apiKeys, s.mgmt(blnk.TokenKeysRead)...)
-	api.POST("/keys", s.apiKeyCreate, s.mgmt(blnk.TokenKeysWrite)...)
+	api.POST("/keys", s.apiKeyCreate, s.mgmtPost(blnk.TokenKeysWrite)...)
 	get(api, "/keys/:id", s.apiKeyGet, s.mgmt(blnk.TokenKeysRead)...)
 	api.PATCH("/keys/:id", s.apiKeyEdit, s.mgmt(blnk.TokenKeysWrite)...)
-	api.POST("/keys/:id/roll", s.apiKeyRoll, s.mgmt(blnk.TokenKeysWrite)...)
-	api.POST("/keys/:id/revoke", s.apiKeyRevoke, s.mgmt(blnk.TokenKeysWrite)...)
+	api.POST("/keys/:id/roll", s.apiKeyRoll, s.mgmtPost(blnk.TokenKeysWrite)...)
+	api.POST("/keys/:id/revoke", s.apiKeyRevoke, s.mgmtPost(blnk.TokenKeysWrite)...)
 	get(api, "/audit-events", s.apiAuditEvents, s.mgmt(blnk.TokenAuditRead)...)
 	get(api, "/members", s.apiMembers, s.mgmt(blnk.TokenMembersRead)...)
 
