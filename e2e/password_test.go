@@ -13,7 +13,8 @@ import (
 )
 
 // startMailApp starts the dashboard with email through a fresh mailpit,
-// its public URL its own address (a port chosen before it starts).
+// its public URL its own address (a port chosen before it starts), as
+// http://localhost:PORT.
 func startMailApp(t *testing.T) (*app, *testkit.Mailpit) {
 	t.Helper()
 	mp := testkit.StartMailpit(t)
@@ -23,9 +24,12 @@ func startMailApp(t *testing.T) (*app, *testkit.Mailpit) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	a := startApp(t, "--listen", addr, "--public-url", "http://"+addr,
+	// localhost, not 127.0.0.1: the public URL is passkeys' too, and
+	// browsers refuse passkeys on an IP address (the start says so).
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	a := startApp(t, "--listen", addr, "--public-url", "http://localhost:"+port,
 		"--smtp-url", "smtp://"+mp.SMTP, "--smtp-from", "Blnk Cloud <keys@acme.test>")
-	return a, mp
+	return atLocalhost(t, a), mp
 }
 
 // emailedLink is the link of path's kind ("/invite/", "/password/reset/")
