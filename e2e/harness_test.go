@@ -199,10 +199,11 @@ func newPage(t *testing.T, a *app, o pageOptions) playwright.Page {
 	return page
 }
 
-// Chrome logs every 4xx/5xx answer as a console error; tests declare the
+// Chrome logs every 4xx/5xx answer as a console error, and htmx logs
+// the error answers to its requests once more; tests declare the
 // statuses they expect with allowStatus.
 var (
-	httpStatusMessage = regexp.MustCompile(`^Failed to load resource: the server responded with a status of (\d+)`)
+	httpStatusMessage = regexp.MustCompile(`^(?:Failed to load resource: the server responded with a status of|Response Status Error Code) (\d+)`)
 	allowedStatuses   sync.Map // playwright.Page -> *sync.Map of status strings
 )
 
