@@ -59,7 +59,7 @@ func TestMemberChangesAcrossServers(t *testing.T) {
 		t.Helper()
 		goTo(t, owner, "/settings/members")
 		row := owner.GetByRole("row").Filter(playwright.LocatorFilterOptions{HasText: email})
-		_, err := row.GetByLabel("Role of "+email).SelectOption(playwright.SelectOptionValues{Values: &[]string{"viewer"}})
+		_, err := row.GetByLabel("Role of " + email).SelectOption(playwright.SelectOptionValues{Values: &[]string{"viewer"}})
 		must(t, err)
 		must(t, row.GetByRole("button", playwright.LocatorGetByRoleOptions{Name: "Change role"}).Click())
 		must(t, expect.Locator(owner.GetByRole("row").Filter(playwright.LocatorFilterOptions{HasText: email}).GetByLabel("Role of "+email)).ToHaveValue("viewer"))
