@@ -186,13 +186,6 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, views.PasskeysPath)
 }
 
-// pendingSecondFactorUser returns the person whose password this browser
-// gave and who must now give a second factor, if any (twofactor.go).
-func (s *Server) pendingSecondFactorUser(c echo.Context) (int64, bool) {
-	p, ok := s.pending(c)
-	return p.UserID, ok
-}
-
 // passkeyLoginBegin starts a sign-in with a passkey: for the person
 // pending a second factor, their own passkeys; otherwise a passkey alone
 // (a discoverable credential names its person). The options for
@@ -215,8 +208,8 @@ func (s *Server) passkeyLoginBegin(c echo.Context) error {
 	var opts []byte
 	var token string
 	var err error
-	if userID, ok := s.pendingSecondFactorUser(c); ok {
-		opts, token, err = s.passkeys.BeginSecondFactor(ctx, userID)
+	if p, ok := s.pending(c); ok { // the pending sign-in of twofactor.go
+		opts, token, err = s.passkeys.BeginSecondFactor(ctx, p.UserID)
 		if errors.Is(err, blnk.ErrNotFound) {
 			return passkeyJSON(c, http.StatusConflict, map[string]string{"error": "You have no passkey. Use another way to sign in."})
 		}
