@@ -67,10 +67,10 @@ func TestPatternNearMisses(t *testing.T) {
 	}
 }
 
-// TestREADMEShowsThePattern keeps the README's regular expression and
+// TestREADMEShowsThePattern keeps web/README.md's regular expression and
 // gitleaks rule equal to Pattern.
 func TestREADMEShowsThePattern(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../web/README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestREADMEShowsThePattern(t *testing.T) {
 		`keywords = ["blnk_"]`,
 	} {
 		if !strings.Contains(readme, want) {
-			t.Errorf("README.md does not contain %s", want)
+			t.Errorf("web/README.md does not contain %s", want)
 		}
 	}
 }
