@@ -112,6 +112,22 @@ func TestMemberChangesAcrossServers(t *testing.T) {
 	must(t, expect.Locator(dialog).ToBeVisible()) // what was typed is still there
 	must(t, expect.Locator(js.GetByLabel("Name", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)})).ToHaveValue(jsName))
 	must(t, expect.Page(js).ToHaveURL(regexp.MustCompile(`^`+regexp.QuoteMeta(b.URL)+`/settings/api-keys$`)))
+	// Typing on makes the live name check meet the 403 as well: the same
+	// sentence, so no second notice. The listener added after app.js's
+	// runs after it: once it has counted the error, the notice is shown.
+	_, err = js.Evaluate(`() => { window.refusals = 0; document.addEventListener("htmx:responseError", () => window.refusals++); }`)
+	must(t, err)
+	must(t, js.GetByLabel("Name", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).Fill(jsName+" again"))
+	// (A promise, not WaitForFunction: the page's CSP forbids eval.)
+	_, err = js.Evaluate(`() => new Promise(done => { const check = () => window.refusals >= 1 ? done() : setTimeout(check, 20); check(); })`)
+	must(t, err)
+	// Counted at once, not with a retrying assertion, which would wait
+	// for the first notice to go (6 s). One, whether the first is still
+	// there (and the second was not added) or had gone already.
+	if n, err := js.Locator("#toasts .toast").Count(); err != nil || n != 1 {
+		t.Errorf("notices after the second refusal: %d (%v), want 1", n, err)
+	}
+	must(t, expect.Locator(toast).ToBeVisible())
 
 	// No key written, by either.
 	store, err := db.Open(context.Background(), dsn)
