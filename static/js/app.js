@@ -329,20 +329,24 @@
   // Errors htmx does not swap (403, 404, 429, 500, network) become a
   // notice. The same sentence is never shown twice at once: a role taken
   // away meets the dialog's live checks and its submit alike.
+  // The one showing already stays 6 s from the latest instead.
   function toast(message, kind) {
     var box = document.getElementById("toasts");
     if (!box) { return; }
-    var same = Array.prototype.some.call(box.children, function (t) {
-      return t.textContent === message && t.className === "toast" + (kind ? " toast-" + kind : "");
+    var className = "toast" + (kind ? " toast-" + kind : "");
+    var t = Array.prototype.find.call(box.children, function (c) {
+      return c.className === className && c.textContent === message;
     });
-    if (same) { return; }
-    var t = document.createElement("div");
-    t.className = "toast" + (kind ? " toast-" + kind : "");
-    t.setAttribute("role", kind === "error" ? "alert" : "status");
-    t.textContent = message;
-    box.appendChild(t);
-    placeToasts();
-    setTimeout(function () {
+    if (!t) {
+      t = document.createElement("div");
+      t.className = className;
+      t.setAttribute("role", kind === "error" ? "alert" : "status");
+      t.textContent = message;
+      box.appendChild(t);
+      placeToasts();
+    }
+    clearTimeout(t.toastTimer);
+    t.toastTimer = setTimeout(function () {
       t.remove();
       placeToasts();
     }, 6000);
