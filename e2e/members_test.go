@@ -33,15 +33,8 @@ func TestInviteAcceptInAnotherBrowser(t *testing.T) {
 
 		name := uniq("Grace Hopper")
 		email := strings.ReplaceAll(uniq("grace"), " ", "-") + "@acme.test"
-		must(t, owner.GetByLabel("Email").Fill(email))
-		_, err := owner.GetByLabel("Role", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).SelectOption(playwright.SelectOptionValues{Values: &[]string{"member"}})
-		must(t, err)
-		must(t, owner.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create invitation link"}).Click())
-		linkField := owner.GetByLabel("Invitation link")
-		must(t, expect.Locator(linkField).ToHaveValue(regexp.MustCompile(`/invite/[A-Za-z0-9_-]{43}$`)))
+		link := invite(t, owner, email, "member")
 		checkA11y(t, owner, "the invitation link")
-		link, err := linkField.InputValue()
-		must(t, err)
 
 		guest := newPage(t, a, o) // another browser context: no cookie of the Owner's
 		goTo(t, guest, link)
@@ -58,6 +51,86 @@ func TestInviteAcceptInAnotherBrowser(t *testing.T) {
 		must(t, expect.Locator(row).ToHaveCount(1))
 		must(t, expect.Locator(row.GetByRole("combobox")).ToHaveValue("member"))
 		must(t, expect.Locator(owner.Locator("table.invitations")).ToHaveCount(0)) // accepted: no longer pending
+	}
+}
+
+// invite makes an invitation of email with role on the members page
+// open in owner, and returns its link, shown once.
+func invite(t *testing.T, owner playwright.Page, email, role string) string {
+	t.Helper()
+	must(t, owner.GetByLabel("Email").Fill(email))
+	_, err := owner.GetByLabel("Role", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)}).SelectOption(playwright.SelectOptionValues{Values: &[]string{role}})
+	must(t, err)
+	must(t, owner.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create invitation link"}).Click())
+	linkField := owner.GetByLabel("Invitation link")
+	must(t, expect.Locator(linkField).ToHaveValue(regexp.MustCompile(`/invite/[A-Za-z0-9_-]{43}$`)))
+	link, err := linkField.InputValue()
+	must(t, err)
+	return link
+}
+
+// TestInviteAcceptKeyboardOnly: an invitation accepted with the keyboard
+// alone (Tab, Enter, Space, typing, after opening the link), the focus
+// showing at every stop, once with JavaScript and once without: a new
+// person sets a name and a password (a too short one first); a person
+// with an account in another workspace signs in and joins.
+func TestInviteAcceptKeyboardOnly(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	a.createAdmin(t, "Other Co", "olga@other.test", "correct horse battery")
+	owner := newPage(t, a, pageOptions{})
+	signIn(t, owner, "ada@acme.test", "correct horse battery")
+	for _, noJS := range []bool{false, true} {
+		mode := map[bool]string{false: "JavaScript", true: "no JavaScript"}[noJS]
+		at := func(what string) string { return mode + ": " + what }
+
+		// A new person.
+		name := uniq("Grace Hopper")
+		email := strings.ReplaceAll(uniq("grace"), " ", "-") + "@acme.test"
+		goTo(t, owner, "/settings/members")
+		link := invite(t, owner, email, "member")
+		guest := newPage(t, a, pageOptions{noJS: noJS})
+		allowStatus(guest, 422)
+		kb := guest.Keyboard()
+		goTo(t, guest, link)
+		must(t, expect.Locator(guest.GetByRole("heading", playwright.PageGetByRoleOptions{Name: "Join Acme Payments"})).ToBeVisible())
+		keyTo(t, guest, guest.GetByLabel("Your name"), at("invitation: name"))
+		must(t, kb.Type(name))
+		keyTo(t, guest, guest.GetByLabel("Choose a password"), at("invitation: password"))
+		must(t, kb.Type("short"))
+		must(t, kb.Press("Enter"))
+		must(t, expect.Locator(guest.Locator("#f-password-problem")).ToBeVisible())
+		keyTo(t, guest, guest.GetByLabel("Choose a password"), at("invitation again: password"))
+		must(t, kb.Type("a long enough password"))
+		keyTo(t, guest, guest.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Join workspace"}), at("invitation: Join workspace"))
+		must(t, kb.Press("Enter"))
+		must(t, expect.Page(guest).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
+		must(t, expect.Locator(guest.Locator(".flash")).ToContainText("Welcome to Acme Payments"))
+
+		// A person with an account elsewhere.
+		existing := strings.ReplaceAll(uniq("olaf"), " ", "-") + "@other.test"
+		if out, err := a.cli(t, "correct horse battery\n", "members", "add", "--workspace", "Other Co", "--email", existing, "--role", "member"); err != nil {
+			t.Fatalf("members add: %v\n%s", err, out)
+		}
+		goTo(t, owner, "/settings/members")
+		link = invite(t, owner, existing, "viewer")
+		known := newPage(t, a, pageOptions{noJS: noJS})
+		kb = known.Keyboard()
+		goTo(t, known, link)
+		must(t, expect.Locator(known.GetByLabel("Email")).ToHaveValue(existing))
+		keyTo(t, known, known.GetByLabel("Password"), at("invitation of an existing person: password"))
+		must(t, kb.Type("correct horse battery"))
+		keyTo(t, known, known.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign in and join"}), at("invitation: Sign in and join"))
+		must(t, kb.Press("Space"))
+		must(t, expect.Page(known).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
+		must(t, expect.Locator(known.Locator(".flash")).ToContainText("Welcome to Acme Payments"))
+
+		goTo(t, owner, "/settings/members")
+		for email, role := range map[string]string{email: "member", existing: "viewer"} {
+			row := owner.GetByRole("row").Filter(playwright.LocatorFilterOptions{HasText: email})
+			must(t, expect.Locator(row.GetByRole("combobox")).ToHaveValue(role))
+		}
 	}
 }
 

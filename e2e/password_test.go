@@ -180,3 +180,91 @@ func TestPasswordPagesScreens(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordFlowsKeyboardOnly: "Forgot password?", the emailed reset
+// link and the sessions on /settings/security, each reached and
+// completed with the keyboard alone (Tab, Enter, Space, typing; the
+// test navigates only to open the emailed link and the security page),
+// the focus showing at every stop; once with JavaScript and once
+// without, where every form is a plain post.
+func TestPasswordFlowsKeyboardOnly(t *testing.T) {
+	t.Parallel()
+	a, mp := startMailApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	for _, noJS := range []bool{false, true} {
+		mode := map[bool]string{false: "JavaScript", true: "no JavaScript"}[noJS]
+		email := strings.ReplaceAll(uniq("kim"), " ", "-") + "@acme.test"
+		if out, err := a.cli(t, "correct horse battery\n", "members", "add", "--workspace", "Acme Payments", "--email", email, "--role", "member"); err != nil {
+			t.Fatalf("members add: %v\n%s", err, out)
+		}
+		page := newPage(t, a, pageOptions{noJS: noJS})
+		allowStatus(page, 422)
+		kb := page.Keyboard()
+		at := func(what string) string { return mode + ": " + what }
+
+		// Forgot password, from the sign-in page.
+		goTo(t, page, "/login")
+		forgot := page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Forgot password?"})
+		keyTo(t, page, forgot, at("Forgot password? link"))
+		must(t, kb.Press("Enter"))
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/password/forgot$`)))
+		keyTo(t, page, page.GetByLabel("Email"), at("forgot: email"))
+		must(t, kb.Type(email))
+		keyTo(t, page, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Email me a link"}), at("forgot: Email me a link"))
+		must(t, kb.Press("Enter"))
+		must(t, expect.Locator(page.GetByRole("status")).ToContainText("If an account has this email"))
+
+		// The emailed link: a mismatch first, then a new password.
+		goTo(t, page, emailedLink(t, a, mp.WaitFor(t, email, 1).Text, "/password/reset/"))
+		newPassword := page.GetByLabel("New password", playwright.PageGetByLabelOptions{Exact: playwright.Bool(true)})
+		confirm := page.GetByLabel("Confirm new password")
+		keyTo(t, page, newPassword, at("reset: new password"))
+		must(t, kb.Type("a brand new password"))
+		keyTo(t, page, confirm, at("reset: confirm"))
+		must(t, kb.Type("another new password"))
+		must(t, kb.Press("Enter"))
+		summary := page.Locator("[data-error-summary]")
+		must(t, expect.Locator(summary).ToContainText("The passwords do not match."))
+		must(t, expect.Locator(summary).ToBeFocused()) // what to fix is read first
+		keyTo(t, page, newPassword, at("reset again: new password"))
+		must(t, kb.Type("a brand new password"))
+		keyTo(t, page, confirm, at("reset again: confirm"))
+		must(t, kb.Type("a brand new password"))
+		keyTo(t, page, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Set password"}), at("reset: Set password"))
+		must(t, kb.Press("Space"))
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login$`)))
+		must(t, expect.Locator(page.GetByRole("status")).ToContainText("Your password was changed"))
+
+		// Sign in with it; two other browsers sign in too.
+		keyTo(t, page, page.GetByLabel("Email"), at("sign-in: email"))
+		must(t, kb.Type(email))
+		keyTo(t, page, page.GetByLabel("Password"), at("sign-in: password"))
+		must(t, kb.Type("a brand new password"))
+		must(t, kb.Press("Enter"))
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
+		others := []playwright.Page{newPage(t, a, pageOptions{}), newPage(t, a, pageOptions{})}
+		for _, o := range others {
+			signIn(t, o, email, "a brand new password")
+		}
+
+		// Sessions: sign out one, then all the others.
+		goTo(t, page, "/settings/security")
+		rows := page.Locator("#sessions tbody tr")
+		must(t, expect.Locator(rows).ToHaveCount(3))
+		other := rows.Filter(playwright.LocatorFilterOptions{HasNotText: "This session"}).First()
+		keyTo(t, page, other.GetByRole("button", playwright.LocatorGetByRoleOptions{Name: "Sign out"}), at("sessions: Sign out"))
+		must(t, kb.Press("Enter"))
+		must(t, expect.Locator(page.Locator(".flash")).ToContainText("That session was signed out"))
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/security$`)))
+		must(t, expect.Locator(rows).ToHaveCount(2))
+		keyTo(t, page, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign out all other sessions"}), at("sessions: Sign out all other sessions"))
+		must(t, kb.Press("Space"))
+		must(t, expect.Locator(page.Locator(".flash")).ToContainText("1 other session was signed out"))
+		must(t, expect.Locator(rows).ToHaveCount(1))
+		must(t, expect.Locator(page.Locator("#sessions")).ToContainText("This is your only session."))
+		for _, o := range others {
+			must(t, o.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Audit log"}).Click())
+			must(t, expect.Page(o).ToHaveURL(regexp.MustCompile(`/login`)))
+		}
+	}
+}

@@ -67,6 +67,26 @@ func checkFocusRing(t *testing.T, page playwright.Page, target, holder playwrigh
 	}
 }
 
+// keyTo reaches target as a keyboard user does, with Tab alone (or
+// finds it focused already, by autofocus), and checks that the focus
+// shows: the element is :focus-visible and draws the focus ring of
+// app.css, an outline at least 2 px wide (links, fields and buttons
+// have none otherwise; a box shadow would not tell, buttons have one
+// anyway, which is why checkFocusRing compares before and after).
+func keyTo(t *testing.T, page playwright.Page, target playwright.Locator, what string) {
+	t.Helper()
+	tabTo(t, page, target, what)
+	visible, err := target.Evaluate("el => el.matches(':focus-visible')", nil)
+	must(t, err)
+	ring, err := target.Evaluate(ringStyle, nil)
+	must(t, err)
+	parts := strings.Split(ring.(string), " | ")
+	width, _ := strconv.ParseFloat(strings.TrimSuffix(parts[1], "px"), 64)
+	if visible != true || parts[0] == "none" || width < 2 || strings.Contains(parts[2], "rgba(0, 0, 0, 0)") {
+		t.Errorf("%s: focused, but the focus does not show (:focus-visible %v, outline and shadow %q)", what, visible, ring)
+	}
+}
+
 // TestFocusIsVisible walks every kind of control with the keyboard, in
 // both themes, and checks that each shows a focus ring.
 func TestFocusIsVisible(t *testing.T) {

@@ -31,6 +31,10 @@ func OccupyPasswordChecks(s *Server) (release func()) {
 	}
 }
 
+// Clean runs one round of CleanSessions: expired sessions, refilled
+// throttle buckets, old Idempotency-Key answers.
+func Clean(ctx context.Context, s *Server) { s.clean(ctx) }
+
 // Routes returns the server's routes.
 func Routes(s *Server) []*echo.Route { return s.echo.Routes() }
 

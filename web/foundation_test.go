@@ -682,6 +682,11 @@ func TestProbesAndErrors(t *testing.T) {
 				if !parse(t, r.Body).Has(sel) {
 					t.Errorf("body: no %s in it\n%s", sel, r.Body)
 				}
+				// A 404's or 405's sentence is a page's: app.js has
+				// better words for a notice.
+				if !tt.wantPage && !parse(t, r.Body).Has("p.error-fragment[data-generic]") {
+					t.Errorf("the fragment is not marked generic\n%s", r.Body)
+				}
 				got = errorText(t, r.Body)
 			}
 			if !strings.Contains(got, tt.want) {

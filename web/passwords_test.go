@@ -389,6 +389,70 @@ func TestForgotThrottle(t *testing.T) {
 	}
 }
 
+// TestForgotThrottleAcrossServers: two servers on one database share
+// the "forgot password" counts, as they share the sign-in ones: five
+// requests for an email at A, and the sixth at B is refused; so is the
+// sixth from one address spread over both. A pruning of the shared
+// buckets at the sign-in throttles' pace (full after 100 s) keeps them:
+// a third server that has seen none of it still refuses until the two
+// minutes are up.
+func TestForgotThrottleAcrossServers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	boxA, boxB := &outbox{}, &outbox{}
+	opts := func(box *outbox, dsn string) serverOpts {
+		o := withMail(box)
+		o.sharedLogins, o.dsn = true, dsn
+		return o
+	}
+	a, _ := newSignedIn(t, opts(boxA, ""))
+	b := newTestServer(t, opts(boxB, a.dbPath))
+	forgot := func(ts *testServer, email, addr string) *response {
+		t.Helper()
+		return ts.client().post("/password/forgot", url.Values{"email": {email}}, fromAddr(addr))
+	}
+
+	// One email, from five addresses at A, then a sixth at B.
+	for i := range 5 {
+		if r := forgot(a, adminEmail, fmt.Sprintf("198.51.100.%d:1", i+1)); r.Code != http.StatusOK {
+			t.Fatalf("request %d at A: %d, want 200", i+1, r.Code)
+		}
+	}
+	r := forgot(b, adminEmail, "198.51.100.50:1")
+	if r.Code != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Errorf("sixth request, at B: %d (Retry-After %q), want 429 with Retry-After", r.Code, r.Header.Get("Retry-After"))
+	}
+	if na, nb := len(boxA.messages()), len(boxB.messages()); na != 5 || nb != 0 {
+		t.Errorf("messages: %d from A and %d from B, want 5 and 0", na, nb)
+	}
+
+	// One address, many emails, over both servers.
+	for i := range 5 {
+		ts := map[bool]*testServer{true: a, false: b}[i%2 == 0]
+		if r := forgot(ts, fmt.Sprintf("x%d@example.com", i), "203.0.113.7:1"); r.Code != http.StatusOK {
+			t.Fatalf("address, request %d: %d, want 200", i+1, r.Code)
+		}
+	}
+	for _, ts := range []*testServer{a, b} {
+		if r := forgot(ts, "x9@example.com", "203.0.113.7:1"); r.Code != http.StatusTooManyRequests {
+			t.Errorf("address, sixth request: %d, want 429", r.Code)
+		}
+	}
+
+	// A third server, 101 seconds later, prunes the shared buckets and
+	// still refuses the email: less than one request has refilled.
+	c := newTestServer(t, opts(&outbox{}, a.dbPath))
+	c.clock.Advance(101 * time.Second)
+	web.Clean(ctx, c.srv)
+	if r := forgot(c, adminEmail, "198.51.100.60:1"); r.Code != http.StatusTooManyRequests {
+		t.Errorf("after a pruning, at a third server: %d, want 429 (the bucket was pruned while it counted)", r.Code)
+	}
+	c.clock.Advance(19 * time.Second) // two minutes after the fifth
+	if r := forgot(c, adminEmail, "198.51.100.61:1"); r.Code != http.StatusOK {
+		t.Errorf("two minutes later, at a third server: %d, want 200", r.Code)
+	}
+}
+
 // TestEmailThroughMailpit: with a real SMTP server, an invitation and a
 // "forgot password" link arrive with a text and an HTML part, and the
 // emailed links work.

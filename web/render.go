@@ -136,6 +136,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 			"path", logPath(c.Request().URL.Path), "err", err)
 		message = ""
 	}
+	// The status's bare name, or nothing: app.js says it in its own words
+	// (the page's sentences, such as "nothing at this address", are
+	// written for a page, not a notice over one).
+	generic := message == "" || strings.TrimSuffix(message, ".") == http.StatusText(status)
 	title := http.StatusText(status)
 	switch {
 	case code != "":
@@ -171,7 +175,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if isFullPage(c) {
 		werr = render(c, status, s.errorPage(c, status, title, message))
 	} else {
-		werr = render(c, status, views.ErrorFragment(message))
+		werr = render(c, status, views.ErrorFragment(message, generic))
 	}
 	if werr != nil {
 		s.log.Error("write error page", "request_id", requestIDOf(c), "err", werr)

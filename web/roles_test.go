@@ -422,6 +422,10 @@ func (tm *teamServer) checkCell(t *testing.T, name string, rc routeCase, role, m
 		if !strings.Contains(textOf(t, r.Body), need) {
 			t.Errorf("%s: the 403 does not say it needs the %s:\n%.400s", label, need, textOf(t, r.Body))
 		}
+		// app.js shows the fragment's sentence, not its own generic one.
+		if hx && !parse(t, r.Body).Has("p.error-fragment:not([data-generic])") {
+			t.Errorf("%s: the 403 to htmx is not a fragment of its own sentence:\n%.400s", label, r.Body)
+		}
 	}
 }
 

@@ -111,8 +111,8 @@ type Config struct {
 	// "forgot password" email would choose). Required with Mail.
 	PublicURL string
 	// ForgotLimit bounds the "forgot password" emails per client address
-	// and per email, on each server (default: 5 in a row, then one every
-	// 2 minutes).
+	// and per email (default: 5 in a row, then one every 2 minutes),
+	// across every server when SharedLogins is set.
 	ForgotLimit throttle.Config
 	// Passkeys is who passkeys are made for (passkeys.ParsePublicURL
 	// makes it from --public-url); an empty RPID turns passkeys off.
@@ -348,9 +348,9 @@ func New(cfg Config, store *db.DB, auth *keyauth.Authenticator, keyring *keys.Se
 		return nil, err
 	}
 	s.factors = factors
-	// In memory, per server: the shared buckets are pruned once they
-	// would have refilled at the sign-in throttles' pace, which is faster.
-	s.forgotByIP, s.forgotByEmail = throttle.New(cfg.ForgotLimit, cfg.Now), throttle.New(cfg.ForgotLimit, cfg.Now)
+	// Shared like the sign-in throttles, or an inbox could be flooded
+	// five times per server; pruneThrottles keeps their slower buckets.
+	s.forgotByIP, s.forgotByEmail = cfg.newThrottle(cfg.ForgotLimit), cfg.newThrottle(cfg.ForgotLimit)
 	if cfg.SetupToken != "" {
 		h := sha256.Sum256([]byte(cfg.SetupToken))
 		s.setupHash, s.cfg.SetupToken = &h, ""
@@ -378,24 +378,49 @@ func (s *Server) CleanSessions(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := s.accounts.DeleteStale(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.log.Error("clean sessions", "err", err)
-			} else if n > 0 {
-				s.log.Debug("cleaned sessions", "deleted", n)
-			}
-			for _, th := range []LoginThrottle{s.cfg.LoginByIP, s.cfg.LoginByIPEmail, s.cfg.LoginByEmail, s.cfg.LoginByDevice, s.cfg.TwoFactorByUser, s.cfg.TwoFactorBySession} {
-				if p, ok := th.(interface{ Prune(context.Context) error }); ok {
-					if err := p.Prune(ctx); err != nil && ctx.Err() == nil {
-						s.log.Error("prune sign-in throttle", "err", err)
-					}
-				}
-			}
-			if _, err := s.idempotency.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("sweep idempotency keys", "err", err)
-			}
+			s.clean(ctx)
 		}
 	}
+}
+
+// clean is one round of CleanSessions.
+func (s *Server) clean(ctx context.Context) {
+	n, err := s.accounts.DeleteStale(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("clean sessions", "err", err)
+	} else if n > 0 {
+		s.log.Debug("cleaned sessions", "deleted", n)
+	}
+	if err := s.pruneThrottles(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("prune throttles", "err", err)
+	}
+	if _, err := s.idempotency.Sweep(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("sweep idempotency keys", "err", err)
+	}
+}
+
+// pruneThrottles deletes the shared throttles' refilled buckets. They
+// keep them in one table, whose rows do not say whose they are: a
+// pruning at the sign-in throttles' pace (full after 100 s) would
+// delete a "forgot password" bucket (full after 10 minutes) while it
+// still counts. So the table is pruned once, by the throttle slowest to
+// refill.
+func (s *Server) pruneThrottles(ctx context.Context) error {
+	type pruner interface {
+		Prune(context.Context) error
+		FullAfter() time.Duration
+	}
+	var slowest pruner
+	for _, th := range []LoginThrottle{s.cfg.LoginByIP, s.cfg.LoginByIPEmail, s.cfg.LoginByEmail, s.cfg.LoginByDevice,
+		s.cfg.TwoFactorByUser, s.cfg.TwoFactorBySession, s.forgotByIP, s.forgotByEmail} {
+		if p, ok := th.(pruner); ok && (slowest == nil || p.FullAfter() > slowest.FullAfter()) {
+			slowest = p
+		}
+	}
+	if slowest == nil {
+		return nil
+	}
+	return slowest.Prune(ctx)
 }
 
 func (s *Server) newEcho() (*echo.Echo, error) {

@@ -139,7 +139,16 @@ func (s *Shared) Reset(ctx context.Context, key string) error {
 }
 
 // Prune deletes the stored buckets that have refilled completely: a
-// bucket untouched for Burst × Every is full, as good as none.
+// bucket untouched for Burst × Every (FullAfter) is full, as good as
+// none. It deletes every bucket of the store untouched for that long,
+// whichever throttle it belongs to: throttles sharing a store are
+// pruned by the one slowest to refill.
 func (s *Shared) Prune(ctx context.Context) error {
-	return s.store.DeleteBucketsBefore(ctx, s.now().Add(-time.Duration(s.cfg.Burst)*s.cfg.Every))
+	return s.store.DeleteBucketsBefore(ctx, s.now().Add(-s.FullAfter()))
+}
+
+// FullAfter is how long a bucket left untouched takes to fill up, from
+// empty: Burst × Every.
+func (s *Shared) FullAfter() time.Duration {
+	return time.Duration(s.cfg.Burst) * s.cfg.Every
 }

@@ -326,21 +326,55 @@
     if (box.children.length) { box.showPopover(); }
   }
 
-  // Errors htmx does not swap (404, 500, network) become a notice.
+  // Errors htmx does not swap (403, 404, 429, 500, network) become a
+  // notice. The same sentence is never shown twice at once: a role taken
+  // away meets the dialog's live checks and its submit alike.
+  // The one showing already stays 6 s from the latest instead.
   function toast(message, kind) {
     var box = document.getElementById("toasts");
     if (!box) { return; }
-    var t = document.createElement("div");
-    t.className = "toast" + (kind ? " toast-" + kind : "");
-    t.setAttribute("role", kind === "error" ? "alert" : "status");
-    t.textContent = message;
-    box.appendChild(t);
-    placeToasts();
-    setTimeout(function () {
+    var className = "toast" + (kind ? " toast-" + kind : "");
+    var t = Array.prototype.find.call(box.children, function (c) {
+      return c.className === className && c.textContent === message;
+    });
+    if (!t) {
+      t = document.createElement("div");
+      t.className = className;
+      t.setAttribute("role", kind === "error" ? "alert" : "status");
+      t.textContent = message;
+      box.appendChild(t);
+      placeToasts();
+    }
+    clearTimeout(t.toastTimer);
+    t.toastTimer = setTimeout(function () {
       t.remove();
       placeToasts();
     }, 6000);
   }
+  // errorFragment is the paragraph of an error answered to htmx
+  // (views.ErrorFragment), parsed, never inserted: null when the answer
+  // is something else (a form back with its problems).
+  function errorFragment(xhr) {
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    if (type.indexOf("text/html") !== 0 || xhr.responseText.indexOf("error-fragment") < 0) { return null; }
+    var body = new DOMParser().parseFromString(xhr.responseText, "text/html").body;
+    var p = body.firstElementChild;
+    return p && p === body.lastElementChild && p.matches("p.error-fragment") ? p : null;
+  }
+  // serverSentence is what the server said (the role a request needs,
+  // why it was refused), as text; "" when it said nothing of its own.
+  function serverSentence(xhr) {
+    var p = errorFragment(xhr);
+    return p && !p.hasAttribute("data-generic") ? p.textContent.replace(/\s+/g, " ").trim() : "";
+  }
+  // A 409 or 422 is swapped (a form back with its problems), but one
+  // that holds only an error's sentence is a notice, not a new form.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var xhr = e.detail.xhr;
+    if (xhr.status < 400 || !e.detail.shouldSwap || !errorFragment(xhr)) { return; }
+    e.detail.shouldSwap = false;
+    toast(serverSentence(xhr) || "The request was refused (" + xhr.status + "). Reload the page and try again.", "error");
+  });
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr;
     if (xhr.status === 401) {
@@ -351,7 +385,7 @@
     if (xhr.status === 404) { msg = "That key no longer exists, or is not in this workspace."; }
     if (xhr.status === 403) { msg = "The request was refused. Reload the page and try again."; }
     if (xhr.status === 429) { msg = "Too many requests. Wait a moment and try again."; }
-    toast(msg, "error");
+    toast(serverSentence(xhr) || msg, "error");
   });
   document.addEventListener("htmx:sendError", function () {
     toast("The server could not be reached. Check your connection and try again.", "error");
