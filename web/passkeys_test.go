@@ -379,7 +379,7 @@ func sudoPasskey(t *testing.T, c *client, auth *testkit.Authenticator, cred *tes
 
 // A passkey confirms access as the password does: the sudo form offers
 // it to a person who has one, another authenticator's is refused (and
-// charged to the code limit), the person's own puts the session in sudo
+// charged to the code limit: 5, then wait), the person's own puts the session in sudo
 // mode (user.sudo with the method), and the form, sent again as it is,
 // carries the action through with its values.
 func TestSudoWithPasskey(t *testing.T) {
@@ -435,6 +435,17 @@ func TestSudoWithPasskey(t *testing.T) {
 	if r := sudoSubmit(t, c, r, nil); r.Code != http.StatusUnprocessableEntity || ts.count("management_tokens") != 1 {
 		t.Fatalf("the form sent after a refused passkey: %d, %d tokens", r.Code, ts.count("management_tokens"))
 	}
+	// Refused passkeys count against the account's second-factor limit,
+	// as wrong codes do: 5 in all, then even the right one waits.
+	for i := 0; i < 4; i++ {
+		if r := sudoPasskey(t, c, stranger, stranger.Credentials()[0]); r.Code != http.StatusForbidden {
+			t.Fatalf("refused passkey %d: %s", i+2, r)
+		}
+	}
+	if r := sudoPasskey(t, c, auth, nil); r.Code != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 5 refused passkeys the right one: %s, want 429 with Retry-After", r)
+	}
+	ts.clock.Advance(time.Minute)
 	// A finish without its begin: no ceremony, no sudo.
 	if r := c.do(http.MethodPost, "/sudo/passkey/finish", nil, jsonBody([]byte(`{}`))); r.Code != http.StatusUnprocessableEntity {
 		t.Errorf("finish without a ceremony: %s", r)
