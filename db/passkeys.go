@@ -94,8 +94,8 @@ func (d *DB) CreatePasskey(ctx context.Context, p blnk.Passkey, ev audit.Event) 
 }
 
 // DeletePasskey deletes passkey id of userID and records ev
-// (passkey.removed, given the deleted passkey's name) in one
-// transaction: blnk.ErrNotFound when userID has no such passkey
+// (passkey.removed, given the deleted passkey's name; in each workspace
+// of userID when it names none) in one transaction: blnk.ErrNotFound when userID has no such passkey
 // (another person's is not found either).
 func (d *DB) DeletePasskey(ctx context.Context, userID int64, id string, ev func(blnk.Passkey) audit.Event) (blnk.Passkey, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
@@ -110,7 +110,8 @@ func (d *DB) DeletePasskey(ctx context.Context, userID int64, id string, ev func
 	if err != nil {
 		return blnk.Passkey{}, err
 	}
-	if err := recordEvent(ctx, tx, ev(p)); err != nil {
+	e := ev(p)
+	if err := d.recordInWorkspaces(ctx, tx, userID, e.WorkspaceID, e); err != nil {
 		return blnk.Passkey{}, err
 	}
 	return p, tx.Commit()

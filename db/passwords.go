@@ -199,7 +199,8 @@ func (d *DB) RevokeSession(ctx context.Context, userID int64, id string, keep []
 }
 
 // RevokeOtherSessions ends every session of userID but the one stored
-// under keep, records ev (session.revoked, with how many) if any ended,
+// under keep (nil: every one), records ev (session.revoked, with how
+// many; in each workspace of userID when it names none) if any ended,
 // and returns how many.
 func (d *DB) RevokeOtherSessions(ctx context.Context, userID int64, keep []byte, ev audit.Event) (int64, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
@@ -207,7 +208,12 @@ func (d *DB) RevokeOtherSessions(ctx context.Context, userID int64, keep []byte,
 		return 0, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, userID, keep)
+	var res sql.Result
+	if keep == nil {
+		res, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	} else {
+		res, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, userID, keep)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -219,7 +225,7 @@ func (d *DB) RevokeOtherSessions(ctx context.Context, userID int64, keep []byte,
 		ev.Details = map[string]any{}
 	}
 	ev.Details["sessions"] = n
-	if err := recordEvent(ctx, tx, ev); err != nil {
+	if err := d.recordInWorkspaces(ctx, tx, userID, ev.WorkspaceID, ev); err != nil {
 		return 0, err
 	}
 	return n, tx.Commit()

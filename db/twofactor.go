@@ -165,7 +165,8 @@ func (d *DB) ReplaceRecoveryCodes(ctx context.Context, userID int64, codes [][]b
 }
 
 // DeleteTOTP removes userID's TOTP factor and recovery codes and records
-// ev (two_factor.disabled): blnk.ErrNotFound when there was none.
+// ev (two_factor.disabled; in each workspace of userID when ev names
+// none): blnk.ErrNotFound when there was none.
 func (d *DB) DeleteTOTP(ctx context.Context, userID int64, ev audit.Event) error {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -185,7 +186,7 @@ func (d *DB) DeleteTOTP(ctx context.Context, userID int64, ev audit.Event) error
 	if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
 		return err
 	}
-	if err := recordEvent(ctx, tx, ev); err != nil {
+	if err := d.recordInWorkspaces(ctx, tx, userID, ev.WorkspaceID, ev); err != nil {
 		return err
 	}
 	return tx.Commit()

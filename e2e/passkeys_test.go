@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/playwright-community/playwright-go"
+
+	"github.com/blnk-cloud/apikeys/db"
 )
 
 // atLocalhost returns a as the browser must reach it for passkeys: at
@@ -193,4 +197,77 @@ func passkeySecondStep(t *testing.T, page playwright.Page, email, password strin
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/login/two-factor$`)))
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Use a passkey"}).Click())
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
+}
+
+// ageSudo moves the sudo time of every session of a back 11 minutes, as
+// the clock would: the next dangerous action asks again.
+func ageSudo(t *testing.T, a *app) {
+	t.Helper()
+	store, err := db.Open(context.Background(), a.DB)
+	must(t, err)
+	defer store.Close()
+	_, err = store.SQL().Exec(`UPDATE sessions SET sudo_at = sudo_at - $1 WHERE sudo_at IS NOT NULL`, (11 * time.Minute).Milliseconds())
+	must(t, err)
+}
+
+// TestSudoWithPasskeyInBrowser: the sudo form's "Use a passkey", in
+// Chromium with a virtual authenticator. A token created 11 minutes
+// after signing in asks to confirm access (a page, without htmx); the
+// passkey confirms it and the token is created with the name typed. A
+// bulk revoke (htmx, the form swapped in as the page) asks again; the
+// passkey confirms it and both keys are revoked. user.sudo says how.
+func TestSudoWithPasskeyInBrowser(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	page := newPage(t, atLocalhost(t, a), pageOptions{axe: true})
+	virtualAuthenticator(t, page)
+	signIn(t, page, "ada@acme.test", "correct horse battery")
+	goTo(t, page, "/settings/security/passkeys")
+	must(t, page.GetByLabel("Name of the new passkey").Fill("Work laptop"))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Add a passkey"}).Click())
+	must(t, expect.Locator(page.Locator(".flash")).ToHaveText("Passkey “Work laptop” added."))
+
+	// A page form: the sudo form is the 401 page.
+	ageSudo(t, a)
+	allowStatus(page, 401)
+	goTo(t, page, "/settings/tokens")
+	name := uniq("Deploy from CI")
+	must(t, page.GetByLabel("Name").Fill(name))
+	must(t, page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: "keys:read List"}).Check())
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create token"}).Click())
+	must(t, expect.Locator(page.GetByRole("heading", playwright.PageGetByRoleOptions{Name: "Confirm access"})).ToBeVisible())
+	must(t, expect.Locator(page.GetByText("This action needs your password or a passkey again.")).ToBeVisible())
+	checkA11y(t, page, "sudo with a passkey")
+	shot(t, page, "sudo-passkey")
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Use a passkey"}).Click())
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/tokens$`)))
+	must(t, expect.Locator(page.GetByRole("row").Filter(playwright.LocatorFilterOptions{HasText: name})).ToHaveCount(1))
+
+	// An htmx form: the sudo form is swapped in as the page.
+	one, two := uniq("Bulk one"), uniq("Bulk two")
+	addKey(t, a, one, nil)
+	addKey(t, a, two, nil)
+	ageSudo(t, a)
+	goTo(t, page, "/settings/api-keys")
+	must(t, page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: one}).Check())
+	must(t, page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: two}).Check())
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Revoke selected"}).Click())
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Revoke 2 Keys"}).Click())
+	must(t, expect.Locator(page.GetByRole("heading", playwright.PageGetByRoleOptions{Name: "Confirm access"})).ToBeVisible())
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Use a passkey"}).Click())
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys`)))
+	for _, n := range []string{one, two} {
+		row := page.GetByRole("row").Filter(playwright.LocatorFilterOptions{HasText: n})
+		must(t, expect.Locator(row).ToContainText("Revoked"))
+	}
+
+	store, err := db.Open(context.Background(), a.DB)
+	must(t, err)
+	defer store.Close()
+	var n int
+	must(t, store.SQL().QueryRow(`SELECT count(*) FROM audit_events WHERE action = 'user.sudo' AND details = '{"with":"passkey"}'`).Scan(&n))
+	if n != 2 {
+		t.Errorf("%d user.sudo events with a passkey, want 2", n)
+	}
 }

@@ -87,7 +87,10 @@ type Sudo struct {
 	Next    string
 	Fields  []Field
 	HasCode bool // the person has a second factor: offer the code
-	Problem string
+	// PasskeyOrigin offers "Use a passkey" (at that origin) to a person
+	// who has one; "": not offered.
+	PasskeyOrigin string
+	Problem       string
 }
 
 // Field is a form value carried along.

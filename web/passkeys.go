@@ -195,15 +195,8 @@ func (s *Server) passkeyLoginBegin(c echo.Context) error {
 		return passkeysOff(c)
 	}
 	ctx := c.Request().Context()
-	// Each begin keeps a row until it is finished or runs out: 30 in a
-	// row per address, then one every 2 seconds, is plenty for people.
-	if wait, err := s.passkeyBegins.Take(ctx, "ip:"+clientNet(c.RealIP())); err != nil || wait > 0 {
-		if err != nil {
-			return err
-		}
-		secs := int(wait.Seconds() + 0.999)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		return passkeyJSON(c, http.StatusTooManyRequests, map[string]string{"error": "Too many passkey sign-ins begun. Wait " + strconv.Itoa(secs) + " seconds, then try again."})
+	if limited, err := s.limitBegins(c); limited || err != nil {
+		return err
 	}
 	var opts []byte
 	var token string
@@ -223,6 +216,20 @@ func (s *Server) passkeyLoginBegin(c echo.Context) error {
 		return err
 	}
 	return c.JSONBlob(http.StatusOK, opts)
+}
+
+// limitBegins answers 429 (and true) when the client's address has begun
+// too many passkey ceremonies: each begin keeps a row until it is
+// finished or runs out, and 30 in a row per address, then one every 2
+// seconds, is plenty for people.
+func (s *Server) limitBegins(c echo.Context) (bool, error) {
+	wait, err := s.passkeyBegins.Take(c.Request().Context(), "ip:"+clientNet(c.RealIP()))
+	if err != nil || wait <= 0 {
+		return false, err
+	}
+	secs := int(wait.Seconds() + 0.999)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return true, passkeyJSON(c, http.StatusTooManyRequests, map[string]string{"error": "Too many passkey sign-ins begun. Wait " + strconv.Itoa(secs) + " seconds, then try again."})
 }
 
 // passkeyLoginFinish checks the browser's answer (JSON) and signs the

@@ -348,3 +348,136 @@ func TestPasskeyAsSecondFactor(t *testing.T) {
 		t.Errorf("newest user.signed_in: %+v", ev)
 	}
 }
+
+// sudoPasskey answers the sudo form's "Use a passkey" with a passkey of
+// auth (cred: which one; nil: the first that fits) as passkeys.js does,
+// and returns the finish answer.
+func sudoPasskey(t *testing.T, c *client, auth *testkit.Authenticator, cred *testkit.SoftCredential) *response {
+	t.Helper()
+	r := c.post("/sudo/passkey/begin", nil)
+	if r.Code != http.StatusOK {
+		t.Fatalf("sudo begin: %s", r)
+	}
+	var answer []byte
+	var err error
+	if cred == nil {
+		answer, err = auth.Get([]byte(r.Body))
+	} else {
+		var opts struct {
+			PublicKey struct{ Challenge string } `json:"publicKey"`
+		}
+		if err := json.Unmarshal([]byte(r.Body), &opts); err != nil {
+			t.Fatal(err)
+		}
+		answer, err = auth.Sign(cred, opts.PublicKey.Challenge)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.do(http.MethodPost, "/sudo/passkey/finish", nil, jsonBody(answer))
+}
+
+// A passkey confirms access as the password does: the sudo form offers
+// it to a person who has one, another authenticator's is refused (and
+// charged to the code limit: 5, then wait), the person's own puts the session in sudo
+// mode (user.sudo with the method), and the form, sent again as it is,
+// carries the action through with its values.
+func TestSudoWithPasskey(t *testing.T) {
+	t.Parallel()
+	ts, c := newSignedIn(t, withPasskeys())
+	auth := testkit.NewAuthenticator(origin)
+
+	// No passkey yet: the form offers none, and begin says so.
+	ts.clock.Advance(11 * time.Minute)
+	form := url.Values{"name": {"CI deploy"}, "scopes": {"keys:read"}, "expires": {"30d"}}
+	r := c.post("/settings/tokens", form)
+	if r.Code != http.StatusUnauthorized || parse(t, r.Body).Has(`[data-passkey-sudo]`) {
+		t.Fatalf("the sudo form without a passkey: %d, passkey offered %v", r.Code, parse(t, r.Body).Has(`[data-passkey-sudo]`))
+	}
+	if r := c.post("/sudo/passkey/begin", nil); r.Code != http.StatusConflict {
+		t.Errorf("sudo begin without a passkey: %s", r)
+	}
+	if r := sudoSubmit(t, c, r, url.Values{"password": {adminPassword}}); r.Code != http.StatusCreated {
+		t.Fatalf("token create with the password: %d", r.Code)
+	}
+	addPasskey(t, c, auth, "Work laptop")
+	ts.clock.Advance(11 * time.Minute)
+
+	form.Set("name", "Deploy from CI")
+	r = c.post("/settings/tokens", form)
+	doc := parse(t, r.Body)
+	if r.Code != http.StatusUnauthorized || !doc.Has(`form#sudo-form input[name="sudo"]`) {
+		t.Fatalf("token create after 11 minutes: %d, want 401 and the sudo form", r.Code)
+	}
+	box := `[data-passkey-sudo="/sudo/passkey"][data-form="sudo-form"][data-origin="` + origin + `"]`
+	if !doc.Has(box + ` button[data-passkey-login]`) {
+		t.Fatal("the sudo form does not offer the passkey")
+	}
+	if got := doc.Text(".auth-card > p.muted"); !strings.Contains(got, "or a passkey") {
+		t.Errorf("the sudo form says %q", got)
+	}
+	// htmx gets the same form, with the same offer.
+	if hx := c.post("/settings/tokens", form, htmx()); !parse(t, hx.Body).Has(box) {
+		t.Error("the htmx sudo form does not offer the passkey")
+	}
+
+	// Another authenticator's passkey: refused, no sudo.
+	stranger := testkit.NewAuthenticator(origin)
+	if _, err := stranger.Create([]byte(`{"publicKey":{"challenge":"AAAA","rp":{"id":"dash.test","name":"x"},"user":{"id":"AAAA","name":"x","displayName":"x"},"pubKeyCredParams":[{"type":"public-key","alg":-7}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if r := sudoPasskey(t, c, stranger, stranger.Credentials()[0]); r.Code != http.StatusForbidden {
+		t.Fatalf("a stranger's passkey for sudo: %s, want 403", r)
+	}
+	if n := ts.actionCount(audit.UserSudo); n != 1 {
+		t.Errorf("%d user.sudo events after a refused passkey, want 1 (the password's)", n)
+	}
+	if r := sudoSubmit(t, c, r, nil); r.Code != http.StatusUnprocessableEntity || ts.count("management_tokens") != 1 {
+		t.Fatalf("the form sent after a refused passkey: %d, %d tokens", r.Code, ts.count("management_tokens"))
+	}
+	// Refused passkeys count against the account's second-factor limit,
+	// as wrong codes do: 5 in all, then even the right one waits.
+	for i := 0; i < 4; i++ {
+		if r := sudoPasskey(t, c, stranger, stranger.Credentials()[0]); r.Code != http.StatusForbidden {
+			t.Fatalf("refused passkey %d: %s", i+2, r)
+		}
+	}
+	if r := sudoPasskey(t, c, auth, nil); r.Code != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 5 refused passkeys the right one: %s, want 429 with Retry-After", r)
+	}
+	ts.clock.Advance(time.Minute)
+	// A finish without its begin: no ceremony, no sudo.
+	if r := c.do(http.MethodPost, "/sudo/passkey/finish", nil, jsonBody([]byte(`{}`))); r.Code != http.StatusUnprocessableEntity {
+		t.Errorf("finish without a ceremony: %s", r)
+	}
+
+	// The person's own passkey: sudo, then the kept form goes through.
+	if r := sudoPasskey(t, c, auth, nil); r.Code != http.StatusOK || strings.TrimSpace(r.Body) != `{"sudo":true}` {
+		t.Fatalf("sudo with the passkey: %s", r)
+	}
+	evs := events(t, ts, audit.UserSudo)
+	if len(evs) != 2 || evs[0].DetailsJSON() != `{"with":"passkey"}` || evs[0].Actor.Email != adminEmail {
+		t.Errorf("user.sudo events: %+v", evs)
+	}
+	done := sudoSubmit(t, c, r, nil)
+	if done.Code != http.StatusCreated {
+		t.Fatalf("token create after the passkey: %d\n%.300s", done.Code, textOf(t, done.Body))
+	}
+	var name string
+	if err := ts.raw.QueryRow(`SELECT name FROM management_tokens ORDER BY created_at DESC, id DESC LIMIT 1`).Scan(&name); err != nil || name != "Deploy from CI" {
+		t.Errorf("the newest token is named %q (%v), want the form's %q", name, err, "Deploy from CI")
+	}
+
+	// GET /sudo?next= after a passkey: POST /sudo goes to next.
+	ts.clock.Advance(11 * time.Minute)
+	page := c.get("/sudo?next=" + url.QueryEscape("/settings/members"))
+	if !parse(t, page.Body).Has(box) {
+		t.Fatal("GET /sudo does not offer the passkey")
+	}
+	if r := sudoPasskey(t, c, auth, nil); r.Code != http.StatusOK {
+		t.Fatalf("sudo with the passkey: %s", r)
+	}
+	if r := sudoSubmit(t, c, page, nil); r.Code != http.StatusSeeOther || r.Header.Get("Location") != "/settings/members" {
+		t.Errorf("POST /sudo in sudo mode: %d to %q", r.Code, r.Header.Get("Location"))
+	}
+}

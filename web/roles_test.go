@@ -209,7 +209,7 @@ func roleRoutes() map[string]routeCase {
 		"POST /settings/security/recovery-codes": {need: viewer, path: "/settings/security/recovery-codes", ok: 409},
 		"POST /settings/security/require-2fa":    {need: blnk.RoleOwner, path: "/settings/security/require-2fa", form: url.Values{}},
 		"GET /sudo":                              {need: viewer, path: "/sudo?next=/settings/api-keys", ok: 303, okHTMX: 303},
-		"POST /sudo":                             {need: viewer, path: "/sudo", form: url.Values{"next": {"/settings/members"}}, ok: 422},
+		"POST /sudo":                             {need: viewer, path: "/sudo", form: url.Values{"next": {"/settings/members"}}, ok: 303}, // in sudo mode (just signed in): to next
 		"POST /invite/:token":                    {},
 
 		"POST /settings/members/:id/reset-link": {need: admin, path: "/settings/members/{person}/reset-link", ok: 200, scoped: true},
@@ -236,6 +236,8 @@ func roleRoutes() map[string]routeCase {
 		"POST /settings/security/passkeys/:id/remove": {},
 		"POST /login/passkey/begin":                   {},
 		"POST /login/passkey/finish":                  {},
+		"POST /sudo/passkey/begin":                    {}, // TestSudoWithPasskey
+		"POST /sudo/passkey/finish":                   {},
 	}
 }
 

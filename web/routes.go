@@ -137,6 +137,9 @@ func (s *Server) routes(e *echo.Echo) {
 		slices.Concat(own, []echo.MiddlewareFunc{s.need(blnk.PermOwners, "Requiring two-factor sign-in"), s.sudo})...)
 	get(e, "/sudo", s.sudoPage, own...)
 	e.POST("/sudo", s.sudoSubmit, own...)
+	// The sudo form's "Use a passkey" (passkeys.js, JSON answers).
+	e.POST("/sudo/passkey/begin", s.sudoPasskeyBegin, own...)
+	e.POST("/sudo/passkey/finish", s.sudoPasskeyFinish, own...)
 	get(e, "/invite/:token", s.inviteShow, pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
 

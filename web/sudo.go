@@ -91,6 +91,9 @@ func (s *Server) sudoForm(c echo.Context, status int, sf views.Sudo) error {
 		return err
 	}
 	sf.HasCode = f.TOTP
+	if f.Passkeys > 0 {
+		sf.PasskeyOrigin = s.passkeyOrigin()
+	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if !isFullPage(c) {
 		h := c.Response().Header()
@@ -179,12 +182,20 @@ func (s *Server) sudoPage(c echo.Context) error {
 	return s.sudoForm(c, http.StatusOK, views.Sudo{Action: "/sudo", Next: next})
 }
 
-// sudoSubmit is POST /sudo: check, then 303 to next.
+// sudoSubmit is POST /sudo: check, then 303 to next. A session in sudo
+// mode already (a passkey was just given: sudoPasskeyFinish) goes to
+// next at once.
 func (s *Server) sudoSubmit(c echo.Context) error {
 	if _, err := c.FormParams(); err != nil {
 		return formError(err)
 	}
 	next := localPath(c.FormValue("next"))
+	if s.inSudo(mustSession(c)) {
+		if next == "" {
+			next = views.SecurityPath
+		}
+		return c.Redirect(http.StatusSeeOther, next)
+	}
 	sf := views.Sudo{Action: "/sudo", Next: next}
 	ok, err := s.sudoCheck(c, &sf)
 	if err != nil || !ok {
@@ -194,6 +205,71 @@ func (s *Server) sudoSubmit(c echo.Context) error {
 		next = views.SecurityPath
 	}
 	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// sudoPasskeyBegin is POST /sudo/passkey/begin: the options for
+// navigator.credentials.get() naming the signed-in person's own passkeys
+// (the ceremony of the two-factor page's "Use a passkey"), as JSON; 409
+// when they have none.
+func (s *Server) sudoPasskeyBegin(c echo.Context) error {
+	if s.passkeys == nil {
+		return passkeysOff(c)
+	}
+	if limited, err := s.limitBegins(c); limited || err != nil {
+		return err
+	}
+	opts, token, err := s.passkeys.BeginSecondFactor(c.Request().Context(), mustSession(c).User.ID)
+	if errors.Is(err, blnk.ErrNotFound) {
+		return passkeyJSON(c, http.StatusConflict, map[string]string{"error": "You have no passkey. Use your password."})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.setCeremony(c, token); err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, opts)
+}
+
+// sudoPasskeyFinish is POST /sudo/passkey/finish: checks the browser's
+// answer (JSON) and, when it is one of the person's own passkeys, puts
+// the session in sudo mode (user.sudo with "passkey"): {"sudo": true},
+// after which passkeys.js sends the sudo form, values and all. Refused
+// passkeys are charged to the account's second-factor count, as wrong
+// codes are (429 with Retry-After when it has none left).
+func (s *Server) sudoPasskeyFinish(c echo.Context) error {
+	if s.passkeys == nil {
+		return passkeysOff(c)
+	}
+	answer, err := passkeyAnswer(c)
+	if err != nil {
+		return err
+	}
+	token, err := s.takeCeremony(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cur := mustSession(c)
+	charges := s.secondFactorCharges(cur.User.ID, "")
+	wait, err := takeAttempt(ctx, charges)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return passkeyJSON(c, http.StatusTooManyRequests, map[string]string{"error": retryIn(c, wait)})
+	}
+	if ok, err := s.passkeyAssertion(c, cur.User.ID, token, answer); err != nil || !ok {
+		if err != nil && !errors.Is(err, blnk.ErrPasskeyRefused) {
+			s.refundAttempt(c, charges) // not checked: no failure
+		}
+		return s.passkeyProblem(c, err)
+	}
+	s.signedInAttempt(c, charges)
+	if err := s.factors.GrantSudo(ctx, s.twoFactorActor(c), s.sessionTokenHash(c), "passkey"); err != nil {
+		return err
+	}
+	return passkeyJSON(c, http.StatusOK, map[string]bool{"sudo": true})
 }
 
 // bulkNeedsSudo: revoking more than one key at once needs sudo mode.

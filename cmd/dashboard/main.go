@@ -11,6 +11,7 @@
 //	                                          person's password as for admin create)
 //	dashboard members list --workspace NAME   the members, with their ids
 //	dashboard members reset-link --email EMAIL [--public-url URL]
+//	dashboard members reset-2fa --email EMAIL [--yes]
 //	                                          print a one-hour password reset link
 //	dashboard keys verify [--scope S]         check a key read from standard input
 //	dashboard keys revoke ID_OR_PREFIX        revoke a key at once, for incidents
@@ -64,6 +65,7 @@ const usage = `usage:
                                                           (a new person's password: BLNK_ADMIN_PASSWORD or stdin)
   dashboard members list --workspace NAME
   dashboard members reset-link --email EMAIL --public-url URL   (prints a one-hour password reset link)
+  dashboard members reset-2fa --email EMAIL [--yes]       (removes every second factor; confirm: the email on stdin)
   dashboard keys verify [--scope SCOPE]                   (key: stdin)
   dashboard keys revoke ID_OR_PREFIX
   dashboard keys roll ID_OR_PREFIX [--overlap now|1h|24h|7d]   (prints only the new key)
@@ -98,6 +100,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return membersList(ctx, args, stdout, stderr)
 	case "members reset-link":
 		return membersResetLink(ctx, args, stdout, stderr)
+	case "members reset-2fa":
+		return membersResetTwoFactor(ctx, args, stdin, stdout, stderr)
 	case "keys verify":
 		return keysVerify(ctx, args, stdin, stdout, stderr)
 	case "keys revoke":

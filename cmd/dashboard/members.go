@@ -1,18 +1,24 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/db"
 	"github.com/blnk-cloud/apikeys/internal/accounts"
+	"github.com/blnk-cloud/apikeys/internal/audit"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/members"
+	"github.com/blnk-cloud/apikeys/internal/passkeys"
+	"github.com/blnk-cloud/apikeys/internal/twofactor"
 )
 
 // membersAdd makes a person a member of a workspace with a role, for
@@ -157,4 +163,107 @@ func membersResetLink(ctx context.Context, args []string, stdout, stderr io.Writ
 	fmt.Fprintf(stderr, "password reset link for %s (user %d), valid for an hour, once; it signs out all their sessions:\n", u.Email, u.ID)
 	fmt.Fprintln(stdout, public+"/password/reset/"+token)
 	return nil
+}
+
+// membersResetTwoFactor removes every second factor of the person with
+// --email (their authenticator app, its recovery codes, their passkeys)
+// and ends their sessions on every server: the way back in for a person
+// who lost them all. It says what it will remove and asks for the email
+// again on standard input, unless --yes. Each removal is audited
+// (two_factor.disabled, passkey.removed, session.revoked) by the command
+// line, in each workspace of the person. Their password then signs in
+// alone; a workspace that requires a second factor sends them to set one
+// up first.
+func membersResetTwoFactor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("members reset-2fa", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbPath := dbFlag(fs)
+	email := fs.String("email", "", "the person's email (required)")
+	yes := fs.Bool("yes", false, "do not ask for the email again (for scripts)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	addr, err := blnk.CleanEmail(*email)
+	if err != nil {
+		return fmt.Errorf("--email: %v", err)
+	}
+	store, err := db.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := store.FindUser(ctx, addr)
+	if errors.Is(err, blnk.ErrNotFound) {
+		return fmt.Errorf("no account has the email %s", addr)
+	}
+	if err != nil {
+		return err
+	}
+	f, err := store.FindFactors(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if !f.TOTP && f.Passkeys == 0 {
+		fmt.Fprintf(stdout, "%s (user %d) has no second factor: nothing to remove\n", u.Email, u.ID)
+		return nil
+	}
+	what := []string{}
+	if f.TOTP {
+		what = append(what, fmt.Sprintf("their authenticator app and its recovery codes (%d left)", f.RecoveryLeft))
+	}
+	if f.Passkeys > 0 {
+		what = append(what, count(int64(f.Passkeys), "passkey", "passkeys"))
+	}
+	fmt.Fprintf(stderr, "this removes %s of %s (user %d) and signs them out everywhere; their password then signs in alone\n", strings.Join(what, " and "), u.Email, u.ID)
+	if !*yes {
+		fmt.Fprint(stderr, "type their email again to confirm: ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if typed, _ := blnk.CleanEmail(strings.TrimSpace(line)); typed != u.Email {
+			return errors.New("not confirmed: nothing was changed")
+		}
+	}
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	by := audit.Actor{Kind: audit.CommandLine}
+	// Reset and RemoveAll neither seal, check nor sign anything: the
+	// services need no real keys or relying party for them.
+	var noKey [32]byte
+	if _, err := rand.Read(noKey[:]); err != nil {
+		return err
+	}
+	factors, err := twofactor.New(store, noKey[:], time.Now, log)
+	if err != nil {
+		return err
+	}
+	keys, err := passkeys.New(passkeys.Config{RPID: "localhost", Origins: []string{"http://localhost"}}, store, log)
+	if err != nil {
+		return err
+	}
+	hadTOTP, err := factors.Reset(ctx, by, u)
+	if err != nil {
+		return err
+	}
+	removed, err := keys.RemoveAll(ctx, by, u)
+	if err != nil {
+		return err
+	}
+	ended, err := accounts.New(accounts.Config{Now: time.Now}, store, log).SignOutEverywhere(ctx, by, u)
+	if err != nil {
+		return err
+	}
+	done := []string{}
+	if hadTOTP {
+		done = append(done, "the authenticator app and its recovery codes")
+	}
+	done = append(done, count(int64(len(removed)), "passkey", "passkeys"))
+	fmt.Fprintf(stdout, "removed from %s (user %d): %s; %s ended\n", u.Email, u.ID, strings.Join(done, ", "), count(ended, "session", "sessions"))
+	return nil
+}
+
+// count is "1 thing" or "n things".
+func count(n int64, one, many string) string {
+	return fmt.Sprintf("%d %s", n, plural(int(n), one, many))
 }

@@ -222,6 +222,20 @@ func (s *Service) SignOutSession(ctx context.Context, by audit.Actor, workspaceI
 	return nil
 }
 
+// SignOutEverywhere ends every session of u, on every server, for the
+// command line: session.revoked by by (`all`, with how many and the
+// person's email) in each workspace of theirs, if any ended. It returns
+// how many.
+func (s *Service) SignOutEverywhere(ctx context.Context, by audit.Actor, u blnk.User) (int64, error) {
+	ev := audit.Event{At: s.cfg.Now(), Action: audit.SessionRevoked, Actor: by, Details: map[string]any{"session": "all", "email": u.Email}}
+	n, err := s.store.RevokeOtherSessions(ctx, u.ID, nil, ev)
+	if err != nil {
+		return 0, err
+	}
+	s.log.Info("sessions revoked", "user_id", u.ID, "sessions", n, "by", by.Name())
+	return n, nil
+}
+
 // SignOutOtherSessions signs out every session of the person but the one
 // of current, and returns how many ended.
 func (s *Service) SignOutOtherSessions(ctx context.Context, by audit.Actor, workspaceID int64, current []byte) (int64, error) {

@@ -327,6 +327,33 @@ func (s *Service) Remove(ctx context.Context, userID int64, id string, actor aud
 	return p, nil
 }
 
+// RemoveAll deletes every passkey of u (of any relying party) for the
+// command line (a person who lost every factor), each with
+// passkey.removed by by, with the person's email, in each workspace of
+// theirs, and returns them.
+func (s *Service) RemoveAll(ctx context.Context, by audit.Actor, u blnk.User) ([]blnk.Passkey, error) {
+	keys, err := s.store.ListPasskeys(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	var removed []blnk.Passkey
+	for _, k := range keys {
+		p, err := s.store.DeletePasskey(ctx, u.ID, k.ID, func(p blnk.Passkey) audit.Event {
+			return audit.Event{At: s.cfg.Now(), Action: audit.PasskeyRemoved, Actor: by,
+				Details: map[string]any{"passkey": p.ID, "name": p.Name, "email": u.Email}}
+		})
+		if errors.Is(err, blnk.ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return removed, err
+		}
+		s.log.Info("passkey removed", "user_id", u.ID, "passkey", p.ID, "by", by.Name())
+		removed = append(removed, p)
+	}
+	return removed, nil
+}
+
 // BeginSignIn starts a sign-in with a passkey alone: options for
 // navigator.credentials.get() that name no person (the authenticator
 // offers its discoverable passkeys for this site), and the token. The

@@ -380,6 +380,22 @@ func (s *Service) Disable(ctx context.Context, by Actor) error {
 	return nil
 }
 
+// Reset removes u's TOTP factor and recovery codes for the command line
+// (a person who lost every factor): two_factor.disabled by by, with the
+// person's email, in each workspace of theirs. false when there was none.
+func (s *Service) Reset(ctx context.Context, by audit.Actor, u blnk.User) (bool, error) {
+	ev := audit.Event{At: s.now(), Action: audit.TwoFactorDisabled, Actor: by, Details: map[string]any{"factor": "totp", "email": u.Email}}
+	err := s.store.DeleteTOTP(ctx, u.ID, ev)
+	if errors.Is(err, blnk.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.log.Info("two-factor reset", "user_id", u.ID, "factor", "totp", "by", by.Name())
+	return true, nil
+}
+
 // SetRequireTwoFactor switches workspaceID's requirement of a second
 // factor for every member (two_factor.required, with "required": on).
 // Only its Owners may; an Owner turning it on must have a factor

@@ -1,5 +1,6 @@
-// Passkeys: adding one (Settings > Security) and signing in with one
-// (the sign-in page), through the browser's WebAuthn API. The server
+// Passkeys: adding one (Settings > Security), signing in with one (the
+// sign-in page and its second step) and confirming access with one (the
+// sudo form), through the browser's WebAuthn API. The server
 // sends the options as JSON with binary values in base64url; the answer
 // goes back the same way. Without JavaScript, or in a browser without
 // passkeys, the controls stay hidden and a note says why.
@@ -102,66 +103,114 @@
     return false;
   }
 
-  // Adding a passkey.
-  document.querySelectorAll("form[data-passkey-add]").forEach(function (form) {
-    var base = form.getAttribute("data-passkey-add");
-    if (!here(form)) { return; }
-    form.hidden = false;
-    hideNotes(form.parentNode);
-    var busy = false;
-    form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      if (busy) { return; }
-      busy = true;
-      show(form, "");
-      var body = new URLSearchParams(new FormData(form)).toString();
-      post(base + "/begin", body, "application/x-www-form-urlencoded").then(function (opts) {
-        var pk = opts.publicKey;
-        pk.challenge = toBytes(pk.challenge);
-        pk.user.id = toBytes(pk.user.id);
-        pk.excludeCredentials = descriptors(pk.excludeCredentials);
-        return navigator.credentials.create({ publicKey: pk });
-      }).then(function (cred) {
-        return post(base + "/finish", credentialJSON(cred), "application/json");
-      }).then(function (data) {
-        window.location.assign(data.redirect);
-      }).catch(function (err) {
-        busy = false;
-        show(form, why(err));
-        var input = form.querySelector("input[name=name]");
-        if (input) { input.focus(); }
-      });
-    });
-  });
+  // once reports whether el is seen for the first time: the script may
+  // run again when htmx swaps in a page that includes it.
+  function once(el) {
+    if (el.hasAttribute("data-passkey-bound")) { return false; }
+    el.setAttribute("data-passkey-bound", "");
+    return true;
+  }
 
-  // Signing in with a passkey.
-  document.querySelectorAll("[data-passkey-signin]").forEach(function (box) {
-    var base = box.getAttribute("data-passkey-signin");
-    var next = box.getAttribute("data-next") || "";
-    var button = box.querySelector("[data-passkey-login]");
-    if (!here(box)) { return; }
-    box.hidden = false;
-    hideNotes(box.parentNode);
+  // assert asks the browser for a passkey to the ceremony of base
+  // (base/begin, then base/finish, with ?next= if next) and returns the
+  // server's answer to it.
+  function assert(base, next) {
+    return post(base + "/begin", "", "application/x-www-form-urlencoded").then(function (opts) {
+      var pk = opts.publicKey;
+      pk.challenge = toBytes(pk.challenge);
+      pk.allowCredentials = descriptors(pk.allowCredentials);
+      return navigator.credentials.get({ publicKey: pk });
+    }).then(function (cred) {
+      var url = base + "/finish" + (next ? "?next=" + encodeURIComponent(next) : "");
+      return post(url, credentialJSON(cred), "application/json");
+    });
+  }
+
+  // button runs work when box's [data-passkey-login] is clicked, once at a
+  // time, showing its failure in box.
+  function button(box, work) {
+    var b = box.querySelector("[data-passkey-login]");
     var busy = false;
-    button.addEventListener("click", function () {
+    b.addEventListener("click", function () {
       if (busy) { return; }
       busy = true;
       show(box, "");
-      post(base + "/begin", "", "application/x-www-form-urlencoded").then(function (opts) {
-        var pk = opts.publicKey;
-        pk.challenge = toBytes(pk.challenge);
-        pk.allowCredentials = descriptors(pk.allowCredentials);
-        return navigator.credentials.get({ publicKey: pk });
-      }).then(function (cred) {
-        var url = base + "/finish" + (next ? "?next=" + encodeURIComponent(next) : "");
-        return post(url, credentialJSON(cred), "application/json");
-      }).then(function (data) {
-        window.location.assign(data.redirect);
-      }).catch(function (err) {
+      work().catch(function (err) {
         busy = false;
         show(box, why(err));
-        button.focus();
+        b.focus();
       });
     });
+  }
+
+  function bind(root) {
+    // Adding a passkey.
+    root.querySelectorAll("form[data-passkey-add]").forEach(function (form) {
+      if (!once(form)) { return; }
+      var base = form.getAttribute("data-passkey-add");
+      if (!here(form)) { return; }
+      form.hidden = false;
+      hideNotes(form.parentNode);
+      var busy = false;
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        if (busy) { return; }
+        busy = true;
+        show(form, "");
+        var body = new URLSearchParams(new FormData(form)).toString();
+        post(base + "/begin", body, "application/x-www-form-urlencoded").then(function (opts) {
+          var pk = opts.publicKey;
+          pk.challenge = toBytes(pk.challenge);
+          pk.user.id = toBytes(pk.user.id);
+          pk.excludeCredentials = descriptors(pk.excludeCredentials);
+          return navigator.credentials.create({ publicKey: pk });
+        }).then(function (cred) {
+          return post(base + "/finish", credentialJSON(cred), "application/json");
+        }).then(function (data) {
+          window.location.assign(data.redirect);
+        }).catch(function (err) {
+          busy = false;
+          show(form, why(err));
+          var input = form.querySelector("input[name=name]");
+          if (input) { input.focus(); }
+        });
+      });
+    });
+
+    // Signing in with a passkey.
+    root.querySelectorAll("[data-passkey-signin]").forEach(function (box) {
+      if (!once(box)) { return; }
+      var base = box.getAttribute("data-passkey-signin");
+      var next = box.getAttribute("data-next") || "";
+      if (!here(box)) { return; }
+      box.hidden = false;
+      hideNotes(box.parentNode);
+      button(box, function () {
+        return assert(base, next).then(function (data) {
+          window.location.assign(data.redirect);
+        });
+      });
+    });
+
+    // Confirming access (sudo) with a passkey: once it is checked, the
+    // session is in sudo mode, and the sudo form is sent as it is.
+    root.querySelectorAll("[data-passkey-sudo]").forEach(function (box) {
+      if (!once(box)) { return; }
+      var base = box.getAttribute("data-passkey-sudo");
+      var form = document.getElementById(box.getAttribute("data-form"));
+      if (!form || !here(box)) { return; }
+      box.hidden = false;
+      button(box, function () {
+        return assert(base, "").then(function () {
+          form.submit();
+        });
+      });
+    });
+  }
+
+  bind(document);
+  // A page htmx swaps in (the sudo form in place of a page).
+  document.addEventListener("htmx:load", function (e) {
+    if (e.target && e.target.querySelectorAll) { bind(e.target); }
   });
 })();
