@@ -103,6 +103,12 @@ func (d *DB) LoginByEmail(ctx context.Context, email string) (blnk.Login, error)
 	if !storable(email) {
 		return blnk.Login{}, blnk.ErrNotFound // no stored email is like it; PostgreSQL would refuse to compare
 	}
+	return d.login(ctx, `lower(u.email) = lower($1)`, email)
+}
+
+// login finds the person that where (a condition on u, of $1 = arg)
+// selects, with the first workspace they joined.
+func (d *DB) login(ctx context.Context, where string, arg any) (blnk.Login, error) {
 	var l blnk.Login
 	var uc int64
 	var wid, wc sql.NullInt64
@@ -112,9 +118,9 @@ func (d *DB) LoginByEmail(ctx context.Context, email string) (blnk.Login, error)
 		FROM users u
 		LEFT JOIN memberships m ON m.user_id = u.id
 		LEFT JOIN workspaces w ON w.id = m.workspace_id
-		WHERE lower(u.email) = lower($1)
+		WHERE `+where+`
 		ORDER BY m.created_at, w.id
-		LIMIT 1`, email).Scan(&l.User.ID, &l.User.Email, &l.User.Name, &uc, &l.PasswordHash, &wid, &wname, &wc)
+		LIMIT 1`, arg).Scan(&l.User.ID, &l.User.Email, &l.User.Name, &uc, &l.PasswordHash, &wid, &wname, &wc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return blnk.Login{}, blnk.ErrNotFound
 	}
