@@ -36,7 +36,7 @@ func mgmtToken(ctx context.Context, dbPath, admin string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c, err := mgmttokens.New(store, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil))).Create(ctx,
+	c, err := mgmttokens.New(store, time.Now, slog.New(slog.DiscardHandler)).Create(ctx,
 		audit.Actor{UserID: login.User.ID, Email: login.User.Email, Kind: audit.User},
 		mgmttokens.Spec{WorkspaceID: login.Workspace.ID, UserID: login.User.ID, Name: "bench",
 			Scopes: []string{"keys:write", "members:read", "audit:read"}, Expires: "30d"})
