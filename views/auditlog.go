@@ -203,15 +203,25 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
+// detailTime reads a time of the details: s is its text ("" for none:
+// nil, or not text), t the time when the text parses as RFC 3339 (ok).
+func detailTime(v any) (s string, t time.Time, ok bool) {
+	s, _ = v.(string)
+	if s == "" {
+		return "", time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return s, t, err == nil
+}
+
 // whenText is a time of the details (RFC 3339, or nil for never) as the
 // log shows it.
 func whenText(v any) string {
-	s, ok := v.(string)
-	if !ok || s == "" {
+	s, t, ok := detailTime(v)
+	switch {
+	case s == "":
 		return "never"
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	case !ok:
 		return s
 	}
 	return Exact(t)
@@ -220,15 +230,13 @@ func whenText(v any) string {
 // expiryText is a key's expiry of the details as the list says it: the
 // last day it works, for the end of a day; else the instant.
 func expiryText(v any) string {
-	s, ok := v.(string)
-	if !ok || s == "" {
+	s, t, ok := detailTime(v)
+	switch {
+	case s == "":
 		return "never expires"
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	case !ok:
 		return "expires " + s
-	}
-	if t.Equal(t.Truncate(24 * time.Hour)) {
+	case t.Equal(t.Truncate(24 * time.Hour)):
 		return "works through " + Date(apikey.LastValidDay(t))
 	}
 	return "expires " + Exact(t)
