@@ -26,26 +26,17 @@ const roleOrder = `CASE m.role WHEN 'owner' THEN 1 WHEN 'admin' THEN 2 WHEN 'mem
 // ListMemberships lists the workspaces userID belongs to, with their role
 // in each, by workspace name.
 func (d *DB) ListMemberships(ctx context.Context, userID int64) ([]blnk.Membership, error) {
-	rows, err := d.sql.QueryContext(ctx, `
+	return collect(ctx, d.sql, func(row scanner) (blnk.Membership, error) {
+		var m blnk.Membership
+		var created int64
+		err := row.Scan(&m.Workspace.ID, &m.Workspace.Name, &created, &m.Role)
+		m.Workspace.CreatedAt = time.UnixMilli(created).UTC()
+		return m, err
+	}, `
 		SELECT w.id, w.name, w.created_at, m.role
 		FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
 		WHERE m.user_id = $1
 		ORDER BY lower(w.name), w.id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Membership
-	for rows.Next() {
-		var m blnk.Membership
-		var created int64
-		if err := rows.Scan(&m.Workspace.ID, &m.Workspace.Name, &created, &m.Role); err != nil {
-			return nil, err
-		}
-		m.Workspace.CreatedAt = time.UnixMilli(created).UTC()
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 const memberColumns = `u.id, u.email, u.name, u.created_at, m.role, m.created_at, u.last_signed_in_at
@@ -70,22 +61,9 @@ func scanMember(row scanner) (blnk.Member, error) {
 
 // ListMembers lists a workspace's members, Owners first, then by email.
 func (d *DB) ListMembers(ctx context.Context, workspaceID int64) ([]blnk.Member, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+memberColumns+`
+	return collect(ctx, d.sql, scanMember, `SELECT `+memberColumns+`
 		WHERE m.workspace_id = $1
 		ORDER BY `+roleOrder+`, lower(u.email)`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Member
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // FindMember returns the member userID of a workspace: ErrNotFound if
@@ -144,21 +122,8 @@ func (d *DB) ListMemberKeys(ctx context.Context, workspaceID, userID int64, now 
 }
 
 func (d *DB) memberKeys(ctx context.Context, q querier, workspaceID, userID int64, now time.Time) ([]apikey.Key, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+keyColumns+` WHERE `+activeKeysOf+` ORDER BY lower(k.name), k.id`,
+	return collect(ctx, q, scanKey, `SELECT `+keyColumns+` WHERE `+activeKeysOf+` ORDER BY lower(k.name), k.id`,
 		workspaceID, userID, ms(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []apikey.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
 }
 
 const invitationColumns = `i.id, i.workspace_id, w.name, i.email, i.role, COALESCE(u.email, ''), i.created_at, i.expires_at,
@@ -186,22 +151,9 @@ func scanInvitation(row scanner) (blnk.Invitation, error) {
 // ListInvitations lists a workspace's pending invitations at now, newest
 // first.
 func (d *DB) ListInvitations(ctx context.Context, workspaceID int64, now time.Time) ([]blnk.Invitation, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+invitationColumns+`
+	return collect(ctx, d.sql, scanInvitation, `SELECT `+invitationColumns+`
 		WHERE i.workspace_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2
 		ORDER BY i.created_at DESC, i.id`, workspaceID, ms(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Invitation
-	for rows.Next() {
-		inv, err := scanInvitation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, rows.Err()
 }
 
 // FindInvitation returns the invitation whose token hashes to tokenHash,
