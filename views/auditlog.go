@@ -242,16 +242,21 @@ func expiryText(v any) string {
 	return "expires " + Exact(t)
 }
 
+// absent reports whether a value of the details holds nothing (nil or
+// empty text): "(none)" in the log.
+func absent(v any) bool {
+	s, text := v.(string)
+	return v == nil || text && s == ""
+}
+
 // quoted is a value of the details, shown short: text in quotes, cut
 // after 60 characters.
 func quoted(v any) string {
-	switch x := v.(type) {
-	case nil:
+	if absent(v) {
 		return "(none)"
+	}
+	switch x := v.(type) {
 	case string:
-		if x == "" {
-			return "(none)"
-		}
 		return "“" + clip(x, 60) + "”"
 	case map[string]any, []any:
 		b, _ := json.Marshal(x)
@@ -382,14 +387,12 @@ func fieldValue(f string, v any) string {
 // fullValue is a value of the details in full: text as it is, a time as
 // the log shows times, a key reference by its prefix and id.
 func fullValue(v any) string {
-	switch x := v.(type) {
-	case nil:
+	if absent(v) {
 		return "(none)"
+	}
+	switch x := v.(type) {
 	case string:
-		if x == "" {
-			return "(none)"
-		}
-		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+		if _, t, ok := detailTime(x); ok {
 			return Exact(t)
 		}
 		return x
