@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -121,11 +120,8 @@ func (d *DB) login(ctx context.Context, where string, arg any) (blnk.Login, erro
 		WHERE `+where+`
 		ORDER BY m.created_at, w.id
 		LIMIT 1`, arg).Scan(&l.User.ID, &l.User.Email, &l.User.Name, &uc, &l.PasswordHash, &wid, &wname, &wc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Login{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Login{}, err
+		return blnk.Login{}, notFound(err)
 	}
 	l.User.CreatedAt = time.UnixMilli(uc).UTC()
 	if wid.Valid {
@@ -186,11 +182,8 @@ func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (blnk.Session
 		JOIN workspaces w ON w.id = s.workspace_id
 		JOIN memberships m ON m.workspace_id = s.workspace_id AND m.user_id = s.user_id
 		WHERE s.token_hash = $1`, tokenHash).Scan(&created, &seen, &sudo, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc, &req, &s.Role)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Session{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Session{}, err
+		return blnk.Session{}, notFound(err)
 	}
 	s.CreatedAt = time.UnixMilli(created).UTC()
 	s.LastSeenAt = time.UnixMilli(seen).UTC()

@@ -47,11 +47,8 @@ func scanMember(row scanner) (blnk.Member, error) {
 	var uc, joined int64
 	var last sql.NullInt64
 	err := row.Scan(&m.User.ID, &m.User.Email, &m.User.Name, &uc, &m.Role, &joined, &last)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Member{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Member{}, err
+		return blnk.Member{}, notFound(err)
 	}
 	m.User.CreatedAt = time.UnixMilli(uc).UTC()
 	m.JoinedAt = time.UnixMilli(joined).UTC()
@@ -82,11 +79,8 @@ func (d *DB) FindUser(ctx context.Context, email string) (blnk.User, error) {
 	var created int64
 	err := d.sql.QueryRowContext(ctx, `SELECT id, email, name, created_at FROM users WHERE lower(email) = lower($1)`, email).
 		Scan(&u.ID, &u.Email, &u.Name, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.User{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.User{}, err
+		return blnk.User{}, notFound(err)
 	}
 	u.CreatedAt = time.UnixMilli(created).UTC()
 	return u, nil
@@ -101,11 +95,8 @@ func (d *DB) FindWorkspace(ctx context.Context, name string) (blnk.Workspace, er
 	var created int64
 	err := d.sql.QueryRowContext(ctx, `SELECT id, name, created_at FROM workspaces WHERE lower(name) = lower($1) ORDER BY id LIMIT 1`, name).
 		Scan(&w.ID, &w.Name, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Workspace{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Workspace{}, err
+		return blnk.Workspace{}, notFound(err)
 	}
 	w.CreatedAt = time.UnixMilli(created).UTC()
 	return w, nil
@@ -137,11 +128,8 @@ func scanInvitation(row scanner) (blnk.Invitation, error) {
 	var created, expires int64
 	var accepted, revoked sql.NullInt64
 	err := row.Scan(&inv.ID, &inv.WorkspaceID, &inv.Workspace, &inv.Email, &inv.Role, &inv.InvitedBy, &created, &expires, &accepted, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Invitation{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Invitation{}, err
+		return blnk.Invitation{}, notFound(err)
 	}
 	inv.CreatedAt, inv.ExpiresAt = time.UnixMilli(created).UTC(), time.UnixMilli(expires).UTC()
 	inv.AcceptedAt, inv.RevokedAt = fromMS(accepted), fromMS(revoked)

@@ -104,11 +104,8 @@ func (d *DB) DeletePasskey(ctx context.Context, userID int64, id string, ev func
 	}
 	defer tx.Rollback()
 	p, err := scanPasskey(tx.QueryRowContext(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING `+passkeyColumns, id, userID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Passkey{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Passkey{}, err
+		return blnk.Passkey{}, notFound(err)
 	}
 	if err := recordEvent(ctx, tx, ev(p)); err != nil {
 		return blnk.Passkey{}, err

@@ -60,11 +60,8 @@ func (d *DB) CreateToken(ctx context.Context, nt blnk.NewToken) (blnk.Token, err
 	t := nt.Token
 	var one int
 	err = tx.QueryRowContext(ctx, `SELECT 1 FROM memberships WHERE workspace_id = $1 AND user_id = $2`, t.WorkspaceID, t.UserID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Token{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Token{}, err
+		return blnk.Token{}, notFound(err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO management_tokens
 		(id, workspace_id, user_id, name, prefix, token_hash, scopes, created_at, expires_at)

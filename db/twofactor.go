@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/audit"
@@ -56,11 +55,8 @@ func (d *DB) TOTPFactor(ctx context.Context, userID int64) (blnk.TOTPFactor, err
 	var created int64
 	err := d.sql.QueryRowContext(ctx, `SELECT secret, last_step, created_at FROM totp_factors WHERE user_id = $1`, userID).
 		Scan(&f.Sealed, &f.LastStep, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.TOTPFactor{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.TOTPFactor{}, err
+		return blnk.TOTPFactor{}, notFound(err)
 	}
 	f.CreatedAt = time.UnixMilli(created).UTC()
 	return f, nil

@@ -342,11 +342,8 @@ func scanDelivery(row scanner) (webhook.Delivery, error) {
 	var next, last, status, took, delivered sql.NullInt64
 	err := row.Scan(&dl.ID, &dl.WebhookID, &dl.EventID, &event, &created, &state, &dl.Attempts, &next,
 		&last, &status, &dl.LastError, &took, &dl.LastResponse, &delivered)
-	if errors.Is(err, sql.ErrNoRows) {
-		return webhook.Delivery{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return webhook.Delivery{}, err
+		return webhook.Delivery{}, notFound(err)
 	}
 	dl.Event, dl.State = webhook.EventType(event), webhook.State(state)
 	dl.CreatedAt = time.UnixMilli(created).UTC()
