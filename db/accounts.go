@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -103,6 +102,12 @@ func (d *DB) LoginByEmail(ctx context.Context, email string) (blnk.Login, error)
 	if !storable(email) {
 		return blnk.Login{}, blnk.ErrNotFound // no stored email is like it; PostgreSQL would refuse to compare
 	}
+	return d.login(ctx, `lower(u.email) = lower($1)`, email)
+}
+
+// login finds the person that where (a condition on u, of $1 = arg)
+// selects, with the first workspace they joined.
+func (d *DB) login(ctx context.Context, where string, arg any) (blnk.Login, error) {
 	var l blnk.Login
 	var uc int64
 	var wid, wc sql.NullInt64
@@ -112,14 +117,11 @@ func (d *DB) LoginByEmail(ctx context.Context, email string) (blnk.Login, error)
 		FROM users u
 		LEFT JOIN memberships m ON m.user_id = u.id
 		LEFT JOIN workspaces w ON w.id = m.workspace_id
-		WHERE lower(u.email) = lower($1)
+		WHERE `+where+`
 		ORDER BY m.created_at, w.id
-		LIMIT 1`, email).Scan(&l.User.ID, &l.User.Email, &l.User.Name, &uc, &l.PasswordHash, &wid, &wname, &wc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Login{}, blnk.ErrNotFound
-	}
+		LIMIT 1`, arg).Scan(&l.User.ID, &l.User.Email, &l.User.Name, &uc, &l.PasswordHash, &wid, &wname, &wc)
 	if err != nil {
-		return blnk.Login{}, err
+		return blnk.Login{}, notFound(err)
 	}
 	l.User.CreatedAt = time.UnixMilli(uc).UTC()
 	if wid.Valid {
@@ -180,11 +182,8 @@ func (d *DB) SessionByToken(ctx context.Context, tokenHash []byte) (blnk.Session
 		JOIN workspaces w ON w.id = s.workspace_id
 		JOIN memberships m ON m.workspace_id = s.workspace_id AND m.user_id = s.user_id
 		WHERE s.token_hash = $1`, tokenHash).Scan(&created, &seen, &sudo, &s.User.ID, &s.User.Email, &uc, &s.Workspace.ID, &s.Workspace.Name, &wc, &req, &s.Role)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Session{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Session{}, err
+		return blnk.Session{}, notFound(err)
 	}
 	s.CreatedAt = time.UnixMilli(created).UTC()
 	s.LastSeenAt = time.UnixMilli(seen).UTC()

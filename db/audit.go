@@ -236,24 +236,14 @@ func recordEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event) error {
 	const cols = 11
 	for chunk := range slices.Chunk(evs, 200) {
 		var b strings.Builder
-		args := make([]any, 0, cols*len(chunk))
 		b.WriteString(`INSERT INTO audit_events
 		(workspace_id, at, action, actor, actor_kind, actor_user_id, ip, key_id, key_prefix, details, actor_via) VALUES `)
-		for i, ev := range chunk {
+		writeValues(&b, len(chunk), cols, dollar)
+		args := make([]any, 0, cols*len(chunk))
+		for _, ev := range chunk {
 			if ev.Actor.Kind == "" {
 				ev.Actor.Kind = audit.System
 			}
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(")
-			for c := range cols {
-				if c > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "$%d", cols*i+c+1)
-			}
-			b.WriteString(")")
 			args = append(args,
 				sql.NullInt64{Int64: ev.WorkspaceID, Valid: ev.WorkspaceID != 0}, ms(ev.At), string(ev.Action), ev.Actor.Name(),
 				string(ev.Actor.Kind), sql.NullInt64{Int64: ev.Actor.UserID, Valid: ev.Actor.UserID != 0}, ev.Actor.IP,

@@ -74,11 +74,8 @@ func (d *DB) idempotent(ctx context.Context, tokenID int64, key string) (blnk.Id
 	err := d.sql.QueryRowContext(ctx, `SELECT request_hash, state, status, header, body, created_at, started_at
 		FROM idempotency_keys WHERE token_id = $1 AND idem_key = $2`, tokenID, key).
 		Scan(&rec.Hash, &rec.State, &rec.Response.Status, &header, &rec.Response.Body, &created, &started)
-	if errors.Is(err, sql.ErrNoRows) {
-		return rec, blnk.ErrNotFound
-	}
 	if err != nil {
-		return rec, err
+		return rec, notFound(err)
 	}
 	rec.CreatedAt, rec.StartedAt = time.UnixMilli(created), time.UnixMilli(started)
 	if header != "" {

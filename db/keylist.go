@@ -50,7 +50,7 @@ type args []any
 
 func (a *args) add(v any) string {
 	*a = append(*a, v)
-	return "$" + strconv.Itoa(len(*a))
+	return dollar(len(*a))
 }
 
 // searchWhere is the condition of a query's workspace, search, scope and

@@ -37,11 +37,8 @@ func scanKey(row scanner) (apikey.Key, error) {
 		&k.CreatedBy, &revoked, &k.RevokedBy, &used, &k.LastUsedIP, &confirmed, &servers, &took, &lapsed,
 		&k.Description, &days, &k.RolledFrom, &k.RolledFromPrefix, &k.RolledInto, &k.RolledIntoPrefix, &rolled,
 		&allowlist, &exposed, &k.Exposure.URL, &k.Exposure.Source, &k.CreatedByID, &k.CreatedByName)
-	if errors.Is(err, sql.ErrNoRows) {
-		return apikey.Key{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return apikey.Key{}, err
+		return apikey.Key{}, notFound(err)
 	}
 	if k.Scopes, err = apikey.ParseScopeList(scopes); err != nil {
 		return apikey.Key{}, fmt.Errorf("key %s: stored scopes %q: %v", k.ID, scopes, err)

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -30,11 +29,8 @@ func (d *DB) ReportLeak(ctx context.Context, h apikey.Hash, exp apikey.Exposure,
 	var id string
 	var workspaceID int64
 	err = tx.QueryRowContext(ctx, `SELECT id, workspace_id FROM api_keys WHERE hash = $1`, h[:]).Scan(&id, &workspaceID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Leak{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Leak{}, err
+		return blnk.Leak{}, notFound(err)
 	}
 	var l blnk.Leak
 	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, ms(exp.At), id)

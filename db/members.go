@@ -26,26 +26,17 @@ const roleOrder = `CASE m.role WHEN 'owner' THEN 1 WHEN 'admin' THEN 2 WHEN 'mem
 // ListMemberships lists the workspaces userID belongs to, with their role
 // in each, by workspace name.
 func (d *DB) ListMemberships(ctx context.Context, userID int64) ([]blnk.Membership, error) {
-	rows, err := d.sql.QueryContext(ctx, `
+	return collect(ctx, d.sql, func(row scanner) (blnk.Membership, error) {
+		var m blnk.Membership
+		var created int64
+		err := row.Scan(&m.Workspace.ID, &m.Workspace.Name, &created, &m.Role)
+		m.Workspace.CreatedAt = time.UnixMilli(created).UTC()
+		return m, err
+	}, `
 		SELECT w.id, w.name, w.created_at, m.role
 		FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
 		WHERE m.user_id = $1
 		ORDER BY lower(w.name), w.id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Membership
-	for rows.Next() {
-		var m blnk.Membership
-		var created int64
-		if err := rows.Scan(&m.Workspace.ID, &m.Workspace.Name, &created, &m.Role); err != nil {
-			return nil, err
-		}
-		m.Workspace.CreatedAt = time.UnixMilli(created).UTC()
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 const memberColumns = `u.id, u.email, u.name, u.created_at, m.role, m.created_at, u.last_signed_in_at
@@ -56,11 +47,8 @@ func scanMember(row scanner) (blnk.Member, error) {
 	var uc, joined int64
 	var last sql.NullInt64
 	err := row.Scan(&m.User.ID, &m.User.Email, &m.User.Name, &uc, &m.Role, &joined, &last)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Member{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Member{}, err
+		return blnk.Member{}, notFound(err)
 	}
 	m.User.CreatedAt = time.UnixMilli(uc).UTC()
 	m.JoinedAt = time.UnixMilli(joined).UTC()
@@ -70,22 +58,9 @@ func scanMember(row scanner) (blnk.Member, error) {
 
 // ListMembers lists a workspace's members, Owners first, then by email.
 func (d *DB) ListMembers(ctx context.Context, workspaceID int64) ([]blnk.Member, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+memberColumns+`
+	return collect(ctx, d.sql, scanMember, `SELECT `+memberColumns+`
 		WHERE m.workspace_id = $1
 		ORDER BY `+roleOrder+`, lower(u.email)`, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Member
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // FindMember returns the member userID of a workspace: ErrNotFound if
@@ -104,11 +79,8 @@ func (d *DB) FindUser(ctx context.Context, email string) (blnk.User, error) {
 	var created int64
 	err := d.sql.QueryRowContext(ctx, `SELECT id, email, name, created_at FROM users WHERE lower(email) = lower($1)`, email).
 		Scan(&u.ID, &u.Email, &u.Name, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.User{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.User{}, err
+		return blnk.User{}, notFound(err)
 	}
 	u.CreatedAt = time.UnixMilli(created).UTC()
 	return u, nil
@@ -123,11 +95,8 @@ func (d *DB) FindWorkspace(ctx context.Context, name string) (blnk.Workspace, er
 	var created int64
 	err := d.sql.QueryRowContext(ctx, `SELECT id, name, created_at FROM workspaces WHERE lower(name) = lower($1) ORDER BY id LIMIT 1`, name).
 		Scan(&w.ID, &w.Name, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Workspace{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Workspace{}, err
+		return blnk.Workspace{}, notFound(err)
 	}
 	w.CreatedAt = time.UnixMilli(created).UTC()
 	return w, nil
@@ -144,21 +113,8 @@ func (d *DB) ListMemberKeys(ctx context.Context, workspaceID, userID int64, now 
 }
 
 func (d *DB) memberKeys(ctx context.Context, q querier, workspaceID, userID int64, now time.Time) ([]apikey.Key, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+keyColumns+` WHERE `+activeKeysOf+` ORDER BY lower(k.name), k.id`,
+	return collect(ctx, q, scanKey, `SELECT `+keyColumns+` WHERE `+activeKeysOf+` ORDER BY lower(k.name), k.id`,
 		workspaceID, userID, ms(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []apikey.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
 }
 
 const invitationColumns = `i.id, i.workspace_id, w.name, i.email, i.role, COALESCE(u.email, ''), i.created_at, i.expires_at,
@@ -172,11 +128,8 @@ func scanInvitation(row scanner) (blnk.Invitation, error) {
 	var created, expires int64
 	var accepted, revoked sql.NullInt64
 	err := row.Scan(&inv.ID, &inv.WorkspaceID, &inv.Workspace, &inv.Email, &inv.Role, &inv.InvitedBy, &created, &expires, &accepted, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Invitation{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Invitation{}, err
+		return blnk.Invitation{}, notFound(err)
 	}
 	inv.CreatedAt, inv.ExpiresAt = time.UnixMilli(created).UTC(), time.UnixMilli(expires).UTC()
 	inv.AcceptedAt, inv.RevokedAt = fromMS(accepted), fromMS(revoked)
@@ -186,22 +139,9 @@ func scanInvitation(row scanner) (blnk.Invitation, error) {
 // ListInvitations lists a workspace's pending invitations at now, newest
 // first.
 func (d *DB) ListInvitations(ctx context.Context, workspaceID int64, now time.Time) ([]blnk.Invitation, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+invitationColumns+`
+	return collect(ctx, d.sql, scanInvitation, `SELECT `+invitationColumns+`
 		WHERE i.workspace_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2
 		ORDER BY i.created_at DESC, i.id`, workspaceID, ms(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Invitation
-	for rows.Next() {
-		inv, err := scanInvitation(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, rows.Err()
 }
 
 // FindInvitation returns the invitation whose token hashes to tokenHash,

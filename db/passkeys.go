@@ -104,11 +104,8 @@ func (d *DB) DeletePasskey(ctx context.Context, userID int64, id string, ev func
 	}
 	defer tx.Rollback()
 	p, err := scanPasskey(tx.QueryRowContext(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING `+passkeyColumns, id, userID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Passkey{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Passkey{}, err
+		return blnk.Passkey{}, notFound(err)
 	}
 	e := ev(p)
 	if err := d.recordInWorkspaces(ctx, tx, userID, e.WorkspaceID, e); err != nil {
@@ -171,27 +168,5 @@ func (d *DB) TakePasskeyCeremony(ctx context.Context, tokenHash []byte, now time
 // joined, as LoginByEmail does by email: a passkey names the person, not
 // their email.
 func (d *DB) LoginByUserID(ctx context.Context, userID int64) (blnk.Login, error) {
-	var l blnk.Login
-	var uc int64
-	var wid, wc sql.NullInt64
-	var wname sql.NullString
-	err := d.sql.QueryRowContext(ctx, `
-		SELECT u.id, u.email, u.name, u.created_at, u.password_hash, w.id, w.name, w.created_at
-		FROM users u
-		LEFT JOIN memberships m ON m.user_id = u.id
-		LEFT JOIN workspaces w ON w.id = m.workspace_id
-		WHERE u.id = $1
-		ORDER BY m.created_at, w.id
-		LIMIT 1`, userID).Scan(&l.User.ID, &l.User.Email, &l.User.Name, &uc, &l.PasswordHash, &wid, &wname, &wc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Login{}, blnk.ErrNotFound
-	}
-	if err != nil {
-		return blnk.Login{}, err
-	}
-	l.User.CreatedAt = time.UnixMilli(uc).UTC()
-	if wid.Valid {
-		l.Workspace = blnk.Workspace{ID: wid.Int64, Name: wname.String, CreatedAt: time.UnixMilli(wc.Int64).UTC()}
-	}
-	return l, nil
+	return d.login(ctx, `u.id = $1`, userID)
 }

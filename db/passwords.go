@@ -153,24 +153,15 @@ func (d *DB) ResetPassword(ctx context.Context, c blnk.PasswordChange) (blnk.Pas
 // ListSessions returns the sessions of userID, the most recently seen
 // first; current (the hash of the asking session's token) is marked.
 func (d *DB) ListSessions(ctx context.Context, userID int64, current []byte) ([]blnk.SessionInfo, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT COALESCE(s.id, ''), s.user_agent, s.ip, w.name, s.created_at, s.last_seen_at, s.token_hash = $2
-		FROM sessions s JOIN workspaces w ON w.id = s.workspace_id
-		WHERE s.user_id = $1 ORDER BY s.token_hash = $2 DESC, s.last_seen_at DESC, s.created_at DESC`, userID, current)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.SessionInfo
-	for rows.Next() {
+	return collect(ctx, d.sql, func(row scanner) (blnk.SessionInfo, error) {
 		var s blnk.SessionInfo
 		var created, seen int64
-		if err := rows.Scan(&s.ID, &s.UserAgent, &s.IP, &s.Workspace, &created, &seen, &s.Current); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&s.ID, &s.UserAgent, &s.IP, &s.Workspace, &created, &seen, &s.Current)
 		s.CreatedAt, s.LastSeenAt = time.UnixMilli(created).UTC(), time.UnixMilli(seen).UTC()
-		out = append(out, s)
-	}
-	return out, rows.Err()
+		return s, err
+	}, `SELECT COALESCE(s.id, ''), s.user_agent, s.ip, w.name, s.created_at, s.last_seen_at, s.token_hash = $2
+		FROM sessions s JOIN workspaces w ON w.id = s.workspace_id
+		WHERE s.user_id = $1 ORDER BY s.token_hash = $2 DESC, s.last_seen_at DESC, s.created_at DESC`, userID, current)
 }
 
 // RevokeSession ends the session id of userID, other than the one

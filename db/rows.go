@@ -3,6 +3,9 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
+
+	"github.com/blnk-cloud/apikeys/internal/blnk"
 )
 
 // scanner is a row to scan: *sql.Row or *sql.Rows.
@@ -31,4 +34,13 @@ func collect[T any](ctx context.Context, q querier, scan func(scanner) (T, error
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// notFound is err, with the driver's "no row" (sql.ErrNoRows) as the
+// domain's blnk.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return blnk.ErrNotFound
+	}
+	return err
 }

@@ -60,11 +60,8 @@ func (d *DB) CreateToken(ctx context.Context, nt blnk.NewToken) (blnk.Token, err
 	t := nt.Token
 	var one int
 	err = tx.QueryRowContext(ctx, `SELECT 1 FROM memberships WHERE workspace_id = $1 AND user_id = $2`, t.WorkspaceID, t.UserID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.Token{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.Token{}, err
+		return blnk.Token{}, notFound(err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO management_tokens
 		(id, workspace_id, user_id, name, prefix, token_hash, scopes, created_at, expires_at)
@@ -112,21 +109,8 @@ func (d *DB) RevokeToken(ctx context.Context, workspaceID, userID int64, id stri
 
 // ListTokens lists a person's tokens in a workspace, newest first.
 func (d *DB) ListTokens(ctx context.Context, workspaceID, userID int64) ([]blnk.Token, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+tokenColumns+` FROM management_tokens t
+	return collect(ctx, d.sql, func(row scanner) (blnk.Token, error) { return scanToken(row) }, `SELECT `+tokenColumns+` FROM management_tokens t
 		WHERE t.workspace_id = $1 AND t.user_id = $2 ORDER BY t.created_at DESC, t.id DESC`, workspaceID, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blnk.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
 }
 
 // TokenGrant returns the token stored under h with its person, workspace

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/audit"
@@ -56,11 +55,8 @@ func (d *DB) TOTPFactor(ctx context.Context, userID int64) (blnk.TOTPFactor, err
 	var created int64
 	err := d.sql.QueryRowContext(ctx, `SELECT secret, last_step, created_at FROM totp_factors WHERE user_id = $1`, userID).
 		Scan(&f.Sealed, &f.LastStep, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return blnk.TOTPFactor{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return blnk.TOTPFactor{}, err
+		return blnk.TOTPFactor{}, notFound(err)
 	}
 	f.CreatedAt = time.UnixMilli(created).UTC()
 	return f, nil
@@ -121,13 +117,20 @@ func (d *DB) UseTOTPStep(ctx context.Context, userID, step int64) (bool, error) 
 // now and records ev (two_factor.recovery_used) with it: false when no
 // such code is left (never one, or used already).
 func (d *DB) UseRecoveryCode(ctx context.Context, userID int64, hash []byte, now time.Time, ev audit.Event) (bool, error) {
+	return d.changeOne(ctx, ev, `UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL`,
+		ms(now), userID, hash)
+}
+
+// changeOne runs query, which changes one row at most, and records ev in
+// the same transaction when it did: false, and no event, when it changed
+// none.
+func (d *DB) changeOne(ctx context.Context, ev audit.Event, query string, args ...any) (bool, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL`,
-		ms(now), userID, hash)
+	res, err := tx.ExecContext(ctx, query, args...)
 	if err != nil {
 		return false, err
 	}
@@ -196,48 +199,19 @@ func (d *DB) DeleteTOTP(ctx context.Context, userID int64, ev audit.Event) error
 // and records ev (two_factor.required) when it changed: false when it
 // was so already.
 func (d *DB) UpdateRequireTwoFactor(ctx context.Context, workspaceID int64, on bool, ev audit.Event) (bool, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
 	v := 0
 	if on {
 		v = 1
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE workspaces SET require_two_factor = $1 WHERE id = $2 AND require_two_factor <> $1`, v, workspaceID)
-	if err != nil {
-		return false, err
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return false, err
-	}
-	if err := recordEvent(ctx, tx, ev); err != nil {
-		return false, err
-	}
-	return true, tx.Commit()
+	return d.changeOne(ctx, ev, `UPDATE workspaces SET require_two_factor = $1 WHERE id = $2 AND require_two_factor <> $1`, v, workspaceID)
 }
 
 // SetSessionSudo records that the session of tokenHash gave a password
 // or a second factor at at, and ev (user.sudo).
 func (d *DB) SetSessionSudo(ctx context.Context, tokenHash []byte, at time.Time, ev audit.Event) error {
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	ok, err := d.changeOne(ctx, ev, `UPDATE sessions SET sudo_at = $1 WHERE token_hash = $2`, ms(at), tokenHash)
+	if err == nil && !ok {
+		err = blnk.ErrNotFound
 	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE sessions SET sudo_at = $1 WHERE token_hash = $2`, ms(at), tokenHash)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		if err == nil {
-			err = blnk.ErrNotFound
-		}
-		return err
-	}
-	if err := recordEvent(ctx, tx, ev); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return err
 }

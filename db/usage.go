@@ -84,6 +84,29 @@ func (d *DB) RecordUsage(ctx context.Context, u blnk.Usage) error {
 	return tx.Commit()
 }
 
+// writeValues writes the tuples of rows rows of cols arguments each to
+// b, "($1, $2), ($3, $4)", the placeholder of the nth argument being
+// placeholder(n).
+func writeValues(b *strings.Builder, rows, cols int, placeholder func(n int) string) {
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(placeholder(r*cols + c + 1))
+		}
+		b.WriteByte(')')
+	}
+}
+
+// dollar is the placeholder of the nth argument, as both dialects take
+// it.
+func dollar(n int) string { return "$" + strconv.Itoa(n) }
+
 // upsert writes n rows of cols values each: head, then "($1, $2...)"
 // (or "(?, ?...)" on SQLite) for each row, then tail. See upsertRows.
 func (d *DB) upsert(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, row func(i int) []any) error {
@@ -91,26 +114,14 @@ func (d *DB) upsert(ctx context.Context, tx *sql.Tx, head, tail string, cols, n 
 		return nil
 	}
 	per := upsertRows
-	placeholder := func(n int) string { return "$" + strconv.Itoa(n) }
+	placeholder := dollar
 	if d.kind == SQLite {
 		placeholder = func(int) string { return "?" }
 	}
 	values := func(rows int) string {
 		var q strings.Builder
 		q.WriteString(head)
-		for r := range rows {
-			if r > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteByte('(')
-			for c := range cols {
-				if c > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString(placeholder(r*cols + c + 1))
-			}
-			q.WriteByte(')')
-		}
+		writeValues(&q, rows, cols, placeholder)
 		q.WriteString(tail)
 		return q.String()
 	}

@@ -147,25 +147,14 @@ func (d *DB) Webhook(ctx context.Context, workspaceID int64, id string) (webhook
 
 // Webhooks lists a workspace's endpoints, oldest first.
 func (d *DB) Webhooks(ctx context.Context, workspaceID int64) ([]webhook.Endpoint, error) {
-	rows, err := d.sql.QueryContext(ctx, `SELECT `+webhookColumns+` WHERE w.workspace_id = $1 ORDER BY w.created_at, w.id`, workspaceID)
+	out, err := collect(ctx, d.sql, scanWebhook, `SELECT `+webhookColumns+` WHERE w.workspace_id = $1 ORDER BY w.created_at, w.id`, workspaceID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []webhook.Endpoint
-	at := map[string]int{}
-	for rows.Next() {
-		e, err := scanWebhook(rows)
-		if err != nil {
-			return nil, err
-		}
-		at[e.ID] = len(out)
-		out = append(out, e)
+	at := make(map[string]int, len(out))
+	for i, e := range out {
+		at[e.ID] = i
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
 	subs, err := d.sql.QueryContext(ctx, `SELECT s.webhook_id, s.event FROM webhook_subscriptions s
 		JOIN webhooks w ON w.id = s.webhook_id WHERE w.workspace_id = $1`, workspaceID)
 	if err != nil {
@@ -353,11 +342,8 @@ func scanDelivery(row scanner) (webhook.Delivery, error) {
 	var next, last, status, took, delivered sql.NullInt64
 	err := row.Scan(&dl.ID, &dl.WebhookID, &dl.EventID, &event, &created, &state, &dl.Attempts, &next,
 		&last, &status, &dl.LastError, &took, &dl.LastResponse, &delivered)
-	if errors.Is(err, sql.ErrNoRows) {
-		return webhook.Delivery{}, blnk.ErrNotFound
-	}
 	if err != nil {
-		return webhook.Delivery{}, err
+		return webhook.Delivery{}, notFound(err)
 	}
 	dl.Event, dl.State = webhook.EventType(event), webhook.State(state)
 	dl.CreatedAt = time.UnixMilli(created).UTC()

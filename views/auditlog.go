@@ -1,6 +1,7 @@
 package views
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -77,92 +78,58 @@ func (f AuditFilter) ExportURL(format string) string {
 	return u
 }
 
+// actionWords is how the log shows each action: its label (the filter's
+// options and the badge), the verb of the log's sentence ("revoked key":
+// the key follows) and its badge's CSS class suffix. An action missing
+// here, or a field left empty, shows the action's own name ("neutral"
+// for the class).
+var actionWords = map[audit.Action]struct{ label, verb, class string }{
+	audit.KeyCreated:               {"Key created", "created key", "accent"},
+	audit.KeyRevealed:              {"Key revealed", "revealed key", ""},
+	audit.KeyEdited:                {"Key edited", "edited key", ""},
+	audit.KeyRolled:                {"Key rolled", "rolled key", "accent"},
+	audit.KeyRevoked:               {"Key revoked", "revoked key", "danger"},
+	audit.KeyLeaked:                {"Key reported leaked", "reported leaked key", "danger"},
+	audit.KeyExpired:               {"Key expired", "recorded the expiry of key", "warning"},
+	audit.WebhookCreated:           {"Webhook created", "added webhook endpoint", "accent"},
+	audit.WebhookDeleted:           {"Webhook deleted", "deleted webhook endpoint", "danger"},
+	audit.WebhookEnabled:           {"Webhook enabled", "", ""},
+	audit.WebhookDisabled:          {"Webhook disabled", "", "warning"},
+	audit.WebhookTested:            {"Webhook test event sent", "", ""},
+	audit.UserSignedIn:             {"Signed in", "signed in", ""},
+	audit.UserSignInFailed:         {"Sign-in failed", "failed to sign in", "danger"},
+	audit.UserSignedOut:            {"Signed out", "signed out", ""},
+	audit.KeyTransferred:           {"Key transferred", "", ""},
+	audit.MemberInvited:            {"Member invited", "", ""},
+	audit.MemberInvitationRevoked:  {"Invitation revoked", "", ""},
+	audit.MemberJoined:             {"Member joined", "", ""},
+	audit.MemberRoleChanged:        {"Role changed", "", ""},
+	audit.MemberRemoved:            {"Member removed", "", "danger"},
+	audit.PolicyChanged:            {"Key policies changed", "", ""},
+	audit.PasswordResetLinkCreated: {"Password reset link created", "", "warning"},
+	audit.PasswordChanged:          {"Password changed", "", "warning"},
+	audit.SessionRevoked:           {"Session signed out", "", "warning"},
+	audit.TokenCreated:             {"Token created", "created management token", ""},
+	audit.TokenRevoked:             {"Token revoked", "revoked management token", ""},
+	audit.PasskeyAdded:             {"Passkey added", "added passkey", ""},
+	audit.PasskeyRemoved:           {"Passkey removed", "removed passkey", "danger"},
+}
+
 // ActionLabel is an audit action as people read it.
 func ActionLabel(a audit.Action) string {
-	switch a {
-	case audit.KeyCreated:
-		return "Key created"
-	case audit.KeyRevealed:
-		return "Key revealed"
-	case audit.KeyEdited:
-		return "Key edited"
-	case audit.KeyRolled:
-		return "Key rolled"
-	case audit.KeyRevoked:
-		return "Key revoked"
-	case audit.KeyLeaked:
-		return "Key reported leaked"
-	case audit.KeyExpired:
-		return "Key expired"
-	case audit.WebhookCreated:
-		return "Webhook created"
-	case audit.WebhookDeleted:
-		return "Webhook deleted"
-	case audit.WebhookEnabled:
-		return "Webhook enabled"
-	case audit.WebhookDisabled:
-		return "Webhook disabled"
-	case audit.WebhookTested:
-		return "Webhook test event sent"
-	case audit.UserSignedIn:
-		return "Signed in"
-	case audit.UserSignInFailed:
-		return "Sign-in failed"
-	case audit.UserSignedOut:
-		return "Signed out"
-	case audit.KeyTransferred:
-		return "Key transferred"
-	case audit.MemberInvited:
-		return "Member invited"
-	case audit.MemberInvitationRevoked:
-		return "Invitation revoked"
-	case audit.MemberJoined:
-		return "Member joined"
-	case audit.MemberRoleChanged:
-		return "Role changed"
-	case audit.MemberRemoved:
-		return "Member removed"
-	case audit.PolicyChanged:
-		return "Key policies changed"
-	case audit.PasswordResetLinkCreated:
-		return "Password reset link created"
-	case audit.PasswordChanged:
-		return "Password changed"
-	case audit.SessionRevoked:
-		return "Session signed out"
-	case audit.TokenCreated:
-		return "Token created"
-	case audit.TokenRevoked:
-		return "Token revoked"
-	case audit.PasskeyAdded:
-		return "Passkey added"
-	case audit.PasskeyRemoved:
-		return "Passkey removed"
-	}
-	return string(a)
+	return cmp.Or(actionWords[a].label, string(a))
 }
 
 // actionClass is the CSS class suffix of an action's badge.
 func actionClass(a audit.Action) string {
-	switch a {
-	case audit.KeyRevoked, audit.KeyLeaked, audit.UserSignInFailed, audit.WebhookDeleted, audit.MemberRemoved, audit.PasskeyRemoved:
-		return "danger"
-	case audit.KeyExpired, audit.WebhookDisabled, audit.PasswordResetLinkCreated, audit.PasswordChanged, audit.SessionRevoked:
-		return "warning"
-	case audit.KeyCreated, audit.KeyRolled, audit.WebhookCreated:
-		return "accent"
-	}
-	return "neutral"
+	return cmp.Or(actionWords[a].class, "neutral")
 }
 
 // EventSummary says in a line what an event's details hold: what a new
 // key was given, what an edit changed (before → after), where a roll
 // led.
 func EventSummary(ev audit.Event) string {
-	d := ev.Details
-	if d == nil && len(ev.RawDetails) > 0 {
-		json.Unmarshal(ev.RawDetails, &d)
-	}
+	d := eventDetails(ev)
 	var parts []string
 	switch ev.Action {
 	case audit.KeyCreated:
@@ -236,15 +203,25 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
+// detailTime reads a time of the details: s is its text ("" for none:
+// nil, or not text), t the time when the text parses as RFC 3339 (ok).
+func detailTime(v any) (s string, t time.Time, ok bool) {
+	s, _ = v.(string)
+	if s == "" {
+		return "", time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return s, t, err == nil
+}
+
 // whenText is a time of the details (RFC 3339, or nil for never) as the
 // log shows it.
 func whenText(v any) string {
-	s, ok := v.(string)
-	if !ok || s == "" {
+	s, t, ok := detailTime(v)
+	switch {
+	case s == "":
 		return "never"
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	case !ok:
 		return s
 	}
 	return Exact(t)
@@ -253,30 +230,33 @@ func whenText(v any) string {
 // expiryText is a key's expiry of the details as the list says it: the
 // last day it works, for the end of a day; else the instant.
 func expiryText(v any) string {
-	s, ok := v.(string)
-	if !ok || s == "" {
+	s, t, ok := detailTime(v)
+	switch {
+	case s == "":
 		return "never expires"
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	case !ok:
 		return "expires " + s
-	}
-	if t.Equal(t.Truncate(24 * time.Hour)) {
+	case t.Equal(t.Truncate(24 * time.Hour)):
 		return "works through " + Date(apikey.LastValidDay(t))
 	}
 	return "expires " + Exact(t)
 }
 
+// absent reports whether a value of the details holds nothing (nil or
+// empty text): "(none)" in the log.
+func absent(v any) bool {
+	s, text := v.(string)
+	return v == nil || text && s == ""
+}
+
 // quoted is a value of the details, shown short: text in quotes, cut
 // after 60 characters.
 func quoted(v any) string {
-	switch x := v.(type) {
-	case nil:
+	if absent(v) {
 		return "(none)"
+	}
+	switch x := v.(type) {
 	case string:
-		if x == "" {
-			return "(none)"
-		}
 		return "“" + clip(x, 60) + "”"
 	case map[string]any, []any:
 		b, _ := json.Marshal(x)
@@ -299,41 +279,7 @@ func clip(s string, n int) string {
 // EventVerb is what the actor of an event did, as the log's sentence says
 // it after the actor's name: "revoked key" (the key follows), "signed in".
 func EventVerb(a audit.Action) string {
-	switch a {
-	case audit.KeyCreated:
-		return "created key"
-	case audit.KeyRevealed:
-		return "revealed key"
-	case audit.KeyEdited:
-		return "edited key"
-	case audit.KeyRolled:
-		return "rolled key"
-	case audit.KeyRevoked:
-		return "revoked key"
-	case audit.KeyLeaked:
-		return "reported leaked key"
-	case audit.KeyExpired:
-		return "recorded the expiry of key"
-	case audit.WebhookCreated:
-		return "added webhook endpoint"
-	case audit.WebhookDeleted:
-		return "deleted webhook endpoint"
-	case audit.UserSignedIn:
-		return "signed in"
-	case audit.UserSignInFailed:
-		return "failed to sign in"
-	case audit.UserSignedOut:
-		return "signed out"
-	case audit.TokenCreated:
-		return "created management token"
-	case audit.TokenRevoked:
-		return "revoked management token"
-	case audit.PasskeyAdded:
-		return "added passkey"
-	case audit.PasskeyRemoved:
-		return "removed passkey"
-	}
-	return string(a)
+	return cmp.Or(actionWords[a].verb, string(a))
 }
 
 // EventObject is what an event's sentence names after its verb when the
@@ -441,14 +387,12 @@ func fieldValue(f string, v any) string {
 // fullValue is a value of the details in full: text as it is, a time as
 // the log shows times, a key reference by its prefix and id.
 func fullValue(v any) string {
-	switch x := v.(type) {
-	case nil:
+	if absent(v) {
 		return "(none)"
+	}
+	switch x := v.(type) {
 	case string:
-		if x == "" {
-			return "(none)"
-		}
-		if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+		if _, t, ok := detailTime(x); ok {
 			return Exact(t)
 		}
 		return x

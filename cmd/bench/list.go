@@ -31,6 +31,10 @@ var listNames = []string{"Production API Key", "Staging (2025)", "GitHub Actions
 	"Customer data export for the quarterly finance reconciliation job, read only",
 	"grafana-ledger-dashboard", "Ledger sync for the EU region, nightly batch", "Support triage"}
 
+// listSize is how many keys the list and management benches store in
+// their workspace.
+const listSize = 10_000
+
 // seedList stores n keys in the workspace of admin, whom the server's
 // admin command created: realistic names, every status, a third of them
 // used.
@@ -110,21 +114,12 @@ var (
 func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	setup, err := newBench(ctx, cfg, "list-", false, logf)
+	const admin, password = "admin@bench.test", "the list bench password"
+	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "list", admin, password, listSize, logf)
 	if err != nil {
 		return err
 	}
 	defer setup.done()
-	const admin, password = "admin@bench.test", "the list bench password"
-	bin, dbPath, err := setup.withAdmin(ctx, "list.db", admin, password)
-	if err != nil {
-		return err
-	}
-	const n = 10_000
-	logf("storing %d keys", n)
-	if err := seedList(ctx, dbPath, admin, n); err != nil {
-		return err
-	}
 	srv, err := startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...)
 	if err != nil {
 		return err

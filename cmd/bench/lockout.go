@@ -55,16 +55,12 @@ func (t *signInTally) total() int {
 func runLockout(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	setup, err := newBench(ctx, cfg, "lockout-", false, logf)
+	const admin, password = "admin@bench.test", "the owner's right password"
+	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "lockout", admin, password, 0, logf)
 	if err != nil {
 		return err
 	}
 	defer setup.done()
-	const admin, password = "admin@bench.test", "the owner's right password"
-	bin, dbPath, err := setup.withAdmin(ctx, "lockout.db", admin, password)
-	if err != nil {
-		return err
-	}
 	srv, err := startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...)
 	if err != nil {
 		return err

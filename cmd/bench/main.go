@@ -161,29 +161,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.simulate {
-		return runSimulate(cfg, stdout, stderr)
-	}
-	if cfg.startup {
-		return runStartup(ctx, cfg, stdout, stderr)
-	}
-	if cfg.signin {
-		return runSignin(ctx, cfg, stdout, stderr)
-	}
-	if cfg.lockout {
-		return runLockout(ctx, cfg, stdout, stderr)
-	}
-	if cfg.usage {
-		return runUsage(ctx, cfg, stdout, stderr)
-	}
-	if cfg.list {
-		return runList(ctx, cfg, stdout, stderr)
-	}
-	if cfg.mgmt {
-		return runMgmt(ctx, cfg, stdout, stderr)
-	}
-	if cfg.postgres != "" {
-		return runPostgres(ctx, cfg, stdout, stderr)
+	// The other benches, by their flag, in the order they take
+	// precedence; none: the default one below.
+	for _, b := range []struct {
+		on  bool
+		run func(context.Context, config, io.Writer, io.Writer) error
+	}{
+		{cfg.simulate, runSimulate},
+		{cfg.startup, runStartup},
+		{cfg.signin, runSignin},
+		{cfg.lockout, runLockout},
+		{cfg.usage, runUsage},
+		{cfg.list, runList},
+		{cfg.mgmt, runMgmt},
+		{cfg.postgres != "", runPostgres},
+	} {
+		if b.on {
+			return b.run(ctx, cfg, stdout, stderr)
+		}
 	}
 	logf := logTo(stderr)
 	start := time.Now()
@@ -468,17 +463,28 @@ func newBench(ctx context.Context, cfg config, name string, withWrk bool, logf f
 	return b, nil
 }
 
-// withAdmin waits for the server's build, then makes the workspace "Bench"
-// and its admin in a new SQLite database, file in the run's directory.
-func (b *bench) withAdmin(ctx context.Context, file, email, password string) (bin, dbPath string, err error) {
-	if bin, err = b.bin(); err != nil {
-		return "", "", err
+// newAdminBench is newBench without wrk for the benches that sign in
+// (name: the run's): it waits for the server's build, then makes the
+// workspace "Bench" and its admin (email, password) in a new SQLite
+// database in the run's directory, and stores keys keys in that
+// workspace (seedList's). The caller calls b.done.
+func newAdminBench(ctx context.Context, cfg config, name, email, password string, keys int, logf func(string, ...any)) (b *bench, bin, dbPath string, err error) {
+	if b, err = newBench(ctx, cfg, name+"-", false, logf); err != nil {
+		return nil, "", "", err
 	}
-	dbPath = filepath.Join(b.tmp, file)
-	if err := createAdmin(ctx, bin, dbPath, email, password); err != nil {
-		return "", "", err
+	if bin, err = b.bin(); err == nil {
+		dbPath = filepath.Join(b.tmp, name+".db")
+		err = createAdmin(ctx, bin, dbPath, email, password)
 	}
-	return bin, dbPath, nil
+	if err == nil && keys > 0 {
+		logf("storing %d keys", keys)
+		err = seedList(ctx, dbPath, email, keys)
+	}
+	if err != nil {
+		b.done()
+		return nil, "", "", err
+	}
+	return b, bin, dbPath, nil
 }
 
 // serverErrors returns the server's log lines at level ERROR.

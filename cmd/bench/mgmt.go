@@ -36,7 +36,7 @@ func mgmtToken(ctx context.Context, dbPath, admin string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c, err := mgmttokens.New(store, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil))).Create(ctx,
+	c, err := mgmttokens.New(store, time.Now, slog.New(slog.DiscardHandler)).Create(ctx,
 		audit.Actor{UserID: login.User.ID, Email: login.User.Email, Kind: audit.User},
 		mgmttokens.Spec{WorkspaceID: login.Workspace.ID, UserID: login.User.ID, Name: "bench",
 			Scopes: []string{"keys:write", "members:read", "audit:read"}, Expires: "30d"})
@@ -46,21 +46,12 @@ func mgmtToken(ctx context.Context, dbPath, admin string) (string, error) {
 func runMgmt(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	setup, err := newBench(ctx, cfg, "mgmt-", false, logf)
+	const admin, password = "admin@bench.test", "the management bench password"
+	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "mgmt", admin, password, listSize, logf)
 	if err != nil {
 		return err
 	}
 	defer setup.done()
-	const admin, password = "admin@bench.test", "the management bench password"
-	bin, dbPath, err := setup.withAdmin(ctx, "mgmt.db", admin, password)
-	if err != nil {
-		return err
-	}
-	const n = 10_000
-	logf("storing %d keys", n)
-	if err := seedList(ctx, dbPath, admin, n); err != nil {
-		return err
-	}
 	token, err := mgmtToken(ctx, dbPath, admin)
 	if err != nil {
 		return err

@@ -63,16 +63,9 @@ type store struct {
 	seed time.Duration
 }
 
-// startup is one timed start.
-type startup struct {
-	listening, ready time.Duration // after the process started
-	keys             int           // loaded, as the "listening" line says
-	readyRSS, hwm    int64         // kB: VmRSS once ready, VmHWM then
-}
-
 // startups are a store's timed starts, then a load on the last one.
 type startups struct {
-	runs     []startup
+	runs     []startRun
 	load     result
 	loadPeak int64 // kB, VmHWM after the load
 }
@@ -461,7 +454,7 @@ func startUp(ctx context.Context, m *measurer, bin, dir string, st *store, cfg c
 		if err != nil {
 			return up, err
 		}
-		run := startup{listening: srv.listening, ready: ready, readyRSS: srv.currentRSS()}
+		run := startRun{listening: srv.listening, ready: ready, rss: srv.currentRSS()}
 		_, run.hwm = srv.memory()
 		if mm := loadedKeys.FindStringSubmatch(srv.stderr.String()); mm != nil {
 			run.keys, _ = strconv.Atoi(mm[1])
@@ -470,7 +463,7 @@ func startUp(ctx context.Context, m *measurer, bin, dir string, st *store, cfg c
 			m.problems = append(m.problems, fmt.Sprintf("%s start-up: the server loaded %d keys, want %d", st.name, run.keys, cfg.startKeys))
 		}
 		m.logf("%s start %d/%d: listening after %s, /readyz 200 after %s, %s resident, peak %s",
-			st.name, i+1, starts, fmtDur(run.listening), fmtDur(run.ready), mb(run.readyRSS*1024), mb(run.hwm*1024))
+			st.name, i+1, starts, fmtDur(run.listening), fmtDur(run.ready), mb(run.rss*1024), mb(run.hwm*1024))
 		up.runs = append(up.runs, run)
 	}
 	scs, err := scenariosFor(dir, "start-"+strings.ToLower(st.name)+"-", st.toks, cfg)
@@ -554,17 +547,12 @@ func writePostgres(w io.Writer, cfg config, version string, sets []*store, scena
 	fmt.Fprintln(w, "| store | seeded in ⁴ | listening (keys loaded) | /readyz 200 | resident when ready | peak (VmHWM) when ready | peak after the load | verify under that load |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for i, up := range ups {
-		var listening, ready []time.Duration
-		var rss, hwm int64
-		for _, r := range up.runs {
-			listening, ready = append(listening, r.listening), append(ready, r.ready)
-			rss, hwm = max(rss, r.readyRSS), max(hwm, r.hwm)
-		}
+		t := totalStarts(up.runs)
 		st := sets[2+i]
 		fmt.Fprintf(w, "| %s | %s | %s (%s–%s) | **%s** (%s–%s) | %s | %s | **%s** | %s req/s, p99 %s |\n",
-			st.name, st.seed.Round(100*time.Millisecond), fmtDur(median(listening)), fmtDur(slices.Min(listening)), fmtDur(slices.Max(listening)),
-			fmtDur(median(ready)), fmtDur(slices.Min(ready)), fmtDur(slices.Max(ready)),
-			mb(rss*1024), mb(hwm*1024), mb(max(hwm, up.loadPeak)*1024), thousands(up.load.reqPerSec), fmtDur(up.load.p99))
+			st.name, st.seed.Round(100*time.Millisecond), fmtDur(median(t.listening)), fmtDur(slices.Min(t.listening)), fmtDur(slices.Max(t.listening)),
+			fmtDur(median(t.ready)), fmtDur(slices.Min(t.ready)), fmtDur(slices.Max(t.ready)),
+			mb(t.rss*1024), mb(t.hwm*1024), mb(max(t.hwm, up.loadPeak)*1024), thousands(up.load.reqPerSec), fmtDur(up.load.p99))
 	}
 	fmt.Fprintf(w, "\nMedian of the %d starts, (fastest–slowest); memory: the highest of the starts.\n"+
 		"⁴ Written in bulk (COPY on PostgreSQL, one transaction on SQLite), the two stores side by side and beside the build of the server.\n", starts)
@@ -581,12 +569,8 @@ func writePostgres(w io.Writer, cfg config, version string, sets []*store, scena
 		fmt.Sprintf("revoke confirmed by all three servers: p99 %s over %d revokes, p50 %s; %d of %d confirmed by every server (goal p99 < %s)",
 			fmtDur(p99), len(rv.confirm), fmtDur(percentile(rv.confirm, 50)), rv.complete, len(rv.confirm), fmtDur(goalConfirmP99)))
 	for i, up := range ups {
-		var slowest time.Duration
-		var peak int64
-		for _, r := range up.runs {
-			slowest, peak = max(slowest, r.ready), max(peak, r.hwm)
-		}
-		peak = max(peak, up.loadPeak)
+		t := totalStarts(up.runs)
+		slowest, peak := slices.Max(t.ready), max(t.hwm, up.loadPeak)
 		name := sets[2+i].name
 		goal(slowest < goalReady, fmt.Sprintf("%s, %s keys: ready after %s at the slowest of %d starts (goal < %s)",
 			name, thousands(float64(cfg.startKeys)), fmtDur(slowest), starts, fmtDur(goalReady)))

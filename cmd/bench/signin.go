@@ -51,16 +51,12 @@ type stormResult struct {
 func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	setup, err := newBench(ctx, cfg, "signin-", false, logf)
+	const admin = "admin@bench.test"
+	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "signin", admin, "the right password, never sent", 0, logf)
 	if err != nil {
 		return err
 	}
 	defer setup.done()
-	const admin = "admin@bench.test"
-	bin, dbPath, err := setup.withAdmin(ctx, "signin.db", admin, "the right password, never sent")
-	if err != nil {
-		return err
-	}
 
 	wrong := func(email string, i int) string {
 		return url.Values{"email": {email}, "password": {"wrong password " + strconv.Itoa(i)}}.Encode()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"container/heap"
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -448,7 +449,7 @@ func hotSetBytes(n int) float64 {
 // runSimulate runs the simulation for hot sets of 0.1%, 1% and 10% of
 // the keys, with any server and routed by workspace, and prints the
 // report.
-func runSimulate(cfg config, stdout, stderr io.Writer) error {
+func runSimulate(_ context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
 	base := defaultSim(cfg.simKeys)

@@ -159,23 +159,37 @@ func runStartup(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 	fmt.Fprintln(stdout, "| store, start | keys from | /readyz 200 | CPU to ready | resident when ready | peak when ready | peak after the load | verify / healthz | p99 ratio |")
 	fmt.Fprintln(stdout, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
-		var ready, cpu []time.Duration
-		var rss, hwm int64
-		for _, run := range r.runs {
-			ready, cpu = append(ready, run.ready), append(cpu, run.cpu)
-			rss, hwm = max(rss, run.rss), max(hwm, run.hwm)
-		}
+		t := totalStarts(r.runs)
 		fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", r.name, r.runs[len(r.runs)-1].from,
-			fmtDur(median(ready)), fmtDur(median(cpu)), mb(rss*1024), mb(hwm*1024), mb(r.peak*1024), r.ratio, r.p99)
+			fmtDur(median(t.ready)), fmtDur(median(t.cpu)), mb(t.rss*1024), mb(t.hwm*1024), mb(r.peak*1024), r.ratio, r.p99)
 	}
 	writeProblems(stdout, m.problems)
 	writeEnvironment(ctx, stdout, setup.wrk, strings.TrimSpace(string(loadStart)), time.Since(start))
 	return measured(m.problems)
 }
 
-// startRun is one timed start.
+// startRun is one timed start, of -startup or of -postgres's start-up.
 type startRun struct {
-	ready, cpu time.Duration
-	rss, hwm   int64 // kB
-	from       string
+	listening time.Duration // after the process started (-postgres)
+	ready     time.Duration // until /readyz answered 200
+	cpu       time.Duration // user+sys of the server until then (-startup)
+	rss, hwm  int64         // kB: VmRSS once ready, VmHWM then
+	keys      int           // loaded, as the "listening" line says (-postgres)
+	from      string        // "database" or "snapshot" (-startup)
+}
+
+// startTotals are a row's starts gathered for its table: each start's
+// times, and the most memory any start held.
+type startTotals struct {
+	listening, ready, cpu []time.Duration
+	rss, hwm              int64 // kB
+}
+
+func totalStarts(runs []startRun) startTotals {
+	var t startTotals
+	for _, r := range runs {
+		t.listening, t.ready, t.cpu = append(t.listening, r.listening), append(t.ready, r.ready), append(t.cpu, r.cpu)
+		t.rss, t.hwm = max(t.rss, r.rss), max(t.hwm, r.hwm)
+	}
+	return t
 }

@@ -26,27 +26,23 @@ import (
 // a name another workspace has (in any case) is refused. The password is read from BLNK_ADMIN_PASSWORD or the first line
 // of standard input: a flag would show it in the process list.
 func adminCreate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbPath := dbFlag(fs)
-	workspace := fs.String("workspace", "", "workspace name (required)")
-	email := fs.String("email", "", "admin email (required)")
-	if err := fs.Parse(args); err != nil {
+	c := newPersonCommand("admin create", stderr)
+	if err := c.fs.Parse(args); err != nil {
 		return err
 	}
-	ws, err := blnk.CleanWorkspaceName(*workspace)
+	ws, err := blnk.CleanWorkspaceName(*c.workspace)
 	if err != nil {
 		return fmt.Errorf("--workspace: %v", err)
 	}
-	addr, err := blnk.CleanEmail(*email)
+	addr, err := c.emailArg()
 	if err != nil {
-		return fmt.Errorf("--email: %v", err)
+		return err
 	}
 	hash, err := newPasswordHash(stdin)
 	if err != nil {
 		return err
 	}
-	store, err := db.Open(ctx, *dbPath)
+	store, err := db.Open(ctx, *c.dbPath)
 	if err != nil {
 		return err
 	}
@@ -67,8 +63,7 @@ func adminCreate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 // keysVerify checks a key read from standard input, as the API would, and
 // exits 0 if it is valid (and holds --scope), 1 if not.
 func keysVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("keys verify", stderr)
 	dbPath := dbFlag(fs)
 	scope := fs.String("scope", "", "scope the key must allow, e.g. mcp:read")
 	if err := fs.Parse(args); err != nil {
@@ -100,12 +95,8 @@ func keysVerify(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintf(stdout, "refused: %s (%d): %s\n", p.Code, p.Status, p.Message)
 		return exitCode(1)
 	}
-	expires := "never"
-	if !id.ExpiresAt.IsZero() {
-		expires = id.ExpiresAt.UTC().Format(time.RFC3339)
-	}
 	fmt.Fprintf(stdout, "valid: %s %q (%s...) in workspace %d %q\nscopes: %s\nexpires: %s\n",
-		id.KeyID, id.Name, id.Prefix, id.WorkspaceID, id.Workspace, id.Scopes, expires)
+		id.KeyID, id.Name, id.Prefix, id.WorkspaceID, id.Workspace, id.Scopes, timeOr(id.ExpiresAt, "never"))
 	return nil
 }
 
@@ -154,8 +145,7 @@ type keyCommand struct {
 // newKeyCommand returns the flags of keys verb, whose change (what) the
 // running servers apply.
 func newKeyCommand(verb, what string, stderr io.Writer) *keyCommand {
-	c := &keyCommand{verb: verb, fs: flag.NewFlagSet("keys "+verb, flag.ContinueOnError)}
-	c.fs.SetOutput(stderr)
+	c := &keyCommand{verb: verb, fs: newFlagSet("keys "+verb, stderr)}
 	c.dbPath = dbFlag(c.fs)
 	c.wait = c.fs.Duration("revoke-wait", keys.DefaultRevokeWait, "how long to wait for each running server to apply "+what+" or stop trusting its memory (the servers' --revoke-wait)")
 	c.maxStale = c.fs.Duration("max-staleness", keys.DefaultMaxStaleness, "servers not heard from for this long are not counted as running (the servers' --max-staleness)")
@@ -182,7 +172,7 @@ func (c *keyCommand) open(ctx context.Context) (*db.DB, apikey.Key, *keys.Servic
 		store.Close()
 		return nil, apikey.Key{}, nil, err
 	}
-	svc := keys.New(keys.Config{RevokeWait: *c.wait, MaxStaleness: *c.maxStale}, store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc := keys.New(keys.Config{RevokeWait: *c.wait, MaxStaleness: *c.maxStale}, store, nil, slog.New(slog.DiscardHandler))
 	return store, k, svc, nil
 }
 
@@ -299,8 +289,7 @@ func keysRoll(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // auditExport writes audit events of every workspace (or one) to standard
 // output as CSV or JSON, newest first, streamed.
 func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("audit export", stderr)
 	dbPath := dbFlag(fs)
 	format := fs.String("format", "csv", "csv or json")
 	since := fs.String("since", "", "only events at or after this: a date (2026-03-01), a time (RFC 3339), or a duration ago (24h, 7d)")

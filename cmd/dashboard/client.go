@@ -167,6 +167,18 @@ func (c remoteConfirmation) confirmation() apikey.Confirmation {
 	return apikey.Confirmation{Confirmed: c.Confirmed, Lapsed: c.Lapsed, Servers: c.Servers, Took: time.Duration(c.MS) * time.Millisecond}
 }
 
+// openRemoteKey connects to server and finds the key that target (an id
+// or a display prefix) names, for keys verb: keyCommand.open's client
+// side.
+func openRemoteKey(ctx context.Context, server, target, verb string) (*apiClient, remoteKey, error) {
+	a, err := newAPIClient(server)
+	if err != nil {
+		return nil, remoteKey{}, err
+	}
+	k, err := a.findKey(ctx, target, verb)
+	return a, k, err
+}
+
 // findKey returns the key an id or display prefix names.
 func (a *apiClient) findKey(ctx context.Context, target, verb string) (remoteKey, error) {
 	target = strings.TrimSuffix(strings.TrimSpace(target), "...")
@@ -201,8 +213,7 @@ func (a *apiClient) findKey(ctx context.Context, target, verb string) (remoteKey
 
 // remoteRevoke is keys revoke --server: the local command's output.
 func remoteRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("keys revoke", stderr)
 	server := serverFlag(fs)
 	if err := parseArgs(fs, args); err != nil {
 		return err
@@ -210,11 +221,7 @@ func remoteRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if fs.NArg() != 1 {
 		return errors.New("usage: dashboard keys revoke ID_OR_PREFIX --server URL (token: BLNK_TOKEN)")
 	}
-	a, err := newAPIClient(*server)
-	if err != nil {
-		return err
-	}
-	k, err := a.findKey(ctx, fs.Arg(0), "revoke")
+	a, k, err := openRemoteKey(ctx, *server, fs.Arg(0), "revoke")
 	if err != nil {
 		return err
 	}
@@ -247,8 +254,7 @@ func remoteRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // remoteRoll is keys roll --server: the new key alone on standard
 // output, the rest on standard error, as the local command.
 func remoteRoll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys roll", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("keys roll", stderr)
 	server := serverFlag(fs)
 	overlap := fs.String("overlap", string(apikey.DefaultRoll), "how long the old key keeps working: now, 1h, 24h or 7d")
 	if err := parseArgs(fs, args); err != nil {
@@ -260,11 +266,7 @@ func remoteRoll(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := apikey.ParseOverlap(*overlap); err != nil {
 		return fmt.Errorf("--overlap %q: use now, 1h, 24h or 7d", *overlap)
 	}
-	a, err := newAPIClient(*server)
-	if err != nil {
-		return err
-	}
-	k, err := a.findKey(ctx, fs.Arg(0), "roll")
+	a, k, err := openRemoteKey(ctx, *server, fs.Arg(0), "roll")
 	if err != nil {
 		return err
 	}
@@ -293,8 +295,7 @@ func remoteRoll(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // remoteCreate is keys create --server: like roll, the new key alone on
 // standard output, what was made on standard error.
 func remoteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("keys create", stderr)
 	server := serverFlag(fs)
 	name := fs.String("name", "", "the key's name")
 	scopes := fs.String("scopes", "", "comma-separated scopes, e.g. mcp:read,data:write or *")
@@ -350,8 +351,7 @@ func splitList(s string) []string {
 // remoteList is keys list --server: every key the filters find (all
 // pages), one a line.
 func remoteList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("keys list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("keys list", stderr)
 	server := serverFlag(fs)
 	q := fs.String("q", "", "search by name, prefix or id")
 	status := fs.String("status", "", "active, expiring, rolled, expired or revoked")
@@ -401,8 +401,17 @@ func remoteList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// when is t in RFC 3339 (UTC), or none for nil.
 func when(t *time.Time, none string) string {
 	if t == nil {
+		return none
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// timeOr is t in RFC 3339 (UTC), or none for the zero time.
+func timeOr(t time.Time, none string) string {
+	if t.IsZero() {
 		return none
 	}
 	return t.UTC().Format(time.RFC3339)

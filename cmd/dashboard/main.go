@@ -148,6 +148,14 @@ func envParse[T any](name string, def T, parse func(string) (T, error)) (T, erro
 	return x, nil
 }
 
+// newFlagSet returns the flag set of a command (name), which reports
+// errors and -h to stderr and returns them to the caller.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
 // dbFlag adds the database flag every command shares.
 func dbFlag(fs *flag.FlagSet) *string {
 	return fs.String("db", env("BLNK_DB", "data/dashboard.db"), "SQLite database file (created if missing) or PostgreSQL URL postgres://user@host:5432/name (env BLNK_DB)")

@@ -26,32 +26,24 @@ import (
 // account gets one; their password comes from BLNK_ADMIN_PASSWORD or the
 // first line of standard input, never from a flag.
 func membersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("members add", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dbPath := dbFlag(fs)
-	workspace := fs.String("workspace", "", "the workspace's name (required)")
-	email := fs.String("email", "", "the person's email (required)")
-	roleFlag := fs.String("role", "", "owner, admin, member or viewer (required)")
-	if err := fs.Parse(args); err != nil {
+	c := newPersonCommand("members add", stderr)
+	roleFlag := c.fs.String("role", "", "owner, admin, member or viewer (required)")
+	if err := c.fs.Parse(args); err != nil {
 		return err
 	}
-	addr, err := blnk.CleanEmail(*email)
+	addr, err := c.emailArg()
 	if err != nil {
-		return fmt.Errorf("--email: %v", err)
+		return err
 	}
 	role, err := blnk.ParseRole(*roleFlag)
 	if err != nil {
 		return fmt.Errorf("--role %q: use owner, admin, member or viewer", *roleFlag)
 	}
-	store, err := db.Open(ctx, *dbPath)
+	store, ws, err := openWorkspace(ctx, *c.dbPath, *c.workspace)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	ws, err := findWorkspace(ctx, store, *workspace)
-	if err != nil {
-		return err
-	}
 	hash := ""
 	if _, err := store.FindUser(ctx, addr); errors.Is(err, blnk.ErrNotFound) {
 		if hash, err = newPasswordHash(stdin); err != nil {
@@ -60,7 +52,7 @@ func membersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	} else if err != nil {
 		return err
 	}
-	svc := members.New(store, nil, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc := members.New(store, nil, time.Now, slog.New(slog.DiscardHandler))
 	u, created, err := svc.Add(ctx, ws.ID, addr, hash, role)
 	if errors.Is(err, blnk.ErrAlreadyMember) {
 		return fmt.Errorf("%s is a member of %q already: change their role on the members page", addr, ws.Name)
@@ -79,35 +71,81 @@ func membersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // membersList prints a workspace's members, one a line: the id the
 // members page's links use, the email, the role and the last sign-in.
 func membersList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("members list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("members list", stderr)
 	dbPath := dbFlag(fs)
-	workspace := fs.String("workspace", "", "the workspace's name (required)")
+	workspace := workspaceFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	store, err := db.Open(ctx, *dbPath)
+	store, ws, err := openWorkspace(ctx, *dbPath, *workspace)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	ws, err := findWorkspace(ctx, store, *workspace)
-	if err != nil {
-		return err
-	}
 	ms, err := store.ListMembers(ctx, ws.ID)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%-8s %-40s %-7s %s\n", "ID", "EMAIL", "ROLE", "LAST SIGN-IN")
 	for _, m := range ms {
-		last := "never"
-		if !m.LastSignInAt.IsZero() {
-			last = m.LastSignInAt.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(stdout, "%-8d %-40s %-7s %s\n", m.User.ID, m.User.Email, m.Role, last)
+		fmt.Fprintf(stdout, "%-8d %-40s %-7s %s\n", m.User.ID, m.User.Email, m.Role, timeOr(m.LastSignInAt, "never"))
 	}
 	return nil
+}
+
+// personCommand is what admin create and members add share: the flags
+// naming a workspace and a person in it.
+type personCommand struct {
+	fs                       *flag.FlagSet
+	dbPath, workspace, email *string
+}
+
+// newPersonCommand returns the flags of the command name.
+func newPersonCommand(name string, stderr io.Writer) *personCommand {
+	c := &personCommand{fs: newFlagSet(name, stderr)}
+	c.dbPath = dbFlag(c.fs)
+	c.workspace = workspaceFlag(c.fs)
+	c.email = emailFlag(c.fs)
+	return c
+}
+
+// emailArg is the checked --email.
+func (c *personCommand) emailArg() (string, error) { return emailArg(*c.email) }
+
+// workspaceFlag adds --workspace, the name of the workspace a command
+// works in.
+func workspaceFlag(fs *flag.FlagSet) *string {
+	return fs.String("workspace", "", "the workspace's name (required)")
+}
+
+// emailFlag adds --email, the person a command is about; emailArg checks
+// it.
+func emailFlag(fs *flag.FlagSet) *string {
+	return fs.String("email", "", "the person's email (required)")
+}
+
+// emailArg checks --email.
+func emailArg(email string) (string, error) {
+	addr, err := blnk.CleanEmail(email)
+	if err != nil {
+		return "", fmt.Errorf("--email: %v", err)
+	}
+	return addr, nil
+}
+
+// openWorkspace opens the database and finds the workspace --workspace
+// names. The caller closes the store.
+func openWorkspace(ctx context.Context, dbPath, name string) (*db.DB, blnk.Workspace, error) {
+	store, err := db.Open(ctx, dbPath)
+	if err != nil {
+		return nil, blnk.Workspace{}, err
+	}
+	ws, err := findWorkspace(ctx, store, name)
+	if err != nil {
+		store.Close()
+		return nil, blnk.Workspace{}, err
+	}
+	return store, ws, nil
 }
 
 // findWorkspace finds a workspace by name, for --workspace.
@@ -128,17 +166,16 @@ func findWorkspace(ctx context.Context, store *db.DB, name string) (blnk.Workspa
 // The link starts with --public-url. Every session of the person ends
 // when the link is used.
 func membersResetLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("members reset-link", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("members reset-link", stderr)
 	dbPath := dbFlag(fs)
-	email := fs.String("email", "", "the person's email (required)")
+	email := emailFlag(fs)
 	publicURL := publicURLFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	addr, err := blnk.CleanEmail(*email)
+	addr, err := emailArg(*email)
 	if err != nil {
-		return fmt.Errorf("--email: %v", err)
+		return err
 	}
 	public, err := parsePublicURL(*publicURL)
 	if err != nil {
@@ -152,7 +189,7 @@ func membersResetLink(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	defer store.Close()
-	svc := accounts.New(accounts.Config{Now: time.Now}, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc := accounts.New(accounts.Config{Now: time.Now}, store, slog.New(slog.DiscardHandler))
 	token, u, err := svc.ResetLinkFor(ctx, addr)
 	if errors.Is(err, blnk.ErrNotFound) {
 		return fmt.Errorf("no account has the email %s", addr)

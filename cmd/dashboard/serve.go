@@ -35,8 +35,7 @@ import (
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", stderr)
 	listen := fs.String("listen", env("BLNK_LISTEN", "127.0.0.1:8080"), "address to listen on; port 0 picks a free one (env BLNK_LISTEN)")
 	dbPath := dbFlag(fs)
 	secret := fs.String("session-secret", env("BLNK_SESSION_SECRET", ""), "secret of at least 32 characters that signs cookies; prefer the env var; empty: generate one and keep it in the database (env BLNK_SESSION_SECRET)")

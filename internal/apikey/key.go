@@ -136,23 +136,34 @@ func IsExpired(expiresAt, now time.Time) bool {
 
 // NewID returns a random key id such as "key_3kq9x0c1m7f2a8d4w6e5": 100
 // random bits in lowercase base32, safe in URLs and HTML ids.
-func NewID() string {
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz" // Crockford's base32
+func NewID() string { return RandomID("key_") }
+
+// RandomID returns prefix and 20 random characters of Crockford's
+// base32 (100 bits, lowercase): the shape of key ids, which the other ids
+// of the dashboard (tokens, passkeys, webhook endpoints) share.
+func RandomID(prefix string) string {
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 	var b [20]byte
 	rand.Read(b[:])
 	for i := range b {
 		b[i] = alphabet[b[i]&31]
 	}
-	return "key_" + string(b[:])
+	return prefix + string(b[:])
 }
 
 // ValidID reports whether s has the shape of an id made by NewID, so that
 // handlers can answer 404 to anything else without a query.
-func ValidID(s string) bool {
-	if len(s) != 24 || !strings.HasPrefix(s, "key_") {
+func ValidID(s string) bool { return IDShaped(s, "key_") }
+
+// IDShaped reports whether s is prefix and 20 characters of [0-9a-z],
+// the shape RandomID makes, so that handlers can answer 404 to anything
+// else without a query.
+func IDShaped(s, prefix string) bool {
+	rest, ok := strings.CutPrefix(s, prefix)
+	if !ok || len(rest) != 20 {
 		return false
 	}
-	for _, c := range []byte(s[4:]) {
+	for _, c := range []byte(rest) {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
 			return false
 		}

@@ -458,3 +458,25 @@ func TestValidID(t *testing.T) {
 		})
 	}
 }
+
+// The ids of tokens, passkeys and webhook endpoints share the key id's
+// shape under their own prefix.
+func TestRandomIDShaped(t *testing.T) {
+	for _, prefix := range []string{"tok_", "pk_", "wh_", "msg_"} {
+		id := RandomID(prefix)
+		if !IDShaped(id, prefix) {
+			t.Errorf("IDShaped(%q, %q) = false for RandomID(%q)", id, prefix, prefix)
+		}
+		for _, bad := range []string{
+			"key_" + id[len(prefix):],              // another prefix
+			id[:len(id)-1],                         // one short
+			id + "a",                               // one long
+			prefix + strings.Repeat("A", 20),       // uppercase
+			prefix + strings.Repeat("a", 19) + "-", // outside [0-9a-z]
+		} {
+			if IDShaped(bad, prefix) {
+				t.Errorf("IDShaped(%q, %q) = true", bad, prefix)
+			}
+		}
+	}
+}

@@ -62,40 +62,18 @@ func generateManagement(r io.Reader) (string, error) {
 // checksum matches and returns its display prefix ("blnkm_" and 8 hex
 // characters). It does no I/O.
 func ParseManagement(s string) (prefix string, err error) {
-	if len(s) != MgmtTokenLen || s[:len(mgmtLiteral)] != mgmtLiteral {
+	if len(s) != MgmtTokenLen || !prefixed(s, mgmtLiteral) || !base62From(s, MgmtPrefixLen) {
 		return "", ErrNotMgmtToken
-	}
-	for i := len(mgmtLiteral); i < MgmtPrefixLen; i++ {
-		if !isHex(s[i]) {
-			return "", ErrNotMgmtToken
-		}
-	}
-	for i := MgmtPrefixLen; i < MgmtTokenLen; i++ {
-		if !isBase62(s[i]) {
-			return "", ErrNotMgmtToken
-		}
 	}
 	var body [MgmtTokenLen - checksumLen]byte
 	copy(body[:], s)
-	sum := crcMgmt(body[:])
-	for i := MgmtTokenLen - 1; i >= MgmtTokenLen-checksumLen; i-- {
-		if s[i] != base62[sum%62] {
-			return "", ErrNotMgmtToken
-		}
-		sum /= 62
+	if !endsInChecksum(s, crcMgmt(body[:])) {
+		return "", ErrNotMgmtToken
 	}
 	return s[:MgmtPrefixLen], nil
 }
 
 // IsMgmtPrefix reports whether s is a management token's display prefix.
 func IsMgmtPrefix(s string) bool {
-	if len(s) != MgmtPrefixLen || s[:len(mgmtLiteral)] != mgmtLiteral {
-		return false
-	}
-	for i := len(mgmtLiteral); i < MgmtPrefixLen; i++ {
-		if !isHex(s[i]) {
-			return false
-		}
-	}
-	return true
+	return len(s) == MgmtPrefixLen && prefixed(s, mgmtLiteral)
 }

@@ -129,27 +129,46 @@ func putChecksum(dst, body []byte) {
 // returns its display prefix ("blnk_" and 8 hex characters). It does no I/O
 // and allocates nothing, so a server can refuse garbage before any lookup.
 func Parse(s string) (prefix string, err error) {
-	if len(s) != TokenLen || s[:len(literal)] != literal {
+	if len(s) != TokenLen || !prefixed(s, literal) || !base62From(s, PrefixLen) || !endsInChecksum(s, crcIEEE(s[:TokenLen-checksumLen])) {
 		return "", ErrMalformed
 	}
-	for i := len(literal); i < PrefixLen; i++ {
+	return s[:PrefixLen], nil
+}
+
+// prefixed reports whether s starts with literal and prefixHex lowercase
+// hex characters: a display prefix, of a key or a management token.
+func prefixed(s, literal string) bool {
+	if len(s) < len(literal)+prefixHex || s[:len(literal)] != literal {
+		return false
+	}
+	for i := len(literal); i < len(literal)+prefixHex; i++ {
 		if !isHex(s[i]) {
-			return "", ErrMalformed
+			return false
 		}
 	}
-	for i := PrefixLen; i < TokenLen; i++ {
+	return true
+}
+
+// base62From reports whether s is base62 from index i on.
+func base62From(s string, i int) bool {
+	for ; i < len(s); i++ {
 		if !isBase62(s[i]) {
-			return "", ErrMalformed
+			return false
 		}
 	}
-	sum := crcIEEE(s[:TokenLen-checksumLen])
-	for i := TokenLen - 1; i >= TokenLen-checksumLen; i-- {
+	return true
+}
+
+// endsInChecksum reports whether s ends in the base62 of sum, checksumLen
+// characters.
+func endsInChecksum(s string, sum uint32) bool {
+	for i := len(s) - 1; i >= len(s)-checksumLen; i-- {
 		if s[i] != base62[sum%62] {
-			return "", ErrMalformed
+			return false
 		}
 		sum /= 62
 	}
-	return s[:PrefixLen], nil
+	return true
 }
 
 // crcIEEE is crc32.ChecksumIEEE of a string or bytes, computed a byte at a

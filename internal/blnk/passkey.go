@@ -1,8 +1,6 @@
 package blnk
 
 import (
-	"crypto/rand"
-	"strings"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
@@ -72,27 +70,8 @@ func CleanPasskeyName(name string) (string, error) {
 
 // NewPasskeyID returns a random passkey id such as
 // "pk_3kq9x0c1m7f2a8d4w6e5" (100 random bits, lowercase base32).
-func NewPasskeyID() string {
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-	var b [20]byte
-	rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[b[i]&31]
-	}
-	return "pk_" + string(b[:])
-}
+func NewPasskeyID() string { return apikey.RandomID("pk_") }
 
 // ValidPasskeyID reports whether s has the shape of a NewPasskeyID id, so
 // that handlers answer 404 to anything else without a query.
-func ValidPasskeyID(s string) bool {
-	rest, ok := strings.CutPrefix(s, "pk_")
-	if !ok || len(rest) != 20 {
-		return false
-	}
-	for _, c := range []byte(rest) {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
-			return false
-		}
-	}
-	return true
-}
+func ValidPasskeyID(s string) bool { return apikey.IDShaped(s, "pk_") }

@@ -1,7 +1,6 @@
 package blnk
 
 import (
-	"crypto/rand"
 	"slices"
 	"strings"
 	"time"
@@ -146,20 +145,10 @@ func (t Token) Status(now time.Time) string {
 }
 
 // NewTokenID returns a random token id such as "tok_3kq9x0c1m7f2a8d4w6e5".
-func NewTokenID() string {
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-	var b [20]byte
-	rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[b[i]&31]
-	}
-	return "tok_" + string(b[:])
-}
+func NewTokenID() string { return apikey.RandomID("tok_") }
 
 // ValidTokenID reports whether s has the shape of an id made by NewTokenID.
-func ValidTokenID(s string) bool {
-	return len(s) == 24 && strings.HasPrefix(s, "tok_") && apikey.ValidID("key_"+s[4:])
-}
+func ValidTokenID(s string) bool { return apikey.IDShaped(s, "tok_") }
 
 // NewToken is a token to store, with the hash of its secret and the event
 // that records it.

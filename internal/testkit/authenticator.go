@@ -90,16 +90,11 @@ func (a *Authenticator) Create(options []byte) ([]byte, error) {
 	}
 	client := a.clientData("webauthn.create", o.PublicKey.Challenge)
 	a.creds = append(a.creds, c)
-	return json.Marshal(map[string]any{
-		"id": b64.EncodeToString(c.ID), "rawId": b64.EncodeToString(c.ID), "type": "public-key",
-		"authenticatorAttachment": "platform",
-		"response": map[string]any{
-			"attestationObject": b64.EncodeToString(att),
-			"clientDataJSON":    b64.EncodeToString(client),
-			"transports":        []string{"internal"},
-		},
-		"clientExtensionResults": map[string]any{"credProps": map[string]any{"rk": true}},
-	})
+	return c.credentialJSON(map[string]any{
+		"attestationObject": b64.EncodeToString(att),
+		"clientDataJSON":    b64.EncodeToString(client),
+		"transports":        []string{"internal"},
+	}, map[string]any{"credProps": map[string]any{"rk": true}})
 }
 
 // Get answers request options (for navigator.credentials.get) with an
@@ -151,16 +146,22 @@ func (a *Authenticator) Sign(c *SoftCredential, challenge string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	return c.credentialJSON(map[string]any{
+		"authenticatorData": b64.EncodeToString(auth),
+		"clientDataJSON":    b64.EncodeToString(client),
+		"signature":         b64.EncodeToString(sig),
+		"userHandle":        b64.EncodeToString(c.Handle),
+	}, map[string]any{})
+}
+
+// credentialJSON is c as a browser's PublicKeyCredential in JSON, with the
+// response of a create or a get and its extensions' results.
+func (c *SoftCredential) credentialJSON(response, extensions map[string]any) ([]byte, error) {
 	return json.Marshal(map[string]any{
 		"id": b64.EncodeToString(c.ID), "rawId": b64.EncodeToString(c.ID), "type": "public-key",
 		"authenticatorAttachment": "platform",
-		"response": map[string]any{
-			"authenticatorData": b64.EncodeToString(auth),
-			"clientDataJSON":    b64.EncodeToString(client),
-			"signature":         b64.EncodeToString(sig),
-			"userHandle":        b64.EncodeToString(c.Handle),
-		},
-		"clientExtensionResults": map[string]any{},
+		"response":                response,
+		"clientExtensionResults":  extensions,
 	})
 }
 

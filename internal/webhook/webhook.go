@@ -187,17 +187,8 @@ func Sign(secret, msgID string, at time.Time, body []byte) (string, error) {
 // Crockford's base32, as key ids use.
 const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 
-func randomID(prefix string) string {
-	var b [20]byte
-	crand.Read(b[:])
-	for i := range b {
-		b[i] = idAlphabet[b[i]&31]
-	}
-	return prefix + string(b[:])
-}
-
 // NewID returns a new endpoint id, "wh_" and 20 characters.
-func NewID() string { return randomID("wh_") }
+func NewID() string { return apikey.RandomID("wh_") }
 
 // ValidID reports whether s has the shape of an endpoint id.
 func ValidID(s string) bool {
@@ -215,7 +206,7 @@ func ValidID(s string) bool {
 // NewMessageID returns a new event id, "msg_" and 20 characters: the
 // webhook-id header, the same for every attempt and endpoint of an event,
 // so receivers can tell a retry from a new event.
-func NewMessageID() string { return randomID("msg_") }
+func NewMessageID() string { return apikey.RandomID("msg_") }
 
 // Payload is the body of an event, as Standard Webhooks shape it.
 type Payload struct {
