@@ -292,6 +292,12 @@ func TestEveryPageFits(t *testing.T) {
 			goTo(t, page, p.path)
 			must(t, expect.Locator(page.Locator(p.ready).First()).ToBeVisible())
 			fitEveryWidth(t, page, p.name, theme)
+			switch p.name {
+			case "keys":
+				t.Run("keys/filter-labels-"+theme, func(t *testing.T) { checkFilterLabels(t, page) })
+			case "security":
+				t.Run("security/card-gaps-"+theme, func(t *testing.T) { checkCardGaps(t, page) })
+			}
 		}
 		// A key's own page, with the long name and description.
 		goTo(t, page, "/settings/api-keys")
@@ -429,4 +435,64 @@ func storeKeysBy(t *testing.T, a *app, email string, names []string) {
 		})
 		must(t, err)
 	}
+}
+
+// checkFilterLabels: on a desktop, the keys list's "Created by" select
+// has a visible label beside it, drawn as the one of "Scope" is; and
+// from 1600 px the list has its "Created by" column.
+func checkFilterLabels(t *testing.T, page playwright.Page) {
+	t.Helper()
+	for _, w := range []int{1024, 1440, 1920} {
+		must(t, page.SetViewportSize(w, 900))
+		v, err := page.Evaluate(`() => {
+			const look = sel => {
+				const l = document.querySelector(sel), r = l.getBoundingClientRect(), cs = getComputedStyle(l);
+				return { width: r.width, height: r.height, font: cs.fontWeight + " " + cs.fontSize + " " + cs.color };
+			};
+			const col = document.querySelector("table.keys th.col-owner").getBoundingClientRect();
+			return { owner: look("label[for=key-owner]"), scope: look("label[for=key-scope]"), column: col.width };
+		}`)
+		must(t, err)
+		f := v.(map[string]any)
+		owner, scope := f["owner"].(map[string]any), f["scope"].(map[string]any)
+		if toFloat(owner["width"]) < 40 || toFloat(owner["height"]) < 10 {
+			t.Errorf("%d px: the “Created by” label is %v×%v px: not visible", w, owner["width"], owner["height"])
+		}
+		if owner["font"] != scope["font"] {
+			t.Errorf("%d px: “Created by” drawn in %v, “Scope” in %v", w, owner["font"], scope["font"])
+		}
+		if wide := toFloat(f["column"]) > 0; wide != (w >= 1600) {
+			t.Errorf("%d px: the Created by column is %v px wide", w, f["column"])
+		}
+	}
+	must(t, page.SetViewportSize(1280, 900))
+}
+
+// checkCardGaps: the cards of Settings > Security never touch: at least
+// 16 px between each and the next, at every width.
+func checkCardGaps(t *testing.T, page playwright.Page) {
+	t.Helper()
+	for _, w := range fitWidths {
+		must(t, page.SetViewportSize(w, 900))
+		v, err := page.Evaluate(`() => {
+			const cards = Array.from(document.querySelectorAll("main .card"));
+			const gaps = [];
+			for (let i = 1; i < cards.length; i++) {
+				gaps.push({ after: cards[i - 1].id || cards[i - 1].className, gap: cards[i].getBoundingClientRect().top - cards[i - 1].getBoundingClientRect().bottom });
+			}
+			return gaps;
+		}`)
+		must(t, err)
+		gaps := v.([]any)
+		if len(gaps) < 3 {
+			t.Fatalf("%d px: %d cards on the security page, want 4 or more", w, len(gaps)+1)
+		}
+		for _, g := range gaps {
+			g := g.(map[string]any)
+			if toFloat(g["gap"]) < 16 {
+				t.Errorf("%d px: %v px between %v and the next card", w, g["gap"], g["after"])
+			}
+		}
+	}
+	must(t, page.SetViewportSize(1280, 900))
 }
