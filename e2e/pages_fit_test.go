@@ -150,14 +150,14 @@ func checkPageFits(t *testing.T, page playwright.Page) {
 
 // fitEveryWidth checks the page as it is at every width of fitWidths
 // (the viewport resized, the page not reloaded), one subtest each, and
-// photographs it at 390 and 1440 px as artifacts/fit-NAME-WIDTH-THEME.png.
+// photographs it at 390, 1024 and 1440 px as artifacts/fit-NAME-WIDTH-THEME.png.
 func fitEveryWidth(t *testing.T, page playwright.Page, name, theme string) {
 	t.Helper()
 	for _, w := range fitWidths {
 		t.Run(fmt.Sprintf("%s/%dpx-%s", name, w, theme), func(t *testing.T) {
 			must(t, page.SetViewportSize(w, 900))
 			checkPageFits(t, page)
-			if w == 390 || w == 1440 {
+			if w == 390 || w == 1024 || w == 1440 {
 				shot(t, page, fmt.Sprintf("fit-%s-%d-%s", name, w, theme))
 			}
 		})
