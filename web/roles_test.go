@@ -226,6 +226,7 @@ func roleRoutes() map[string]routeCase {
 		// Each person's own management tokens, whatever the role.
 		"GET /settings/tokens":             {need: viewer, path: "/settings/tokens"},
 		"POST /settings/tokens":            {need: viewer, path: "/settings/tokens", form: url.Values{"name": {"matrix"}, "scopes": {"keys:read"}, "expires": {"30d"}}, ok: 201},
+		"GET /settings/tokens/:id/revoke":  {need: viewer, path: "/settings/tokens/{token}/revoke", scoped: true},
 		"POST /settings/tokens/:id/revoke": {need: viewer, path: "/settings/tokens/{token}/revoke", scoped: true},
 
 		// A person's own passkeys, whatever their role; the rest is

@@ -166,6 +166,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// never does more than the role allows at each request).
 	get(e, "/settings/tokens", s.tokenList, app...)
 	e.POST("/settings/tokens", s.tokenCreate, slices.Concat(app, []echo.MiddlewareFunc{s.sudo})...)
+	get(e, "/settings/tokens/:id/revoke", s.tokenRevokeConfirm, app...)
 	e.POST("/settings/tokens/:id/revoke", s.tokenRevoke, app...)
 	// Passkeys: each person's own, whatever their role (passkeys.go).
 	// Their JSON answers are for passkeys.js. Removing one asks for sudo.

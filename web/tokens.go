@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -62,6 +63,35 @@ func (s *Server) tokenCreate(c echo.Context) error {
 	h.Set("Referrer-Policy", "no-referrer")
 	return s.tokensPage(c, http.StatusCreated, views.Tokens{Created: created.Token, Secret: created.Secret,
 		Form: views.TokenForm{Expires: blnk.TokenExpires90d}})
+}
+
+// tokenRevokeConfirm names one of the signed-in person's tokens and asks
+// before revoking it (GET /settings/tokens/{id}/revoke): a dialog to
+// htmx, a page otherwise. Another person's or workspace's token is 404.
+func (s *Server) tokenRevokeConfirm(c echo.Context) error {
+	id := c.Param("id")
+	if !blnk.ValidTokenID(id) {
+		return echo.ErrNotFound
+	}
+	cur := mustSession(c)
+	ts, err := s.db.ListTokens(c.Request().Context(), cur.Workspace.ID, cur.User.ID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(ts, func(t blnk.Token) bool { return t.ID == id })
+	if i < 0 {
+		return echo.ErrNotFound
+	}
+	now := s.cfg.Now()
+	if !isFullPage(c) {
+		return render(c, http.StatusOK, views.TokenRevokeModal(ts[i], now))
+	}
+	p, err := s.page(c, "Revoke the token "+ts[i].Name)
+	if err != nil {
+		return err
+	}
+	p.Nav = views.NavTokens
+	return render(c, http.StatusOK, views.TokenRevokePage(p, ts[i], now))
 }
 
 // tokenRevoke revokes one of the signed-in person's tokens; another
