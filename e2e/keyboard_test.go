@@ -233,3 +233,82 @@ func TestKeyPoliciesKeyboardOnly(t *testing.T) {
 	must(t, expect.Locator(lifetime).ToHaveValue("60"))
 	must(t, expect.Locator(scope).ToBeChecked())
 }
+
+// TestTokensKeyboardOnly: a management token created at /settings/tokens
+// with the keyboard (a name, a scope ticked with Space, Enter), shown
+// once and copied with its Copy button; then revoked: the row's Revoke
+// opens the confirmation, Esc closes it and gives the focus back to that
+// Revoke, and the confirmation's Revoke token revokes it. Once with
+// JavaScript and once without (no Copy button; the confirmation is a
+// page).
+func TestTokensKeyboardOnly(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	for _, noJS := range []bool{false, true} {
+		mode := map[bool]string{false: "JavaScript", true: "no JavaScript"}[noJS]
+		at := func(what string) string { return mode + ": " + what }
+		page := newPage(t, a, pageOptions{noJS: noJS, width: 1280, axe: !noJS})
+		signIn(t, page, "ada@acme.test", "correct horse battery")
+		kb := page.Keyboard()
+
+		goTo(t, page, "/settings/tokens")
+		name := uniq("Deploy pipeline")
+		keyTo(t, page, page.GetByLabel("Name"), at("tokens: name"))
+		must(t, kb.Type(name))
+		scope := page.Locator(`input[name=scopes][value="keys:write"]`)
+		keyToBox(t, page, scope, at("tokens: the keys:write scope"))
+		must(t, kb.Press("Space"))
+		must(t, expect.Locator(scope).ToBeChecked())
+		keyTo(t, page, role(page, "button", "Create token"), at("tokens: Create token"))
+		must(t, kb.Press("Enter"))
+		must(t, expect.Locator(page.GetByText("This token is shown once.")).ToBeVisible())
+		secret := page.GetByLabel("Management token")
+		must(t, expect.Locator(secret).ToHaveValue(regexp.MustCompile(`^blnkm_`)))
+		keyTo(t, page, secret, at("tokens: the secret"))
+		if !noJS {
+			keyTo(t, page, exactRole(page, "button", "Copy"), at("tokens: Copy"))
+			must(t, kb.Press("Enter"))
+			must(t, expect.Locator(page.Locator("#copy-status")).ToHaveText("Copied to the clipboard."))
+			clip, err := page.Evaluate("navigator.clipboard.readText()")
+			must(t, err)
+			want, err := secret.InputValue()
+			must(t, err)
+			if clip != want {
+				t.Errorf("%s: the clipboard holds %q, want the token", mode, clip)
+			}
+		}
+
+		// Revoke it.
+		row := page.GetByRole("row").Filter(playwright.LocatorFilterOptions{HasText: name})
+		revoke := row.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Revoke the token " + name})
+		keyTo(t, page, revoke, at("tokens: the row's Revoke"))
+		must(t, kb.Press("Enter"))
+		confirm := role(page, "button", "Revoke token")
+		if !noJS {
+			dialog := page.GetByRole("alertdialog", playwright.PageGetByRoleOptions{Name: "Revoke the token “" + name + "”?"})
+			must(t, expect.Locator(dialog).ToBeVisible())
+			must(t, expect.Locator(dialog.Locator(":focus")).ToHaveCount(1)) // the focus moved in
+			checkA11y(t, page, "the token's revoke confirmation")
+			shot(t, page, "tokens-revoke-dialog")
+			keyTo(t, page, dialog.GetByRole("link", playwright.LocatorGetByRoleOptions{Name: "Cancel"}), at("confirmation: Cancel"))
+			keyTo(t, page, confirm, at("confirmation: Revoke token"))
+			must(t, kb.Press("Escape"))
+			must(t, expect.Locator(dialog).ToHaveCount(0))
+			must(t, expect.Locator(revoke).ToBeFocused())
+			keyTo(t, page, revoke, at("tokens: the row's Revoke, after Esc"))
+			must(t, kb.Press("Enter"))
+			must(t, expect.Locator(dialog).ToBeVisible())
+		} else {
+			must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/tokens/[^/]+/revoke$`)))
+			must(t, expect.Locator(role(page, "heading", "Revoke the token “"+name+"”?")).ToBeVisible())
+			shot(t, page, "tokens-revoke-page")
+		}
+		keyTo(t, page, confirm, at("confirmation: Revoke token"))
+		must(t, kb.Press("Enter"))
+		must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/tokens$`)))
+		must(t, expect.Locator(page.Locator(".flash")).ToContainText("was revoked: it no longer works"))
+		must(t, expect.Locator(row).ToContainText("Revoked"))
+		must(t, expect.Locator(revoke).ToHaveCount(0))
+	}
+}
