@@ -235,8 +235,9 @@ func TestKeyPoliciesKeyboardOnly(t *testing.T) {
 }
 
 // TestTokensKeyboardOnly: a management token created at /settings/tokens
-// with the keyboard (a name, a scope ticked with Space, Enter), shown
-// once and copied with its Copy button; then revoked: the row's Revoke
+// with the keyboard (a name, Enter: the error summary takes the focus and
+// its link leads to the scopes; a scope ticked with Space, Enter), shown
+// once with the focus on it, and copied with its Copy button; then revoked: the row's Revoke
 // opens the confirmation, Esc closes it and gives the focus back to that
 // Revoke, and the confirmation's Revoke token revokes it. Once with
 // JavaScript and once without (no Copy button; the confirmation is a
@@ -249,6 +250,7 @@ func TestTokensKeyboardOnly(t *testing.T) {
 		mode := map[bool]string{false: "JavaScript", true: "no JavaScript"}[noJS]
 		at := func(what string) string { return mode + ": " + what }
 		page := newPage(t, a, pageOptions{noJS: noJS, width: 1280, axe: !noJS})
+		allowStatus(page, 422)
 		signIn(t, page, "ada@acme.test", "correct horse battery")
 		kb := page.Keyboard()
 
@@ -256,15 +258,33 @@ func TestTokensKeyboardOnly(t *testing.T) {
 		name := uniq("Deploy pipeline")
 		keyTo(t, page, page.GetByLabel("Name"), at("tokens: name"))
 		must(t, kb.Type(name))
+		create := role(page, "button", "Create token")
+		keyTo(t, page, create, at("tokens: Create token"))
+		must(t, kb.Press("Enter"))
+		// No scope: the error summary has the focus and leads there.
+		summary := page.Locator("[data-error-summary]")
+		must(t, expect.Locator(summary).ToContainText("scope"))
+		must(t, expect.Locator(summary).ToBeFocused())
+		if !noJS {
+			checkA11y(t, page, "tokens form with a problem")
+			shot(t, page, "tokens-problem")
+		}
+		keyTo(t, page, summary.GetByRole("link"), at("tokens: the error summary's link"))
+		must(t, kb.Press("Enter"))
+		if !noJS {
+			must(t, expect.Locator(page.Locator(`input[name=scopes][value="keys:read"]`)).ToBeFocused())
+		}
 		scope := page.Locator(`input[name=scopes][value="keys:write"]`)
 		keyToBox(t, page, scope, at("tokens: the keys:write scope"))
 		must(t, kb.Press("Space"))
 		must(t, expect.Locator(scope).ToBeChecked())
-		keyTo(t, page, role(page, "button", "Create token"), at("tokens: Create token"))
+		must(t, expect.Locator(page.GetByLabel("Name")).ToHaveValue(name)) // kept
+		keyTo(t, page, create, at("tokens again: Create token"))
 		must(t, kb.Press("Enter"))
 		must(t, expect.Locator(page.GetByText("This token is shown once.")).ToBeVisible())
 		secret := page.GetByLabel("Management token")
 		must(t, expect.Locator(secret).ToHaveValue(regexp.MustCompile(`^blnkm_`)))
+		must(t, expect.Locator(secret).ToBeFocused()) // the focus starts on what is shown once
 		keyTo(t, page, secret, at("tokens: the secret"))
 		if !noJS {
 			keyTo(t, page, exactRole(page, "button", "Copy"), at("tokens: Copy"))

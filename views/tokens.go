@@ -37,6 +37,17 @@ type Tokens struct {
 	Now     time.Time
 }
 
+// tokenFields are the create form's fields in their order, for the
+// error summary; the expiry's problem links to the date field when the
+// date is what is wrong.
+func tokenFields(f TokenForm) []fieldRef {
+	expires := "f-expires"
+	if f.Expires == blnk.TokenExpiresDate {
+		expires = "f-expires_on"
+	}
+	return []fieldRef{{"name", "f-name"}, {"scopes", "f-scopes"}, {"expires", expires}}
+}
+
 // TokenRevokeURL is where a token is revoked.
 func TokenRevokeURL(id string) string { return TokensPath + "/" + id + "/revoke" }
 

@@ -649,6 +649,10 @@ func TestTokenPageRefusesBadInput(t *testing.T) {
 		if doc.Has("#token-secret") {
 			t.Errorf("a refused form shows a secret")
 		}
+		// The error summary takes the focus and leads to the field.
+		if !doc.Has(`[data-error-summary][autofocus] a[data-focus^="f-` + tc.field + `"]`) {
+			t.Errorf("%v: no error summary with the focus, leading to %s", tc.form, tc.field)
+		}
 	}
 	if ts.count("management_tokens") != before {
 		t.Fatalf("refused forms stored tokens")
@@ -657,6 +661,10 @@ func TestTokenPageRefusesBadInput(t *testing.T) {
 	r := c.post("/settings/tokens", url.Values{"name": {"dated"}, "scopes": {"audit:read"}, "expires": {"date"}, "expires_on": {"2027-01-31"}})
 	if r.Code != http.StatusCreated {
 		t.Fatalf("dated token: %d %s", r.Code, r.Body)
+	}
+	// The focus starts on the secret, shown this once.
+	if !htmlcheck.Parse(t, r.Body).Has("textarea#token-secret[autofocus]") {
+		t.Error("the new token's secret does not take the focus")
 	}
 	list := htmlcheck.Parse(t, c.get("/settings/tokens").Body)
 	if list.Has("#token-secret") || !strings.Contains(list.Text("table.tokens"), "dated") || !strings.Contains(list.Text("table.tokens"), "Never") {
