@@ -67,10 +67,11 @@ func keySignIn(t *testing.T, page playwright.Page, email, password, what string)
 // the code); the recovery codes downloaded and left with Done; then
 // signing out and in again with the password and a code from the app (a
 // wrong code first: the problem shows and the focus is back in the
-// field), and once more with a recovery code instead.
+// field), and once more with a recovery code instead; last, the app
+// removed, which asks for sudo (answered with a recovery code).
 func TestTwoFactorKeyboardOnly(t *testing.T) {
 	t.Parallel()
-	_, page := signedIn(t, pageOptions{width: 1280})
+	a, page := signedIn(t, pageOptions{width: 1280})
 	allowStatus(page, 401, 422)
 	kb := page.Keyboard()
 
@@ -96,9 +97,9 @@ func TestTwoFactorKeyboardOnly(t *testing.T) {
 	must(t, expect.Locator(role(page, "heading", "Your recovery codes")).ToBeVisible())
 	codes := page.Locator("#recovery-codes li")
 	must(t, expect.Locator(codes).ToHaveCount(10))
-	recovery, err := codes.First().TextContent()
+	all, err := codes.AllTextContents()
 	must(t, err)
-	recovery = strings.TrimSpace(recovery)
+	recovery, second := strings.TrimSpace(all[0]), strings.TrimSpace(all[1])
 	download := role(page, "link", "Download as text")
 	keyTo(t, page, download, "recovery codes: Download as text")
 	dl, err := page.ExpectDownload(func() error { return kb.Press("Enter") })
@@ -150,13 +151,28 @@ func TestTwoFactorKeyboardOnly(t *testing.T) {
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys$`)))
 	goTo(t, page, "/settings/security")
 	must(t, expect.Locator(page.GetByText("9 recovery codes left.")).ToBeVisible())
+
+	// Removing the app needs sudo: its code field (here with a recovery
+	// code) is a Tab past the password.
+	ageSudo(t, a)
+	keyTo(t, page, role(page, "button", "Remove authenticator app"), "security: Remove authenticator app")
+	must(t, kb.Press("Enter"))
+	must(t, expect.Locator(role(page, "heading", "Confirm access")).ToBeVisible())
+	keyTo(t, page, page.GetByLabel("Or a code from your authenticator app"), "sudo: code")
+	must(t, kb.Type(second))
+	keyTo(t, page, role(page, "button", "Confirm"), "sudo: Confirm")
+	must(t, kb.Press("Enter"))
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/security$`)))
+	must(t, expect.Locator(role(page, "link", "Set up authenticator app")).ToBeVisible())
 }
 
 // TestSudoKeyboardOnly: with the session's sudo time over, saving the key
 // policies by keyboard answers with "Confirm access"; a wrong password
 // first, then the right one typed and Enter, and the policies are saved
 // with the values typed before. Then /sudo?next=... (where a page that
-// needs sudo sends the browser) by keyboard lands on next.
+// needs sudo sends the browser) by keyboard lands on next. Last, an htmx
+// action (a bulk revoke of two keys): the sudo form swapped in has the
+// focus in its password, and Enter completes the revoke.
 func TestSudoKeyboardOnly(t *testing.T) {
 	t.Parallel()
 	a, page := signedIn(t, pageOptions{width: 1280})
@@ -196,6 +212,33 @@ func TestSudoKeyboardOnly(t *testing.T) {
 	must(t, kb.Type("correct horse battery"))
 	must(t, kb.Press("Enter"))
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/policies$`)))
+
+	// An htmx form (a bulk revoke, confirmed in a dialog): htmx swaps
+	// the sudo form in as the page, and the focus is in its password.
+	one, two := uniq("Bulk one"), uniq("Bulk two")
+	addKey(t, a, one, nil)
+	addKey(t, a, two, nil)
+	ageSudo(t, a)
+	goTo(t, page, "/settings/api-keys")
+	for _, n := range []string{one, two} {
+		keyTo(t, page, page.GetByRole("checkbox", playwright.PageGetByRoleOptions{Name: n}), "bulk: the row of "+n)
+		must(t, kb.Press("Space"))
+	}
+	keyTo(t, page, role(page, "button", "Revoke selected"), "bulk: Revoke selected")
+	must(t, kb.Press("Enter"))
+	bulk := role(page, "button", "Revoke 2 Keys")
+	must(t, expect.Locator(page.GetByRole("alertdialog")).ToBeVisible())
+	keyTo(t, page, bulk, "bulk: Revoke 2 Keys")
+	must(t, kb.Press("Enter"))
+	must(t, expect.Locator(role(page, "heading", "Confirm access")).ToBeVisible())
+	must(t, expect.Locator(password).ToBeFocused())
+	keyTo(t, page, password, "bulk's sudo: password")
+	must(t, kb.Type("correct horse battery"))
+	must(t, kb.Press("Enter"))
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/settings/api-keys`)))
+	for _, n := range []string{one, two} {
+		must(t, expect.Locator(page.GetByRole("row").Filter(playwright.LocatorFilterOptions{HasText: n})).ToContainText("Revoked"))
+	}
 }
 
 // TestKeyPoliciesKeyboardOnly: the key policies changed and saved with
