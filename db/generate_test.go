@@ -2,10 +2,12 @@ package db
 
 import (
 	"context"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
+	"github.com/blnk-cloud/apikeys/internal/testkit"
 )
 
 func TestGenerateKeys(t *testing.T) {
@@ -96,5 +98,54 @@ func TestGenerateKeys(t *testing.T) {
 	// A workspace's keys list pages through them.
 	if got, err := d.Keys(ctx, w.ID); err != nil || len(got) != want {
 		t.Errorf("Keys lists %d keys (%v), want %d", len(got), err, want)
+	}
+}
+
+// AuthKeys reads the same keys whatever protocol pgx speaks: binary rows
+// read in place by default, database/sql's path in the simple protocol
+// (poolers) and in exec mode.
+func TestAuthKeysProtocols(t *testing.T) {
+	if testkit.Kind() != "postgres" {
+		t.Skip("PostgreSQL only")
+	}
+	ctx := context.Background()
+	d, dsn := openTestDB(t)
+	w, u := newWorkspace(t, d, "Acme", "admin@acme.io")
+	keys, tokens := importKeys(t, w.ID, u.ID, 12) // expiring, revoked, allowlisted
+	if _, err := d.ImportKeys(ctx, feed(keys, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.GenerateKeys(ctx, SyntheticKeys{WorkspaceID: w.ID, N: 30, Scopes: []apikey.Set{mustScopes(t, "*")}, Created: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	want, wantSeq := authKeys(t, d)
+	if len(want) != 42 || len(tokens) != 12 {
+		t.Fatalf("AuthKeys read %d keys, want 42", len(want))
+	}
+	for _, mode := range []string{"simple_protocol", "exec"} {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("default_query_exec_mode", mode)
+		u.RawQuery = q.Encode()
+		other, err := Open(ctx, u.String())
+		if err != nil {
+			t.Fatalf("Open in %s: %v", mode, err)
+		}
+		t.Cleanup(func() { other.Close() })
+		got, seq := authKeys(t, other)
+		if seq != wantSeq || len(got) != len(want) {
+			t.Errorf("%s: %d keys up to change %d; want %d up to %d", mode, len(got), seq, len(want), wantSeq)
+		}
+		for id, a := range want {
+			b := got[id]
+			if a.Hash != b.Hash || a.Key.Name != b.Key.Name || a.Key.Prefix != b.Key.Prefix || a.WorkspaceName != b.WorkspaceName ||
+				a.Key.Scopes != b.Key.Scopes || !a.Key.ExpiresAt.Equal(b.Key.ExpiresAt) || !a.Key.RevokedAt.Equal(b.Key.RevokedAt) ||
+				!a.Key.CreatedAt.Equal(b.Key.CreatedAt) || apikey.FormatAllowlist(a.Key.Allowlist) != apikey.FormatAllowlist(b.Key.Allowlist) {
+				t.Errorf("%s: key %s read as %+v, want %+v", mode, id, b, a)
+			}
+		}
 	}
 }
