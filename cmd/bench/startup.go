@@ -28,9 +28,14 @@ func runStartup(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 		return err
 	}
 	defer setup.done()
-	sets := []*store{{name: "SQLite", dsn: filepath.Join(setup.tmp, "start.db")}}
+	var sets []*store
+	if !cfg.noSQLite {
+		sets = append(sets, &store{name: "SQLite", dsn: filepath.Join(setup.tmp, "start.db")})
+	}
 	if cfg.postgres != "" {
-		if _, err := reachable(ctx, cfg.postgres); err != nil {
+		if _, err := reachable(ctx, cfg.postgres); err != nil && cfg.noSQLite {
+			return fmt.Errorf("no PostgreSQL at %s (%v), and -no-sqlite", redacted(cfg.postgres), err)
+		} else if err != nil {
 			logf("no PostgreSQL at %s (%v): SQLite only", redacted(cfg.postgres), err)
 		} else {
 			dsn, drop, err := pgSchema(ctx, cfg.postgres)
