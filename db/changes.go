@@ -159,59 +159,6 @@ const authKeyQuery = `SELECT k.hash, k.id, k.workspace_id, w.name, k.name, k.pre
 	k.allowlist
 	FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id`
 
-// authKeyRow is a row of authKeyQuery as scanned, reused from row to row.
-type authKeyRow struct {
-	hash, id, ws, name, prefix, scopes, succ, succPrefix, allowlist sql.RawBytes
-	wsID, created                                                   int64
-	expires, revoked                                                sql.NullInt64
-	// The last workspace's name and the last scopes text, kept: keys
-	// come workspace after workspace, and share a few sets of scopes.
-	lastWS     string
-	lastScopes string
-	lastSet    apikey.Set
-}
-
-// scan reads the current row into r and returns its record. The strings
-// of the record (but the workspace name) point into r's buffers: they are
-// good until the next row, which is enough for fn of AuthKeys (the index
-// copies what it keeps).
-func (r *authKeyRow) scan(rows *sql.Rows) (blnk.Record, error) {
-	var a blnk.Record
-	err := rows.Scan(&r.hash, &r.id, &r.wsID, &r.ws, &r.name, &r.prefix, &r.scopes,
-		&r.expires, &r.created, &r.revoked, &r.succ, &r.succPrefix, &r.allowlist)
-	if err != nil {
-		return blnk.Record{}, err
-	}
-	a.Key.ID = unsafeString(r.id)
-	if len(r.hash) != len(a.Hash) {
-		return blnk.Record{}, fmt.Errorf("key %s: stored hash has %d bytes", a.Key.ID, len(r.hash))
-	}
-	copy(a.Hash[:], r.hash)
-	if string(r.ws) != r.lastWS {
-		r.lastWS = string(r.ws)
-	}
-	a.WorkspaceName = r.lastWS
-	a.Key.WorkspaceID = r.wsID
-	a.Key.Name, a.Key.Prefix = unsafeString(r.name), unsafeString(r.prefix)
-	if string(r.scopes) != r.lastScopes || r.lastScopes == "" {
-		set, err := apikey.ParseScopeList(string(r.scopes))
-		if err != nil {
-			return blnk.Record{}, fmt.Errorf("key %s: stored scopes %q: %v", a.Key.ID, r.scopes, err)
-		}
-		r.lastScopes, r.lastSet = string(r.scopes), set
-	}
-	a.Key.Scopes = r.lastSet
-	if len(r.allowlist) > 0 {
-		if a.Key.Allowlist, err = apikey.ParseStoredAllowlist(string(r.allowlist)); err != nil {
-			return blnk.Record{}, fmt.Errorf("key %s: %v", a.Key.ID, err)
-		}
-	}
-	a.Key.RolledInto, a.Key.RolledIntoPrefix = unsafeString(r.succ), unsafeString(r.succPrefix)
-	a.Key.CreatedAt = time.UnixMilli(r.created).UTC()
-	a.Key.ExpiresAt, a.Key.RevokedAt = fromMS(r.expires), fromMS(r.revoked)
-	return a, nil
-}
-
 // unsafeString is b as a string, without a copy: good while b is.
 func unsafeString(b []byte) string {
 	if len(b) == 0 {
@@ -245,46 +192,6 @@ func scanAuthKey(rows scanner) (blnk.Record, error) {
 	a.Key.CreatedAt = time.UnixMilli(created).UTC()
 	a.Key.ExpiresAt, a.Key.RevokedAt = fromMS(expires), fromMS(revoked)
 	return a, nil
-}
-
-// AuthKeys calls fn for every key of every workspace, and returns the
-// sequence number of the last key change it includes: pass it to
-// KeyChangesSince to follow later changes. The record fn gets is good
-// until fn returns: its strings point into buffers the next row reuses
-// (a million rows would otherwise make four million strings of garbage).
-func (d *DB) AuthKeys(ctx context.Context, fn func(blnk.Record)) (seq int64, err error) {
-	// One snapshot: the keys and the sequence number agree, so no change
-	// falls between them.
-	tx, err := d.sql.BeginTx(ctx, d.snapshot())
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	if d.kind == Postgres {
-		// The planner counts the successor's subquery once per key and
-		// would compile this plain scan (JIT), which costs more than it
-		// saves: a quarter of a second at a million keys.
-		if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
-			return 0, err
-		}
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM api_key_changes`).Scan(&seq); err != nil {
-		return 0, err
-	}
-	rows, err := tx.QueryContext(ctx, authKeyQuery)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var r authKeyRow
-	for rows.Next() {
-		a, err := r.scan(rows)
-		if err != nil {
-			return 0, err
-		}
-		fn(a)
-	}
-	return seq, rows.Err()
 }
 
 // KeyCount returns how many keys there are, of every workspace.

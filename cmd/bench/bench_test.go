@@ -193,7 +193,17 @@ func TestParseFlags(t *testing.T) {
 // generator will send: the valid ones are stored keys (found by the
 // store, hash and id), the unknown ones well-formed but not stored, the
 // malformed ones refused by the parser.
+// seedBulk (-startup) the same, its other keys generated in the database.
 func TestSeedTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		seed func(ctx context.Context, dsn string, n, sample int) (tokens, error)
+	}{{"imported", seed}, {"bulk", seedBulk}} {
+		t.Run(tc.name, func(t *testing.T) { testSeedTokens(t, tc.seed) })
+	}
+}
+
+func testSeedTokens(t *testing.T, seed func(ctx context.Context, dsn string, n, sample int) (tokens, error)) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "bench.db")
 	const n, sample = 300, 30

@@ -89,6 +89,7 @@ type config struct {
 	zipf             float64
 	startup          bool   // start-up only, both stores side by side
 	baseBin          string // -startup: another server binary to compare with
+	noSQLite         bool   // -startup: PostgreSQL only
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -120,6 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.simRequests, "sim-requests", 1_000_000, "with -simulate: requests replayed per run")
 	fs.Float64Var(&c.zipf, "zipf", 1.1, "with -simulate: Zipf's s of the keys' popularity (more than 1)")
 	fs.BoolVar(&c.startup, "startup", false, "measure start-up only instead, with -keys keys, on SQLite and on the PostgreSQL server of -postgres if one answers there: every key read, then from a snapshot file; ready time, CPU, memory, verify against /healthz")
+	fs.BoolVar(&c.noSQLite, "no-sqlite", false, "with -startup and -postgres: PostgreSQL only (ten million keys take minutes to seed per store)")
 	fs.StringVar(&c.baseBin, "base-bin", "", "with -startup: also start this server binary (another version) with every key read, for a ratio")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -132,6 +134,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case c.postgresOptional && c.postgres == "":
 		return config{}, errors.New("-postgres-optional needs -postgres")
+	case c.noSQLite && (!c.startup || c.postgres == ""):
+		return config{}, errors.New("-no-sqlite needs -startup and -postgres")
 	case c.postgres != "" && (c.startKeys < c.sample || c.revokes < 1 || c.revokes > c.sample):
 		return config{}, errors.New("-start-keys must be at least -sample, and -revokes between 1 and -sample")
 	case c.simulate && (c.simKeys < 10_000 || c.simRequests < 10_000 || c.zipf <= 1):

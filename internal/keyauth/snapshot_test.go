@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blnk-cloud/apikeys/db"
+	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
 )
 
@@ -211,4 +213,50 @@ func TestSnapshotRejected(t *testing.T) {
 	if _, err := d.Authenticate(ctx, silent, "192.0.2.1"); err != nil {
 		t.Errorf("key stored without a change: %v", err)
 	}
+}
+
+// Keys generated in the database in bulk (db.GenerateKeys, the bench's
+// seed of ten million) load like any others, beside real ones, and their
+// change log lets a snapshot's key count hold.
+func TestGeneratedKeysLoad(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	clk := newClock(start)
+	const n = 10_000
+	scopes, err := apikey.ParseScopes([]string{"mcp:read", "mcp:write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.store.GenerateKeys(ctx, db.SyntheticKeys{WorkspaceID: f.ws.ID, CreatedBy: f.user.ID, N: n, Scopes: []apikey.Set{scopes},
+		Created: start.Add(-time.Hour), ExpiresAt: start.AddDate(1, 0, 0), Batch: 4000})
+	if err != nil || got != n {
+		t.Fatalf("GenerateKeys = %d, %v; want %d", got, err, n)
+	}
+	_, tok := f.addKey(t, keySpec{name: "real"})
+
+	full := newAuth(t, f.store, keyauth.Config{Now: clk.Now})
+	if from, _ := full.LoadedFrom(); from != "database" || full.Len() != n+1 {
+		t.Fatalf("loaded %d keys from the %s; want %d from the database", full.Len(), from, n+1)
+	}
+	if _, err := full.Authenticate(ctx, tok, "192.0.2.1"); err != nil {
+		t.Errorf("the real key: %v", err)
+	}
+	if _, err := full.Authenticate(ctx, unknownToken(t), "192.0.2.1"); err == nil {
+		t.Errorf("an unknown key verified")
+	}
+
+	path := filepath.Join(t.TempDir(), "keys.snap")
+	if err := full.WriteSnapshot(ctx, path); err != nil {
+		t.Fatalf("WriteSnapshot: %v", err)
+	}
+	// Generated after the snapshot: read from the change log, and the
+	// count agrees.
+	if _, err := f.store.GenerateKeys(ctx, db.SyntheticKeys{WorkspaceID: f.ws.ID, N: 3, Scopes: []apikey.Set{scopes}, Created: start}); err != nil {
+		t.Fatalf("GenerateKeys: %v", err)
+	}
+	b := newAuth(t, f.store, keyauth.Config{Now: clk.Now, SnapshotPath: path})
+	if from, changed := b.LoadedFrom(); from != "snapshot" || changed != 3 || b.Len() != n+4 {
+		t.Fatalf("LoadedFrom = %s, %d changed, %d keys; want snapshot, 3, %d", from, changed, b.Len(), n+4)
+	}
+	same(t, full, b, []string{tok})
 }
