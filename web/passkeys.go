@@ -61,6 +61,27 @@ func passkeyAnswer(c echo.Context) ([]byte, error) {
 	return b, err
 }
 
+// passkeysOn answers the passkey ceremonies' routes (passkeys.js) of a
+// server without a public URL with passkeysOff, before their handlers.
+func (s *Server) passkeysOn(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.passkeys == nil {
+			return passkeysOff(c)
+		}
+		return next(c)
+	}
+}
+
+// ceremonyAnswer reads what finishes a ceremony: the browser's answer
+// and the token of the ceremony it answers (the cookie, taken once).
+func (s *Server) ceremonyAnswer(c echo.Context) (answer []byte, token string, err error) {
+	if answer, err = passkeyAnswer(c); err != nil {
+		return nil, "", err
+	}
+	token, err = s.takeCeremony(c)
+	return answer, token, err
+}
+
 // passkeyJSON answers a passkey request (passkeys.js) with JSON: the
 // options for the browser, or where to go next.
 func passkeyJSON(c echo.Context, status int, v any) error {
@@ -127,9 +148,6 @@ func (s *Server) passkeyList(c echo.Context) error {
 // passkeyAddBegin starts adding a passkey (form field `name`): the
 // options for navigator.credentials.create(), as JSON; 422 for a bad name.
 func (s *Server) passkeyAddBegin(c echo.Context) error {
-	if s.passkeys == nil {
-		return passkeysOff(c)
-	}
 	if _, err := c.FormParams(); err != nil {
 		return formError(err)
 	}
@@ -147,14 +165,7 @@ func (s *Server) passkeyAddBegin(c echo.Context) error {
 // passkeyAddFinish stores the passkey the browser made (its answer as
 // JSON): {"redirect": the passkeys page}, with a notice there.
 func (s *Server) passkeyAddFinish(c echo.Context) error {
-	if s.passkeys == nil {
-		return passkeysOff(c)
-	}
-	answer, err := passkeyAnswer(c)
-	if err != nil {
-		return err
-	}
-	token, err := s.takeCeremony(c)
+	answer, token, err := s.ceremonyAnswer(c)
 	if err != nil {
 		return err
 	}
@@ -191,9 +202,6 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 // (a discoverable credential names its person). The options for
 // navigator.credentials.get(), as JSON.
 func (s *Server) passkeyLoginBegin(c echo.Context) error {
-	if s.passkeys == nil {
-		return passkeysOff(c)
-	}
 	ctx := c.Request().Context()
 	if limited, err := s.limitBegins(c); limited || err != nil {
 		return err
@@ -237,14 +245,7 @@ func (s *Server) limitBegins(c echo.Context) (bool, error) {
 // the sign-in throttle of the client's address, as wrong passwords are;
 // 429 with Retry-After when it has none left.
 func (s *Server) passkeyLoginFinish(c echo.Context) error {
-	if s.passkeys == nil {
-		return passkeysOff(c)
-	}
-	answer, err := passkeyAnswer(c)
-	if err != nil {
-		return err
-	}
-	token, err := s.takeCeremony(c)
+	answer, token, err := s.ceremonyAnswer(c)
 	if err != nil {
 		return err
 	}

@@ -481,3 +481,40 @@ func TestSudoWithPasskey(t *testing.T) {
 		t.Errorf("POST /sudo in sudo mode: %d to %q", r.Code, r.Header.Get("Location"))
 	}
 }
+
+// TestPasskeysOffWithoutPublicURL: a server without a public URL answers
+// every ceremony route with the same JSON sentence (404), after the
+// route's own checks (sign-in for a person's own passkeys), and writes no
+// ceremony cookie.
+func TestPasskeysOffWithoutPublicURL(t *testing.T) {
+	ts, c := newSignedIn(t, serverOpts{})
+	anon := ts.client()
+	for _, tc := range []struct {
+		who  *client
+		path string
+	}{
+		{c, "/settings/security/passkeys/begin"},
+		{c, "/settings/security/passkeys/finish"},
+		{c, "/sudo/passkey/begin"},
+		{c, "/sudo/passkey/finish"},
+		{anon, "/login/passkey/begin"},
+		{anon, "/login/passkey/finish"},
+	} {
+		r := tc.who.do(http.MethodPost, tc.path, nil, jsonBody([]byte("{}")))
+		var got map[string]string
+		if err := json.Unmarshal([]byte(r.Body), &got); err != nil || r.Code != http.StatusNotFound ||
+			got["error"] != "Passkeys are off on this server (it has no --public-url)." {
+			t.Errorf("%s: %d %q", tc.path, r.Code, r.Body)
+		}
+		for _, ck := range r.Cookies {
+			if ck.Name == "blnk_passkey" {
+				t.Errorf("%s set a ceremony cookie", tc.path)
+			}
+		}
+	}
+	// Signed out, a person's own ceremony is the sign-in redirect, as
+	// before: passkeysOn runs after the session check.
+	if r := anon.do(http.MethodPost, "/settings/security/passkeys/begin", nil, jsonBody([]byte("{}"))); r.Code == http.StatusNotFound {
+		t.Errorf("signed out: %d, want the session check's answer first", r.Code)
+	}
+}

@@ -57,6 +57,9 @@ func (s *Server) routes(e *echo.Echo) {
 	// those without to /settings/security first).
 	own := []echo.MiddlewareFunc{s.requireSetup, forms, s.requireSession}
 	app := []echo.MiddlewareFunc{s.requireSetup, forms, s.requireSession, s.requireFactor}
+	// ceremony: the passkey ceremonies' JSON routes, answered with
+	// passkeysOff by a server without a public URL.
+	ceremony := []echo.MiddlewareFunc{s.passkeysOn}
 	get(e, "/login", s.loginForm, pages...)
 	e.POST("/login", s.login, pages...)
 	e.POST("/logout", s.logout, pages...)
@@ -138,8 +141,8 @@ func (s *Server) routes(e *echo.Echo) {
 	get(e, "/sudo", s.sudoPage, own...)
 	e.POST("/sudo", s.sudoSubmit, own...)
 	// The sudo form's "Use a passkey" (passkeys.js, JSON answers).
-	e.POST("/sudo/passkey/begin", s.sudoPasskeyBegin, own...)
-	e.POST("/sudo/passkey/finish", s.sudoPasskeyFinish, own...)
+	e.POST("/sudo/passkey/begin", s.sudoPasskeyBegin, slices.Concat(own, ceremony)...)
+	e.POST("/sudo/passkey/finish", s.sudoPasskeyFinish, slices.Concat(own, ceremony)...)
 	get(e, "/invite/:token", s.inviteShow, pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
 
@@ -171,11 +174,11 @@ func (s *Server) routes(e *echo.Echo) {
 	// Passkeys: each person's own, whatever their role (passkeys.go).
 	// Their JSON answers are for passkeys.js. Removing one asks for sudo.
 	get(e, "/settings/security/passkeys", s.passkeyList, own...)
-	e.POST("/settings/security/passkeys/begin", s.passkeyAddBegin, own...)
-	e.POST("/settings/security/passkeys/finish", s.passkeyAddFinish, own...)
+	e.POST("/settings/security/passkeys/begin", s.passkeyAddBegin, slices.Concat(own, ceremony)...)
+	e.POST("/settings/security/passkeys/finish", s.passkeyAddFinish, slices.Concat(own, ceremony)...)
 	e.POST("/settings/security/passkeys/:id/remove", s.passkeyRemove, slices.Concat(own, []echo.MiddlewareFunc{s.sudo})...)
-	e.POST("/login/passkey/begin", s.passkeyLoginBegin, pages...)
-	e.POST("/login/passkey/finish", s.passkeyLoginFinish, pages...)
+	e.POST("/login/passkey/begin", s.passkeyLoginBegin, slices.Concat(pages, ceremony)...)
+	e.POST("/login/passkey/finish", s.passkeyLoginFinish, slices.Concat(pages, ceremony)...)
 }
 
 // router is what routes are added to: the server or a group of it.

@@ -212,9 +212,6 @@ func (s *Server) sudoSubmit(c echo.Context) error {
 // (the ceremony of the two-factor page's "Use a passkey"), as JSON; 409
 // when they have none.
 func (s *Server) sudoPasskeyBegin(c echo.Context) error {
-	if s.passkeys == nil {
-		return passkeysOff(c)
-	}
 	if limited, err := s.limitBegins(c); limited || err != nil {
 		return err
 	}
@@ -238,14 +235,7 @@ func (s *Server) sudoPasskeyBegin(c echo.Context) error {
 // passkeys are charged to the account's second-factor count, as wrong
 // codes are (429 with Retry-After when it has none left).
 func (s *Server) sudoPasskeyFinish(c echo.Context) error {
-	if s.passkeys == nil {
-		return passkeysOff(c)
-	}
-	answer, err := passkeyAnswer(c)
-	if err != nil {
-		return err
-	}
-	token, err := s.takeCeremony(c)
+	answer, token, err := s.ceremonyAnswer(c)
 	if err != nil {
 		return err
 	}
