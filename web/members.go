@@ -288,24 +288,19 @@ func (s *Server) invitation(c echo.Context) (views.AcceptInvitation, int, error)
 }
 
 func (s *Server) inviteShow(c echo.Context) error {
-	a, status, err := s.invitation(c)
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.AcceptInvitationPage(a))
+	_, err := linkPage(c, s.invitation, views.AcceptInvitationPage)
+	return err
 }
 
 // inviteAccept joins the invitation's workspace: a new person with a
 // name and a password, an existing one with their password. The email
 // must be the invitation's.
 func (s *Server) inviteAccept(c echo.Context) error {
-	a, status, err := s.invitation(c)
-	if err != nil || status != http.StatusOK {
-		if err != nil {
-			return err
-		}
-		return render(c, status, views.AcceptInvitationPage(a))
+	link, err := linkPage(c, s.invitation, views.AcceptInvitationPage)
+	if link == nil || err != nil {
+		return err
 	}
+	a := *link
 	if _, err := c.FormParams(); err != nil {
 		return formError(err)
 	}

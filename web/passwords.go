@@ -147,11 +147,8 @@ func (s *Server) passwordReset(c echo.Context) (views.ResetPassword, int, error)
 }
 
 func (s *Server) resetForm(c echo.Context) error {
-	r, status, err := s.passwordReset(c)
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.ResetPasswordPage(r))
+	_, err := linkPage(c, s.passwordReset, views.ResetPasswordPage)
+	return err
 }
 
 // resetSubmit sets the password chosen from a reset link: every session
@@ -159,13 +156,11 @@ func (s *Server) resetForm(c echo.Context) error {
 // it. Signing them in here would skip a second factor; /login asks for
 // it.
 func (s *Server) resetSubmit(c echo.Context) error {
-	r, status, err := s.passwordReset(c)
-	if err != nil || status != http.StatusOK {
-		if err != nil {
-			return err
-		}
-		return render(c, status, views.ResetPasswordPage(r))
+	link, err := linkPage(c, s.passwordReset, views.ResetPasswordPage)
+	if link == nil || err != nil {
+		return err
 	}
+	r := *link
 	if _, err := c.FormParams(); err != nil {
 		return formError(err)
 	}

@@ -18,6 +18,22 @@ import (
 // They are rendered into a buffer first: a component that fails has
 // written nothing, and its error becomes a whole error page, not a
 // truncated page with status 200.
+// linkPage loads the page of a link sent to someone (an invitation, a
+// password reset) with load. On GET it renders the page, whatever its
+// status; on POST, a link that cannot be used (a status other than 200:
+// expired, used, revoked) is answered with its page, and only a usable
+// link's view comes back to be acted on. nil: answered, or an error.
+func linkPage[V any](c echo.Context, load func(echo.Context) (V, int, error), page func(V) templ.Component) (*V, error) {
+	v, status, err := load(c)
+	if err != nil {
+		return nil, err
+	}
+	if c.Request().Method == http.MethodGet || c.Request().Method == http.MethodHead || status != http.StatusOK {
+		return nil, render(c, status, page(v))
+	}
+	return &v, nil
+}
+
 func render(c echo.Context, status int, comps ...templ.Component) error {
 	var buf bytes.Buffer
 	for _, comp := range comps {
