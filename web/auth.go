@@ -113,14 +113,9 @@ func (s *Server) setup(c echo.Context) error {
 		f.Workspace, f.Email = shown(f.Workspace), shown(f.Email)
 		return render(c, http.StatusUnprocessableEntity, views.SetupPage(f))
 	}
-	var hash string
-	var hashErr error
-	if err := s.hashing(c.Request().Context(), func() { hash, hashErr = s.cfg.Passwords.Hash(in.password) }); err != nil {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(busyRetry/time.Second)))
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "The server is busy. Wait a few seconds, then try again.").SetInternal(err)
-	}
-	if hashErr != nil {
-		return hashErr
+	hash, err := s.hashPassword(c, in.password)
+	if err != nil {
+		return err
 	}
 	ws, u, err := s.accounts.Setup(c.Request().Context(), in.workspace, in.email, hash)
 	if errors.Is(err, blnk.ErrAlreadySet) {
@@ -383,6 +378,18 @@ func (s *Server) hashing(ctx context.Context, f func()) error {
 	defer func() { <-s.hashSlots }()
 	f()
 	return nil
+}
+
+// hashPassword hashes a new password in one of the hashing slots: 503
+// with Retry-After when none frees up in time.
+func (s *Server) hashPassword(c echo.Context, password string) (string, error) {
+	var hash string
+	var hashErr error
+	if err := s.hashing(c.Request().Context(), func() { hash, hashErr = s.cfg.Passwords.Hash(password) }); err != nil {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(busyRetry/time.Second)))
+		return "", echo.NewHTTPError(http.StatusServiceUnavailable, "The server is busy. Wait a few seconds, then try again.").SetInternal(err)
+	}
+	return hash, hashErr
 }
 
 // checkPassword reports whether password is email's. An unknown email

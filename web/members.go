@@ -287,11 +287,6 @@ func (s *Server) invitation(c echo.Context) (views.AcceptInvitation, int, error)
 	return a, http.StatusOK, nil
 }
 
-func (s *Server) inviteShow(c echo.Context) error {
-	_, err := linkPage(c, s.invitation, views.AcceptInvitationPage)
-	return err
-}
-
 // inviteAccept joins the invitation's workspace: a new person with a
 // name and a password, an existing one with their password. The email
 // must be the invitation's.
@@ -301,9 +296,6 @@ func (s *Server) inviteAccept(c echo.Context) error {
 		return err
 	}
 	a := *link
-	if _, err := c.FormParams(); err != nil {
-		return formError(err)
-	}
 	ctx := c.Request().Context()
 	token := c.Param("token")
 	var userID int64
@@ -348,13 +340,8 @@ func (s *Server) inviteAccept(c echo.Context) error {
 			a.Name = shown(a.Name)
 			return render(c, http.StatusUnprocessableEntity, views.AcceptInvitationPage(a))
 		}
-		var hashErr error
-		if err := s.hashing(ctx, func() { hash, hashErr = s.cfg.Passwords.Hash(pw) }); err != nil {
-			c.Response().Header().Set("Retry-After", strconv.Itoa(int(busyRetry/time.Second)))
-			return echo.NewHTTPError(http.StatusServiceUnavailable, "The server is busy. Wait a few seconds, then try again.").SetInternal(err)
-		}
-		if hashErr != nil {
-			return hashErr
+		if hash, err = s.hashPassword(c, pw); err != nil {
+			return err
 		}
 	}
 	u, inv, err := s.members.Accept(ctx, token, userID, name, hash, actorOf(c, 0, ""))

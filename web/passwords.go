@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -146,11 +145,6 @@ func (s *Server) passwordReset(c echo.Context) (views.ResetPassword, int, error)
 	return views.ResetPassword{Email: r.User.Email, Problems: views.Problems{}}, http.StatusOK, nil
 }
 
-func (s *Server) resetForm(c echo.Context) error {
-	_, err := linkPage(c, s.passwordReset, views.ResetPasswordPage)
-	return err
-}
-
 // resetSubmit sets the password chosen from a reset link: every session
 // of the person ends (this browser's too), and they sign in again with
 // it. Signing them in here would skip a second factor; /login asks for
@@ -161,9 +155,6 @@ func (s *Server) resetSubmit(c echo.Context) error {
 		return err
 	}
 	r := *link
-	if _, err := c.FormParams(); err != nil {
-		return formError(err)
-	}
 	pw := c.FormValue("password")
 	if err := password.Check(pw); err != nil {
 		r.Problems["password"] = derrors.Message(err)
@@ -174,14 +165,9 @@ func (s *Server) resetSubmit(c echo.Context) error {
 		return render(c, http.StatusUnprocessableEntity, views.ResetPasswordPage(r))
 	}
 	ctx := c.Request().Context()
-	var hash string
-	var hashErr error
-	if err := s.hashing(ctx, func() { hash, hashErr = s.cfg.Passwords.Hash(pw) }); err != nil {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(busyRetry/time.Second)))
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "The server is busy. Wait a few seconds, then try again.").SetInternal(err)
-	}
-	if hashErr != nil {
-		return hashErr
+	hash, err := s.hashPassword(c, pw)
+	if err != nil {
+		return err
 	}
 	out, err := s.accounts.SetPasswordFromLink(ctx, c.Param("token"), hash, actorOf(c, 0, ""))
 	if errors.Is(err, blnk.ErrResetUsed) || errors.Is(err, blnk.ErrResetExpired) || errors.Is(err, blnk.ErrResetInvalid) {

@@ -22,7 +22,8 @@ import (
 // password reset) with load. On GET it renders the page, whatever its
 // status; on POST, a link that cannot be used (a status other than 200:
 // expired, used, revoked) is answered with its page, and only a usable
-// link's view comes back to be acted on. nil: answered, or an error.
+// link's view comes back to be acted on, with the form parsed. nil:
+// answered, or an error.
 func linkPage[V any](c echo.Context, load func(echo.Context) (V, int, error), page func(V) templ.Component) (*V, error) {
 	v, status, err := load(c)
 	if err != nil {
@@ -31,7 +32,18 @@ func linkPage[V any](c echo.Context, load func(echo.Context) (V, int, error), pa
 	if c.Request().Method == http.MethodGet || c.Request().Method == http.MethodHead || status != http.StatusOK {
 		return nil, render(c, status, page(v))
 	}
+	if _, err := c.FormParams(); err != nil {
+		return nil, formError(err)
+	}
 	return &v, nil
+}
+
+// showLink is the GET handler of a link's page (linkPage).
+func showLink[V any](load func(echo.Context) (V, int, error), page func(V) templ.Component) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		_, err := linkPage(c, load, page)
+		return err
+	}
 }
 
 func render(c echo.Context, status int, comps ...templ.Component) error {

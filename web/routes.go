@@ -9,6 +9,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
+	"github.com/blnk-cloud/apikeys/views"
 )
 
 // routes lists every route of the server.
@@ -143,7 +144,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// The sudo form's "Use a passkey" (passkeys.js, JSON answers).
 	e.POST("/sudo/passkey/begin", s.sudoPasskeyBegin, slices.Concat(own, ceremony)...)
 	e.POST("/sudo/passkey/finish", s.sudoPasskeyFinish, slices.Concat(own, ceremony)...)
-	get(e, "/invite/:token", s.inviteShow, pages...)
+	get(e, "/invite/:token", showLink(s.invitation, views.AcceptInvitationPage), pages...)
 	e.POST("/invite/:token", s.inviteAccept, pages...)
 
 	// Key policies: Owners only, to see and to change. Changing them
@@ -158,7 +159,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/settings/members/:id/reset-link", s.memberResetLink, slices.Concat(manage, []echo.MiddlewareFunc{s.sudo})...)
 	get(e, "/password/forgot", s.forgotForm, pages...)
 	e.POST("/password/forgot", s.forgot, pages...)
-	get(e, "/password/reset/:token", s.resetForm, pages...)
+	get(e, "/password/reset/:token", showLink(s.passwordReset, views.ResetPasswordPage), pages...)
 	e.POST("/password/reset/:token", s.resetSubmit, pages...)
 
 	// The person's own sessions: everyone sees and ends their own.
