@@ -295,6 +295,7 @@ func TestEveryPageFits(t *testing.T) {
 			switch p.name {
 			case "keys":
 				t.Run("keys/filter-labels-"+theme, func(t *testing.T) { checkFilterLabels(t, page) })
+				t.Run("keys/workspace-name-390-"+theme, func(t *testing.T) { checkWorkspaceName(t, page, "Acme Payments Europe (Payments Platform)") })
 			case "security":
 				t.Run("security/card-gaps-"+theme, func(t *testing.T) { checkCardGaps(t, page) })
 			}
@@ -495,4 +496,56 @@ func checkCardGaps(t *testing.T, page playwright.Page) {
 		}
 	}
 	must(t, page.SetViewportSize(1280, 900))
+}
+
+// checkWorkspaceName: on a phone (390 px) the bar shows the workspace's
+// name readably, at least its first 12 characters ("Acme Payments"
+// was "Acm…" beside five icons), cut only with an ellipsis and the whole
+// name in its title; the sections' links and the account menu stay in
+// view, none over another.
+func checkWorkspaceName(t *testing.T, page playwright.Page, workspace string) {
+	t.Helper()
+	must(t, page.SetViewportSize(390, 900))
+	defer func() { must(t, page.SetViewportSize(1280, 900)) }()
+	v, err := page.Evaluate(`() => {
+		const el = document.querySelector(".workspace-name");
+		const r = el.getBoundingClientRect(), cs = getComputedStyle(el);
+		const range = document.createRange();
+		range.setStart(el.firstChild, 0);
+		range.setEnd(el.firstChild, 12);
+		const box = e => { const b = e.getBoundingClientRect(); return { left: b.left, right: b.right, top: b.top, bottom: b.bottom }; };
+		return {
+			shown: r.width, first12: range.getBoundingClientRect().width,
+			cut: el.scrollWidth > el.clientWidth, ellipsis: cs.textOverflow === "ellipsis",
+			title: el.title, text: el.textContent,
+			boxes: [el, ...document.querySelectorAll(".nav-link"), document.querySelector(".user-menu summary")].map(box),
+			vw: document.documentElement.clientWidth,
+		};
+	}`)
+	must(t, err)
+	f := v.(map[string]any)
+	if f["text"] != workspace {
+		t.Fatalf("the workspace card says %q, want %q", f["text"], workspace)
+	}
+	if shown, want := toFloat(f["shown"]), toFloat(f["first12"]); shown < want {
+		t.Errorf("390 px: the workspace's name has %.0f px, its first 12 characters need %.0f", shown, want)
+	}
+	if f["cut"] == true && (f["ellipsis"] != true || f["title"] != workspace) {
+		t.Errorf("390 px: the name is cut without an ellipsis and its whole text in title (title %q)", f["title"])
+	}
+	boxes := f["boxes"].([]any)
+	vw := toFloat(f["vw"])
+	for i, a := range boxes {
+		a := a.(map[string]any)
+		if toFloat(a["left"]) < 0 || toFloat(a["right"]) > vw || toFloat(a["bottom"]) <= 0 {
+			t.Errorf("390 px: box %d of the bar (%v) is out of view", i, a)
+		}
+		for j := i + 1; j < len(boxes); j++ {
+			b := boxes[j].(map[string]any)
+			if toFloat(a["left"]) < toFloat(b["right"])-0.5 && toFloat(b["left"]) < toFloat(a["right"])-0.5 &&
+				toFloat(a["top"]) < toFloat(b["bottom"])-0.5 && toFloat(b["top"]) < toFloat(a["bottom"])-0.5 {
+				t.Errorf("390 px: boxes %d (%v) and %d (%v) of the bar overlap", i, a, j, b)
+			}
+		}
+	}
 }

@@ -94,3 +94,35 @@ func TestTokensPageScreenshots(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenFormExpiryDate: the token form's "Expiry date" shows, and is
+// a stop of Tab, only while "A date" is chosen, as on the key form;
+// without JavaScript it stays in view (the server ignores it unless "A
+// date" is chosen).
+func TestTokenFormExpiryDate(t *testing.T) {
+	t.Parallel()
+	a := startApp(t)
+	a.createAdmin(t, "Acme Payments", "ada@acme.test", "correct horse battery")
+	page := newPage(t, a, pageOptions{width: 1280})
+	signIn(t, page, "ada@acme.test", "correct horse battery")
+	goTo(t, page, "/settings/tokens")
+	date := page.GetByLabel("Expiry date")
+	days90 := page.GetByRole("radio", playwright.PageGetByRoleOptions{Name: "90 days"})
+	must(t, expect.Locator(days90).ToBeChecked())
+	must(t, expect.Locator(date).ToBeHidden())
+	// From the chosen expiry, Tab goes to the button, not the date.
+	must(t, days90.Focus())
+	must(t, page.Keyboard().Press("Tab"))
+	must(t, expect.Locator(page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create token"})).ToBeFocused())
+	// "A date" shows it; another choice hides it again.
+	must(t, page.GetByRole("radio", playwright.PageGetByRoleOptions{Name: "A date"}).Check())
+	must(t, expect.Locator(date).ToBeVisible())
+	must(t, page.GetByRole("radio", playwright.PageGetByRoleOptions{Name: "30 days"}).Check())
+	must(t, expect.Locator(date).ToBeHidden())
+
+	// Without JavaScript, the field is there to fill.
+	nojs := newPage(t, a, pageOptions{width: 1280, noJS: true})
+	signIn(t, nojs, "ada@acme.test", "correct horse battery")
+	goTo(t, nojs, "/settings/tokens")
+	must(t, expect.Locator(nojs.GetByLabel("Expiry date")).ToBeVisible())
+}

@@ -91,6 +91,8 @@ type Sudo struct {
 	// who has one; "": not offered.
 	PasskeyOrigin string
 	Problem       string
+	// Cancel is where Cancel goes: a page of the app.
+	Cancel string
 }
 
 // Field is a form value carried along.

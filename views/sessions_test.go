@@ -1,6 +1,16 @@
 package views
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/blnk-cloud/apikeys/internal/blnk"
+)
 
 func TestDevice(t *testing.T) {
 	for _, tt := range []struct{ ua, want string }{
@@ -23,4 +33,39 @@ func TestDevice(t *testing.T) {
 			t.Errorf("Device(%q) = %q, want %q", tt.ua, got, tt.want)
 		}
 	}
+}
+
+// TestSessionsSignedInDate: the Signed in column says the day, as the
+// other tables do ("Dec 7, 2026"), the exact time on hover and in
+// <time datetime>: the whole time squeezed the Device column at 1024 px.
+func TestSessionsSignedInDate(t *testing.T) {
+	at := time.Date(2026, 12, 7, 20, 44, 29, 0, time.UTC)
+	s := Sessions{Now: at.Add(3 * time.Hour), Back: SessionsPath, Sessions: []blnk.SessionInfo{
+		{ID: "a", UserAgent: "curl/8.5.0", IP: "203.0.113.9", Workspace: "Acme", CreatedAt: at, LastSeenAt: at.Add(time.Hour)},
+		{ID: "b", UserAgent: "curl/8.5.0", Workspace: "Acme", CreatedAt: at, LastSeenAt: at, Current: true},
+	}}
+	var b bytes.Buffer
+	if err := SessionsSection(s).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	d, err := goquery.NewDocumentFromReader(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := d.Find(`table.sessions td[data-label="Signed in"]`)
+	if cells.Length() != 2 {
+		t.Fatalf("%d Signed in cells, want 2", cells.Length())
+	}
+	cells.Each(func(i int, td *goquery.Selection) {
+		tm := td.Find("time")
+		if got := strings.TrimSpace(td.Text()); got != "Dec 7, 2026" {
+			t.Errorf("row %d: Signed in says %q, want %q", i, got, "Dec 7, 2026")
+		}
+		if got, _ := tm.Attr("datetime"); got != "2026-12-07T20:44:29Z" {
+			t.Errorf("row %d: datetime %q", i, got)
+		}
+		if got, _ := tm.Attr("title"); got != "Dec 7, 2026 20:44:29 UTC" {
+			t.Errorf("row %d: title %q, want the exact time", i, got)
+		}
+	})
 }

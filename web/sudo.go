@@ -3,7 +3,9 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -93,6 +95,9 @@ func (s *Server) sudoForm(c echo.Context, status int, sf views.Sudo) error {
 	sf.HasCode = f.TOTP
 	if f.Passkeys > 0 {
 		sf.PasskeyOrigin = s.passkeyOrigin()
+	}
+	if sf.Cancel == "" {
+		sf.Cancel = sudoCancel(c, sf)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if !isFullPage(c) {
@@ -266,4 +271,69 @@ func (s *Server) sudoPasskeyFinish(c echo.Context) error {
 func bulkNeedsSudo(c echo.Context) bool {
 	form, err := c.FormParams()
 	return err != nil || len(form["id"]) > 1
+}
+
+// sudoCancel is where the sudo form's Cancel goes: back, to a page of
+// the app, never to another site. It is the first page of: the next of
+// GET /sudo?next= (else the page the form was sent from, its
+// same-origin Referer: a dialog's list), then the pages above the path
+// of next or of the action (POST /settings/members/5/role: the
+// members' page); else the keys list.
+func sudoCancel(c echo.Context, sf views.Sudo) string {
+	want, from := sf.Next, sf.Next
+	if from == "" {
+		from = sf.Action
+		if u, err := url.Parse(c.Request().Referer()); err == nil && u.Host == c.Request().Host {
+			want = u.RequestURI()
+		}
+	}
+	if p := localPath(want); p != "" && isPage(c.Echo(), p) {
+		return p
+	}
+	path, _, _ := strings.Cut(localPath(from), "?")
+	for path != "" {
+		path = path[:strings.LastIndexByte(path, '/')]
+		if isPage(c.Echo(), path) {
+			return path
+		}
+	}
+	return listPath
+}
+
+// isPage reports whether the local path p (a query allowed) is a page of
+// the app a Cancel may go back to: under /settings/, answered by a GET
+// route.
+func isPage(e *echo.Echo, p string) bool {
+	path, _, _ := strings.Cut(p, "?")
+	if !strings.HasPrefix(path, "/settings/") {
+		return false
+	}
+	for _, r := range e.Routes() {
+		if r.Method == http.MethodGet && routeMatches(r.Path, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// routeMatches reports whether path is one pattern of Echo's router
+// answers: its segments equal, ":name" standing for any one segment, a
+// final "*" for the rest.
+func routeMatches(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	for i, p := range ps {
+		switch {
+		case p == "*":
+			return true
+		case i >= len(xs):
+			return false
+		case strings.HasPrefix(p, ":"):
+			if xs[i] == "" {
+				return false
+			}
+		case p != xs[i]:
+			return false
+		}
+	}
+	return len(ps) == len(xs)
 }

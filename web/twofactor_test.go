@@ -627,3 +627,87 @@ func TestPoliciesFormRequiresTwoFactor(t *testing.T) {
 		t.Error("the switch stayed on")
 	}
 }
+
+// TestSudoCancel: the sudo form's Cancel goes back to a page of the app,
+// never to another site: next when it is a page, else the page the form
+// was sent from (its same-origin Referer), else the page above the
+// action, else the keys list.
+func TestSudoCancel(t *testing.T) {
+	t.Parallel()
+	ts, admin := newSignedIn(t, serverOpts{})
+	addMember(t, ts, "cancel-member@example.com")
+	u, err := ts.db.FindUser(context.Background(), "cancel-member@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleURL := "/settings/members/" + strconv.FormatInt(u.ID, 10) + "/role"
+	ts.clock.Advance(11 * time.Minute)
+
+	cancel := func(t *testing.T, r *response) string {
+		t.Helper()
+		d := parse(t, r.Body)
+		link := d.Find(`section a.button:not(.button-primary)`).FilterFunction(func(_ int, s *goquery.Selection) bool {
+			return strings.TrimSpace(s.Text()) == "Cancel"
+		})
+		if link.Length() != 1 {
+			t.Fatalf("%d Cancel links on the sudo form, want 1", link.Length())
+		}
+		href, _ := link.Attr("href")
+		return href
+	}
+	for _, tt := range []struct{ name, next, want string }{
+		{"a page", "/settings/members", "/settings/members"},
+		{"a page and its query", "/settings/api-keys?status=revoked&q=x", "/settings/api-keys?status=revoked&q=x"},
+		{"a key's page", "/settings/api-keys/abc123", "/settings/api-keys/abc123"},
+		{"no page there: the one above", "/settings/webhooks/abc/nothing", "/settings/webhooks/abc"},
+		{"no page at all", "/settings/nothing/here", "/settings/api-keys"},
+		{"not the app's", "/logout", "/settings/api-keys"},
+		{"another site", "https://evil.example/settings/members", "/settings/api-keys"},
+		{"another site, no scheme", "//evil.example/settings/members", "/settings/api-keys"},
+		{"backslashes", "/\\evil.example/settings/members", "/settings/api-keys"},
+		{"none", "", "/settings/api-keys"},
+	} {
+		t.Run("next/"+tt.name, func(t *testing.T) {
+			r := admin.get("/sudo?next=" + url.QueryEscape(tt.next))
+			if r.Code != http.StatusOK {
+				t.Fatalf("GET /sudo: %d", r.Code)
+			}
+			if got := cancel(t, r); got != tt.want {
+				t.Errorf("next %q: Cancel goes to %q, want %q", tt.next, got, tt.want)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name, action, referer, want string
+		hx                          bool
+	}{
+		{"from the members' page", roleURL, origin + "/settings/members?role=admin", "/settings/members?role=admin", false},
+		{"from the keys list, htmx", "/settings/api-keys/revoke", origin + "/settings/api-keys?q=sudo", "/settings/api-keys?q=sudo", true},
+		{"no Referer: the page above", roleURL, "", "/settings/members", false},
+		{"a Referer of another site", roleURL, "https://evil.example/settings/members", "/settings/members", false},
+		{"a Referer not a page", roleURL, origin + roleURL, "/settings/members", false},
+		{"a passkey's removal", "/settings/security/passkeys/xyz/remove", "", "/settings/security/passkeys", false},
+		{"recovery codes", "/settings/security/recovery-codes", "", "/settings/security", false},
+	} {
+		t.Run("post/"+tt.name, func(t *testing.T) {
+			opts := []opt{}
+			if tt.referer != "" {
+				opts = append(opts, header("Referer", tt.referer))
+			}
+			if tt.hx {
+				opts = append(opts, htmx())
+			}
+			form := url.Values{"role": {"viewer"}}
+			if tt.action == "/settings/api-keys/revoke" {
+				form = idsForm("k1", "k2")
+			}
+			r := admin.post(tt.action, form, opts...)
+			if r.Code != http.StatusUnauthorized && !(tt.hx && r.Code == http.StatusOK) {
+				t.Fatalf("POST %s after 11 minutes: %d, want the sudo form", tt.action, r.Code)
+			}
+			if got := cancel(t, r); got != tt.want {
+				t.Errorf("Cancel goes to %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
