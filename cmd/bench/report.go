@@ -16,8 +16,9 @@ import (
 // The goals of the issue.
 const (
 	goalOneKey    = 0.85  // verify with one valid key, of /healthz's req/s
-	goalRandom    = 0.75  // verify with keys drawn from 10,000, of /healthz's req/s
-	goalP99       = 1.5   // verify's p99 at most this times /healthz's p99
+	goalRandom    = 0.85  // verify with keys drawn from 10,000, of /healthz's req/s (issue 21)
+	goalRandomP99 = 1.2   // and its p99 at most this times /healthz's p99 (issue 21)
+	goalP99       = 1.5   // the other verify scenarios' p99 at most this times /healthz's p99
 	goalRSS       = 100e6 // bytes of resident memory under load
 	invalidMargin = 0.03  // "invalid no slower than valid", within this noise
 )
@@ -229,8 +230,12 @@ func verifyGoals(scenarios []scenario, sums []summary) []goal {
 	add(rnd.ratio >= goalRandom, fmt.Sprintf("%s: %.3f of /healthz's throughput (goal >= %.2f)",
 		scenarios[scRandom].name, rnd.ratio, goalRandom))
 	for _, i := range []int{scOneKey, scRandom, scUnknown, scMalformed} {
-		add(sums[i].p99Ratio <= goalP99, fmt.Sprintf("%s: p99 %s = %.3f × /healthz's %s (goal <= %.1f×)",
-			scenarios[i].name, fmtDur(sums[i].p99), sums[i].p99Ratio, fmtDur(base.p99), goalP99))
+		limit := goalP99
+		if i == scRandom {
+			limit = goalRandomP99
+		}
+		add(sums[i].p99Ratio <= limit, fmt.Sprintf("%s: p99 %s = %.3f × /healthz's %s (goal <= %.1f×)",
+			scenarios[i].name, fmtDur(sums[i].p99), sums[i].p99Ratio, fmtDur(base.p99), limit))
 	}
 	for _, i := range []int{scUnknown, scMalformed} {
 		s := sums[i]

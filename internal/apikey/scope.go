@@ -134,13 +134,34 @@ func (s Set) Allows(want Scope) bool {
 }
 
 // String returns the scopes separated by spaces, e.g. "mcp:read mcp:write".
+// It runs on every call a gateway forwards (X-Blnk-Scopes), so a set of
+// one scope costs no allocation and any other set one.
 func (s Set) String() string {
-	var b strings.Builder
-	for i, sc := range s.Scopes() {
-		if i > 0 {
-			b.WriteByte(' ')
+	n, one := 0, -1
+	for i, si := range scopes {
+		if s&(1<<i) != 0 {
+			if one >= 0 {
+				n++ // the space
+			}
+			n += len(si.Scope)
+			one = i
 		}
-		b.WriteString(string(sc))
+	}
+	switch {
+	case one < 0:
+		return ""
+	case n == len(scopes[one].Scope):
+		return string(scopes[one].Scope)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, si := range scopes {
+		if s&(1<<i) != 0 {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(string(si.Scope))
+		}
 	}
 	return b.String()
 }

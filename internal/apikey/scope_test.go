@@ -405,3 +405,32 @@ func BenchmarkAllows(b *testing.B) {
 		})
 	}
 }
+
+// TestSetStringAllocs: String runs on every call a gateway forwards
+// (X-Blnk-Scopes), so one scope costs no allocation and more one.
+func TestSetStringAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocations")
+	}
+	tests := []struct {
+		name   string
+		scopes string
+		want   float64
+	}{
+		{"all", "*", 0},
+		{"one", "data:write", 0},
+		{"two", "mcp:read mcp:write", 1},
+		{"every specific", "mcp:read mcp:write proxy:read proxy:write data:read data:write", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set := mustScopes(t, strings.Fields(tt.scopes)...)
+			if got := set.String(); got != tt.scopes {
+				t.Errorf("String() = %q, want %q", got, tt.scopes)
+			}
+			if got := testing.AllocsPerRun(100, func() { _ = set.String() }); got != tt.want {
+				t.Errorf("allocations per call = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

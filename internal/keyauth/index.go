@@ -81,22 +81,27 @@ type entry struct {
 // last use and address, its last refused call, its counts of the current
 // hour. Records live in fixed chunks (useTable) and hold no pointers, as
 // entries do.
+//
+// A record is 128 bytes, and what every accepted call reads or writes
+// (touch, count) comes first, in its first 64 bytes: chunks are large
+// allocations, page-aligned, so that is one cache line. With keys drawn
+// from many, each call's record is a cache miss; the layout makes it one
+// miss rather than two or three (TestUseRecLayout).
 type useRec struct {
-	idChunk, idOff uint32 // the key's id in the index's text
-	dirty          atomic.Bool
-	lastUsed       atomic.Int64  // Unix ms; 0: never
-	ipHash         atomic.Uint64 // of the last address, see ipHash
-	ip             lastIP        // the last address, under ipLocks
-
-	// The last refused call: when (Unix ms; 0: none since this process
-	// started), and from where and why, under ipLocks. Never a use.
-	lastRefused atomic.Int64
-	refused     refusal
-
+	lastUsed  atomic.Int64  // Unix ms; 0: never
+	ipHash    atomic.Uint64 // of the last address, see ipHash
+	usageHour atomic.Int64  // the hour of usage (Unix ms)
 	// Calls since the last flush, by outcome, during the hour starting at
-	// usageHour (Unix ms). See Authenticator.count.
-	usageHour atomic.Int64
-	usage     [nOutcomes]atomic.Uint32
+	// usageHour. See Authenticator.count.
+	usage          [nOutcomes]atomic.Uint32
+	dirty          atomic.Bool
+	idChunk, idOff uint32 // the key's id in the index's text
+
+	ip lastIP // the last address, under ipLocks
+	// The last refused call: from where and why, under ipLocks, and when
+	// (Unix ms; 0: none since this process started). Never a use.
+	refused     refusal
+	lastRefused atomic.Int64
 
 	// What a flush last wrote of the address and the last refused call;
 	// under flushMu.

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
@@ -132,4 +133,38 @@ func BenchmarkLookupTables(b *testing.B) {
 		b.ReportMetric(perKey, "bytes/key")
 		runtime.KeepAlive(byID)
 	})
+}
+
+// TestUseRecLayout: what every accepted call touches of its key's use
+// record (touch, count) lies in one cache line of 64 bytes, and records
+// start at cache-line boundaries (128-byte records in page-aligned
+// chunks), so that a call with a key not in the caches misses once.
+func TestUseRecLayout(t *testing.T) {
+	var u useRec
+	if got := unsafe.Sizeof(u); got != 128 {
+		t.Errorf("useRec is %d bytes, want 128", got)
+	}
+	hot := []struct {
+		name      string
+		off, size uintptr
+	}{
+		{"lastUsed", unsafe.Offsetof(u.lastUsed), unsafe.Sizeof(u.lastUsed)},
+		{"ipHash", unsafe.Offsetof(u.ipHash), unsafe.Sizeof(u.ipHash)},
+		{"usageHour", unsafe.Offsetof(u.usageHour), unsafe.Sizeof(u.usageHour)},
+		{"usage", unsafe.Offsetof(u.usage), unsafe.Sizeof(u.usage)},
+		{"dirty", unsafe.Offsetof(u.dirty), unsafe.Sizeof(u.dirty)},
+	}
+	for _, f := range hot {
+		if end := f.off + f.size; end > 64 {
+			t.Errorf("useRec.%s ends at byte %d, past the first cache line", f.name, end)
+		}
+	}
+	var tab useTable
+	for i := range 3 {
+		var e entry
+		r := tab.of(&e)
+		if addr := uintptr(unsafe.Pointer(r)); addr%64 != 0 {
+			t.Errorf("record %d at %#x: not at a cache-line boundary", i, addr)
+		}
+	}
 }
