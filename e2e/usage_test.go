@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,8 +13,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/playwright-community/playwright-go"
+
+	"github.com/blnk-cloud/apikeys/db"
 )
 
 // hookReceiver is a webhook endpoint on loopback that keeps what it gets.
@@ -120,6 +124,26 @@ func TestWebhookTestEvent(t *testing.T) {
 	shot(t, dark, "webhook-deliveries-dark")
 }
 
+// waitForAddress waits (10 s at most) until the server has written ip
+// among the key's recent addresses.
+func waitForAddress(t *testing.T, store *db.DB, keyID, ip string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		uses, err := store.KeyAddresses(context.Background(), keyID, 10)
+		must(t, err)
+		for _, u := range uses {
+			if u.IP == ip {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not among the key's addresses after 10 s: %v", ip, uses)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestUsageChartAndLeak: a key's calls show in its details as a chart,
 // its table and its recent addresses; a leak report revokes it and the
 // list says so.
@@ -131,21 +155,36 @@ func TestUsageChartAndLeak(t *testing.T) {
 	must(t, role(page, "link", "Done").Click())
 
 	// 30 calls from three clients behind this proxy, 4 refused for scope.
+	// A server keeps a key's last address and writes it at each flush,
+	// so the test waits for each client's address to be written before
+	// the next client calls (all 30 calls fit in one 200 ms flush on a
+	// fast machine, which would leave only the last address).
+	store, _ := openAsAdmin(t, a)
+	defer store.Close()
+	key, err := store.FindKey(context.Background(), token[:13])
+	must(t, err)
 	client := &http.Client{}
 	for i := range 34 {
 		path, want := "/api/v1/verify?scope=mcp:read", 200
 		if i >= 30 {
 			path, want = "/api/v1/verify?scope=data:write", 403
 		}
+		ip := fmt.Sprintf("203.0.113.%d", i%3+10)
+		if i < 30 {
+			ip = fmt.Sprintf("203.0.113.%d", i/10+10)
+		}
 		req, err := http.NewRequest("GET", a.URL+path, nil)
 		must(t, err)
 		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i%3+10))
+		req.Header.Set("X-Forwarded-For", ip)
 		resp, err := client.Do(req)
 		must(t, err)
 		resp.Body.Close()
 		if resp.StatusCode != want {
 			t.Fatalf("call %d: %d, want %d", i, resp.StatusCode, want)
+		}
+		if i%10 == 9 && i < 30 {
+			waitForAddress(t, store, key.ID, ip)
 		}
 	}
 
