@@ -46,6 +46,19 @@ type authKeyRow struct {
 // and past that many, each is parsed anew.
 const maxScopeSets = 256
 
+// emit hands the row's record to fn, unless it is a key of no
+// workspace (record).
+func (r *authKeyRow) emit(fn func(blnk.Record)) error {
+	a, ok, err := r.record()
+	if err != nil {
+		return err
+	}
+	if ok {
+		fn(a)
+	}
+	return nil
+}
+
 // record returns the record of the row in r. Its strings (but the
 // workspace name) point into r's buffers: they are good until the next
 // row, which is enough for fn of AuthKeys (the index copies what it
@@ -130,12 +143,8 @@ func (d *DB) AuthKeys(ctx context.Context, fn func(blnk.Record)) (seq int64, err
 			return 0, err
 		}
 		r.hash, r.id, r.name, r.prefix, r.scopes, r.succ, r.succPrefix, r.allowlist = hash, id, name, prefix, scopes, succ, succPrefix, allowlist
-		a, ok, err := r.record()
-		if err != nil {
+		if err := r.emit(fn); err != nil {
 			return 0, err
-		}
-		if ok {
-			fn(a)
 		}
 	}
 	return seq, rows.Err()
@@ -239,12 +248,8 @@ func (d *DB) authKeysPostgres(ctx context.Context, fn func(blnk.Record)) (seq in
 		if r.revoked, err = pgNullInt8(v[8]); err != nil {
 			return 0, err
 		}
-		a, ok, err := r.record()
-		if err != nil {
+		if err := r.emit(fn); err != nil {
 			return 0, err
-		}
-		if ok {
-			fn(a)
 		}
 	}
 	return seq, rows.Err()

@@ -302,38 +302,18 @@ func sudoCancel(c echo.Context, sf views.Sudo) string {
 
 // isPage reports whether the local path p (a query allowed) is a page of
 // the app a Cancel may go back to: under /settings/, answered by a GET
-// route.
+// route (Echo's own router decides, on a context of its own).
 func isPage(e *echo.Echo, p string) bool {
 	path, _, _ := strings.Cut(p, "?")
 	if !strings.HasPrefix(path, "/settings/") {
 		return false
 	}
+	c := e.NewContext(nil, nil)
+	e.Router().Find(http.MethodGet, path, c)
 	for _, r := range e.Routes() {
-		if r.Method == http.MethodGet && routeMatches(r.Path, path) {
+		if r.Method == http.MethodGet && r.Path == c.Path() {
 			return true
 		}
 	}
 	return false
-}
-
-// routeMatches reports whether path is one pattern of Echo's router
-// answers: its segments equal, ":name" standing for any one segment, a
-// final "*" for the rest.
-func routeMatches(pattern, path string) bool {
-	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
-	for i, p := range ps {
-		switch {
-		case p == "*":
-			return true
-		case i >= len(xs):
-			return false
-		case strings.HasPrefix(p, ":"):
-			if xs[i] == "" {
-				return false
-			}
-		case p != xs[i]:
-			return false
-		}
-	}
-	return len(ps) == len(xs)
 }
