@@ -1,8 +1,9 @@
 // Package db stores the dashboard's data in SQLite (the embedded default,
 // through the pure-Go driver modernc.org/sqlite) or in PostgreSQL (through
 // pgx, for several servers sharing one database). It opens the database,
-// applies the embedded migrations of its dialect in order, and holds every
-// query, each next to the method that runs it.
+// applies the embedded migrations in order (written once, rendered for the
+// dialect: see migrations/README.md), and holds every query, each next to
+// the method that runs it.
 //
 // Queries are written once for both dialects: placeholders are $1, $2, ...
 // (modernc's SQLite binds them by position), times are BIGINT Unix
@@ -14,13 +15,8 @@ package db
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,9 +27,6 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
-
-//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
-var migrations embed.FS
 
 // errNoMigration: the binary was built without its migrations.
 var errNoMigration = errors.New("db: no migrations found")
@@ -148,9 +141,10 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // migrate applies, in order and each in its own transaction, the embedded
-// migrations of the dialect not yet recorded in schema_migrations. On
-// PostgreSQL it holds an advisory lock meanwhile, so that servers starting
-// together on a fresh database apply each migration once.
+// migrations (rendered for the dialect, see migrate.go) not yet recorded
+// in schema_migrations. On PostgreSQL it holds an advisory lock
+// meanwhile, so that servers starting together on a fresh database apply
+// each migration once.
 func (d *DB) migrate(ctx context.Context) error {
 	conn, err := d.sql.Conn(ctx)
 	if err != nil {
@@ -183,51 +177,36 @@ func (d *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
 	}
-	dir := "migrations/" + string(d.kind)
-	names, err := fs.Glob(migrations, dir+"/*.sql")
+	list, err := migrationsFor(d.kind)
 	if err != nil {
 		return err
 	}
-	if len(names) == 0 {
-		return errNoMigration
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return fmt.Errorf("migration %s: name must start with a number and _", base)
-		}
-		if err := d.apply(ctx, conn, version, name); err != nil {
-			return fmt.Errorf("migration %s/%s: %w", d.kind, base, err)
+	for _, m := range list {
+		if err := d.apply(ctx, conn, m); err != nil {
+			return fmt.Errorf("migration %s (%s): %w", m.name, d.kind, err)
 		}
 	}
 	return nil
 }
 
-func (d *DB) apply(ctx context.Context, conn *sql.Conn, version int, name string) error {
+func (d *DB) apply(ctx context.Context, conn *sql.Conn, m migration) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	var done bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&done); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
 		return err
 	}
 	if done {
 		return nil
 	}
-	body, err := migrations.ReadFile(name)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-		version, path.Base(name), ms(time.Now())); err != nil {
+		m.version, m.name, ms(time.Now())); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,13 +53,13 @@ func count(t testing.TB, d *DB, table string) int {
 	return n
 }
 
-func migrationFiles(t *testing.T) []string {
+func migrationFiles(t *testing.T) []migration {
 	t.Helper()
-	names, err := fs.Glob(migrations, "migrations/"+testkit.Kind()+"/*.sql")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("embedded migrations: %v, %d files", err, len(names))
+	list, err := migrationsFor(Kind(testkit.Kind()))
+	if err != nil || len(list) == 0 {
+		t.Fatalf("embedded migrations: %v, %d files", err, len(list))
 	}
-	return names
+	return list
 }
 
 func TestOpenCreatesFileAndDirectory(t *testing.T) {
