@@ -444,7 +444,7 @@ func TestStartTogether(t *testing.T) {
 		wg.Go(func() { dashtest.StartOn(t, bin, dsn) })
 	}
 	wg.Wait()
-	files, err := filepath.Glob("../../db/migrations/postgres/*.sql")
+	files, err := filepath.Glob("../../db/migrations/*.sql")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("migration files: %v, %d", err, len(files))
 	}
