@@ -92,7 +92,7 @@ func render(src string, kind Kind) (string, error) {
 			continue
 		default:
 			if almostMarker.MatchString(trimmed) {
-				return "", fmt.Errorf("line %d: %q: a marker is written -- sqlite:, -- postgres: or -- both:", i+1, trimmed)
+				return "", fmt.Errorf("line %d: %q: not a marker (those are -- sqlite:, -- postgres: and -- both:, alone on their line)", i+1, trimmed)
 			}
 		}
 		if section == "both" || section == string(kind) {
