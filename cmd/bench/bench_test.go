@@ -74,9 +74,9 @@ func TestMedian(t *testing.T) {
 }
 
 func TestVerifyGoals(t *testing.T) {
-	scs := []scenario{{name: "/healthz"}, {name: "one key"}, {name: "random keys"}, {name: "unknown"}, {name: "malformed"}}
+	scs := []scenario{{name: "/healthz"}, {name: "one key"}, {name: "random keys"}, {name: "unknown"}, {name: "malformed"}, {name: "/healthz, many"}}
 	ok := summary{ratio: 0.9, p99Ratio: 1.1, p50: time.Millisecond}
-	sums := []summary{{ratio: 1, p99Ratio: 1, p50: time.Millisecond}, ok, ok, ok, ok}
+	sums := []summary{{ratio: 1, p99Ratio: 1, p50: time.Millisecond}, ok, ok, ok, ok, {ratio: 0.95, p99Ratio: 1, p50: time.Millisecond}}
 	for _, g := range verifyGoals(scs, sums) {
 		if !g.ok {
 			t.Errorf("missed with every scenario at 0.9: %s", g.text)
@@ -263,5 +263,23 @@ func testSeedTokens(t *testing.T, seed func(ctx context.Context, dsn string, n, 
 	}
 	if _, err := seed(ctx, filepath.Join(t.TempDir(), "x.db"), 10, 20); err == nil || !strings.Contains(err.Error(), "sample") {
 		t.Errorf("seed with a sample larger than the keys = %v", err)
+	}
+}
+
+func TestBaseOf(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sc, want int
+	}{
+		{"one key against one request", scOneKey, scHealthz},
+		{"random keys against as many requests", scRandom, scHealthzMany},
+		{"unknown keys against as many requests", scUnknown, scHealthzMany},
+		{"malformed keys against as many requests", scMalformed, scHealthzMany},
+		{"many requests against one", scHealthzMany, scHealthz},
+		{"the base itself", scHealthz, scHealthz},
+	} {
+		if got := baseOf(tc.sc); got != tc.want {
+			t.Errorf("%s: baseOf(%d) = %d, want %d", tc.name, tc.sc, got, tc.want)
+		}
 	}
 }

@@ -310,6 +310,7 @@ func scenariosFor(dir, prefix string, toks tokens, cfg config) ([]scenario, erro
 		{"verify, valid keys drawn from " + thousands(float64(len(toks.valid))), verify, files[1], "200"},
 		{"verify, invalid (unknown, valid checksum)", verify, files[2], "401"},
 		{"verify, invalid (malformed)", verify, files[3], "401"},
+		{"GET /healthz, drawn from " + thousands(float64(len(toks.valid))) + " requests ⁵", "/healthz", files[1], "200"},
 	}, nil
 }
 

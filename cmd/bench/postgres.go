@@ -504,11 +504,10 @@ func writePostgres(w io.Writer, cfg config, version string, sets []*store, scena
 	var names []string
 	sums := make([][]summary, len(scenarios))
 	for si, scs := range scenarios {
-		base := results[si*len(scs)+scHealthz]
 		for i, sc := range scs {
 			name := sets[si].name + ": " + sc.name
 			names = append(names, name)
-			s := summarize(results[si*len(scs)+i], base)
+			s := summarize(results[si*len(scs)+i], results[si*len(scs)+baseOf(i)])
 			sums[si] = append(sums[si], s)
 			writeRow(w, name, sc.expect, s)
 		}

@@ -30,7 +30,24 @@ const (
 	scRandom
 	scUnknown
 	scMalformed
+	// scHealthzMany is /healthz sent the random keys' 10,000 requests
+	// (their Authorization headers, which the bare handler never reads):
+	// the base of the three scenarios that draw from 10,000 requests.
+	// wrk spends about a microsecond more a request choosing among
+	// 10,000 prepared requests than resending one, on the same cores as
+	// the server, so a one-request /healthz is not their like.
+	scHealthzMany
 )
+
+// baseOf is the scenario whose run of the same round a scenario's
+// ratios are taken against: the /healthz run sent the same number of
+// distinct requests.
+func baseOf(i int) int {
+	if i == scRandom || i == scUnknown || i == scMalformed {
+		return scHealthzMany
+	}
+	return scHealthz
+}
 
 type report struct {
 	cfg           config
@@ -62,7 +79,7 @@ type summary struct {
 	statuses         map[int]int64
 }
 
-func (rp report) summarize(i int) summary { return summarize(rp.results[i], rp.results[scHealthz]) }
+func (rp report) summarize(i int) summary { return summarize(rp.results[i], rp.results[baseOf(i)]) }
 
 // summarize sums up the rounds of a scenario, each paired with the
 // /healthz run of the same server in the same round (bases).
@@ -107,6 +124,9 @@ func writeCPUNotes(w io.Writer) {
 		"and its ratio to /healthz's: what a request costs, steadier than req/s when other processes share the cores.\n")
 	fmt.Fprintf(w, "³ Share of the machine (%d CPUs × run time) used by processes other than the server and wrk during the run: "+
 		"above a few percent, the run was disturbed.\n", runtime.NumCPU())
+	fmt.Fprintf(w, "⁵ /healthz sent the random keys' requests, one drawn at random each time as those scenarios do (the bare handler never reads "+
+		"their Authorization header): the base of the three rows drawn from many requests, since wrk spends about a microsecond more a request "+
+		"choosing among them than resending one, on the same cores as the server. Its own ratio is to the one-request /healthz.\n")
 }
 
 // writeRow writes a scenario's line of the table: its summary and
@@ -169,10 +189,19 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 	for _, g := range verifyGoals(rp.scenarios, sums) {
 		goal(g.ok, g.text)
 	}
+	fmt.Fprintf(w, "- (%s against the one-request %s, whose load generator does less: %.3f of its throughput, p99 %.3f×)\n",
+		rp.scenarios[scRandom].name, rp.scenarios[scHealthz].name, againstOne(rp.results).ratio, againstOne(rp.results).p99Ratio)
 	goal(float64(peak) < goalRSS, fmt.Sprintf("server resident memory under load: peak %s (goal < 100 MB)", mb(peak)))
 
 	writeProblems(w, rp.problems)
 	writeEnvironment(ctx, w, rp.wrk, rp.loadStart, rp.elapsed)
+}
+
+// againstOne sums up the random keys' runs against the one-request
+// /healthz of the same rounds: the ratio before the bench had a base
+// sent as many distinct requests, for comparison.
+func againstOne(results [][]result) summary {
+	return summarize(results[scRandom], results[scHealthz])
 }
 
 // writeRounds writes each round's req/s, server CPU/req and others' CPU,
@@ -225,17 +254,18 @@ func passMark(ok bool) string {
 func verifyGoals(scenarios []scenario, sums []summary) []goal {
 	var gs []goal
 	add := func(ok bool, text string) { gs = append(gs, goal{ok, text}) }
-	base, one, rnd := sums[scHealthz], sums[scOneKey], sums[scRandom]
+	one, rnd := sums[scOneKey], sums[scRandom]
 	add(one.ratio >= goalOneKey, fmt.Sprintf("verify, one valid key: %.3f of /healthz's throughput (goal >= %.2f)", one.ratio, goalOneKey))
-	add(rnd.ratio >= goalRandom, fmt.Sprintf("%s: %.3f of /healthz's throughput (goal >= %.2f)",
-		scenarios[scRandom].name, rnd.ratio, goalRandom))
+	add(rnd.ratio >= goalRandom, fmt.Sprintf("%s: %.3f of the throughput of %s (goal >= %.2f)",
+		scenarios[scRandom].name, rnd.ratio, scenarios[scHealthzMany].name, goalRandom))
 	for _, i := range []int{scOneKey, scRandom, scUnknown, scMalformed} {
 		limit := goalP99
 		if i == scRandom {
 			limit = goalRandomP99
 		}
-		add(sums[i].p99Ratio <= limit, fmt.Sprintf("%s: p99 %s = %.3f × /healthz's %s (goal <= %.1f×)",
-			scenarios[i].name, fmtDur(sums[i].p99), sums[i].p99Ratio, fmtDur(base.p99), limit))
+		base := sums[baseOf(i)]
+		add(sums[i].p99Ratio <= limit, fmt.Sprintf("%s: p99 %s = %.3f × the p99 of %s, %s (goal <= %.1f×)",
+			scenarios[i].name, fmtDur(sums[i].p99), sums[i].p99Ratio, scenarios[baseOf(i)].name, fmtDur(base.p99), limit))
 	}
 	for _, i := range []int{scUnknown, scMalformed} {
 		s := sums[i]

@@ -143,7 +143,7 @@ func runStartup(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 			if err != nil {
 				return err
 			}
-			h, err := m.measure(ctx, target{r.name + ": healthz", srv, scs[scHealthz]})
+			h, err := m.measure(ctx, target{r.name + ": healthz", srv, scs[scHealthzMany]})
 			if err != nil {
 				return err
 			}
@@ -159,7 +159,7 @@ func runStartup(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 	}
 
 	fmt.Fprintf(stdout, "\n### Start-up with %s keys\n\n", thousands(float64(cfg.keys)))
-	fmt.Fprintf(stdout, "Median of %d starts (CPU: user+sys of the server from exec to /readyz 200); verify with keys drawn from %s against /healthz, %s after the starts.\n\n",
+	fmt.Fprintf(stdout, "Median of %d starts (CPU: user+sys of the server from exec to /readyz 200); verify with keys drawn from %s against /healthz sent the same requests, %s after the starts.\n\n",
 		starts, thousands(float64(cfg.sample)), cfg.duration)
 	fmt.Fprintln(stdout, "| store, start | keys from | /readyz 200 | CPU to ready | resident when ready | peak when ready | peak after the load | verify / healthz | p99 ratio |")
 	fmt.Fprintln(stdout, "|---|---|---:|---:|---:|---:|---:|---:|---:|")

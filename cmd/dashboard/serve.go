@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}{
 		{&idle, "session-idle", "BLNK_SESSION_IDLE", 2 * time.Hour, "sign out sessions idle this long"},
 		{&lifetime, "session-lifetime", "BLNK_SESSION_LIFETIME", 24 * time.Hour, "sign out sessions this old"},
-		{&flush, "usage-flush", "BLNK_USAGE_FLUSH", 2 * time.Second, "how often last-used times are written"},
+		{&flush, "usage-flush", "BLNK_USAGE_FLUSH", 2 * time.Second, "how often usage (last used, calls per hour) is written; a key called without a pause, every 5th time"},
 		{&poll, "key-poll", "BLNK_KEY_POLL", time.Second, "how often key changes of other processes are read, as a safety net"},
 		{&failEvery, "auth-fail-every", "BLNK_AUTH_FAIL_EVERY", 500 * time.Millisecond, "after the burst, one more failed API authentication per client address per this long"},
 		{&revokeWait, "revoke-wait", "BLNK_REVOKE_WAIT", keys.DefaultRevokeWait, "how long a revoke waits for every live server to apply it or stop trusting its memory before answering (more than --max-staleness)"},

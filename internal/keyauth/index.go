@@ -100,7 +100,11 @@ type useRec struct {
 	ip lastIP // the last address, under ipLocks
 	// The last refused call: from where and why, under ipLocks, and when
 	// (Unix ms; 0: none since this process started). Never a use.
-	refused     refusal
+	refused refusal
+	// written is the periodic flush (Authenticator.flushes) that last
+	// wrote this record's last use and counts, 0: none; under flushMu.
+	// It fills what would be padding before lastRefused.
+	written32   uint32
 	lastRefused atomic.Int64
 
 	// What a flush last wrote of the address and the last refused call;

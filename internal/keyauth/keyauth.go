@@ -142,7 +142,8 @@ type Identity struct {
 
 // Config tunes an Authenticator; zero fields take the defaults.
 type Config struct {
-	// FlushEvery is how often last-used times are written (default 2s).
+	// FlushEvery is how often usage is written (default 2s); a key called
+	// without a pause, every hotFlushes-th time.
 	FlushEvery time.Duration
 	// PollEvery is how often the database is read for changes made by
 	// other processes, as a safety net behind the store's announcements,
@@ -206,6 +207,7 @@ type Authenticator struct {
 	flushMu      sync.Mutex
 	spare        []*useRec  // a drained dirty list, reused; under flushMu
 	pending      blnk.Usage // what the last flush could not write; under flushMu
+	flushes      uint32     // periodic flushes so far, see flushDue; under flushMu
 }
 
 // New loads every key of store into a new Authenticator.

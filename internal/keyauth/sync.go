@@ -176,7 +176,7 @@ func (a *Authenticator) Run(ctx context.Context) {
 			}
 			return
 		case <-flush.C:
-			if err := a.Flush(ctx); err != nil && ctx.Err() == nil {
+			if err := a.flushDue(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("flush last used", "err", err)
 			}
 		}

@@ -233,12 +233,41 @@ func ipHash(ip string) uint64 {
 	return h
 }
 
-// Flush writes the usage recorded since the previous flush: last uses,
+// hotFlushes is how many periodic flushes a key that keeps being called
+// waits between two writes of its last use and counts: with the default
+// FlushEvery of 2 s, a busy key is written every 10 s, a key called after
+// a quiet spell at the next flush. 10,000 keys called without a pause
+// made every flush write 20,000 rows, and the database's share of the
+// machine was the largest part of what a check of a key drawn from
+// 10,000 cost beyond one key's (cmd/bench/README.md). The pages of this
+// server add its unwritten counts and last uses (Unflushed, LastUsed),
+// so they stay exact; other servers see a busy key's up to
+// hotFlushes×FlushEvery late, and a crash loses at most that much of
+// its counts. A new address or refusal is written at the next flush.
+const hotFlushes = 5
+
+// Flush writes all the usage recorded and not yet written: last uses,
 // addresses, hourly counts. What could not be written is kept for the
-// next flush.
+// next flush. Run calls it at the end; while it runs, it calls flushDue.
 func (a *Authenticator) Flush(ctx context.Context) error {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
+	return a.flush(ctx, true)
+}
+
+// flushDue is the periodic Flush: it leaves the last use and counts of a
+// key written by one of the last hotFlushes-1 periodic flushes to a later
+// one, unless its address changed or it has a refusal to write.
+func (a *Authenticator) flushDue(ctx context.Context) error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	a.flushes++
+	return a.flush(ctx, false)
+}
+
+// flush is Flush, or flushDue when all is false; the caller holds
+// flushMu.
+func (a *Authenticator) flush(ctx context.Context, all bool) error {
 	a.dirtyMu.Lock()
 	batch := a.dirty
 	a.dirty = a.spare[:0]
@@ -261,6 +290,11 @@ func (a *Authenticator) Flush(ctx context.Context) error {
 		// Clear the flag before reading, so a use racing with this flush
 		// queues the key again rather than being lost.
 		e.dirty.Store(false)
+		if !all && a.recent(e) {
+			a.queue(e) // for a later flush; its counts stay on it
+			continue
+		}
+		e.written32 = a.flushes
 		st := a.ips.of(e)
 		st.mu.Lock()
 		hour, c, ip := e.usageHour.Load(), e.takeCounts(), e.ip
@@ -345,6 +379,18 @@ func (a *Authenticator) pause(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// recent reports whether e's use and counts were written by one of the
+// last hotFlushes-1 periodic flushes and nothing of it must be written
+// sooner: its address is the one last written and it has no refusal to
+// write. The caller holds flushMu.
+func (a *Authenticator) recent(e *useRec) bool {
+	if e.written32 == 0 || a.flushes-e.written32 >= hotFlushes {
+		return false
+	}
+	m := &e.written
+	return e.ipHash.Load() == m.ipHash && e.lastRefused.Load() == m.refused
 }
 
 // refusalDue reports whether e's last refused call, at ms, is still to be

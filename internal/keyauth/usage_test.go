@@ -553,3 +553,98 @@ func checkRefusal(t *testing.T, f *fixture, want blnk.Refusal) {
 		t.Errorf("database last refused = %+v, %v; want %+v", got, ok, want)
 	}
 }
+
+// TestBusyKeyWrittenEveryFewFlushes: a key called between every two
+// periodic flushes has its last use and counts written by every
+// HotFlushes-th flush, not by each; nothing is lost, this server's view
+// (LastUsed, Unflushed) stays exact, a key called after a quiet spell, a
+// new address and a refusal are written at the next flush, and Flush (at
+// shutdown) writes everything.
+func TestBusyKeyWrittenEveryFewFlushes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	clk := newClock(start)
+	busy, busyToken := f.addKey(t, keySpec{name: "busy", scopes: []string{"mcp:read"}})
+	quiet, quietToken := f.addKey(t, keySpec{name: "quiet"})
+	a := newAuth(t, f.store, keyauth.Config{Now: clk.Now})
+	hour := start.Truncate(time.Hour)
+
+	call := func(token, ip string) {
+		t.Helper()
+		clk.Add(1100 * time.Millisecond) // past touch's one second
+		if _, err := a.Authenticate(ctx, token, ip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush := func() {
+		t.Helper()
+		if err := a.FlushDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Flush 1 writes the busy key's first call; flushes 2 to HotFlushes
+	// leave its calls in memory; flush HotFlushes+1 writes them.
+	call(busyToken, "192.0.2.1")
+	flush()
+	firstAt := clk.Now()
+	if got := dbLastUsed(t, f, busy.ID); !got.at.Equal(firstAt.Truncate(time.Millisecond)) {
+		t.Fatalf("after the first flush, stored last use %v, want %v", got, firstAt)
+	}
+	var calls int64 = 1
+	for i := 2; i <= keyauth.HotFlushes; i++ {
+		call(busyToken, "192.0.2.1")
+		calls++
+		flush()
+		if got := dbLastUsed(t, f, busy.ID); !got.at.Equal(firstAt.Truncate(time.Millisecond)) {
+			t.Errorf("flush %d: stored last use %v, want the first call's %v still", i, got.at, firstAt)
+		}
+		checkHours(t, f, busy.ID, map[time.Time]blnk.Counts{hour: {Accepted: 1}})
+		// This server's pages stay exact meanwhile.
+		if at, _, _ := a.LastUsed(busy.ID); !at.Equal(clk.Now().Truncate(time.Millisecond)) {
+			t.Errorf("flush %d: LastUsed %v, want %v", i, at, clk.Now())
+		}
+		if _, c := a.Unflushed(busy.ID); c.Accepted != calls-1 {
+			t.Errorf("flush %d: Unflushed %d accepted, want %d", i, c.Accepted, calls-1)
+		}
+	}
+	// A key called for the first time is written at the next flush, even
+	// while the busy one waits.
+	call(quietToken, "198.51.100.1")
+	call(busyToken, "192.0.2.1")
+	calls++
+	flush()
+	lastAt := clk.Now()
+	checkHours(t, f, quiet.ID, map[time.Time]blnk.Counts{hour: {Accepted: 1}})
+	if got := dbLastUsed(t, f, busy.ID); !got.at.Equal(lastAt.Truncate(time.Millisecond)) {
+		t.Errorf("flush %d: stored last use %v, want %v", keyauth.HotFlushes+1, got.at, lastAt)
+	}
+	checkHours(t, f, busy.ID, map[time.Time]blnk.Counts{hour: {Accepted: calls}})
+
+	// A new address is written at the next flush, with the call's counts.
+	call(busyToken, "192.0.2.7")
+	calls++
+	flush()
+	checkAddresses(t, f, busy.ID, "192.0.2.7", "192.0.2.1")
+	checkHours(t, f, busy.ID, map[time.Time]blnk.Counts{hour: {Accepted: calls}})
+
+	// So is a refusal.
+	clk.Add(1100 * time.Millisecond)
+	if _, err := a.Authorize(ctx, busyToken, "192.0.2.7", apikey.DataRead); err != keyauth.ErrInsufficientScope {
+		t.Fatalf("scope: %v", err)
+	}
+	flush()
+	checkHours(t, f, busy.ID, map[time.Time]blnk.Counts{hour: {Accepted: calls, Scope: 1}})
+
+	// Flush writes everything, however recent the last write.
+	call(busyToken, "192.0.2.7")
+	calls++
+	flush()
+	checkHours(t, f, busy.ID, map[time.Time]blnk.Counts{hour: {Accepted: calls - 1, Scope: 1}})
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkHours(t, f, busy.ID, map[time.Time]blnk.Counts{hour: {Accepted: calls, Scope: 1}})
+	if got := dbLastUsed(t, f, busy.ID); !got.at.Equal(clk.Now().Truncate(time.Millisecond)) {
+		t.Errorf("after Flush: stored last use %v, want %v", got.at, clk.Now())
+	}
+}
