@@ -67,11 +67,7 @@ func (s *Server) renderKeyForm(c echo.Context, status int, f views.KeyForm) erro
 		}
 		return render(c, status, views.NewKeyModal(f))
 	}
-	p, err := s.page(c, "Create API Key")
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.NewKeyPage(p, f))
+	return renderPage(s, c, status, "", "Create API Key", views.NewKeyPage, f)
 }
 
 // keyInput is the validated create form.
@@ -273,11 +269,7 @@ func (s *Server) keyShow(c echo.Context) error {
 		}
 		return render(c, http.StatusOK, views.KeyPanel(d))
 	}
-	p, err := s.page(c, k.Name)
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.KeyPage(p, d))
+	return renderPage(s, c, http.StatusOK, "", k.Name, views.KeyPage, d)
 }
 
 func (s *Server) keyRevokeConfirm(c echo.Context) error {
@@ -289,11 +281,7 @@ func (s *Server) keyRevokeConfirm(c echo.Context) error {
 	if !isFullPage(c) {
 		return render(c, http.StatusOK, views.RevokeModal(d))
 	}
-	p, err := s.page(c, "Revoke "+k.Name)
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.RevokePage(p, d))
+	return renderPage(s, c, http.StatusOK, "", "Revoke "+k.Name, views.RevokePage, d)
 }
 
 func (s *Server) keyRevoke(c echo.Context) error {
@@ -313,10 +301,7 @@ func (s *Server) keyRevoke(c echo.Context) error {
 	}
 
 	if isFullPage(c) {
-		if err := s.addFlash(c, "The key “"+k.Name+"” was revoked."); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, views.KeyURL(k.ID))
+		return s.redirectWithFlash(c, views.KeyURL(k.ID), "The key “"+k.Name+"” was revoked.")
 	}
 	d, err := s.keyDetails(c.Request().Context(), k)
 	if err != nil {

@@ -73,11 +73,7 @@ func (s *Server) renderEditForm(c echo.Context, status int, f views.KeyEditForm)
 	if !isFullPage(c) {
 		return render(c, status, views.KeyEditFormBody(f, true))
 	}
-	p, err := s.page(c, "Edit "+f.Key.Name)
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.KeyEditPage(p, f))
+	return renderPage(s, c, status, "", "Edit "+f.Key.Name, views.KeyEditPage, f)
 }
 
 // validateEdit checks the edit form as create checks the same fields; f
@@ -145,10 +141,7 @@ func (s *Server) keyEdit(c echo.Context) error {
 		notice = "Nothing to save: the key already had that name, description and allowlist."
 	}
 	if isFullPage(c) {
-		if err := s.addFlash(c, notice); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, views.KeyURL(k.ID))
+		return s.redirectWithFlash(c, views.KeyURL(k.ID), notice)
 	}
 	d, err := s.keyDetails(c.Request().Context(), k)
 	if err != nil {
@@ -210,11 +203,7 @@ func (s *Server) renderRollForm(c echo.Context, status int, f views.RollForm) er
 		}
 		return render(c, status, views.RollModal(f))
 	}
-	p, err := s.page(c, "Roll "+f.Key.Name)
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.RollPage(p, f))
+	return renderPage(s, c, status, "", "Roll "+f.Key.Name, views.RollPage, f)
 }
 
 // keyRoll replaces a key by a new one and leads to the new key's one-time

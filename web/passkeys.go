@@ -191,10 +191,7 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.addFlash(c, "Passkey “"+p.Name+"” removed."); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, views.PasskeysPath)
+	return s.redirectWithFlash(c, views.PasskeysPath, "Passkey “"+p.Name+"” removed.")
 }
 
 // passkeyLoginBegin starts a sign-in with a passkey: for the person

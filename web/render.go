@@ -14,10 +14,6 @@ import (
 	"github.com/blnk-cloud/apikeys/views"
 )
 
-// render answers status with components, one after the other, as HTML.
-// They are rendered into a buffer first: a component that fails has
-// written nothing, and its error becomes a whole error page, not a
-// truncated page with status 200.
 // linkPage loads the page of a link sent to someone (an invitation, a
 // password reset) with load. On GET it renders the page, whatever its
 // status; on POST, a link that cannot be used (a status other than 200:
@@ -46,6 +42,10 @@ func showLink[V any](load func(echo.Context) (V, int, error), page func(V) templ
 	}
 }
 
+// render answers status with components, one after the other, as HTML.
+// They are rendered into a buffer first: a component that fails has
+// written nothing, and its error becomes a whole error page, not a
+// truncated page with status 200.
 func render(c echo.Context, status int, comps ...templ.Component) error {
 	var buf bytes.Buffer
 	for _, comp := range comps {
@@ -86,6 +86,18 @@ func (s *Server) page(c echo.Context, title string) (views.Page, error) {
 		Flash:       flash,
 		Now:         s.cfg.Now(),
 	}, nil
+}
+
+// renderPage answers status with a whole signed-in page: view draws data
+// in the shell (page) of the page titled title, in the sidebar's section
+// nav ("" for the API keys).
+func renderPage[T any](s *Server, c echo.Context, status int, nav, title string, view func(views.Page, T) templ.Component, data T) error {
+	p, err := s.page(c, title)
+	if err != nil {
+		return err
+	}
+	p.Nav = nav
+	return render(c, status, view(p, data))
 }
 
 // problem is an error the API answers with its own code: handlers return
