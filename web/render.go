@@ -12,6 +12,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/views"
+	"github.com/blnk-cloud/apikeys/web/apiv1"
 )
 
 // linkPage loads the page of a link sent to someone (an invitation, a
@@ -118,18 +119,6 @@ func apiError(status int, code, message string) error {
 	return &problem{status: status, code: code, message: message}
 }
 
-// apiErrorBody is the API's error: {"error": {"code", "message",
-// "fields"}}, fields only for validation_failed.
-type apiErrorBody struct {
-	Error apiErrorObject `json:"error"`
-}
-
-type apiErrorObject struct {
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
-}
-
 // statusOf is the HTTP status of a domain error's code.
 var statusOf = map[string]int{
 	derrors.EINVALID:      http.StatusUnprocessableEntity,
@@ -204,7 +193,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			code = "internal_error"
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		werr := c.JSON(status, apiErrorBody{Error: apiErrorObject{Code: code, Message: message, Fields: fields}})
+		werr := c.JSON(status, apiv1.Error{Error: apiv1.ErrorObject{Code: code, Message: message, Fields: fields}})
 		if werr != nil {
 			s.log.Error("write error", "request_id", requestIDOf(c), "err", werr)
 		}
