@@ -1,11 +1,11 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -72,37 +72,45 @@ func (s *Server) renderKeyForm(c echo.Context, status int, f views.KeyForm) erro
 
 // keyInput is the validated create form.
 type keyInput struct {
-	name        string
-	description string
-	scopes      apikey.Set
-	expiresAt   time.Time // zero: never
-	expiryDays  int       // the "N days" choices' policy; 0 for a date or never
-	allowlist   []netip.Prefix
+	keys.Edit  // name, description, allowlist: the fields edit changes
+	scopes     apikey.Set
+	expiresAt  time.Time // zero: never
+	expiryDays int       // the "N days" choices' policy; 0 for a date or never
 }
 
 // validateKeyForm checks the create form; f collects the problems.
 func validateKeyForm(f *views.KeyForm) (keyInput, bool) {
 	p := views.Problems{}
-	var in keyInput
+	in := keyInput{Edit: cleanKeyFields(p, f.Name, f.Description, f.Allowlist)}
+	in.scopes = clean(p, "scopes", apikey.ParseScopes, f.Scopes)
 	var err error
-	if in.name, err = apikey.CleanName(f.Name); err != nil {
-		p["name"] = derrors.Message(err)
-	}
-	if in.description, err = apikey.CleanDescription(f.Description); err != nil {
-		p["description"] = derrors.Message(err)
-	}
-	if in.scopes, err = apikey.ParseScopes(f.Scopes); err != nil {
-		p["scopes"] = derrors.Message(err)
-	}
 	if in.expiresAt, err = apikey.Expiry(f.Expires, f.ExpiresOn, f.Now); err != nil {
 		p["expires"] = derrors.Message(err)
 	}
 	in.expiryDays = apikey.ExpiryDays(f.Expires)
-	if in.allowlist, err = apikey.CleanAllowlist(f.Allowlist); err != nil {
-		p["allowlist"] = derrors.Message(err)
-	}
 	f.Problems = p
 	return in, len(p) == 0
+}
+
+// cleanKeyFields checks the fields a key's create and edit forms share
+// (name, description, allowlist) by the same rules; p collects the
+// problems.
+func cleanKeyFields(p views.Problems, name, description, allowlist string) keys.Edit {
+	return keys.Edit{
+		Name:        clean(p, "name", apikey.CleanName, name),
+		Description: clean(p, "description", apikey.CleanDescription, description),
+		Allowlist:   clean(p, "allowlist", apikey.CleanAllowlist, allowlist),
+	}
+}
+
+// clean returns what cleaner makes of in; when it refuses in, its
+// message is field's problem in p.
+func clean[In, Out any](p views.Problems, field string, cleaner func(In) (Out, error), in In) Out {
+	out, err := cleaner(in)
+	if err != nil {
+		p[field] = derrors.Message(err)
+	}
+	return out
 }
 
 func (s *Server) keyCreate(c echo.Context) error {
@@ -135,12 +143,12 @@ func (s *Server) keyCreate(c echo.Context) error {
 	created, err := s.keys.Create(c.Request().Context(), s.actor(c), keys.Spec{
 		WorkspaceID: cur.Workspace.ID,
 		Workspace:   cur.Workspace.Name,
-		Name:        in.name,
-		Description: in.description,
+		Name:        in.Name,
+		Description: in.Description,
 		Scopes:      in.scopes,
 		ExpiresAt:   in.expiresAt,
 		ExpiryDays:  in.expiryDays,
-		Allowlist:   in.allowlist,
+		Allowlist:   in.Allowlist,
 		FormToken:   f.Token,
 	})
 	if policyProblems(err, f.Problems) {
@@ -189,14 +197,22 @@ func formError(err error) error {
 	return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
 }
 
+// loadInWorkspace loads, with load, what the :id parameter names in
+// workspace ws. An id that valid says cannot exist is 404 without a
+// query; load answers 404 (blnk.ErrNotFound) for another workspace's.
+func loadInWorkspace[T any](c echo.Context, ws int64, valid func(string) bool, load func(context.Context, int64, string) (T, error)) (T, error) {
+	id := c.Param("id")
+	if !valid(id) {
+		var none T
+		return none, echo.ErrNotFound
+	}
+	return load(c.Request().Context(), ws, id)
+}
+
 // workspaceKey loads the key named by the :id parameter from the signed-in
 // workspace. Keys of other workspaces, and ids that cannot exist, are 404.
 func (s *Server) workspaceKey(c echo.Context) (apikey.Key, error) {
-	id := c.Param("id")
-	if !apikey.ValidID(id) {
-		return apikey.Key{}, echo.ErrNotFound
-	}
-	k, err := s.db.Key(c.Request().Context(), mustSession(c).Workspace.ID, id)
+	k, err := loadInWorkspace(c, mustSession(c).Workspace.ID, apikey.ValidID, s.db.Key)
 	if err != nil {
 		return apikey.Key{}, err
 	}

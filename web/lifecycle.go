@@ -80,17 +80,7 @@ func (s *Server) renderEditForm(c echo.Context, status int, f views.KeyEditForm)
 // collects the problems.
 func validateEdit(f *views.KeyEditForm) (keys.Edit, bool) {
 	p := views.Problems{}
-	var e keys.Edit
-	var err error
-	if e.Name, err = apikey.CleanName(f.Name); err != nil {
-		p["name"] = derrors.Message(err)
-	}
-	if e.Description, err = apikey.CleanDescription(f.Description); err != nil {
-		p["description"] = derrors.Message(err)
-	}
-	if e.Allowlist, err = apikey.CleanAllowlist(f.Allowlist); err != nil {
-		p["allowlist"] = derrors.Message(err)
-	}
+	e := cleanKeyFields(p, f.Name, f.Description, f.Allowlist)
 	f.Problems = p
 	return e, len(p) == 0
 }

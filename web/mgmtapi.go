@@ -343,11 +343,7 @@ func (s *Server) apiKeys(c echo.Context) error {
 // apiWorkspaceKey loads the key of the :id parameter from the token's
 // workspace; another workspace's key, or no key, is 404.
 func (s *Server) apiWorkspaceKey(c echo.Context) (apikey.Key, error) {
-	id := c.Param("id")
-	if !apikey.ValidID(id) {
-		return apikey.Key{}, echo.ErrNotFound
-	}
-	return s.db.Key(c.Request().Context(), grantOf(c).Workspace.ID, id)
+	return loadInWorkspace(c, grantOf(c).Workspace.ID, apikey.ValidID, s.db.Key)
 }
 
 func (s *Server) apiKeyGet(c echo.Context) error {
@@ -411,8 +407,8 @@ func (s *Server) apiKeyCreate(c echo.Context) error {
 		return validationFailed(p)
 	}
 	created, err := s.keys.Create(c.Request().Context(), actorOfToken(c), keys.Spec{
-		WorkspaceID: g.Workspace.ID, Workspace: g.Workspace.Name, Name: in.name, Description: in.description,
-		Scopes: in.scopes, ExpiresAt: in.expiresAt, Allowlist: in.allowlist, FormToken: newFormToken(),
+		WorkspaceID: g.Workspace.ID, Workspace: g.Workspace.Name, Name: in.Name, Description: in.Description,
+		Scopes: in.scopes, ExpiresAt: in.expiresAt, Allowlist: in.Allowlist, FormToken: newFormToken(),
 	})
 	if err != nil {
 		return err

@@ -174,11 +174,7 @@ func (s *Server) takeSecretCookie(c echo.Context, id string) (bool, error) {
 // workspaceWebhook loads the endpoint named by :id from the signed-in
 // workspace; another workspace's, or an id that cannot exist, is 404.
 func (s *Server) workspaceWebhook(c echo.Context) (webhook.Endpoint, error) {
-	id := c.Param("id")
-	if !webhook.ValidID(id) {
-		return webhook.Endpoint{}, echo.ErrNotFound
-	}
-	return s.db.Webhook(c.Request().Context(), mustSession(c).Workspace.ID, id)
+	return loadInWorkspace(c, mustSession(c).Workspace.ID, webhook.ValidID, s.db.Webhook)
 }
 
 func (s *Server) webhookSecret(c echo.Context) error {
