@@ -36,12 +36,15 @@ func newFormToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-func validFormToken(t string) bool {
-	if len(t) != 32 {
-		return false
+// formToken is the one-time token form carries (form_token), or a new
+// one when it carries none that newFormToken could have made: a client
+// without the form has no resubmission to recognise.
+func formToken(form url.Values) string {
+	t := form.Get("form_token")
+	if _, err := hex.DecodeString(t); err != nil || len(t) != 32 {
+		return newFormToken()
 	}
-	_, err := hex.DecodeString(t)
-	return err == nil
+	return t
 }
 
 func (s *Server) keyNew(c echo.Context) error {
@@ -125,14 +128,11 @@ func (s *Server) keyCreate(c echo.Context) error {
 		Expires:     form.Get("expires"),
 		ExpiresOn:   form.Get("expires_on"),
 		Allowlist:   form.Get("allowlist"),
-		Token:       form.Get("form_token"),
+		Token:       formToken(form),
 		Now:         s.cfg.Now(),
 	}
 	if f.Expires == "" && f.ExpiresOn != "" {
 		f.Expires = apikey.ExpiresDate
-	}
-	if !validFormToken(f.Token) {
-		f.Token = newFormToken() // a client without the form: no resubmission to recognise
 	}
 	in, ok := validateKeyForm(&f)
 	if !ok {

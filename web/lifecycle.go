@@ -207,10 +207,7 @@ func (s *Server) keyRoll(c echo.Context) error {
 	if err != nil {
 		return formError(err)
 	}
-	token := form.Get("form_token")
-	if !validFormToken(token) {
-		token = newFormToken() // a client without the form: no resubmission to recognise
-	}
+	token := formToken(form)
 	overlap, overlapErr := apikey.ParseOverlap(form.Get("overlap"))
 	if overlapErr != nil {
 		k, err := s.workspaceKey(c)

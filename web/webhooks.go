@@ -121,10 +121,7 @@ func (s *Server) webhookCreate(c echo.Context) error {
 		URL:         form.Get("url"),
 		Events:      form["events"],
 		Description: form.Get("description"),
-		Token:       form.Get("form_token"),
-	}
-	if !validFormToken(f.Token) {
-		f.Token = newFormToken()
+		Token:       formToken(form),
 	}
 	in, ok := s.validateWebhookForm(c, &f)
 	if !ok {
