@@ -15,17 +15,14 @@ type Viewer struct {
 	Role   blnk.Role
 }
 
-type viewerKey struct{}
-
 // WithViewer returns ctx carrying the person pages are drawn for.
 func WithViewer(ctx context.Context, v Viewer) context.Context {
-	return context.WithValue(ctx, viewerKey{}, v)
+	return withCarried(ctx, v)
 }
 
 // ViewerOf returns the person ctx carries (zero: nobody signed in).
 func ViewerOf(ctx context.Context) Viewer {
-	v, _ := ctx.Value(viewerKey{}).(Viewer)
-	return v
+	return carriedOf[Viewer](ctx)
 }
 
 // Can reports whether the person drawn for has p.

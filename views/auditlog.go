@@ -228,18 +228,16 @@ func whenText(v any) string {
 }
 
 // expiryText is a key's expiry of the details as the list says it: the
-// last day it works, for the end of a day; else the instant.
+// last day it works, for the end of a day; else the instant (whenText).
 func expiryText(v any) string {
 	s, t, ok := detailTime(v)
 	switch {
 	case s == "":
 		return "never expires"
-	case !ok:
-		return "expires " + s
-	case t.Equal(t.Truncate(24 * time.Hour)):
+	case ok && t.Equal(t.Truncate(24*time.Hour)):
 		return "works through " + Date(apikey.LastValidDay(t))
 	}
-	return "expires " + Exact(t)
+	return "expires " + whenText(v)
 }
 
 // absent reports whether a value of the details holds nothing (nil or

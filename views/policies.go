@@ -2,6 +2,7 @@ package views
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
@@ -47,12 +48,7 @@ func PolicyFormOf(p blnk.Policy) PolicyForm {
 
 // HasScope reports whether the form has scope s ticked.
 func (f PolicyForm) HasScope(s apikey.Scope) bool {
-	for _, n := range f.MemberScopes {
-		if n == string(s) {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(f.MemberScopes, string(s))
 }
 
 // policyFields are the policy form's fields in their order.
@@ -74,18 +70,15 @@ type PolicyView struct {
 	Roles  map[int64]blnk.Role
 }
 
-type policyKey struct{}
-
 // WithPolicy returns ctx carrying the key policies the pages mark keys
 // by.
 func WithPolicy(ctx context.Context, v PolicyView) context.Context {
-	return context.WithValue(ctx, policyKey{}, v)
+	return withCarried(ctx, v)
 }
 
 // PolicyOf returns the key policies ctx carries (none: no rule).
 func PolicyOf(ctx context.Context) PolicyView {
-	v, _ := ctx.Value(policyKey{}).(PolicyView)
-	return v
+	return carriedOf[PolicyView](ctx)
 }
 
 // NonCompliance returns the rules of the key policies that k breaks at

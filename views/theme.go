@@ -35,19 +35,16 @@ func (t Theme) Value() string {
 	return string(t)
 }
 
-type themeKey struct{}
-
 // WithTheme returns ctx carrying the theme pages rendered with it use, so
 // that every page, the error pages included, is drawn in the right theme
 // from its first paint without each handler passing it along.
 func WithTheme(ctx context.Context, t Theme) context.Context {
-	return context.WithValue(ctx, themeKey{}, t)
+	return withCarried(ctx, t)
 }
 
 // ThemeOf returns the theme carried by ctx.
 func ThemeOf(ctx context.Context) Theme {
-	t, _ := ctx.Value(themeKey{}).(Theme)
-	return t
+	return carriedOf[Theme](ctx)
 }
 
 // colorScheme is the content of the color-scheme meta tag: the browser

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,12 +25,7 @@ type WebhookForm struct {
 
 // Has reports whether the form has event t ticked.
 func (f WebhookForm) Has(t webhook.EventType) bool {
-	for _, e := range f.Events {
-		if e == string(t) {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(f.Events, string(t))
 }
 
 // WebhookDetails is an endpoint's page: its settings and recent deliveries.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/keyauth"
+	"github.com/blnk-cloud/apikeys/web/apiv1"
 	"github.com/blnk-cloud/apikeys/web/openapi"
 )
 
@@ -27,13 +28,7 @@ type whoamiResponse struct {
 	// RolledInto names the key that replaced this one in a roll (null if
 	// none): this key stops working at expires_at, the end of the
 	// roll's overlap, so clients can notice and switch.
-	RolledInto *keyRef `json:"rolled_into"`
-}
-
-// keyRef names a key without saying anything secret.
-type keyRef struct {
-	ID     string `json:"id"`
-	Prefix string `json:"prefix"`
+	RolledInto *apiv1.KeyRef `json:"rolled_into"`
 }
 
 type workspaceObject struct {
@@ -58,7 +53,7 @@ func (s *Server) whoami(c echo.Context) error {
 		resp.ExpiresAt = &t
 	}
 	if id.RolledInto != "" {
-		resp.RolledInto = &keyRef{ID: id.RolledInto, Prefix: id.RolledIntoPrefix}
+		resp.RolledInto = &apiv1.KeyRef{ID: id.RolledInto, Prefix: id.RolledIntoPrefix}
 	}
 	return c.JSON(http.StatusOK, resp)
 }

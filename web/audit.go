@@ -127,12 +127,7 @@ func (s *Server) auditLog(c echo.Context) error {
 		// filter alongside.
 		return render(c, http.StatusOK, views.AuditResults(l), views.AuditExportOOB(q.shown))
 	}
-	p, err := s.page(c, "Audit log")
-	if err != nil {
-		return err
-	}
-	p.Nav = views.NavAudit
-	return render(c, http.StatusOK, views.AuditLogPage(p, l))
+	return renderPage(s, c, http.StatusOK, views.NavAudit, "Audit log", views.AuditLogPage, l)
 }
 
 // auditExport writes every event the filter selects, newest first, as

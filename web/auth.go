@@ -79,20 +79,16 @@ type setupInput struct {
 // validateSetup checks the setup form; f collects the problems.
 func validateSetup(f *views.SetupForm, pw, confirm string) (setupInput, bool) {
 	p := views.Problems{}
-	var in setupInput
-	var err error
-	if in.workspace, err = blnk.CleanWorkspaceName(f.Workspace); err != nil {
-		p["workspace"] = derrors.Message(err)
-	}
-	if in.email, err = blnk.CleanEmail(f.Email); err != nil {
-		p["email"] = derrors.Message(err)
+	in := setupInput{
+		workspace: clean(p, "workspace", blnk.CleanWorkspaceName, f.Workspace),
+		email:     clean(p, "email", blnk.CleanEmail, f.Email),
+		password:  pw,
 	}
 	if err := password.Check(pw); err != nil {
 		p["password"] = derrors.Message(err)
 	} else if pw != confirm {
 		p["confirm"] = "The passwords do not match."
 	}
-	in.password = pw
 	f.Problems = p
 	return in, len(p) == 0
 }

@@ -82,11 +82,7 @@ func (s *Server) keyBulkRevokeConfirm(c echo.Context) error {
 	if !isFullPage(c) {
 		return render(c, http.StatusOK, views.BulkRevokeModal(b))
 	}
-	p, err := s.page(c, b.Title())
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.BulkRevokePage(p, b))
+	return renderPage(s, c, http.StatusOK, "", b.Title(), views.BulkRevokePage, b)
 }
 
 // keyBulkRevoke revokes the keys named by repeated "id" fields (POST
@@ -118,10 +114,7 @@ func (s *Server) keyBulkRevoke(c echo.Context) error {
 	msg := views.BulkRevokedText(len(r.Revoked), len(r.Skipped), r.Confirmation)
 	back := views.ListBackURL(form.Get("back"))
 	if isFullPage(c) {
-		if err := s.addFlash(c, msg); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, back)
+		return s.redirectWithFlash(c, back, msg)
 	}
 	u, _ := url.Parse(back)
 	if err := s.withPolicy(c); err != nil {

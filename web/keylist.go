@@ -209,11 +209,7 @@ func (s *Server) keyList(c echo.Context) error {
 		}
 		return render(c, status, views.KeysResultsSwap(l, pasted))
 	}
-	p, err := s.page(c, "API Keys")
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.KeysPage(p, l))
+	return renderPage(s, c, status, "", "API Keys", views.KeysPage, l)
 }
 
 // keyListOf reads the page of the workspace's keys list that query (the

@@ -1,11 +1,11 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -36,12 +36,15 @@ func newFormToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-func validFormToken(t string) bool {
-	if len(t) != 32 {
-		return false
+// formToken is the one-time token form carries (form_token), or a new
+// one when it carries none that newFormToken could have made: a client
+// without the form has no resubmission to recognise.
+func formToken(form url.Values) string {
+	t := form.Get("form_token")
+	if _, err := hex.DecodeString(t); err != nil || len(t) != 32 {
+		return newFormToken()
 	}
-	_, err := hex.DecodeString(t)
-	return err == nil
+	return t
 }
 
 func (s *Server) keyNew(c echo.Context) error {
@@ -67,46 +70,50 @@ func (s *Server) renderKeyForm(c echo.Context, status int, f views.KeyForm) erro
 		}
 		return render(c, status, views.NewKeyModal(f))
 	}
-	p, err := s.page(c, "Create API Key")
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.NewKeyPage(p, f))
+	return renderPage(s, c, status, "", "Create API Key", views.NewKeyPage, f)
 }
 
 // keyInput is the validated create form.
 type keyInput struct {
-	name        string
-	description string
-	scopes      apikey.Set
-	expiresAt   time.Time // zero: never
-	expiryDays  int       // the "N days" choices' policy; 0 for a date or never
-	allowlist   []netip.Prefix
+	keys.Edit  // name, description, allowlist: the fields edit changes
+	scopes     apikey.Set
+	expiresAt  time.Time // zero: never
+	expiryDays int       // the "N days" choices' policy; 0 for a date or never
 }
 
 // validateKeyForm checks the create form; f collects the problems.
 func validateKeyForm(f *views.KeyForm) (keyInput, bool) {
 	p := views.Problems{}
-	var in keyInput
+	in := keyInput{Edit: cleanKeyFields(p, f.Name, f.Description, f.Allowlist)}
+	in.scopes = clean(p, "scopes", apikey.ParseScopes, f.Scopes)
 	var err error
-	if in.name, err = apikey.CleanName(f.Name); err != nil {
-		p["name"] = derrors.Message(err)
-	}
-	if in.description, err = apikey.CleanDescription(f.Description); err != nil {
-		p["description"] = derrors.Message(err)
-	}
-	if in.scopes, err = apikey.ParseScopes(f.Scopes); err != nil {
-		p["scopes"] = derrors.Message(err)
-	}
 	if in.expiresAt, err = apikey.Expiry(f.Expires, f.ExpiresOn, f.Now); err != nil {
 		p["expires"] = derrors.Message(err)
 	}
 	in.expiryDays = apikey.ExpiryDays(f.Expires)
-	if in.allowlist, err = apikey.CleanAllowlist(f.Allowlist); err != nil {
-		p["allowlist"] = derrors.Message(err)
-	}
 	f.Problems = p
 	return in, len(p) == 0
+}
+
+// cleanKeyFields checks the fields a key's create and edit forms share
+// (name, description, allowlist) by the same rules; p collects the
+// problems.
+func cleanKeyFields(p views.Problems, name, description, allowlist string) keys.Edit {
+	return keys.Edit{
+		Name:        clean(p, "name", apikey.CleanName, name),
+		Description: clean(p, "description", apikey.CleanDescription, description),
+		Allowlist:   clean(p, "allowlist", apikey.CleanAllowlist, allowlist),
+	}
+}
+
+// clean returns what cleaner makes of in; when it refuses in, its
+// message is field's problem in p.
+func clean[In, Out any](p views.Problems, field string, cleaner func(In) (Out, error), in In) Out {
+	out, err := cleaner(in)
+	if err != nil {
+		p[field] = derrors.Message(err)
+	}
+	return out
 }
 
 func (s *Server) keyCreate(c echo.Context) error {
@@ -121,14 +128,11 @@ func (s *Server) keyCreate(c echo.Context) error {
 		Expires:     form.Get("expires"),
 		ExpiresOn:   form.Get("expires_on"),
 		Allowlist:   form.Get("allowlist"),
-		Token:       form.Get("form_token"),
+		Token:       formToken(form),
 		Now:         s.cfg.Now(),
 	}
 	if f.Expires == "" && f.ExpiresOn != "" {
 		f.Expires = apikey.ExpiresDate
-	}
-	if !validFormToken(f.Token) {
-		f.Token = newFormToken() // a client without the form: no resubmission to recognise
 	}
 	in, ok := validateKeyForm(&f)
 	if !ok {
@@ -139,12 +143,12 @@ func (s *Server) keyCreate(c echo.Context) error {
 	created, err := s.keys.Create(c.Request().Context(), s.actor(c), keys.Spec{
 		WorkspaceID: cur.Workspace.ID,
 		Workspace:   cur.Workspace.Name,
-		Name:        in.name,
-		Description: in.description,
+		Name:        in.Name,
+		Description: in.Description,
 		Scopes:      in.scopes,
 		ExpiresAt:   in.expiresAt,
 		ExpiryDays:  in.expiryDays,
-		Allowlist:   in.allowlist,
+		Allowlist:   in.Allowlist,
 		FormToken:   f.Token,
 	})
 	if policyProblems(err, f.Problems) {
@@ -193,14 +197,22 @@ func formError(err error) error {
 	return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").SetInternal(err)
 }
 
+// loadInWorkspace loads, with load, what the :id parameter names in
+// workspace ws. An id that valid says cannot exist is 404 without a
+// query; load answers 404 (blnk.ErrNotFound) for another workspace's.
+func loadInWorkspace[T any](c echo.Context, ws int64, valid func(string) bool, load func(context.Context, int64, string) (T, error)) (T, error) {
+	id := c.Param("id")
+	if !valid(id) {
+		var none T
+		return none, echo.ErrNotFound
+	}
+	return load(c.Request().Context(), ws, id)
+}
+
 // workspaceKey loads the key named by the :id parameter from the signed-in
 // workspace. Keys of other workspaces, and ids that cannot exist, are 404.
 func (s *Server) workspaceKey(c echo.Context) (apikey.Key, error) {
-	id := c.Param("id")
-	if !apikey.ValidID(id) {
-		return apikey.Key{}, echo.ErrNotFound
-	}
-	k, err := s.db.Key(c.Request().Context(), mustSession(c).Workspace.ID, id)
+	k, err := loadInWorkspace(c, mustSession(c).Workspace.ID, apikey.ValidID, s.db.Key)
 	if err != nil {
 		return apikey.Key{}, err
 	}
@@ -273,11 +285,7 @@ func (s *Server) keyShow(c echo.Context) error {
 		}
 		return render(c, http.StatusOK, views.KeyPanel(d))
 	}
-	p, err := s.page(c, k.Name)
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.KeyPage(p, d))
+	return renderPage(s, c, http.StatusOK, "", k.Name, views.KeyPage, d)
 }
 
 func (s *Server) keyRevokeConfirm(c echo.Context) error {
@@ -289,11 +297,7 @@ func (s *Server) keyRevokeConfirm(c echo.Context) error {
 	if !isFullPage(c) {
 		return render(c, http.StatusOK, views.RevokeModal(d))
 	}
-	p, err := s.page(c, "Revoke "+k.Name)
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.RevokePage(p, d))
+	return renderPage(s, c, http.StatusOK, "", "Revoke "+k.Name, views.RevokePage, d)
 }
 
 func (s *Server) keyRevoke(c echo.Context) error {
@@ -313,10 +317,7 @@ func (s *Server) keyRevoke(c echo.Context) error {
 	}
 
 	if isFullPage(c) {
-		if err := s.addFlash(c, "The key “"+k.Name+"” was revoked."); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, views.KeyURL(k.ID))
+		return s.redirectWithFlash(c, views.KeyURL(k.ID), "The key “"+k.Name+"” was revoked.")
 	}
 	d, err := s.keyDetails(c.Request().Context(), k)
 	if err != nil {

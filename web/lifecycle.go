@@ -73,28 +73,14 @@ func (s *Server) renderEditForm(c echo.Context, status int, f views.KeyEditForm)
 	if !isFullPage(c) {
 		return render(c, status, views.KeyEditFormBody(f, true))
 	}
-	p, err := s.page(c, "Edit "+f.Key.Name)
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.KeyEditPage(p, f))
+	return renderPage(s, c, status, "", "Edit "+f.Key.Name, views.KeyEditPage, f)
 }
 
 // validateEdit checks the edit form as create checks the same fields; f
 // collects the problems.
 func validateEdit(f *views.KeyEditForm) (keys.Edit, bool) {
 	p := views.Problems{}
-	var e keys.Edit
-	var err error
-	if e.Name, err = apikey.CleanName(f.Name); err != nil {
-		p["name"] = derrors.Message(err)
-	}
-	if e.Description, err = apikey.CleanDescription(f.Description); err != nil {
-		p["description"] = derrors.Message(err)
-	}
-	if e.Allowlist, err = apikey.CleanAllowlist(f.Allowlist); err != nil {
-		p["allowlist"] = derrors.Message(err)
-	}
+	e := cleanKeyFields(p, f.Name, f.Description, f.Allowlist)
 	f.Problems = p
 	return e, len(p) == 0
 }
@@ -145,10 +131,7 @@ func (s *Server) keyEdit(c echo.Context) error {
 		notice = "Nothing to save: the key already had that name, description and allowlist."
 	}
 	if isFullPage(c) {
-		if err := s.addFlash(c, notice); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, views.KeyURL(k.ID))
+		return s.redirectWithFlash(c, views.KeyURL(k.ID), notice)
 	}
 	d, err := s.keyDetails(c.Request().Context(), k)
 	if err != nil {
@@ -210,11 +193,7 @@ func (s *Server) renderRollForm(c echo.Context, status int, f views.RollForm) er
 		}
 		return render(c, status, views.RollModal(f))
 	}
-	p, err := s.page(c, "Roll "+f.Key.Name)
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.RollPage(p, f))
+	return renderPage(s, c, status, "", "Roll "+f.Key.Name, views.RollPage, f)
 }
 
 // keyRoll replaces a key by a new one and leads to the new key's one-time
@@ -228,10 +207,7 @@ func (s *Server) keyRoll(c echo.Context) error {
 	if err != nil {
 		return formError(err)
 	}
-	token := form.Get("form_token")
-	if !validFormToken(token) {
-		token = newFormToken() // a client without the form: no resubmission to recognise
-	}
+	token := formToken(form)
 	overlap, overlapErr := apikey.ParseOverlap(form.Get("overlap"))
 	if overlapErr != nil {
 		k, err := s.workspaceKey(c)

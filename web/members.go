@@ -67,12 +67,7 @@ func (s *Server) membersPage(c echo.Context, status int, m views.Members) error 
 			return err
 		}
 	}
-	p, err := s.page(c, "Members")
-	if err != nil {
-		return err
-	}
-	p.Nav = views.NavMembers
-	return render(c, status, views.MembersPage(p, m))
+	return renderPage(s, c, status, views.NavMembers, "Members", views.MembersPage, m)
 }
 
 func (s *Server) memberList(c echo.Context) error {
@@ -131,10 +126,7 @@ func (s *Server) invitationRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.addFlash(c, "The invitation of "+inv.Email+" was revoked: its link no longer works."); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, views.MembersPath)
+	return s.redirectWithFlash(c, views.MembersPath, "The invitation of "+inv.Email+" was revoked: its link no longer works.")
 }
 
 func (s *Server) memberRole(c echo.Context) error {
@@ -150,10 +142,7 @@ func (s *Server) memberRole(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.addFlash(c, m.User.Email+" is now "+article(m.Role)+" "+m.Role.Label()+"."); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, views.MembersPath)
+	return s.redirectWithFlash(c, views.MembersPath, m.User.Email+" is now "+article(m.Role)+" "+m.Role.Label()+".")
 }
 
 // article is "an" before Owner and Admin, else "a".
@@ -189,12 +178,7 @@ func (s *Server) renderRemoval(c echo.Context, status int, r views.RemoveMember)
 	if r.Self {
 		title = "Leave " + mustSession(c).Workspace.Name
 	}
-	p, err := s.page(c, title)
-	if err != nil {
-		return err
-	}
-	p.Nav = views.NavMembers
-	return render(c, status, views.RemoveMemberPage(p, r))
+	return renderPage(s, c, status, views.NavMembers, title, views.RemoveMemberPage, r)
 }
 
 func (s *Server) memberRemoveConfirm(c echo.Context) error {
@@ -243,10 +227,7 @@ func (s *Server) memberRemove(c echo.Context) error {
 	default:
 		msg += " " + keyCount(n) + " revoked."
 	}
-	if err := s.addFlash(c, msg); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, views.MembersPath)
+	return s.redirectWithFlash(c, views.MembersPath, msg)
 }
 
 func keyCount(n int) string {

@@ -32,6 +32,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/keys"
 	"github.com/blnk-cloud/apikeys/internal/tokens"
 	"github.com/blnk-cloud/apikeys/views"
+	"github.com/blnk-cloud/apikeys/web/apiv1"
 )
 
 // maxAPIBody is the largest JSON body the management API reads.
@@ -283,26 +284,6 @@ func actorOfToken(c echo.Context) audit.Actor {
 	return audit.Actor{UserID: g.User.ID, Email: g.User.Email, Kind: audit.User, IP: c.RealIP(), Request: requestIDOf(c), Via: g.Token.Name}
 }
 
-// apiKey is a key as the management API shows it.
-type apiKey struct {
-	ID          string     `json:"id"`
-	WorkspaceID int64      `json:"workspace_id"`
-	Name        string     `json:"name"`
-	Prefix      string     `json:"prefix"`
-	Status      string     `json:"status"`
-	Scopes      []string   `json:"scopes"`
-	Role        string     `json:"role"` // always member, as whoami says
-	Description string     `json:"description"`
-	Allowlist   []string   `json:"allowlist"`
-	CreatedAt   time.Time  `json:"created_at"`
-	CreatedBy   *string    `json:"created_by"` // null: the command line
-	ExpiresAt   *time.Time `json:"expires_at"` // null: never
-	LastUsedAt  *time.Time `json:"last_used_at"`
-	RevokedAt   *time.Time `json:"revoked_at"`
-	RolledFrom  *keyRef    `json:"rolled_from"`
-	RolledInto  *keyRef    `json:"rolled_into"`
-}
-
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -311,9 +292,10 @@ func timePtr(t time.Time) *time.Time {
 	return &u
 }
 
-func (s *Server) apiKeyOf(k apikey.Key, now time.Time) apiKey {
+// apiKeyOf is k as the management API shows it at now.
+func (s *Server) apiKeyOf(k apikey.Key, now time.Time) apiv1.Key {
 	s.freshLastUsed(&k)
-	out := apiKey{ID: k.ID, WorkspaceID: k.WorkspaceID, Name: k.Name, Prefix: k.Prefix, Status: string(k.Status(now)), Scopes: []string{}, Role: string(k.Role()),
+	out := apiv1.Key{ID: k.ID, WorkspaceID: k.WorkspaceID, Name: k.Name, Prefix: k.Prefix, Status: string(k.Status(now)), Scopes: []string{}, Role: string(k.Role()),
 		Description: k.Description, Allowlist: []string{}, CreatedAt: k.CreatedAt.UTC(), ExpiresAt: timePtr(k.ExpiresAt),
 		LastUsedAt: timePtr(k.LastUsedAt), RevokedAt: timePtr(k.RevokedAt)}
 	for _, sc := range k.Scopes.Scopes() {
@@ -327,20 +309,12 @@ func (s *Server) apiKeyOf(k apikey.Key, now time.Time) apiKey {
 		out.CreatedBy = &by
 	}
 	if k.RolledFrom != "" {
-		out.RolledFrom = &keyRef{ID: k.RolledFrom, Prefix: k.RolledFromPrefix}
+		out.RolledFrom = &apiv1.KeyRef{ID: k.RolledFrom, Prefix: k.RolledFromPrefix}
 	}
 	if k.RolledInto != "" {
-		out.RolledInto = &keyRef{ID: k.RolledInto, Prefix: k.RolledIntoPrefix}
+		out.RolledInto = &apiv1.KeyRef{ID: k.RolledInto, Prefix: k.RolledIntoPrefix}
 	}
 	return out
-}
-
-// apiPage is a page of a list: its items, and the cursor of the next
-// page (null and has_more false on the last).
-type apiPage[T any] struct {
-	Data       []T     `json:"data"`
-	NextCursor *string `json:"next_cursor"`
-	HasMore    bool    `json:"has_more"`
 }
 
 // apiKeys lists the workspace's keys with the list's filters (q,
@@ -359,7 +333,7 @@ func (s *Server) apiKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := apiPage[apiKey]{Data: make([]apiKey, 0, len(page.Keys)), NextCursor: strPtr(page.Next.String()), HasMore: !page.Next.IsZero()}
+	out := apiv1.Page[apiv1.Key]{Data: make([]apiv1.Key, 0, len(page.Keys)), NextCursor: strPtr(page.Next.String()), HasMore: !page.Next.IsZero()}
 	for _, k := range page.Keys {
 		out.Data = append(out.Data, s.apiKeyOf(k, now))
 	}
@@ -369,11 +343,7 @@ func (s *Server) apiKeys(c echo.Context) error {
 // apiWorkspaceKey loads the key of the :id parameter from the token's
 // workspace; another workspace's key, or no key, is 404.
 func (s *Server) apiWorkspaceKey(c echo.Context) (apikey.Key, error) {
-	id := c.Param("id")
-	if !apikey.ValidID(id) {
-		return apikey.Key{}, echo.ErrNotFound
-	}
-	return s.db.Key(c.Request().Context(), grantOf(c).Workspace.ID, id)
+	return loadInWorkspace(c, grantOf(c).Workspace.ID, apikey.ValidID, s.db.Key)
 }
 
 func (s *Server) apiKeyGet(c echo.Context) error {
@@ -393,13 +363,6 @@ func (s *Server) apiChangeKey(c echo.Context) (apikey.Key, error) {
 	}
 	g := grantOf(c)
 	return k, mayChangeKey(g.Role, g.User.ID, k)
-}
-
-// createdKey is the answer to a create or a roll: the key and its
-// secret, this once.
-type createdKey struct {
-	apiKey
-	Secret string `json:"secret"`
 }
 
 // apiKeyCreate creates a key: name, scopes, expires_at (RFC 3339, or
@@ -444,14 +407,14 @@ func (s *Server) apiKeyCreate(c echo.Context) error {
 		return validationFailed(p)
 	}
 	created, err := s.keys.Create(c.Request().Context(), actorOfToken(c), keys.Spec{
-		WorkspaceID: g.Workspace.ID, Workspace: g.Workspace.Name, Name: in.name, Description: in.description,
-		Scopes: in.scopes, ExpiresAt: in.expiresAt, Allowlist: in.allowlist, FormToken: newFormToken(),
+		WorkspaceID: g.Workspace.ID, Workspace: g.Workspace.Name, Name: in.Name, Description: in.Description,
+		Scopes: in.scopes, ExpiresAt: in.expiresAt, Allowlist: in.Allowlist, FormToken: newFormToken(),
 	})
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/keys/"+created.Key.ID)
-	return c.JSON(http.StatusCreated, createdKey{apiKey: s.apiKeyOf(created.Key, now), Secret: created.Token})
+	return c.JSON(http.StatusCreated, apiv1.CreatedKey{Key: s.apiKeyOf(created.Key, now), Secret: created.Token})
 }
 
 // apiKeyEdit changes a key's name, description and allowlist: a field
@@ -503,27 +466,6 @@ func (s *Server) apiKeyEdit(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.apiKeyOf(ed.Key, s.cfg.Now()))
 }
 
-// confirmation is how the running servers confirmed a change.
-type confirmation struct {
-	Confirmed int   `json:"confirmed"`
-	Lapsed    int   `json:"lapsed"` // servers that stopped trusting their memory instead`
-	Servers   int   `json:"servers"`
-	MS        int64 `json:"ms"`
-	Complete  bool  `json:"complete"`
-}
-
-func confirmationOf(c apikey.Confirmation) confirmation {
-	return confirmation{Confirmed: c.Confirmed, Lapsed: c.Lapsed, Servers: c.Servers, MS: c.Took.Milliseconds(), Complete: c.Complete()}
-}
-
-// rolledKey is the answer to a roll: the new key with its secret, the
-// key it replaces, and the servers' confirmation of the old key's end.
-type rolledKey struct {
-	createdKey
-	Replaced     apiKey       `json:"replaced"`
-	Confirmation confirmation `json:"confirmation"`
-}
-
 // apiKeyRoll replaces a key (overlap: now, 1h, 24h, 7d; default 24h).
 func (s *Server) apiKeyRoll(c echo.Context) error {
 	k, err := s.apiChangeKey(c)
@@ -556,16 +498,8 @@ func (s *Server) apiKeyRoll(c echo.Context) error {
 	}
 	now := s.cfg.Now()
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/keys/"+r.New.ID)
-	return c.JSON(http.StatusCreated, rolledKey{createdKey: createdKey{apiKey: s.apiKeyOf(r.New, now), Secret: r.Token},
-		Replaced: s.apiKeyOf(r.Old, now), Confirmation: confirmationOf(r.Confirmation)})
-}
-
-// revokedKey is the answer to a revoke.
-type revokedKey struct {
-	confirmation
-	// Revoked is false when the key was revoked already.
-	Revoked bool   `json:"revoked"`
-	Key     apiKey `json:"key"`
+	return c.JSON(http.StatusCreated, apiv1.RolledKey{CreatedKey: apiv1.CreatedKey{Key: s.apiKeyOf(r.New, now), Secret: r.Token},
+		Replaced: s.apiKeyOf(r.Old, now), Confirmation: apiv1.ConfirmationOf(r.Confirmation)})
 }
 
 // apiKeyRevoke revokes a key, answered once every running server
@@ -582,7 +516,7 @@ func (s *Server) apiKeyRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, revokedKey{confirmation: confirmationOf(r.Confirmation), Revoked: r.Revoked, Key: s.apiKeyOf(r.Key, s.cfg.Now())})
+	return c.JSON(http.StatusOK, apiv1.RevokedKey{Confirmation: apiv1.ConfirmationOf(r.Confirmation), Revoked: r.Revoked, Key: s.apiKeyOf(r.Key, s.cfg.Now())})
 }
 
 // apiEvent is an audit event as the management API shows it.
@@ -637,7 +571,7 @@ func (s *Server) apiAuditEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := apiPage[apiEvent]{Data: make([]apiEvent, 0, len(page.Events))}
+	out := apiv1.Page[apiEvent]{Data: make([]apiEvent, 0, len(page.Events))}
 	for _, ev := range page.Events {
 		d := json.RawMessage(ev.DetailsJSON())
 		if !json.Valid(d) {
@@ -669,7 +603,7 @@ func (s *Server) apiMembers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := apiPage[apiMember]{Data: make([]apiMember, 0, len(ms))} // one page: every member
+	out := apiv1.Page[apiMember]{Data: make([]apiMember, 0, len(ms))} // one page: every member
 	for _, m := range ms {
 		out.Data = append(out.Data, apiMember{ID: m.User.ID, Email: m.User.Email, Name: m.User.Name, Role: string(m.Role),
 			JoinedAt: m.JoinedAt.UTC(), LastSignInAt: timePtr(m.LastSignInAt)})

@@ -28,13 +28,18 @@ const passkeyCookie = "blnk_passkey"
 // attestation with a certificate chain is a few KiB.
 const maxPasskeyAnswer = 64 << 10
 
-// setCeremony hands the token of a ceremony begun to its finish request.
-func (s *Server) setCeremony(c echo.Context, token string) error {
+// beginCeremony answers the begin request of a passkey ceremony: the
+// token goes to its finish request (in the passkey cookie), the options
+// (JSON) to the browser's navigator.credentials call.
+func (s *Server) beginCeremony(c echo.Context, options []byte, token string) error {
 	cs := sessions.NewSession(s.cookies, passkeyCookie)
 	cs.Options = &sessions.Options{Path: "/", MaxAge: int(passkeys.DefaultCeremonyTTL / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode}
 	cs.IsNew = true
 	cs.Values[tokenValue] = token
-	return s.saveCookie(c, cs)
+	if err := s.saveCookie(c, cs); err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, options)
 }
 
 // takeCeremony returns the token the passkey cookie carries ("" if none)
@@ -156,10 +161,7 @@ func (s *Server) passkeyAddBegin(c echo.Context) error {
 	if err != nil {
 		return s.passkeyProblem(c, err)
 	}
-	if err := s.setCeremony(c, token); err != nil {
-		return err
-	}
-	return c.JSONBlob(http.StatusOK, opts)
+	return s.beginCeremony(c, opts, token)
 }
 
 // passkeyAddFinish stores the passkey the browser made (its answer as
@@ -191,10 +193,7 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.addFlash(c, "Passkey “"+p.Name+"” removed."); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, views.PasskeysPath)
+	return s.redirectWithFlash(c, views.PasskeysPath, "Passkey “"+p.Name+"” removed.")
 }
 
 // passkeyLoginBegin starts a sign-in with a passkey: for the person
@@ -220,10 +219,7 @@ func (s *Server) passkeyLoginBegin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.setCeremony(c, token); err != nil {
-		return err
-	}
-	return c.JSONBlob(http.StatusOK, opts)
+	return s.beginCeremony(c, opts, token)
 }
 
 // limitBegins answers 429 (and true) when the client's address has begun

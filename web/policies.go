@@ -26,12 +26,7 @@ func (s *Server) policiesPage(c echo.Context, status int, f views.PolicyForm) er
 		return err
 	}
 	f.NonCompliant = counts.NonCompliant
-	p, err := s.page(c, "Key policies")
-	if err != nil {
-		return err
-	}
-	p.Nav = views.NavPolicies
-	return render(c, status, views.PoliciesPage(p, f))
+	return renderPage(s, c, status, views.NavPolicies, "Key policies", views.PoliciesPage, f)
 }
 
 func (s *Server) policiesShow(c echo.Context) error {

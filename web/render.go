@@ -12,12 +12,9 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/views"
+	"github.com/blnk-cloud/apikeys/web/apiv1"
 )
 
-// render answers status with components, one after the other, as HTML.
-// They are rendered into a buffer first: a component that fails has
-// written nothing, and its error becomes a whole error page, not a
-// truncated page with status 200.
 // linkPage loads the page of a link sent to someone (an invitation, a
 // password reset) with load. On GET it renders the page, whatever its
 // status; on POST, a link that cannot be used (a status other than 200:
@@ -46,6 +43,10 @@ func showLink[V any](load func(echo.Context) (V, int, error), page func(V) templ
 	}
 }
 
+// render answers status with components, one after the other, as HTML.
+// They are rendered into a buffer first: a component that fails has
+// written nothing, and its error becomes a whole error page, not a
+// truncated page with status 200.
 func render(c echo.Context, status int, comps ...templ.Component) error {
 	var buf bytes.Buffer
 	for _, comp := range comps {
@@ -88,6 +89,18 @@ func (s *Server) page(c echo.Context, title string) (views.Page, error) {
 	}, nil
 }
 
+// renderPage answers status with a whole signed-in page: view draws data
+// in the shell (page) of the page titled title, in the sidebar's section
+// nav ("" for the API keys).
+func renderPage[T any](s *Server, c echo.Context, status int, nav, title string, view func(views.Page, T) templ.Component, data T) error {
+	p, err := s.page(c, title)
+	if err != nil {
+		return err
+	}
+	p.Nav = nav
+	return render(c, status, view(p, data))
+}
+
 // problem is an error the API answers with its own code: handlers return
 // it (apiError) and handleError writes it, as it writes every other
 // error, so that the JSON error shape has one writer. (The key checks of
@@ -104,18 +117,6 @@ func (p *problem) Error() string { return p.code + ": " + p.message }
 // message.
 func apiError(status int, code, message string) error {
 	return &problem{status: status, code: code, message: message}
-}
-
-// apiErrorBody is the API's error: {"error": {"code", "message",
-// "fields"}}, fields only for validation_failed.
-type apiErrorBody struct {
-	Error apiErrorObject `json:"error"`
-}
-
-type apiErrorObject struct {
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
 }
 
 // statusOf is the HTTP status of a domain error's code.
@@ -192,7 +193,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			code = "internal_error"
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
-		werr := c.JSON(status, apiErrorBody{Error: apiErrorObject{Code: code, Message: message, Fields: fields}})
+		werr := c.JSON(status, apiv1.Error{Error: apiv1.ErrorObject{Code: code, Message: message, Fields: fields}})
 		if werr != nil {
 			s.log.Error("write error", "request_id", requestIDOf(c), "err", werr)
 		}

@@ -169,6 +169,15 @@ func (s *Server) addFlash(c echo.Context, msg string) error {
 	return s.saveCookie(c, cs)
 }
 
+// redirectWithFlash answers 303 See Other to the page at to, leaving it
+// msg as its one-time notice: the end of a form that changed something.
+func (s *Server) redirectWithFlash(c echo.Context, to, msg string) error {
+	if err := s.addFlash(c, msg); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
 // popFlash returns and forgets the pending notice, if any. A HEAD
 // request changes nothing: the notice waits for the GET.
 func (s *Server) popFlash(c echo.Context) (string, error) {

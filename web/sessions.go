@@ -36,12 +36,7 @@ func (s *Server) sessionList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.page(c, "Your sessions")
-	if err != nil {
-		return err
-	}
-	p.Nav = views.NavSessions
-	return render(c, http.StatusOK, views.SessionsPage(p, list))
+	return renderPage(s, c, http.StatusOK, views.NavSessions, "Your sessions", views.SessionsPage, list)
 }
 
 var sessionIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -72,10 +67,7 @@ func (s *Server) sessionRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.addFlash(c, "That session was signed out."); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, sessionsBack(c))
+	return s.redirectWithFlash(c, sessionsBack(c), "That session was signed out.")
 }
 
 // sessionsRevokeOthers signs out every session of the person but this
@@ -93,8 +85,5 @@ func (s *Server) sessionsRevokeOthers(c echo.Context) error {
 	case n > 1:
 		msg = strconv.FormatInt(n, 10) + " other sessions were signed out."
 	}
-	if err := s.addFlash(c, msg); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, sessionsBack(c))
+	return s.redirectWithFlash(c, sessionsBack(c), msg)
 }

@@ -227,10 +227,7 @@ func (s *Server) sudoPasskeyBegin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.setCeremony(c, token); err != nil {
-		return err
-	}
-	return c.JSONBlob(http.StatusOK, opts)
+	return s.beginCeremony(c, opts, token)
 }
 
 // sudoPasskeyFinish is POST /sudo/passkey/finish: checks the browser's

@@ -21,12 +21,7 @@ func (s *Server) tokensPage(c echo.Context, status int, t views.Tokens) error {
 		return err
 	}
 	t.Now = s.cfg.Now()
-	p, err := s.page(c, "Management tokens")
-	if err != nil {
-		return err
-	}
-	p.Nav = views.NavTokens
-	return render(c, status, views.TokensPage(p, t))
+	return renderPage(s, c, status, views.NavTokens, "Management tokens", views.TokensPage, t)
 }
 
 func (s *Server) tokenList(c echo.Context) error {
@@ -109,8 +104,5 @@ func (s *Server) tokenRevoke(c echo.Context) error {
 	if !revoked {
 		msg = "The token “" + t.Name + "” was revoked already."
 	}
-	if err := s.addFlash(c, msg); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, views.TokensPath)
+	return s.redirectWithFlash(c, views.TokensPath, msg)
 }

@@ -261,12 +261,7 @@ func (s *Server) securityPage(c echo.Context, status int, sec views.Security) er
 	if sec.Sessions, err = s.SessionsList(c, views.SecurityPath); err != nil {
 		return err
 	}
-	p, err := s.page(c, "Security")
-	if err != nil {
-		return err
-	}
-	p.Nav = views.NavSecurity
-	return render(c, status, views.SecurityPage(p, sec))
+	return renderPage(s, c, status, views.NavSecurity, "Security", views.SecurityPage, sec)
 }
 
 func (s *Server) security(c echo.Context) error {
@@ -351,10 +346,7 @@ func (s *Server) totpEnable(c echo.Context) error {
 		return err
 	}
 	if secret == "" {
-		if err := s.addFlash(c, "The setup took too long. Scan the new code."); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, "/settings/security/totp")
+		return s.redirectWithFlash(c, "/settings/security/totp", "The setup took too long. Scan the new code.")
 	}
 	code := c.FormValue("code")
 	codes, err := s.factors.Enable(c.Request().Context(), s.twoFactorActor(c), secret, code)

@@ -29,17 +29,12 @@ const maxWebhookDescription = 500
 // secret: the page takes it from the database, which shows it once.
 const secretCookie = "blnk_whsecret"
 
-func (s *Server) webhookPage(c echo.Context, title string) (views.Page, error) {
-	p, err := s.page(c, title)
-	p.Nav = views.NavWebhooks
-	return p, err
-}
-
 func (s *Server) webhookList(c echo.Context) error {
-	p, err := s.webhookPage(c, "Webhooks")
+	p, err := s.page(c, "Webhooks")
 	if err != nil {
 		return err
 	}
+	p.Nav = views.NavWebhooks
 	list, err := s.db.Webhooks(c.Request().Context(), mustSession(c).Workspace.ID)
 	if err != nil {
 		return err
@@ -58,11 +53,7 @@ func (s *Server) renderWebhookForm(c echo.Context, status int, f views.WebhookFo
 		}
 		return render(c, status, views.NewWebhookModal(f))
 	}
-	p, err := s.webhookPage(c, "Add endpoint")
-	if err != nil {
-		return err
-	}
-	return render(c, status, views.NewWebhookPage(p, f))
+	return renderPage(s, c, status, views.NavWebhooks, "Add endpoint", views.NewWebhookPage, f)
 }
 
 // webhookInput is the validated add form.
@@ -130,10 +121,7 @@ func (s *Server) webhookCreate(c echo.Context) error {
 		URL:         form.Get("url"),
 		Events:      form["events"],
 		Description: form.Get("description"),
-		Token:       form.Get("form_token"),
-	}
-	if !validFormToken(f.Token) {
-		f.Token = newFormToken()
+		Token:       formToken(form),
 	}
 	in, ok := s.validateWebhookForm(c, &f)
 	if !ok {
@@ -183,11 +171,7 @@ func (s *Server) takeSecretCookie(c echo.Context, id string) (bool, error) {
 // workspaceWebhook loads the endpoint named by :id from the signed-in
 // workspace; another workspace's, or an id that cannot exist, is 404.
 func (s *Server) workspaceWebhook(c echo.Context) (webhook.Endpoint, error) {
-	id := c.Param("id")
-	if !webhook.ValidID(id) {
-		return webhook.Endpoint{}, echo.ErrNotFound
-	}
-	return s.db.Webhook(c.Request().Context(), mustSession(c).Workspace.ID, id)
+	return loadInWorkspace(c, mustSession(c).Workspace.ID, webhook.ValidID, s.db.Webhook)
 }
 
 func (s *Server) webhookSecret(c echo.Context) error {
@@ -212,11 +196,7 @@ func (s *Server) webhookSecret(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
-	p, err := s.webhookPage(c, "Signing secret")
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.WebhookSecretPage(p, views.WebhookSecret{Endpoint: ep, Secret: secret}))
+	return renderPage(s, c, http.StatusOK, views.NavWebhooks, "Signing secret", views.WebhookSecretPage, views.WebhookSecret{Endpoint: ep, Secret: secret})
 }
 
 func (s *Server) webhookDetails(c echo.Context, ep webhook.Endpoint) (views.WebhookDetails, error) {
@@ -233,11 +213,7 @@ func (s *Server) webhookShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.webhookPage(c, "Webhook endpoint")
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.WebhookPage(p, d))
+	return renderPage(s, c, http.StatusOK, views.NavWebhooks, "Webhook endpoint", views.WebhookPage, d)
 }
 
 // webhookDeliveries is the deliveries list alone, for htmx's refresh; a
@@ -261,10 +237,7 @@ func (s *Server) webhookDeliveries(c echo.Context) error {
 // for htmx, else a redirect to the endpoint's page with a notice.
 func (s *Server) afterDeliveryChange(c echo.Context, ep webhook.Endpoint, notice string) error {
 	if isFullPage(c) {
-		if err := s.addFlash(c, notice); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, views.WebhookURL(ep.ID))
+		return s.redirectWithFlash(c, views.WebhookURL(ep.ID), notice)
 	}
 	d, err := s.webhookDetails(c, ep)
 	if err != nil {
@@ -330,11 +303,7 @@ func (s *Server) webhookDeleteConfirm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.webhookPage(c, "Delete endpoint")
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, views.WebhookDeletePage(p, ep))
+	return renderPage(s, c, http.StatusOK, views.NavWebhooks, "Delete endpoint", views.WebhookDeletePage, ep)
 }
 
 func (s *Server) webhookDelete(c echo.Context) error {

@@ -25,6 +25,7 @@ import (
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/blnk"
 	"github.com/blnk-cloud/apikeys/internal/keys"
+	"github.com/blnk-cloud/apikeys/web/apiv1"
 )
 
 // remoteRequested reports whether args (a keys command's) name a server:
@@ -117,13 +118,7 @@ func (a *apiClient) call(ctx context.Context, method, path string, body, out any
 		return err
 	}
 	if resp.StatusCode >= 400 {
-		var e struct {
-			Error struct {
-				Code    string            `json:"code"`
-				Message string            `json:"message"`
-				Fields  map[string]string `json:"fields"`
-			} `json:"error"`
-		}
+		var e apiv1.Error
 		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
 			return &apiFailure{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(raw))}
 		}
@@ -137,66 +132,34 @@ func (a *apiClient) call(ctx context.Context, method, path string, body, out any
 	return nil
 }
 
-// remoteKey is a key as the API describes it.
-type remoteKey struct {
-	ID          string     `json:"id"`
-	WorkspaceID int64      `json:"workspace_id"`
-	Name        string     `json:"name"`
-	Prefix      string     `json:"prefix"`
-	Status      string     `json:"status"`
-	Scopes      []string   `json:"scopes"`
-	ExpiresAt   *time.Time `json:"expires_at"`
-	LastUsedAt  *time.Time `json:"last_used_at"`
-	RevokedAt   *time.Time `json:"revoked_at"`
-	CreatedAt   time.Time  `json:"created_at"`
-	RolledInto  *struct {
-		ID     string `json:"id"`
-		Prefix string `json:"prefix"`
-	} `json:"rolled_into"`
-	Secret string `json:"secret"`
-}
-
-type remoteConfirmation struct {
-	Confirmed int   `json:"confirmed"`
-	Lapsed    int   `json:"lapsed"`
-	Servers   int   `json:"servers"`
-	MS        int64 `json:"ms"`
-}
-
-func (c remoteConfirmation) confirmation() apikey.Confirmation {
-	return apikey.Confirmation{Confirmed: c.Confirmed, Lapsed: c.Lapsed, Servers: c.Servers, Took: time.Duration(c.MS) * time.Millisecond}
-}
-
 // openRemoteKey connects to server and finds the key that target (an id
 // or a display prefix) names, for keys verb: keyCommand.open's client
 // side.
-func openRemoteKey(ctx context.Context, server, target, verb string) (*apiClient, remoteKey, error) {
+func openRemoteKey(ctx context.Context, server, target, verb string) (*apiClient, apiv1.Key, error) {
 	a, err := newAPIClient(server)
 	if err != nil {
-		return nil, remoteKey{}, err
+		return nil, apiv1.Key{}, err
 	}
 	k, err := a.findKey(ctx, target, verb)
 	return a, k, err
 }
 
 // findKey returns the key an id or display prefix names.
-func (a *apiClient) findKey(ctx context.Context, target, verb string) (remoteKey, error) {
+func (a *apiClient) findKey(ctx context.Context, target, verb string) (apiv1.Key, error) {
 	target = strings.TrimSuffix(strings.TrimSpace(target), "...")
 	if apikey.ValidID(target) {
-		var k remoteKey
+		var k apiv1.Key
 		err := a.call(ctx, http.MethodGet, "/api/v1/keys/"+target, nil, &k)
 		if f, ok := errors.AsType[*apiFailure](err); ok && f.Status == http.StatusNotFound {
 			return k, fmt.Errorf("no key has the id or prefix %q", target)
 		}
 		return k, err
 	}
-	var page struct {
-		Data []remoteKey `json:"data"`
-	}
+	var page apiv1.Page[apiv1.Key]
 	if err := a.call(ctx, http.MethodGet, "/api/v1/keys?limit=200&q="+url.QueryEscape(target), nil, &page); err != nil {
-		return remoteKey{}, err
+		return apiv1.Key{}, err
 	}
-	var found []remoteKey
+	var found []apiv1.Key
 	for _, k := range page.Data {
 		if k.Prefix == target {
 			found = append(found, k)
@@ -204,11 +167,11 @@ func (a *apiClient) findKey(ctx context.Context, target, verb string) (remoteKey
 	}
 	switch len(found) {
 	case 0:
-		return remoteKey{}, fmt.Errorf("no key has the id or prefix %q", target)
+		return apiv1.Key{}, fmt.Errorf("no key has the id or prefix %q", target)
 	case 1:
 		return found[0], nil
 	}
-	return remoteKey{}, fmt.Errorf("several keys have the prefix %q: %s by id", target, verb)
+	return apiv1.Key{}, fmt.Errorf("several keys have the prefix %q: %s by id", target, verb)
 }
 
 // remoteRevoke is keys revoke --server: the local command's output.
@@ -225,11 +188,7 @@ func remoteRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	var r struct {
-		remoteConfirmation
-		Revoked bool      `json:"revoked"`
-		Key     remoteKey `json:"key"`
-	}
+	var r apiv1.RevokedKey
 	if err := a.call(ctx, http.MethodPost, "/api/v1/keys/"+k.ID+"/revoke", nil, &r); err != nil {
 		return err
 	}
@@ -243,7 +202,7 @@ func remoteRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return nil
 	}
 	fmt.Fprintf(stdout, "revoked %s (%s...) %q in workspace %d at %s\n", k.ID, k.Prefix, k.Name, k.WorkspaceID, revokedAt)
-	c := r.confirmation()
+	c := r.Result()
 	fmt.Fprintln(stdout, confirmationText(false, c, keys.DefaultMaxStaleness, "each refuses the key from its next request"))
 	if !c.Complete() {
 		return exitCode(3)
@@ -270,11 +229,7 @@ func remoteRoll(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	var r struct {
-		remoteKey
-		Replaced     remoteKey          `json:"replaced"`
-		Confirmation remoteConfirmation `json:"confirmation"`
-	}
+	var r apiv1.RolledKey
 	if err := a.call(ctx, http.MethodPost, "/api/v1/keys/"+k.ID+"/roll", map[string]string{"overlap": *overlap}, &r); err != nil {
 		if f, ok := errors.AsType[*apiFailure](err); ok && f.Status == http.StatusConflict {
 			return fmt.Errorf("%s (%s...): %s", k.ID, k.Prefix, f.Message)
@@ -288,7 +243,7 @@ func remoteRoll(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "the old key stops working at %s (%s)\n", old.ExpiresAt.UTC().Format(time.RFC3339), blnk.Until(*old.ExpiresAt, time.Now()))
 	}
 	fmt.Fprintln(stderr, "the new key above is shown once: store it now")
-	fmt.Fprintln(stderr, confirmationText(false, r.Confirmation.confirmation(), keys.DefaultMaxStaleness, "each holds the old key's new end"))
+	fmt.Fprintln(stderr, confirmationText(false, r.Confirmation.Result(), keys.DefaultMaxStaleness, "each holds the old key's new end"))
 	return nil
 }
 
@@ -324,7 +279,7 @@ func remoteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !at.IsZero() {
 		body["expires_at"] = at
 	}
-	var k remoteKey
+	var k apiv1.CreatedKey
 	if err := a.call(ctx, http.MethodPost, "/api/v1/keys", body, &k); err != nil {
 		return err
 	}
@@ -377,11 +332,7 @@ func remoteList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintln(tw, "ID\tPREFIX\tNAME\tSTATUS\tSCOPES\tEXPIRES\tLAST USED")
 	n := 0
 	for {
-		var page struct {
-			Data       []remoteKey `json:"data"`
-			NextCursor string      `json:"next_cursor"`
-			HasMore    bool        `json:"has_more"`
-		}
+		var page apiv1.Page[apiv1.Key]
 		if err := a.call(ctx, http.MethodGet, "/api/v1/keys?"+v.Encode(), nil, &page); err != nil {
 			return err
 		}
@@ -389,10 +340,10 @@ func remoteList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			n++
 			fmt.Fprintf(tw, "%s\t%s...\t%q\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Name, k.Status, strings.Join(k.Scopes, " "), when(k.ExpiresAt, "never"), when(k.LastUsedAt, "never"))
 		}
-		if !page.HasMore {
+		if !page.HasMore || page.NextCursor == nil {
 			break
 		}
-		v.Set("cursor", page.NextCursor)
+		v.Set("cursor", *page.NextCursor)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
