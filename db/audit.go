@@ -139,27 +139,13 @@ const exportChunk = 1000
 // stops it. Details are not parsed (RawDetails).
 func (d *DB) EachAuditEvent(ctx context.Context, f blnk.AuditFilter, fn func(audit.Event) error) error {
 	before := int64(math.MaxInt64)
-	chunk := make([]audit.Event, 0, exportChunk)
 	for {
 		where, args := auditWhere(f)
 		args = append(args, before, exportChunk)
 		n := len(args)
-		rows, err := d.sql.QueryContext(ctx, `SELECT `+eventColumns+` WHERE `+where+
+		chunk, err := collect(ctx, d.sql, func(row scanner) (audit.Event, error) { return scanEvent(row, false) }, `SELECT `+eventColumns+` WHERE `+where+
 			` AND e.id < $`+strconv.Itoa(n-1)+` ORDER BY e.id DESC LIMIT $`+strconv.Itoa(n), args...)
 		if err != nil {
-			return err
-		}
-		chunk = chunk[:0]
-		for rows.Next() {
-			ev, err := scanEvent(rows, false)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			chunk = append(chunk, ev)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, ev := range chunk {

@@ -47,21 +47,9 @@ func (d *DB) CreatePasswordReset(ctx context.Context, r blnk.NewPasswordReset) e
 func (d *DB) recordInWorkspaces(ctx context.Context, tx *sql.Tx, userID, workspaceID int64, ev audit.Event) error {
 	ids := []int64{workspaceID}
 	if workspaceID == 0 {
-		ids = nil
-		rows, err := tx.QueryContext(ctx, `SELECT workspace_id FROM memberships WHERE user_id = $1 ORDER BY workspace_id`, userID)
+		var err error
+		ids, err = collect(ctx, tx, scanInt64, `SELECT workspace_id FROM memberships WHERE user_id = $1 ORDER BY workspace_id`, userID)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 	}
