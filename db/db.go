@@ -268,6 +268,12 @@ func isUniqueViolation(err error) bool {
 // ms turns a time into Unix milliseconds, the unit of every time column.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// nullID is an optional reference (a user, a workspace): 0 is NULL.
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// nullString is an optional text: the empty string is NULL.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
 // nullMS is ms for optional times: the zero time is NULL.
 func nullMS(t time.Time) sql.NullInt64 {
 	if t.IsZero() {

@@ -158,7 +158,7 @@ func (d *DB) CreateInvitation(ctx context.Context, ni blnk.NewInvitation) (blnk.
 	}
 	defer tx.Rollback()
 	inv := ni.Invitation
-	by := sql.NullInt64{Int64: ni.Actor.UserID, Valid: ni.Actor.UserID != 0}
+	by := nullID(ni.Actor.UserID)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO invitations (id, workspace_id, email, role, token_hash, invited_by, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		inv.ID, inv.WorkspaceID, inv.Email, string(inv.Role), ni.TokenHash, by, ms(inv.CreatedAt), ms(inv.ExpiresAt)); err != nil {
@@ -434,7 +434,7 @@ func (d *DB) RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, er
 			return blnk.Removed{}, err
 		}
 	case blnk.KeysRevoke:
-		byUser := sql.NullInt64{Int64: r.Actor.UserID, Valid: r.Actor.UserID != 0}
+		byUser := nullID(r.Actor.UserID)
 		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $4, revoked_by = $5 WHERE id IN (SELECT k.id FROM api_keys k WHERE `+activeKeysOf+`)`,
 			r.WorkspaceID, r.UserID, ms(r.Now), ms(r.Now), byUser); err != nil {
 			return blnk.Removed{}, fmt.Errorf("revoke keys: %w", err)

@@ -20,7 +20,7 @@ func (d *DB) CreatePasswordReset(ctx context.Context, r blnk.NewPasswordReset) e
 		return err
 	}
 	defer tx.Rollback()
-	by := sql.NullInt64{Int64: r.Actor.UserID, Valid: r.Actor.UserID != 0}
+	by := nullID(r.Actor.UserID)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO password_resets (token_hash, user_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
 		r.TokenHash, r.UserID, by, ms(r.CreatedAt), ms(r.ExpiresAt)); err != nil {
 		return fmt.Errorf("insert password reset: %w", err)
