@@ -85,6 +85,14 @@ func (d *DB) announce() {
 	}
 }
 
+// keyEventCommitted follows the commit of a key change that queued its
+// webhook event (a key created, revoked, rolled): other processes learn
+// of the change, and this process's delivery worker wakes for the event.
+func (d *DB) keyEventCommitted() {
+	d.announce()
+	d.wakeDeliveries()
+}
+
 // ChangeVersion returns a number that moves whenever a key change may
 // have committed in another process: the shared counter on SQLite, a count
 // of notifications (and reconnections) on PostgreSQL once WatchChanges

@@ -101,8 +101,7 @@ func (d *DB) CreateKey(ctx context.Context, nk blnk.NewKey) (k apikey.Key, creat
 	if err := tx.Commit(); err != nil {
 		return apikey.Key{}, false, err
 	}
-	d.announce()
-	d.wakeDeliveries()
+	d.keyEventCommitted()
 	return k, true, nil
 }
 
@@ -200,8 +199,7 @@ func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by aud
 		return blnk.Revocation{}, err
 	}
 	if r.Revoked {
-		d.announce()
-		d.wakeDeliveries()
+		d.keyEventCommitted()
 	}
 	return r, nil
 }
@@ -236,8 +234,7 @@ func (d *DB) RevokeKeys(ctx context.Context, workspaceID int64, ids []string, by
 		return nil, err
 	}
 	if revoked {
-		d.announce()
-		d.wakeDeliveries()
+		d.keyEventCommitted()
 	}
 	return out, nil
 }

@@ -187,8 +187,7 @@ func (d *DB) RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error) {
 	if err := tx.Commit(); err != nil {
 		return blnk.Rolled{}, err
 	}
-	d.announce()
-	d.wakeDeliveries()
+	d.keyEventCommitted()
 	return out, nil
 }
 

@@ -490,8 +490,7 @@ func (d *DB) RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, er
 		return blnk.Removed{}, err
 	}
 	if out.Seq != 0 {
-		d.announce()
-		d.wakeDeliveries()
+		d.keyEventCommitted()
 	}
 	return out, nil
 }
