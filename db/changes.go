@@ -46,15 +46,7 @@ const keyChangesLock = "blnk key changes"
 // beginKeyChange begins a transaction that changes an existing key, and
 // takes keyChangesLock first, as every such transaction does.
 func (d *DB) beginKeyChange(ctx context.Context) (*sql.Tx, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		tx.Rollback()
-		return nil, err
-	}
-	return tx, nil
+	return d.beginLocked(ctx, keyChangesLock)
 }
 
 // recordChange appends a change of key keyID to the log and returns its

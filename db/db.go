@@ -245,6 +245,23 @@ func (d *DB) lock(ctx context.Context, tx *sql.Tx, name string) error {
 	return err
 }
 
+// beginLocked begins a transaction and takes locks (see lock) in their
+// order before anything else: transactions that take the same locks in
+// the same order never wait for each other in opposite orders.
+func (d *DB) beginLocked(ctx context.Context, locks ...string) (*sql.Tx, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range locks {
+		if err := d.lock(ctx, tx, name); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
 // snapshot is the options of a read-only transaction whose queries all see
 // one snapshot: SQLite's transactions always do; PostgreSQL's default
 // (READ COMMITTED) takes a snapshot per statement.

@@ -210,14 +210,11 @@ func (d *DB) RevokeMemberInvitation(ctx context.Context, workspaceID int64, id s
 // (whose email must be the invitation's: else ErrWrongInvitee) joins the
 // workspace with the invitation's role; member.joined is recorded.
 func (d *DB) AcceptInvitation(ctx context.Context, a blnk.Acceptance) (blnk.User, blnk.Invitation, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginLocked(ctx, membersLock)
 	if err != nil {
 		return blnk.User{}, blnk.Invitation{}, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, membersLock); err != nil {
-		return blnk.User{}, blnk.Invitation{}, err
-	}
 	inv, err := scanInvitation(tx.QueryRowContext(ctx, `SELECT `+invitationColumns+` WHERE i.token_hash = $1`, a.TokenHash))
 	if err != nil {
 		return blnk.User{}, blnk.Invitation{}, err
@@ -274,14 +271,11 @@ func (d *DB) AcceptInvitation(ctx context.Context, a blnk.Acceptance) (blnk.User
 // says so), and records member.joined: the command line's way in.
 // ErrAlreadyMember if they are one.
 func (d *DB) AddMember(ctx context.Context, workspaceID int64, email, passwordHash string, role blnk.Role, by audit.Actor, now time.Time) (u blnk.User, created bool, err error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginLocked(ctx, membersLock)
 	if err != nil {
 		return blnk.User{}, false, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, membersLock); err != nil {
-		return blnk.User{}, false, err
-	}
 	var uc int64
 	err = tx.QueryRowContext(ctx, `SELECT id, email, name, created_at FROM users WHERE lower(email) = lower($1)`, email).Scan(&u.ID, &u.Email, &u.Name, &uc)
 	switch {
@@ -326,14 +320,11 @@ func owners(ctx context.Context, tx *sql.Tx, workspaceID int64) (int, error) {
 // member.role_changed. The last Owner keeps their role (ErrLastOwner);
 // a member whose role is no longer c.From is a conflict.
 func (d *DB) ChangeMemberRole(ctx context.Context, c blnk.RoleChange) (blnk.Member, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginLocked(ctx, membersLock)
 	if err != nil {
 		return blnk.Member{}, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, membersLock); err != nil {
-		return blnk.Member{}, err
-	}
 	m, err := scanMember(tx.QueryRowContext(ctx, `SELECT `+memberColumns+` WHERE m.workspace_id = $1 AND m.user_id = $2`, c.WorkspaceID, c.UserID))
 	if err != nil {
 		return blnk.Member{}, err
@@ -372,19 +363,13 @@ func (d *DB) ChangeMemberRole(ctx context.Context, c blnk.RoleChange) (blnk.Memb
 // last Owner stays (ErrLastOwner). Other processes are told of the
 // revocations when this returns.
 func (d *DB) RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	// The key changes' lock first, as every transaction that changes an
+	// existing key takes it (see keyChangesLock), then the members'.
+	tx, err := d.beginLocked(ctx, keyChangesLock, membersLock)
 	if err != nil {
 		return blnk.Removed{}, err
 	}
 	defer tx.Rollback()
-	// The key changes' lock first, as every transaction that changes an
-	// existing key takes it (see keyChangesLock), then the members'.
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return blnk.Removed{}, err
-	}
-	if err := d.lock(ctx, tx, membersLock); err != nil {
-		return blnk.Removed{}, err
-	}
 	var out blnk.Removed
 	out.Member, err = scanMember(tx.QueryRowContext(ctx, `SELECT `+memberColumns+` WHERE m.workspace_id = $1 AND m.user_id = $2`, r.WorkspaceID, r.UserID))
 	if err != nil {
