@@ -21,10 +21,10 @@ func recordEvent(ctx context.Context, tx *sql.Tx, ev audit.Event) error {
 	if ev.Actor.Kind == "" {
 		ev.Actor.Kind = audit.System // a caller that named no actor (a tool, a test): never a blank one
 	}
-	ws := sql.NullInt64{Int64: ev.WorkspaceID, Valid: ev.WorkspaceID != 0}
-	user := sql.NullInt64{Int64: ev.Actor.UserID, Valid: ev.Actor.UserID != 0}
-	key := sql.NullString{String: ev.KeyID, Valid: ev.KeyID != ""}
-	prefix := sql.NullString{String: ev.KeyPrefix, Valid: ev.KeyPrefix != ""}
+	ws := nullID(ev.WorkspaceID)
+	user := nullID(ev.Actor.UserID)
+	key := nullString(ev.KeyID)
+	prefix := nullString(ev.KeyPrefix)
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events
 		(workspace_id, at, action, actor, actor_kind, actor_user_id, ip, key_id, key_prefix, details, actor_via)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -139,27 +139,13 @@ const exportChunk = 1000
 // stops it. Details are not parsed (RawDetails).
 func (d *DB) EachAuditEvent(ctx context.Context, f blnk.AuditFilter, fn func(audit.Event) error) error {
 	before := int64(math.MaxInt64)
-	chunk := make([]audit.Event, 0, exportChunk)
 	for {
 		where, args := auditWhere(f)
 		args = append(args, before, exportChunk)
 		n := len(args)
-		rows, err := d.sql.QueryContext(ctx, `SELECT `+eventColumns+` WHERE `+where+
+		chunk, err := collect(ctx, d.sql, func(row scanner) (audit.Event, error) { return scanEvent(row, false) }, `SELECT `+eventColumns+` WHERE `+where+
 			` AND e.id < $`+strconv.Itoa(n-1)+` ORDER BY e.id DESC LIMIT $`+strconv.Itoa(n), args...)
 		if err != nil {
-			return err
-		}
-		chunk = chunk[:0]
-		for rows.Next() {
-			ev, err := scanEvent(rows, false)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			chunk = append(chunk, ev)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, ev := range chunk {
@@ -245,9 +231,9 @@ func recordEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event) error {
 				ev.Actor.Kind = audit.System
 			}
 			args = append(args,
-				sql.NullInt64{Int64: ev.WorkspaceID, Valid: ev.WorkspaceID != 0}, ms(ev.At), string(ev.Action), ev.Actor.Name(),
-				string(ev.Actor.Kind), sql.NullInt64{Int64: ev.Actor.UserID, Valid: ev.Actor.UserID != 0}, ev.Actor.IP,
-				sql.NullString{String: ev.KeyID, Valid: ev.KeyID != ""}, sql.NullString{String: ev.KeyPrefix, Valid: ev.KeyPrefix != ""},
+				nullID(ev.WorkspaceID), ms(ev.At), string(ev.Action), ev.Actor.Name(),
+				string(ev.Actor.Kind), nullID(ev.Actor.UserID), ev.Actor.IP,
+				nullString(ev.KeyID), nullString(ev.KeyPrefix),
 				ev.DetailsJSON(), ev.Actor.Via)
 		}
 		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {

@@ -46,15 +46,7 @@ const keyChangesLock = "blnk key changes"
 // beginKeyChange begins a transaction that changes an existing key, and
 // takes keyChangesLock first, as every such transaction does.
 func (d *DB) beginKeyChange(ctx context.Context) (*sql.Tx, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		tx.Rollback()
-		return nil, err
-	}
-	return tx, nil
+	return d.beginLocked(ctx, keyChangesLock)
 }
 
 // recordChange appends a change of key keyID to the log and returns its
@@ -83,6 +75,14 @@ func (d *DB) announce() {
 	if d.signal != nil {
 		d.signal.bump()
 	}
+}
+
+// keyEventCommitted follows the commit of a key change that queued its
+// webhook event (a key created, revoked, rolled): other processes learn
+// of the change, and this process's delivery worker wakes for the event.
+func (d *DB) keyEventCommitted() {
+	d.announce()
+	d.wakeDeliveries()
 }
 
 // ChangeVersion returns a number that moves whenever a key change may

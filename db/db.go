@@ -224,6 +224,23 @@ func (d *DB) lock(ctx context.Context, tx *sql.Tx, name string) error {
 	return err
 }
 
+// beginLocked begins a transaction and takes locks (see lock) in their
+// order before anything else: transactions that take the same locks in
+// the same order never wait for each other in opposite orders.
+func (d *DB) beginLocked(ctx context.Context, locks ...string) (*sql.Tx, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range locks {
+		if err := d.lock(ctx, tx, name); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
 // snapshot is the options of a read-only transaction whose queries all see
 // one snapshot: SQLite's transactions always do; PostgreSQL's default
 // (READ COMMITTED) takes a snapshot per statement.
@@ -246,6 +263,12 @@ func isUniqueViolation(err error) bool {
 
 // ms turns a time into Unix milliseconds, the unit of every time column.
 func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// nullID is an optional reference (a user, a workspace): 0 is NULL.
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// nullString is an optional text: the empty string is NULL.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 // nullMS is ms for optional times: the zero time is NULL.
 func nullMS(t time.Time) sql.NullInt64 {

@@ -101,8 +101,7 @@ func (d *DB) CreateKey(ctx context.Context, nk blnk.NewKey) (k apikey.Key, creat
 	if err := tx.Commit(); err != nil {
 		return apikey.Key{}, false, err
 	}
-	d.announce()
-	d.wakeDeliveries()
+	d.keyEventCommitted()
 	return k, true, nil
 }
 
@@ -110,9 +109,9 @@ func (d *DB) CreateKey(ctx context.Context, nk blnk.NewKey) (k apikey.Key, creat
 // same form token already.
 func insertKey(ctx context.Context, tx *sql.Tx, nk blnk.NewKey, revealed bool) (sql.Result, error) {
 	key := nk.Key
-	by := sql.NullInt64{Int64: nk.CreatedBy, Valid: nk.CreatedBy != 0}
+	by := nullID(nk.CreatedBy)
 	days := sql.NullInt64{Int64: int64(key.ExpiryDays), Valid: key.ExpiryDays > 0}
-	from := sql.NullString{String: key.RolledFrom, Valid: key.RolledFrom != ""}
+	from := nullString(key.RolledFrom)
 	var shown sql.NullInt64
 	if revealed {
 		shown = sql.NullInt64{Int64: ms(key.CreatedAt), Valid: true}
@@ -200,8 +199,7 @@ func (d *DB) revokeKey(ctx context.Context, workspaceID int64, id string, by aud
 		return blnk.Revocation{}, err
 	}
 	if r.Revoked {
-		d.announce()
-		d.wakeDeliveries()
+		d.keyEventCommitted()
 	}
 	return r, nil
 }
@@ -236,8 +234,7 @@ func (d *DB) RevokeKeys(ctx context.Context, workspaceID int64, ids []string, by
 		return nil, err
 	}
 	if revoked {
-		d.announce()
-		d.wakeDeliveries()
+		d.keyEventCommitted()
 	}
 	return out, nil
 }
@@ -247,7 +244,7 @@ func (d *DB) RevokeKeys(ctx context.Context, workspaceID int64, ids []string, by
 // workspace, or none, is ErrNotFound.
 func (d *DB) revokeInTx(ctx context.Context, tx *sql.Tx, workspaceID int64, id string, by audit.Actor, now time.Time, action audit.Action, details map[string]any) (blnk.Revocation, error) {
 	var r blnk.Revocation
-	byUser := sql.NullInt64{Int64: by.UserID, Valid: by.UserID != 0}
+	byUser := nullID(by.UserID)
 	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1, revoked_by = $2
 		WHERE workspace_id = $3 AND id = $4 AND revoked_at IS NULL`, ms(now), byUser, workspaceID, id)
 	if err != nil {

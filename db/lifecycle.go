@@ -187,8 +187,7 @@ func (d *DB) RollKey(ctx context.Context, r blnk.Roll) (blnk.Rolled, error) {
 	if err := tx.Commit(); err != nil {
 		return blnk.Rolled{}, err
 	}
-	d.announce()
-	d.wakeDeliveries()
+	d.keyEventCommitted()
 	return out, nil
 }
 
@@ -207,15 +206,12 @@ func timeJSON(t time.Time) any {
 // once, whichever server sweeps. Revoked keys are not: their revocation is
 // what ended them.
 func (d *DB) RecordExpiredKeys(ctx context.Context, now time.Time, limit int) ([]blnk.Expired, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	// Servers sweeping at once take turns: the second finds nothing left.
+	tx, err := d.beginLocked(ctx, "blnk expiry sweep")
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	// Servers sweeping at once take turns: the second finds nothing left.
-	if err := d.lock(ctx, tx, "blnk expiry sweep"); err != nil {
-		return nil, err
-	}
 	rows, err := tx.QueryContext(ctx, `UPDATE api_keys SET expired_seen_at = $1
 		WHERE id IN (SELECT id FROM api_keys
 			WHERE expires_at <= $1 AND expired_seen_at IS NULL AND revoked_at IS NULL

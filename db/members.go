@@ -158,7 +158,7 @@ func (d *DB) CreateInvitation(ctx context.Context, ni blnk.NewInvitation) (blnk.
 	}
 	defer tx.Rollback()
 	inv := ni.Invitation
-	by := sql.NullInt64{Int64: ni.Actor.UserID, Valid: ni.Actor.UserID != 0}
+	by := nullID(ni.Actor.UserID)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO invitations (id, workspace_id, email, role, token_hash, invited_by, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		inv.ID, inv.WorkspaceID, inv.Email, string(inv.Role), ni.TokenHash, by, ms(inv.CreatedAt), ms(inv.ExpiresAt)); err != nil {
@@ -210,14 +210,11 @@ func (d *DB) RevokeMemberInvitation(ctx context.Context, workspaceID int64, id s
 // (whose email must be the invitation's: else ErrWrongInvitee) joins the
 // workspace with the invitation's role; member.joined is recorded.
 func (d *DB) AcceptInvitation(ctx context.Context, a blnk.Acceptance) (blnk.User, blnk.Invitation, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginLocked(ctx, membersLock)
 	if err != nil {
 		return blnk.User{}, blnk.Invitation{}, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, membersLock); err != nil {
-		return blnk.User{}, blnk.Invitation{}, err
-	}
 	inv, err := scanInvitation(tx.QueryRowContext(ctx, `SELECT `+invitationColumns+` WHERE i.token_hash = $1`, a.TokenHash))
 	if err != nil {
 		return blnk.User{}, blnk.Invitation{}, err
@@ -274,14 +271,11 @@ func (d *DB) AcceptInvitation(ctx context.Context, a blnk.Acceptance) (blnk.User
 // says so), and records member.joined: the command line's way in.
 // ErrAlreadyMember if they are one.
 func (d *DB) AddMember(ctx context.Context, workspaceID int64, email, passwordHash string, role blnk.Role, by audit.Actor, now time.Time) (u blnk.User, created bool, err error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginLocked(ctx, membersLock)
 	if err != nil {
 		return blnk.User{}, false, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, membersLock); err != nil {
-		return blnk.User{}, false, err
-	}
 	var uc int64
 	err = tx.QueryRowContext(ctx, `SELECT id, email, name, created_at FROM users WHERE lower(email) = lower($1)`, email).Scan(&u.ID, &u.Email, &u.Name, &uc)
 	switch {
@@ -326,14 +320,11 @@ func owners(ctx context.Context, tx *sql.Tx, workspaceID int64) (int, error) {
 // member.role_changed. The last Owner keeps their role (ErrLastOwner);
 // a member whose role is no longer c.From is a conflict.
 func (d *DB) ChangeMemberRole(ctx context.Context, c blnk.RoleChange) (blnk.Member, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginLocked(ctx, membersLock)
 	if err != nil {
 		return blnk.Member{}, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, membersLock); err != nil {
-		return blnk.Member{}, err
-	}
 	m, err := scanMember(tx.QueryRowContext(ctx, `SELECT `+memberColumns+` WHERE m.workspace_id = $1 AND m.user_id = $2`, c.WorkspaceID, c.UserID))
 	if err != nil {
 		return blnk.Member{}, err
@@ -372,19 +363,13 @@ func (d *DB) ChangeMemberRole(ctx context.Context, c blnk.RoleChange) (blnk.Memb
 // last Owner stays (ErrLastOwner). Other processes are told of the
 // revocations when this returns.
 func (d *DB) RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	// The key changes' lock first, as every transaction that changes an
+	// existing key takes it (see keyChangesLock), then the members'.
+	tx, err := d.beginLocked(ctx, keyChangesLock, membersLock)
 	if err != nil {
 		return blnk.Removed{}, err
 	}
 	defer tx.Rollback()
-	// The key changes' lock first, as every transaction that changes an
-	// existing key takes it (see keyChangesLock), then the members'.
-	if err := d.lock(ctx, tx, keyChangesLock); err != nil {
-		return blnk.Removed{}, err
-	}
-	if err := d.lock(ctx, tx, membersLock); err != nil {
-		return blnk.Removed{}, err
-	}
 	var out blnk.Removed
 	out.Member, err = scanMember(tx.QueryRowContext(ctx, `SELECT `+memberColumns+` WHERE m.workspace_id = $1 AND m.user_id = $2`, r.WorkspaceID, r.UserID))
 	if err != nil {
@@ -434,7 +419,7 @@ func (d *DB) RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, er
 			return blnk.Removed{}, err
 		}
 	case blnk.KeysRevoke:
-		byUser := sql.NullInt64{Int64: r.Actor.UserID, Valid: r.Actor.UserID != 0}
+		byUser := nullID(r.Actor.UserID)
 		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $4, revoked_by = $5 WHERE id IN (SELECT k.id FROM api_keys k WHERE `+activeKeysOf+`)`,
 			r.WorkspaceID, r.UserID, ms(r.Now), ms(r.Now), byUser); err != nil {
 			return blnk.Removed{}, fmt.Errorf("revoke keys: %w", err)
@@ -490,8 +475,7 @@ func (d *DB) RemoveMember(ctx context.Context, r blnk.Removal) (blnk.Removed, er
 		return blnk.Removed{}, err
 	}
 	if out.Seq != 0 {
-		d.announce()
-		d.wakeDeliveries()
+		d.keyEventCommitted()
 	}
 	return out, nil
 }

@@ -135,7 +135,7 @@ func (d *DB) CreatePasskeyCeremony(ctx context.Context, tokenHash []byte, c blnk
 	if _, err := d.sql.ExecContext(ctx, `DELETE FROM passkey_ceremonies WHERE expires_at < $1`, ms(now)); err != nil {
 		return err
 	}
-	user := sql.NullInt64{Int64: c.UserID, Valid: c.UserID != 0}
+	user := nullID(c.UserID)
 	_, err := d.sql.ExecContext(ctx, `INSERT INTO passkey_ceremonies (token_hash, kind, user_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)`,
 		tokenHash, c.Kind, user, c.Data, ms(c.ExpiresAt))
 	return err

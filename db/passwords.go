@@ -20,7 +20,7 @@ func (d *DB) CreatePasswordReset(ctx context.Context, r blnk.NewPasswordReset) e
 		return err
 	}
 	defer tx.Rollback()
-	by := sql.NullInt64{Int64: r.Actor.UserID, Valid: r.Actor.UserID != 0}
+	by := nullID(r.Actor.UserID)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO password_resets (token_hash, user_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
 		r.TokenHash, r.UserID, by, ms(r.CreatedAt), ms(r.ExpiresAt)); err != nil {
 		return fmt.Errorf("insert password reset: %w", err)
@@ -47,21 +47,9 @@ func (d *DB) CreatePasswordReset(ctx context.Context, r blnk.NewPasswordReset) e
 func (d *DB) recordInWorkspaces(ctx context.Context, tx *sql.Tx, userID, workspaceID int64, ev audit.Event) error {
 	ids := []int64{workspaceID}
 	if workspaceID == 0 {
-		ids = nil
-		rows, err := tx.QueryContext(ctx, `SELECT workspace_id FROM memberships WHERE user_id = $1 ORDER BY workspace_id`, userID)
+		var err error
+		ids, err = collect(ctx, tx, scanInt64, `SELECT workspace_id FROM memberships WHERE user_id = $1 ORDER BY workspace_id`, userID)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 	}

@@ -51,14 +51,11 @@ func keyPolicy(ctx context.Context, q querier, workspaceID int64) (blnk.Policy, 
 // and after, in the same transaction. It returns the policies as they
 // were; a change that changes nothing writes nothing (changed false).
 func (d *DB) SetKeyPolicy(ctx context.Context, workspaceID int64, p blnk.Policy, by audit.Actor, now time.Time) (before blnk.Policy, changed bool, err error) {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	tx, err := d.beginLocked(ctx, policiesLock)
 	if err != nil {
 		return blnk.Policy{}, false, err
 	}
 	defer tx.Rollback()
-	if err := d.lock(ctx, tx, policiesLock); err != nil {
-		return blnk.Policy{}, false, err
-	}
 	before, err = keyPolicy(ctx, tx, workspaceID)
 	if err != nil {
 		return blnk.Policy{}, false, err

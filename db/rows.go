@@ -36,6 +36,13 @@ func collect[T any](ctx context.Context, q querier, scan func(scanner) (T, error
 	return out, rows.Err()
 }
 
+// scanInt64 reads a row of one integer column, for collect.
+func scanInt64(row scanner) (int64, error) {
+	var n int64
+	err := row.Scan(&n)
+	return n, err
+}
+
 // notFound is err, with the driver's "no row" (sql.ErrNoRows) as the
 // domain's blnk.ErrNotFound.
 func notFound(err error) error {

@@ -13,17 +13,14 @@ import (
 // one transaction, so that attempts arriving at several servers at once
 // are counted one after the other (throttle.Shared).
 func (d *DB) UpdateBucket(ctx context.Context, key string, fn func(b blnk.Bucket, found bool) (blnk.Bucket, bool)) error {
-	tx, err := d.sql.BeginTx(ctx, nil)
+	// SQLite's write lock, taken at BEGIN, orders these already; on
+	// PostgreSQL a row that does not exist yet cannot be locked, so lock
+	// the key's name.
+	tx, err := d.beginLocked(ctx, "blnk throttle "+key)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	// SQLite's write lock, taken at BEGIN, orders these already; on
-	// PostgreSQL a row that does not exist yet cannot be locked, so lock
-	// the key's name.
-	if err := d.lock(ctx, tx, "blnk throttle "+key); err != nil {
-		return err
-	}
 	var b blnk.Bucket
 	var at int64
 	found := true

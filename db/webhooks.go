@@ -37,7 +37,7 @@ func (d *DB) CreateWebhook(ctx context.Context, nw blnk.NewWebhook) (ep webhook.
 	}
 	defer tx.Rollback()
 	e := nw.Endpoint
-	by := sql.NullInt64{Int64: nw.CreatedBy, Valid: nw.CreatedBy != 0}
+	by := nullID(nw.CreatedBy)
 	res, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, workspace_id, url, description, secret, created_at, created_by, create_token)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (workspace_id, create_token) DO NOTHING`,

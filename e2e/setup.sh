@@ -28,6 +28,17 @@ apt_install() {
     apt_get install -y --no-install-recommends "$@" >/dev/null
   }
 }
+# npm_stage DEST NAME PACKAGE@VERSION: installs the package with npm into
+# a new directory $tmp beside DEST (.NAME.XXXXXX, on the same file system,
+# so that the caller's final mv into DEST is atomic); until the caller
+# clears the EXIT trap, $tmp goes if the script stops.
+npm_stage() {
+  log "installing $3 into $1 (npm)"
+  mkdir -p "$(dirname "$1")"
+  tmp=$(mktemp -d "$(dirname "$1")/.$2.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  npm install --prefix "$tmp" --no-save --no-package-lock --ignore-scripts --no-audit --no-fund "$3" >/dev/null
+}
 # has PROGRAM: in PATH, or in an sbin directory that may not be in it.
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
@@ -62,12 +73,7 @@ version=$(sed -n 's/^const playwrightCliVersion = "\(.*\)"$/\1/p' "$mod_dir/run.
 [ -n "$version" ] || { log "cannot read playwrightCliVersion from $mod_dir/run.go"; exit 1; }
 dest="${PLAYWRIGHT_DRIVER_PATH:-$HOME/.cache/ms-playwright-go/$version}"
 if ! { [ -x "$dest/node" ] && [ "$("$dest/node" "$dest/package/cli.js" --version 2>/dev/null)" = "Version $version" ]; }; then
-  log "installing playwright-core@$version into $dest (npm)"
-  mkdir -p "$(dirname "$dest")"
-  tmp=$(mktemp -d "$(dirname "$dest")/.driver.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  npm install --prefix "$tmp" --no-save --no-package-lock --ignore-scripts --no-audit --no-fund \
-    "playwright-core@$version" >/dev/null
+  npm_stage "$dest" driver "playwright-core@$version"
   ln -s node_modules/playwright-core "$tmp/package"
   ln -s "$(command -v node)" "$tmp/node"
   rm -rf "$dest"
@@ -84,12 +90,7 @@ axe_version=$(sed -n 's/^const axeVersion = "\(.*\)"$/\1/p' e2e/axe_test.go)
 [ -n "$axe_version" ] || { log "cannot read axeVersion from e2e/axe_test.go"; exit 1; }
 axe_dest="${AXE_CORE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/blnk-e2e/axe-core-$axe_version}"
 if [ ! -s "$axe_dest/axe.min.js" ]; then
-  log "installing axe-core@$axe_version into $axe_dest (npm)"
-  mkdir -p "$(dirname "$axe_dest")"
-  tmp=$(mktemp -d "$(dirname "$axe_dest")/.axe.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  npm install --prefix "$tmp" --no-save --no-package-lock --ignore-scripts --no-audit --no-fund \
-    "axe-core@$axe_version" >/dev/null
+  npm_stage "$axe_dest" axe "axe-core@$axe_version"
   got=$(node -p 'require(process.argv[1]).version' "$tmp/node_modules/axe-core/package.json")
   [ "$got" = "$axe_version" ] || { log "npm installed axe-core $got, want $axe_version"; exit 1; }
   mkdir "$tmp/out"

@@ -114,8 +114,8 @@ var (
 func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	const admin, password = "admin@bench.test", "the list bench password"
-	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "list", admin, password, listSize, logf)
+	const password = "the list bench password"
+	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "list", password, listSize, logf)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	resp, err := client.PostForm(srv.url+"/login", url.Values{"email": {admin}, "password": {password}})
+	resp, err := client.PostForm(srv.url+"/login", url.Values{"email": {benchAdmin}, "password": {password}})
 	if err != nil {
 		return err
 	}

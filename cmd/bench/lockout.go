@@ -55,8 +55,8 @@ func (t *signInTally) total() int {
 func runLockout(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	const admin, password = "admin@bench.test", "the owner's right password"
-	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "lockout", admin, password, 0, logf)
+	const password = "the owner's right password"
+	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "lockout", password, 0, logf)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func runLockout(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 		}
 	}
 	signIn := func(c *http.Client, pw string) (int, time.Duration, error) {
-		body := url.Values{"email": {admin}, "password": {pw}}.Encode()
+		body := url.Values{"email": {benchAdmin}, "password": {pw}}.Encode()
 		t0 := time.Now()
 		resp, err := c.Post(srv.url+"/login", "application/x-www-form-urlencoded", strings.NewReader(body))
 		el := time.Since(t0)

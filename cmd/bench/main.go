@@ -186,7 +186,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logf := logTo(stderr)
 	start := time.Now()
-	loadStart, _ := os.ReadFile("/proc/loadavg")
+	loadStart := loadAvg()
 
 	setup, err := newBench(ctx, cfg, "", true, logf)
 	if err != nil {
@@ -276,7 +276,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		limited: limited, limitedResult: lr, limitedBase: lb,
 		idleRSS: idleRSS, rssMax: rssMax, hwm: hwm,
 		problems: problems, elapsed: time.Since(start),
-		loadStart: strings.TrimSpace(string(loadStart)),
+		loadStart: loadStart,
 	}
 	rep.write(ctx, stdout)
 	return measured(problems)
@@ -468,22 +468,25 @@ func newBench(ctx context.Context, cfg config, name string, withWrk bool, logf f
 	return b, nil
 }
 
+// benchAdmin is the email of the admin newAdminBench makes.
+const benchAdmin = "admin@bench.test"
+
 // newAdminBench is newBench without wrk for the benches that sign in
 // (name: the run's): it waits for the server's build, then makes the
-// workspace "Bench" and its admin (email, password) in a new SQLite
+// workspace "Bench" and its admin (benchAdmin, password) in a new SQLite
 // database in the run's directory, and stores keys keys in that
 // workspace (seedList's). The caller calls b.done.
-func newAdminBench(ctx context.Context, cfg config, name, email, password string, keys int, logf func(string, ...any)) (b *bench, bin, dbPath string, err error) {
+func newAdminBench(ctx context.Context, cfg config, name, password string, keys int, logf func(string, ...any)) (b *bench, bin, dbPath string, err error) {
 	if b, err = newBench(ctx, cfg, name+"-", false, logf); err != nil {
 		return nil, "", "", err
 	}
 	if bin, err = b.bin(); err == nil {
 		dbPath = filepath.Join(b.tmp, name+".db")
-		err = createAdmin(ctx, bin, dbPath, email, password)
+		err = createAdmin(ctx, bin, dbPath, benchAdmin, password)
 	}
 	if err == nil && keys > 0 {
 		logf("storing %d keys", keys)
-		err = seedList(ctx, dbPath, email, keys)
+		err = seedList(ctx, dbPath, benchAdmin, keys)
 	}
 	if err != nil {
 		b.done()

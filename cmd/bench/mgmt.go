@@ -46,13 +46,12 @@ func mgmtToken(ctx context.Context, dbPath, admin string) (string, error) {
 func runMgmt(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	const admin, password = "admin@bench.test", "the management bench password"
-	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "mgmt", admin, password, listSize, logf)
+	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "mgmt", "the management bench password", listSize, logf)
 	if err != nil {
 		return err
 	}
 	defer setup.done()
-	token, err := mgmtToken(ctx, dbPath, admin)
+	token, err := mgmtToken(ctx, dbPath, benchAdmin)
 	if err != nil {
 		return err
 	}

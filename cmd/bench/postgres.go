@@ -82,7 +82,7 @@ type revokeRun struct {
 func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	loadStart, _ := os.ReadFile("/proc/loadavg")
+	loadStart := loadAvg()
 
 	version, err := reachable(ctx, cfg.postgres)
 	if err != nil {
@@ -211,7 +211,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 
 	writePostgres(stdout, cfg, version, sets, scenarios, results, rv, ups)
 	writeProblems(stdout, m.problems)
-	writeEnvironment(ctx, stdout, wrk, strings.TrimSpace(string(loadStart)), time.Since(start))
+	writeEnvironment(ctx, stdout, wrk, loadStart, time.Since(start))
 	return measured(m.problems)
 }
 

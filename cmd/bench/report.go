@@ -306,6 +306,13 @@ func measured(problems []string) error {
 	return nil
 }
 
+// loadAvg is /proc/loadavg, for the report to say how busy the machine
+// was at the start and at the end ("" where there is none).
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.TrimSpace(string(b))
+}
+
 // writeEnvironment says where and when the bench ran.
 func writeEnvironment(ctx context.Context, w io.Writer, wrk, loadStart string, elapsed time.Duration) {
 	model, cpus := cpuInfo()
@@ -319,13 +326,12 @@ func writeEnvironment(ctx context.Context, w io.Writer, wrk, loadStart string, e
 		wrkVersion, _, _ = strings.Cut(wrkVersion, " Copyright")
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(w, "\n### Environment\n\n")
 	fmt.Fprintf(w, "- date: %s\n", time.Now().Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(w, "- %s\n", goVersion)
 	fmt.Fprintf(w, "- CPU: %s, %d cores (/proc/cpuinfo), runtime.NumCPU %d, GOMAXPROCS left to the runtime\n", model, cpus, runtime.NumCPU())
 	fmt.Fprintf(w, "- Linux %s; /proc/loadavg at the start %s, at the end %s (other work on the machine skews the numbers)\n",
-		strings.TrimSpace(string(kernel)), loadStart, strings.TrimSpace(string(load)))
+		strings.TrimSpace(string(kernel)), loadStart, loadAvg())
 	fmt.Fprintf(w, "- load generator: %s (%s)\n", wrkVersion, wrk)
 	fmt.Fprintf(w, "- whole run: %s\n", elapsed.Round(time.Second))
 }

@@ -51,8 +51,7 @@ type stormResult struct {
 func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	const admin = "admin@bench.test"
-	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "signin", admin, "the right password, never sent", 0, logf)
+	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "signin", "the right password, never sent", 0, logf)
 	if err != nil {
 		return err
 	}
@@ -65,7 +64,7 @@ func runSignin(ctx context.Context, cfg config, stdout, stderr io.Writer) error 
 	storms := []stormSpec{
 		{
 			name: "128 at once, one address, one email", n: 128,
-			form:     func(i int) string { return wrong(admin, i) },
+			form:     func(i int) string { return wrong(benchAdmin, i) },
 			forward:  oneAddress,
 			expected: func(h int) bool { return h >= 1 && h <= 5 }, want: "1 to 5 (one address's allowance at one email)",
 		},

@@ -22,7 +22,7 @@ import (
 func runStartup(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
-	loadStart, _ := os.ReadFile("/proc/loadavg")
+	loadStart := loadAvg()
 	setup, err := newBench(ctx, cfg, "startup-", true, logf)
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func runStartup(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 			fmtDur(median(t.ready)), fmtDur(median(t.cpu)), mb(t.rss*1024), mb(t.hwm*1024), mb(r.peak*1024), r.ratio, r.p99)
 	}
 	writeProblems(stdout, m.problems)
-	writeEnvironment(ctx, stdout, setup.wrk, strings.TrimSpace(string(loadStart)), time.Since(start))
+	writeEnvironment(ctx, stdout, setup.wrk, loadStart, time.Since(start))
 	return measured(m.problems)
 }
 
