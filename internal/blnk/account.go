@@ -2,6 +2,16 @@ package blnk
 
 import (
 	"time"
+
+	"github.com/blnk-cloud/apikeys/internal/derrors"
+)
+
+// The errors of accounts.
+var (
+	// ErrEmailTaken: an account with this email exists already.
+	ErrEmailTaken = &derrors.Error{Code: derrors.ECONFLICT, Message: "An account with this email exists already."}
+	// ErrAlreadySet: the first-run setup was done already.
+	ErrAlreadySet = &derrors.Error{Code: derrors.ECONFLICT, Message: "This dashboard has been set up already."}
 )
 
 // Login is what signing in needs to know about an email address.

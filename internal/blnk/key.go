@@ -6,6 +6,17 @@ import (
 
 	"github.com/blnk-cloud/apikeys/internal/apikey"
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/derrors"
+)
+
+// Why a change to a key is refused.
+var (
+	ErrKeyRevoked = &derrors.Error{Code: derrors.ECONFLICT, Message: "This key has been revoked."}
+	ErrKeyExpired = &derrors.Error{Code: derrors.ECONFLICT, Message: "This key has expired."}
+	ErrKeyRolled  = &derrors.Error{Code: derrors.ECONFLICT, Message: "This key has been rolled already."}
+	// ErrFormUsed: the form token of a roll made another key already (a
+	// create form's token sent to a roll).
+	ErrFormUsed = &derrors.Error{Code: derrors.ECONFLICT, Message: "This form was sent already; open it again."}
 )
 
 // NewKey is what CreateKey stores: a key's metadata, the hash of its

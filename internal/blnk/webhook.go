@@ -4,8 +4,12 @@ import (
 	"time"
 
 	"github.com/blnk-cloud/apikeys/internal/audit"
+	"github.com/blnk-cloud/apikeys/internal/derrors"
 	"github.com/blnk-cloud/apikeys/internal/webhook"
 )
+
+// ErrDisabled: a test event sent to a disabled webhook endpoint.
+var ErrDisabled = &derrors.Error{Code: derrors.ECONFLICT, Message: "This webhook endpoint is disabled."}
 
 // NewWebhook is what CreateWebhook stores.
 type NewWebhook struct {
