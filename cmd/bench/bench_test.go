@@ -283,3 +283,19 @@ func TestBaseOf(t *testing.T) {
 		}
 	}
 }
+
+func TestTailKeepsTheLastMiB(t *testing.T) {
+	var tl tail
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	for range 3 << 10 { // 3 MiB
+		tl.Write(line)
+	}
+	tl.Write([]byte("last"))
+	got := tl.String()
+	if len(got) < 1<<20 || len(got) > 2<<20 {
+		t.Errorf("len(tail) = %d, want 1 to 2 MiB", len(got))
+	}
+	if !strings.HasSuffix(got, "x\nlast") {
+		t.Errorf("tail ends %q, want the last write", got[len(got)-10:])
+	}
+}

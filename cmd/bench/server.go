@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -269,17 +268,16 @@ func (s *server) stop() error {
 // tail keeps what a process writes to stderr, the last 1 MiB of it.
 type tail struct {
 	mu  sync.Mutex
-	buf bytes.Buffer
+	buf []byte
 }
 
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.buf.Write(p)
-	if t.buf.Len() > 2<<20 {
-		keep := append([]byte(nil), t.buf.Bytes()[t.buf.Len()-1<<20:]...)
-		t.buf.Reset()
-		t.buf.Write(keep)
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2<<20 {
+		// Move the last 1 MiB to the front: no copy is allocated.
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-1<<20:]...)
 	}
 	return len(p), nil
 }
@@ -287,5 +285,5 @@ func (t *tail) Write(p []byte) (int, error) {
 func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.buf.String()
+	return string(t.buf)
 }
