@@ -2,6 +2,7 @@ package keyauth
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -73,29 +74,40 @@ type Problem struct {
 	Message string
 }
 
+// problems are the answers to the errors of Authenticate and Authorize,
+// in the order ProblemOf tests them. A %s in a message is filled in by
+// ProblemOf.
+var problems = []struct {
+	err error
+	Problem
+}{
+	{ErrMissing, Problem{http.StatusUnauthorized, "missing_key", "Send an API key in an Authorization: Bearer header or an X-Blnk-Key header."}},
+	{ErrInvalid, Problem{http.StatusUnauthorized, "invalid_key", "The API key is not valid."}},
+	{ErrExpired, Problem{http.StatusUnauthorized, "expired_key", "The API key has expired."}},
+	{ErrRevoked, Problem{http.StatusUnauthorized, "revoked_key", "The API key has been revoked."}},
+	{ErrIPNotAllowed, Problem{http.StatusForbidden, "ip_not_allowed", "This API key may not be used from this address."}},
+	{ErrInsufficientScope, Problem{http.StatusForbidden, "insufficient_scope", "The API key does not have the %s scope."}},
+	{ErrUnavailable, Problem{http.StatusServiceUnavailable, "unavailable", "This server cannot confirm its view of the keys with the database. Try again shortly."}},
+	{ErrUnknownScope, Problem{http.StatusBadRequest, "unknown_scope", "Unknown scope. Use one of: %s."}},
+}
+
 // ProblemOf maps an error of Authenticate or Authorize to its status, code
 // and message. want is the scope that was asked for, if any.
 func ProblemOf(err error, want apikey.Scope) Problem {
-	_, limited := errors.AsType[*RateLimitedError](err)
-	switch {
-	case limited:
+	if _, limited := errors.AsType[*RateLimitedError](err); limited {
 		return Problem{http.StatusTooManyRequests, "rate_limited", "Too many failed attempts from this address. Try again later."}
-	case errors.Is(err, ErrMissing):
-		return Problem{http.StatusUnauthorized, "missing_key", "Send an API key in an Authorization: Bearer header or an X-Blnk-Key header."}
-	case errors.Is(err, ErrInvalid):
-		return Problem{http.StatusUnauthorized, "invalid_key", "The API key is not valid."}
-	case errors.Is(err, ErrExpired):
-		return Problem{http.StatusUnauthorized, "expired_key", "The API key has expired."}
-	case errors.Is(err, ErrRevoked):
-		return Problem{http.StatusUnauthorized, "revoked_key", "The API key has been revoked."}
-	case errors.Is(err, ErrIPNotAllowed):
-		return Problem{http.StatusForbidden, "ip_not_allowed", "This API key may not be used from this address."}
-	case errors.Is(err, ErrInsufficientScope):
-		return Problem{http.StatusForbidden, "insufficient_scope", "The API key does not have the " + string(want) + " scope."}
-	case errors.Is(err, ErrUnavailable):
-		return Problem{http.StatusServiceUnavailable, "unavailable", "This server cannot confirm its view of the keys with the database. Try again shortly."}
-	case errors.Is(err, ErrUnknownScope):
-		return Problem{http.StatusBadRequest, "unknown_scope", "Unknown scope. Use one of: " + knownScopes() + "."}
+	}
+	for _, p := range problems {
+		if !errors.Is(err, p.err) {
+			continue
+		}
+		switch p.err {
+		case ErrInsufficientScope:
+			p.Message = fmt.Sprintf(p.Message, want)
+		case ErrUnknownScope:
+			p.Message = fmt.Sprintf(p.Message, knownScopes())
+		}
+		return p.Problem
 	}
 	return Problem{http.StatusInternalServerError, "internal_error", "Something went wrong. Try again."}
 }
