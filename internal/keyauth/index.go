@@ -359,17 +359,25 @@ func (x *index) lookupHash(h *apikey.Hash) (uint32, bool) {
 
 // lookupID returns the slot of the key whose id is id.
 func (x *index) lookupID(id string) (uint32, bool) {
-	t := &x.byID
-	if len(id) != idLen || len(t.cells) == 0 {
+	if len(id) != idLen {
 		return 0, false
 	}
-	hs := idStart(id)
-	for i, mask := t.start(hs); ; i = (i + 1) & mask {
+	return x.byID.find(idStart(id), func(s uint32) bool { return x.id(x.at(s)) == id })
+}
+
+// find returns the slot of the cell of the key that hashes to h (same
+// tells it among others), as set placed it. lookupHash, on the hot path,
+// writes the same loop out without the call of same.
+func (t *slotTable) find(h uint64, same func(slot uint32) bool) (uint32, bool) {
+	if len(t.cells) == 0 {
+		return 0, false
+	}
+	for i, mask := t.start(h); ; i = (i + 1) & mask {
 		c := t.cells[i]
 		if c == 0 {
 			return 0, false
 		}
-		if sameHigh(c, hs) && x.id(x.at(cellSlot(c))) == id {
+		if sameHigh(c, h) && same(cellSlot(c)) {
 			return cellSlot(c), true
 		}
 	}
