@@ -495,6 +495,21 @@ func newAdminBench(ctx context.Context, cfg config, name, password string, keys 
 	return b, bin, dbPath, nil
 }
 
+// newAdminServer is newAdminBench, then a server started on its database
+// with -server-args, for the benches that need nothing else before the
+// server runs. The caller stops srv, then calls b.done.
+func newAdminServer(ctx context.Context, cfg config, name, password string, keys int, logf func(string, ...any)) (b *bench, srv *server, err error) {
+	b, bin, dbPath, err := newAdminBench(ctx, cfg, name, password, keys, logf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if srv, err = startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...); err != nil {
+		b.done()
+		return nil, nil, err
+	}
+	return b, srv, nil
+}
+
 // serverErrors returns the server's log lines at level ERROR.
 func serverErrors(log string) string {
 	var lines []string
