@@ -85,17 +85,14 @@ func ExpiresText(k apikey.Key) string {
 	return Date(apikey.LastValidDay(k.ExpiresAt))
 }
 
-// StatusLabel is a status as people read it.
+// StatusLabel is a status as people read it: the label of its tab on
+// the keys list (one word for a status everywhere), or its own name for
+// a status without a tab.
 func StatusLabel(s apikey.Status) string {
-	switch s {
-	case apikey.Active:
-		return "Active"
-	case apikey.Expired:
-		return "Expired"
-	case apikey.Revoked:
-		return "Revoked"
-	case apikey.Rolled:
-		return "Rolled"
+	for _, t := range ListStatuses {
+		if t.Status != "" && t.Status == string(s) {
+			return t.Label
+		}
 	}
 	return string(s)
 }

@@ -116,11 +116,9 @@ func clean[In, Out any](p views.Problems, field string, cleaner func(In) (Out, e
 	return out
 }
 
-func (s *Server) keyCreate(c echo.Context) error {
-	form, err := c.FormParams()
-	if err != nil {
-		return formError(err)
-	}
+// keyFormOf reads the create form as a browser posts it: a date given
+// without an expiry choice is the date choice.
+func keyFormOf(form url.Values, now time.Time) views.KeyForm {
 	f := views.KeyForm{
 		Name:        form.Get("name"),
 		Description: form.Get("description"),
@@ -129,11 +127,20 @@ func (s *Server) keyCreate(c echo.Context) error {
 		ExpiresOn:   form.Get("expires_on"),
 		Allowlist:   form.Get("allowlist"),
 		Token:       formToken(form),
-		Now:         s.cfg.Now(),
+		Now:         now,
 	}
 	if f.Expires == "" && f.ExpiresOn != "" {
 		f.Expires = apikey.ExpiresDate
 	}
+	return f
+}
+
+func (s *Server) keyCreate(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return formError(err)
+	}
+	f := keyFormOf(form, s.cfg.Now())
 	in, ok := validateKeyForm(&f)
 	if !ok {
 		return s.refuseKeyForm(c, f)

@@ -173,10 +173,21 @@ func forMachines(path string) bool {
 // that are not browsers send neither header and are let through: they
 // cannot carry a victim's cookies anyway.
 func crossOrigin(cop *http.CrossOriginProtection) echo.MiddlewareFunc {
+	return guard(func(c echo.Context) error {
+		if err := cop.Check(c.Request()); err != nil {
+			return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.").SetInternal(err)
+		}
+		return nil
+	})
+}
+
+// guard is middleware that answers a request with the error of check,
+// or passes it on when check returns nil.
+func guard(check func(echo.Context) error) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := cop.Check(c.Request()); err != nil {
-				return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.").SetInternal(err)
+			if err := check(c); err != nil {
+				return err
 			}
 			return next(c)
 		}

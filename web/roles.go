@@ -17,14 +17,12 @@ import (
 // need refuses, with a 403 that names the role it takes, a request of a
 // person whose role lacks p; what says what was asked ("Creating keys").
 func (s *Server) need(p blnk.Permission, what string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if !mustSession(c).Role.Can(p) {
-				return blnk.Forbidden(p.Needs(), what)
-			}
-			return next(c)
+	return guard(func(c echo.Context) error {
+		if !mustSession(c).Role.Can(p) {
+			return blnk.Forbidden(p.Needs(), what)
 		}
-	}
+		return nil
+	})
 }
 
 // keyOwner lets through a request that changes the key of the :id

@@ -115,15 +115,11 @@ func runList(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
 	start := time.Now()
 	const password = "the list bench password"
-	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "list", password, listSize, logf)
+	setup, srv, err := newAdminServer(ctx, cfg, "list", password, listSize, logf)
 	if err != nil {
 		return err
 	}
 	defer setup.done()
-	srv, err := startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...)
-	if err != nil {
-		return err
-	}
 	defer srv.stop()
 
 	jar, _ := cookiejar.New(nil)

@@ -56,15 +56,11 @@ func runLockout(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 	logf := logTo(stderr)
 	start := time.Now()
 	const password = "the owner's right password"
-	setup, bin, dbPath, err := newAdminBench(ctx, cfg, "lockout", password, 0, logf)
+	setup, srv, err := newAdminServer(ctx, cfg, "lockout", password, 0, logf)
 	if err != nil {
 		return err
 	}
 	defer setup.done()
-	srv, err := startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...)
-	if err != nil {
-		return err
-	}
 	stopped := false
 	defer func() {
 		if !stopped {

@@ -185,9 +185,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	logf := logTo(stderr)
-	start := time.Now()
-	loadStart := loadAvg()
-
 	setup, err := newBench(ctx, cfg, "", true, logf)
 	if err != nil {
 		return err
@@ -275,8 +272,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg: cfg, wrk: wrk, scenarios: scenarios, results: results,
 		limited: limited, limitedResult: lr, limitedBase: lb,
 		idleRSS: idleRSS, rssMax: rssMax, hwm: hwm,
-		problems: problems, elapsed: time.Since(start),
-		loadStart: loadStart,
+		problems: problems, elapsed: time.Since(setup.start),
+		loadStart: setup.loadStart,
 	}
 	rep.write(ctx, stdout)
 	return measured(problems)
@@ -429,10 +426,12 @@ func moduleRoot(ctx context.Context) (string, error) {
 
 // A bench is one run's temporary directory and what it needs there.
 type bench struct {
-	tmp  string                 // the run's directory
-	wrk  string                 // the path of wrk, when the run asked for it
-	bin  func() (string, error) // waits for the server's build
-	done func()                 // waits for the build, then removes tmp (unless -keep)
+	tmp       string                 // the run's directory
+	wrk       string                 // the path of wrk, when the run asked for it
+	bin       func() (string, error) // waits for the server's build
+	done      func()                 // waits for the build, then removes tmp (unless -keep)
+	start     time.Time              // when the run began, for its "whole run"
+	loadStart string                 // /proc/loadavg when the run began
 }
 
 // newBench finds the module to build, makes the run's temporary directory
@@ -440,11 +439,11 @@ type bench struct {
 // server in the background: the caller may seed a database meanwhile, on
 // another core.
 func newBench(ctx context.Context, cfg config, name string, withWrk bool, logf func(string, ...any)) (*bench, error) {
+	b := &bench{start: time.Now(), loadStart: loadAvg()}
 	moduleDir, err := moduleRoot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{}
 	if b.tmp, err = os.MkdirTemp("", "blnk-bench-"+name); err != nil {
 		return nil, err
 	}
@@ -493,6 +492,21 @@ func newAdminBench(ctx context.Context, cfg config, name, password string, keys 
 		return nil, "", "", err
 	}
 	return b, bin, dbPath, nil
+}
+
+// newAdminServer is newAdminBench, then a server started on its database
+// with -server-args, for the benches that need nothing else before the
+// server runs. The caller stops srv, then calls b.done.
+func newAdminServer(ctx context.Context, cfg config, name, password string, keys int, logf func(string, ...any)) (b *bench, srv *server, err error) {
+	b, bin, dbPath, err := newAdminBench(ctx, cfg, name, password, keys, logf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if srv, err = startServer(ctx, bin, dbPath, strings.Fields(cfg.serverArgs)...); err != nil {
+		b.done()
+		return nil, nil, err
+	}
+	return b, srv, nil
 }
 
 // serverErrors returns the server's log lines at level ERROR.

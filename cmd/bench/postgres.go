@@ -81,8 +81,6 @@ type revokeRun struct {
 
 func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
-	start := time.Now()
-	loadStart := loadAvg()
 
 	version, err := reachable(ctx, cfg.postgres)
 	if err != nil {
@@ -211,7 +209,7 @@ func runPostgres(ctx context.Context, cfg config, stdout, stderr io.Writer) erro
 
 	writePostgres(stdout, cfg, version, sets, scenarios, results, rv, ups)
 	writeProblems(stdout, m.problems)
-	writeEnvironment(ctx, stdout, wrk, loadStart, time.Since(start))
+	writeEnvironment(ctx, stdout, wrk, setup.loadStart, time.Since(setup.start))
 	return measured(m.problems)
 }
 

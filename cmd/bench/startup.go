@@ -21,8 +21,6 @@ import (
 // plain starts of that binary too (the version before, for a ratio).
 func runStartup(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logf := logTo(stderr)
-	start := time.Now()
-	loadStart := loadAvg()
 	setup, err := newBench(ctx, cfg, "startup-", true, logf)
 	if err != nil {
 		return err
@@ -169,7 +167,7 @@ func runStartup(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 			fmtDur(median(t.ready)), fmtDur(median(t.cpu)), mb(t.rss*1024), mb(t.hwm*1024), mb(r.peak*1024), r.ratio, r.p99)
 	}
 	writeProblems(stdout, m.problems)
-	writeEnvironment(ctx, stdout, setup.wrk, loadStart, time.Since(start))
+	writeEnvironment(ctx, stdout, setup.wrk, setup.loadStart, time.Since(setup.start))
 	return measured(m.problems)
 }
 

@@ -132,15 +132,32 @@ func (a *apiClient) call(ctx context.Context, method, path string, body, out any
 	return nil
 }
 
-// openRemoteKey connects to server and finds the key that target (an id
+// remoteCommand is what the keys commands with --server share: their
+// flags, --server among them, and the client of that server.
+type remoteCommand struct {
+	fs     *flag.FlagSet
+	server *string
+}
+
+// newRemoteCommand returns the flags of the command name.
+func newRemoteCommand(name string, stderr io.Writer) *remoteCommand {
+	c := &remoteCommand{fs: newFlagSet(name, stderr)}
+	c.server = serverFlag(c.fs)
+	return c
+}
+
+// client returns the client of --server.
+func (c *remoteCommand) client() (*apiClient, error) { return newAPIClient(*c.server) }
+
+// open connects to --server and finds the key that the argument (an id
 // or a display prefix) names, for keys verb: keyCommand.open's client
 // side.
-func openRemoteKey(ctx context.Context, server, target, verb string) (*apiClient, apiv1.Key, error) {
-	a, err := newAPIClient(server)
+func (c *remoteCommand) open(ctx context.Context, verb string) (*apiClient, apiv1.Key, error) {
+	a, err := c.client()
 	if err != nil {
 		return nil, apiv1.Key{}, err
 	}
-	k, err := a.findKey(ctx, target, verb)
+	k, err := a.findKey(ctx, c.fs.Arg(0), verb)
 	return a, k, err
 }
 
@@ -176,15 +193,14 @@ func (a *apiClient) findKey(ctx context.Context, target, verb string) (apiv1.Key
 
 // remoteRevoke is keys revoke --server: the local command's output.
 func remoteRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys revoke", stderr)
-	server := serverFlag(fs)
-	if err := parseArgs(fs, args); err != nil {
+	c := newRemoteCommand("keys revoke", stderr)
+	if err := parseArgs(c.fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if c.fs.NArg() != 1 {
 		return errors.New("usage: dashboard keys revoke ID_OR_PREFIX --server URL (token: BLNK_TOKEN)")
 	}
-	a, k, err := openRemoteKey(ctx, *server, fs.Arg(0), "revoke")
+	a, k, err := c.open(ctx, "revoke")
 	if err != nil {
 		return err
 	}
@@ -202,9 +218,9 @@ func remoteRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return nil
 	}
 	fmt.Fprintf(stdout, "revoked %s (%s...) %q in workspace %d at %s\n", k.ID, k.Prefix, k.Name, k.WorkspaceID, revokedAt)
-	c := r.Result()
-	fmt.Fprintln(stdout, confirmationText(false, c, keys.DefaultMaxStaleness, "each refuses the key from its next request"))
-	if !c.Complete() {
+	conf := r.Result()
+	fmt.Fprintln(stdout, confirmationText(false, conf, keys.DefaultMaxStaleness, "each refuses the key from its next request"))
+	if !conf.Complete() {
 		return exitCode(3)
 	}
 	return nil
@@ -213,19 +229,18 @@ func remoteRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // remoteRoll is keys roll --server: the new key alone on standard
 // output, the rest on standard error, as the local command.
 func remoteRoll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys roll", stderr)
-	server := serverFlag(fs)
-	overlap := fs.String("overlap", string(apikey.DefaultRoll), "how long the old key keeps working: now, 1h, 24h or 7d")
-	if err := parseArgs(fs, args); err != nil {
+	c := newRemoteCommand("keys roll", stderr)
+	overlap := c.fs.String("overlap", string(apikey.DefaultRoll), "how long the old key keeps working: now, 1h, 24h or 7d")
+	if err := parseArgs(c.fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if c.fs.NArg() != 1 {
 		return errors.New("usage: dashboard keys roll ID_OR_PREFIX [--overlap now|1h|24h|7d] --server URL (token: BLNK_TOKEN)")
 	}
 	if _, err := apikey.ParseOverlap(*overlap); err != nil {
 		return fmt.Errorf("--overlap %q: use now, 1h, 24h or 7d", *overlap)
 	}
-	a, k, err := openRemoteKey(ctx, *server, fs.Arg(0), "roll")
+	a, k, err := c.open(ctx, "roll")
 	if err != nil {
 		return err
 	}
@@ -250,17 +265,16 @@ func remoteRoll(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // remoteCreate is keys create --server: like roll, the new key alone on
 // standard output, what was made on standard error.
 func remoteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys create", stderr)
-	server := serverFlag(fs)
-	name := fs.String("name", "", "the key's name")
-	scopes := fs.String("scopes", "", "comma-separated scopes, e.g. mcp:read,data:write or *")
-	expires := fs.String("expires", apikey.Expires90d, "30d, 60d, 90d, never, or a date (2027-01-31)")
-	description := fs.String("description", "", "notes about the key")
-	allowlist := fs.String("allowlist", "", "comma-separated addresses or CIDR ranges the key works from (default: any)")
-	if err := parseArgs(fs, args); err != nil {
+	c := newRemoteCommand("keys create", stderr)
+	name := c.fs.String("name", "", "the key's name")
+	scopes := c.fs.String("scopes", "", "comma-separated scopes, e.g. mcp:read,data:write or *")
+	expires := c.fs.String("expires", apikey.Expires90d, "30d, 60d, 90d, never, or a date (2027-01-31)")
+	description := c.fs.String("description", "", "notes about the key")
+	allowlist := c.fs.String("allowlist", "", "comma-separated addresses or CIDR ranges the key works from (default: any)")
+	if err := parseArgs(c.fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || *name == "" || *scopes == "" {
+	if c.fs.NArg() != 0 || *name == "" || *scopes == "" {
 		return errors.New("usage: dashboard keys create --name NAME --scopes S1,S2 [--expires 30d|60d|90d|never|DATE] --server URL (token: BLNK_TOKEN)")
 	}
 	choice, date := *expires, ""
@@ -271,7 +285,7 @@ func remoteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("--expires %q: %v", *expires, err)
 	}
-	a, err := newAPIClient(*server)
+	a, err := c.client()
 	if err != nil {
 		return err
 	}
@@ -306,24 +320,29 @@ func splitList(s string) []string {
 // remoteList is keys list --server: every key the filters find (all
 // pages), one a line.
 func remoteList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys list", stderr)
-	server := serverFlag(fs)
-	q := fs.String("q", "", "search by name, prefix or id")
-	status := fs.String("status", "", "active, expiring, rolled, expired or revoked")
-	scope := fs.String("scope", "", "keys that allow this scope")
-	sort := fs.String("sort", "", "created, name, expires or last_used, with - for descending")
-	if err := parseArgs(fs, args); err != nil {
+	c := newRemoteCommand("keys list", stderr)
+	// Each filter is the API's query parameter of the same name.
+	filters := map[string]*string{}
+	for _, f := range []struct{ name, usage string }{
+		{"q", "search by name, prefix or id"},
+		{"status", "active, expiring, rolled, expired or revoked"},
+		{"scope", "keys that allow this scope"},
+		{"sort", "created, name, expires or last_used, with - for descending"},
+	} {
+		filters[f.name] = c.fs.String(f.name, "", f.usage)
+	}
+	if err := parseArgs(c.fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
+	if c.fs.NArg() != 0 {
 		return errors.New("usage: dashboard keys list [--q S] [--status S] [--scope S] [--sort S] --server URL (token: BLNK_TOKEN)")
 	}
-	a, err := newAPIClient(*server)
+	a, err := c.client()
 	if err != nil {
 		return err
 	}
 	v := url.Values{"limit": {"200"}}
-	for k, p := range map[string]*string{"q": q, "status": status, "scope": scope, "sort": sort} {
+	for k, p := range filters {
 		if *p != "" {
 			v.Set(k, *p)
 		}

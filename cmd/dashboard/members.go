@@ -212,17 +212,16 @@ func membersResetLink(ctx context.Context, args []string, stdout, stderr io.Writ
 // alone; a workspace that requires a second factor sends them to set one
 // up first.
 func membersResetTwoFactor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("members reset-2fa", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("members reset-2fa", stderr)
 	dbPath := dbFlag(fs)
-	email := fs.String("email", "", "the person's email (required)")
+	email := emailFlag(fs)
 	yes := fs.Bool("yes", false, "do not ask for the email again (for scripts)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	addr, err := blnk.CleanEmail(*email)
+	addr, err := emailArg(*email)
 	if err != nil {
-		return fmt.Errorf("--email: %v", err)
+		return err
 	}
 	store, err := db.Open(ctx, *dbPath)
 	if err != nil {
