@@ -347,6 +347,7 @@ func (a *Authenticator) flush(ctx context.Context, all bool) error {
 	}
 	if err != nil {
 		for _, e := range batch {
+			e.written32 = 0 // not written: due at the next flush, however busy
 			a.queue(e)
 		}
 		if n := len(u.Hours) + len(u.Addresses); n > maxPending {

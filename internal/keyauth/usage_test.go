@@ -648,3 +648,36 @@ func TestBusyKeyWrittenEveryFewFlushes(t *testing.T) {
 		t.Errorf("after Flush: stored last use %v, want %v", got.at, clk.Now())
 	}
 }
+
+// TestFailedFlushLeavesKeysDue: a periodic flush that fails leaves every
+// key it held due at the next one: a key's last use is not held back as
+// if it had been written.
+func TestFailedFlushLeavesKeysDue(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	clk := newClock(start)
+	k, token := f.addKey(t, keySpec{})
+	store := &failing{Store: f.store}
+	a := newAuth(t, store, keyauth.Config{Now: clk.Now})
+	call := func() {
+		t.Helper()
+		clk.Add(1100 * time.Millisecond)
+		if _, err := a.Authenticate(ctx, token, "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call()
+	store.down.Store(true)
+	if err := a.FlushDue(ctx); err == nil {
+		t.Fatal("flush with the database down: no error")
+	}
+	store.down.Store(false)
+	call()
+	if err := a.FlushDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dbLastUsed(t, f, k.ID).at, clk.Now().Truncate(time.Millisecond); !got.Equal(want) {
+		t.Errorf("stored last use after the next flush = %v, want %v", got, want)
+	}
+	checkHours(t, f, k.ID, map[time.Time]blnk.Counts{start.Truncate(time.Hour): {Accepted: 2}})
+}
