@@ -189,19 +189,13 @@ func (rp report) write(ctx context.Context, w io.Writer) {
 	for _, g := range verifyGoals(rp.scenarios, sums) {
 		goal(g.ok, g.text)
 	}
+	one := summarize(rp.results[scRandom], rp.results[scHealthz]) // the base before scHealthzMany, for comparison
 	fmt.Fprintf(w, "- (%s against the one-request %s, whose load generator does less: %.3f of its throughput, p99 %.3f×)\n",
-		rp.scenarios[scRandom].name, rp.scenarios[scHealthz].name, againstOne(rp.results).ratio, againstOne(rp.results).p99Ratio)
+		rp.scenarios[scRandom].name, rp.scenarios[scHealthz].name, one.ratio, one.p99Ratio)
 	goal(float64(peak) < goalRSS, fmt.Sprintf("server resident memory under load: peak %s (goal < 100 MB)", mb(peak)))
 
 	writeProblems(w, rp.problems)
 	writeEnvironment(ctx, w, rp.wrk, rp.loadStart, rp.elapsed)
-}
-
-// againstOne sums up the random keys' runs against the one-request
-// /healthz of the same rounds: the ratio before the bench had a base
-// sent as many distinct requests, for comparison.
-func againstOne(results [][]result) summary {
-	return summarize(results[scRandom], results[scHealthz])
 }
 
 // writeRounds writes each round's req/s, server CPU/req and others' CPU,

@@ -104,7 +104,7 @@ type useRec struct {
 	// written is the periodic flush (Authenticator.flushes) that last
 	// wrote this record's last use and counts, 0: none; under flushMu.
 	// It fills what would be padding before lastRefused.
-	written32   uint32
+	writtenBy   uint32
 	lastRefused atomic.Int64
 
 	// What a flush last wrote of the address and the last refused call;

@@ -294,7 +294,7 @@ func (a *Authenticator) flush(ctx context.Context, all bool) error {
 			a.queue(e) // for a later flush; its counts stay on it
 			continue
 		}
-		e.written32 = a.flushes
+		e.writtenBy = a.flushes
 		st := a.ips.of(e)
 		st.mu.Lock()
 		hour, c, ip := e.usageHour.Load(), e.takeCounts(), e.ip
@@ -347,7 +347,7 @@ func (a *Authenticator) flush(ctx context.Context, all bool) error {
 	}
 	if err != nil {
 		for _, e := range batch {
-			e.written32 = 0 // not written: due at the next flush, however busy
+			e.writtenBy = 0 // not written: due at the next flush, however busy
 			a.queue(e)
 		}
 		if n := len(u.Hours) + len(u.Addresses); n > maxPending {
@@ -387,7 +387,7 @@ func (a *Authenticator) pause(ctx context.Context) {
 // sooner: its address is the one last written and it has no refusal to
 // write. The caller holds flushMu.
 func (a *Authenticator) recent(e *useRec) bool {
-	if e.written32 == 0 || a.flushes-e.written32 >= hotFlushes {
+	if e.writtenBy == 0 || a.flushes-e.writtenBy >= hotFlushes {
 		return false
 	}
 	m := &e.written
